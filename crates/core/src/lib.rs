@@ -1,0 +1,17 @@
+//! Tessera's protocol core: the OAuth 2.x / OpenID Connect vocabulary, the domain model,
+//! signing keys and JOSE, and the store traits with an in-memory implementation.
+//!
+//! Nothing here knows about HTTP or SQL; the server crate maps these types to the wire and
+//! the store crates implement the traits.
+
+pub mod clock;
+pub mod crypto;
+pub mod model;
+pub mod passwords;
+pub mod protocol;
+pub mod secret;
+pub mod store;
+pub mod tokens;
+
+pub use clock::{Clock, FixedClock, SystemClock};
+pub use secret::Secret;

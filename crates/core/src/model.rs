@@ -1,0 +1,322 @@
+//! The domain: clients, resources, users, grants, sessions and signing-key records.
+//! These are what the stores keep; the protocol modules work on them.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixTime;
+use crate::secret::Secret;
+
+/// Where a stored entity came from. Entities from the configuration file are replaced on each
+/// start, so removing one from the file removes it from the store; others are kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Source {
+    /// Declared in the configuration file (or the `--dev` demo).
+    Config,
+    /// Created with the CLI or the admin API.
+    Managed,
+}
+
+impl Source {
+    /// The name stored in the database.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Config => "config",
+            Self::Managed => "managed",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "config" => Some(Self::Config),
+            "managed" => Some(Self::Managed),
+            _ => None,
+        }
+    }
+}
+
+/// How a client's access tokens are issued (per client, as in seed 000).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessTokenType {
+    /// A signed JWT (RFC 9068).
+    #[default]
+    Jwt,
+    /// An opaque handle, valid only through introspection.
+    Reference,
+}
+
+/// Client authentication methods (RFC 6749 §2.3, OIDC Core §9).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenEndpointAuthMethod {
+    /// HTTP Basic with client_id and secret (RFC 6749 §2.3.1).
+    ClientSecretBasic,
+    /// client_id and client_secret in the form body (RFC 6749 §2.3.1).
+    ClientSecretPost,
+    /// A JWT signed with HMAC of the secret (OIDC Core §9).
+    ClientSecretJwt,
+    /// A JWT signed with the client's private key (OIDC Core §9, RFC 7523).
+    PrivateKeyJwt,
+    /// A public client: no authentication (must use PKCE).
+    None,
+}
+
+impl TokenEndpointAuthMethod {
+    /// The registered name (RFC 7591 §2).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::ClientSecretJwt => "client_secret_jwt",
+            Self::PrivateKeyJwt => "private_key_jwt",
+            Self::None => "none",
+        }
+    }
+
+    /// Whether the method proves possession of a shared secret.
+    pub fn uses_secret(self) -> bool {
+        matches!(
+            self,
+            Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt
+        )
+    }
+}
+
+/// The grant types a client can be registered for.
+pub const KNOWN_GRANT_TYPES: &[&str] = &[
+    "authorization_code",
+    "client_credentials",
+    "refresh_token",
+    "implicit",
+    "urn:ietf:params:oauth:grant-type:device_code",
+    "urn:ietf:params:oauth:grant-type:token-exchange",
+    "urn:ietf:params:oauth:grant-type:jwt-bearer",
+];
+
+/// A registered client (RFC 6749 §2).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Client {
+    /// RFC 6749 §2.2.
+    pub client_id: String,
+    /// Shown on consent pages.
+    pub client_name: Option<String>,
+    /// Digests of the client's secrets (see `crypto::handle_digest`); empty for public clients.
+    /// Client secrets are high-entropy, so a fast digest is enough; comparison is constant-time.
+    pub secret_digests: Vec<String>,
+    /// Grant types this client may use.
+    pub grant_types: Vec<String>,
+    /// Registered redirect URIs, compared as exact strings (RFC 9700 §2.1).
+    pub redirect_uris: Vec<String>,
+    /// Registered post-logout redirect URIs (OIDC RP-Initiated Logout §3).
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes the client may request.
+    pub allowed_scopes: Vec<String>,
+    /// PKCE required at the authorization endpoint (RFC 7636, RFC 9700 §2.1.1).
+    pub require_pkce: bool,
+    /// The user is asked for consent.
+    pub require_consent: bool,
+    /// JWT or reference access tokens.
+    pub access_token_type: AccessTokenType,
+    /// Access token lifetime in seconds.
+    pub access_token_lifetime: u64,
+    /// Identity token lifetime in seconds.
+    pub identity_token_lifetime: u64,
+    /// How the client authenticates at the token endpoint.
+    pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// A disabled client gets no tokens.
+    pub enabled: bool,
+}
+
+impl Client {
+    /// A public client has no secret (RFC 6749 §2.1).
+    pub fn is_public(&self) -> bool {
+        self.token_endpoint_auth_method == TokenEndpointAuthMethod::None
+    }
+}
+
+/// A scope an API offers (Duende's ApiScope).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiScope {
+    /// The scope value clients request.
+    pub name: String,
+    /// Shown on the consent page.
+    pub display_name: Option<String>,
+    /// Listed in discovery's `scopes_supported`.
+    pub show_in_discovery: bool,
+}
+
+/// An API: the audience of access tokens (RFC 8707 resource).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiResource {
+    /// The resource identifier, used as `aud`.
+    pub name: String,
+    /// The scopes that select this resource.
+    pub scopes: Vec<String>,
+    /// Digests of the secrets the API uses at the introspection endpoint.
+    pub secret_digests: Vec<String>,
+}
+
+/// A named group of user claims released by a scope (OIDC Core §5.4).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdentityResource {
+    /// The scope value.
+    pub name: String,
+    /// Shown on the consent page.
+    pub display_name: Option<String>,
+    /// The claims the scope releases.
+    pub claims: Vec<String>,
+}
+
+impl IdentityResource {
+    /// The identity resources of OIDC Core §5.4 (and `openid`, §3.1.2.1).
+    pub fn builtin() -> Vec<IdentityResource> {
+        let r = |name: &str, display: &str, claims: &[&str]| IdentityResource {
+            name: name.into(),
+            display_name: Some(display.into()),
+            claims: claims.iter().map(|c| c.to_string()).collect(),
+        };
+        vec![
+            r("openid", "Your user identifier", &["sub"]),
+            r(
+                "profile",
+                "Your profile: name, picture and similar",
+                &[
+                    "name",
+                    "family_name",
+                    "given_name",
+                    "middle_name",
+                    "nickname",
+                    "preferred_username",
+                    "profile",
+                    "picture",
+                    "website",
+                    "gender",
+                    "birthdate",
+                    "zoneinfo",
+                    "locale",
+                    "updated_at",
+                ],
+            ),
+            r("email", "Your email address", &["email", "email_verified"]),
+            r("address", "Your postal address", &["address"]),
+            r(
+                "phone",
+                "Your phone number",
+                &["phone_number", "phone_number_verified"],
+            ),
+        ]
+    }
+}
+
+/// The scope that asks for refresh tokens (OIDC Core §11).
+pub const OFFLINE_ACCESS: &str = "offline_access";
+
+/// All resources, as one value the server caches.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resources {
+    /// API scopes.
+    pub api_scopes: Vec<ApiScope>,
+    /// APIs.
+    pub api_resources: Vec<ApiResource>,
+    /// Identity resources, built-in ones included.
+    pub identity_resources: Vec<IdentityResource>,
+}
+
+/// A local user account.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// The stable subject identifier (OIDC Core §2: never reassigned, ≤ 255 ASCII).
+    pub subject: String,
+    /// The login name, unique.
+    pub username: String,
+    /// Argon2id PHC string.
+    pub password_hash: Secret<String>,
+    /// Profile claims (name, email, ...).
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Where the account came from.
+    pub source: Source,
+    /// A disabled user gets no tokens from any grant.
+    pub disabled: bool,
+    /// When the account was created.
+    pub created_at: UnixTime,
+    /// When the account last changed.
+    pub updated_at: UnixTime,
+}
+
+/// A persisted grant: an authorization code, refresh token, reference token or similar,
+/// stored under the digest of its handle, never the handle itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    /// base64url(SHA-256(handle)).
+    pub handle_digest: String,
+    /// What the handle is (`authorization_code`, `refresh_token`, `reference_token`, ...).
+    pub kind: String,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user, if any.
+    pub subject: Option<String>,
+    /// The session it belongs to, if any.
+    pub session_id: Option<String>,
+    /// Grants issued from one another share a family (refresh rotation, code → tokens).
+    pub family: Option<String>,
+    /// Grant-specific data (scopes, PKCE challenge, claims).
+    pub data: serde_json::Value,
+    /// When it was issued.
+    pub created_at: UnixTime,
+    /// When it expires.
+    pub expires_at: UnixTime,
+    /// When it was consumed; single-use grants are consumed atomically.
+    pub consumed_at: Option<UnixTime>,
+}
+
+/// A server-side single sign-on session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// base64url(SHA-256(session cookie value)).
+    pub id_digest: String,
+    /// The public session id (`sid` claim), distinct from the cookie value.
+    pub sid: String,
+    /// The user.
+    pub subject: String,
+    /// OIDC Core §2 `auth_time`.
+    pub auth_time: UnixTime,
+    /// When the session started.
+    pub created_at: UnixTime,
+    /// When the session was last used.
+    pub last_seen: UnixTime,
+    /// Sliding expiry.
+    pub expires_at: UnixTime,
+    /// Absolute expiry, never extended.
+    pub absolute_expires_at: UnixTime,
+    /// Clients signed in through it, authentication methods and similar.
+    pub data: serde_json::Value,
+}
+
+/// A signing key as stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyRecord {
+    /// RFC 7638 thumbprint.
+    pub kid: String,
+    /// JWS algorithm name (`ES256`, `RS256`).
+    pub alg: String,
+    /// PKCS#8 DER of the private key.
+    pub private_pkcs8: Secret<Vec<u8>>,
+    /// When it was created and published in JWKS.
+    pub created_at: UnixTime,
+    /// When it starts signing; later than `created_at` for rotated keys so that relying
+    /// parties see it in JWKS first.
+    pub activates_at: UnixTime,
+}
+
+impl std::fmt::Debug for KeyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyRecord")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("created_at", &self.created_at)
+            .field("activates_at", &self.activates_at)
+            .finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,114 @@
+//! Provider metadata: OpenID Connect Discovery 1.0 §3 and RFC 8414 §2.
+//!
+//! Only what Tessera implements is advertised; members whose spec default would claim more than
+//! we do (`grant_types_supported`, `request_uri_parameter_supported`) are given explicitly.
+
+use serde::Serialize;
+
+use super::paths;
+use crate::tokens::SigningAlg;
+
+/// The claims every identity token of ours can carry (OIDC Core §2), before profile claims.
+pub const PROTOCOL_CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "auth_time",
+    "nonce",
+    "amr",
+    "idp",
+    "sid",
+];
+
+/// The discovery document.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct ProviderMetadata {
+    /// Discovery §3 REQUIRED; identical to the `iss` of every token.
+    pub issuer: String,
+    /// Discovery §3 REQUIRED.
+    pub authorization_endpoint: String,
+    /// Discovery §3 REQUIRED unless only the implicit flow is used.
+    pub token_endpoint: String,
+    /// Discovery §3 REQUIRED.
+    pub jwks_uri: String,
+    /// Discovery §3 RECOMMENDED.
+    pub scopes_supported: Vec<String>,
+    /// Discovery §3 REQUIRED.
+    pub response_types_supported: Vec<&'static str>,
+    /// RFC 8414 §2: the default would include `implicit`, which is not offered by default.
+    pub grant_types_supported: Vec<&'static str>,
+    /// Discovery §3 REQUIRED.
+    pub subject_types_supported: Vec<&'static str>,
+    /// Discovery §3 REQUIRED; RS256 must be listed.
+    pub id_token_signing_alg_values_supported: Vec<&'static str>,
+    /// Discovery §3 RECOMMENDED.
+    pub claims_supported: Vec<String>,
+    /// Discovery §3: defaults to false, stated for clarity.
+    pub claims_parameter_supported: bool,
+    /// Discovery §3: defaults to false, stated for clarity.
+    pub request_parameter_supported: bool,
+    /// Discovery §3: defaults to TRUE, so it must be stated: by-reference request objects are an
+    /// SSRF surface and are not offered.
+    pub request_uri_parameter_supported: bool,
+}
+
+impl ProviderMetadata {
+    /// Builds the metadata for `issuer` (already validated: absolute, no query or fragment).
+    pub fn new(
+        issuer: &str,
+        signing_algs: &[SigningAlg],
+        scopes: Vec<String>,
+        profile_claims: Vec<String>,
+    ) -> Self {
+        let base = issuer.trim_end_matches('/');
+        let endpoint = |path: &str| format!("{base}{path}");
+        let mut claims: Vec<String> = PROTOCOL_CLAIMS.iter().map(|c| c.to_string()).collect();
+        for c in profile_claims {
+            if !claims.contains(&c) {
+                claims.push(c);
+            }
+        }
+        Self {
+            issuer: issuer.to_string(),
+            authorization_endpoint: endpoint(paths::AUTHORIZE),
+            token_endpoint: endpoint(paths::TOKEN),
+            jwks_uri: endpoint(paths::JWKS),
+            scopes_supported: scopes,
+            response_types_supported: vec!["code"],
+            grant_types_supported: vec!["authorization_code"],
+            subject_types_supported: vec!["public"],
+            id_token_signing_alg_values_supported: signing_algs.iter().map(|a| a.name()).collect(),
+            claims_supported: claims,
+            claims_parameter_supported: false,
+            request_parameter_supported: false,
+            request_uri_parameter_supported: false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_hang_off_the_issuer() {
+        let m = ProviderMetadata::new(
+            "https://id.example/tenant",
+            &[SigningAlg::Es256, SigningAlg::Rs256],
+            vec!["openid".into()],
+            vec!["name".into(), "sub".into()],
+        );
+        assert_eq!(m.issuer, "https://id.example/tenant");
+        assert_eq!(
+            m.jwks_uri,
+            "https://id.example/tenant/.well-known/jwks.json"
+        );
+        assert_eq!(m.token_endpoint, "https://id.example/tenant/token");
+        assert_eq!(m.id_token_signing_alg_values_supported, ["ES256", "RS256"]);
+        assert_eq!(m.claims_supported.iter().filter(|c| *c == "sub").count(), 1);
+        assert!(m.claims_supported.contains(&"name".to_string()));
+    }
+}

@@ -1,0 +1,21 @@
+//! The wire vocabulary of OAuth 2.x and OpenID Connect: errors, endpoint paths, metadata.
+
+pub mod discovery;
+pub mod error;
+
+pub use error::OAuthError;
+
+/// Endpoint paths, relative to the issuer. These are a contract: clients find them through
+/// discovery, but operators also put them in proxies and firewalls.
+pub mod paths {
+    /// OpenID Connect Discovery 1.0 §4.
+    pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+    /// RFC 8414 §3.
+    pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
+    /// The JSON Web Key Set (RFC 7517 §5) with the public signing keys.
+    pub const JWKS: &str = "/.well-known/jwks.json";
+    /// Authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2).
+    pub const AUTHORIZE: &str = "/authorize";
+    /// Token endpoint (RFC 6749 §3.2).
+    pub const TOKEN: &str = "/token";
+}

@@ -1,0 +1,398 @@
+//! The one conformance suite every store implementation passes.
+//!
+//! A store's tests call [`store_conformance_tests!`](crate::store_conformance_tests) with an
+//! expression that makes a fresh, empty store; the macro writes one test per check below.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support code
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::{Store, StoreError};
+use crate::model::{
+    AccessTokenType, ApiResource, ApiScope, Client, Grant, IdentityResource, KeyRecord, Resources,
+    Session, Source, TokenEndpointAuthMethod, User,
+};
+use crate::secret::Secret;
+
+/// Writes one `#[tokio::test]` per conformance check, each on a fresh store made by `$make`
+/// (an expression of type `impl Future<Output = Arc<dyn Store>>`).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($make:expr) => {
+        $crate::store_conformance_tests!(@each $make;
+            clients_roundtrip,
+            resources_roundtrip,
+            grants_insert_and_find,
+            grant_is_consumed_once,
+            grant_consume_respects_kind_and_expiry,
+            concurrent_consume_has_one_winner,
+            grant_families_and_purge,
+            keys_roundtrip,
+            users_roundtrip,
+            sessions_roundtrip,
+            ping_answers
+        );
+    };
+    (@each $make:expr; $($check:ident),*) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $check() {
+                let store: std::sync::Arc<dyn $crate::store::Store> = $make.await;
+                $crate::store::conformance::$check(store).await;
+            }
+        )*
+    };
+}
+
+fn client(id: &str) -> Client {
+    Client {
+        client_id: id.into(),
+        client_name: Some(format!("Client {id}")),
+        secret_digests: vec!["digest-1".into()],
+        grant_types: vec!["client_credentials".into()],
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+        allowed_scopes: vec!["api1.read".into()],
+        require_pkce: true,
+        require_consent: false,
+        access_token_type: AccessTokenType::Jwt,
+        access_token_lifetime: 3600,
+        identity_token_lifetime: 300,
+        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        enabled: true,
+    }
+}
+
+fn grant(digest: &str, kind: &str, family: Option<&str>, expires_at: i64) -> Grant {
+    Grant {
+        handle_digest: digest.into(),
+        kind: kind.into(),
+        client_id: "c1".into(),
+        subject: Some("sub-1".into()),
+        session_id: Some("sid-1".into()),
+        family: family.map(Into::into),
+        data: json!({"scope": "openid api1.read", "n": 1}),
+        created_at: 1_000,
+        expires_at,
+        consumed_at: None,
+    }
+}
+
+fn user(subject: &str, username: &str) -> User {
+    let mut claims = serde_json::Map::new();
+    claims.insert("name".into(), json!("Alice Smith"));
+    claims.insert("email_verified".into(), json!(true));
+    User {
+        subject: subject.into(),
+        username: username.into(),
+        password_hash: Secret::new("$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into()),
+        claims,
+        source: Source::Config,
+        disabled: false,
+        created_at: 1_000,
+        updated_at: 1_000,
+    }
+}
+
+fn session(digest: &str, subject: &str, expires_at: i64) -> Session {
+    Session {
+        id_digest: digest.into(),
+        sid: format!("sid-{digest}"),
+        subject: subject.into(),
+        auth_time: 1_000,
+        created_at: 1_000,
+        last_seen: 1_000,
+        expires_at,
+        absolute_expires_at: expires_at + 1_000,
+        data: json!({"clients": ["web"]}),
+    }
+}
+
+/// Clients: insert, replace, find, list in order with source, delete.
+pub async fn clients_roundtrip(store: Arc<dyn Store>) {
+    assert!(store.find_client("b").await.unwrap().is_none());
+    store
+        .upsert_client(&client("b"), Source::Config)
+        .await
+        .unwrap();
+    store
+        .upsert_client(&client("a"), Source::Managed)
+        .await
+        .unwrap();
+    let mut changed = client("b");
+    changed.allowed_scopes.push("api1.write".into());
+    changed.access_token_type = AccessTokenType::Reference;
+    store.upsert_client(&changed, Source::Config).await.unwrap();
+    assert_eq!(store.find_client("b").await.unwrap(), Some(changed.clone()));
+    let list = store.list_clients().await.unwrap();
+    assert_eq!(
+        list,
+        vec![(client("a"), Source::Managed), (changed, Source::Config)]
+    );
+    assert!(store.delete_client("a").await.unwrap());
+    assert!(!store.delete_client("a").await.unwrap());
+    assert_eq!(store.list_clients().await.unwrap().len(), 1);
+}
+
+/// Resources: empty until saved; saved value read back whole.
+pub async fn resources_roundtrip(store: Arc<dyn Store>) {
+    assert_eq!(store.load_resources().await.unwrap(), Resources::default());
+    let resources = Resources {
+        api_scopes: vec![ApiScope {
+            name: "api1.read".into(),
+            display_name: Some("Read".into()),
+            show_in_discovery: true,
+        }],
+        api_resources: vec![ApiResource {
+            name: "urn:api1".into(),
+            scopes: vec!["api1.read".into()],
+            secret_digests: vec!["d".into()],
+        }],
+        identity_resources: IdentityResource::builtin(),
+    };
+    store.save_resources(&resources).await.unwrap();
+    assert_eq!(store.load_resources().await.unwrap(), resources);
+    let emptied = Resources::default();
+    store.save_resources(&emptied).await.unwrap();
+    assert_eq!(store.load_resources().await.unwrap(), emptied);
+}
+
+/// Grants: insert, find, duplicate digest is a conflict.
+pub async fn grants_insert_and_find(store: Arc<dyn Store>) {
+    let g = grant("d1", "authorization_code", Some("f1"), 2_000);
+    store.insert_grant(&g).await.unwrap();
+    assert_eq!(store.find_grant("d1").await.unwrap(), Some(g.clone()));
+    assert!(store.find_grant("nope").await.unwrap().is_none());
+    assert!(matches!(
+        store.insert_grant(&g).await,
+        Err(StoreError::Conflict(_))
+    ));
+}
+
+/// A grant is consumed once; afterwards `find_grant` shows when.
+pub async fn grant_is_consumed_once(store: Arc<dyn Store>) {
+    store
+        .insert_grant(&grant("d1", "authorization_code", None, 2_000))
+        .await
+        .unwrap();
+    let won = store
+        .consume_grant("d1", "authorization_code", 1_500)
+        .await
+        .unwrap();
+    assert_eq!(won.as_ref().map(|g| g.consumed_at), Some(Some(1_500)));
+    assert_eq!(won.map(|g| g.data["n"].clone()), Some(json!(1)));
+    assert!(
+        store
+            .consume_grant("d1", "authorization_code", 1_501)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let seen = store.find_grant("d1").await.unwrap().unwrap();
+    assert_eq!(seen.consumed_at, Some(1_500));
+}
+
+/// Consumption requires the right kind and an unexpired grant.
+pub async fn grant_consume_respects_kind_and_expiry(store: Arc<dyn Store>) {
+    store
+        .insert_grant(&grant("d1", "authorization_code", None, 2_000))
+        .await
+        .unwrap();
+    assert!(
+        store
+            .consume_grant("d1", "refresh_token", 1_500)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .consume_grant("d1", "authorization_code", 2_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "a grant is expired at its expires_at"
+    );
+    assert!(
+        store
+            .consume_grant("missing", "authorization_code", 1_500)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.find_grant("d1").await.unwrap().unwrap().consumed_at,
+        None
+    );
+}
+
+/// Many concurrent consumers of one grant: exactly one wins.
+pub async fn concurrent_consume_has_one_winner(store: Arc<dyn Store>) {
+    store
+        .insert_grant(&grant("race", "refresh_token", None, 2_000))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|_| {
+            let store = store.clone();
+            tokio::spawn(async move { store.consume_grant("race", "refresh_token", 1_500).await })
+        })
+        .collect();
+    let mut winners = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap().is_some() {
+            winners += 1;
+        }
+    }
+    assert_eq!(winners, 1);
+}
+
+/// Families are deleted together; expired grants are purged, live ones kept.
+pub async fn grant_families_and_purge(store: Arc<dyn Store>) {
+    for (d, f, exp) in [
+        ("a", Some("fam"), 5_000),
+        ("b", Some("fam"), 5_000),
+        ("c", Some("other"), 5_000),
+        ("old", None, 1_200),
+    ] {
+        store
+            .insert_grant(&grant(d, "refresh_token", f, exp))
+            .await
+            .unwrap();
+    }
+    assert_eq!(store.delete_grant_family("fam").await.unwrap(), 2);
+    assert!(store.find_grant("a").await.unwrap().is_none());
+    assert!(store.find_grant("c").await.unwrap().is_some());
+    assert_eq!(store.purge_expired_grants(2_000).await.unwrap(), 1);
+    assert!(store.find_grant("old").await.unwrap().is_none());
+    assert!(store.delete_grant("c").await.unwrap());
+    assert!(!store.delete_grant("c").await.unwrap());
+}
+
+/// Keys: insert, list by activation, private bytes intact, conflict, delete.
+pub async fn keys_roundtrip(store: Arc<dyn Store>) {
+    let key = |kid: &str, activates_at: i64| KeyRecord {
+        kid: kid.into(),
+        alg: "ES256".into(),
+        private_pkcs8: Secret::new((0u8..=255).collect()),
+        created_at: 1_000,
+        activates_at,
+    };
+    store.insert_key(&key("later", 3_000)).await.unwrap();
+    store.insert_key(&key("first", 1_000)).await.unwrap();
+    let keys = store.list_keys().await.unwrap();
+    assert_eq!(keys, vec![key("first", 1_000), key("later", 3_000)]);
+    assert!(matches!(
+        store.insert_key(&key("first", 9)).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.delete_key("first").await.unwrap());
+    assert!(!store.delete_key("first").await.unwrap());
+    assert_eq!(store.list_keys().await.unwrap().len(), 1);
+}
+
+/// Users: unique username and subject, lookups, update, order, delete.
+pub async fn users_roundtrip(store: Arc<dyn Store>) {
+    store.insert_user(&user("s2", "bob")).await.unwrap();
+    store.insert_user(&user("s1", "alice")).await.unwrap();
+    assert!(matches!(
+        store.insert_user(&user("s3", "alice")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(matches!(
+        store.insert_user(&user("s1", "carol")).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.find_user_by_username("alice").await.unwrap(),
+        Some(user("s1", "alice"))
+    );
+    assert_eq!(
+        store
+            .find_user_by_subject("s2")
+            .await
+            .unwrap()
+            .map(|u| u.username),
+        Some("bob".into())
+    );
+    let mut changed = user("s1", "alice");
+    changed.password_hash = Secret::new("$argon2id$new".into());
+    changed.disabled = true;
+    changed.claims.insert("department".into(), json!("R&D"));
+    changed.updated_at = 2_000;
+    assert!(store.update_user(&changed).await.unwrap());
+    assert_eq!(
+        store.find_user_by_username("alice").await.unwrap(),
+        Some(changed)
+    );
+    assert!(!store.update_user(&user("nobody", "x")).await.unwrap());
+    let names: Vec<String> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.username)
+        .collect();
+    assert_eq!(names, ["alice", "bob"]);
+    assert!(store.delete_user("s1").await.unwrap());
+    assert!(
+        store
+            .find_user_by_username("alice")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+/// Sessions: expiry on lookup, update, per-subject listing, delete, purge.
+pub async fn sessions_roundtrip(store: Arc<dyn Store>) {
+    store
+        .insert_session(&session("s1", "alice", 2_000))
+        .await
+        .unwrap();
+    store
+        .insert_session(&session("s2", "alice", 5_000))
+        .await
+        .unwrap();
+    store
+        .insert_session(&session("s3", "bob", 5_000))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.find_session("s1", 1_500).await.unwrap(),
+        Some(session("s1", "alice", 2_000))
+    );
+    assert!(store.find_session("s1", 2_000).await.unwrap().is_none());
+    // Sliding expiry moves; the absolute expiry never does.
+    let mut touched = session("s2", "alice", 6_000);
+    touched.absolute_expires_at = 6_000; // as inserted (5_000 + 1_000)
+    touched.last_seen = 1_700;
+    touched.data = json!({"clients": ["web", "spa"]});
+    assert!(store.update_session(&touched).await.unwrap());
+    assert_eq!(
+        store.find_session("s2", 1_800).await.unwrap(),
+        Some(touched.clone())
+    );
+    let alice: Vec<String> = store
+        .list_sessions_for_subject("alice", 2_500)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id_digest)
+        .collect();
+    assert_eq!(alice, ["s2"]);
+    assert_eq!(
+        store.delete_session("s3").await.unwrap().map(|s| s.subject),
+        Some("bob".into())
+    );
+    assert!(store.delete_session("s3").await.unwrap().is_none());
+    assert_eq!(store.purge_expired_sessions(2_500).await.unwrap(), 1);
+    assert!(store.find_session("s2", 1_800).await.unwrap().is_some());
+}
+
+/// The store answers a ping.
+pub async fn ping_answers(store: Arc<dyn Store>) {
+    store.ping().await.unwrap();
+    assert!(["memory", "sqlite", "postgres"].contains(&store.backend()));
+}

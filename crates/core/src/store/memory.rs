@@ -1,0 +1,283 @@
+//! An in-memory store: for unit tests and for running without persistence.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use super::{
+    ClientStore, GrantStore, KeyStore, ResourceStore, SessionStore, Store, StoreError, StoreResult,
+    UserStore,
+};
+use crate::clock::UnixTime;
+use crate::model::{Client, Grant, KeyRecord, Resources, Session, Source, User};
+
+#[derive(Default)]
+struct Inner {
+    clients: BTreeMap<String, (Client, Source)>,
+    resources: Option<Resources>,
+    grants: HashMap<String, Grant>,
+    keys: Vec<KeyRecord>,
+    users: BTreeMap<String, User>,
+    sessions: HashMap<String, Session>,
+}
+
+/// Keeps everything in one mutex; every operation is atomic.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> StoreResult<MutexGuard<'_, Inner>> {
+        self.inner
+            .lock()
+            .map_err(|_| StoreError::Internal("memory store lock poisoned".into()))
+    }
+}
+
+#[async_trait]
+impl ClientStore for MemoryStore {
+    async fn upsert_client(&self, client: &Client, source: Source) -> StoreResult<()> {
+        self.lock()?
+            .clients
+            .insert(client.client_id.clone(), (client.clone(), source));
+        Ok(())
+    }
+
+    async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
+        Ok(self.lock()?.clients.get(client_id).map(|(c, _)| c.clone()))
+    }
+
+    async fn list_clients(&self) -> StoreResult<Vec<(Client, Source)>> {
+        Ok(self.lock()?.clients.values().cloned().collect())
+    }
+
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        Ok(self.lock()?.clients.remove(client_id).is_some())
+    }
+}
+
+#[async_trait]
+impl ResourceStore for MemoryStore {
+    async fn save_resources(&self, resources: &Resources) -> StoreResult<()> {
+        self.lock()?.resources = Some(resources.clone());
+        Ok(())
+    }
+
+    async fn load_resources(&self) -> StoreResult<Resources> {
+        Ok(self.lock()?.resources.clone().unwrap_or_default())
+    }
+}
+
+#[async_trait]
+impl GrantStore for MemoryStore {
+    async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
+        let mut inner = self.lock()?;
+        if inner.grants.contains_key(&grant.handle_digest) {
+            return Err(StoreError::Conflict("grant exists".into()));
+        }
+        inner
+            .grants
+            .insert(grant.handle_digest.clone(), grant.clone());
+        Ok(())
+    }
+
+    async fn find_grant(&self, handle_digest: &str) -> StoreResult<Option<Grant>> {
+        Ok(self.lock()?.grants.get(handle_digest).cloned())
+    }
+
+    async fn consume_grant(
+        &self,
+        handle_digest: &str,
+        kind: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>> {
+        let mut inner = self.lock()?;
+        match inner.grants.get_mut(handle_digest) {
+            Some(g) if g.kind == kind && g.consumed_at.is_none() && g.expires_at > now => {
+                g.consumed_at = Some(now);
+                Ok(Some(g.clone()))
+            }
+            _ => Ok(None),
+        }
+    }
+
+    async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {
+        Ok(self.lock()?.grants.remove(handle_digest).is_some())
+    }
+
+    async fn delete_grant_family(&self, family: &str) -> StoreResult<u64> {
+        let mut inner = self.lock()?;
+        let before = inner.grants.len();
+        inner
+            .grants
+            .retain(|_, g| g.family.as_deref() != Some(family));
+        Ok((before - inner.grants.len()) as u64)
+    }
+
+    async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
+        let mut inner = self.lock()?;
+        let count = inner.grants.len();
+        inner.grants.retain(|_, g| g.expires_at >= before);
+        Ok((count - inner.grants.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl KeyStore for MemoryStore {
+    async fn insert_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        let mut inner = self.lock()?;
+        if inner.keys.iter().any(|k| k.kid == key.kid) {
+            return Err(StoreError::Conflict("key exists".into()));
+        }
+        inner.keys.push(key.clone());
+        Ok(())
+    }
+
+    async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>> {
+        let mut keys = self.lock()?.keys.clone();
+        keys.sort_by(|a, b| (a.activates_at, &a.kid).cmp(&(b.activates_at, &b.kid)));
+        Ok(keys)
+    }
+
+    async fn delete_key(&self, kid: &str) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        let before = inner.keys.len();
+        inner.keys.retain(|k| k.kid != kid);
+        Ok(inner.keys.len() != before)
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        let mut inner = self.lock()?;
+        if inner.users.contains_key(&user.username)
+            || inner.users.values().any(|u| u.subject == user.subject)
+        {
+            return Err(StoreError::Conflict("user exists".into()));
+        }
+        inner.users.insert(user.username.clone(), user.clone());
+        Ok(())
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        match inner.users.values_mut().find(|u| u.subject == user.subject) {
+            Some(u) => {
+                u.password_hash = user.password_hash.clone();
+                u.claims = user.claims.clone();
+                u.disabled = user.disabled;
+                u.updated_at = user.updated_at;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        Ok(self.lock()?.users.get(username).cloned())
+    }
+
+    async fn find_user_by_subject(&self, subject: &str) -> StoreResult<Option<User>> {
+        Ok(self
+            .lock()?
+            .users
+            .values()
+            .find(|u| u.subject == subject)
+            .cloned())
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        Ok(self.lock()?.users.values().cloned().collect())
+    }
+
+    async fn delete_user(&self, subject: &str) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        let before = inner.users.len();
+        inner.users.retain(|_, u| u.subject != subject);
+        Ok(inner.users.len() != before)
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        let mut inner = self.lock()?;
+        if inner.sessions.contains_key(&session.id_digest) {
+            return Err(StoreError::Conflict("session exists".into()));
+        }
+        inner
+            .sessions
+            .insert(session.id_digest.clone(), session.clone());
+        Ok(())
+    }
+
+    async fn find_session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<Session>> {
+        Ok(self
+            .lock()?
+            .sessions
+            .get(id_digest)
+            .filter(|s| s.expires_at > now && s.absolute_expires_at > now)
+            .cloned())
+    }
+
+    async fn update_session(&self, session: &Session) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        match inner.sessions.get_mut(&session.id_digest) {
+            Some(s) => {
+                s.last_seen = session.last_seen;
+                s.expires_at = session.expires_at;
+                s.data = session.data.clone();
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn delete_session(&self, id_digest: &str) -> StoreResult<Option<Session>> {
+        Ok(self.lock()?.sessions.remove(id_digest))
+    }
+
+    async fn list_sessions_for_subject(
+        &self,
+        subject: &str,
+        now: UnixTime,
+    ) -> StoreResult<Vec<Session>> {
+        let mut list: Vec<Session> = self
+            .lock()?
+            .sessions
+            .values()
+            .filter(|s| s.subject == subject && s.expires_at > now && s.absolute_expires_at > now)
+            .cloned()
+            .collect();
+        list.sort_by_key(|s| s.created_at);
+        Ok(list)
+    }
+
+    async fn purge_expired_sessions(&self, before: UnixTime) -> StoreResult<u64> {
+        let mut inner = self.lock()?;
+        let count = inner.sessions.len();
+        inner
+            .sessions
+            .retain(|_, s| s.expires_at >= before && s.absolute_expires_at >= before);
+        Ok((count - inner.sessions.len()) as u64)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn ping(&self) -> StoreResult<()> {
+        self.lock().map(|_| ())
+    }
+
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+}

@@ -1,0 +1,140 @@
+//! Store traits, sized to one role each, and the in-memory implementation.
+//!
+//! Every implementation (memory, SQLite, PostgreSQL) passes the same conformance suite
+//! ([`conformance`], behind the `conformance` feature).
+
+use async_trait::async_trait;
+
+use crate::clock::UnixTime;
+use crate::model::{Client, Grant, KeyRecord, Resources, Session, Source, User};
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+pub mod memory;
+
+pub use memory::MemoryStore;
+
+/// A store failure. Callers map `Unavailable` to `temporarily_unavailable` (503) and the rest
+/// to `server_error`, logging the detail.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached right now (connection refused, pool exhausted, timeout).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness constraint was violated.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// Stored data could not be read back (corrupt row, failed migration, bad JSON).
+    #[error("store error: {0}")]
+    Internal(String),
+}
+
+/// Result of store operations.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Registered clients.
+#[async_trait]
+pub trait ClientStore: Send + Sync {
+    /// Inserts or replaces a client.
+    async fn upsert_client(&self, client: &Client, source: Source) -> StoreResult<()>;
+    /// The client with this id.
+    async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    /// All clients, ordered by client_id, with their source.
+    async fn list_clients(&self) -> StoreResult<Vec<(Client, Source)>>;
+    /// Deletes a client; true when it existed.
+    async fn delete_client(&self, client_id: &str) -> StoreResult<bool>;
+}
+
+/// API scopes, API resources and identity resources, kept as one document.
+#[async_trait]
+pub trait ResourceStore: Send + Sync {
+    /// Replaces the resources.
+    async fn save_resources(&self, resources: &Resources) -> StoreResult<()>;
+    /// The resources; empty when never saved.
+    async fn load_resources(&self) -> StoreResult<Resources>;
+}
+
+/// Grants stored under the digest of their handle, with atomic single use.
+#[async_trait]
+pub trait GrantStore: Send + Sync {
+    /// Stores a new grant; `Conflict` if the digest exists.
+    async fn insert_grant(&self, grant: &Grant) -> StoreResult<()>;
+    /// The grant with this digest, consumed or not, expired or not.
+    async fn find_grant(&self, handle_digest: &str) -> StoreResult<Option<Grant>>;
+    /// Atomically marks the grant consumed and returns it, if it exists, is of `kind`, has not
+    /// been consumed and has not expired at `now`. Of several concurrent callers exactly one
+    /// gets `Some`.
+    async fn consume_grant(
+        &self,
+        handle_digest: &str,
+        kind: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>>;
+    /// Deletes one grant; true when it existed.
+    async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool>;
+    /// Deletes every grant of a family; returns how many.
+    async fn delete_grant_family(&self, family: &str) -> StoreResult<u64>;
+    /// Deletes grants that expired before `before`; returns how many.
+    async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64>;
+}
+
+/// Signing keys, shared by every instance on one database.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Stores a new key; `Conflict` if the kid exists.
+    async fn insert_key(&self, key: &KeyRecord) -> StoreResult<()>;
+    /// All keys, oldest activation first.
+    async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>>;
+    /// Deletes a key; true when it existed.
+    async fn delete_key(&self, kid: &str) -> StoreResult<bool>;
+}
+
+/// Local user accounts.
+#[async_trait]
+pub trait UserStore: Send + Sync {
+    /// Stores a new user; `Conflict` if the username or subject exists.
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    /// Replaces a user's password hash, claims and disabled flag, found by subject; false when
+    /// there is no such user.
+    async fn update_user(&self, user: &User) -> StoreResult<bool>;
+    /// The user with this username.
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    /// The user with this subject.
+    async fn find_user_by_subject(&self, subject: &str) -> StoreResult<Option<User>>;
+    /// All users, ordered by username.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Deletes a user; true when it existed.
+    async fn delete_user(&self, subject: &str) -> StoreResult<bool>;
+}
+
+/// Server-side sessions.
+#[async_trait]
+pub trait SessionStore: Send + Sync {
+    /// Stores a new session.
+    async fn insert_session(&self, session: &Session) -> StoreResult<()>;
+    /// The session with this cookie digest, if it has not expired at `now`.
+    async fn find_session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<Session>>;
+    /// Records use of the session: updates `last_seen`, sliding `expires_at` and `data`.
+    async fn update_session(&self, session: &Session) -> StoreResult<bool>;
+    /// Ends a session and returns it.
+    async fn delete_session(&self, id_digest: &str) -> StoreResult<Option<Session>>;
+    /// The live sessions of a user.
+    async fn list_sessions_for_subject(
+        &self,
+        subject: &str,
+        now: UnixTime,
+    ) -> StoreResult<Vec<Session>>;
+    /// Deletes sessions that expired before `before`; returns how many.
+    async fn purge_expired_sessions(&self, before: UnixTime) -> StoreResult<u64>;
+}
+
+/// Everything the server needs from a store.
+#[async_trait]
+pub trait Store:
+    ClientStore + ResourceStore + GrantStore + KeyStore + UserStore + SessionStore + Send + Sync
+{
+    /// Checks that the store answers (for `/readyz`).
+    async fn ping(&self) -> StoreResult<()>;
+    /// A short name for logs: `memory`, `sqlite`, `postgres`.
+    fn backend(&self) -> &'static str;
+}

@@ -1,0 +1,97 @@
+//! Schema migrations, embedded in the binary and applied in order under a lock.
+
+use sqlx::{AnyPool, Executor, Row};
+use tessera_core::store::{StoreError, StoreResult};
+
+use crate::Backend;
+use crate::error::map_err;
+
+struct Migration {
+    version: i64,
+    name: &'static str,
+    sqlite: &'static str,
+    postgres: &'static str,
+}
+
+/// Every migration, oldest first. Each has an SQLite and a PostgreSQL text; they are the
+/// same file while the portable subset suffices.
+const MIGRATIONS: &[Migration] = &[Migration {
+    version: 1,
+    name: "initial",
+    sqlite: include_str!("../migrations/0001_initial.sql"),
+    postgres: include_str!("../migrations/0001_initial.sql"),
+}];
+
+/// Takes Tessera's migration lock in PostgreSQL (an arbitrary constant key).
+const PG_LOCK: &str = "SELECT pg_advisory_xact_lock(2119559072)";
+
+pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> StoreResult<Vec<i64>> {
+    let mut conn = pool.acquire().await.map_err(map_err)?;
+    // Take the database-wide lock first so that two instances starting together apply each
+    // migration once: SQLite's write lock, PostgreSQL's transaction-scoped advisory lock.
+    match backend {
+        Backend::Sqlite => conn.execute("BEGIN IMMEDIATE").await,
+        Backend::Postgres => {
+            conn.execute("BEGIN").await.map_err(map_err)?;
+            conn.execute(PG_LOCK).await
+        }
+    }
+    .map_err(map_err)?;
+    let result = apply_pending(&mut conn, backend).await;
+    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    let ended = conn.execute(end).await.map_err(map_err);
+    let applied = result?;
+    ended?;
+    Ok(applied)
+}
+
+async fn apply_pending(conn: &mut sqlx::AnyConnection, backend: Backend) -> StoreResult<Vec<i64>> {
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS tessera_migrations (
+            version BIGINT PRIMARY KEY,
+            name TEXT NOT NULL
+        )",
+    )
+    .await
+    .map_err(map_err)?;
+    let rows = sqlx::query("SELECT version FROM tessera_migrations")
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(map_err)?;
+    let mut done = Vec::with_capacity(rows.len());
+    for row in rows {
+        done.push(row.try_get::<i64, _>("version").map_err(map_err)?);
+    }
+    if let Some(newest) = done.iter().max()
+        && *newest > MIGRATIONS.last().map_or(0, |m| m.version)
+    {
+        return Err(StoreError::Internal(format!(
+            "the database schema (version {newest}) is newer than this tessera binary; \
+             upgrade the binary"
+        )));
+    }
+    let mut applied = Vec::new();
+    for m in MIGRATIONS.iter().filter(|m| !done.contains(&m.version)) {
+        let sql = match backend {
+            Backend::Sqlite => m.sqlite,
+            Backend::Postgres => m.postgres,
+        };
+        sqlx::raw_sql(sql)
+            .execute(&mut *conn)
+            .await
+            .map_err(|e| StoreError::Internal(format!("migration {} failed: {e}", m.name)))?;
+        sqlx::query("INSERT INTO tessera_migrations (version, name) VALUES ($1, $2)")
+            .bind(m.version)
+            .bind(m.name)
+            .execute(&mut *conn)
+            .await
+            .map_err(map_err)?;
+        tracing::info!(
+            version = m.version,
+            name = m.name,
+            "applied schema migration"
+        );
+        applied.push(m.version);
+    }
+    Ok(applied)
+}

@@ -1,0 +1,136 @@
+//! The store conformance suite on every backend: memory, SQLite and PostgreSQL.
+//!
+//! PostgreSQL tests need `TESSERA_TEST_DATABASE_URL` (a server where the user may create
+//! databases); `scripts/test.sh` starts a throw-away cluster and sets it. They fail, rather than
+//! pass silently, when it is missing.
+
+use std::sync::Arc;
+
+use tessera_core::store::Store;
+use tessera_store_sql::{SqlOptions, SqlStore};
+
+mod memory {
+    tessera_core::store_conformance_tests!(async {
+        std::sync::Arc::new(tessera_core::store::MemoryStore::new())
+    });
+}
+
+mod sqlite {
+    tessera_core::store_conformance_tests!(super::fresh_sqlite());
+}
+
+mod postgres {
+    tessera_core::store_conformance_tests!(super::fresh_postgres());
+}
+
+async fn fresh_sqlite() -> Arc<dyn Store> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("tessera.db");
+    // The directory must outlive the store: leak it for the test's lifetime.
+    std::mem::forget(dir);
+    let url = format!("sqlite://{}", path.display());
+    Arc::new(SqlStore::open(&url, &SqlOptions::default()).await.unwrap())
+}
+
+/// A new, empty database on the test PostgreSQL server.
+pub async fn fresh_postgres() -> Arc<dyn Store> {
+    let admin_url = std::env::var("TESSERA_TEST_DATABASE_URL").expect(
+        "TESSERA_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts \
+         a throw-away PostgreSQL server",
+    );
+    let name = format!(
+        "tessera_test_{}",
+        tessera_core::crypto::base64url(&tessera_core::crypto::random_bytes(9).unwrap())
+            .to_lowercase()
+            .replace(['-', '_'], "x")
+    );
+    sqlx::any::install_default_drivers();
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+        .await
+        .unwrap();
+    sqlx::Executor::execute(
+        &mut admin,
+        sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
+    )
+    .await
+    .unwrap();
+    let mut url = url::Url::parse(&admin_url).unwrap();
+    url.set_path(&name);
+    Arc::new(
+        SqlStore::open(url.as_str(), &SqlOptions::default())
+            .await
+            .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn sqlite_migrations_are_idempotent_and_data_survives_reopen() {
+    use tessera_core::model::KeyRecord;
+    use tessera_core::secret::Secret;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let store = SqlStore::open(&url, &SqlOptions::default()).await.unwrap();
+    assert!(
+        store.migrate().await.unwrap().is_empty(),
+        "nothing left to apply"
+    );
+    let key = KeyRecord {
+        kid: "k".into(),
+        alg: "ES256".into(),
+        private_pkcs8: Secret::new(vec![1, 2, 3]),
+        created_at: 1,
+        activates_at: 1,
+    };
+    tessera_core::store::KeyStore::insert_key(&store, &key)
+        .await
+        .unwrap();
+    store.close().await;
+    let reopened = SqlStore::open(&url, &SqlOptions::default()).await.unwrap();
+    assert_eq!(
+        tessera_core::store::KeyStore::list_keys(&reopened)
+            .await
+            .unwrap(),
+        vec![key]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_migrations_apply_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("t.db").display());
+    let runs: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            tokio::spawn(async move { SqlStore::open(&url, &SqlOptions::default()).await })
+        })
+        .collect();
+    for r in runs {
+        r.await.unwrap().unwrap();
+    }
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_reported_unavailable() {
+    // Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    let options = SqlOptions {
+        max_connections: 1,
+        acquire_timeout: std::time::Duration::from_secs(2),
+    };
+    let err = SqlStore::connect("postgres://tessera@127.0.0.1:9/tessera", &options)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, tessera_core::store::StoreError::Unavailable(_)),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn unsupported_url_is_refused_with_redacted_message() {
+    let err = SqlStore::connect("mysql://root:hunter2@localhost/db", &SqlOptions::default())
+        .await
+        .unwrap_err();
+    let message = err.to_string();
+    assert!(message.contains("unsupported database URL"), "{message}");
+    assert!(!message.contains("hunter2"), "{message}");
+}
