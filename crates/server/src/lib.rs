@@ -1,1 +1,9 @@
+//! The `tessera` server: configuration, CLI, HTTP endpoints and the server lifecycle.
 
+pub mod cli;
+pub mod config;
+pub mod http;
+pub mod keycache;
+pub mod provision;
+pub mod serve;
+pub mod telemetry;

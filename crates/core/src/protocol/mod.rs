@@ -2,6 +2,8 @@
 
 pub mod discovery;
 pub mod error;
+pub mod redirect;
+pub mod scope;
 
 pub use error::OAuthError;
 

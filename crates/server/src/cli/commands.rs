@@ -1,0 +1,276 @@
+//! The management commands: migrate, keys, clients, users.
+
+use std::io::{BufRead as _, IsTerminal as _};
+
+use anyhow::{Context as _, bail};
+use tessera_core::model::{Source, User};
+use tessera_core::secret::Secret;
+use tessera_core::store::{ClientStore as _, KeyStore as _, UserStore as _};
+use tessera_core::tokens::keyring::classify;
+use tessera_core::tokens::keys::SigningAlg;
+use tessera_core::tokens::rotate_keys;
+use tessera_core::{Clock, SystemClock};
+use tessera_store_sql::SqlStore;
+
+use super::format::{table, utc};
+use super::{ClientsCommand, KeysCommand, UsersCommand};
+use crate::config::Config;
+use crate::provision::{hash_password_blocking, new_subject};
+
+async fn open(config: &Config) -> anyhow::Result<SqlStore> {
+    SqlStore::open(config.database_url.expose(), &config.database)
+        .await
+        .with_context(|| format!("cannot open database {}", config.database_url_redacted()))
+}
+
+/// `tessera migrate`
+pub async fn migrate(config: &Config) -> anyhow::Result<()> {
+    let store = SqlStore::connect(config.database_url.expose(), &config.database)
+        .await
+        .with_context(|| format!("cannot open database {}", config.database_url_redacted()))?;
+    let applied = store.migrate().await?;
+    if applied.is_empty() {
+        println!("database schema is up to date");
+    } else {
+        println!("applied migrations: {applied:?}");
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `tessera keys list|rotate`
+pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    let clock = SystemClock;
+    match command {
+        KeysCommand::List => {
+            let now = clock.now();
+            let rows: Vec<Vec<String>> =
+                classify(&store.list_keys().await?, now, config.keys.retention)
+                    .into_iter()
+                    .map(|(k, status)| {
+                        let until = match status {
+                            tessera_core::tokens::keyring::KeyStatus::Retiring { until } => {
+                                utc(until)
+                            }
+                            _ => String::new(),
+                        };
+                        vec![
+                            k.kid,
+                            k.alg,
+                            status.label().into(),
+                            utc(k.created_at),
+                            utc(k.activates_at),
+                            until,
+                        ]
+                    })
+                    .collect();
+            if rows.is_empty() {
+                println!("no signing keys yet: they are created when the server first starts");
+            } else {
+                println!(
+                    "{}",
+                    table(
+                        &[
+                            "KID",
+                            "ALG",
+                            "STATUS",
+                            "CREATED",
+                            "SIGNS FROM",
+                            "PUBLISHED UNTIL"
+                        ],
+                        &rows
+                    )
+                );
+            }
+        }
+        KeysCommand::Rotate {
+            algorithms,
+            activate_in,
+        } => {
+            let algs = if algorithms.is_empty() {
+                config.keys.algorithms.clone()
+            } else {
+                algorithms
+                    .iter()
+                    .map(|a| SigningAlg::parse(a))
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let created = rotate_keys(
+                &store,
+                &clock,
+                &config.keys,
+                &algs,
+                activate_in.map(i64::from),
+            )
+            .await?;
+            for k in created {
+                println!(
+                    "created {} key {}: published now, signs from {}",
+                    k.alg,
+                    k.kid,
+                    utc(k.activates_at)
+                );
+            }
+            println!(
+                "running servers pick the new keys up within {} s",
+                config.key_refresh_interval.as_secs()
+            );
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+/// `tessera clients list`
+pub async fn clients(config: &Config, command: ClientsCommand) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    match command {
+        ClientsCommand::List => {
+            let rows: Vec<Vec<String>> = store
+                .list_clients()
+                .await?
+                .into_iter()
+                .map(|(c, source)| {
+                    vec![
+                        c.client_id,
+                        c.client_name.unwrap_or_default(),
+                        c.token_endpoint_auth_method.as_str().into(),
+                        c.grant_types.join(","),
+                        c.allowed_scopes.join(" "),
+                        source.as_str().into(),
+                        if c.enabled { "yes" } else { "no" }.into(),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                table(
+                    &[
+                        "CLIENT_ID",
+                        "NAME",
+                        "AUTH",
+                        "GRANTS",
+                        "SCOPES",
+                        "SOURCE",
+                        "ENABLED"
+                    ],
+                    &rows
+                )
+            );
+        }
+    }
+    store.close().await;
+    Ok(())
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<Secret<String>> {
+    let stdin = std::io::stdin();
+    let password = if from_stdin || !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_string()
+    } else {
+        let first = rpassword::prompt_password("password: ")?;
+        let again = rpassword::prompt_password("again:    ")?;
+        if first != again {
+            bail!("the passwords differ");
+        }
+        first
+    };
+    if password.is_empty() {
+        bail!("the password is empty");
+    }
+    Ok(Secret::new(password))
+}
+
+fn parse_claim(text: &str) -> anyhow::Result<(String, serde_json::Value)> {
+    let (name, value) = text
+        .split_once('=')
+        .with_context(|| format!("`{text}` is not NAME=VALUE"))?;
+    if name.is_empty() {
+        bail!("`{text}` has an empty claim name");
+    }
+    let value =
+        serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.into()));
+    Ok((name.to_string(), value))
+}
+
+/// `tessera users add|list|passwd`
+pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
+    let store = open(config).await?;
+    let now = SystemClock.now();
+    match command {
+        UsersCommand::Add {
+            username,
+            claims,
+            password_stdin,
+        } => {
+            if username.trim().is_empty() || username.len() > 255 {
+                bail!("the username must be 1-255 characters");
+            }
+            if store.find_user_by_username(&username).await?.is_some() {
+                bail!(
+                    "user `{username}` exists; use `tessera users passwd` to change the password"
+                );
+            }
+            let claims = claims
+                .iter()
+                .map(|c| parse_claim(c))
+                .collect::<anyhow::Result<_>>()?;
+            let password = read_password(password_stdin)?;
+            let user = User {
+                subject: new_subject()?,
+                username: username.clone(),
+                password_hash: Secret::new(hash_password_blocking(password).await?),
+                claims,
+                source: Source::Managed,
+                disabled: false,
+                created_at: now,
+                updated_at: now,
+            };
+            store.insert_user(&user).await?;
+            println!("created user {username} (sub {})", user.subject);
+        }
+        UsersCommand::List => {
+            let rows: Vec<Vec<String>> = store
+                .list_users()
+                .await?
+                .into_iter()
+                .map(|u| {
+                    vec![
+                        u.username,
+                        u.subject,
+                        u.source.as_str().into(),
+                        if u.disabled { "yes" } else { "no" }.into(),
+                        utc(u.created_at),
+                    ]
+                })
+                .collect();
+            println!(
+                "{}",
+                table(&["USERNAME", "SUB", "SOURCE", "DISABLED", "CREATED"], &rows)
+            );
+        }
+        UsersCommand::Passwd {
+            username,
+            password_stdin,
+        } => {
+            let Some(mut user) = store.find_user_by_username(&username).await? else {
+                bail!("no user `{username}`");
+            };
+            if user.source == Source::Config {
+                eprintln!(
+                    "note: {username} is declared in the configuration file; a clear-text password there replaces this one at the next start"
+                );
+            }
+            user.password_hash =
+                Secret::new(hash_password_blocking(read_password(password_stdin)?).await?);
+            user.updated_at = now;
+            store.update_user(&user).await?;
+            println!("password of {username} changed");
+        }
+    }
+    store.close().await;
+    Ok(())
+}

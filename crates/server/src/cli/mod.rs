@@ -1,0 +1,179 @@
+//! The `tessera` command line.
+
+mod banner;
+mod commands;
+mod format;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+pub use banner::dev_banner;
+
+use crate::config::{self, ConfigError};
+
+/// Tessera: an OpenID Connect and OAuth 2.x token service.
+#[derive(Debug, Parser)]
+#[command(name = "tessera", version, about)]
+pub struct Cli {
+    /// Configuration file (TOML). Without one, built-in defaults and TESSERA_* variables apply.
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "TESSERA_CONFIG",
+        value_name = "FILE"
+    )]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server.
+    Serve {
+        /// Add a demo configuration (clients, an API, a user) and print how to try it.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Apply pending database schema migrations and exit.
+    Migrate,
+    /// Validate the configuration and exit (non-zero when invalid).
+    CheckConfig {
+        /// Check the configuration as `serve --dev` would use it.
+        #[arg(long)]
+        dev: bool,
+    },
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Inspect clients.
+    #[command(subcommand)]
+    Clients(ClientsCommand),
+    /// Manage local user accounts.
+    #[command(subcommand)]
+    Users(UsersCommand),
+}
+
+/// `tessera keys ...`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// List signing keys with their status.
+    List,
+    /// Create new signing keys. They are published in JWKS at once and sign after the
+    /// propagation time (`keys.propagation`), so relying parties learn them first.
+    Rotate {
+        /// Algorithm to rotate (repeatable); default: every configured algorithm.
+        #[arg(long = "alg", value_name = "ALG")]
+        algorithms: Vec<String>,
+        /// Seconds until the new keys sign, instead of `keys.propagation`.
+        #[arg(long, value_name = "SECONDS")]
+        activate_in: Option<u32>,
+    },
+}
+
+/// `tessera clients ...`
+#[derive(Debug, Subcommand)]
+pub enum ClientsCommand {
+    /// List registered clients.
+    List,
+}
+
+/// `tessera users ...`
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Create a user (the password is asked for, or read from standard input).
+    Add {
+        /// Login name.
+        username: String,
+        /// A profile claim, NAME=VALUE; VALUE is JSON if it parses, else a string (repeatable).
+        #[arg(long = "claim", value_name = "NAME=VALUE")]
+        claims: Vec<String>,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// List users.
+    List,
+    /// Set a user's password.
+    Passwd {
+        /// Login name.
+        username: String,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+/// Exit status for an invalid configuration.
+const EXIT_CONFIG: u8 = 2;
+
+/// Parses the command line, runs the command, and turns failures into messages and exit codes:
+/// 2 for configuration errors (and usage errors, from clap), 1 for everything else.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let dev = matches!(
+        cli.command,
+        Command::Serve { dev: true } | Command::CheckConfig { dev: true }
+    );
+    let config = match config::load(cli.config.as_deref(), dev) {
+        Ok(c) => c,
+        Err(e) => {
+            report_config_error(cli.config.as_deref(), &e);
+            return ExitCode::from(EXIT_CONFIG);
+        }
+    };
+    if let Command::CheckConfig { .. } = cli.command {
+        println!(
+            "configuration is valid: issuer {}, {} client(s), {} user(s), database {}",
+            config.issuer,
+            config.clients.len(),
+            config.users.len(),
+            config.database_url_redacted()
+        );
+        return ExitCode::SUCCESS;
+    }
+    crate::telemetry::init(config.log_format, &config.log_level);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("tessera: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { .. } => crate::serve::run(config).await,
+            Command::Migrate => commands::migrate(&config).await,
+            Command::CheckConfig { .. } => Ok(()),
+            Command::Keys(cmd) => commands::keys(&config, cmd).await,
+            Command::Clients(cmd) => commands::clients(&config, cmd).await,
+            Command::Users(cmd) => commands::users(&config, cmd).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("tessera: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn report_config_error(path: Option<&std::path::Path>, e: &ConfigError) {
+    let origin = path.map_or_else(
+        || "the configuration".to_string(),
+        |p| p.display().to_string(),
+    );
+    match e {
+        ConfigError::Read { .. } => eprintln!("tessera: {e}"),
+        _ => eprintln!("tessera: {origin} is invalid:\n{e}"),
+    }
+}

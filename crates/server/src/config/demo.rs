@@ -1,0 +1,89 @@
+//! The `--dev` demo: a machine client, an interactive client, an API and a user, added to
+//! whatever the configuration declares (entries the file already has win).
+
+use tessera_core::Secret;
+
+use super::{RawApiResource, RawApiScope, RawClient, RawConfig, RawUser};
+
+/// The demo user's password (the demo is for a developer's loopback server only).
+pub const DEMO_USER_PASSWORD: &str = "alice";
+
+fn client(
+    client_id: &str,
+    name: &str,
+    secret: &str,
+    grant_types: &[&str],
+    scopes: &[&str],
+) -> RawClient {
+    RawClient {
+        client_id: client_id.into(),
+        client_name: Some(name.into()),
+        secrets: vec![Secret::new(secret.into())],
+        grant_types: grant_types.iter().map(|g| g.to_string()).collect(),
+        redirect_uris: vec![],
+        post_logout_redirect_uris: vec![],
+        allowed_scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        require_pkce: true,
+        require_consent: true,
+        access_token_type: Default::default(),
+        access_token_lifetime: 3_600,
+        identity_token_lifetime: 300,
+        token_endpoint_auth_method: None,
+        enabled: true,
+    }
+}
+
+/// Adds the demo entities to `raw`.
+pub fn apply_demo(mut raw: RawConfig) -> RawConfig {
+    for (name, display) in [("api1.read", "Read API 1"), ("api1.write", "Write API 1")] {
+        if !raw.api_scopes.iter().any(|s| s.name == name) {
+            raw.api_scopes.push(RawApiScope {
+                name: name.into(),
+                display_name: Some(display.into()),
+                show_in_discovery: true,
+            });
+        }
+    }
+    if !raw.api_resources.iter().any(|r| r.name == "urn:api1") {
+        raw.api_resources.push(RawApiResource {
+            name: "urn:api1".into(),
+            scopes: vec!["api1.read".into(), "api1.write".into()],
+            secrets: vec![Secret::new("api1-secret".into())],
+        });
+    }
+    if !raw.clients.iter().any(|c| c.client_id == "machine") {
+        raw.clients.push(client(
+            "machine",
+            "Demo machine client",
+            "machine-secret",
+            &["client_credentials"],
+            &["api1.read", "api1.write"],
+        ));
+    }
+    if !raw.clients.iter().any(|c| c.client_id == "web") {
+        let mut web = client(
+            "web",
+            "Demo web app",
+            "web-secret",
+            &["authorization_code", "refresh_token"],
+            &["openid", "profile", "email", "offline_access", "api1.read"],
+        );
+        web.redirect_uris = vec!["http://127.0.0.1:9000/callback".into()];
+        web.post_logout_redirect_uris = vec!["http://127.0.0.1:9000/".into()];
+        raw.clients.push(web);
+    }
+    if !raw.users.iter().any(|u| u.username == "alice") {
+        let mut claims = serde_json::Map::new();
+        claims.insert("name".into(), "Alice Smith".into());
+        claims.insert("email".into(), "alice@example.com".into());
+        claims.insert("email_verified".into(), true.into());
+        raw.users.push(RawUser {
+            username: "alice".into(),
+            password: Some(Secret::new(DEMO_USER_PASSWORD.into())),
+            password_hash: None,
+            claims,
+            disabled: false,
+        });
+    }
+    raw
+}

@@ -1,0 +1,97 @@
+//! Loading: the TOML file, then `TESSERA_*` environment variables, then validation.
+
+use std::path::Path;
+
+use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+
+use super::{Config, RawConfig, apply_demo};
+
+/// Why the configuration cannot be used. Every message names the key it is about.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read configuration file {path}: {reason}")]
+    Read {
+        /// The path given.
+        path: String,
+        /// The I/O error.
+        reason: String,
+    },
+    /// The file or environment does not parse into the configuration's shape.
+    #[error("{}", format_list(.0))]
+    Parse(Vec<String>),
+    /// Values are present but wrong.
+    #[error("{}", format_list(.0))]
+    Invalid(Vec<String>),
+}
+
+fn format_list(items: &[String]) -> String {
+    items
+        .iter()
+        .map(|i| format!("  - {i}"))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Top-level keys that environment variables may set; nested ones use `__`
+/// (`TESSERA_HTTP__BODY_LIMIT`). Other `TESSERA_*` variables (such as `TESSERA_CONFIG`) are not
+/// configuration keys and are left alone.
+const ENV_TOP_LEVEL: &[&str] = &["issuer", "listen", "database_url"];
+const ENV_SECTIONS: &[&str] = &["database", "keys", "http", "log"];
+
+fn env_provider() -> Env {
+    Env::prefixed("TESSERA_")
+        .filter(|key| {
+            let key = key.as_str().to_ascii_lowercase();
+            match key.split_once("__") {
+                Some((section, rest)) => ENV_SECTIONS.contains(&section) && !rest.is_empty(),
+                None => ENV_TOP_LEVEL.contains(&key.as_str()),
+            }
+        })
+        .split("__")
+}
+
+/// Loads the configuration from `path` (if any) and the environment, adds the demo entities
+/// with `dev`, and validates it.
+pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, ConfigError> {
+    let mut figment = Figment::new();
+    if let Some(path) = path {
+        // Read it ourselves first: a missing file must be an error, not an empty config.
+        std::fs::metadata(path).map_err(|e| ConfigError::Read {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        })?;
+        figment = figment.merge(Toml::file_exact(path));
+    }
+    figment = figment.merge(env_provider());
+    let raw: RawConfig = figment.extract().map_err(|errors| {
+        ConfigError::Parse(errors.into_iter().map(describe_figment_error).collect())
+    })?;
+    let raw = if dev { apply_demo(raw) } else { raw };
+    Config::from_raw(raw, dev)
+}
+
+fn describe_figment_error(e: figment::Error) -> String {
+    let key = e
+        .path
+        .iter()
+        .filter(|p| p.as_str() != "default")
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(".");
+    let source = e
+        .metadata
+        .as_ref()
+        .map(|m| match &m.source {
+            Some(source) => format!(" (from {source})"),
+            None => format!(" (from {})", m.name),
+        })
+        .unwrap_or_default();
+    let key = if key.is_empty() {
+        "configuration".to_string()
+    } else {
+        key
+    };
+    format!("{key}: {}{source}", e.kind)
+}

@@ -1,0 +1,373 @@
+//! Configuration: one TOML file, then `TESSERA_*` environment variables, validated at start.
+//!
+//! [`RawConfig`] is the file as written (its key names are a contract); [`Config`] is the
+//! validated, typed result that the rest of the server uses.
+
+mod demo;
+mod load;
+mod validate;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use serde::Deserialize;
+use tessera_core::Secret;
+use tessera_core::model::{AccessTokenType, Client, Resources, TokenEndpointAuthMethod};
+use tessera_core::tokens::KeyPolicy;
+
+pub use demo::{DEMO_USER_PASSWORD, apply_demo};
+pub use load::{ConfigError, load};
+
+/// The configuration file as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    /// The issuer identifier (OIDC Discovery §3; RFC 8414 §2).
+    #[serde(default = "default_issuer")]
+    pub issuer: String,
+    /// Address and port to listen on.
+    #[serde(default = "default_listen")]
+    pub listen: String,
+    /// `sqlite://FILE` or `postgres://...`.
+    #[serde(default = "default_database_url")]
+    pub database_url: Secret<String>,
+    /// Connection pool settings.
+    #[serde(default)]
+    pub database: RawDatabase,
+    /// Signing keys.
+    #[serde(default)]
+    pub keys: RawKeys,
+    /// HTTP limits and timeouts.
+    #[serde(default)]
+    pub http: RawHttp,
+    /// Logging.
+    #[serde(default)]
+    pub log: RawLog,
+    /// API scopes.
+    #[serde(default)]
+    pub api_scopes: Vec<RawApiScope>,
+    /// APIs (audiences).
+    #[serde(default)]
+    pub api_resources: Vec<RawApiResource>,
+    /// Identity resources beyond the built-in ones.
+    #[serde(default)]
+    pub identity_resources: Vec<RawIdentityResource>,
+    /// Clients.
+    #[serde(default)]
+    pub clients: Vec<RawClient>,
+    /// Local users.
+    #[serde(default)]
+    pub users: Vec<RawUser>,
+}
+
+fn default_issuer() -> String {
+    "http://localhost:8080".into()
+}
+fn default_listen() -> String {
+    "127.0.0.1:8080".into()
+}
+fn default_database_url() -> Secret<String> {
+    Secret::new("sqlite://tessera.db".into())
+}
+fn yes() -> bool {
+    true
+}
+
+impl Default for RawConfig {
+    fn default() -> Self {
+        Self {
+            issuer: default_issuer(),
+            listen: default_listen(),
+            database_url: default_database_url(),
+            database: RawDatabase::default(),
+            keys: RawKeys::default(),
+            http: RawHttp::default(),
+            log: RawLog::default(),
+            api_scopes: vec![],
+            api_resources: vec![],
+            identity_resources: vec![],
+            clients: vec![],
+            users: vec![],
+        }
+    }
+}
+
+/// `[database]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDatabase {
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a connection before answering 503.
+    pub acquire_timeout: u64,
+}
+
+impl Default for RawDatabase {
+    fn default() -> Self {
+        Self {
+            max_connections: 8,
+            acquire_timeout: 3,
+        }
+    }
+}
+
+/// `[keys]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawKeys {
+    /// Signing algorithms; the first is the default.
+    pub algorithms: Vec<String>,
+    /// Seconds a rotated key is published before it signs.
+    pub propagation: u64,
+    /// Seconds a superseded key stays published; at least the longest token lifetime.
+    pub retention: u64,
+    /// Seconds between re-reads of the key table (picks up rotations by other instances).
+    pub refresh_interval: u64,
+}
+
+impl Default for RawKeys {
+    fn default() -> Self {
+        Self {
+            algorithms: vec!["ES256".into(), "RS256".into()],
+            propagation: 3_600,
+            retention: 86_400,
+            refresh_interval: 30,
+        }
+    }
+}
+
+/// `[http]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawHttp {
+    /// Seconds a request may take before it gets 408.
+    pub request_timeout: u64,
+    /// Largest request body in bytes.
+    pub body_limit: usize,
+    /// Seconds in-flight requests get to finish at shutdown.
+    pub shutdown_grace: u64,
+}
+
+impl Default for RawHttp {
+    fn default() -> Self {
+        Self {
+            request_timeout: 10,
+            body_limit: 64 * 1024,
+            shutdown_grace: 10,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLog {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter such as `info` or `tessera=debug,info`; `RUST_LOG` overrides it.
+    pub level: String,
+}
+
+impl Default for RawLog {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[[api_scopes]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiScope {
+    /// The scope value.
+    pub name: String,
+    /// Shown on consent pages.
+    pub display_name: Option<String>,
+    /// Listed in discovery's `scopes_supported`.
+    #[serde(default = "yes")]
+    pub show_in_discovery: bool,
+}
+
+/// `[[api_resources]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiResource {
+    /// The audience of its access tokens.
+    pub name: String,
+    /// Its scopes; ones not declared under `api_scopes` are declared implicitly.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Secrets the API uses to call introspection.
+    #[serde(default)]
+    pub secrets: Vec<Secret<String>>,
+}
+
+/// `[[identity_resources]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentityResource {
+    /// The scope value.
+    pub name: String,
+    /// Shown on consent pages.
+    pub display_name: Option<String>,
+    /// The user claims it releases.
+    #[serde(default)]
+    pub claims: Vec<String>,
+}
+
+/// `[[clients]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    /// RFC 6749 §2.2.
+    pub client_id: String,
+    /// Shown on consent pages.
+    pub client_name: Option<String>,
+    /// Client secrets in clear; stored as digests. None: a public client.
+    #[serde(default)]
+    pub secrets: Vec<Secret<String>>,
+    /// Allowed grant types.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// Redirect URIs, matched exactly.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs, matched exactly.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes the client may request.
+    #[serde(default)]
+    pub allowed_scopes: Vec<String>,
+    /// Require PKCE (default true).
+    #[serde(default = "yes")]
+    pub require_pkce: bool,
+    /// Ask the user for consent (default true).
+    #[serde(default = "yes")]
+    pub require_consent: bool,
+    /// `jwt` or `reference`.
+    #[serde(default)]
+    pub access_token_type: AccessTokenType,
+    /// Seconds (default 3600).
+    #[serde(default = "default_access_token_lifetime")]
+    pub access_token_lifetime: u64,
+    /// Seconds (default 300).
+    #[serde(default = "default_identity_token_lifetime")]
+    pub identity_token_lifetime: u64,
+    /// Default: `client_secret_basic` with secrets, `none` without.
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// A disabled client gets no tokens.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn default_access_token_lifetime() -> u64 {
+    3_600
+}
+fn default_identity_token_lifetime() -> u64 {
+    300
+}
+
+/// `[[users]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    /// Login name.
+    pub username: String,
+    /// Password in clear; hashed with Argon2id before it is stored.
+    pub password: Option<Secret<String>>,
+    /// An Argon2 PHC hash, instead of `password`.
+    pub password_hash: Option<String>,
+    /// Profile claims.
+    #[serde(default)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// A disabled user cannot sign in.
+    #[serde(default)]
+    pub disabled: bool,
+}
+
+/// A user as the configuration declares it; hashed when provisioned.
+#[derive(Debug, Clone)]
+pub struct UserSeed {
+    /// Login name.
+    pub username: String,
+    /// The password, in clear or as a hash.
+    pub password: PasswordSpec,
+    /// Profile claims.
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// Disabled flag.
+    pub disabled: bool,
+}
+
+/// A configured password.
+#[derive(Debug, Clone)]
+pub enum PasswordSpec {
+    /// In clear: verified against the stored hash, hashed anew when it differs.
+    Clear(Secret<String>),
+    /// An Argon2 PHC hash, stored as is.
+    Hash(String),
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// HTTP limits.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// Body size limit in bytes.
+    pub body_limit: usize,
+    /// Shutdown grace period.
+    pub shutdown_grace: Duration,
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Issuer identifier, exactly as tokens carry it.
+    pub issuer: String,
+    /// Listen address.
+    pub listen: SocketAddr,
+    /// Database URL (may hold a password: print with `redact_database_url`).
+    pub database_url: Secret<String>,
+    /// Pool settings.
+    pub database: tessera_store_sql::SqlOptions,
+    /// Key policy.
+    pub keys: KeyPolicy,
+    /// How often keys are re-read from the store.
+    pub key_refresh_interval: Duration,
+    /// HTTP limits.
+    pub http: HttpSettings,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log_level: String,
+    /// Scopes and resources, built-in identity resources included.
+    pub resources: Resources,
+    /// Clients, secrets already digested.
+    pub clients: Vec<Client>,
+    /// Users to provision.
+    pub users: Vec<UserSeed>,
+    /// Started with `--dev`.
+    pub dev: bool,
+}
+
+impl Config {
+    /// Validates a raw configuration.
+    pub fn from_raw(raw: RawConfig, dev: bool) -> Result<Config, ConfigError> {
+        validate::validate(raw, dev)
+    }
+
+    /// The database URL with any password hidden.
+    pub fn database_url_redacted(&self) -> String {
+        tessera_store_sql::redact_database_url(self.database_url.expose())
+    }
+}

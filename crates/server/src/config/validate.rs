@@ -1,0 +1,500 @@
+//! Validation of a raw configuration into [`Config`]. Every problem is reported with the key it
+//! is about, all at once, so one run shows everything to fix.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tessera_core::crypto::handle_digest;
+use tessera_core::model::{
+    ApiResource, ApiScope, Client, IdentityResource, KNOWN_GRANT_TYPES, OFFLINE_ACCESS, Resources,
+    TokenEndpointAuthMethod,
+};
+use tessera_core::passwords::is_argon2_hash;
+use tessera_core::protocol::discovery::PROTOCOL_CLAIMS;
+use tessera_core::protocol::redirect::check_registrable_redirect_uri;
+use tessera_core::protocol::scope::is_scope_token;
+use tessera_core::tokens::{KeyPolicy, SigningAlg};
+use tessera_store_sql::{Backend, SqlOptions};
+
+use super::{
+    Config, ConfigError, HttpSettings, LogFormat, PasswordSpec, RawClient, RawConfig, UserSeed,
+};
+
+#[derive(Default)]
+struct Problems(Vec<String>);
+
+impl Problems {
+    fn add(&mut self, key: impl std::fmt::Display, message: impl std::fmt::Display) {
+        self.0.push(format!("{key}: {message}"));
+    }
+}
+
+/// Claims the server sets itself; a user's profile may not carry them.
+const RESERVED_CLAIMS: &[&str] = &["acr", "azp", "at_hash", "c_hash", "s_hash", "jti", "cnf"];
+
+pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError> {
+    let mut p = Problems::default();
+    let issuer = check_issuer(&raw.issuer, &mut p);
+    let listen = raw.listen.parse::<SocketAddr>().unwrap_or_else(|e| {
+        p.add(
+            "listen",
+            format!(
+                "`{}` is not an address:port ({e}); e.g. 127.0.0.1:8080",
+                raw.listen
+            ),
+        );
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+    if Backend::of_url(raw.database_url.expose()).is_none() {
+        p.add(
+            "database_url",
+            format!(
+                "`{}` is not supported; use sqlite://FILE or postgres://USER@HOST/DB",
+                tessera_store_sql::redact_database_url(raw.database_url.expose())
+            ),
+        );
+    }
+    if raw.database.max_connections == 0 {
+        p.add("database.max_connections", "must be at least 1");
+    }
+    if raw.database.acquire_timeout == 0 {
+        p.add("database.acquire_timeout", "must be at least 1 second");
+    }
+    let http = check_http(&raw, &mut p);
+    let log_format = match raw.log.format.as_str() {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            p.add("log.format", format!("`{other}` is not `text` or `json`"));
+            LogFormat::Text
+        }
+    };
+    let resources = check_resources(&raw, &mut p);
+    let clients = check_clients(&raw.clients, &resources, &mut p);
+    let keys = check_keys(&raw, &clients, &mut p);
+    let users = check_users(&raw, &mut p);
+    if !p.0.is_empty() {
+        return Err(ConfigError::Invalid(p.0));
+    }
+    Ok(Config {
+        issuer,
+        listen,
+        database_url: raw.database_url,
+        database: SqlOptions {
+            max_connections: raw.database.max_connections,
+            acquire_timeout: Duration::from_secs(raw.database.acquire_timeout),
+        },
+        keys,
+        key_refresh_interval: Duration::from_secs(raw.keys.refresh_interval.max(1)),
+        http,
+        log_format,
+        log_level: raw.log.level,
+        resources,
+        clients,
+        users,
+        dev,
+    })
+}
+
+/// OIDC Discovery §3 and OIDC Core §16.15: an https URL with no query or fragment; plain http
+/// only on a loopback host, for development.
+fn check_issuer(issuer: &str, p: &mut Problems) -> String {
+    let issuer = issuer.strip_suffix('/').unwrap_or(issuer).to_string();
+    match url::Url::parse(&issuer) {
+        Err(e) => p.add("issuer", format!("`{issuer}` is not an absolute URL ({e})")),
+        Ok(u) => {
+            let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+            if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
+                p.add(
+                    "issuer",
+                    format!("`{issuer}` must use https (http only for localhost/127.0.0.1)"),
+                );
+            }
+            if u.query().is_some() || u.fragment().is_some() || issuer.contains(['?', '#']) {
+                p.add(
+                    "issuer",
+                    "must not have a query or fragment (OIDC Discovery §3)",
+                );
+            }
+            if !u.username().is_empty() || u.password().is_some() {
+                p.add("issuer", "must not contain user information");
+            }
+        }
+    }
+    issuer
+}
+
+fn check_http(raw: &RawConfig, p: &mut Problems) -> HttpSettings {
+    if raw.http.request_timeout == 0 {
+        p.add("http.request_timeout", "must be at least 1 second");
+    }
+    if !(1024..=16 * 1024 * 1024).contains(&raw.http.body_limit) {
+        p.add("http.body_limit", "must be between 1024 and 16777216 bytes");
+    }
+    HttpSettings {
+        request_timeout: Duration::from_secs(raw.http.request_timeout.max(1)),
+        body_limit: raw.http.body_limit,
+        shutdown_grace: Duration::from_secs(raw.http.shutdown_grace),
+    }
+}
+
+fn check_secrets(
+    key: &str,
+    secrets: &[tessera_core::Secret<String>],
+    p: &mut Problems,
+) -> Vec<String> {
+    secrets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, s)| {
+            if s.expose().is_empty() {
+                p.add(format!("{key}[{i}]"), "is empty");
+                None
+            } else {
+                Some(handle_digest(s.expose()))
+            }
+        })
+        .collect()
+}
+
+fn check_resources(raw: &RawConfig, p: &mut Problems) -> Resources {
+    let mut names: HashSet<String> = HashSet::from([OFFLINE_ACCESS.to_string()]);
+    let mut identity_resources = IdentityResource::builtin();
+    for (i, r) in raw.identity_resources.iter().enumerate() {
+        let key = format!("identity_resources[{i}]");
+        if !is_scope_token(&r.name) {
+            p.add(
+                format!("{key}.name"),
+                format!("`{}` is not a valid scope name", r.name),
+            );
+        }
+        if raw.identity_resources[..i].iter().any(|o| o.name == r.name) {
+            p.add(
+                format!("{key}.name"),
+                format!("`{}` is declared twice", r.name),
+            );
+        }
+        if r.name == "openid" {
+            p.add(
+                format!("{key}.name"),
+                "`openid` is built in and cannot be redefined",
+            );
+        }
+        let resource = IdentityResource {
+            name: r.name.clone(),
+            display_name: r.display_name.clone(),
+            claims: r.claims.clone(),
+        };
+        // A configured profile/email/address/phone replaces the built-in one.
+        match identity_resources.iter_mut().find(|b| b.name == r.name) {
+            Some(existing) => *existing = resource,
+            None => identity_resources.push(resource),
+        }
+    }
+    names.extend(identity_resources.iter().map(|r| r.name.clone()));
+
+    let mut api_scopes: Vec<ApiScope> = Vec::new();
+    for (i, s) in raw.api_scopes.iter().enumerate() {
+        let key = format!("api_scopes[{i}].name");
+        if !is_scope_token(&s.name) {
+            p.add(
+                &key,
+                format!("`{}` is not a valid scope name (RFC 6749 §3.3)", s.name),
+            );
+        } else if !names.insert(s.name.clone()) {
+            p.add(&key, format!("`{}` is already declared", s.name));
+        }
+        api_scopes.push(ApiScope {
+            name: s.name.clone(),
+            display_name: s.display_name.clone(),
+            show_in_discovery: s.show_in_discovery,
+        });
+    }
+    let mut api_resources = Vec::new();
+    for (i, r) in raw.api_resources.iter().enumerate() {
+        let key = format!("api_resources[{i}]");
+        if r.name.is_empty() {
+            p.add(format!("{key}.name"), "is empty");
+        }
+        if raw.api_resources[..i].iter().any(|o| o.name == r.name) {
+            p.add(
+                format!("{key}.name"),
+                format!("`{}` is declared twice", r.name),
+            );
+        }
+        for (j, scope) in r.scopes.iter().enumerate() {
+            if !is_scope_token(scope) {
+                p.add(
+                    format!("{key}.scopes[{j}]"),
+                    format!("`{scope}` is not a valid scope name"),
+                );
+            } else if identity_resources.iter().any(|ir| &ir.name == scope)
+                || scope == OFFLINE_ACCESS
+            {
+                p.add(
+                    format!("{key}.scopes[{j}]"),
+                    format!("`{scope}` is an identity scope, not an API scope"),
+                );
+            } else if !api_scopes.iter().any(|s| &s.name == scope) {
+                // An API's scope that is not declared under api_scopes is declared implicitly.
+                names.insert(scope.clone());
+                api_scopes.push(ApiScope {
+                    name: scope.clone(),
+                    display_name: None,
+                    show_in_discovery: true,
+                });
+            }
+        }
+        api_resources.push(ApiResource {
+            name: r.name.clone(),
+            scopes: r.scopes.clone(),
+            secret_digests: check_secrets(&format!("{key}.secrets"), &r.secrets, p),
+        });
+    }
+    Resources {
+        api_scopes,
+        api_resources,
+        identity_resources,
+    }
+}
+
+fn check_clients(raw: &[RawClient], resources: &Resources, p: &mut Problems) -> Vec<Client> {
+    let known_scope = |s: &str| {
+        s == OFFLINE_ACCESS
+            || resources.identity_resources.iter().any(|r| r.name == s)
+            || resources.api_scopes.iter().any(|r| r.name == s)
+    };
+    let mut clients = Vec::new();
+    for (i, c) in raw.iter().enumerate() {
+        let key = format!("clients[{i}]");
+        // RFC 6749 §2.2 / Appendix A.1: client_id = *VSCHAR (printable ASCII).
+        if c.client_id.is_empty()
+            || c.client_id.len() > 255
+            || !c.client_id.bytes().all(|b| (0x20..=0x7e).contains(&b))
+        {
+            p.add(
+                format!("{key}.client_id"),
+                "must be 1-255 printable ASCII characters",
+            );
+        }
+        if raw[..i].iter().any(|o| o.client_id == c.client_id) {
+            p.add(
+                format!("{key}.client_id"),
+                format!("duplicate client_id `{}`", c.client_id),
+            );
+        }
+        let method = c
+            .token_endpoint_auth_method
+            .unwrap_or(if c.secrets.is_empty() {
+                TokenEndpointAuthMethod::None
+            } else {
+                TokenEndpointAuthMethod::ClientSecretBasic
+            });
+        let method_key = format!("{key}.token_endpoint_auth_method");
+        match method {
+            TokenEndpointAuthMethod::None if !c.secrets.is_empty() => p.add(
+                &method_key,
+                "is `none` but the client has secrets; remove one or the other",
+            ),
+            m if m.uses_secret() && c.secrets.is_empty() => p.add(
+                &method_key,
+                format!("`{}` needs at least one entry in `secrets`", m.as_str()),
+            ),
+            TokenEndpointAuthMethod::PrivateKeyJwt => p.add(
+                &method_key,
+                "`private_key_jwt` is not supported by this version",
+            ),
+            _ => {}
+        }
+        if c.grant_types.is_empty() {
+            p.add(
+                format!("{key}.grant_types"),
+                "is empty; e.g. [\"client_credentials\"]",
+            );
+        }
+        for (j, g) in c.grant_types.iter().enumerate() {
+            let gkey = format!("{key}.grant_types[{j}]");
+            if g == "password" {
+                p.add(
+                    &gkey,
+                    "the resource owner password grant is not offered (RFC 9700 §2.4)",
+                );
+            } else if !KNOWN_GRANT_TYPES.contains(&g.as_str()) {
+                p.add(
+                    &gkey,
+                    format!(
+                        "unknown grant type `{g}`; known: {}",
+                        KNOWN_GRANT_TYPES.join(", ")
+                    ),
+                );
+            } else if c.grant_types[..j].contains(g) {
+                p.add(&gkey, format!("`{g}` is listed twice"));
+            }
+        }
+        let has = |g: &str| c.grant_types.iter().any(|x| x == g);
+        if method == TokenEndpointAuthMethod::None && has("client_credentials") {
+            p.add(
+                format!("{key}.grant_types"),
+                "a public client (no secrets) cannot use client_credentials",
+            );
+        }
+        if (has("authorization_code") || has("implicit")) && c.redirect_uris.is_empty() {
+            p.add(
+                format!("{key}.redirect_uris"),
+                "is empty, but the client signs users in",
+            );
+        }
+        for (field, uris) in [
+            ("redirect_uris", &c.redirect_uris),
+            ("post_logout_redirect_uris", &c.post_logout_redirect_uris),
+        ] {
+            for (j, uri) in uris.iter().enumerate() {
+                if let Err(why) = check_registrable_redirect_uri(uri) {
+                    p.add(format!("{key}.{field}[{j}]"), format!("`{uri}` {why}"));
+                } else if uris[..j].contains(uri) {
+                    p.add(
+                        format!("{key}.{field}[{j}]"),
+                        format!("`{uri}` is listed twice"),
+                    );
+                }
+            }
+        }
+        for (j, s) in c.allowed_scopes.iter().enumerate() {
+            if !known_scope(s) {
+                p.add(
+                    format!("{key}.allowed_scopes[{j}]"),
+                    format!(
+                        "unknown scope `{s}`; declare it under api_scopes or identity_resources"
+                    ),
+                );
+            }
+        }
+        for (field, value) in [
+            ("access_token_lifetime", c.access_token_lifetime),
+            ("identity_token_lifetime", c.identity_token_lifetime),
+        ] {
+            if value == 0 || value > 31_536_000 {
+                p.add(
+                    format!("{key}.{field}"),
+                    "must be between 1 second and 1 year",
+                );
+            }
+        }
+        clients.push(Client {
+            client_id: c.client_id.clone(),
+            client_name: c.client_name.clone(),
+            secret_digests: check_secrets(&format!("{key}.secrets"), &c.secrets, p),
+            grant_types: c.grant_types.clone(),
+            redirect_uris: c.redirect_uris.clone(),
+            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+            allowed_scopes: c.allowed_scopes.clone(),
+            require_pkce: c.require_pkce,
+            require_consent: c.require_consent,
+            access_token_type: c.access_token_type,
+            access_token_lifetime: c.access_token_lifetime,
+            identity_token_lifetime: c.identity_token_lifetime,
+            token_endpoint_auth_method: method,
+            enabled: c.enabled,
+        });
+    }
+    clients
+}
+
+fn check_keys(raw: &RawConfig, clients: &[Client], p: &mut Problems) -> KeyPolicy {
+    let mut algorithms = Vec::new();
+    for (i, name) in raw.keys.algorithms.iter().enumerate() {
+        match SigningAlg::parse(name) {
+            Ok(alg) if algorithms.contains(&alg) => p.add(
+                format!("keys.algorithms[{i}]"),
+                format!("`{name}` is listed twice"),
+            ),
+            Ok(alg) => algorithms.push(alg),
+            Err(e) => p.add(format!("keys.algorithms[{i}]"), e),
+        }
+    }
+    if !raw.keys.algorithms.iter().any(|a| a == "RS256") {
+        p.add(
+            "keys.algorithms",
+            "must include RS256 (OpenID Connect Discovery §3 requires it)",
+        );
+    }
+    // A superseded key must stay published while tokens it signed are valid.
+    let longest = clients
+        .iter()
+        .flat_map(|c| [c.access_token_lifetime, c.identity_token_lifetime])
+        .max()
+        .unwrap_or(0);
+    if raw.keys.retention < longest {
+        p.add(
+            "keys.retention",
+            format!("{} s is shorter than the longest token lifetime ({longest} s); keys would leave JWKS while their tokens are valid", raw.keys.retention),
+        );
+    }
+    KeyPolicy {
+        algorithms,
+        propagation: i64::try_from(raw.keys.propagation).unwrap_or(i64::MAX),
+        retention: i64::try_from(raw.keys.retention).unwrap_or(i64::MAX),
+    }
+}
+
+fn check_users(raw: &RawConfig, p: &mut Problems) -> Vec<UserSeed> {
+    let mut users = Vec::new();
+    for (i, u) in raw.users.iter().enumerate() {
+        let key = format!("users[{i}]");
+        if u.username.trim().is_empty()
+            || u.username.len() > 255
+            || u.username.chars().any(char::is_control)
+        {
+            p.add(
+                format!("{key}.username"),
+                "must be 1-255 characters without control characters",
+            );
+        }
+        if raw.users[..i].iter().any(|o| o.username == u.username) {
+            p.add(
+                format!("{key}.username"),
+                format!("duplicate username `{}`", u.username),
+            );
+        }
+        let password = match (&u.password, &u.password_hash) {
+            (Some(_), Some(_)) => {
+                p.add(&key, "give either `password` or `password_hash`, not both");
+                None
+            }
+            (None, None) => {
+                p.add(&key, "needs `password` or `password_hash`");
+                None
+            }
+            (Some(pw), None) if pw.expose().is_empty() => {
+                p.add(format!("{key}.password"), "is empty");
+                None
+            }
+            (Some(pw), None) => Some(PasswordSpec::Clear(pw.clone())),
+            (None, Some(h)) if !is_argon2_hash(h) => {
+                p.add(format!("{key}.password_hash"), "is not an Argon2 PHC string ($argon2id$...); create one with `tessera users add`");
+                None
+            }
+            (None, Some(h)) => Some(PasswordSpec::Hash(h.clone())),
+        };
+        for claim in u.claims.keys() {
+            if PROTOCOL_CLAIMS.contains(&claim.as_str())
+                || RESERVED_CLAIMS.contains(&claim.as_str())
+            {
+                p.add(
+                    format!("{key}.claims.{claim}"),
+                    "is set by the server and cannot be configured",
+                );
+            }
+        }
+        if let Some(password) = password {
+            users.push(UserSeed {
+                username: u.username.clone(),
+                password,
+                claims: u.claims.clone(),
+                disabled: u.disabled,
+            });
+        }
+    }
+    users
+}

@@ -1,0 +1,46 @@
+//! `/.well-known/openid-configuration` (OIDC Discovery 1.0 §4) and
+//! `/.well-known/oauth-authorization-server` (RFC 8414 §3): one document, computed at start.
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use tessera_core::model::OFFLINE_ACCESS;
+use tessera_core::protocol::discovery::ProviderMetadata;
+
+use super::AppState;
+use crate::config::Config;
+
+/// Builds the metadata from the validated configuration.
+pub fn metadata(config: &Config) -> ProviderMetadata {
+    let r = &config.resources;
+    let mut scopes: Vec<String> = r
+        .identity_resources
+        .iter()
+        .map(|i| i.name.clone())
+        .collect();
+    scopes.push(OFFLINE_ACCESS.to_string());
+    scopes.extend(
+        r.api_scopes
+            .iter()
+            .filter(|s| s.show_in_discovery)
+            .map(|s| s.name.clone()),
+    );
+    let claims = r
+        .identity_resources
+        .iter()
+        .flat_map(|i| i.claims.iter().cloned())
+        .collect();
+    ProviderMetadata::new(&config.issuer, &config.keys.algorithms, scopes, claims)
+}
+
+/// Serves the precomputed document. Cacheable and readable cross-origin (SPAs fetch it).
+pub async fn provider_metadata(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+        ],
+        state.discovery_json.clone(),
+    )
+}

@@ -1,0 +1,209 @@
+//! The one place where protocol errors become HTTP responses.
+
+use axum::body::Body;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tessera_core::protocol::OAuthError;
+
+/// An [`OAuthError`] on its way to the client.
+#[derive(Debug)]
+pub struct ApiError(pub OAuthError);
+
+impl From<OAuthError> for ApiError {
+    fn from(e: OAuthError) -> Self {
+        Self(e)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: &'a str,
+    error_description: &'a str,
+}
+
+/// The status code for each error (RFC 6749 §5.2, RFC 6750 §3.1, RFC 8707 §2).
+pub fn status_of(e: &OAuthError) -> StatusCode {
+    match e {
+        OAuthError::InvalidClient { .. } | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
+        OAuthError::AccessDenied(_) | OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
+        OAuthError::TemporarilyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+        OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        OAuthError::InvalidRequest(_)
+        | OAuthError::InvalidGrant(_)
+        | OAuthError::UnauthorizedClient(_)
+        | OAuthError::UnsupportedGrantType(_)
+        | OAuthError::InvalidScope(_)
+        | OAuthError::InvalidTarget(_)
+        | OAuthError::UnsupportedResponseType(_) => StatusCode::BAD_REQUEST,
+    }
+}
+
+/// A JSON error response with `Cache-Control: no-store` (RFC 6749 §5.1, §5.2).
+pub fn json_error(status: StatusCode, code: &str, description: &str) -> Response {
+    let body = serde_json::to_vec(&ErrorBody {
+        error: code,
+        error_description: description,
+    })
+    .unwrap_or_default();
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    response
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let e = &self.0;
+        if matches!(e, OAuthError::ServerError) {
+            tracing::error!("request failed with server_error");
+        }
+        let mut response = json_error(status_of(e), e.code(), e.description());
+        let headers = response.headers_mut();
+        match e {
+            // RFC 6749 §5.2: a client that used the Authorization header gets a challenge.
+            OAuthError::InvalidClient {
+                used_authorization_header: true,
+                ..
+            } => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Basic realm="tessera", charset="UTF-8""#),
+                );
+            }
+            // RFC 6750 §3: bearer token errors carry the code in the challenge.
+            OAuthError::InvalidToken(_) | OAuthError::InsufficientScope(_) => {
+                let challenge = format!(r#"Bearer realm="tessera", error="{}""#, e.code());
+                if let Ok(v) = HeaderValue::from_str(&challenge) {
+                    headers.insert(header::WWW_AUTHENTICATE, v);
+                }
+            }
+            OAuthError::TemporarilyUnavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// Unknown paths: JSON 404.
+pub async fn not_found() -> Response {
+    json_error(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "there is no endpoint at this path",
+    )
+}
+
+/// Known paths, wrong method: JSON 405.
+pub async fn method_not_allowed() -> Response {
+    json_error(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "invalid_request",
+        "this endpoint does not accept this HTTP method",
+    )
+}
+
+/// Gives error responses made by lower layers (timeouts, body limits, extractor rejections) a
+/// JSON body like every other error, so clients never have to parse plain text.
+pub async fn json_error_bodies<B>(response: Response<B>) -> Response
+where
+    B: axum::body::HttpBody<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    let response = response.map(Body::new);
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let code = if status.is_server_error() {
+        "server_error"
+    } else {
+        "invalid_request"
+    };
+    let reason = status.canonical_reason().unwrap_or("request failed");
+    let (mut parts, _) = json_error(status, code, reason).into_parts();
+    // Keep headers the original response set (Allow, Retry-After), ours win on conflicts.
+    for (name, value) in response.headers() {
+        if !parts.headers.contains_key(name) {
+            parts.headers.insert(name.clone(), value.clone());
+        }
+    }
+    let (_, body) = json_error(status, code, reason).into_parts();
+    Response::from_parts(parts, Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn every_error_is_mapped() {
+        for e in OAuthError::examples() {
+            let status = status_of(&e);
+            let response = ApiError(e.clone()).into_response();
+            assert_eq!(response.status(), status);
+            assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+            let body = axum::body::to_bytes(response.into_body(), 1024)
+                .await
+                .unwrap();
+            let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(json["error"], e.code());
+            assert!(json["error_description"].is_string());
+        }
+    }
+
+    #[test]
+    fn challenges() {
+        let basic = ApiError(OAuthError::InvalidClient {
+            description: "bad".into(),
+            used_authorization_header: true,
+        })
+        .into_response();
+        assert_eq!(basic.status(), StatusCode::UNAUTHORIZED);
+        assert!(
+            basic.headers()[header::WWW_AUTHENTICATE]
+                .to_str()
+                .unwrap()
+                .starts_with("Basic")
+        );
+        let form = ApiError(OAuthError::InvalidClient {
+            description: "bad".into(),
+            used_authorization_header: false,
+        })
+        .into_response();
+        assert!(!form.headers().contains_key(header::WWW_AUTHENTICATE));
+        let bearer = ApiError(OAuthError::InvalidToken("expired".into())).into_response();
+        assert_eq!(
+            bearer.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer realm="tessera", error="invalid_token""#
+        );
+        let busy = ApiError(OAuthError::TemporarilyUnavailable("db".into())).into_response();
+        assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(busy.headers()[header::RETRY_AFTER], "5");
+    }
+
+    #[tokio::test]
+    async fn server_error_does_not_leak_details() {
+        let response = ApiError(OAuthError::ServerError).into_response();
+        let body = axum::body::to_bytes(response.into_body(), 1024)
+            .await
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            json["error_description"],
+            "the server could not complete the request"
+        );
+    }
+}

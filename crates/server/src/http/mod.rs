@@ -1,0 +1,106 @@
+//! The HTTP surface: one module per endpoint, the error mapping, and the middleware stack.
+
+pub mod discovery;
+pub mod error;
+pub mod health;
+pub mod jwks;
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::body::Bytes;
+use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
+use axum::routing::get;
+use axum::{Router, middleware};
+use tessera_core::Clock;
+use tessera_core::protocol::paths;
+use tessera_core::store::Store;
+use tower::ServiceBuilder;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::config::Config;
+use crate::keycache::KeyCache;
+
+/// Readiness flags read by `/readyz`.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    /// Configuration has been written to the store.
+    pub provisioned: AtomicBool,
+    /// Shutdown has begun.
+    pub shutting_down: AtomicBool,
+}
+
+/// What every handler can reach.
+pub struct AppInner {
+    /// The validated configuration.
+    pub config: Arc<Config>,
+    /// The store.
+    pub store: Arc<dyn Store>,
+    /// The clock.
+    pub clock: Arc<dyn Clock>,
+    /// Signing keys and the JWKS document.
+    pub keys: Arc<KeyCache>,
+    /// The discovery document, serialised once.
+    pub discovery_json: Bytes,
+    /// Readiness flags.
+    pub readiness: Arc<Readiness>,
+}
+
+/// Cheaply clonable handle on [`AppInner`].
+#[derive(Clone)]
+pub struct AppState(pub Arc<AppInner>);
+
+impl Deref for AppState {
+    type Target = AppInner;
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
+}
+
+const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Builds the application: routes, then the middleware stack (outermost first): request id,
+/// tracing, security headers, JSON error bodies, timeout, body size limit.
+pub fn router(state: AppState) -> Router {
+    let timeout = state.config.http.request_timeout;
+    let body_limit = state.config.http.body_limit;
+    Router::new()
+        .route(paths::OPENID_CONFIGURATION, get(discovery::provider_metadata))
+        .route(paths::OAUTH_AUTHORIZATION_SERVER, get(discovery::provider_metadata))
+        .route(paths::JWKS, get(jwks::jwks))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .with_state(state)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                    // The path only: query strings can carry codes and tokens.
+                    let id = req
+                        .headers()
+                        .get(X_REQUEST_ID)
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or_default();
+                    tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
+                }))
+                .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
+                .layer(SetResponseHeaderLayer::overriding(
+                    header::X_CONTENT_TYPE_OPTIONS,
+                    HeaderValue::from_static("nosniff"),
+                ))
+                .layer(SetResponseHeaderLayer::if_not_present(
+                    header::REFERRER_POLICY,
+                    HeaderValue::from_static("no-referrer"),
+                ))
+                .layer(middleware::map_response(error::json_error_bodies))
+                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                .layer(RequestBodyLimitLayer::new(body_limit)),
+        )
+}

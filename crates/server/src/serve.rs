@@ -1,0 +1,214 @@
+//! Starting and stopping the server: store, provisioning, keys, listener, background work,
+//! graceful shutdown.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use axum::body::Bytes;
+use tessera_core::store::Store;
+use tessera_core::{Clock, SystemClock};
+use tessera_store_sql::SqlStore;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::config::Config;
+use crate::http::{self, AppInner, AppState, Readiness};
+use crate::keycache::initial_key_cache;
+use crate::provision::{provision_clients_and_resources, provision_users};
+
+/// How often expired grants and sessions are purged.
+const PURGE_INTERVAL: Duration = Duration::from_secs(300);
+
+/// A server that is accepting connections.
+pub struct RunningServer {
+    /// The bound address (useful with port 0).
+    pub local_addr: SocketAddr,
+    /// The application state, for tests and the dev banner.
+    pub state: AppState,
+    sql: Arc<SqlStore>,
+    stop: watch::Sender<bool>,
+    server: JoinHandle<std::io::Result<()>>,
+    background: Vec<JoinHandle<()>>,
+}
+
+/// Opens the store, applies the configuration, loads keys, binds and starts serving.
+pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+    let config = Arc::new(config);
+    let sql = Arc::new(
+        SqlStore::open(config.database_url.expose(), &config.database)
+            .await
+            .with_context(|| format!("cannot open database {}", config.database_url_redacted()))?,
+    );
+    let store: Arc<dyn Store> = sql.clone();
+    provision_clients_and_resources(store.as_ref(), &config)
+        .await
+        .context("cannot write the configured clients and resources to the database")?;
+    let keys = Arc::new(
+        initial_key_cache(store.as_ref(), clock.as_ref(), &config.keys)
+            .await
+            .context("cannot load signing keys")?,
+    );
+    let discovery_json = Bytes::from(serde_json::to_vec(&http::discovery::metadata(&config))?);
+    let readiness = Arc::new(Readiness::default());
+    let state = AppState(Arc::new(AppInner {
+        config: config.clone(),
+        store: store.clone(),
+        clock: clock.clone(),
+        keys: keys.clone(),
+        discovery_json,
+        readiness: readiness.clone(),
+    }));
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let local_addr = listener.local_addr()?;
+    let (stop, mut stopped) = watch::channel(false);
+    let app = http::router(state.clone());
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await
+    });
+    tracing::info!(
+        %local_addr,
+        issuer = %config.issuer,
+        database = %config.database_url_redacted(),
+        "tessera is listening"
+    );
+
+    // Users last and in the background: verifying configured clear-text passwords costs an
+    // Argon2 computation each, which must not delay the first request. /readyz waits for it.
+    let users = {
+        let (store, clock, config, readiness) = (
+            store.clone(),
+            clock.clone(),
+            config.clone(),
+            readiness.clone(),
+        );
+        tokio::spawn(async move {
+            match provision_users(store.as_ref(), clock.as_ref(), &config.users).await {
+                Ok(()) => readiness.provisioned.store(true, Ordering::SeqCst),
+                Err(e) => tracing::error!(error = %e, "cannot provision configured users"),
+            }
+        })
+    };
+    let key_refresh = {
+        let (store, clock, config, keys) = (store.clone(), clock.clone(), config.clone(), keys);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(config.key_refresh_interval);
+            tick.tick().await;
+            loop {
+                tick.tick().await;
+                if let Err(e) = keys
+                    .refresh(store.as_ref(), clock.as_ref(), &config.keys)
+                    .await
+                {
+                    tracing::warn!(error = %e, "cannot refresh signing keys; keeping the current ones");
+                }
+            }
+        })
+    };
+    let purge = {
+        let (store, clock) = (store.clone(), clock.clone());
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PURGE_INTERVAL);
+            loop {
+                tick.tick().await;
+                let now = clock.now();
+                match (
+                    store.purge_expired_grants(now).await,
+                    store.purge_expired_sessions(now).await,
+                ) {
+                    (Ok(g), Ok(s)) if g + s > 0 => {
+                        tracing::info!(grants = g, sessions = s, "purged expired entries")
+                    }
+                    (Err(e), _) | (_, Err(e)) => {
+                        tracing::warn!(error = %e, "cannot purge expired entries")
+                    }
+                    _ => {}
+                }
+            }
+        })
+    };
+    Ok(RunningServer {
+        local_addr,
+        state,
+        sql,
+        stop,
+        server,
+        background: vec![users, key_refresh, purge],
+    })
+}
+
+impl RunningServer {
+    /// Stops gracefully: `/readyz` fails first, the listener closes, in-flight requests get
+    /// the configured grace period, then the database pool closes.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        self.state
+            .readiness
+            .shutting_down
+            .store(true, Ordering::SeqCst);
+        let _ = self.stop.send(true);
+        let grace = self.state.config.http.shutdown_grace;
+        let mut server = self.server;
+        match tokio::time::timeout(grace, &mut server).await {
+            Ok(joined) => joined??,
+            Err(_) => {
+                tracing::warn!(
+                    ?grace,
+                    "shutdown grace period over; dropping open connections"
+                );
+                server.abort();
+            }
+        }
+        for task in self.background {
+            task.abort();
+        }
+        self.sql.close().await;
+        tracing::info!("tessera stopped");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT (Ctrl-C).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
+
+/// `tessera serve`: runs until a signal, then shuts down gracefully.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let dev = config.dev;
+    let server = start(config, Arc::new(SystemClock)).await?;
+    if dev {
+        println!(
+            "{}",
+            crate::cli::dev_banner(&server.state.config, server.local_addr)
+        );
+    }
+    shutdown_signal().await;
+    tracing::info!("shutdown signal received; draining");
+    server.shutdown().await
+}
