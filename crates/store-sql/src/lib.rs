@@ -130,6 +130,33 @@ impl SqlStore {
     }
 }
 
+/// Creates a new, empty PostgreSQL database named `name` on the server `admin_url` points at
+/// (the user needs CREATEDB) and returns a URL for it. Used to give each test its own database.
+pub async fn create_postgres_database(admin_url: &str, name: &str) -> StoreResult<String> {
+    install_default_drivers();
+    if name.is_empty()
+        || !name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+    {
+        return Err(StoreError::Internal(format!(
+            "`{name}` is not a plain database name"
+        )));
+    }
+    let mut url = url::Url::parse(admin_url)
+        .map_err(|e| StoreError::Internal(format!("bad PostgreSQL URL: {e}")))?;
+    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(admin_url)
+        .await
+        .map_err(map_err)?;
+    // The name was checked above to be [a-z0-9_]+, so it is safe in the statement.
+    admin
+        .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .map_err(map_err)?;
+    url.set_path(name);
+    Ok(url.to_string())
+}
+
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {

@@ -3,6 +3,7 @@
 //! PostgreSQL tests need `TESSERA_TEST_DATABASE_URL` (a server where the user may create
 //! databases); `scripts/test.sh` starts a throw-away cluster and sets it. They fail, rather than
 //! pass silently, when it is missing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 use std::sync::Arc;
 
@@ -39,28 +40,17 @@ pub async fn fresh_postgres() -> Arc<dyn Store> {
          a throw-away PostgreSQL server",
     );
     let name = format!(
-        "tessera_test_{}",
-        tessera_core::crypto::base64url(&tessera_core::crypto::random_bytes(9).unwrap())
-            .to_lowercase()
-            .replace(['-', '_'], "x")
+        "conformance_{}",
+        tessera_core::crypto::random_bytes(8)
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
     );
-    sqlx::any::install_default_drivers();
-    let mut admin = <sqlx::AnyConnection as sqlx::Connection>::connect(&admin_url)
+    let url = tessera_store_sql::create_postgres_database(&admin_url, &name)
         .await
         .unwrap();
-    sqlx::Executor::execute(
-        &mut admin,
-        sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")),
-    )
-    .await
-    .unwrap();
-    let mut url = url::Url::parse(&admin_url).unwrap();
-    url.set_path(&name);
-    Arc::new(
-        SqlStore::open(url.as_str(), &SqlOptions::default())
-            .await
-            .unwrap(),
-    )
+    Arc::new(SqlStore::open(&url, &SqlOptions::default()).await.unwrap())
 }
 
 #[tokio::test]

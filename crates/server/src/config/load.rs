@@ -72,6 +72,17 @@ pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, ConfigError> {
     Config::from_raw(raw, dev)
 }
 
+/// Parses and validates configuration text (no file, no environment); for tools and tests.
+pub fn load_str(toml: &str, dev: bool) -> Result<Config, ConfigError> {
+    let raw: RawConfig = Figment::from(Toml::string(toml))
+        .extract()
+        .map_err(|errors| {
+            ConfigError::Parse(errors.into_iter().map(describe_figment_error).collect())
+        })?;
+    let raw = if dev { apply_demo(raw) } else { raw };
+    Config::from_raw(raw, dev)
+}
+
 fn describe_figment_error(e: figment::Error) -> String {
     let key = e
         .path

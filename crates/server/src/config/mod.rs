@@ -16,7 +16,7 @@ use tessera_core::model::{AccessTokenType, Client, Resources, TokenEndpointAuthM
 use tessera_core::tokens::KeyPolicy;
 
 pub use demo::{DEMO_USER_PASSWORD, apply_demo};
-pub use load::{ConfigError, load};
+pub use load::{ConfigError, load, load_str};
 
 /// The configuration file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -144,6 +144,8 @@ pub struct RawHttp {
     pub request_timeout: u64,
     /// Largest request body in bytes.
     pub body_limit: usize,
+    /// Largest total size of request headers in bytes.
+    pub max_header_bytes: usize,
     /// Seconds in-flight requests get to finish at shutdown.
     pub shutdown_grace: u64,
 }
@@ -153,6 +155,7 @@ impl Default for RawHttp {
         Self {
             request_timeout: 10,
             body_limit: 64 * 1024,
+            max_header_bytes: 16 * 1024,
             shutdown_grace: 10,
         }
     }
@@ -325,6 +328,8 @@ pub struct HttpSettings {
     pub request_timeout: Duration,
     /// Body size limit in bytes.
     pub body_limit: usize,
+    /// Header size limit in bytes.
+    pub max_header_bytes: usize,
     /// Shutdown grace period.
     pub shutdown_grace: Duration,
 }

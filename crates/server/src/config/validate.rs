@@ -132,9 +132,16 @@ fn check_http(raw: &RawConfig, p: &mut Problems) -> HttpSettings {
     if !(1024..=16 * 1024 * 1024).contains(&raw.http.body_limit) {
         p.add("http.body_limit", "must be between 1024 and 16777216 bytes");
     }
+    if !(4096..=256 * 1024).contains(&raw.http.max_header_bytes) {
+        p.add(
+            "http.max_header_bytes",
+            "must be between 4096 and 262144 bytes",
+        );
+    }
     HttpSettings {
         request_timeout: Duration::from_secs(raw.http.request_timeout.max(1)),
         body_limit: raw.http.body_limit,
+        max_header_bytes: raw.http.max_header_bytes,
         shutdown_grace: Duration::from_secs(raw.http.shutdown_grace),
     }
 }

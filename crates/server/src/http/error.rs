@@ -110,6 +110,27 @@ pub async fn method_not_allowed() -> Response {
     )
 }
 
+/// Refuses requests whose headers together exceed the configured size (RFC 6585 §5: 431).
+pub async fn limit_header_size(
+    axum::extract::State(max): axum::extract::State<usize>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let size: usize = request
+        .headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum();
+    if size > max {
+        return json_error(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "invalid_request",
+            "request headers are too large",
+        );
+    }
+    next.run(request).await
+}
+
 /// Gives error responses made by lower layers (timeouts, body limits, extractor rejections) a
 /// JSON body like every other error, so clients never have to parse plain text.
 pub async fn json_error_bodies<B>(response: Response<B>) -> Response
@@ -133,15 +154,14 @@ where
         "invalid_request"
     };
     let reason = status.canonical_reason().unwrap_or("request failed");
-    let (mut parts, _) = json_error(status, code, reason).into_parts();
+    let (mut parts, body) = json_error(status, code, reason).into_parts();
     // Keep headers the original response set (Allow, Retry-After), ours win on conflicts.
     for (name, value) in response.headers() {
         if !parts.headers.contains_key(name) {
             parts.headers.insert(name.clone(), value.clone());
         }
     }
-    let (_, body) = json_error(status, code, reason).into_parts();
-    Response::from_parts(parts, Body::from(body))
+    Response::from_parts(parts, body)
 }
 
 #[cfg(test)]

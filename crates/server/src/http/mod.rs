@@ -65,10 +65,11 @@ impl Deref for AppState {
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Builds the application: routes, then the middleware stack (outermost first): request id,
-/// tracing, security headers, JSON error bodies, timeout, body size limit.
+/// tracing, security headers, JSON error bodies, header size limit, timeout, body size limit.
 pub fn router(state: AppState) -> Router {
     let timeout = state.config.http.request_timeout;
     let body_limit = state.config.http.body_limit;
+    let max_header_bytes = state.config.http.max_header_bytes;
     Router::new()
         .route(paths::OPENID_CONFIGURATION, get(discovery::provider_metadata))
         .route(paths::OAUTH_AUTHORIZATION_SERVER, get(discovery::provider_metadata))
@@ -100,6 +101,7 @@ pub fn router(state: AppState) -> Router {
                     HeaderValue::from_static("no-referrer"),
                 ))
                 .layer(middleware::map_response(error::json_error_bodies))
+                .layer(middleware::from_fn_with_state(max_header_bytes, error::limit_header_size))
                 .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
                 .layer(RequestBodyLimitLayer::new(body_limit)),
         )

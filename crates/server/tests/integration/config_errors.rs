@@ -1,0 +1,218 @@
+//! Every class of configuration error stops the binary with a message naming the key and a
+//! non-zero exit status, never a panic.
+
+use crate::support::{tessera, write_file};
+
+struct Outcome {
+    code: Option<i32>,
+    stderr: String,
+}
+
+fn check(toml: &str, env: &[(&str, &str)]) -> Outcome {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_file(dir.path(), "tessera.toml", toml);
+    let mut cmd = tessera();
+    cmd.arg("--config").arg(&path).arg("check-config");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "panic:\n{stderr}");
+    Outcome {
+        code: out.status.code(),
+        stderr,
+    }
+}
+
+fn assert_config_error(toml: &str, env: &[(&str, &str)], must_mention: &[&str]) {
+    let outcome = check(toml, env);
+    assert_eq!(
+        outcome.code,
+        Some(2),
+        "exit status for:\n{toml}\nstderr:\n{}",
+        outcome.stderr
+    );
+    for m in must_mention {
+        assert!(
+            outcome.stderr.contains(m),
+            "stderr should mention `{m}`:\n{}",
+            outcome.stderr
+        );
+    }
+}
+
+const CLIENT: &str = r#"
+[[clients]]
+client_id = "web"
+secrets = ["s"]
+grant_types = ["client_credentials"]
+"#;
+
+#[test]
+fn bad_toml_syntax() {
+    assert_config_error("issuer = \"http://localhost:8080\n", &[], &["tessera.toml"]);
+}
+
+#[test]
+fn unknown_key() {
+    assert_config_error("isuer = \"http://localhost:8080\"\n", &[], &["isuer"]);
+    assert_config_error(
+        &format!("{CLIENT}redirect_uri = \"https://x\"\n"),
+        &[],
+        &["redirect_uri", "clients"],
+    );
+}
+
+#[test]
+fn wrong_type() {
+    assert_config_error("listen = 8080\n", &[], &["listen"]);
+    assert_config_error(
+        &format!("{CLIENT}access_token_lifetime = \"an hour\"\n"),
+        &[],
+        &["access_token_lifetime"],
+    );
+    assert_config_error(
+        &format!("{CLIENT}access_token_type = \"opaque\"\n"),
+        &[],
+        &["access_token_type"],
+    );
+}
+
+#[test]
+fn bad_urls() {
+    assert_config_error("issuer = \"not a url\"\n", &[], &["issuer"]);
+    assert_config_error(
+        "issuer = \"http://id.example.com\"\n",
+        &[],
+        &["issuer", "https"],
+    );
+    assert_config_error(
+        "issuer = \"https://id.example.com/?tenant=1\"\n",
+        &[],
+        &["issuer", "query"],
+    );
+    assert_config_error(
+        "database_url = \"mysql://localhost/db\"\n",
+        &[],
+        &["database_url"],
+    );
+    let bad_redirect = r#"
+[[clients]]
+client_id = "web"
+grant_types = ["authorization_code"]
+redirect_uris = ["javascript:alert(1)"]
+"#;
+    assert_config_error(bad_redirect, &[], &["clients[0].redirect_uris[0]"]);
+}
+
+#[test]
+fn duplicate_client_id() {
+    assert_config_error(
+        &format!("{CLIENT}{CLIENT}"),
+        &[],
+        &["clients[1].client_id", "duplicate"],
+    );
+}
+
+#[test]
+fn semantic_errors_are_all_reported_at_once() {
+    let toml = r#"
+[[clients]]
+client_id = "spa"
+grant_types = ["client_credentials", "password"]
+allowed_scopes = ["nope"]
+
+[[users]]
+username = "bob"
+password = "x"
+password_hash = "$argon2id$..."
+"#;
+    assert_config_error(
+        toml,
+        &[],
+        &[
+            "clients[0].grant_types[1]",
+            "public client",
+            "clients[0].allowed_scopes[0]",
+            "users[0]",
+        ],
+    );
+}
+
+#[test]
+fn environment_overrides_are_validated_too() {
+    assert_config_error("", &[("TESSERA_LISTEN", "nonsense")], &["listen"]);
+    assert_config_error("", &[("TESSERA_HTTP__BODY_LIMIT", "ten")], &["body_limit"]);
+}
+
+#[test]
+fn environment_overrides_apply() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tessera()
+        .args(["check-config"])
+        .env("TESSERA_ISSUER", "https://id.example.com")
+        .env(
+            "TESSERA_DATABASE_URL",
+            "postgres://u:hunter2@db.example/tessera",
+        )
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("issuer https://id.example.com"), "{stdout}");
+    assert!(
+        stdout.contains("postgres://u:***@db.example/tessera"),
+        "{stdout}"
+    );
+    assert!(
+        !stdout.contains("hunter2"),
+        "the password must not be printed"
+    );
+}
+
+#[test]
+fn missing_file() {
+    let out = tessera()
+        .args(["--config", "/nonexistent/tessera.toml", "check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot read configuration file"));
+}
+
+/// The example file shipped with the project documents every key and is itself valid.
+#[test]
+fn example_configuration_is_valid() {
+    let example = concat!(env!("CARGO_MANIFEST_DIR"), "/../../tessera.example.toml");
+    let out = tessera()
+        .args(["--config", example, "check-config"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn dev_configuration_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tessera()
+        .args(["check-config", "--dev"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("2 client(s), 1 user(s)"));
+}

@@ -1,0 +1,196 @@
+//! Discovery: OpenID Connect Discovery 1.0 §3/§4 and RFC 8414, field by field, and as parsed by
+//! the `openidconnect` crate.
+
+use openidconnect::core::CoreProviderMetadata;
+use openidconnect::{IssuerUrl, JsonWebKey as _};
+use serde_json::Value;
+
+use crate::support::{TestServer, oidc_http};
+
+const RESOURCES: &str = r#"
+[[api_scopes]]
+name = "api1.read"
+display_name = "Read API 1"
+
+[[api_scopes]]
+name = "internal"
+show_in_discovery = false
+
+[[api_resources]]
+name = "urn:api1"
+scopes = ["api1.read", "api1.write"]
+
+[[identity_resources]]
+name = "employee"
+claims = ["employee_id", "department"]
+"#;
+
+fn strings(v: &Value) -> Vec<&str> {
+    v.as_array()
+        .unwrap_or_else(|| panic!("{v} is not an array"))
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn openid_configuration_is_complete_and_honest() {
+    let server = TestServer::start(RESOURCES).await;
+    let response = server
+        .http
+        .get(server.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    // Discovery §4.2: application/json; cacheable; readable from browsers.
+    assert_eq!(response.headers()["content-type"], "application/json");
+    assert!(
+        response.headers()["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("max-age=")
+    );
+    assert_eq!(response.headers()["access-control-allow-origin"], "*");
+    let doc: Value = response.json().await.unwrap();
+    let issuer = server.base.as_str();
+
+    // §3 REQUIRED: issuer identical to the configured one (and to every token's iss).
+    assert_eq!(doc["issuer"], issuer);
+    // §3 REQUIRED endpoints, all under the issuer.
+    for key in ["authorization_endpoint", "token_endpoint", "jwks_uri"] {
+        assert!(doc[key].as_str().unwrap().starts_with(issuer), "{key}");
+    }
+    assert_eq!(doc["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
+    // §3 REQUIRED lists.
+    assert_eq!(strings(&doc["response_types_supported"]), ["code"]);
+    assert_eq!(strings(&doc["subject_types_supported"]), ["public"]);
+    let algs = strings(&doc["id_token_signing_alg_values_supported"]);
+    assert!(algs.contains(&"RS256"), "§3: RS256 MUST be included");
+    assert!(!algs.contains(&"none"));
+    // RFC 8414 §2: an omitted grant_types_supported would mean implicit is offered.
+    assert_eq!(
+        strings(&doc["grant_types_supported"]),
+        ["authorization_code"]
+    );
+    // §3 RECOMMENDED scopes_supported: openid and the configured scopes, hidden ones excluded.
+    let scopes = strings(&doc["scopes_supported"]);
+    for s in [
+        "openid",
+        "profile",
+        "email",
+        "offline_access",
+        "employee",
+        "api1.read",
+        "api1.write",
+    ] {
+        assert!(scopes.contains(&s), "scopes_supported lacks {s}");
+    }
+    assert!(!scopes.contains(&"internal"));
+    let claims = strings(&doc["claims_supported"]);
+    for c in [
+        "sub",
+        "iss",
+        "auth_time",
+        "name",
+        "email",
+        "employee_id",
+        "department",
+    ] {
+        assert!(claims.contains(&c), "claims_supported lacks {c}");
+    }
+    // §3: request_uri_parameter_supported defaults to true, so it must be stated.
+    assert_eq!(doc["request_uri_parameter_supported"], false);
+    // Nothing that is not implemented is advertised.
+    for absent in [
+        "userinfo_endpoint",
+        "introspection_endpoint",
+        "revocation_endpoint",
+        "end_session_endpoint",
+        "registration_endpoint",
+        "device_authorization_endpoint",
+        "pushed_authorization_request_endpoint",
+    ] {
+        assert!(
+            doc.get(absent).is_none(),
+            "{absent} advertised but not implemented"
+        );
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn rfc8414_metadata_matches_openid_configuration() {
+    let server = TestServer::start("").await;
+    let oidc = server.get_json("/.well-known/openid-configuration").await;
+    let oauth = server
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
+    assert_eq!(oidc, oauth);
+    assert_eq!(oauth["issuer"], server.base.as_str());
+    server.stop().await;
+}
+
+/// A third-party relying-party library discovers the provider: it fetches the document, checks
+/// the issuer, and fetches and parses the JWKS.
+#[tokio::test]
+async fn openidconnect_crate_discovers_the_provider() {
+    let server = TestServer::start(RESOURCES).await;
+    let metadata = CoreProviderMetadata::discover_async(
+        IssuerUrl::new(server.base.clone()).unwrap(),
+        &oidc_http,
+    )
+    .await
+    .unwrap();
+    assert_eq!(metadata.issuer().as_str(), server.base);
+    assert_eq!(
+        metadata.jwks_uri().as_str(),
+        format!("{}/.well-known/jwks.json", server.base)
+    );
+    let published: Vec<String> = server
+        .running
+        .state
+        .keys
+        .current()
+        .published()
+        .iter()
+        .map(|k| k.kid.clone())
+        .collect();
+    let kids: Vec<String> = metadata
+        .jwks()
+        .keys()
+        .iter()
+        .map(|k| k.key_id().unwrap().as_str().to_string())
+        .collect();
+    assert_eq!(kids, published);
+    server.stop().await;
+}
+
+/// The wire format, pinned: a change to the document shows up in review.
+#[tokio::test]
+async fn discovery_document_snapshot() {
+    let server = TestServer::start(RESOURCES).await;
+    let mut doc = server.get_json("/.well-known/openid-configuration").await;
+    let issuer = server.base.clone();
+    // The port is random; pin everything else.
+    let text = serde_json::to_string(&doc)
+        .unwrap()
+        .replace(&issuer, "http://ISSUER");
+    doc = serde_json::from_str(&text).unwrap();
+    insta::assert_json_snapshot!("openid_configuration", doc);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn head_requests_are_answered_without_body() {
+    let server = TestServer::start("").await;
+    let response = server
+        .http
+        .head(server.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.bytes().await.unwrap().is_empty());
+    server.stop().await;
+}

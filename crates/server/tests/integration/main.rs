@@ -1,0 +1,11 @@
+//! Integration tests: the real server on loopback ports, real SQLite files, a real PostgreSQL
+//! server, the real binary, and third-party clients (`openidconnect`, `jsonwebtoken`).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
+
+mod cli;
+mod config_errors;
+mod discovery;
+mod hostile_input;
+mod keys;
+mod postgres;
+mod support;
