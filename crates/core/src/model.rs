@@ -224,6 +224,55 @@ pub struct Resources {
     pub identity_resources: Vec<IdentityResource>,
 }
 
+/// Claims the server sets itself (OIDC Core §2, §3.1.3.6; RFC 9068 §2.2); a user's profile
+/// may not carry them.
+pub const SERVER_SET_CLAIMS: &[&str] = &[
+    "sub",
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "auth_time",
+    "nonce",
+    "amr",
+    "acr",
+    "azp",
+    "idp",
+    "sid",
+    "at_hash",
+    "c_hash",
+    "s_hash",
+    "jti",
+    "cnf",
+    "client_id",
+    "scope",
+];
+
+/// Checks a login name: 1-255 characters, no control characters, no surrounding spaces.
+pub fn check_username(username: &str) -> Result<(), String> {
+    if username.is_empty() || username.len() > 255 {
+        return Err("must be 1-255 characters".into());
+    }
+    if username.trim() != username || username.chars().any(char::is_control) {
+        return Err("must not have surrounding spaces or control characters".into());
+    }
+    Ok(())
+}
+
+/// Checks the name of a profile claim a user may be given.
+pub fn check_profile_claim(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err("claim names must be non-empty without spaces".into());
+    }
+    if SERVER_SET_CLAIMS.contains(&name) {
+        return Err(format!(
+            "`{name}` is set by the server and cannot be given to a user"
+        ));
+    }
+    Ok(())
+}
+
 /// A local user account.
 #[derive(Debug, Clone, PartialEq)]
 pub struct User {

@@ -30,7 +30,7 @@ pub struct RunningServer {
     pub state: AppState,
     sql: Arc<SqlStore>,
     stop: watch::Sender<bool>,
-    server: JoinHandle<std::io::Result<()>>,
+    server: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
 }
 
@@ -66,15 +66,13 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let local_addr = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
-    let app = http::router(state.clone());
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            })
-            .await
-    });
+    let (stop, stopped) = watch::channel(false);
+    let server = tokio::spawn(crate::connections::serve(
+        listener,
+        http::router(state.clone()),
+        config.http.clone(),
+        stopped,
+    ));
     tracing::info!(
         %local_addr,
         issuer = %config.issuer,
@@ -147,22 +145,23 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
 }
 
 impl RunningServer {
-    /// Stops gracefully: `/readyz` fails first, the listener closes, in-flight requests get
-    /// the configured grace period, then the database pool closes.
+    /// Stops gracefully: `/readyz` fails first (for `http.shutdown_delay`), then the listener
+    /// closes and in-flight requests get `http.shutdown_grace` to finish, then the database
+    /// pool closes.
     pub async fn shutdown(self) -> anyhow::Result<()> {
-        self.state
-            .readiness
-            .shutting_down
-            .store(true, Ordering::SeqCst);
+        let readiness = &self.state.readiness;
+        readiness.shutting_down.store(true, Ordering::SeqCst);
+        let http = &self.state.config.http;
+        tokio::time::sleep(http.shutdown_delay).await;
         let _ = self.stop.send(true);
-        let grace = self.state.config.http.shutdown_grace;
+        let grace = http.shutdown_grace;
         let mut server = self.server;
         match tokio::time::timeout(grace, &mut server).await {
-            Ok(joined) => joined??,
+            Ok(joined) => joined?,
             Err(_) => {
                 tracing::warn!(
                     ?grace,
-                    "shutdown grace period over; dropping open connections"
+                    "shutdown grace period over; stopping with requests in flight"
                 );
                 server.abort();
             }
@@ -170,7 +169,13 @@ impl RunningServer {
         for task in self.background {
             task.abort();
         }
-        self.sql.close().await;
+        // Requests abandoned above may still hold connections: do not wait for them forever.
+        if tokio::time::timeout(Duration::from_secs(5), self.sql.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("database connections still in use at exit");
+        }
         tracing::info!("tessera stopped");
         Ok(())
     }

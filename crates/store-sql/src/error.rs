@@ -33,19 +33,33 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
     }
 }
 
-/// The URL with its password replaced by `***`, for logs and messages.
+/// The URL with its password (in the user information or a `password=` query parameter)
+/// replaced by `***`, for logs and messages.
 pub fn redact_database_url(url: &str) -> String {
-    match url::Url::parse(url) {
-        Ok(mut parsed) if parsed.password().is_some() => {
-            if parsed.set_password(Some("***")).is_ok() {
-                parsed.to_string()
-            } else {
-                "[unprintable database URL]".into()
-            }
-        }
-        Ok(_) => url.to_string(),
-        Err(_) => "[unparsable database URL]".into(),
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        return "[unparsable database URL]".into();
+    };
+    if parsed.password().is_some() && parsed.set_password(Some("***")).is_err() {
+        return "[unprintable database URL]".into();
     }
+    if parsed
+        .query_pairs()
+        .any(|(k, _)| k.eq_ignore_ascii_case("password"))
+    {
+        let pairs: Vec<(String, String)> = parsed
+            .query_pairs()
+            .map(|(k, v)| {
+                let v = if k.eq_ignore_ascii_case("password") {
+                    "***".into()
+                } else {
+                    v.into_owned()
+                };
+                (k.into_owned(), v)
+            })
+            .collect();
+        parsed.query_pairs_mut().clear().extend_pairs(pairs);
+    }
+    parsed.to_string()
 }
 
 #[cfg(test)]
@@ -63,5 +77,9 @@ mod tests {
             "sqlite://tessera.db"
         );
         assert!(!redact_database_url("postgres://u:pw@[bad").contains("pw"));
+        let q =
+            redact_database_url("postgres://db.example/t?user=u&password=s3cret&sslmode=require");
+        assert!(!q.contains("s3cret"), "{q}");
+        assert!(q.contains("sslmode=require"), "{q}");
     }
 }

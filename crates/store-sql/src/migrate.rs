@@ -1,6 +1,6 @@
 //! Schema migrations, embedded in the binary and applied in order under a lock.
 
-use sqlx::{AnyPool, Executor, Row};
+use sqlx::{AnyPool, Connection as _, Executor, Row};
 use tessera_core::store::{StoreError, StoreResult};
 
 use crate::Backend;
@@ -29,19 +29,17 @@ pub(crate) async fn run(pool: &AnyPool, backend: Backend) -> StoreResult<Vec<i64
     let mut conn = pool.acquire().await.map_err(map_err)?;
     // Take the database-wide lock first so that two instances starting together apply each
     // migration once: SQLite's write lock, PostgreSQL's transaction-scoped advisory lock.
-    match backend {
-        Backend::Sqlite => conn.execute("BEGIN IMMEDIATE").await,
-        Backend::Postgres => {
-            conn.execute("BEGIN").await.map_err(map_err)?;
-            conn.execute(PG_LOCK).await
-        }
+    // The transaction rolls back if anything below fails or the future is dropped.
+    let mut tx = match backend {
+        Backend::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
+        Backend::Postgres => conn.begin().await,
     }
     .map_err(map_err)?;
-    let result = apply_pending(&mut conn, backend).await;
-    let end = if result.is_ok() { "COMMIT" } else { "ROLLBACK" };
-    let ended = conn.execute(end).await.map_err(map_err);
-    let applied = result?;
-    ended?;
+    if backend == Backend::Postgres {
+        tx.execute(PG_LOCK).await.map_err(map_err)?;
+    }
+    let applied = apply_pending(&mut tx, backend).await?;
+    tx.commit().await.map_err(map_err)?;
     Ok(applied)
 }
 

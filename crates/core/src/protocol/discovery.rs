@@ -8,21 +8,6 @@ use serde::Serialize;
 use super::paths;
 use crate::tokens::SigningAlg;
 
-/// The claims every identity token of ours can carry (OIDC Core §2), before profile claims.
-pub const PROTOCOL_CLAIMS: &[&str] = &[
-    "sub",
-    "iss",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "auth_time",
-    "nonce",
-    "amr",
-    "idp",
-    "sid",
-];
-
 /// The discovery document.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ProviderMetadata {
@@ -65,7 +50,9 @@ impl ProviderMetadata {
     ) -> Self {
         let base = issuer.trim_end_matches('/');
         let endpoint = |path: &str| format!("{base}{path}");
-        let mut claims: Vec<String> = PROTOCOL_CLAIMS.iter().map(|c| c.to_string()).collect();
+        // Claims about the user that scopes release; protocol claims follow when identity
+        // tokens are issued.
+        let mut claims = vec!["sub".to_string()];
         for c in profile_claims {
             if !claims.contains(&c) {
                 claims.push(c);

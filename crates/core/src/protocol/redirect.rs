@@ -6,6 +6,11 @@
 /// apps; `localhost` for development).
 const LOOPBACK_HOSTS: &[&str] = &["127.0.0.1", "[::1]", "localhost"];
 
+/// Whether `host` (as `url::Url::host_str` gives it) is a loopback host.
+pub fn is_loopback_host(host: &str) -> bool {
+    LOOPBACK_HOSTS.contains(&host)
+}
+
 /// Schemes that must never be registered, compared case-insensitively.
 const FORBIDDEN_SCHEMES: &[&str] = &["javascript", "data", "vbscript", "file", "blob"];
 
@@ -42,7 +47,7 @@ pub fn check_registrable_redirect_uri(uri: &str) -> Result<(), String> {
         }
         "http" => {
             let host = parsed.host_str().unwrap_or_default();
-            if LOOPBACK_HOSTS.contains(&host) {
+            if is_loopback_host(host) {
                 Ok(())
             } else {
                 Err(

@@ -41,8 +41,8 @@ impl KeyStatus {
     }
 }
 
-/// Classifies stored keys at `now`. Records of unknown algorithms are kept published (they
-/// may have signed tokens still in use) and never sign.
+/// Classifies stored keys at `now`. Records of algorithms this version cannot parse are
+/// classified like the others but neither sign nor appear in JWKS (see [`KeyRing::build`]).
 pub fn classify(
     records: &[KeyRecord],
     now: UnixTime,

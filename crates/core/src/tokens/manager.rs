@@ -7,6 +7,10 @@ use crate::model::KeyRecord;
 use crate::secret::Secret;
 use crate::store::KeyStore;
 
+/// Seconds relying parties may cache the JWKS (its `Cache-Control: max-age`). A new key must be
+/// published at least this long, plus the servers' key refresh interval, before it signs.
+pub const JWKS_CACHE_SECONDS: u64 = 300;
+
 /// How keys are created and retired.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KeyPolicy {

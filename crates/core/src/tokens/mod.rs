@@ -7,7 +7,7 @@ pub mod manager;
 
 pub use keyring::KeyRing;
 pub use keys::{PublicJwk, SigningAlg, SigningKey};
-pub use manager::{KeyPolicy, ensure_signing_keys, load_key_ring, rotate_keys};
+pub use manager::{JWKS_CACHE_SECONDS, KeyPolicy, ensure_signing_keys, load_key_ring, rotate_keys};
 
 /// Failures of key handling.
 #[derive(Debug, thiserror::Error)]

@@ -3,7 +3,7 @@
 use std::io::{BufRead as _, IsTerminal as _};
 
 use anyhow::{Context as _, bail};
-use tessera_core::model::{Source, User};
+use tessera_core::model::{Source, User, check_profile_claim, check_username};
 use tessera_core::secret::Secret;
 use tessera_core::store::{ClientStore as _, KeyStore as _, UserStore as _};
 use tessera_core::tokens::keyring::classify;
@@ -87,7 +87,20 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
         KeysCommand::Rotate {
             algorithms,
             activate_in,
+            force,
         } => {
+            let minimum =
+                config.key_refresh_interval.as_secs() + tessera_core::tokens::JWKS_CACHE_SECONDS;
+            if let Some(seconds) = activate_in
+                && u64::from(seconds) < minimum
+                && !force
+            {
+                bail!(
+                    "--activate-in {seconds} is shorter than keys.refresh_interval + the JWKS cache \
+                     time ({minimum} s): servers and relying parties would not know the key before \
+                     it signs; add --force to do it anyway"
+                );
+            }
             let algs = if algorithms.is_empty() {
                 config.keys.algorithms.clone()
             } else {
@@ -188,8 +201,8 @@ fn parse_claim(text: &str) -> anyhow::Result<(String, serde_json::Value)> {
     let (name, value) = text
         .split_once('=')
         .with_context(|| format!("`{text}` is not NAME=VALUE"))?;
-    if name.is_empty() {
-        bail!("`{text}` has an empty claim name");
+    if let Err(why) = check_profile_claim(name) {
+        bail!("--claim {text}: {why}");
     }
     let value =
         serde_json::from_str(value).unwrap_or_else(|_| serde_json::Value::String(value.into()));
@@ -206,8 +219,8 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
             claims,
             password_stdin,
         } => {
-            if username.trim().is_empty() || username.len() > 255 {
-                bail!("the username must be 1-255 characters");
+            if let Err(why) = check_username(&username) {
+                bail!("username `{username}` {why}");
             }
             if store.find_user_by_username(&username).await?.is_some() {
                 bail!(

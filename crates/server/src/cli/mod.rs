@@ -73,6 +73,10 @@ pub enum KeysCommand {
         /// Seconds until the new keys sign, instead of `keys.propagation`.
         #[arg(long, value_name = "SECONDS")]
         activate_in: Option<u32>,
+        /// Allow an `--activate-in` shorter than the refresh interval plus the JWKS cache time
+        /// (after a key compromise): relying parties may briefly fail to verify new tokens.
+        #[arg(long)]
+        force: bool,
     },
 }
 

@@ -5,7 +5,7 @@ use std::path::Path;
 use figment::Figment;
 use figment::providers::{Env, Format, Toml};
 
-use super::{Config, RawConfig, apply_demo};
+use super::{Config, RawConfig};
 
 /// Why the configuration cannot be used. Every message names the key it is about.
 #[derive(Debug, thiserror::Error)]
@@ -34,22 +34,13 @@ fn format_list(items: &[String]) -> String {
         .join("\n")
 }
 
-/// Top-level keys that environment variables may set; nested ones use `__`
-/// (`TESSERA_HTTP__BODY_LIMIT`). Other `TESSERA_*` variables (such as `TESSERA_CONFIG`) are not
-/// configuration keys and are left alone.
-const ENV_TOP_LEVEL: &[&str] = &["issuer", "listen", "database_url"];
-const ENV_SECTIONS: &[&str] = &["database", "keys", "http", "log"];
+/// `TESSERA_*` variables that are not configuration keys.
+const ENV_NOT_CONFIG: &[&str] = &["config", "test_database_url"];
 
+/// Every other `TESSERA_*` variable is a configuration key, nested ones with `__`
+/// (`TESSERA_HTTP__BODY_LIMIT`); a misspelt one is an unknown key, reported like one in the file.
 fn env_provider() -> Env {
-    Env::prefixed("TESSERA_")
-        .filter(|key| {
-            let key = key.as_str().to_ascii_lowercase();
-            match key.split_once("__") {
-                Some((section, rest)) => ENV_SECTIONS.contains(&section) && !rest.is_empty(),
-                None => ENV_TOP_LEVEL.contains(&key.as_str()),
-            }
-        })
-        .split("__")
+    Env::prefixed("TESSERA_").ignore(ENV_NOT_CONFIG).split("__")
 }
 
 /// Loads the configuration from `path` (if any) and the environment, adds the demo entities
@@ -68,7 +59,6 @@ pub fn load(path: Option<&Path>, dev: bool) -> Result<Config, ConfigError> {
     let raw: RawConfig = figment.extract().map_err(|errors| {
         ConfigError::Parse(errors.into_iter().map(describe_figment_error).collect())
     })?;
-    let raw = if dev { apply_demo(raw) } else { raw };
     Config::from_raw(raw, dev)
 }
 
@@ -79,7 +69,6 @@ pub fn load_str(toml: &str, dev: bool) -> Result<Config, ConfigError> {
         .map_err(|errors| {
             ConfigError::Parse(errors.into_iter().map(describe_figment_error).collect())
         })?;
-    let raw = if dev { apply_demo(raw) } else { raw };
     Config::from_raw(raw, dev)
 }
 

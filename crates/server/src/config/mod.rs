@@ -146,6 +146,14 @@ pub struct RawHttp {
     pub body_limit: usize,
     /// Largest total size of request headers in bytes.
     pub max_header_bytes: usize,
+    /// Seconds a client has to send a request's headers (slow clients are disconnected); also
+    /// how long an idle keep-alive connection is kept.
+    pub header_read_timeout: u64,
+    /// Most connections served at once; further ones wait in the listen backlog.
+    pub max_connections: usize,
+    /// Seconds `/readyz` fails before the listener closes at shutdown, so load balancers stop
+    /// sending new requests first.
+    pub shutdown_delay: u64,
     /// Seconds in-flight requests get to finish at shutdown.
     pub shutdown_grace: u64,
 }
@@ -156,6 +164,9 @@ impl Default for RawHttp {
             request_timeout: 10,
             body_limit: 64 * 1024,
             max_header_bytes: 16 * 1024,
+            header_read_timeout: 10,
+            max_connections: 10_000,
+            shutdown_delay: 0,
             shutdown_grace: 10,
         }
     }
@@ -330,6 +341,12 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// Header size limit in bytes.
     pub max_header_bytes: usize,
+    /// Time allowed for receiving request headers and for idle keep-alive connections.
+    pub header_read_timeout: Duration,
+    /// Connection limit.
+    pub max_connections: usize,
+    /// Delay between failing `/readyz` and closing the listener at shutdown.
+    pub shutdown_delay: Duration,
     /// Shutdown grace period.
     pub shutdown_grace: Duration,
 }
@@ -366,8 +383,9 @@ pub struct Config {
 }
 
 impl Config {
-    /// Validates a raw configuration.
+    /// Validates a raw configuration; with `dev`, adds the demo entities first.
     pub fn from_raw(raw: RawConfig, dev: bool) -> Result<Config, ConfigError> {
+        let raw = if dev { apply_demo(raw) } else { raw };
         validate::validate(raw, dev)
     }
 

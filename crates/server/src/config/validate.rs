@@ -10,11 +10,11 @@ use tessera_core::model::{
     ApiResource, ApiScope, Client, IdentityResource, KNOWN_GRANT_TYPES, OFFLINE_ACCESS, Resources,
     TokenEndpointAuthMethod,
 };
+use tessera_core::model::{check_profile_claim, check_username};
 use tessera_core::passwords::is_argon2_hash;
-use tessera_core::protocol::discovery::PROTOCOL_CLAIMS;
-use tessera_core::protocol::redirect::check_registrable_redirect_uri;
+use tessera_core::protocol::redirect::{check_registrable_redirect_uri, is_loopback_host};
 use tessera_core::protocol::scope::is_scope_token;
-use tessera_core::tokens::{KeyPolicy, SigningAlg};
+use tessera_core::tokens::{JWKS_CACHE_SECONDS, KeyPolicy, SigningAlg};
 use tessera_store_sql::{Backend, SqlOptions};
 
 use super::{
@@ -29,9 +29,6 @@ impl Problems {
         self.0.push(format!("{key}: {message}"));
     }
 }
-
-/// Claims the server sets itself; a user's profile may not carry them.
-const RESERVED_CLAIMS: &[&str] = &["acr", "azp", "at_hash", "c_hash", "s_hash", "jti", "cnf"];
 
 pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError> {
     let mut p = Problems::default();
@@ -61,6 +58,22 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     if raw.database.acquire_timeout == 0 {
         p.add("database.acquire_timeout", "must be at least 1 second");
     }
+    // `--dev` serves well-known demo credentials: never beyond this machine.
+    if dev && !listen.ip().is_loopback() {
+        p.add(
+            "listen",
+            format!("`{listen}` is not a loopback address; --dev serves demo credentials and only listens on 127.0.0.1 or [::1]"),
+        );
+    }
+    if tracing_subscriber::EnvFilter::try_new(&raw.log.level).is_err() {
+        p.add(
+            "log.level",
+            format!(
+                "`{}` is not a log filter such as `info` or `tessera=debug,warn`",
+                raw.log.level
+            ),
+        );
+    }
     let http = check_http(&raw, &mut p);
     let log_format = match raw.log.format.as_str() {
         "text" => LogFormat::Text,
@@ -86,7 +99,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
             acquire_timeout: Duration::from_secs(raw.database.acquire_timeout),
         },
         keys,
-        key_refresh_interval: Duration::from_secs(raw.keys.refresh_interval.max(1)),
+        key_refresh_interval: Duration::from_secs(raw.keys.refresh_interval),
         http,
         log_format,
         log_level: raw.log.level,
@@ -98,13 +111,21 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
 }
 
 /// OIDC Discovery §3 and OIDC Core §16.15: an https URL with no query or fragment; plain http
-/// only on a loopback host, for development.
+/// only on a loopback host, for development. Compared byte for byte by relying parties, so it is
+/// kept exactly as written: a trailing slash is refused rather than silently removed.
 fn check_issuer(issuer: &str, p: &mut Problems) -> String {
-    let issuer = issuer.strip_suffix('/').unwrap_or(issuer).to_string();
-    match url::Url::parse(&issuer) {
+    match url::Url::parse(issuer) {
         Err(e) => p.add("issuer", format!("`{issuer}` is not an absolute URL ({e})")),
         Ok(u) => {
-            let loopback = matches!(u.host_str(), Some("localhost" | "127.0.0.1" | "[::1]"));
+            let loopback = u.host_str().is_some_and(is_loopback_host);
+            if issuer.ends_with('/') {
+                p.add("issuer", format!("`{issuer}` ends with `/`; write it without (relying parties compare it exactly)"));
+            } else if u.path() != "/" {
+                p.add(
+                    "issuer",
+                    "an issuer with a path is not supported; serve Tessera at the root of its host",
+                );
+            }
             if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
                 p.add(
                     "issuer",
@@ -122,7 +143,7 @@ fn check_issuer(issuer: &str, p: &mut Problems) -> String {
             }
         }
     }
-    issuer
+    issuer.to_string()
 }
 
 fn check_http(raw: &RawConfig, p: &mut Problems) -> HttpSettings {
@@ -138,8 +159,17 @@ fn check_http(raw: &RawConfig, p: &mut Problems) -> HttpSettings {
             "must be between 4096 and 262144 bytes",
         );
     }
+    if raw.http.header_read_timeout == 0 {
+        p.add("http.header_read_timeout", "must be at least 1 second");
+    }
+    if raw.http.max_connections == 0 {
+        p.add("http.max_connections", "must be at least 1");
+    }
     HttpSettings {
-        request_timeout: Duration::from_secs(raw.http.request_timeout.max(1)),
+        request_timeout: Duration::from_secs(raw.http.request_timeout),
+        header_read_timeout: Duration::from_secs(raw.http.header_read_timeout),
+        max_connections: raw.http.max_connections,
+        shutdown_delay: Duration::from_secs(raw.http.shutdown_delay),
         body_limit: raw.http.body_limit,
         max_header_bytes: raw.http.max_header_bytes,
         shutdown_grace: Duration::from_secs(raw.http.shutdown_grace),
@@ -426,16 +456,31 @@ fn check_keys(raw: &RawConfig, clients: &[Client], p: &mut Problems) -> KeyPolic
             "must include RS256 (OpenID Connect Discovery §3 requires it)",
         );
     }
-    // A superseded key must stay published while tokens it signed are valid.
+    let refresh = raw.keys.refresh_interval;
+    if refresh == 0 {
+        p.add("keys.refresh_interval", "must be at least 1 second");
+    }
+    // A new key must reach every server (refresh) and every relying party's JWKS cache
+    // before it signs.
+    let min_propagation = refresh + JWKS_CACHE_SECONDS;
+    if raw.keys.propagation < min_propagation {
+        p.add(
+            "keys.propagation",
+            format!("{} s is too short: a new key must be published for keys.refresh_interval + {JWKS_CACHE_SECONDS} s (JWKS cache time) = {min_propagation} s before it signs", raw.keys.propagation),
+        );
+    }
+    // A superseded key must stay published while tokens it signed are valid; a server that has
+    // not refreshed yet may sign with it for up to one refresh interval after its successor
+    // took over.
     let longest = clients
         .iter()
         .flat_map(|c| [c.access_token_lifetime, c.identity_token_lifetime])
         .max()
         .unwrap_or(0);
-    if raw.keys.retention < longest {
+    if raw.keys.retention < longest + refresh {
         p.add(
             "keys.retention",
-            format!("{} s is shorter than the longest token lifetime ({longest} s); keys would leave JWKS while their tokens are valid", raw.keys.retention),
+            format!("{} s is shorter than the longest token lifetime plus keys.refresh_interval ({} s); keys would leave JWKS while their tokens are valid", raw.keys.retention, longest + refresh),
         );
     }
     KeyPolicy {
@@ -449,14 +494,8 @@ fn check_users(raw: &RawConfig, p: &mut Problems) -> Vec<UserSeed> {
     let mut users = Vec::new();
     for (i, u) in raw.users.iter().enumerate() {
         let key = format!("users[{i}]");
-        if u.username.trim().is_empty()
-            || u.username.len() > 255
-            || u.username.chars().any(char::is_control)
-        {
-            p.add(
-                format!("{key}.username"),
-                "must be 1-255 characters without control characters",
-            );
+        if let Err(why) = check_username(&u.username) {
+            p.add(format!("{key}.username"), why);
         }
         if raw.users[..i].iter().any(|o| o.username == u.username) {
             p.add(
@@ -485,13 +524,8 @@ fn check_users(raw: &RawConfig, p: &mut Problems) -> Vec<UserSeed> {
             (None, Some(h)) => Some(PasswordSpec::Hash(h.clone())),
         };
         for claim in u.claims.keys() {
-            if PROTOCOL_CLAIMS.contains(&claim.as_str())
-                || RESERVED_CLAIMS.contains(&claim.as_str())
-            {
-                p.add(
-                    format!("{key}.claims.{claim}"),
-                    "is set by the server and cannot be configured",
-                );
+            if let Err(why) = check_profile_claim(claim) {
+                p.add(format!("{key}.claims.{claim}"), why);
             }
         }
         if let Some(password) = password {

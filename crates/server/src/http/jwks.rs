@@ -7,6 +7,11 @@ use axum::response::IntoResponse;
 
 use super::AppState;
 
+/// `public, max-age=` [`tessera_core::tokens::JWKS_CACHE_SECONDS`]; configuration validation
+/// relies on this value when it checks `keys.propagation`.
+const JWKS_CACHE_CONTROL: &str = "public, max-age=300";
+const _: () = assert!(tessera_core::tokens::JWKS_CACHE_SECONDS == 300);
+
 /// Serves the current key set. `max-age` is far below the propagation time of new keys, so a
 /// relying party's cache always learns a key before it signs.
 pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
@@ -14,7 +19,7 @@ pub async fn jwks(State(state): State<AppState>) -> impl IntoResponse {
     (
         [
             (header::CONTENT_TYPE, "application/jwk-set+json"),
-            (header::CACHE_CONTROL, "public, max-age=300"),
+            (header::CACHE_CONTROL, JWKS_CACHE_CONTROL),
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
         Bytes::from_owner(json),

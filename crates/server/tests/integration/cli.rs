@@ -72,6 +72,20 @@ fn users_add_list_passwd() {
         "\n",
     );
     assert_eq!(empty.status.code(), Some(1));
+    let reserved = run_cli(
+        &config,
+        &[
+            "users",
+            "add",
+            "carol",
+            "--password-stdin",
+            "--claim",
+            "sub=admin",
+        ],
+        "pw\n",
+    );
+    assert_eq!(reserved.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&reserved.stderr).contains("set by the server"));
 
     assert!(
         stdout(&run_cli(
@@ -129,6 +143,28 @@ fn keys_and_clients_listing() {
     assert_eq!(rotated.matches("created ").count(), 2, "{rotated}");
     let listed = stdout(&run_cli(&config, &["keys", "list"], ""));
     assert_eq!(listed.matches("upcoming").count(), 2, "{listed}");
+    // Activating sooner than servers and JWKS caches can learn the key needs --force.
+    let hasty = run_cli(
+        &config,
+        &["keys", "rotate", "--alg", "ES256", "--activate-in", "10"],
+        "",
+    );
+    assert_eq!(hasty.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&hasty.stderr).contains("--force"));
+    let forced = stdout(&run_cli(
+        &config,
+        &[
+            "keys",
+            "rotate",
+            "--alg",
+            "ES256",
+            "--activate-in",
+            "10",
+            "--force",
+        ],
+        "",
+    ));
+    assert!(forced.contains("created ES256 key"), "{forced}");
     let bad = run_cli(&config, &["keys", "rotate", "--alg", "HS256"], "");
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unsupported signing algorithm"));

@@ -107,6 +107,60 @@ redirect_uris = ["javascript:alert(1)"]
 }
 
 #[test]
+fn issuer_is_kept_exactly_so_a_trailing_slash_is_refused() {
+    assert_config_error(
+        "issuer = \"https://id.example.com/\"\n",
+        &[],
+        &["issuer", "ends with `/`"],
+    );
+    assert_config_error(
+        "issuer = \"https://id.example.com/tenant\"\n",
+        &[],
+        &["issuer", "path"],
+    );
+}
+
+#[test]
+fn key_timing_that_breaks_relying_parties_is_refused() {
+    assert_config_error("[keys]\npropagation = 60\n", &[], &["keys.propagation"]);
+    assert_config_error(
+        "[keys]\nrefresh_interval = 0\n",
+        &[],
+        &["keys.refresh_interval"],
+    );
+    let short_retention = format!("[keys]\nretention = 600\n{CLIENT}");
+    assert_config_error(&short_retention, &[], &["keys.retention"]);
+}
+
+#[test]
+fn other_bad_values() {
+    assert_config_error("[log]\nlevel = \"[[[\"\n", &[], &["log.level"]);
+    assert_config_error(
+        "[http]\nheader_read_timeout = 0\n",
+        &[],
+        &["http.header_read_timeout"],
+    );
+    assert_config_error(
+        "[[users]]\nusername = \"eve\"\npassword = \"x\"\nclaims = { sub = \"admin\" }\n",
+        &[],
+        &["users[0].claims.sub"],
+    );
+}
+
+#[test]
+fn dev_mode_listens_on_loopback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = tessera()
+        .args(["check-config", "--dev"])
+        .env("TESSERA_LISTEN", "0.0.0.0:8080")
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("loopback"));
+}
+
+#[test]
 fn duplicate_client_id() {
     assert_config_error(
         &format!("{CLIENT}{CLIENT}"),
@@ -144,6 +198,12 @@ password_hash = "$argon2id$..."
 fn environment_overrides_are_validated_too() {
     assert_config_error("", &[("TESSERA_LISTEN", "nonsense")], &["listen"]);
     assert_config_error("", &[("TESSERA_HTTP__BODY_LIMIT", "ten")], &["body_limit"]);
+    // A misspelt variable is an unknown key, not silently ignored.
+    assert_config_error(
+        "",
+        &[("TESSERA_ISUER", "https://id.example.com")],
+        &["isuer"],
+    );
 }
 
 #[test]

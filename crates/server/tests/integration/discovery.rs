@@ -88,16 +88,15 @@ async fn openid_configuration_is_complete_and_honest() {
     }
     assert!(!scopes.contains(&"internal"));
     let claims = strings(&doc["claims_supported"]);
-    for c in [
-        "sub",
-        "iss",
-        "auth_time",
-        "name",
-        "email",
-        "employee_id",
-        "department",
-    ] {
+    for c in ["sub", "name", "email", "employee_id", "department"] {
         assert!(claims.contains(&c), "claims_supported lacks {c}");
+    }
+    // Only claims that are released today; protocol claims come with identity tokens.
+    for c in ["amr", "idp", "sid", "auth_time"] {
+        assert!(
+            !claims.contains(&c),
+            "claims_supported lists {c}, which is never issued yet"
+        );
     }
     // §3: request_uri_parameter_supported defaults to true, so it must be stated.
     assert_eq!(doc["request_uri_parameter_supported"], false);

@@ -172,6 +172,53 @@ async fn garbage_on_the_wire_gets_400_and_server_survives() {
     server.stop().await;
 }
 
+/// Slowloris: a client that never finishes its headers, or idles on a keep-alive connection,
+/// is disconnected after `http.header_read_timeout`, and others are served meanwhile.
+#[tokio::test]
+async fn slow_and_idle_connections_are_closed() {
+    let server = TestServer::start("[http]\nheader_read_timeout = 1\n").await;
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let closed_within = |request: &'static [u8]| {
+        let addr = addr.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut stream = TcpStream::connect(&addr).unwrap();
+            stream
+                .set_read_timeout(Some(Duration::from_secs(15)))
+                .unwrap();
+            stream.write_all(request).unwrap();
+            let started = std::time::Instant::now();
+            let mut buf = Vec::new();
+            let _ = stream.read_to_end(&mut buf);
+            (started.elapsed(), String::from_utf8_lossy(&buf).to_string())
+        })
+    };
+    let slow = closed_within(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    let idle = closed_within(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+    // Meanwhile the server answers others.
+    assert_eq!(
+        server
+            .http
+            .get(server.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (slow_elapsed, _) = slow.await.unwrap();
+    let (idle_elapsed, idle_answer) = idle.await.unwrap();
+    assert!(
+        slow_elapsed < Duration::from_secs(10),
+        "slow client held {slow_elapsed:?}"
+    );
+    assert!(idle_answer.starts_with("HTTP/1.1 200"), "{idle_answer}");
+    assert!(
+        idle_elapsed < Duration::from_secs(10),
+        "idle keep-alive held {idle_elapsed:?}"
+    );
+    server.stop().await;
+}
+
 #[tokio::test]
 async fn every_response_has_request_id_and_nosniff() {
     let server = TestServer::start("").await;
