@@ -4,8 +4,10 @@
 //! Nothing here knows about HTTP or SQL; the server crate maps these types to the wire and
 //! the store crates implement the traits.
 
+pub mod clients;
 pub mod clock;
 pub mod crypto;
+pub mod grants;
 pub mod model;
 pub mod passwords;
 pub mod protocol;

@@ -8,6 +8,9 @@ use serde::Serialize;
 use super::paths;
 use crate::tokens::SigningAlg;
 
+/// Client authentication methods implemented (RFC 6749 §2.3.1).
+const CLIENT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
+
 /// The discovery document.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ProviderMetadata {
@@ -19,6 +22,16 @@ pub struct ProviderMetadata {
     pub token_endpoint: String,
     /// Discovery §3 REQUIRED.
     pub jwks_uri: String,
+    /// RFC 8414 §2: client authentication methods at the token endpoint.
+    pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 8414 §2 (RFC 7662).
+    pub introspection_endpoint: String,
+    /// RFC 8414 §2.
+    pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 8414 §2 (RFC 7009).
+    pub revocation_endpoint: String,
+    /// RFC 8414 §2.
+    pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
     /// Discovery §3 RECOMMENDED.
     pub scopes_supported: Vec<String>,
     /// Discovery §3 REQUIRED.
@@ -63,9 +76,14 @@ impl ProviderMetadata {
             authorization_endpoint: endpoint(paths::AUTHORIZE),
             token_endpoint: endpoint(paths::TOKEN),
             jwks_uri: endpoint(paths::JWKS),
+            token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
+            introspection_endpoint: endpoint(paths::INTROSPECT),
+            introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
+            revocation_endpoint: endpoint(paths::REVOKE),
+            revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
             scopes_supported: scopes,
             response_types_supported: vec!["code"],
-            grant_types_supported: vec!["authorization_code"],
+            grant_types_supported: vec!["authorization_code", "client_credentials"],
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: signing_algs.iter().map(|a| a.name()).collect(),
             claims_supported: claims,

@@ -45,6 +45,9 @@ pub enum OAuthError {
     /// RFC 6750 §3.1: the token lacks the scope the request needs.
     #[error("insufficient_scope: {0}")]
     InsufficientScope(Cow<'static, str>),
+    /// RFC 7009 §2.2.1: revocation of this token type is not supported.
+    #[error("unsupported_token_type: {0}")]
+    UnsupportedTokenType(Cow<'static, str>),
     /// RFC 6749 §4.1.2.1: a temporary condition (the database is unreachable).
     #[error("temporarily_unavailable: {0}")]
     TemporarilyUnavailable(Cow<'static, str>),
@@ -69,6 +72,7 @@ impl OAuthError {
             Self::UnsupportedResponseType(_) => "unsupported_response_type",
             Self::InvalidToken(_) => "invalid_token",
             Self::InsufficientScope(_) => "insufficient_scope",
+            Self::UnsupportedTokenType(_) => "unsupported_token_type",
             Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
@@ -87,6 +91,7 @@ impl OAuthError {
             | Self::UnsupportedResponseType(d)
             | Self::InvalidToken(d)
             | Self::InsufficientScope(d)
+            | Self::UnsupportedTokenType(d)
             | Self::TemporarilyUnavailable(d) => d,
             Self::InvalidClient { description, .. } => description,
             Self::ServerError => "the server could not complete the request",
@@ -114,6 +119,7 @@ impl OAuthError {
             Self::UnsupportedResponseType("x".into()),
             Self::InvalidToken("x".into()),
             Self::InsufficientScope("x".into()),
+            Self::UnsupportedTokenType("x".into()),
             Self::TemporarilyUnavailable("x".into()),
             Self::ServerError,
         ]

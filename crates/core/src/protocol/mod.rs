@@ -2,6 +2,7 @@
 
 pub mod discovery;
 pub mod error;
+pub mod form;
 pub mod redirect;
 pub mod scope;
 
@@ -20,4 +21,8 @@ pub mod paths {
     pub const AUTHORIZE: &str = "/authorize";
     /// Token endpoint (RFC 6749 §3.2).
     pub const TOKEN: &str = "/token";
+    /// Introspection endpoint (RFC 7662 §2).
+    pub const INTROSPECT: &str = "/introspect";
+    /// Revocation endpoint (RFC 7009 §2).
+    pub const REVOKE: &str = "/revoke";
 }

@@ -80,6 +80,8 @@ pub fn classify(
 #[derive(Debug)]
 pub struct KeyRing {
     signing: BTreeMap<SigningAlg, Arc<SigningKey>>,
+    /// Public keys by kid, for verifying our own tokens.
+    verifying: BTreeMap<String, (SigningAlg, Vec<u8>)>,
     published: Vec<PublicJwk>,
     jwks_json: Arc<[u8]>,
 }
@@ -89,6 +91,7 @@ impl KeyRing {
     /// server that silently drops a key would publish a JWKS that no longer verifies tokens.
     pub fn build(classified: &[(KeyRecord, KeyStatus)]) -> Result<KeyRing, KeyError> {
         let mut signing = BTreeMap::new();
+        let mut verifying = BTreeMap::new();
         let mut published = Vec::new();
         for (record, status) in classified {
             if *status == KeyStatus::Expired {
@@ -111,6 +114,10 @@ impl KeyRing {
                 });
             }
             published.push(key.public_jwk().clone());
+            verifying.insert(
+                key.kid().to_string(),
+                (alg, key.public_key_bytes().to_vec()),
+            );
             if *status == KeyStatus::Active {
                 signing.insert(alg, Arc::new(key));
             }
@@ -121,6 +128,7 @@ impl KeyRing {
             .into();
         Ok(KeyRing {
             signing,
+            verifying,
             published,
             jwks_json,
         })
@@ -131,6 +139,13 @@ impl KeyRing {
         self.signing
             .get(&alg)
             .ok_or(KeyError::NoActiveKey(alg.name()))
+    }
+
+    /// The published key with this kid: its algorithm and public key bytes.
+    pub fn verifying_key(&self, kid: &str) -> Option<(SigningAlg, &[u8])> {
+        self.verifying
+            .get(kid)
+            .map(|(alg, key)| (*alg, key.as_slice()))
     }
 
     /// The published public keys.

@@ -80,6 +80,7 @@ pub struct SigningKey {
     alg: SigningAlg,
     pair: KeyPairKind,
     jwk: PublicJwk,
+    public_key: Vec<u8>,
 }
 
 impl std::fmt::Debug for SigningKey {
@@ -113,7 +114,7 @@ impl SigningKey {
 
     /// Parses a stored PKCS#8 DER private key.
     pub fn from_pkcs8(alg: SigningAlg, der: &[u8]) -> Result<SigningKey, String> {
-        let (pair, mut jwk) = match alg {
+        let (pair, mut jwk, public_key) = match alg {
             SigningAlg::Es256 => {
                 let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
                     .map_err(|e| format!("not a P-256 PKCS#8 key: {e}"))?;
@@ -133,7 +134,8 @@ impl SigningKey {
                     n: None,
                     e: None,
                 };
-                (KeyPairKind::Ec(pair), jwk)
+                let public_key = point.to_vec();
+                (KeyPairKind::Ec(pair), jwk, public_key)
             }
             SigningAlg::Rs256 => {
                 let pair = RsaKeyPair::from_pkcs8(der)
@@ -158,11 +160,17 @@ impl SigningKey {
                         public.exponent().big_endian_without_leading_zero(),
                     )),
                 };
-                (KeyPairKind::Rsa(pair), jwk)
+                let public_key = public.as_ref().to_vec();
+                (KeyPairKind::Rsa(pair), jwk, public_key)
             }
         };
         jwk.kid = thumbprint(&jwk);
-        Ok(SigningKey { alg, pair, jwk })
+        Ok(SigningKey {
+            alg,
+            pair,
+            jwk,
+            public_key,
+        })
     }
 
     /// The algorithm.
@@ -178,6 +186,12 @@ impl SigningKey {
     /// The public key as a JWK.
     pub fn public_jwk(&self) -> &PublicJwk {
         &self.jwk
+    }
+
+    /// The public key in the form aws-lc-rs verifies with: the uncompressed SEC1 point for EC,
+    /// the RFC 8017 `RSAPublicKey` DER for RSA.
+    pub fn public_key_bytes(&self) -> &[u8] {
+        &self.public_key
     }
 
     /// Signs `message` (the JWS signing input) and returns the JWS signature bytes:

@@ -1,9 +1,13 @@
 //! Signing keys, JWS, and the key ring that decides which key signs and which are published.
 
+pub mod access_token;
+pub mod introspect;
 pub mod jws;
 pub mod keyring;
 pub mod keys;
 pub mod manager;
+pub mod revoke;
+pub mod verify;
 
 pub use keyring::KeyRing;
 pub use keys::{PublicJwk, SigningAlg, SigningKey};

@@ -37,5 +37,9 @@ pub fn dev_banner(config: &Config, addr: SocketAddr) -> String {
     let _ = writeln!(out, "\nTry:");
     let _ = writeln!(out, "  curl -s {issuer}/.well-known/openid-configuration");
     let _ = writeln!(out, "  curl -s {issuer}/.well-known/jwks.json");
+    let _ = writeln!(
+        out,
+        "  curl -s -u machine:machine-secret -d grant_type=client_credentials -d scope=api1.read {issuer}/token"
+    );
     out
 }

@@ -338,10 +338,11 @@ fn check_clients(raw: &[RawClient], resources: &Resources, p: &mut Problems) -> 
                 &method_key,
                 format!("`{}` needs at least one entry in `secrets`", m.as_str()),
             ),
-            TokenEndpointAuthMethod::PrivateKeyJwt => p.add(
-                &method_key,
-                "`private_key_jwt` is not supported by this version",
-            ),
+            TokenEndpointAuthMethod::PrivateKeyJwt | TokenEndpointAuthMethod::ClientSecretJwt => p
+                .add(
+                    &method_key,
+                    format!("`{}` is not supported by this version", method.as_str()),
+                ),
             _ => {}
         }
         if c.grant_types.is_empty() {

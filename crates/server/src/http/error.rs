@@ -35,6 +35,7 @@ pub fn status_of(e: &OAuthError) -> StatusCode {
         | OAuthError::UnsupportedGrantType(_)
         | OAuthError::InvalidScope(_)
         | OAuthError::InvalidTarget(_)
+        | OAuthError::UnsupportedTokenType(_)
         | OAuthError::UnsupportedResponseType(_) => StatusCode::BAD_REQUEST,
     }
 }

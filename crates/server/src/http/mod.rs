@@ -2,8 +2,12 @@
 
 pub mod discovery;
 pub mod error;
+pub mod form;
 pub mod health;
+pub mod introspect;
 pub mod jwks;
+pub mod revoke;
+pub mod token;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -11,7 +15,7 @@ use std::sync::atomic::AtomicBool;
 
 use axum::body::Bytes;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tessera_core::Clock;
 use tessera_core::protocol::paths;
@@ -74,6 +78,9 @@ pub fn router(state: AppState) -> Router {
         .route(paths::OPENID_CONFIGURATION, get(discovery::provider_metadata))
         .route(paths::OAUTH_AUTHORIZATION_SERVER, get(discovery::provider_metadata))
         .route(paths::JWKS, get(jwks::jwks))
+        .route(paths::TOKEN, post(token::token))
+        .route(paths::INTROSPECT, post(introspect::introspection))
+        .route(paths::REVOKE, post(revoke::revocation))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(error::not_found)

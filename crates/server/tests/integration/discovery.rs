@@ -71,8 +71,25 @@ async fn openid_configuration_is_complete_and_honest() {
     // RFC 8414 §2: an omitted grant_types_supported would mean implicit is offered.
     assert_eq!(
         strings(&doc["grant_types_supported"]),
-        ["authorization_code"]
+        ["authorization_code", "client_credentials"]
     );
+    // RFC 8414 §2: endpoints of RFC 7662 and RFC 7009 with their client authentication methods.
+    assert_eq!(
+        doc["introspection_endpoint"],
+        format!("{issuer}/introspect")
+    );
+    assert_eq!(doc["revocation_endpoint"], format!("{issuer}/revoke"));
+    for key in [
+        "token_endpoint_auth_methods_supported",
+        "introspection_endpoint_auth_methods_supported",
+        "revocation_endpoint_auth_methods_supported",
+    ] {
+        assert_eq!(
+            strings(&doc[key]),
+            ["client_secret_basic", "client_secret_post"],
+            "{key}"
+        );
+    }
     // §3 RECOMMENDED scopes_supported: openid and the configured scopes, hidden ones excluded.
     let scopes = strings(&doc["scopes_supported"]);
     for s in [
@@ -103,8 +120,6 @@ async fn openid_configuration_is_complete_and_honest() {
     // Nothing that is not implemented is advertised.
     for absent in [
         "userinfo_endpoint",
-        "introspection_endpoint",
-        "revocation_endpoint",
         "end_session_endpoint",
         "registration_endpoint",
         "device_authorization_endpoint",

@@ -9,3 +9,5 @@ mod hostile_input;
 mod keys;
 mod postgres;
 mod support;
+mod tokens;
+mod tokens_hostile;

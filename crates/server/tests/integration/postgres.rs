@@ -48,3 +48,47 @@ async fn two_instances_on_one_database_publish_the_same_keys() {
     a.stop().await;
     b.stop().await;
 }
+
+/// A reference token revoked through one instance is inactive at once on another instance
+/// sharing the database: there is no per-instance cache of token state.
+#[tokio::test]
+async fn revoked_reference_token_is_inactive_on_every_instance() {
+    use crate::tokens::{MACHINES, client_credentials, post_form};
+
+    let url = postgres_url().await;
+    let issuer = "https://id.example.com";
+    let a = TestServer::start_instance(&url, Some(issuer), MACHINES).await;
+    let b = TestServer::start_instance(&url, Some(issuer), MACHINES).await;
+    let token = client_credentials(&a, "ref", "ref-secret", &[]).await.1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(active_on(&b, &token).await, "issued at A, valid at B");
+    let (status, _, _) = post_form(
+        &b,
+        "/revoke",
+        Some(("ref", "ref-secret")),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        !active_on(&a, &token).await,
+        "revoked at B, inactive at A at once"
+    );
+    assert!(!active_on(&b, &token).await);
+    a.stop().await;
+    b.stop().await;
+}
+
+async fn active_on(server: &TestServer, token: &str) -> bool {
+    let (status, body, _) = crate::tokens::post_form(
+        server,
+        "/introspect",
+        Some(("urn:api1", "api1-secret")),
+        &[("token", token)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    body["active"].as_bool().unwrap()
+}

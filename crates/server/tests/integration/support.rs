@@ -86,10 +86,28 @@ impl TestServer {
 
     /// A server on `database_url`.
     pub async fn start_on(database_url: &str, extra: &str) -> TestServer {
+        Self::start_instance(database_url, None, extra).await
+    }
+
+    /// A server on `database_url` with the given issuer (instances of one deployment share
+    /// their issuer; by default it is the server's own address).
+    pub async fn start_instance(
+        database_url: &str,
+        issuer: Option<&str>,
+        extra: &str,
+    ) -> TestServer {
         init();
         let port = free_port();
-        let config = load_str(&config_text(port, database_url, extra), false)
-            .unwrap_or_else(|e| panic!("test configuration invalid:\n{e}"));
+        let mut text = config_text(port, database_url, extra);
+        if let Some(issuer) = issuer {
+            text = text.replacen(
+                &format!("issuer = \"http://127.0.0.1:{port}\""),
+                &format!("issuer = \"{issuer}\""),
+                1,
+            );
+        }
+        let config =
+            load_str(&text, false).unwrap_or_else(|e| panic!("test configuration invalid:\n{e}"));
         let clock = Arc::new(FixedClock::new(SystemClock.now()));
         let running = start(config, clock.clone()).await.unwrap();
         let server = TestServer {

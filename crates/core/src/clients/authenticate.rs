@@ -1,0 +1,201 @@
+//! Checking presented credentials against the registered client (or API resource).
+
+use super::PresentedCredentials;
+use crate::crypto::{constant_time_eq, handle_digest};
+use crate::model::{ApiResource, Client, TokenEndpointAuthMethod};
+use crate::protocol::OAuthError;
+use crate::store::ClientStore;
+
+/// The digest under which a client or API secret is stored. Client secrets are high-entropy,
+/// so SHA-256 suffices (a password hash would cost the token endpoint most of its throughput).
+pub fn secret_digest(secret: &str) -> String {
+    handle_digest(secret)
+}
+
+/// Compares the presented secret with every stored digest in constant time, without stopping
+/// at the first match, so the timing says nothing about which secret (if any) matched.
+fn secret_matches(presented: &str, digests: &[String]) -> bool {
+    let presented = secret_digest(presented);
+    digests.iter().fold(false, |matched, stored| {
+        matched | constant_time_eq(presented.as_bytes(), stored.as_bytes())
+    })
+}
+
+/// One message for every failure: callers learn nothing about which part was wrong.
+fn failed(presented: &PresentedCredentials) -> OAuthError {
+    OAuthError::InvalidClient {
+        description: "client authentication failed".into(),
+        used_authorization_header: presented.used_authorization_header(),
+    }
+}
+
+/// Authenticates the client a request presents (RFC 6749 §2.3): it must exist, be enabled,
+/// use the method it is registered for, and prove its secret where the method needs one.
+pub async fn authenticate_client(
+    store: &dyn ClientStore,
+    presented: &PresentedCredentials,
+) -> Result<Client, OAuthError> {
+    let (client_id, method, secret) = match presented {
+        PresentedCredentials::Basic {
+            client_id,
+            presented_secret,
+        } => (
+            client_id,
+            TokenEndpointAuthMethod::ClientSecretBasic,
+            Some(presented_secret),
+        ),
+        PresentedCredentials::Post {
+            client_id,
+            presented_secret,
+        } => (
+            client_id,
+            TokenEndpointAuthMethod::ClientSecretPost,
+            Some(presented_secret),
+        ),
+        PresentedCredentials::PublicClient { client_id } => {
+            (client_id, TokenEndpointAuthMethod::None, None)
+        }
+        PresentedCredentials::Assertion { .. } => {
+            return Err(OAuthError::InvalidClient {
+                description: "client assertions are not supported by this server yet".into(),
+                used_authorization_header: false,
+            });
+        }
+        PresentedCredentials::Nothing => {
+            return Err(OAuthError::InvalidClient {
+                description: "client authentication is required".into(),
+                used_authorization_header: false,
+            });
+        }
+    };
+    let client = store.find_client(client_id).await?;
+    // Hash the secret even for an unknown client so both paths cost the same.
+    let digests = client.as_ref().map_or(&[][..], |c| &c.secret_digests[..]);
+    let secret_ok = secret.is_none_or(|s| secret_matches(s.expose(), digests));
+    match client {
+        Some(client)
+            if client.enabled && client.token_endpoint_auth_method == method && secret_ok =>
+        {
+            Ok(client)
+        }
+        _ => Err(failed(presented)),
+    }
+}
+
+/// Authenticates an API resource by its name and one of its secrets (Basic or form post), as
+/// introspection callers do. `None` when the presented id names no API resource with secrets.
+pub fn authenticate_api<'r>(
+    api_resources: &'r [ApiResource],
+    presented: &PresentedCredentials,
+) -> Option<Result<&'r ApiResource, OAuthError>> {
+    let (name, secret) = match presented {
+        PresentedCredentials::Basic {
+            client_id,
+            presented_secret,
+        }
+        | PresentedCredentials::Post {
+            client_id,
+            presented_secret,
+        } => (client_id, presented_secret),
+        _ => return None,
+    };
+    let api = api_resources
+        .iter()
+        .find(|a| &a.name == name && !a.secret_digests.is_empty())?;
+    Some(if secret_matches(secret.expose(), &api.secret_digests) {
+        Ok(api)
+    } else {
+        Err(failed(presented))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AccessTokenType, Source};
+    use crate::secret::Secret;
+    use crate::store::MemoryStore;
+
+    fn client(id: &str, method: TokenEndpointAuthMethod, secrets: &[&str]) -> Client {
+        Client {
+            client_id: id.into(),
+            client_name: None,
+            secret_digests: secrets.iter().map(|s| secret_digest(s)).collect(),
+            grant_types: vec!["client_credentials".into()],
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            allowed_scopes: vec![],
+            require_pkce: true,
+            require_consent: false,
+            access_token_type: AccessTokenType::Jwt,
+            access_token_lifetime: 60,
+            identity_token_lifetime: 60,
+            token_endpoint_auth_method: method,
+            enabled: true,
+        }
+    }
+
+    fn basic(id: &str, secret: &str) -> PresentedCredentials {
+        PresentedCredentials::Basic {
+            client_id: id.into(),
+            presented_secret: Secret::new(secret.into()),
+        }
+    }
+
+    #[tokio::test]
+    async fn secrets_methods_and_disabled_clients() {
+        let store = MemoryStore::new();
+        use crate::store::ClientStore as _;
+        store
+            .upsert_client(
+                &client(
+                    "m",
+                    TokenEndpointAuthMethod::ClientSecretBasic,
+                    &["old", "new"],
+                ),
+                Source::Config,
+            )
+            .await
+            .unwrap();
+        let mut off = client("off", TokenEndpointAuthMethod::ClientSecretBasic, &["s"]);
+        off.enabled = false;
+        store.upsert_client(&off, Source::Config).await.unwrap();
+
+        assert!(
+            authenticate_client(&store, &basic("m", "old"))
+                .await
+                .is_ok()
+        );
+        assert!(
+            authenticate_client(&store, &basic("m", "new"))
+                .await
+                .is_ok()
+        );
+        for wrong in [
+            basic("m", "nope"),
+            basic("m", ""),
+            basic("ghost", "old"),
+            basic("off", "s"),
+        ] {
+            let e = authenticate_client(&store, &wrong).await.unwrap_err();
+            assert_eq!(
+                e,
+                OAuthError::InvalidClient {
+                    description: "client authentication failed".into(),
+                    used_authorization_header: true
+                }
+            );
+        }
+        // Registered for basic: the same secret in the body is refused.
+        let post = PresentedCredentials::Post {
+            client_id: "m".into(),
+            presented_secret: Secret::new("old".into()),
+        };
+        assert!(authenticate_client(&store, &post).await.is_err());
+        // A confidential client cannot pretend to be public.
+        let public = PresentedCredentials::PublicClient {
+            client_id: "m".into(),
+        };
+        assert!(authenticate_client(&store, &public).await.is_err());
+    }
+}

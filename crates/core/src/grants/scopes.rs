@@ -1,0 +1,260 @@
+//! Which API scopes and audiences a token request gets (RFC 6749 §3.3, RFC 8707 §2).
+
+use crate::model::{Client, Resources};
+use crate::protocol::OAuthError;
+use crate::protocol::scope::is_scope_token;
+
+/// The scopes granted and the audiences they are for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiAccess {
+    /// Granted scopes, in request (or registration) order.
+    pub scopes: Vec<String>,
+    /// Audiences: the API resources the token is for.
+    pub audiences: Vec<String>,
+}
+
+/// Splits a `scope` parameter (RFC 6749 §3.3: space-delimited scope-tokens).
+pub fn parse_scope(scope: &str) -> Result<Vec<String>, OAuthError> {
+    let mut out: Vec<String> = Vec::new();
+    for token in scope.split(' ').filter(|t| !t.is_empty()) {
+        if !is_scope_token(token) {
+            return Err(OAuthError::InvalidScope(
+                "the scope parameter is malformed".into(),
+            ));
+        }
+        if !out.iter().any(|s| s == token) {
+            out.push(token.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// Selects API scopes and audiences for a machine-to-machine request.
+///
+/// - `resource` values (RFC 8707 §2) must be absolute URIs without fragment naming an API the
+///   client may use, else `invalid_target`; they become the audience.
+/// - Requested scopes must be allowed for the client and be API scopes, else `invalid_scope`;
+///   with resources, each must belong to one of them. An omitted scope means every API scope
+///   the client may use (of the requested resources, if any).
+/// - Without resources, the audience is every API that offers one of the granted scopes, or
+///   `{issuer}/resources` when none does.
+pub fn select_api_access(
+    issuer: &str,
+    resources: &Resources,
+    client: &Client,
+    requested_scope: Option<&str>,
+    requested_resources: &[String],
+) -> Result<ApiAccess, OAuthError> {
+    let is_api_scope = |s: &str| resources.api_scopes.iter().any(|a| a.name == s);
+    let client_may = |s: &str| client.allowed_scopes.iter().any(|a| a == s);
+
+    let mut targets = Vec::new();
+    for r in requested_resources {
+        if url::Url::parse(r).is_err() || r.contains('#') {
+            return Err(OAuthError::InvalidTarget(
+                format!("resource `{r}` is not an absolute URI without fragment").into(),
+            ));
+        }
+        let api = resources
+            .api_resources
+            .iter()
+            .find(|a| &a.name == r)
+            .filter(|a| a.scopes.iter().any(|s| client_may(s)))
+            .ok_or_else(|| {
+                OAuthError::InvalidTarget(
+                    format!("resource `{r}` is not available to this client").into(),
+                )
+            })?;
+        if !targets
+            .iter()
+            .any(|t: &&crate::model::ApiResource| t.name == api.name)
+        {
+            targets.push(api);
+        }
+    }
+    let in_targets =
+        |s: &str| targets.is_empty() || targets.iter().any(|t| t.scopes.iter().any(|x| x == s));
+
+    let scopes = match requested_scope {
+        Some(scope) => {
+            let scopes = parse_scope(scope)?;
+            for s in &scopes {
+                if !client_may(s) {
+                    return Err(OAuthError::InvalidScope(
+                        format!("scope `{s}` is not allowed for this client").into(),
+                    ));
+                }
+                if !is_api_scope(s) {
+                    return Err(OAuthError::InvalidScope(
+                        format!("scope `{s}` is not an API scope").into(),
+                    ));
+                }
+                if !in_targets(s) {
+                    return Err(OAuthError::InvalidScope(
+                        format!("scope `{s}` is not offered by the requested resource").into(),
+                    ));
+                }
+            }
+            scopes
+        }
+        None => client
+            .allowed_scopes
+            .iter()
+            .filter(|s| is_api_scope(s) && in_targets(s))
+            .cloned()
+            .collect(),
+    };
+    if scopes.is_empty() {
+        return Err(OAuthError::InvalidScope("no scope could be granted".into()));
+    }
+    let audiences: Vec<String> = if targets.is_empty() {
+        let offering: Vec<String> = resources
+            .api_resources
+            .iter()
+            .filter(|a| a.scopes.iter().any(|s| scopes.contains(s)))
+            .map(|a| a.name.clone())
+            .collect();
+        if offering.is_empty() {
+            vec![format!("{issuer}/resources")]
+        } else {
+            offering
+        }
+    } else {
+        targets.iter().map(|t| t.name.clone()).collect()
+    };
+    Ok(ApiAccess { scopes, audiences })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{
+        AccessTokenType, ApiResource, ApiScope, IdentityResource, TokenEndpointAuthMethod,
+    };
+
+    fn setup() -> (Resources, Client) {
+        let scope = |n: &str| ApiScope {
+            name: n.into(),
+            display_name: None,
+            show_in_discovery: true,
+        };
+        let api = |n: &str, s: &[&str]| ApiResource {
+            name: n.into(),
+            scopes: s.iter().map(|x| x.to_string()).collect(),
+            secret_digests: vec![],
+        };
+        let resources = Resources {
+            api_scopes: vec![
+                scope("a.read"),
+                scope("a.write"),
+                scope("b.read"),
+                scope("lone"),
+            ],
+            api_resources: vec![
+                api("urn:a", &["a.read", "a.write"]),
+                api("urn:b", &["b.read"]),
+            ],
+            identity_resources: IdentityResource::builtin(),
+        };
+        let client = Client {
+            client_id: "m".into(),
+            client_name: None,
+            secret_digests: vec![],
+            grant_types: vec!["client_credentials".into()],
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            allowed_scopes: vec![
+                "a.read".into(),
+                "b.read".into(),
+                "lone".into(),
+                "openid".into(),
+            ],
+            require_pkce: true,
+            require_consent: false,
+            access_token_type: AccessTokenType::Jwt,
+            access_token_lifetime: 60,
+            identity_token_lifetime: 60,
+            token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+            enabled: true,
+        };
+        (resources, client)
+    }
+
+    fn select(scope: Option<&str>, res: &[&str]) -> Result<ApiAccess, OAuthError> {
+        let (resources, client) = setup();
+        let res: Vec<String> = res.iter().map(|r| r.to_string()).collect();
+        select_api_access("https://id", &resources, &client, scope, &res)
+    }
+
+    #[test]
+    fn omitted_scope_gets_every_allowed_api_scope() {
+        let a = select(None, &[]).unwrap();
+        assert_eq!(a.scopes, ["a.read", "b.read", "lone"]);
+        assert_eq!(a.audiences, ["urn:a", "urn:b"]);
+    }
+
+    #[test]
+    fn requested_scope_picks_audience() {
+        let a = select(Some("b.read"), &[]).unwrap();
+        assert_eq!(a.audiences, ["urn:b"]);
+        let lone = select(Some("lone"), &[]).unwrap();
+        assert_eq!(lone.audiences, ["https://id/resources"]);
+    }
+
+    #[test]
+    fn resource_indicators_narrow_audience_and_scope() {
+        let a = select(None, &["urn:a"]).unwrap();
+        assert_eq!(
+            (a.scopes, a.audiences),
+            (vec!["a.read".to_string()], vec!["urn:a".to_string()])
+        );
+        assert!(matches!(
+            select(Some("b.read"), &["urn:a"]),
+            Err(OAuthError::InvalidScope(_))
+        ));
+    }
+
+    #[test]
+    fn refusals() {
+        assert!(
+            matches!(
+                select(Some("a.write"), &[]),
+                Err(OAuthError::InvalidScope(_))
+            ),
+            "not allowed"
+        );
+        assert!(
+            matches!(select(Some("nope"), &[]), Err(OAuthError::InvalidScope(_))),
+            "unknown"
+        );
+        assert!(
+            matches!(
+                select(Some("openid"), &[]),
+                Err(OAuthError::InvalidScope(_))
+            ),
+            "identity scope"
+        );
+        assert!(
+            matches!(
+                select(Some("a.read\tb.read"), &[]),
+                Err(OAuthError::InvalidScope(_))
+            ),
+            "malformed"
+        );
+        assert!(
+            matches!(
+                select(None, &["urn:zzz"]),
+                Err(OAuthError::InvalidTarget(_))
+            ),
+            "unknown resource"
+        );
+        assert!(matches!(
+            select(None, &["not a uri"]),
+            Err(OAuthError::InvalidTarget(_))
+        ));
+        assert!(matches!(
+            select(None, &["urn:a#frag"]),
+            Err(OAuthError::InvalidTarget(_))
+        ));
+    }
+}

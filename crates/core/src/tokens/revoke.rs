@@ -1,0 +1,34 @@
+//! Token revocation (RFC 7009).
+
+use super::access_token::{ACCESS_TOKEN_TYP, REFERENCE_TOKEN};
+use super::introspect::TokenLookup;
+use super::verify::{looks_like_jws, verify_own_jws};
+use crate::crypto::handle_digest;
+use crate::model::Client;
+use crate::protocol::OAuthError;
+
+/// Revokes `token` for `client`. RFC 7009 §2.2: unknown tokens, and tokens of other clients,
+/// get the same success answer (and the latter are left untouched). A JWT access token cannot
+/// be revoked: §2.2.1 `unsupported_token_type`.
+pub async fn revoke(
+    token: &str,
+    client: &Client,
+    lookup: &TokenLookup<'_>,
+) -> Result<(), OAuthError> {
+    if looks_like_jws(token) {
+        if verify_own_jws(token, lookup.ring, ACCESS_TOKEN_TYP).is_some() {
+            return Err(OAuthError::UnsupportedTokenType(
+                "JWT access tokens are valid until they expire; issue reference tokens to revoke access at once".into(),
+            ));
+        }
+        return Ok(());
+    }
+    let digest = handle_digest(token);
+    if let Some(grant) = lookup.grants.find_grant(&digest).await?
+        && grant.kind == REFERENCE_TOKEN
+        && grant.client_id == client.client_id
+    {
+        lookup.grants.delete_grant(&digest).await?;
+    }
+    Ok(())
+}

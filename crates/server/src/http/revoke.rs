@@ -1,0 +1,36 @@
+//! `POST /revoke` (RFC 7009).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use tessera_core::clients::{PresentedCredentials, authenticate_client};
+use tessera_core::tokens::introspect::TokenLookup;
+use tessera_core::tokens::revoke::revoke;
+
+use super::AppState;
+use super::error::ApiError;
+use super::form::{authorization, read_form};
+
+/// The revocation endpoint: 200 for revoked and for unknown tokens alike (RFC 7009 §2.2).
+pub async fn revocation(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let form = read_form(&headers, &uri, &body)?;
+    let token = form.required("token")?;
+    form.one("token_type_hint")?;
+    let presented = PresentedCredentials::extract(authorization(&headers)?, &form)?;
+    let client = authenticate_client(state.store.as_ref(), &presented).await?;
+    let ring = state.keys.current();
+    let lookup = TokenLookup {
+        issuer: &state.config.issuer,
+        now: state.clock.now(),
+        ring: &ring,
+        grants: state.store.as_ref(),
+    };
+    revoke(token, &client, &lookup).await?;
+    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
+}

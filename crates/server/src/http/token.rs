@@ -1,0 +1,84 @@
+//! `POST /token` (RFC 6749 §3.2): authenticate the client, run the grant, answer per §5.1.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Uri, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use tessera_core::clients::{PresentedCredentials, authenticate_client};
+use tessera_core::grants::{TokenContext, client_credentials};
+use tessera_core::protocol::OAuthError;
+use tessera_core::tokens::SigningAlg;
+use tessera_core::tokens::access_token::IssuedAccessToken;
+
+use super::AppState;
+use super::error::ApiError;
+use super::form::{authorization, read_form};
+
+/// RFC 6749 §5.1 successful response.
+#[derive(Serialize)]
+struct TokenResponse<'a> {
+    access_token: &'a str,
+    token_type: &'static str,
+    expires_in: u64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    scope: &'a str,
+}
+
+/// The token endpoint.
+pub async fn token(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let form = read_form(&headers, &uri, &body)?;
+    let grant_type = form.required("grant_type")?;
+    let presented = PresentedCredentials::extract(authorization(&headers)?, &form)?;
+    let client = authenticate_client(state.store.as_ref(), &presented).await?;
+    let ring = state.keys.current();
+    let ctx = TokenContext {
+        issuer: &state.config.issuer,
+        now: state.clock.now(),
+        resources: &state.config.resources,
+        ring: &ring,
+        alg: state
+            .config
+            .keys
+            .algorithms
+            .first()
+            .copied()
+            .unwrap_or(SigningAlg::Es256),
+        grants: state.store.as_ref(),
+    };
+    let issued = match grant_type {
+        client_credentials::GRANT_TYPE => {
+            client_credentials::exchange(&ctx, &client, &form).await?
+        }
+        other => {
+            return Err(OAuthError::UnsupportedGrantType(
+                format!("grant type `{other}` is not supported").into(),
+            )
+            .into());
+        }
+    };
+    Ok(token_response(&issued))
+}
+
+/// RFC 6749 §5.1: JSON with `Cache-Control: no-store` and `Pragma: no-cache`.
+fn token_response(issued: &IssuedAccessToken) -> Response {
+    (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(TokenResponse {
+            access_token: &issued.token,
+            token_type: "Bearer",
+            expires_in: issued.expires_in,
+            scope: &issued.scope,
+        }),
+    )
+        .into_response()
+}

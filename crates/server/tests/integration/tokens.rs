@@ -1,0 +1,497 @@
+//! Machine tokens: client authentication, client_credentials, JWT (RFC 9068) and reference
+//! access tokens, resource indicators, introspection (RFC 7662) and revocation (RFC 7009).
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use oauth2::basic::BasicClient;
+use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse as _, TokenUrl};
+use serde_json::Value;
+
+use crate::support::{TestServer, oidc_http};
+
+pub const MACHINES: &str = r#"
+[[api_scopes]]
+name = "api1.read"
+[[api_scopes]]
+name = "api1.write"
+[[api_scopes]]
+name = "api2.read"
+
+[[api_resources]]
+name = "urn:api1"
+scopes = ["api1.read", "api1.write"]
+secrets = ["api1-secret"]
+
+[[api_resources]]
+name = "urn:api2"
+scopes = ["api2.read"]
+secrets = ["api2-secret"]
+
+[[clients]]
+client_id = "machine"
+secrets = ["machine-secret"]
+grant_types = ["client_credentials"]
+allowed_scopes = ["api1.read", "api2.read"]
+
+[[clients]]
+client_id = "ref"
+secrets = ["ref-secret"]
+grant_types = ["client_credentials"]
+allowed_scopes = ["api1.read"]
+access_token_type = "reference"
+access_token_lifetime = 300
+
+[[clients]]
+client_id = "poster"
+secrets = ["poster-secret"]
+grant_types = ["client_credentials"]
+allowed_scopes = ["api1.read"]
+token_endpoint_auth_method = "client_secret_post"
+
+[[clients]]
+client_id = "web"
+secrets = ["web-secret"]
+grant_types = ["authorization_code"]
+redirect_uris = ["https://app.example/cb"]
+allowed_scopes = ["openid", "api1.read"]
+"#;
+
+/// application/x-www-form-urlencoded encoding of one value.
+pub fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+/// POSTs a form with optional Basic credentials; returns status and JSON body.
+pub async fn post_form(
+    server: &TestServer,
+    path: &str,
+    basic: Option<(&str, &str)>,
+    form: &[(&str, &str)],
+) -> (u16, Value, reqwest::header::HeaderMap) {
+    let mut request = server.http.post(server.url(path)).form(form);
+    if let Some((user, pass)) = basic {
+        // RFC 6749 §2.3.1: id and secret are form-urlencoded before Basic encoding (so that an
+        // id such as `urn:api1` survives the `:` separator).
+        request = request.basic_auth(form_encode(user), Some(form_encode(pass)));
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
+    (status, body, headers)
+}
+
+pub async fn client_credentials(
+    server: &TestServer,
+    id: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+) -> (u16, Value) {
+    let mut form = vec![("grant_type", "client_credentials")];
+    form.extend_from_slice(extra);
+    let (status, body, _) = post_form(server, "/token", Some((id, secret)), &form).await;
+    (status, body)
+}
+
+async fn introspect(server: &TestServer, who: (&str, &str), token: &str) -> Value {
+    let (status, body, headers) =
+        post_form(server, "/introspect", Some(who), &[("token", token)]).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(headers["cache-control"], "no-store");
+    body
+}
+
+/// The `oauth2` crate gets a token; `jsonwebtoken` verifies it against our JWKS and checks the
+/// RFC 9068 header and claims.
+#[tokio::test]
+async fn oauth2_crate_gets_a_verifiable_rfc9068_token() {
+    let server = TestServer::start(MACHINES).await;
+    let client = BasicClient::new(ClientId::new("machine".into()))
+        .set_client_secret(ClientSecret::new("machine-secret".into()))
+        .set_auth_type(AuthType::BasicAuth)
+        .set_token_uri(TokenUrl::new(server.url("/token")).unwrap());
+    let token = client
+        .exchange_client_credentials()
+        .add_scope(Scope::new("api1.read".into()))
+        .request_async(&oidc_http)
+        .await
+        .unwrap();
+    let jwt = token.access_token().secret().clone();
+    assert_eq!(token.scopes().unwrap()[0].as_str(), "api1.read");
+    assert_eq!(token.expires_in().unwrap().as_secs(), 3600);
+
+    let header = decode_header(&jwt).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("at+jwt"));
+    assert_eq!(header.alg, Algorithm::ES256);
+    let set: JwkSet =
+        serde_json::from_value(server.get_json("/.well-known/jwks.json").await).unwrap();
+    let jwk = set.find(header.kid.as_deref().unwrap()).unwrap();
+    let mut validation = Validation::new(Algorithm::ES256);
+    validation.set_audience(&["urn:api1"]);
+    validation.set_issuer(&[&server.base]);
+    validation.set_required_spec_claims(&["exp", "iat", "nbf", "iss", "aud", "sub"]);
+    let claims = decode::<Value>(&jwt, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
+        .unwrap()
+        .claims;
+    assert_eq!(claims["sub"], "machine");
+    assert_eq!(claims["client_id"], "machine");
+    assert_eq!(claims["scope"], "api1.read");
+    assert_eq!(claims["aud"], "urn:api1");
+    assert!(claims["jti"].as_str().unwrap().len() >= 22);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn token_response_is_per_rfc6749_section_5_1() {
+    let server = TestServer::start(MACHINES).await;
+    let (status, body, headers) = post_form(
+        &server,
+        "/token",
+        Some(("machine", "machine-secret")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(headers["pragma"], "no-cache");
+    assert_eq!(body["token_type"], "Bearer");
+    // Omitted scope: every API scope the client may use; audience: every API offering one.
+    assert_eq!(body["scope"], "api1.read api2.read");
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn client_authentication_methods() {
+    let server = TestServer::start(MACHINES).await;
+    // client_secret_post for a client registered for it.
+    let (status, body, _) = post_form(
+        &server,
+        "/token",
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "poster"),
+            ("client_secret", "poster-secret"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    // The same client with Basic: it is registered for post only.
+    let (status, _) = client_credentials(&server, "poster", "poster-secret", &[]).await;
+    assert_eq!(status, 401);
+    // Wrong secret through the header: 401 with a Basic challenge (RFC 6749 §5.2).
+    let (status, body, headers) = post_form(
+        &server,
+        "/token",
+        Some(("machine", "wrong")),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(
+        headers["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
+    // Wrong secret in the body: 401 without a challenge.
+    let (status, body, headers) = post_form(
+        &server,
+        "/token",
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "poster"),
+            ("client_secret", "nope"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    assert!(!headers.contains_key("www-authenticate"));
+    // Unknown client and no credentials at all.
+    assert_eq!(client_credentials(&server, "ghost", "x", &[]).await.0, 401);
+    let (status, body, _) = post_form(
+        &server,
+        "/token",
+        None,
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // Two methods at once (RFC 6749 §2.3).
+    let (status, body, _) = post_form(
+        &server,
+        "/token",
+        Some(("machine", "machine-secret")),
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_secret", "machine-secret"),
+            ("client_id", "machine"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_request"))
+    );
+    // Client assertions are not offered yet: a clear invalid_client, not a 5xx.
+    let (status, body, _) = post_form(
+        &server,
+        "/token",
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", "a.b.c"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn grant_scope_and_resource_policy() {
+    let server = TestServer::start(MACHINES).await;
+    let error = |r: (u16, Value)| (r.0, r.1["error"].as_str().unwrap_or_default().to_string());
+    // A client not registered for client_credentials.
+    assert_eq!(
+        error(client_credentials(&server, "web", "web-secret", &[]).await),
+        (400, "unauthorized_client".into())
+    );
+    // Scopes: not allowed, unknown, identity.
+    for scope in ["api1.write", "nope", "openid"] {
+        assert_eq!(
+            error(
+                client_credentials(&server, "machine", "machine-secret", &[("scope", scope)]).await
+            ),
+            (400, "invalid_scope".into()),
+            "{scope}"
+        );
+    }
+    // RFC 8707: a resource selects the audience and narrows the scopes.
+    let (status, body) = client_credentials(
+        &server,
+        "machine",
+        "machine-secret",
+        &[("resource", "urn:api2")],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["scope"], "api2.read");
+    for resource in ["urn:unknown", "not a uri", "urn:api1#x"] {
+        assert_eq!(
+            error(
+                client_credentials(
+                    &server,
+                    "machine",
+                    "machine-secret",
+                    &[("resource", resource)]
+                )
+                .await
+            ),
+            (400, "invalid_target".into()),
+            "{resource}"
+        );
+    }
+    assert_eq!(
+        error(
+            client_credentials(
+                &server,
+                "machine",
+                "machine-secret",
+                &[("resource", "urn:api2"), ("scope", "api1.read")]
+            )
+            .await
+        ),
+        (400, "invalid_scope".into())
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn reference_tokens_introspect_and_revoke() {
+    let server = TestServer::start(MACHINES).await;
+    let (status, body) = client_credentials(&server, "ref", "ref-secret", &[]).await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        token.matches('.').count(),
+        0,
+        "a reference token is an opaque handle"
+    );
+    assert!(token.len() >= 43, "at least 256 bits");
+
+    // The API it is for sees it active, with its claims.
+    let seen = introspect(&server, ("urn:api1", "api1-secret"), &token).await;
+    assert_eq!(seen["active"], true);
+    assert_eq!(seen["client_id"], "ref");
+    assert_eq!(seen["scope"], "api1.read");
+    assert_eq!(seen["aud"], "urn:api1");
+    assert_eq!(seen["iss"], server.base.as_str());
+    // Another API, and another client, see nothing.
+    assert_eq!(
+        introspect(&server, ("urn:api2", "api2-secret"), &token).await,
+        serde_json::json!({"active": false})
+    );
+    assert_eq!(
+        introspect(&server, ("machine", "machine-secret"), &token).await["active"],
+        false
+    );
+    // The client that owns it may introspect it.
+    assert_eq!(
+        introspect(&server, ("ref", "ref-secret"), &token).await["active"],
+        true
+    );
+    // A wrong API secret is an authentication failure, not an inactive token.
+    let (status, body, _) = post_form(
+        &server,
+        "/introspect",
+        Some(("urn:api1", "nope")),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+
+    // Another client's revocation: 200, and the token stays active (RFC 7009 §2.1).
+    let (status, _, _) = post_form(
+        &server,
+        "/revoke",
+        Some(("machine", "machine-secret")),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        introspect(&server, ("urn:api1", "api1-secret"), &token).await["active"],
+        true
+    );
+    // The owner's revocation takes effect at once.
+    let (status, _, headers) = post_form(
+        &server,
+        "/revoke",
+        Some(("ref", "ref-secret")),
+        &[("token", &token), ("token_type_hint", "access_token")],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers["cache-control"], "no-store");
+    assert_eq!(
+        introspect(&server, ("urn:api1", "api1-secret"), &token).await["active"],
+        false
+    );
+    // Unknown tokens: 200 at revocation, inactive at introspection.
+    assert_eq!(
+        post_form(
+            &server,
+            "/revoke",
+            Some(("ref", "ref-secret")),
+            &[("token", "unknown")]
+        )
+        .await
+        .0,
+        200
+    );
+    assert_eq!(
+        introspect(&server, ("urn:api1", "api1-secret"), "unknown").await["active"],
+        false
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn expired_reference_token_is_inactive() {
+    let server = TestServer::start(MACHINES).await;
+    let token = client_credentials(&server, "ref", "ref-secret", &[])
+        .await
+        .1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    server.clock.advance(299);
+    assert_eq!(
+        introspect(&server, ("urn:api1", "api1-secret"), &token).await["active"],
+        true
+    );
+    server.clock.advance(1);
+    assert_eq!(
+        introspect(&server, ("urn:api1", "api1-secret"), &token).await["active"],
+        false
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn jwt_access_tokens_introspect_and_cannot_be_revoked() {
+    let server = TestServer::start(MACHINES).await;
+    let token = client_credentials(
+        &server,
+        "machine",
+        "machine-secret",
+        &[("scope", "api1.read")],
+    )
+    .await
+    .1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let seen = introspect(&server, ("urn:api1", "api1-secret"), &token).await;
+    assert_eq!(
+        (seen["active"].as_bool(), seen["sub"].as_str()),
+        (Some(true), Some("machine"))
+    );
+    assert_eq!(
+        introspect(&server, ("urn:api2", "api2-secret"), &token).await["active"],
+        false
+    );
+    // A tampered JWT is inactive, never an error.
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert_eq!(
+        introspect(&server, ("urn:api1", "api1-secret"), &tampered).await["active"],
+        false
+    );
+    // RFC 7009 §2.2.1.
+    let (status, body, _) = post_form(
+        &server,
+        "/revoke",
+        Some(("machine", "machine-secret")),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unsupported_token_type"))
+    );
+    // Expired: inactive.
+    server.clock.advance(3_600);
+    assert_eq!(
+        introspect(&server, ("urn:api1", "api1-secret"), &token).await["active"],
+        false
+    );
+    server.stop().await;
+}
