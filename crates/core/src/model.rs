@@ -125,6 +125,9 @@ pub struct Client {
     pub identity_token_lifetime: u64,
     /// How the client authenticates at the token endpoint.
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// Public keys for `private_key_jwt` (registered inline).
+    #[serde(default)]
+    pub jwks: Vec<crate::clients::jwk::ClientJwk>,
     /// A disabled client gets no tokens.
     pub enabled: bool,
 }

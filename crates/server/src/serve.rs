@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::body::Bytes;
+use tessera_core::protocol::paths;
 use tessera_core::store::Store;
 use tessera_core::{Clock, SystemClock};
 use tessera_store_sql::SqlStore;
@@ -60,6 +61,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         keys: keys.clone(),
         discovery_json,
         readiness: readiness.clone(),
+        endpoints: [paths::TOKEN, paths::INTROSPECT, paths::REVOKE]
+            .into_iter()
+            .map(|p| (p, format!("{}{p}", config.issuer)))
+            .collect(),
     }));
 
     let listener = tokio::net::TcpListener::bind(config.listen)

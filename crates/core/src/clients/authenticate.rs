@@ -1,10 +1,11 @@
 //! Checking presented credentials against the registered client (or API resource).
 
 use super::PresentedCredentials;
+use super::assertion::{AssertionAudience, verify_client_assertion};
 use crate::crypto::{constant_time_eq, handle_digest};
 use crate::model::{ApiResource, Client, TokenEndpointAuthMethod};
 use crate::protocol::OAuthError;
-use crate::store::ClientStore;
+use crate::store::Store;
 
 /// The digest under which a client or API secret is stored. Client secrets are high-entropy,
 /// so SHA-256 suffices (a password hash would cost the token endpoint most of its throughput).
@@ -30,10 +31,12 @@ fn failed(presented: &PresentedCredentials) -> OAuthError {
 }
 
 /// Authenticates the client a request presents (RFC 6749 §2.3): it must exist, be enabled,
-/// use the method it is registered for, and prove its secret where the method needs one.
+/// use the method it is registered for, and prove its secret or key where the method needs one.
+/// `audience` says where the request arrived, for client assertions.
 pub async fn authenticate_client(
-    store: &dyn ClientStore,
+    store: &dyn Store,
     presented: &PresentedCredentials,
+    audience: &AssertionAudience<'_>,
 ) -> Result<Client, OAuthError> {
     let (client_id, method, secret) = match presented {
         PresentedCredentials::Basic {
@@ -55,11 +58,19 @@ pub async fn authenticate_client(
         PresentedCredentials::PublicClient { client_id } => {
             (client_id, TokenEndpointAuthMethod::None, None)
         }
-        PresentedCredentials::Assertion { .. } => {
-            return Err(OAuthError::InvalidClient {
-                description: "client assertions are not supported by this server yet".into(),
-                used_authorization_header: false,
-            });
+        PresentedCredentials::Assertion {
+            client_id,
+            assertion_type,
+            assertion,
+        } => {
+            return verify_client_assertion(
+                store,
+                assertion_type,
+                assertion.expose(),
+                client_id.as_deref(),
+                audience,
+            )
+            .await;
         }
         PresentedCredentials::Nothing => {
             return Err(OAuthError::InvalidClient {
@@ -116,6 +127,12 @@ mod tests {
     use crate::secret::Secret;
     use crate::store::MemoryStore;
 
+    const HERE: AssertionAudience<'static> = AssertionAudience {
+        issuer: "https://id",
+        endpoint: "https://id/token",
+        now: 0,
+    };
+
     fn client(id: &str, method: TokenEndpointAuthMethod, secrets: &[&str]) -> Client {
         Client {
             client_id: id.into(),
@@ -131,6 +148,7 @@ mod tests {
             access_token_lifetime: 60,
             identity_token_lifetime: 60,
             token_endpoint_auth_method: method,
+            jwks: vec![],
             enabled: true,
         }
     }
@@ -162,12 +180,12 @@ mod tests {
         store.upsert_client(&off, Source::Config).await.unwrap();
 
         assert!(
-            authenticate_client(&store, &basic("m", "old"))
+            authenticate_client(&store, &basic("m", "old"), &HERE)
                 .await
                 .is_ok()
         );
         assert!(
-            authenticate_client(&store, &basic("m", "new"))
+            authenticate_client(&store, &basic("m", "new"), &HERE)
                 .await
                 .is_ok()
         );
@@ -177,7 +195,9 @@ mod tests {
             basic("ghost", "old"),
             basic("off", "s"),
         ] {
-            let e = authenticate_client(&store, &wrong).await.unwrap_err();
+            let e = authenticate_client(&store, &wrong, &HERE)
+                .await
+                .unwrap_err();
             assert_eq!(
                 e,
                 OAuthError::InvalidClient {
@@ -191,11 +211,11 @@ mod tests {
             client_id: "m".into(),
             presented_secret: Secret::new("old".into()),
         };
-        assert!(authenticate_client(&store, &post).await.is_err());
+        assert!(authenticate_client(&store, &post, &HERE).await.is_err());
         // A confidential client cannot pretend to be public.
         let public = PresentedCredentials::PublicClient {
             client_id: "m".into(),
         };
-        assert!(authenticate_client(&store, &public).await.is_err());
+        assert!(authenticate_client(&store, &public, &HERE).await.is_err());
     }
 }

@@ -1,8 +1,11 @@
 //! Client authentication (RFC 6749 §2.3, OIDC Core §9): what the request presents, and the
 //! check of it against the registered client.
 
+pub mod assertion;
 pub mod authenticate;
 pub mod credentials;
+pub mod jwk;
 
+pub use assertion::AssertionAudience;
 pub use authenticate::{authenticate_api, authenticate_client, secret_digest};
 pub use credentials::PresentedCredentials;

@@ -175,6 +175,7 @@ mod tests {
             access_token_lifetime: 60,
             identity_token_lifetime: 60,
             token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+            jwks: vec![],
             enabled: true,
         };
         (resources, client)

@@ -6,10 +6,15 @@
 use serde::Serialize;
 
 use super::paths;
+use crate::clients::jwk::ASSERTION_ALGS;
 use crate::tokens::SigningAlg;
 
 /// Client authentication methods implemented (RFC 6749 §2.3.1).
-const CLIENT_AUTH_METHODS: &[&str] = &["client_secret_basic", "client_secret_post"];
+const CLIENT_AUTH_METHODS: &[&str] = &[
+    "client_secret_basic",
+    "client_secret_post",
+    "private_key_jwt",
+];
 
 /// The discovery document.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -24,14 +29,20 @@ pub struct ProviderMetadata {
     pub jwks_uri: String,
     /// RFC 8414 §2: client authentication methods at the token endpoint.
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 8414 §2: required when `private_key_jwt` is listed.
+    pub token_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 8414 §2 (RFC 7662).
     pub introspection_endpoint: String,
     /// RFC 8414 §2.
     pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 8414 §2.
+    pub introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 8414 §2 (RFC 7009).
     pub revocation_endpoint: String,
     /// RFC 8414 §2.
     pub revocation_endpoint_auth_methods_supported: Vec<&'static str>,
+    /// RFC 8414 §2.
+    pub revocation_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     /// Discovery §3 RECOMMENDED.
     pub scopes_supported: Vec<String>,
     /// Discovery §3 REQUIRED.
@@ -77,10 +88,13 @@ impl ProviderMetadata {
             token_endpoint: endpoint(paths::TOKEN),
             jwks_uri: endpoint(paths::JWKS),
             token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
+            token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS.to_vec(),
             introspection_endpoint: endpoint(paths::INTROSPECT),
             introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
+            introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS.to_vec(),
             revocation_endpoint: endpoint(paths::REVOKE),
             revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
+            revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS.to_vec(),
             scopes_supported: scopes,
             response_types_supported: vec!["code"],
             grant_types_supported: vec!["authorization_code", "client_credentials"],

@@ -60,6 +60,7 @@ fn client(id: &str) -> Client {
         access_token_lifetime: 3600,
         identity_token_lifetime: 300,
         token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
+        jwks: vec![],
         enabled: true,
     }
 }

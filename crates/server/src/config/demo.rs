@@ -29,6 +29,7 @@ fn client(
         access_token_lifetime: 3_600,
         identity_token_lifetime: 300,
         token_endpoint_auth_method: None,
+        jwks: None,
         enabled: true,
     }
 }

@@ -271,9 +271,19 @@ pub struct RawClient {
     pub identity_token_lifetime: u64,
     /// Default: `client_secret_basic` with secrets, `none` without.
     pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// Public keys for `private_key_jwt`: `{ keys = [ { kty = "EC", crv = "P-256", ... } ] }`.
+    pub jwks: Option<RawJwks>,
     /// A disabled client gets no tokens.
     #[serde(default = "yes")]
     pub enabled: bool,
+}
+
+/// An inline JSON Web Key Set (RFC 7517 §5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwks {
+    /// The keys.
+    pub keys: Vec<serde_json::Value>,
 }
 
 fn default_access_token_lifetime() -> u64 {

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use tessera_core::clients::jwk::ClientJwk;
 use tessera_core::crypto::handle_digest;
 use tessera_core::model::{
     ApiResource, ApiScope, Client, IdentityResource, KNOWN_GRANT_TYPES, OFFLINE_ACCESS, Resources,
@@ -338,11 +339,14 @@ fn check_clients(raw: &[RawClient], resources: &Resources, p: &mut Problems) -> 
                 &method_key,
                 format!("`{}` needs at least one entry in `secrets`", m.as_str()),
             ),
-            TokenEndpointAuthMethod::PrivateKeyJwt | TokenEndpointAuthMethod::ClientSecretJwt => p
-                .add(
-                    &method_key,
-                    format!("`{}` is not supported by this version", method.as_str()),
-                ),
+            TokenEndpointAuthMethod::ClientSecretJwt => p.add(
+                &method_key,
+                "`client_secret_jwt` is not supported: secrets are stored only as digests; use private_key_jwt",
+            ),
+            TokenEndpointAuthMethod::PrivateKeyJwt if !c.secrets.is_empty() => p.add(
+                &method_key,
+                "is `private_key_jwt`, so `secrets` are never used; remove them",
+            ),
             _ => {}
         }
         if c.grant_types.is_empty() {
@@ -419,6 +423,26 @@ fn check_clients(raw: &[RawClient], resources: &Resources, p: &mut Problems) -> 
                 );
             }
         }
+        let mut jwks = Vec::new();
+        for (j, jwk) in c.jwks.iter().flat_map(|k| k.keys.iter()).enumerate() {
+            match ClientJwk::from_json(jwk) {
+                Ok(parsed) => jwks.push(parsed),
+                Err(why) => p.add(format!("{key}.jwks.keys[{j}]"), why),
+            }
+        }
+        let has_keys = c.jwks.as_ref().is_some_and(|k| !k.keys.is_empty());
+        if method == TokenEndpointAuthMethod::PrivateKeyJwt && !has_keys {
+            p.add(
+                format!("{key}.jwks"),
+                "private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
+            );
+        }
+        if method != TokenEndpointAuthMethod::PrivateKeyJwt && c.jwks.is_some() {
+            p.add(
+                format!("{key}.jwks"),
+                "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
+            );
+        }
         clients.push(Client {
             client_id: c.client_id.clone(),
             client_name: c.client_name.clone(),
@@ -433,6 +457,7 @@ fn check_clients(raw: &[RawClient], resources: &Resources, p: &mut Problems) -> 
             access_token_lifetime: c.access_token_lifetime,
             identity_token_lifetime: c.identity_token_lifetime,
             token_endpoint_auth_method: method,
+            jwks,
             enabled: c.enabled,
         });
     }

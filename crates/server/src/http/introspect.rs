@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::clients::{PresentedCredentials, authenticate_api, authenticate_client};
+use tessera_core::protocol::paths;
 use tessera_core::tokens::introspect::{Caller, TokenLookup, introspect};
 
 use super::AppState;
@@ -29,7 +30,12 @@ pub async fn introspection(
     let caller = match authenticate_api(&state.config.resources.api_resources, &presented) {
         Some(api) => Caller::Api(api?),
         None => {
-            client = authenticate_client(state.store.as_ref(), &presented).await?;
+            client = authenticate_client(
+                state.store.as_ref(),
+                &presented,
+                &state.assertion_audience(paths::INTROSPECT),
+            )
+            .await?;
             Caller::Client(&client)
         }
     };

@@ -53,6 +53,8 @@ pub struct AppInner {
     pub discovery_json: Bytes,
     /// Readiness flags.
     pub readiness: Arc<Readiness>,
+    /// Absolute URLs of the endpoints, by path.
+    pub endpoints: std::collections::HashMap<&'static str, String>,
 }
 
 /// Cheaply clonable handle on [`AppInner`].
@@ -63,6 +65,21 @@ impl Deref for AppState {
     type Target = AppInner;
     fn deref(&self) -> &AppInner {
         &self.0
+    }
+}
+
+impl AppState {
+    /// Where a client assertion presented at `path` may point its `aud`: the issuer or the
+    /// endpoint's URL (RFC 7523 §3).
+    pub fn assertion_audience(
+        &self,
+        path: &'static str,
+    ) -> tessera_core::clients::AssertionAudience<'_> {
+        tessera_core::clients::AssertionAudience {
+            issuer: &self.config.issuer,
+            endpoint: self.endpoints.get(path).map_or("", String::as_str),
+            now: self.clock.now(),
+        }
     }
 }
 

@@ -5,6 +5,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::clients::{PresentedCredentials, authenticate_client};
+use tessera_core::protocol::paths;
 use tessera_core::tokens::introspect::TokenLookup;
 use tessera_core::tokens::revoke::revoke;
 
@@ -23,7 +24,12 @@ pub async fn revocation(
     let token = form.required("token")?;
     form.one("token_type_hint")?;
     let presented = PresentedCredentials::extract(authorization(&headers)?, &form)?;
-    let client = authenticate_client(state.store.as_ref(), &presented).await?;
+    let client = authenticate_client(
+        state.store.as_ref(),
+        &presented,
+        &state.assertion_audience(paths::REVOKE),
+    )
+    .await?;
     let ring = state.keys.current();
     let lookup = TokenLookup {
         issuer: &state.config.issuer,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use tessera_core::clients::{PresentedCredentials, authenticate_client};
 use tessera_core::grants::{TokenContext, client_credentials};
 use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::paths;
 use tessera_core::tokens::SigningAlg;
 use tessera_core::tokens::access_token::IssuedAccessToken;
 
@@ -36,7 +37,12 @@ pub async fn token(
     let form = read_form(&headers, &uri, &body)?;
     let grant_type = form.required("grant_type")?;
     let presented = PresentedCredentials::extract(authorization(&headers)?, &form)?;
-    let client = authenticate_client(state.store.as_ref(), &presented).await?;
+    let client = authenticate_client(
+        state.store.as_ref(),
+        &presented,
+        &state.assertion_audience(paths::TOKEN),
+    )
+    .await?;
     let ring = state.keys.current();
     let ctx = TokenContext {
         issuer: &state.config.issuer,

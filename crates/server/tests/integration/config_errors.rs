@@ -161,6 +161,28 @@ fn dev_mode_listens_on_loopback_only() {
 }
 
 #[test]
+fn client_key_registration_errors() {
+    let base = "[[api_scopes]]\nname = \"a\"\n[[clients]]\nclient_id = \"c\"\ngrant_types = [\"client_credentials\"]\nallowed_scopes = [\"a\"]\n";
+    assert_config_error(
+        &format!("{base}token_endpoint_auth_method = \"private_key_jwt\"\n"),
+        &[],
+        &["clients[0].jwks"],
+    );
+    assert_config_error(
+        &format!(
+            "{base}token_endpoint_auth_method = \"private_key_jwt\"\njwks = {{ keys = [ {{ kty = \"EC\", crv = \"P-256\", x = \"AA\", y = \"AA\", d = \"AA\" }} ] }}\n"
+        ),
+        &[],
+        &["clients[0].jwks.keys[0]", "private"],
+    );
+    assert_config_error(
+        &format!("{base}secrets = [\"s\"]\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n"),
+        &[],
+        &["client_secret_jwt"],
+    );
+}
+
+#[test]
 fn duplicate_client_id() {
     assert_config_error(
         &format!("{CLIENT}{CLIENT}"),

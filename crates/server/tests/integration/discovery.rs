@@ -86,8 +86,20 @@ async fn openid_configuration_is_complete_and_honest() {
     ] {
         assert_eq!(
             strings(&doc[key]),
-            ["client_secret_basic", "client_secret_post"],
+            [
+                "client_secret_basic",
+                "client_secret_post",
+                "private_key_jwt"
+            ],
             "{key}"
+        );
+        // RFC 8414 §2: with private_key_jwt listed, the signing algorithms must be too;
+        // asymmetric only, never `none`.
+        let algs_key = key.replace("methods", "signing_alg_values");
+        assert_eq!(
+            strings(&doc[&algs_key]),
+            ["RS256", "PS256", "ES256", "EdDSA"],
+            "{algs_key}"
         );
     }
     // §3 RECOMMENDED scopes_supported: openid and the configured scopes, hidden ones excluded.

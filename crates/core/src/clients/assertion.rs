@@ -1,0 +1,216 @@
+//! Client assertions: `private_key_jwt` (OIDC Core §9, RFC 7523 §2.2, §3).
+//!
+//! The assertion is checked as SECURITY.md SEC-37/38/39/40 ask: a fixed algorithm allow-list,
+//! the key taken from the client's registration (never from the token), `iss` = `sub` =
+//! client_id, `aud` naming us, `exp` required and close, NumericDates that are numbers, and a
+//! `jti` that is used once, persisted so replays fail on every instance and after restarts.
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use super::jwk::ASSERTION_ALGS;
+use crate::clock::UnixTime;
+use crate::crypto::{base64url_decode, handle_digest};
+use crate::model::{Client, Grant, TokenEndpointAuthMethod};
+use crate::protocol::OAuthError;
+use crate::store::{Store, StoreError};
+use crate::tokens::verify::MAX_COMPACT_JWS;
+
+/// RFC 7523 §2.2.
+pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// Grant kind of the replay markers.
+pub const ASSERTION_JTI: &str = "client_assertion_jti";
+
+/// Clock skew tolerated between client and server.
+pub const LEEWAY: i64 = 60;
+
+/// Longest assertion lifetime accepted (SEC-37: `exp` at most 5 minutes ahead).
+pub const MAX_LIFETIME: i64 = 300;
+
+/// Where the assertion was presented.
+#[derive(Debug, Clone, Copy)]
+pub struct AssertionAudience<'a> {
+    /// Our issuer identifier.
+    pub issuer: &'a str,
+    /// The endpoint's URL (token, introspection, revocation).
+    pub endpoint: &'a str,
+    /// Now.
+    pub now: UnixTime,
+}
+
+#[derive(Deserialize)]
+struct Header {
+    alg: String,
+    kid: Option<String>,
+    typ: Option<String>,
+    crit: Option<Value>,
+}
+
+fn refuse(why: &str) -> OAuthError {
+    OAuthError::InvalidClient {
+        description: format!("client assertion refused: {why}").into(),
+        used_authorization_header: false,
+    }
+}
+
+/// A NumericDate claim: absent is `None`; anything but an integer (a string, null, a float)
+/// is an error, never "absent" (SEC-40, CVE-32).
+fn numeric(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, OAuthError> {
+    match claims.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .as_i64()
+            .map(Some)
+            .ok_or_else(|| refuse(&format!("`{name}` is not a number"))),
+    }
+}
+
+fn string<'c>(claims: &'c Map<String, Value>, name: &str) -> Result<&'c str, OAuthError> {
+    claims
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| refuse(&format!("`{name}` is missing")))
+}
+
+/// Verifies a client assertion and returns the client it authenticates.
+pub async fn verify_client_assertion(
+    store: &dyn Store,
+    assertion_type: &str,
+    assertion: &str,
+    client_id_param: Option<&str>,
+    audience: &AssertionAudience<'_>,
+) -> Result<Client, OAuthError> {
+    if assertion_type != ASSERTION_TYPE {
+        return Err(refuse("unsupported client_assertion_type"));
+    }
+    if assertion.len() > MAX_COMPACT_JWS || assertion.bytes().filter(|b| *b == b'.').count() != 2 {
+        return Err(refuse("not a compact JWS"));
+    }
+    let mut parts = assertion.split('.');
+    let (h64, p64, s64) = match (parts.next(), parts.next(), parts.next()) {
+        (Some(h), Some(p), Some(s)) => (h, p, s),
+        _ => return Err(refuse("not a compact JWS")),
+    };
+    let header: Header = base64url_decode(h64)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| refuse("malformed header"))?;
+    if header.crit.is_some() {
+        return Err(refuse("critical header extensions are not understood"));
+    }
+    // A token of another kind (an access token, a logout token) is not an assertion.
+    if let Some(typ) = &header.typ
+        && !typ.eq_ignore_ascii_case("JWT")
+        && !typ.eq_ignore_ascii_case("client-authentication+jwt")
+    {
+        return Err(refuse("unexpected typ"));
+    }
+    if !ASSERTION_ALGS.contains(&header.alg.as_str()) {
+        return Err(refuse("algorithm not allowed"));
+    }
+    let claims: Map<String, Value> = base64url_decode(p64)
+        .and_then(|b| serde_json::from_slice(&b).ok())
+        .ok_or_else(|| refuse("malformed claims"))?;
+    // RFC 7523 §3: iss and sub are the client_id.
+    let client_id = string(&claims, "iss")?;
+    if string(&claims, "sub")? != client_id || client_id_param.is_some_and(|id| id != client_id) {
+        return Err(refuse("iss, sub and client_id differ"));
+    }
+    let client = store
+        .find_client(client_id)
+        .await?
+        .filter(|c| {
+            c.enabled && c.token_endpoint_auth_method == TokenEndpointAuthMethod::PrivateKeyJwt
+        })
+        .ok_or_else(|| refuse("unknown client or not registered for private_key_jwt"))?;
+    // The key comes from the registration: by kid when the header names one.
+    let signature = base64url_decode(s64).ok_or_else(|| refuse("malformed signature"))?;
+    let signing_input = &assertion.as_bytes()[..h64.len() + 1 + p64.len()];
+    let verified = client
+        .jwks
+        .iter()
+        .filter(|k| header.kid.is_none() || k.kid == header.kid)
+        .any(|k| k.verify(&header.alg, signing_input, &signature));
+    if !verified {
+        return Err(refuse(
+            "signature does not verify with the client's registered keys",
+        ));
+    }
+    check_claims(&claims, audience)?;
+    let jti = string(&claims, "jti")?;
+    if jti.len() > 256 {
+        return Err(refuse("jti is too long"));
+    }
+    remember_jti(
+        store,
+        &client,
+        jti,
+        numeric(&claims, "exp")?.unwrap_or(audience.now),
+        audience.now,
+    )
+    .await?;
+    Ok(client)
+}
+
+fn check_claims(
+    claims: &Map<String, Value>,
+    audience: &AssertionAudience<'_>,
+) -> Result<(), OAuthError> {
+    let now = audience.now;
+    // RFC 7523 §3: the audience identifies the authorization server (issuer or endpoint URL).
+    let names_us = |v: &Value| {
+        v.as_str()
+            .is_some_and(|a| a == audience.issuer || a == audience.endpoint)
+    };
+    let aud_ok = match claims.get("aud") {
+        Some(Value::Array(items)) => items.iter().any(names_us),
+        Some(v) => names_us(v),
+        None => false,
+    };
+    if !aud_ok {
+        return Err(refuse("aud does not name this server"));
+    }
+    let exp = numeric(claims, "exp")?.ok_or_else(|| refuse("exp is missing"))?;
+    if exp.saturating_add(LEEWAY) <= now {
+        return Err(refuse("expired"));
+    }
+    if exp > now.saturating_add(MAX_LIFETIME + LEEWAY) {
+        return Err(refuse("exp is too far in the future"));
+    }
+    if numeric(claims, "nbf")?.is_some_and(|nbf| nbf > now + LEEWAY) {
+        return Err(refuse("not valid yet"));
+    }
+    if numeric(claims, "iat")?.is_some_and(|iat| iat > now + LEEWAY) {
+        return Err(refuse("issued in the future"));
+    }
+    Ok(())
+}
+
+/// Records the jti; a second use within its lifetime finds the marker and fails (atomic: the
+/// digest is the primary key).
+async fn remember_jti(
+    store: &dyn Store,
+    client: &Client,
+    jti: &str,
+    exp: i64,
+    now: i64,
+) -> Result<(), OAuthError> {
+    let marker = Grant {
+        handle_digest: handle_digest(&format!("{ASSERTION_JTI}\n{}\n{jti}", client.client_id)),
+        kind: ASSERTION_JTI.into(),
+        client_id: client.client_id.clone(),
+        subject: None,
+        session_id: None,
+        family: None,
+        data: Value::Null,
+        created_at: now,
+        expires_at: exp.saturating_add(LEEWAY),
+        consumed_at: None,
+    };
+    match store.insert_grant(&marker).await {
+        Ok(()) => Ok(()),
+        Err(StoreError::Conflict(_)) => Err(refuse("jti already used")),
+        Err(e) => Err(e.into()),
+    }
+}

@@ -1,0 +1,318 @@
+//! `private_key_jwt` client authentication (RFC 7523, OIDC Core §9) with assertions signed by
+//! a third-party library (`jsonwebtoken`).
+
+use base64::Engine as _;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use serde_json::{Value, json};
+use tessera_core::Clock as _;
+use tessera_core::tokens::{SigningAlg, SigningKey};
+
+use crate::support::TestServer;
+use crate::tokens::post_form;
+
+const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+struct ClientKey {
+    jwk: Value,
+    encoding: EncodingKey,
+}
+
+fn client_key(alg: SigningAlg, kid: &str) -> ClientKey {
+    let (key, der) = SigningKey::generate(alg).unwrap();
+    let mut jwk = serde_json::to_value(key.public_jwk()).unwrap();
+    jwk["kid"] = json!(kid);
+    jwk.as_object_mut().unwrap().remove("alg");
+    let pem = format!(
+        "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
+        base64::engine::general_purpose::STANDARD.encode(&der)
+    );
+    let encoding = match alg {
+        SigningAlg::Es256 => EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+        SigningAlg::Rs256 => EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+    };
+    ClientKey { jwk, encoding }
+}
+
+fn inline_jwks(keys: &[&ClientKey]) -> String {
+    let entries: Vec<String> = keys
+        .iter()
+        .map(|k| {
+            let fields: Vec<String> = k
+                .jwk
+                .as_object()
+                .unwrap()
+                .iter()
+                .map(|(n, v)| format!("{n} = {v}"))
+                .collect();
+            format!("{{ {} }}", fields.join(", "))
+        })
+        .collect();
+    format!("jwks = {{ keys = [ {} ] }}", entries.join(", "))
+}
+
+struct Setup {
+    server: TestServer,
+    ec: ClientKey,
+    rsa: ClientKey,
+}
+
+async fn setup() -> Setup {
+    let ec = client_key(SigningAlg::Es256, "ec-1");
+    let rsa = client_key(SigningAlg::Rs256, "rsa-1");
+    let config = format!(
+        r#"
+[[api_scopes]]
+name = "api1.read"
+
+[[clients]]
+client_id = "signer"
+grant_types = ["client_credentials"]
+allowed_scopes = ["api1.read"]
+token_endpoint_auth_method = "private_key_jwt"
+{}
+"#,
+        inline_jwks(&[&ec, &rsa])
+    );
+    Setup {
+        server: TestServer::start(&config).await,
+        ec,
+        rsa,
+    }
+}
+
+fn claims(server: &TestServer, overrides: Value) -> Value {
+    let now = server.clock.now();
+    let mut c = json!({
+        "iss": "signer",
+        "sub": "signer",
+        "aud": server.url("/token"),
+        "exp": now + 120,
+        "iat": now,
+        "jti": tessera_core::crypto::random_handle().unwrap(),
+    });
+    for (k, v) in overrides.as_object().unwrap() {
+        if v.is_null() && k != "exp_null" {
+            c.as_object_mut().unwrap().remove(k);
+        } else {
+            c[k] = v.clone();
+        }
+    }
+    c
+}
+
+fn sign(key: &ClientKey, alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
+    let mut header = Header::new(alg);
+    header.kid = kid.map(str::to_string);
+    encode(&header, claims, &key.encoding).unwrap()
+}
+
+async fn token_with(server: &TestServer, assertion: &str) -> (u16, Value) {
+    let (status, body, _) = post_form(
+        server,
+        "/token",
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_assertion_type", ASSERTION_TYPE),
+            ("client_assertion", assertion),
+        ],
+    )
+    .await;
+    (status, body)
+}
+
+#[tokio::test]
+async fn valid_assertions_authenticate() {
+    let s = setup().await;
+    for (key, alg, kid) in [
+        (&s.ec, Algorithm::ES256, Some("ec-1")),
+        (&s.ec, Algorithm::ES256, None),
+        (&s.rsa, Algorithm::RS256, Some("rsa-1")),
+        (&s.rsa, Algorithm::PS256, Some("rsa-1")),
+    ] {
+        let assertion = sign(key, alg, kid, &claims(&s.server, json!({})));
+        let (status, body) = token_with(&s.server, &assertion).await;
+        assert_eq!(status, 200, "{alg:?} {kid:?}: {body}");
+    }
+    // aud may be the issuer instead of the token endpoint.
+    let assertion = sign(
+        &s.ec,
+        Algorithm::ES256,
+        Some("ec-1"),
+        &claims(&s.server, json!({"aud": s.server.base})),
+    );
+    assert_eq!(token_with(&s.server, &assertion).await.0, 200);
+    s.server.stop().await;
+}
+
+/// SEC-37, CVE-18: a jti is single-use.
+#[tokio::test]
+async fn replayed_assertion_is_refused() {
+    let s = setup().await;
+    let assertion = sign(
+        &s.ec,
+        Algorithm::ES256,
+        Some("ec-1"),
+        &claims(&s.server, json!({})),
+    );
+    assert_eq!(token_with(&s.server, &assertion).await.0, 200);
+    let (status, body) = token_with(&s.server, &assertion).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    s.server.stop().await;
+}
+
+#[tokio::test]
+async fn bad_assertions_are_refused() {
+    let s = setup().await;
+    let now = s.server.clock.now();
+    let other = client_key(SigningAlg::Es256, "ec-1");
+    let mut cases: Vec<(&str, String)> = vec![
+        (
+            "signed by an unregistered key",
+            sign(
+                &other,
+                Algorithm::ES256,
+                Some("ec-1"),
+                &claims(&s.server, json!({})),
+            ),
+        ),
+        (
+            "unknown kid",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                Some("nope"),
+                &claims(&s.server, json!({})),
+            ),
+        ),
+        (
+            "iss differs from sub",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                None,
+                &claims(&s.server, json!({"sub": "someone"})),
+            ),
+        ),
+        (
+            "unknown client",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                None,
+                &claims(&s.server, json!({"iss": "ghost", "sub": "ghost"})),
+            ),
+        ),
+        (
+            "wrong audience",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                None,
+                &claims(&s.server, json!({"aud": "https://elsewhere.example"})),
+            ),
+        ),
+        (
+            "no exp",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                None,
+                &claims(&s.server, json!({"exp": null})),
+            ),
+        ),
+        (
+            "exp as a string (CVE-32)",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                None,
+                &claims(&s.server, json!({"exp": (now + 120).to_string()})),
+            ),
+        ),
+        (
+            "nbf as a string",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                None,
+                &claims(&s.server, json!({"nbf": "0"})),
+            ),
+        ),
+        (
+            "expired",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                None,
+                &claims(&s.server, json!({"exp": now - 120})),
+            ),
+        ),
+        (
+            "exp an hour ahead",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                None,
+                &claims(&s.server, json!({"exp": now + 3600})),
+            ),
+        ),
+        (
+            "no jti",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                None,
+                &claims(&s.server, json!({"jti": null})),
+            ),
+        ),
+    ];
+    // alg none and HS256 keyed with the public key (CVE-26), built by hand.
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    };
+    let payload = b64(&claims(&s.server, json!({})));
+    cases.push((
+        "alg none",
+        format!("{}.{payload}.", b64(&json!({"alg": "none"}))),
+    ));
+    let hs = sign_hs256_with(
+        &s.ec.jwk.to_string(),
+        &format!("{}.{payload}", b64(&json!({"alg": "HS256", "kid": "ec-1"}))),
+    );
+    cases.push(("HS256 with the public key", hs));
+    cases.push(("garbage", "not.a.jwt".into()));
+    for (what, assertion) in cases {
+        let (status, body) = token_with(&s.server, &assertion).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{what}: {body}"
+        );
+    }
+    // A client registered for private_key_jwt cannot fall back to no authentication.
+    let (status, _, _) = post_form(
+        &s.server,
+        "/token",
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "signer"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
+    s.server.stop().await;
+}
+
+fn sign_hs256_with(secret: &str, signing_input: &str) -> String {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret.as_bytes());
+    let tag = aws_lc_rs::hmac::sign(&key, signing_input.as_bytes());
+    format!(
+        "{signing_input}.{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
+    )
+}
