@@ -12,3 +12,4 @@ mod postgres;
 mod support;
 mod tokens;
 mod tokens_hostile;
+mod validation;

@@ -1,0 +1,346 @@
+//! The token validator: JWTs against the issuer's JWKS, reference tokens by introspection.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex as StdMutex};
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde_json::{Map, Value};
+use tokio::sync::{Mutex, RwLock};
+
+use crate::Claims;
+
+/// Longest token accepted before any parsing.
+const MAX_TOKEN: usize = 16 * 1024;
+/// Entries kept in the introspection cache at most.
+const MAX_CACHED: usize = 10_000;
+
+/// How to validate tokens.
+#[derive(Debug, Clone)]
+pub struct ValidationConfig {
+    /// The issuer identifier, exactly as in the tokens.
+    pub issuer: String,
+    /// This API's resource name; tokens must carry it in `aud`.
+    pub audience: String,
+    /// Accepted JWS algorithms (asymmetric only).
+    pub algorithms: Vec<Algorithm>,
+    /// Seconds of clock skew tolerated on `exp` and `nbf`.
+    pub leeway: u64,
+    /// How long a fetched JWKS is used before it is fetched again.
+    pub jwks_max_age: Duration,
+    /// An unknown `kid` refetches the JWKS at most this often.
+    pub jwks_refetch_interval: Duration,
+    /// The API's name and secret for introspection; without them reference tokens are refused.
+    pub introspection: Option<(String, String)>,
+    /// How long an introspection answer is reused (revocations show after at most this long).
+    pub introspection_cache: Duration,
+    /// Timeout for calls to the issuer.
+    pub http_timeout: Duration,
+}
+
+impl ValidationConfig {
+    /// Defaults for `issuer` and this API's `audience`: ES256, RS256, PS256 and EdDSA, 30 s
+    /// leeway, JWKS reused for 5 minutes and refetched at most every 30 s on an unknown kid,
+    /// introspection answers reused for 10 s.
+    pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self {
+            issuer: issuer.into(),
+            audience: audience.into(),
+            algorithms: vec![
+                Algorithm::ES256,
+                Algorithm::RS256,
+                Algorithm::PS256,
+                Algorithm::EdDSA,
+            ],
+            leeway: 30,
+            jwks_max_age: Duration::from_secs(300),
+            jwks_refetch_interval: Duration::from_secs(30),
+            introspection: None,
+            introspection_cache: Duration::from_secs(10),
+            http_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Accepts reference tokens, introspecting them as the API `name` with `secret`.
+    pub fn with_introspection(
+        mut self,
+        name: impl Into<String>,
+        secret: impl Into<String>,
+    ) -> Self {
+        self.introspection = Some((name.into(), secret.into()));
+        self
+    }
+}
+
+/// Why a token was not accepted.
+#[derive(Debug, thiserror::Error)]
+pub enum ValidationError {
+    /// The token is invalid, expired, revoked or not for this API (answered with 401).
+    #[error("invalid token: {0}")]
+    Invalid(String),
+    /// The issuer could not be asked (answered with 503; the token may be fine).
+    #[error("issuer unavailable: {0}")]
+    Unavailable(String),
+}
+
+use ValidationError::{Invalid, Unavailable};
+
+struct Metadata {
+    jwks_uri: String,
+    introspection_endpoint: Option<String>,
+}
+
+/// Introspection answers by SHA-256 of the token: the claims (None: inactive) and when asked.
+type IntrospectionCache = HashMap<Vec<u8>, (Option<Claims>, Instant)>;
+
+struct CachedJwks {
+    set: JwkSet,
+    fetched: Instant,
+}
+
+/// Validates access tokens; share one (in an `Arc`) across requests.
+pub struct TokenValidator {
+    config: ValidationConfig,
+    http: reqwest::Client,
+    metadata: RwLock<Option<Arc<Metadata>>>,
+    jwks: RwLock<Option<CachedJwks>>,
+    last_fetch: Mutex<Option<Instant>>,
+    introspected: StdMutex<IntrospectionCache>,
+}
+
+impl std::fmt::Debug for TokenValidator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenValidator")
+            .field("issuer", &self.config.issuer)
+            .field("audience", &self.config.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+fn form_encode(value: &str) -> String {
+    url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
+}
+
+impl TokenValidator {
+    /// A validator; nothing is fetched until the first token arrives.
+    pub fn new(config: ValidationConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(config.http_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap_or_default();
+        Self {
+            config,
+            http,
+            metadata: RwLock::new(None),
+            jwks: RwLock::new(None),
+            last_fetch: Mutex::new(None),
+            introspected: StdMutex::new(HashMap::new()),
+        }
+    }
+
+    /// Validates a bearer token.
+    pub async fn validate(&self, token: &str) -> Result<Claims, ValidationError> {
+        if token.is_empty() || token.len() > MAX_TOKEN {
+            return Err(Invalid("empty or oversized token".into()));
+        }
+        if token.bytes().filter(|b| *b == b'.').count() == 2 {
+            self.validate_jwt(token).await
+        } else {
+            self.validate_reference(token).await
+        }
+    }
+
+    async fn get_json(&self, url: &str) -> Result<Value, ValidationError> {
+        let response = self
+            .http
+            .get(url)
+            .send()
+            .await
+            .map_err(|e| Unavailable(format!("GET {url}: {e}")))?;
+        if !response.status().is_success() {
+            return Err(Unavailable(format!("GET {url}: {}", response.status())));
+        }
+        response
+            .json()
+            .await
+            .map_err(|e| Unavailable(format!("GET {url}: {e}")))
+    }
+
+    /// The issuer's metadata, fetched once (OIDC Discovery §4); its `issuer` must match.
+    async fn metadata(&self) -> Result<Arc<Metadata>, ValidationError> {
+        if let Some(m) = self.metadata.read().await.as_ref() {
+            return Ok(m.clone());
+        }
+        let url = format!("{}/.well-known/openid-configuration", self.config.issuer);
+        let doc = self.get_json(&url).await?;
+        // Discovery §4.3: the issuer in the document must be the one we asked.
+        if doc["issuer"].as_str() != Some(self.config.issuer.as_str()) {
+            return Err(Unavailable(
+                "the discovery document names another issuer".into(),
+            ));
+        }
+        let metadata = Arc::new(Metadata {
+            jwks_uri: doc["jwks_uri"]
+                .as_str()
+                .ok_or_else(|| Unavailable("discovery has no jwks_uri".into()))?
+                .to_string(),
+            introspection_endpoint: doc["introspection_endpoint"].as_str().map(str::to_string),
+        });
+        *self.metadata.write().await = Some(metadata.clone());
+        Ok(metadata)
+    }
+
+    /// The key named `kid`, from the cached JWKS or a refetch (rate-limited).
+    async fn key_for(&self, kid: &str) -> Result<DecodingKey, ValidationError> {
+        let fresh = |c: &CachedJwks| c.fetched.elapsed() < self.config.jwks_max_age;
+        if let Some(cached) = self.jwks.read().await.as_ref()
+            && fresh(cached)
+            && let Some(jwk) = cached.set.find(kid)
+        {
+            return DecodingKey::from_jwk(jwk).map_err(|e| Invalid(format!("unusable key: {e}")));
+        }
+        {
+            let mut last = self.last_fetch.lock().await;
+            let stale = self.jwks.read().await.as_ref().is_none_or(|c| !fresh(c));
+            let allowed = last.is_none_or(|t| t.elapsed() >= self.config.jwks_refetch_interval);
+            if stale || allowed {
+                *last = Some(Instant::now());
+                let uri = self.metadata().await?.jwks_uri.clone();
+                let set: JwkSet = serde_json::from_value(self.get_json(&uri).await?)
+                    .map_err(|e| Unavailable(format!("the JWKS does not parse: {e}")))?;
+                *self.jwks.write().await = Some(CachedJwks {
+                    set,
+                    fetched: Instant::now(),
+                });
+            }
+        }
+        let cached = self.jwks.read().await;
+        let jwk = cached
+            .as_ref()
+            .and_then(|c| c.set.find(kid))
+            .ok_or_else(|| Invalid("signed with an unknown key".into()))?;
+        DecodingKey::from_jwk(jwk).map_err(|e| Invalid(format!("unusable key: {e}")))
+    }
+
+    async fn validate_jwt(&self, token: &str) -> Result<Claims, ValidationError> {
+        let header = decode_header(token).map_err(|e| Invalid(format!("malformed header: {e}")))?;
+        // RFC 9068 §4: typ must be at+jwt, so that an ID token is never taken as an access token.
+        let typ = header
+            .typ
+            .as_deref()
+            .unwrap_or_default()
+            .to_ascii_lowercase();
+        if typ != "at+jwt" && typ != "application/at+jwt" {
+            return Err(Invalid("not an access token (typ)".into()));
+        }
+        if !self.config.algorithms.contains(&header.alg) {
+            return Err(Invalid("algorithm not allowed".into()));
+        }
+        let kid = header
+            .kid
+            .as_deref()
+            .ok_or_else(|| Invalid("no kid".into()))?;
+        let key = self.key_for(kid).await?;
+        let mut validation = Validation::new(header.alg);
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = self.config.leeway;
+        validation.validate_nbf = true;
+        let data = decode::<Map<String, Value>>(token, &key, &validation)
+            .map_err(|e| Invalid(e.to_string()))?;
+        Claims::from_map(data.claims).ok_or_else(|| Invalid("sub or exp malformed".into()))
+    }
+
+    async fn validate_reference(&self, token: &str) -> Result<Claims, ValidationError> {
+        let Some((name, secret)) = &self.config.introspection else {
+            return Err(Invalid(
+                "reference tokens are not accepted by this API".into(),
+            ));
+        };
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
+            .as_ref()
+            .to_vec();
+        let now = jsonwebtoken::get_current_timestamp();
+        let cached = self.cache()?.get(&digest).cloned();
+        let answer = match cached {
+            Some((answer, at)) if at.elapsed() < self.config.introspection_cache => answer,
+            _ => {
+                let answer = self.introspect(token, name, secret).await?;
+                let mut cache = self.cache()?;
+                if cache.len() >= MAX_CACHED {
+                    let ttl = self.config.introspection_cache;
+                    cache.retain(|_, (_, at)| at.elapsed() < ttl);
+                    if cache.len() >= MAX_CACHED {
+                        cache.clear();
+                    }
+                }
+                cache.insert(digest, (answer.clone(), Instant::now()));
+                answer
+            }
+        };
+        let claims = answer.ok_or_else(|| Invalid("the token is not active".into()))?;
+        if u64::try_from(claims.expires_at).unwrap_or(0) <= now {
+            return Err(Invalid("the token has expired".into()));
+        }
+        Ok(claims)
+    }
+
+    fn cache(&self) -> Result<std::sync::MutexGuard<'_, IntrospectionCache>, ValidationError> {
+        self.introspected
+            .lock()
+            .map_err(|_| Unavailable("introspection cache poisoned".into()))
+    }
+
+    /// RFC 7662 §2: POST the token, authenticated as the API (RFC 6749 §2.3.1 encoding).
+    async fn introspect(
+        &self,
+        token: &str,
+        name: &str,
+        secret: &str,
+    ) -> Result<Option<Claims>, ValidationError> {
+        let endpoint = self
+            .metadata()
+            .await?
+            .introspection_endpoint
+            .clone()
+            .ok_or_else(|| Unavailable("the issuer offers no introspection endpoint".into()))?;
+        let response = self
+            .http
+            .post(&endpoint)
+            .basic_auth(form_encode(name), Some(form_encode(secret)))
+            .form(&[("token", token), ("token_type_hint", "access_token")])
+            .send()
+            .await
+            .map_err(|e| Unavailable(format!("introspection: {e}")))?;
+        if !response.status().is_success() {
+            return Err(Unavailable(format!(
+                "introspection answered {}",
+                response.status()
+            )));
+        }
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| Unavailable(format!("introspection: {e}")))?;
+        let Value::Object(map) = body else {
+            return Err(Unavailable("introspection answered no JSON object".into()));
+        };
+        if map.get("active") != Some(&Value::Bool(true)) {
+            return Ok(None);
+        }
+        let for_us = match map.get("aud") {
+            Some(Value::String(a)) => a == &self.config.audience,
+            Some(Value::Array(list)) => list
+                .iter()
+                .any(|a| a.as_str() == Some(&self.config.audience)),
+            _ => false,
+        };
+        if !for_us || map.get("iss").and_then(Value::as_str) != Some(&self.config.issuer) {
+            return Ok(None);
+        }
+        Ok(Claims::from_map(map))
+    }
+}
