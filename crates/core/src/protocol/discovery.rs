@@ -37,6 +37,8 @@ pub struct ProviderMetadata {
     pub introspection_endpoint_auth_methods_supported: Vec<&'static str>,
     /// RFC 8414 §2.
     pub introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 9701 §7: algorithms of signed (JWT) introspection responses.
+    pub introspection_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 8414 §2 (RFC 7009).
     pub revocation_endpoint: String,
     /// RFC 8414 §2.
@@ -92,6 +94,10 @@ impl ProviderMetadata {
             introspection_endpoint: endpoint(paths::INTROSPECT),
             introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
             introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS.to_vec(),
+            introspection_signing_alg_values_supported: signing_algs
+                .iter()
+                .map(|a| a.name())
+                .collect(),
             revocation_endpoint: endpoint(paths::REVOKE),
             revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
             revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS.to_vec(),

@@ -5,9 +5,13 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
 use tessera_core::clients::{PresentedCredentials, authenticate_api, authenticate_client};
+use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::paths;
 use tessera_core::tokens::introspect::{Caller, TokenLookup, introspect};
+use tessera_core::tokens::jws::sign_compact;
+use tessera_core::tokens::{KeyRing, SigningAlg};
 
 use super::AppState;
 use super::error::ApiError;
@@ -47,12 +51,74 @@ pub async fn introspection(
         grants: state.store.as_ref(),
     };
     let response = introspect(token, caller, &lookup).await?;
+    if wants_jwt(&headers) {
+        let audience = match caller {
+            Caller::Api(api) => api.name.as_str(),
+            Caller::Client(client) => client.client_id.as_str(),
+        };
+        return jwt_response(&state, &ring, audience, lookup.now, response);
+    }
     Ok((
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::PRAGMA, "no-cache"),
         ],
         Json(response),
+    )
+        .into_response())
+}
+
+/// RFC 9701 §4: the caller asks for a signed response with this media type.
+const JWT_MEDIA_TYPE: &str = "application/token-introspection+jwt";
+
+fn wants_jwt(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::ACCEPT)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or_default()
+                .trim()
+                .eq_ignore_ascii_case(JWT_MEDIA_TYPE)
+        })
+}
+
+/// RFC 9701 §5: a JWT with `iss`, `aud` (the caller), `iat` and the RFC 7662 answer in
+/// `token_introspection`; the introspected token's own claims stay inside that member so the
+/// response can never pass for an access token.
+fn jwt_response(
+    state: &AppState,
+    ring: &KeyRing,
+    audience: &str,
+    now: i64,
+    introspection: Value,
+) -> Result<Response, ApiError> {
+    let alg = state
+        .config
+        .keys
+        .algorithms
+        .first()
+        .copied()
+        .unwrap_or(SigningAlg::Es256);
+    let key = ring.signing_key(alg).map_err(|_| OAuthError::ServerError)?;
+    let claims = json!({
+        "iss": state.config.issuer,
+        "aud": audience,
+        "iat": now,
+        "token_introspection": introspection,
+    });
+    let jwt = sign_compact(key, "token-introspection+jwt", &claims)
+        .map_err(|_| OAuthError::ServerError)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, JWT_MEDIA_TYPE),
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        jwt,
     )
         .into_response())
 }

@@ -12,12 +12,12 @@ use crate::tokens::post_form;
 
 const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-struct ClientKey {
-    jwk: Value,
+pub(crate) struct ClientKey {
+    pub(crate) jwk: Value,
     encoding: EncodingKey,
 }
 
-fn client_key(alg: SigningAlg, kid: &str) -> ClientKey {
+pub(crate) fn client_key(alg: SigningAlg, kid: &str) -> ClientKey {
     let (key, der) = SigningKey::generate(alg).unwrap();
     let mut jwk = serde_json::to_value(key.public_jwk()).unwrap();
     jwk["kid"] = json!(kid);
@@ -33,7 +33,7 @@ fn client_key(alg: SigningAlg, kid: &str) -> ClientKey {
     ClientKey { jwk, encoding }
 }
 
-fn inline_jwks(keys: &[&ClientKey]) -> String {
+pub(crate) fn inline_jwks(keys: &[&ClientKey]) -> String {
     let entries: Vec<String> = keys
         .iter()
         .map(|k| {
@@ -80,7 +80,7 @@ token_endpoint_auth_method = "private_key_jwt"
     }
 }
 
-fn claims(server: &TestServer, overrides: Value) -> Value {
+pub(crate) fn claims(server: &TestServer, overrides: Value) -> Value {
     let now = server.clock.now();
     let mut c = json!({
         "iss": "signer",
@@ -100,13 +100,13 @@ fn claims(server: &TestServer, overrides: Value) -> Value {
     c
 }
 
-fn sign(key: &ClientKey, alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
+pub(crate) fn sign(key: &ClientKey, alg: Algorithm, kid: Option<&str>, claims: &Value) -> String {
     let mut header = Header::new(alg);
     header.kid = kid.map(str::to_string);
     encode(&header, claims, &key.encoding).unwrap()
 }
 
-async fn token_with(server: &TestServer, assertion: &str) -> (u16, Value) {
+pub(crate) async fn token_with(server: &TestServer, assertion: &str) -> (u16, Value) {
     let (status, body, _) = post_form(
         server,
         "/token",

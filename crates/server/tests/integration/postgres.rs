@@ -92,3 +92,33 @@ async fn active_on(server: &TestServer, token: &str) -> bool {
     assert_eq!(status, 200);
     body["active"].as_bool().unwrap()
 }
+
+/// SEC-37 / REL-06(c): a client assertion's jti used at one instance is refused at another.
+#[tokio::test]
+async fn assertion_replay_is_refused_across_instances() {
+    use crate::assertions::{claims, client_key, inline_jwks, sign, token_with};
+    use tessera_core::tokens::SigningAlg;
+    let key = client_key(SigningAlg::Es256, "k1");
+    let config = format!(
+        "[[api_scopes]]\nname = \"api1.read\"\n[[clients]]\nclient_id = \"signer\"\ngrant_types = [\"client_credentials\"]\nallowed_scopes = [\"api1.read\"]\ntoken_endpoint_auth_method = \"private_key_jwt\"\n{}\n",
+        inline_jwks(&[&key])
+    );
+    let url = postgres_url().await;
+    let issuer = "https://id.example.com";
+    let a = TestServer::start_instance(&url, Some(issuer), &config).await;
+    let b = TestServer::start_instance(&url, Some(issuer), &config).await;
+    let assertion = sign(
+        &key,
+        jsonwebtoken::Algorithm::ES256,
+        Some("k1"),
+        &claims(&a, serde_json::json!({"aud": issuer})),
+    );
+    assert_eq!(token_with(&a, &assertion).await.0, 200);
+    let (status, body) = token_with(&b, &assertion).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    a.stop().await;
+    b.stop().await;
+}

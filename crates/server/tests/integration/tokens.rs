@@ -495,3 +495,55 @@ async fn jwt_access_tokens_introspect_and_cannot_be_revoked() {
     );
     server.stop().await;
 }
+
+/// RFC 9701: a caller that asks for `application/token-introspection+jwt` gets a signed JWT
+/// whose `token_introspection` member holds the RFC 7662 answer.
+#[tokio::test]
+async fn jwt_introspection_response() {
+    let server = TestServer::start(MACHINES).await;
+    let token = client_credentials(&server, "ref", "ref-secret", &[])
+        .await
+        .1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let response = server
+        .http
+        .post(server.url("/introspect"))
+        .basic_auth("urn%3Aapi1", Some("api1-secret"))
+        .header("accept", "application/token-introspection+jwt")
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/token-introspection+jwt"
+    );
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let jwt = response.text().await.unwrap();
+    let header = decode_header(&jwt).unwrap();
+    assert_eq!(header.typ.as_deref(), Some("token-introspection+jwt"));
+    let set: JwkSet =
+        serde_json::from_value(server.get_json("/.well-known/jwks.json").await).unwrap();
+    let mut validation = Validation::new(header.alg);
+    validation.set_audience(&["urn:api1"]);
+    validation.set_issuer(&[&server.base]);
+    validation.set_required_spec_claims(&["iss", "aud", "iat"]);
+    validation.validate_exp = false;
+    let claims = decode::<Value>(
+        &jwt,
+        &DecodingKey::from_jwk(set.find(header.kid.as_deref().unwrap()).unwrap()).unwrap(),
+        &validation,
+    )
+    .unwrap()
+    .claims;
+    assert_eq!(claims["token_introspection"]["active"], true);
+    assert_eq!(claims["token_introspection"]["client_id"], "ref");
+    assert!(
+        claims.get("sub").is_none() && claims.get("exp").is_none(),
+        "token claims stay nested"
+    );
+    server.stop().await;
+}
