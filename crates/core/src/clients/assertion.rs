@@ -1,4 +1,5 @@
-//! Client assertions: `private_key_jwt` (OIDC Core §9, RFC 7523 §2.2, §3).
+//! Client assertions: `private_key_jwt` and `client_secret_jwt` (OIDC Core §9, RFC 7523 §2.2,
+//! §3).
 //!
 //! The assertion is checked as SECURITY.md SEC-37/38/39/40 ask: a fixed algorithm allow-list,
 //! the key taken from the client's registration (never from the token), `iss` = `sub` =
@@ -13,6 +14,7 @@ use crate::clock::UnixTime;
 use crate::crypto::{base64url_decode, handle_digest};
 use crate::model::{Client, Grant, TokenEndpointAuthMethod};
 use crate::protocol::OAuthError;
+use crate::secret::Secret;
 use crate::store::{Store, StoreError};
 use crate::tokens::verify::MAX_COMPACT_JWS;
 
@@ -28,6 +30,14 @@ pub const LEEWAY: i64 = 60;
 /// Longest assertion lifetime accepted (SEC-37: `exp` at most 5 minutes ahead).
 pub const MAX_LIFETIME: i64 = 300;
 
+/// HMAC algorithms for `client_secret_jwt`, with the least key length each needs
+/// (RFC 7518 §3.2: a key at least as long as the hash output).
+pub const HMAC_ALGS: &[(&str, usize)] = &[("HS256", 32), ("HS384", 48), ("HS512", 64)];
+
+/// The clear secrets of `client_secret_jwt` clients, by client_id. They come from the
+/// configuration and live only in memory; the store keeps digests.
+pub type SharedSecrets = std::collections::HashMap<String, Vec<Secret<String>>>;
+
 /// Where the assertion was presented.
 #[derive(Debug, Clone, Copy)]
 pub struct AssertionAudience<'a> {
@@ -37,6 +47,8 @@ pub struct AssertionAudience<'a> {
     pub endpoint: &'a str,
     /// Now.
     pub now: UnixTime,
+    /// HMAC keys of `client_secret_jwt` clients.
+    pub shared_secrets: &'a SharedSecrets,
 }
 
 #[derive(Deserialize)]
@@ -106,7 +118,8 @@ pub async fn verify_client_assertion(
     {
         return Err(refuse("unexpected typ"));
     }
-    if !ASSERTION_ALGS.contains(&header.alg.as_str()) {
+    let hmac = HMAC_ALGS.iter().find(|(name, _)| *name == header.alg);
+    if hmac.is_none() && !ASSERTION_ALGS.contains(&header.alg.as_str()) {
         return Err(refuse("algorithm not allowed"));
     }
     let claims: Map<String, Value> = base64url_decode(p64)
@@ -120,18 +133,28 @@ pub async fn verify_client_assertion(
     let client = store
         .find_client(client_id)
         .await?
-        .filter(|c| {
-            c.enabled && c.token_endpoint_auth_method == TokenEndpointAuthMethod::PrivateKeyJwt
-        })
-        .ok_or_else(|| refuse("unknown client or not registered for private_key_jwt"))?;
+        .filter(|c| c.enabled)
+        .ok_or_else(|| refuse("unknown client"))?;
     // The key comes from the registration: by kid when the header names one.
     let signature = base64url_decode(s64).ok_or_else(|| refuse("malformed signature"))?;
     let signing_input = &assertion.as_bytes()[..h64.len() + 1 + p64.len()];
-    let verified = client
-        .jwks
-        .iter()
-        .filter(|k| header.kid.is_none() || k.kid == header.kid)
-        .any(|k| k.verify(&header.alg, signing_input, &signature));
+    // SEC-38: the key type follows the registered method, never the token's header: HMAC
+    // only for client_secret_jwt, public keys only for private_key_jwt.
+    let verified = match (client.token_endpoint_auth_method, hmac) {
+        (TokenEndpointAuthMethod::ClientSecretJwt, Some((_, min_len))) => audience
+            .shared_secrets
+            .get(&client.client_id)
+            .into_iter()
+            .flatten()
+            .filter(|s| s.expose().len() >= *min_len)
+            .any(|s| verify_hmac(&header.alg, s.expose(), signing_input, &signature)),
+        (TokenEndpointAuthMethod::PrivateKeyJwt, None) => client
+            .jwks
+            .iter()
+            .filter(|k| header.kid.is_none() || k.kid == header.kid)
+            .any(|k| k.verify(&header.alg, signing_input, &signature)),
+        _ => false,
+    };
     if !verified {
         return Err(refuse(
             "signature does not verify with the client's registered keys",
@@ -151,6 +174,22 @@ pub async fn verify_client_assertion(
     )
     .await?;
     Ok(client)
+}
+
+fn verify_hmac(alg: &str, secret: &str, message: &[u8], tag: &[u8]) -> bool {
+    let algorithm = match alg {
+        "HS256" => aws_lc_rs::hmac::HMAC_SHA256,
+        "HS384" => aws_lc_rs::hmac::HMAC_SHA384,
+        "HS512" => aws_lc_rs::hmac::HMAC_SHA512,
+        _ => return false,
+    };
+    // Constant-time comparison inside aws-lc-rs.
+    aws_lc_rs::hmac::verify(
+        &aws_lc_rs::hmac::Key::new(algorithm, secret.as_bytes()),
+        message,
+        tag,
+    )
+    .is_ok()
 }
 
 fn check_claims(

@@ -127,11 +127,14 @@ mod tests {
     use crate::secret::Secret;
     use crate::store::MemoryStore;
 
-    const HERE: AssertionAudience<'static> = AssertionAudience {
-        issuer: "https://id",
-        endpoint: "https://id/token",
-        now: 0,
-    };
+    fn here(secrets: &crate::clients::assertion::SharedSecrets) -> AssertionAudience<'_> {
+        AssertionAudience {
+            issuer: "https://id",
+            endpoint: "https://id/token",
+            now: 0,
+            shared_secrets: secrets,
+        }
+    }
 
     fn client(id: &str, method: TokenEndpointAuthMethod, secrets: &[&str]) -> Client {
         Client {
@@ -180,12 +183,12 @@ mod tests {
         store.upsert_client(&off, Source::Config).await.unwrap();
 
         assert!(
-            authenticate_client(&store, &basic("m", "old"), &HERE)
+            authenticate_client(&store, &basic("m", "old"), &here(&Default::default()))
                 .await
                 .is_ok()
         );
         assert!(
-            authenticate_client(&store, &basic("m", "new"), &HERE)
+            authenticate_client(&store, &basic("m", "new"), &here(&Default::default()))
                 .await
                 .is_ok()
         );
@@ -195,7 +198,7 @@ mod tests {
             basic("ghost", "old"),
             basic("off", "s"),
         ] {
-            let e = authenticate_client(&store, &wrong, &HERE)
+            let e = authenticate_client(&store, &wrong, &here(&Default::default()))
                 .await
                 .unwrap_err();
             assert_eq!(
@@ -211,11 +214,19 @@ mod tests {
             client_id: "m".into(),
             presented_secret: Secret::new("old".into()),
         };
-        assert!(authenticate_client(&store, &post, &HERE).await.is_err());
+        assert!(
+            authenticate_client(&store, &post, &here(&Default::default()))
+                .await
+                .is_err()
+        );
         // A confidential client cannot pretend to be public.
         let public = PresentedCredentials::PublicClient {
             client_id: "m".into(),
         };
-        assert!(authenticate_client(&store, &public, &HERE).await.is_err());
+        assert!(
+            authenticate_client(&store, &public, &here(&Default::default()))
+                .await
+                .is_err()
+        );
     }
 }

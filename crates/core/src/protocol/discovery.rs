@@ -6,14 +6,20 @@
 use serde::Serialize;
 
 use super::paths;
-use crate::clients::jwk::ASSERTION_ALGS;
 use crate::tokens::SigningAlg;
 
 /// Client authentication methods implemented (RFC 6749 §2.3.1).
 const CLIENT_AUTH_METHODS: &[&str] = &[
     "client_secret_basic",
     "client_secret_post",
+    "client_secret_jwt",
     "private_key_jwt",
+];
+
+/// Algorithms accepted in client assertions: HMAC for client_secret_jwt, the rest for
+/// private_key_jwt.
+const CLIENT_ASSERTION_ALGS: &[&str] = &[
+    "HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA",
 ];
 
 /// The discovery document.
@@ -90,17 +96,18 @@ impl ProviderMetadata {
             token_endpoint: endpoint(paths::TOKEN),
             jwks_uri: endpoint(paths::JWKS),
             token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
-            token_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS.to_vec(),
+            token_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS.to_vec(),
             introspection_endpoint: endpoint(paths::INTROSPECT),
             introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
-            introspection_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS.to_vec(),
+            introspection_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS
+                .to_vec(),
             introspection_signing_alg_values_supported: signing_algs
                 .iter()
                 .map(|a| a.name())
                 .collect(),
             revocation_endpoint: endpoint(paths::REVOKE),
             revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
-            revocation_endpoint_auth_signing_alg_values_supported: ASSERTION_ALGS.to_vec(),
+            revocation_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS.to_vec(),
             scopes_supported: scopes,
             response_types_supported: vec!["code"],
             grant_types_supported: vec!["authorization_code", "client_credentials"],

@@ -386,6 +386,8 @@ pub struct Config {
     pub resources: Resources,
     /// Clients, secrets already digested.
     pub clients: Vec<Client>,
+    /// Clear secrets of `client_secret_jwt` clients (HMAC keys), kept in memory only.
+    pub client_jwt_secrets: tessera_core::clients::assertion::SharedSecrets,
     /// Users to provision.
     pub users: Vec<UserSeed>,
     /// Started with `--dev`.

@@ -86,6 +86,13 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     };
     let resources = check_resources(&raw, &mut p);
     let clients = check_clients(&raw.clients, &resources, &mut p);
+    let client_jwt_secrets = raw
+        .clients
+        .iter()
+        .zip(&clients)
+        .filter(|(_, c)| c.token_endpoint_auth_method == TokenEndpointAuthMethod::ClientSecretJwt)
+        .map(|(raw, c)| (c.client_id.clone(), raw.secrets.clone()))
+        .collect();
     let keys = check_keys(&raw, &clients, &mut p);
     let users = check_users(&raw, &mut p);
     if !p.0.is_empty() {
@@ -106,6 +113,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         log_level: raw.log.level,
         resources,
         clients,
+        client_jwt_secrets,
         users,
         dev,
     })
@@ -339,10 +347,15 @@ fn check_clients(raw: &[RawClient], resources: &Resources, p: &mut Problems) -> 
                 &method_key,
                 format!("`{}` needs at least one entry in `secrets`", m.as_str()),
             ),
-            TokenEndpointAuthMethod::ClientSecretJwt => p.add(
-                &method_key,
-                "`client_secret_jwt` is not supported: secrets are stored only as digests; use private_key_jwt",
-            ),
+            TokenEndpointAuthMethod::ClientSecretJwt
+                if c.secrets.iter().any(|s| s.expose().len() < 32) =>
+            {
+                // RFC 7518 §3.2, OIDC Core §16.19: an HS256 key needs at least 256 bits.
+                p.add(
+                    format!("{key}.secrets"),
+                    "client_secret_jwt secrets must be at least 32 characters (HS256 keys)",
+                )
+            }
             TokenEndpointAuthMethod::PrivateKeyJwt if !c.secrets.is_empty() => p.add(
                 &method_key,
                 "is `private_key_jwt`, so `secrets` are never used; remove them",

@@ -79,6 +79,7 @@ impl AppState {
             issuer: &self.config.issuer,
             endpoint: self.endpoints.get(path).map_or("", String::as_str),
             now: self.clock.now(),
+            shared_secrets: &self.config.client_jwt_secrets,
         }
     }
 }

@@ -316,3 +316,69 @@ fn sign_hs256_with(secret: &str, signing_input: &str) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(tag.as_ref())
     )
 }
+
+const HMAC_SECRET: &str = "a-shared-secret-of-more-than-32-characters";
+
+/// client_secret_jwt (OIDC Core §9): HMAC with the client secret, from the configuration.
+#[tokio::test]
+async fn client_secret_jwt_assertions() {
+    let server = TestServer::start(&format!(
+        r#"
+[[api_scopes]]
+name = "api1.read"
+
+[[clients]]
+client_id = "hmac"
+secrets = ["{HMAC_SECRET}"]
+grant_types = ["client_credentials"]
+allowed_scopes = ["api1.read"]
+token_endpoint_auth_method = "client_secret_jwt"
+"#
+    ))
+    .await;
+    let now = server.clock.now();
+    let claims = |jti: &str| json!({"iss": "hmac", "sub": "hmac", "aud": server.url("/token"), "exp": now + 60, "iat": now, "jti": jti});
+    let hs = |alg: Algorithm, secret: &str, c: &Value| {
+        encode(
+            &Header::new(alg),
+            c,
+            &EncodingKey::from_secret(secret.as_bytes()),
+        )
+        .unwrap()
+    };
+    let (status, body) =
+        token_with(&server, &hs(Algorithm::HS256, HMAC_SECRET, &claims("one"))).await;
+    assert_eq!(status, 200, "{body}");
+    // RFC 7518 §3.2: HS512 needs a key of at least 64 bytes; this secret has 42.
+    let (status, _) = token_with(&server, &hs(Algorithm::HS512, HMAC_SECRET, &claims("two"))).await;
+    assert_eq!(status, 401);
+    let replay = hs(Algorithm::HS256, HMAC_SECRET, &claims("one"));
+    assert_eq!(token_with(&server, &replay).await.0, 401, "jti reused");
+    let wrong = hs(
+        Algorithm::HS256,
+        "another-secret-that-is-long-enough-123",
+        &claims("three"),
+    );
+    assert_eq!(token_with(&server, &wrong).await.0, 401, "wrong secret");
+    // An asymmetric assertion for an HMAC client is refused even if it verifies elsewhere.
+    let stranger = client_key(SigningAlg::Es256, "x");
+    assert_eq!(
+        token_with(
+            &server,
+            &sign(&stranger, Algorithm::ES256, None, &claims("four"))
+        )
+        .await
+        .0,
+        401
+    );
+    // The same secret via Basic: the client is registered for client_secret_jwt only.
+    let (status, _, _) = post_form(
+        &server,
+        "/token",
+        Some(("hmac", HMAC_SECRET)),
+        &[("grant_type", "client_credentials")],
+    )
+    .await;
+    assert_eq!(status, 401);
+    server.stop().await;
+}

@@ -175,10 +175,13 @@ fn client_key_registration_errors() {
         &[],
         &["clients[0].jwks.keys[0]", "private"],
     );
+    // client_secret_jwt keys must be long enough for HS256 (RFC 7518 §3.2).
     assert_config_error(
-        &format!("{base}secrets = [\"s\"]\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n"),
+        &format!(
+            "{base}secrets = [\"short\"]\ntoken_endpoint_auth_method = \"client_secret_jwt\"\n"
+        ),
         &[],
-        &["client_secret_jwt"],
+        &["clients[0].secrets", "32"],
     );
 }
 

@@ -89,16 +89,19 @@ async fn openid_configuration_is_complete_and_honest() {
             [
                 "client_secret_basic",
                 "client_secret_post",
+                "client_secret_jwt",
                 "private_key_jwt"
             ],
             "{key}"
         );
         // RFC 8414 §2: with private_key_jwt listed, the signing algorithms must be too;
-        // asymmetric only, never `none`.
+        // never `none`.
         let algs_key = key.replace("methods", "signing_alg_values");
         assert_eq!(
             strings(&doc[&algs_key]),
-            ["RS256", "PS256", "ES256", "EdDSA"],
+            [
+                "HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA"
+            ],
             "{algs_key}"
         );
     }
