@@ -49,6 +49,12 @@ allowed_scopes = ["api1.read"]
 token_endpoint_auth_method = "client_secret_post"
 
 [[clients]]
+client_id = "spa"
+grant_types = ["authorization_code"]
+redirect_uris = ["https://spa.example/cb"]
+allowed_scopes = ["openid"]
+
+[[clients]]
 client_id = "web"
 secrets = ["web-secret"]
 grant_types = ["authorization_code"]
@@ -545,5 +551,51 @@ async fn jwt_introspection_response() {
         claims.get("sub").is_none() && claims.get("exp").is_none(),
         "token claims stay nested"
     );
+    server.stop().await;
+}
+
+/// A public client (`none`) identifies itself with client_id only; it may not use
+/// client_credentials (RFC 6749 §4.4), and presenting a secret it does not have fails.
+#[tokio::test]
+async fn public_clients() {
+    let server = TestServer::start(MACHINES).await;
+    let (status, body, _) = post_form(
+        &server,
+        "/token",
+        None,
+        &[("grant_type", "client_credentials"), ("client_id", "spa")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("unauthorized_client"))
+    );
+    let (status, body, _) = post_form(
+        &server,
+        "/token",
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "spa"),
+            ("client_secret", "guess"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // A confidential client cannot drop its secret and pass as public.
+    let (status, _, _) = post_form(
+        &server,
+        "/token",
+        None,
+        &[
+            ("grant_type", "client_credentials"),
+            ("client_id", "machine"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 401);
     server.stop().await;
 }
