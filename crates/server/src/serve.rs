@@ -78,6 +78,11 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         config.http.clone(),
         stopped,
     ));
+    if !config.dev {
+        for owner in &config.short_secrets {
+            tracing::warn!(%owner, "a secret is shorter than 32 characters; use random secrets of 256 bits");
+        }
+    }
     tracing::info!(
         %local_addr,
         issuer = %config.issuer,

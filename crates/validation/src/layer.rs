@@ -27,8 +27,9 @@ fn challenge(
     if let Some(scope) = scope {
         value.push_str(&format!(", scope=\"{scope}\""));
     }
+    // §3.1: a request without credentials gets no error code.
     let body = serde_json::json!({
-        "error": code.unwrap_or("invalid_token"),
+        "error": code.unwrap_or("unauthorized"),
         "error_description": description,
     });
     let mut response = (status, axum::Json(body)).into_response();

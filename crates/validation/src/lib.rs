@@ -19,10 +19,13 @@
 //! use tessera_validation::{Claims, RequireScopeLayer, TokenValidationLayer, TokenValidator, ValidationConfig};
 //!
 //! # async fn run() {
-//! let validator = Arc::new(TokenValidator::new(
-//!     ValidationConfig::new("https://id.example.com", "urn:api1")
-//!         .with_introspection("urn:api1", "api1-secret"),
-//! ));
+//! let validator = Arc::new(
+//!     TokenValidator::new(
+//!         ValidationConfig::new("https://id.example.com", "urn:api1")
+//!             .with_introspection("urn:api1", "api1-secret"),
+//!     )
+//!     .expect("an HTTP client"),
+//! );
 //! let app: Router = Router::new()
 //!     .route("/api/protected", get(|Extension(claims): Extension<Claims>| async move { claims.subject }))
 //!     .layer(RequireScopeLayer::new("api1.read"))

@@ -15,9 +15,11 @@ use crate::Claims;
 const MAX_TOKEN: usize = 16 * 1024;
 /// Entries kept in the introspection cache at most.
 const MAX_CACHED: usize = 10_000;
+/// Largest JWKS, discovery or introspection body read from the issuer.
+const MAX_BODY: usize = 256 * 1024;
 
-/// How to validate tokens.
-#[derive(Debug, Clone)]
+/// How to validate tokens. Its `Debug` leaves the introspection secret out.
+#[derive(Clone)]
 pub struct ValidationConfig {
     /// The issuer identifier, exactly as in the tokens.
     pub issuer: String,
@@ -37,6 +39,20 @@ pub struct ValidationConfig {
     pub introspection_cache: Duration,
     /// Timeout for calls to the issuer.
     pub http_timeout: Duration,
+}
+
+impl std::fmt::Debug for ValidationConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ValidationConfig")
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .field("algorithms", &self.algorithms)
+            .field(
+                "introspection_as",
+                &self.introspection.as_ref().map(|(name, _)| name),
+            )
+            .finish_non_exhaustive()
+    }
 }
 
 impl ValidationConfig {
@@ -118,26 +134,52 @@ impl std::fmt::Debug for TokenValidator {
     }
 }
 
+/// Reads a JSON body of at most [`MAX_BODY`] bytes.
+async fn read_json(mut response: reqwest::Response) -> Result<Value, ValidationError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| Unavailable(format!("reading the issuer's answer: {e}")))?
+    {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(Unavailable("the issuer's answer is too large".into()));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    serde_json::from_slice(&body)
+        .map_err(|e| Unavailable(format!("the issuer's answer is not JSON: {e}")))
+}
+
+/// Reference tokens are base64url handles; anything else is refused without asking the issuer.
+fn looks_like_handle(token: &str) -> bool {
+    (20..=256).contains(&token.len())
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 fn form_encode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }
 
 impl TokenValidator {
-    /// A validator; nothing is fetched until the first token arrives.
-    pub fn new(config: ValidationConfig) -> Self {
+    /// A validator; nothing is fetched until the first token arrives. Fails only if the HTTP
+    /// client cannot be built (no TLS backend).
+    pub fn new(config: ValidationConfig) -> Result<Self, ValidationError> {
         let http = reqwest::Client::builder()
             .timeout(config.http_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .unwrap_or_default();
-        Self {
+            .map_err(|e| Unavailable(format!("cannot build the HTTP client: {e}")))?;
+        Ok(Self {
             config,
             http,
             metadata: RwLock::new(None),
             jwks: RwLock::new(None),
             last_fetch: Mutex::new(None),
             introspected: StdMutex::new(HashMap::new()),
-        }
+        })
     }
 
     /// Validates a bearer token.
@@ -162,10 +204,7 @@ impl TokenValidator {
         if !response.status().is_success() {
             return Err(Unavailable(format!("GET {url}: {}", response.status())));
         }
-        response
-            .json()
-            .await
-            .map_err(|e| Unavailable(format!("GET {url}: {e}")))
+        read_json(response).await
     }
 
     /// The issuer's metadata, fetched once (OIDC Discovery §4); its `issuer` must match.
@@ -192,36 +231,58 @@ impl TokenValidator {
         Ok(metadata)
     }
 
-    /// The key named `kid`, from the cached JWKS or a refetch (rate-limited).
+    /// The key named `kid`, from the cached JWKS or a refetch. A refetch happens when the
+    /// cache is stale or lacks the kid, at most once per `jwks_refetch_interval` whatever the
+    /// outcome; concurrent requests wait for the one fetch in flight. When the issuer cannot be
+    /// reached, the keys already known keep working.
     async fn key_for(&self, kid: &str) -> Result<DecodingKey, ValidationError> {
-        let fresh = |c: &CachedJwks| c.fetched.elapsed() < self.config.jwks_max_age;
-        if let Some(cached) = self.jwks.read().await.as_ref()
-            && fresh(cached)
-            && let Some(jwk) = cached.set.find(kid)
-        {
-            return DecodingKey::from_jwk(jwk).map_err(|e| Invalid(format!("unusable key: {e}")));
+        let lookup = |cached: &Option<CachedJwks>| -> (Option<DecodingKey>, bool) {
+            match cached {
+                None => (None, false),
+                Some(c) => (
+                    c.set
+                        .find(kid)
+                        .and_then(|jwk| DecodingKey::from_jwk(jwk).ok()),
+                    c.fetched.elapsed() < self.config.jwks_max_age,
+                ),
+            }
+        };
+        if let (Some(key), true) = lookup(&*self.jwks.read().await) {
+            return Ok(key);
         }
+        let mut fetch_error = None;
         {
             let mut last = self.last_fetch.lock().await;
-            let stale = self.jwks.read().await.as_ref().is_none_or(|c| !fresh(c));
+            // Another request may have refreshed the cache while this one waited.
+            let (known, fresh) = lookup(&*self.jwks.read().await);
             let allowed = last.is_none_or(|t| t.elapsed() >= self.config.jwks_refetch_interval);
-            if stale || allowed {
+            if !(known.is_some() && fresh) && allowed {
                 *last = Some(Instant::now());
-                let uri = self.metadata().await?.jwks_uri.clone();
-                let set: JwkSet = serde_json::from_value(self.get_json(&uri).await?)
-                    .map_err(|e| Unavailable(format!("the JWKS does not parse: {e}")))?;
-                *self.jwks.write().await = Some(CachedJwks {
-                    set,
-                    fetched: Instant::now(),
-                });
+                match self.fetch_jwks().await {
+                    Ok(set) => {
+                        *self.jwks.write().await = Some(CachedJwks {
+                            set,
+                            fetched: Instant::now(),
+                        })
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot refresh the issuer's JWKS; using the keys already known");
+                        fetch_error = Some(e);
+                    }
+                }
             }
         }
-        let cached = self.jwks.read().await;
-        let jwk = cached
-            .as_ref()
-            .and_then(|c| c.set.find(kid))
-            .ok_or_else(|| Invalid("signed with an unknown key".into()))?;
-        DecodingKey::from_jwk(jwk).map_err(|e| Invalid(format!("unusable key: {e}")))
+        match (lookup(&*self.jwks.read().await).0, fetch_error) {
+            (Some(key), _) => Ok(key),
+            (None, Some(e)) if self.jwks.read().await.is_none() => Err(e),
+            _ => Err(Invalid("signed with an unknown key".into())),
+        }
+    }
+
+    async fn fetch_jwks(&self) -> Result<JwkSet, ValidationError> {
+        let uri = self.metadata().await?.jwks_uri.clone();
+        serde_json::from_value(self.get_json(&uri).await?)
+            .map_err(|e| Unavailable(format!("the JWKS does not parse: {e}")))
     }
 
     async fn validate_jwt(&self, token: &str) -> Result<Claims, ValidationError> {
@@ -234,6 +295,12 @@ impl TokenValidator {
             .to_ascii_lowercase();
         if typ != "at+jwt" && typ != "application/at+jwt" {
             return Err(Invalid("not an access token (typ)".into()));
+        }
+        // RFC 7515 §4.1.11: no critical extensions are understood (SECURITY.md SEC-39).
+        if header.crit.is_some() {
+            return Err(Invalid(
+                "critical header extensions are not understood".into(),
+            ));
         }
         if !self.config.algorithms.contains(&header.alg) {
             return Err(Invalid("algorithm not allowed".into()));
@@ -260,6 +327,9 @@ impl TokenValidator {
                 "reference tokens are not accepted by this API".into(),
             ));
         };
+        if !looks_like_handle(token) {
+            return Err(Invalid("not a reference token".into()));
+        }
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
             .as_ref()
             .to_vec();
@@ -273,11 +343,12 @@ impl TokenValidator {
                 if cache.len() >= MAX_CACHED {
                     let ttl = self.config.introspection_cache;
                     cache.retain(|_, (_, at)| at.elapsed() < ttl);
-                    if cache.len() >= MAX_CACHED {
-                        cache.clear();
-                    }
                 }
-                cache.insert(digest, (answer.clone(), Instant::now()));
+                // When still full, the answer is simply not cached: a flood of tokens cannot
+                // evict the answers for legitimate ones.
+                if cache.len() < MAX_CACHED {
+                    cache.insert(digest, (answer.clone(), Instant::now()));
+                }
                 answer
             }
         };

@@ -18,7 +18,8 @@ async fn main() -> std::io::Result<()> {
         audience.clone(),
     )
     .with_introspection(audience, env_or("API_SECRET", "api1-secret"));
-    let app = protected_api::router(Arc::new(TokenValidator::new(config)));
+    let validator = TokenValidator::new(config).map_err(std::io::Error::other)?;
+    let app = protected_api::router(Arc::new(validator));
     let listen = env_or("API_LISTEN", "127.0.0.1:5001");
     let listener = tokio::net::TcpListener::bind(&listen).await?;
     println!("protected API on http://{listen}/api/protected");

@@ -59,9 +59,12 @@ struct Header {
     crit: Option<Value>,
 }
 
+/// One answer for every refusal, like the other methods: the reason goes to the debug log,
+/// never to the caller (who could otherwise probe which client ids exist).
 fn refuse(why: &str) -> OAuthError {
+    tracing::debug!(reason = why, "client assertion refused");
     OAuthError::InvalidClient {
-        description: format!("client assertion refused: {why}").into(),
+        description: "client authentication failed".into(),
         used_authorization_header: false,
     }
 }

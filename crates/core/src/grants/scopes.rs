@@ -120,7 +120,12 @@ pub fn select_api_access(
             offering
         }
     } else {
-        targets.iter().map(|t| t.name.clone()).collect()
+        // Least privilege (SEC-27): only requested resources that a granted scope is for.
+        targets
+            .iter()
+            .filter(|t| t.scopes.iter().any(|s| scopes.contains(s)))
+            .map(|t| t.name.clone())
+            .collect()
     };
     Ok(ApiAccess { scopes, audiences })
 }
@@ -213,6 +218,12 @@ mod tests {
             select(Some("b.read"), &["urn:a"]),
             Err(OAuthError::InvalidScope(_))
         ));
+    }
+
+    #[test]
+    fn audience_is_limited_to_resources_of_granted_scopes() {
+        let a = select(Some("a.read"), &["urn:a", "urn:b"]).unwrap();
+        assert_eq!(a.audiences, ["urn:a"]);
     }
 
     #[test]

@@ -106,7 +106,11 @@ impl ProviderMetadata {
                 .map(|a| a.name())
                 .collect(),
             revocation_endpoint: endpoint(paths::REVOKE),
-            revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
+            revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS
+                .iter()
+                .copied()
+                .chain(["none"])
+                .collect(),
             revocation_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS.to_vec(),
             scopes_supported: scopes,
             response_types_supported: vec!["code"],

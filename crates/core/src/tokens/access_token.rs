@@ -58,8 +58,8 @@ pub struct AccessTokenRequest<'a> {
     pub now: UnixTime,
 }
 
-/// An issued access token.
-#[derive(Debug, Clone)]
+/// An issued access token. Its `Debug` leaves the token out.
+#[derive(Clone)]
 pub struct IssuedAccessToken {
     /// The token as the client receives it.
     pub token: String,
@@ -67,6 +67,15 @@ pub struct IssuedAccessToken {
     pub expires_in: u64,
     /// Granted scopes, space-separated.
     pub scope: String,
+}
+
+impl std::fmt::Debug for IssuedAccessToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IssuedAccessToken")
+            .field("expires_in", &self.expires_in)
+            .field("scope", &self.scope)
+            .finish_non_exhaustive()
+    }
 }
 
 fn audience(audiences: &[String]) -> Value {

@@ -1,22 +1,26 @@
 //! Token revocation (RFC 7009).
 
-use super::access_token::{ACCESS_TOKEN_TYP, REFERENCE_TOKEN};
-use super::introspect::TokenLookup;
-use super::verify::{looks_like_jws, verify_own_jws};
+use super::access_token::REFERENCE_TOKEN;
+use super::introspect::{TokenLookup, live_access_token};
+use super::verify::looks_like_jws;
 use crate::crypto::handle_digest;
 use crate::model::Client;
 use crate::protocol::OAuthError;
 
 /// Revokes `token` for `client`. RFC 7009 §2.2: unknown tokens, and tokens of other clients,
 /// get the same success answer (and the latter are left untouched). A JWT access token cannot
-/// be revoked: §2.2.1 `unsupported_token_type`.
+/// be revoked: §2.2.1 `unsupported_token_type`, said only for the caller's own live token so
+/// that the answer tells nothing about other clients' tokens.
 pub async fn revoke(
     token: &str,
     client: &Client,
     lookup: &TokenLookup<'_>,
 ) -> Result<(), OAuthError> {
     if looks_like_jws(token) {
-        if verify_own_jws(token, lookup.ring, ACCESS_TOKEN_TYP).is_some() {
+        let own_live_jwt = live_access_token(token, lookup)
+            .await?
+            .is_some_and(|claims| claims.client_id == client.client_id);
+        if own_live_jwt {
             return Err(OAuthError::UnsupportedTokenType(
                 "JWT access tokens are valid until they expire; issue reference tokens to revoke access at once".into(),
             ));

@@ -388,6 +388,9 @@ pub struct Config {
     pub clients: Vec<Client>,
     /// Clear secrets of `client_secret_jwt` clients (HMAC keys), kept in memory only.
     pub client_jwt_secrets: tessera_core::clients::assertion::SharedSecrets,
+    /// Keys of secrets shorter than 32 characters (stored as fast digests, so they should be
+    /// random and long); warned about at start.
+    pub short_secrets: Vec<String>,
     /// Users to provision.
     pub users: Vec<UserSeed>,
     /// Started with `--dev`.

@@ -86,6 +86,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     };
     let resources = check_resources(&raw, &mut p);
     let clients = check_clients(&raw.clients, &resources, &mut p);
+    let short_secrets = short_secrets(&raw);
     let client_jwt_secrets = raw
         .clients
         .iter()
@@ -114,6 +115,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         resources,
         clients,
         client_jwt_secrets,
+        short_secrets,
         users,
         dev,
     })
@@ -201,6 +203,26 @@ fn check_secrets(
                 Some(handle_digest(s.expose()))
             }
         })
+        .collect()
+}
+
+/// Secrets are stored as SHA-256 digests, which suits random secrets of 256 bits; short ones
+/// could be guessed from a stolen database.
+fn short_secrets(raw: &RawConfig) -> Vec<String> {
+    let clients = raw.clients.iter().flat_map(|c| {
+        c.secrets
+            .iter()
+            .map(move |s| (format!("client {}", c.client_id), s))
+    });
+    let apis = raw.api_resources.iter().flat_map(|a| {
+        a.secrets
+            .iter()
+            .map(move |s| (format!("API {}", a.name), s))
+    });
+    clients
+        .chain(apis)
+        .filter(|(_, s)| s.expose().len() < 32)
+        .map(|(owner, _)| owner)
         .collect()
 }
 

@@ -40,11 +40,26 @@ pub fn status_of(e: &OAuthError) -> StatusCode {
     }
 }
 
+/// RFC 6749 §5.2: `error_description` is limited to %x20-21 / %x23-5B / %x5D-7E; descriptions
+/// that quote request input are made to fit.
+fn sanitize_description(description: &str) -> String {
+    description
+        .chars()
+        .take(512)
+        .map(|c| match c {
+            '"' | '\\' => '\'',
+            c if (' '..='~').contains(&c) => c,
+            _ => '?',
+        })
+        .collect()
+}
+
 /// A JSON error response with `Cache-Control: no-store` (RFC 6749 §5.1, §5.2).
 pub fn json_error(status: StatusCode, code: &str, description: &str) -> Response {
+    let description = sanitize_description(description);
     let body = serde_json::to_vec(&ErrorBody {
         error: code,
-        error_description: description,
+        error_description: &description,
     })
     .unwrap_or_default();
     let mut response = (status, body).into_response();
@@ -213,6 +228,14 @@ mod tests {
         let busy = ApiError(OAuthError::TemporarilyUnavailable("db".into())).into_response();
         assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(busy.headers()[header::RETRY_AFTER], "5");
+    }
+
+    #[test]
+    fn descriptions_fit_the_rfc_6749_character_set() {
+        assert_eq!(
+            sanitize_description("scope `a\"b\\c` é\n"),
+            "scope `a'b'c` ??"
+        );
     }
 
     #[tokio::test]

@@ -40,6 +40,14 @@ pub async fn introspection(
                 &state.assertion_audience(paths::INTROSPECT),
             )
             .await?;
+            // RFC 7662 §2.1: the caller must authenticate; a public client cannot.
+            if client.is_public() {
+                return Err(OAuthError::InvalidClient {
+                    description: "introspection needs an authenticated client".into(),
+                    used_authorization_header: false,
+                }
+                .into());
+            }
             Caller::Client(&client)
         }
     };

@@ -84,16 +84,17 @@ async fn openid_configuration_is_complete_and_honest() {
         "introspection_endpoint_auth_methods_supported",
         "revocation_endpoint_auth_methods_supported",
     ] {
-        assert_eq!(
-            strings(&doc[key]),
-            [
-                "client_secret_basic",
-                "client_secret_post",
-                "client_secret_jwt",
-                "private_key_jwt"
-            ],
-            "{key}"
-        );
+        let mut methods = vec![
+            "client_secret_basic",
+            "client_secret_post",
+            "client_secret_jwt",
+            "private_key_jwt",
+        ];
+        // Public clients may revoke their tokens (RFC 7009 §2.1), never introspect.
+        if key.starts_with("revocation") {
+            methods.push("none");
+        }
+        assert_eq!(strings(&doc[key]), methods, "{key}");
         // RFC 8414 §2: with private_key_jwt listed, the signing algorithms must be too;
         // never `none`.
         let algs_key = key.replace("methods", "signing_alg_values");

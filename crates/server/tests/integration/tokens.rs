@@ -493,6 +493,15 @@ async fn jwt_access_tokens_introspect_and_cannot_be_revoked() {
         (status, body["error"].as_str()),
         (400, Some("unsupported_token_type"))
     );
+    // Another client presenting it learns nothing: 200 like any unknown token (RFC 7009 §2.2).
+    let (status, _, _) = post_form(
+        &server,
+        "/revoke",
+        Some(("ref", "ref-secret")),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(status, 200);
     // Expired: inactive.
     server.clock.advance(3_600);
     assert_eq!(
@@ -579,6 +588,18 @@ async fn public_clients() {
             ("client_id", "spa"),
             ("client_secret", "guess"),
         ],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
+    // Introspection needs an authenticated caller (RFC 7662 §2.1).
+    let (status, body, _) = post_form(
+        &server,
+        "/introspect",
+        None,
+        &[("token", "x"), ("client_id", "spa")],
     )
     .await;
     assert_eq!(

@@ -26,7 +26,7 @@ async fn start_api(issuer: &str, tune: impl FnOnce(ValidationConfig) -> Validati
     let config = tune(
         ValidationConfig::new(issuer, "urn:api1").with_introspection("urn:api1", "api1-secret"),
     );
-    let app = protected_api::router(Arc::new(TokenValidator::new(config)));
+    let app = protected_api::router(Arc::new(TokenValidator::new(config).unwrap()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -164,6 +164,17 @@ async fn jwt_from_oauth2_crate_is_accepted_and_forgeries_are_refused() {
             sign_compact(&stranger, "at+jwt", &good).unwrap(),
         ),
         ("garbage", "a.b.c".into()),
+        ("critical extension", {
+            let h = b64(
+                &json!({"alg": "ES256", "typ": "at+jwt", "kid": kid, "crit": ["exp"], "exp": 1}),
+            );
+            let input = format!("{h}.{}", b64(&good));
+            let sig = key.sign(input.as_bytes()).unwrap();
+            format!(
+                "{input}.{}",
+                base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(sig)
+            )
+        }),
     ];
     for (what, forged) in refused {
         let (status, body, challenge) = api.call(Some(&forged)).await;
