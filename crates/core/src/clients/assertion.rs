@@ -6,17 +6,16 @@
 //! client_id, `aud` naming us, `exp` required and close, NumericDates that are numbers, and a
 //! `jti` that is used once, persisted so replays fail on every instance and after restarts.
 
-use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::jwk::ASSERTION_ALGS;
 use crate::clock::UnixTime;
-use crate::crypto::{base64url_decode, handle_digest};
+use crate::crypto::handle_digest;
 use crate::model::{Client, Grant, TokenEndpointAuthMethod};
 use crate::protocol::OAuthError;
 use crate::secret::Secret;
 use crate::store::{Store, StoreError};
-use crate::tokens::verify::MAX_COMPACT_JWS;
+use crate::tokens::verify::parse_compact;
 
 /// RFC 7523 §2.2.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -49,14 +48,6 @@ pub struct AssertionAudience<'a> {
     pub now: UnixTime,
     /// HMAC keys of `client_secret_jwt` clients.
     pub shared_secrets: &'a SharedSecrets,
-}
-
-#[derive(Deserialize)]
-struct Header {
-    alg: String,
-    kid: Option<String>,
-    typ: Option<String>,
-    crit: Option<Value>,
 }
 
 /// One answer for every refusal, like the other methods: the reason goes to the debug log,
@@ -100,17 +91,9 @@ pub async fn verify_client_assertion(
     if assertion_type != ASSERTION_TYPE {
         return Err(refuse("unsupported client_assertion_type"));
     }
-    if assertion.len() > MAX_COMPACT_JWS || assertion.bytes().filter(|b| *b == b'.').count() != 2 {
-        return Err(refuse("not a compact JWS"));
-    }
-    let mut parts = assertion.split('.');
-    let (h64, p64, s64) = match (parts.next(), parts.next(), parts.next()) {
-        (Some(h), Some(p), Some(s)) => (h, p, s),
-        _ => return Err(refuse("not a compact JWS")),
-    };
-    let header: Header = base64url_decode(h64)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| refuse("malformed header"))?;
+    let jws = parse_compact(assertion).ok_or_else(|| refuse("not a well-formed compact JWS"))?;
+    let header = &jws.header;
+    let claims = &jws.unverified_claims;
     if header.crit.is_some() {
         return Err(refuse("critical header extensions are not understood"));
     }
@@ -125,12 +108,9 @@ pub async fn verify_client_assertion(
     if hmac.is_none() && !ASSERTION_ALGS.contains(&header.alg.as_str()) {
         return Err(refuse("algorithm not allowed"));
     }
-    let claims: Map<String, Value> = base64url_decode(p64)
-        .and_then(|b| serde_json::from_slice(&b).ok())
-        .ok_or_else(|| refuse("malformed claims"))?;
     // RFC 7523 §3: iss and sub are the client_id.
-    let client_id = string(&claims, "iss")?;
-    if string(&claims, "sub")? != client_id || client_id_param.is_some_and(|id| id != client_id) {
+    let client_id = string(claims, "iss")?;
+    if string(claims, "sub")? != client_id || client_id_param.is_some_and(|id| id != client_id) {
         return Err(refuse("iss, sub and client_id differ"));
     }
     let client = store
@@ -139,8 +119,7 @@ pub async fn verify_client_assertion(
         .filter(|c| c.enabled)
         .ok_or_else(|| refuse("unknown client"))?;
     // The key comes from the registration: by kid when the header names one.
-    let signature = base64url_decode(s64).ok_or_else(|| refuse("malformed signature"))?;
-    let signing_input = &assertion.as_bytes()[..h64.len() + 1 + p64.len()];
+    let (signing_input, signature) = (jws.signing_input, &jws.signature);
     // SEC-38: the key type follows the registered method, never the token's header: HMAC
     // only for client_secret_jwt, public keys only for private_key_jwt.
     let verified = match (client.token_endpoint_auth_method, hmac) {
@@ -150,12 +129,12 @@ pub async fn verify_client_assertion(
             .into_iter()
             .flatten()
             .filter(|s| s.expose().len() >= *min_len)
-            .any(|s| verify_hmac(&header.alg, s.expose(), signing_input, &signature)),
+            .any(|s| verify_hmac(&header.alg, s.expose(), signing_input, signature)),
         (TokenEndpointAuthMethod::PrivateKeyJwt, None) => client
             .jwks
             .iter()
             .filter(|k| header.kid.is_none() || k.kid == header.kid)
-            .any(|k| k.verify(&header.alg, signing_input, &signature)),
+            .any(|k| k.verify(&header.alg, signing_input, signature)),
         _ => false,
     };
     if !verified {
@@ -163,8 +142,8 @@ pub async fn verify_client_assertion(
             "signature does not verify with the client's registered keys",
         ));
     }
-    check_claims(&claims, audience)?;
-    let jti = string(&claims, "jti")?;
+    check_claims(claims, audience)?;
+    let jti = string(claims, "jti")?;
     if jti.len() > 256 {
         return Err(refuse("jti is too long"));
     }
@@ -172,7 +151,7 @@ pub async fn verify_client_assertion(
         store,
         &client,
         jti,
-        numeric(&claims, "exp")?.unwrap_or(audience.now),
+        numeric(claims, "exp")?.unwrap_or(audience.now),
         audience.now,
     )
     .await?;

@@ -14,12 +14,42 @@ use crate::crypto::base64url_decode;
 /// Compact serialisations longer than this are refused before any decoding (SECURITY.md SEC-41).
 pub const MAX_COMPACT_JWS: usize = 64 * 1024;
 
+/// The protected header members we read (RFC 7515 §4.1).
 #[derive(Deserialize)]
-struct Header {
-    alg: String,
-    kid: Option<String>,
-    typ: Option<String>,
-    crit: Option<Value>,
+pub(crate) struct Header {
+    pub(crate) alg: String,
+    pub(crate) kid: Option<String>,
+    pub(crate) typ: Option<String>,
+    pub(crate) crit: Option<Value>,
+}
+
+/// A compact JWS split and decoded, not yet verified: size-bounded before decoding, exactly
+/// three parts, a JSON header and a JSON object payload.
+pub(crate) struct UnverifiedJws<'t> {
+    pub(crate) header: Header,
+    pub(crate) unverified_claims: Map<String, Value>,
+    pub(crate) signing_input: &'t [u8],
+    pub(crate) signature: Vec<u8>,
+}
+
+/// Splits and decodes `token`; `None` for anything that is not a well-formed compact JWS.
+pub(crate) fn parse_compact(token: &str) -> Option<UnverifiedJws<'_>> {
+    if token.len() > MAX_COMPACT_JWS || !looks_like_jws(token) {
+        return None;
+    }
+    let mut parts = token.split('.');
+    let (h64, p64, s64) = (parts.next()?, parts.next()?, parts.next()?);
+    let header: Header = serde_json::from_slice(&base64url_decode(h64)?).ok()?;
+    let unverified_claims = match serde_json::from_slice(&base64url_decode(p64)?).ok()? {
+        Value::Object(claims) => claims,
+        _ => return None,
+    };
+    Some(UnverifiedJws {
+        header,
+        unverified_claims,
+        signing_input: &token.as_bytes()[..h64.len() + 1 + p64.len()],
+        signature: base64url_decode(s64)?,
+    })
 }
 
 /// Whether `token` has the shape of a compact JWS (three base64url parts).
@@ -35,17 +65,13 @@ pub fn verify_own_jws(
     ring: &KeyRing,
     expected_typ: &str,
 ) -> Option<Map<String, Value>> {
-    if token.len() > MAX_COMPACT_JWS || !looks_like_jws(token) {
-        return None;
-    }
-    let mut parts = token.split('.');
-    let (header_b64, payload_b64, signature_b64) = (parts.next()?, parts.next()?, parts.next()?);
-    let header: Header = serde_json::from_slice(&base64url_decode(header_b64)?).ok()?;
+    let jws = parse_compact(token)?;
+    let header = &jws.header;
     // RFC 7515 §4.1.11: we understand no critical extensions.
     if header.crit.is_some() {
         return None;
     }
-    let typ = header.typ?.to_ascii_lowercase();
+    let typ = header.typ.as_deref()?.to_ascii_lowercase();
     if typ.strip_prefix("application/").unwrap_or(&typ) != expected_typ {
         return None;
     }
@@ -54,19 +80,14 @@ pub fn verify_own_jws(
     if key_alg != alg {
         return None;
     }
-    let signature = base64url_decode(signature_b64)?;
-    let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
     let verified = match alg {
         SigningAlg::Es256 => UnparsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, public_key)
-            .verify(signing_input.as_bytes(), &signature),
+            .verify(jws.signing_input, &jws.signature),
         SigningAlg::Rs256 => UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key)
-            .verify(signing_input.as_bytes(), &signature),
+            .verify(jws.signing_input, &jws.signature),
     };
     verified.ok()?;
-    match serde_json::from_slice(&base64url_decode(payload_b64)?).ok()? {
-        Value::Object(claims) => Some(claims),
-        _ => None,
-    }
+    Some(jws.unverified_claims)
 }
 
 #[cfg(test)]

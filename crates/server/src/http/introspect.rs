@@ -6,12 +6,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
-use tessera_core::clients::{PresentedCredentials, authenticate_api, authenticate_client};
+use tessera_core::clients::{PresentedCredentials, authenticate_api};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::paths;
-use tessera_core::tokens::introspect::{Caller, TokenLookup, introspect};
+use tessera_core::tokens::KeyRing;
+use tessera_core::tokens::introspect::{Caller, introspect};
 use tessera_core::tokens::jws::sign_compact;
-use tessera_core::tokens::{KeyRing, SigningAlg};
 
 use super::AppState;
 use super::error::ApiError;
@@ -34,12 +34,9 @@ pub async fn introspection(
     let caller = match authenticate_api(&state.config.resources.api_resources, &presented) {
         Some(api) => Caller::Api(api?),
         None => {
-            client = authenticate_client(
-                state.store.as_ref(),
-                &presented,
-                &state.assertion_audience(paths::INTROSPECT),
-            )
-            .await?;
+            client = state
+                .authenticate_presented(&presented, paths::INTROSPECT)
+                .await?;
             // RFC 7662 §2.1: the caller must authenticate; a public client cannot.
             if client.is_public() {
                 return Err(OAuthError::InvalidClient {
@@ -52,12 +49,7 @@ pub async fn introspection(
         }
     };
     let ring = state.keys.current();
-    let lookup = TokenLookup {
-        issuer: &state.config.issuer,
-        now: state.clock.now(),
-        ring: &ring,
-        grants: state.store.as_ref(),
-    };
+    let lookup = state.token_lookup(&ring);
     let response = introspect(token, caller, &lookup).await?;
     if wants_jwt(&headers) {
         let audience = match caller {
@@ -104,13 +96,7 @@ fn jwt_response(
     now: i64,
     introspection: Value,
 ) -> Result<Response, ApiError> {
-    let alg = state
-        .config
-        .keys
-        .algorithms
-        .first()
-        .copied()
-        .unwrap_or(SigningAlg::Es256);
+    let alg = state.default_alg();
     let key = ring.signing_key(alg).map_err(|_| OAuthError::ServerError)?;
     let claims = json!({
         "iss": state.config.issuer,

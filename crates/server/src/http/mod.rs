@@ -18,8 +18,14 @@ use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tessera_core::Clock;
+use tessera_core::clients::{PresentedCredentials, authenticate_client};
+use tessera_core::model::Client;
+use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::store::Store;
+use tessera_core::tokens::introspect::TokenLookup;
+use tessera_core::tokens::{KeyRing, SigningAlg};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -80,6 +86,51 @@ impl AppState {
             endpoint: self.endpoints.get(path).map_or("", String::as_str),
             now: self.clock.now(),
             shared_secrets: &self.config.client_jwt_secrets,
+        }
+    }
+
+    /// Authenticates the client that `presented` credentials at `path` (RFC 6749 §2.3).
+    pub async fn authenticate_presented(
+        &self,
+        presented: &PresentedCredentials,
+        path: &'static str,
+    ) -> Result<Client, OAuthError> {
+        authenticate_client(
+            self.store.as_ref(),
+            presented,
+            &self.assertion_audience(path),
+        )
+        .await
+    }
+
+    /// Reads the credentials of a form request at `path` and authenticates the client.
+    pub async fn authenticate(
+        &self,
+        headers: &axum::http::HeaderMap,
+        form: &Form,
+        path: &'static str,
+    ) -> Result<Client, OAuthError> {
+        let presented = PresentedCredentials::extract(form::authorization(headers)?, form)?;
+        self.authenticate_presented(&presented, path).await
+    }
+
+    /// The algorithm access tokens and signed responses use: the first configured one.
+    pub fn default_alg(&self) -> SigningAlg {
+        self.config
+            .keys
+            .algorithms
+            .first()
+            .copied()
+            .unwrap_or(SigningAlg::Es256)
+    }
+
+    /// What token lookups (introspection, revocation) need, with the key ring in force.
+    pub fn token_lookup<'a>(&'a self, ring: &'a KeyRing) -> TokenLookup<'a> {
+        TokenLookup {
+            issuer: &self.config.issuer,
+            now: self.clock.now(),
+            ring,
+            grants: self.store.as_ref(),
         }
     }
 }

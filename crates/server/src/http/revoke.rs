@@ -4,14 +4,12 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use tessera_core::clients::{PresentedCredentials, authenticate_client};
 use tessera_core::protocol::paths;
-use tessera_core::tokens::introspect::TokenLookup;
 use tessera_core::tokens::revoke::revoke;
 
 use super::AppState;
 use super::error::ApiError;
-use super::form::{authorization, read_form};
+use super::form::read_form;
 
 /// The revocation endpoint: 200 for revoked and for unknown tokens alike (RFC 7009 §2.2).
 pub async fn revocation(
@@ -23,20 +21,9 @@ pub async fn revocation(
     let form = read_form(&headers, &uri, &body)?;
     let token = form.required("token")?;
     form.one("token_type_hint")?;
-    let presented = PresentedCredentials::extract(authorization(&headers)?, &form)?;
-    let client = authenticate_client(
-        state.store.as_ref(),
-        &presented,
-        &state.assertion_audience(paths::REVOKE),
-    )
-    .await?;
+    let client = state.authenticate(&headers, &form, paths::REVOKE).await?;
     let ring = state.keys.current();
-    let lookup = TokenLookup {
-        issuer: &state.config.issuer,
-        now: state.clock.now(),
-        ring: &ring,
-        grants: state.store.as_ref(),
-    };
+    let lookup = state.token_lookup(&ring);
     revoke(token, &client, &lookup).await?;
     Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
 }

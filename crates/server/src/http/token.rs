@@ -6,16 +6,14 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tessera_core::clients::{PresentedCredentials, authenticate_client};
 use tessera_core::grants::{TokenContext, client_credentials};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::paths;
-use tessera_core::tokens::SigningAlg;
 use tessera_core::tokens::access_token::IssuedAccessToken;
 
 use super::AppState;
 use super::error::ApiError;
-use super::form::{authorization, read_form};
+use super::form::read_form;
 
 /// RFC 6749 §5.1 successful response.
 #[derive(Serialize)]
@@ -36,26 +34,14 @@ pub async fn token(
 ) -> Result<Response, ApiError> {
     let form = read_form(&headers, &uri, &body)?;
     let grant_type = form.required("grant_type")?;
-    let presented = PresentedCredentials::extract(authorization(&headers)?, &form)?;
-    let client = authenticate_client(
-        state.store.as_ref(),
-        &presented,
-        &state.assertion_audience(paths::TOKEN),
-    )
-    .await?;
+    let client = state.authenticate(&headers, &form, paths::TOKEN).await?;
     let ring = state.keys.current();
     let ctx = TokenContext {
         issuer: &state.config.issuer,
         now: state.clock.now(),
         resources: &state.config.resources,
         ring: &ring,
-        alg: state
-            .config
-            .keys
-            .algorithms
-            .first()
-            .copied()
-            .unwrap_or(SigningAlg::Es256),
+        alg: state.default_alg(),
         grants: state.store.as_ref(),
     };
     let issued = match grant_type {

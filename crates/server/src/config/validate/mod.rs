@@ -1,32 +1,33 @@
 //! Validation of a raw configuration into [`Config`]. Every problem is reported with the key it
 //! is about, all at once, so one run shows everything to fix.
 
+mod clients;
+
+use clients::{check_clients, short_secrets};
+
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use tessera_core::clients::jwk::ClientJwk;
 use tessera_core::crypto::handle_digest;
 use tessera_core::model::{
-    ApiResource, ApiScope, Client, IdentityResource, KNOWN_GRANT_TYPES, OFFLINE_ACCESS, Resources,
+    ApiResource, ApiScope, Client, IdentityResource, OFFLINE_ACCESS, Resources,
     TokenEndpointAuthMethod,
 };
 use tessera_core::model::{check_profile_claim, check_username};
 use tessera_core::passwords::is_argon2_hash;
-use tessera_core::protocol::redirect::{check_registrable_redirect_uri, is_loopback_host};
+use tessera_core::protocol::redirect::is_loopback_host;
 use tessera_core::protocol::scope::is_scope_token;
 use tessera_core::tokens::{JWKS_CACHE_SECONDS, KeyPolicy, SigningAlg};
 use tessera_store_sql::{Backend, SqlOptions};
 
-use super::{
-    Config, ConfigError, HttpSettings, LogFormat, PasswordSpec, RawClient, RawConfig, UserSeed,
-};
+use super::{Config, ConfigError, HttpSettings, LogFormat, PasswordSpec, RawConfig, UserSeed};
 
 #[derive(Default)]
-struct Problems(Vec<String>);
+pub(super) struct Problems(Vec<String>);
 
 impl Problems {
-    fn add(&mut self, key: impl std::fmt::Display, message: impl std::fmt::Display) {
+    pub(super) fn add(&mut self, key: impl std::fmt::Display, message: impl std::fmt::Display) {
         self.0.push(format!("{key}: {message}"));
     }
 }
@@ -187,7 +188,7 @@ fn check_http(raw: &RawConfig, p: &mut Problems) -> HttpSettings {
     }
 }
 
-fn check_secrets(
+pub(super) fn check_secrets(
     key: &str,
     secrets: &[tessera_core::Secret<String>],
     p: &mut Problems,
@@ -203,26 +204,6 @@ fn check_secrets(
                 Some(handle_digest(s.expose()))
             }
         })
-        .collect()
-}
-
-/// Secrets are stored as SHA-256 digests, which suits random secrets of 256 bits; short ones
-/// could be guessed from a stolen database.
-fn short_secrets(raw: &RawConfig) -> Vec<String> {
-    let clients = raw.clients.iter().flat_map(|c| {
-        c.secrets
-            .iter()
-            .map(move |s| (format!("client {}", c.client_id), s))
-    });
-    let apis = raw.api_resources.iter().flat_map(|a| {
-        a.secrets
-            .iter()
-            .map(move |s| (format!("API {}", a.name), s))
-    });
-    clients
-        .chain(apis)
-        .filter(|(_, s)| s.expose().len() < 32)
-        .map(|(owner, _)| owner)
         .collect()
 }
 
@@ -325,178 +306,6 @@ fn check_resources(raw: &RawConfig, p: &mut Problems) -> Resources {
         api_resources,
         identity_resources,
     }
-}
-
-fn check_clients(raw: &[RawClient], resources: &Resources, p: &mut Problems) -> Vec<Client> {
-    let known_scope = |s: &str| {
-        s == OFFLINE_ACCESS
-            || resources.identity_resources.iter().any(|r| r.name == s)
-            || resources.api_scopes.iter().any(|r| r.name == s)
-    };
-    let mut clients = Vec::new();
-    for (i, c) in raw.iter().enumerate() {
-        let key = format!("clients[{i}]");
-        // RFC 6749 §2.2 / Appendix A.1: client_id = *VSCHAR (printable ASCII).
-        if c.client_id.is_empty()
-            || c.client_id.len() > 255
-            || !c.client_id.bytes().all(|b| (0x20..=0x7e).contains(&b))
-        {
-            p.add(
-                format!("{key}.client_id"),
-                "must be 1-255 printable ASCII characters",
-            );
-        }
-        if raw[..i].iter().any(|o| o.client_id == c.client_id) {
-            p.add(
-                format!("{key}.client_id"),
-                format!("duplicate client_id `{}`", c.client_id),
-            );
-        }
-        let method = c
-            .token_endpoint_auth_method
-            .unwrap_or(if c.secrets.is_empty() {
-                TokenEndpointAuthMethod::None
-            } else {
-                TokenEndpointAuthMethod::ClientSecretBasic
-            });
-        let method_key = format!("{key}.token_endpoint_auth_method");
-        match method {
-            TokenEndpointAuthMethod::None if !c.secrets.is_empty() => p.add(
-                &method_key,
-                "is `none` but the client has secrets; remove one or the other",
-            ),
-            m if m.uses_secret() && c.secrets.is_empty() => p.add(
-                &method_key,
-                format!("`{}` needs at least one entry in `secrets`", m.as_str()),
-            ),
-            TokenEndpointAuthMethod::ClientSecretJwt
-                if c.secrets.iter().any(|s| s.expose().len() < 32) =>
-            {
-                // RFC 7518 §3.2, OIDC Core §16.19: an HS256 key needs at least 256 bits.
-                p.add(
-                    format!("{key}.secrets"),
-                    "client_secret_jwt secrets must be at least 32 characters (HS256 keys)",
-                )
-            }
-            TokenEndpointAuthMethod::PrivateKeyJwt if !c.secrets.is_empty() => p.add(
-                &method_key,
-                "is `private_key_jwt`, so `secrets` are never used; remove them",
-            ),
-            _ => {}
-        }
-        if c.grant_types.is_empty() {
-            p.add(
-                format!("{key}.grant_types"),
-                "is empty; e.g. [\"client_credentials\"]",
-            );
-        }
-        for (j, g) in c.grant_types.iter().enumerate() {
-            let gkey = format!("{key}.grant_types[{j}]");
-            if g == "password" {
-                p.add(
-                    &gkey,
-                    "the resource owner password grant is not offered (RFC 9700 §2.4)",
-                );
-            } else if !KNOWN_GRANT_TYPES.contains(&g.as_str()) {
-                p.add(
-                    &gkey,
-                    format!(
-                        "unknown grant type `{g}`; known: {}",
-                        KNOWN_GRANT_TYPES.join(", ")
-                    ),
-                );
-            } else if c.grant_types[..j].contains(g) {
-                p.add(&gkey, format!("`{g}` is listed twice"));
-            }
-        }
-        let has = |g: &str| c.grant_types.iter().any(|x| x == g);
-        if method == TokenEndpointAuthMethod::None && has("client_credentials") {
-            p.add(
-                format!("{key}.grant_types"),
-                "a public client (no secrets) cannot use client_credentials",
-            );
-        }
-        if (has("authorization_code") || has("implicit")) && c.redirect_uris.is_empty() {
-            p.add(
-                format!("{key}.redirect_uris"),
-                "is empty, but the client signs users in",
-            );
-        }
-        for (field, uris) in [
-            ("redirect_uris", &c.redirect_uris),
-            ("post_logout_redirect_uris", &c.post_logout_redirect_uris),
-        ] {
-            for (j, uri) in uris.iter().enumerate() {
-                if let Err(why) = check_registrable_redirect_uri(uri) {
-                    p.add(format!("{key}.{field}[{j}]"), format!("`{uri}` {why}"));
-                } else if uris[..j].contains(uri) {
-                    p.add(
-                        format!("{key}.{field}[{j}]"),
-                        format!("`{uri}` is listed twice"),
-                    );
-                }
-            }
-        }
-        for (j, s) in c.allowed_scopes.iter().enumerate() {
-            if !known_scope(s) {
-                p.add(
-                    format!("{key}.allowed_scopes[{j}]"),
-                    format!(
-                        "unknown scope `{s}`; declare it under api_scopes or identity_resources"
-                    ),
-                );
-            }
-        }
-        for (field, value) in [
-            ("access_token_lifetime", c.access_token_lifetime),
-            ("identity_token_lifetime", c.identity_token_lifetime),
-        ] {
-            if value == 0 || value > 31_536_000 {
-                p.add(
-                    format!("{key}.{field}"),
-                    "must be between 1 second and 1 year",
-                );
-            }
-        }
-        let mut jwks = Vec::new();
-        for (j, jwk) in c.jwks.iter().flat_map(|k| k.keys.iter()).enumerate() {
-            match ClientJwk::from_json(jwk) {
-                Ok(parsed) => jwks.push(parsed),
-                Err(why) => p.add(format!("{key}.jwks.keys[{j}]"), why),
-            }
-        }
-        let has_keys = c.jwks.as_ref().is_some_and(|k| !k.keys.is_empty());
-        if method == TokenEndpointAuthMethod::PrivateKeyJwt && !has_keys {
-            p.add(
-                format!("{key}.jwks"),
-                "private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
-            );
-        }
-        if method != TokenEndpointAuthMethod::PrivateKeyJwt && c.jwks.is_some() {
-            p.add(
-                format!("{key}.jwks"),
-                "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
-            );
-        }
-        clients.push(Client {
-            client_id: c.client_id.clone(),
-            client_name: c.client_name.clone(),
-            secret_digests: check_secrets(&format!("{key}.secrets"), &c.secrets, p),
-            grant_types: c.grant_types.clone(),
-            redirect_uris: c.redirect_uris.clone(),
-            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
-            allowed_scopes: c.allowed_scopes.clone(),
-            require_pkce: c.require_pkce,
-            require_consent: c.require_consent,
-            access_token_type: c.access_token_type,
-            access_token_lifetime: c.access_token_lifetime,
-            identity_token_lifetime: c.identity_token_lifetime,
-            token_endpoint_auth_method: method,
-            jwks,
-            enabled: c.enabled,
-        });
-    }
-    clients
 }
 
 fn check_keys(raw: &RawConfig, clients: &[Client], p: &mut Problems) -> KeyPolicy {
