@@ -3,6 +3,7 @@
 pub mod discovery;
 pub mod error;
 pub mod form;
+pub mod pkce;
 pub mod redirect;
 pub mod scope;
 

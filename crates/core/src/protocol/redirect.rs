@@ -66,9 +66,108 @@ pub fn check_registrable_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
+/// The loopback literals whose port may vary at redirect time (RFC 8252 §7.3; `localhost` is
+/// not widened, RFC 8252 §8.3).
+const PORT_FREE_PREFIXES: &[&str] = &["http://127.0.0.1", "http://[::1]"];
+
+/// Splits a loopback redirect URI into (prefix, rest after the port), if it is one; the port,
+/// when present, must be 1-5 digits. Works on the string, never on a parsed URL.
+fn without_loopback_port(uri: &str) -> Option<(&'static str, &str)> {
+    let prefix = PORT_FREE_PREFIXES.iter().find(|p| uri.starts_with(**p))?;
+    let rest = &uri[prefix.len()..];
+    let rest = match rest.strip_prefix(':') {
+        Some(after) => {
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            if digits == 0 || digits > 5 {
+                return None;
+            }
+            &after[digits..]
+        }
+        None => rest,
+    };
+    // After the authority comes the path (or nothing): `http://127.0.0.1.evil/` is no loopback.
+    (rest.is_empty() || rest.starts_with('/')).then_some((prefix, rest))
+}
+
+/// Whether a presented `redirect_uri` matches a registered one: an exact, case-sensitive string
+/// comparison (RFC 9700 §2.1, §4.1.3; SEC-01), except that for `http://127.0.0.1` and
+/// `http://[::1]` the port may differ (RFC 8252 §7.3; SEC-02). The one matching function every
+/// entry point uses.
+pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+    if registered == presented {
+        return true;
+    }
+    match (
+        without_loopback_port(registered),
+        without_loopback_port(presented),
+    ) {
+        (Some((p1, rest1)), Some((p2, rest2))) => p1 == p2 && rest1 == rest2,
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exact_matching_refuses_every_variant() {
+        // SECURITY.md SEC-01.
+        let registered = "https://app.example/cb";
+        assert!(redirect_uri_matches(registered, registered));
+        for presented in [
+            "https://app.example/cb/",
+            "https://app.example/CB",
+            "https://app.example/cb?x=1",
+            "https://app.example/cb#f",
+            "https://app.example/cb/..;/x",
+            "https://app.example/cb/%2e%2e/x",
+            "https://app.example@evil.example/cb",
+            "https://app.example.evil.example/cb",
+            "HTTPS://APP.EXAMPLE/cb",
+            "https://app.example:443/cb",
+            "",
+        ] {
+            assert!(!redirect_uri_matches(registered, presented), "{presented}");
+        }
+    }
+
+    #[test]
+    fn loopback_port_may_differ_and_nothing_else() {
+        // SECURITY.md SEC-02, RFC 8252 §7.3.
+        let registered = "http://127.0.0.1/callback";
+        assert!(redirect_uri_matches(
+            registered,
+            "http://127.0.0.1:51004/callback"
+        ));
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1:9000/callback",
+            "http://127.0.0.1:7/callback"
+        ));
+        assert!(redirect_uri_matches(
+            "http://[::1]:1/cb?x=1",
+            "http://[::1]:65535/cb?x=1"
+        ));
+        for presented in [
+            "http://127.0.0.1:51004/callback/",
+            "http://127.0.0.1:51004/Callback",
+            "http://127.0.0.1:51004/callback?x",
+            "https://127.0.0.1:51004/callback",
+            "http://127.0.0.1:/callback",
+            "http://127.0.0.1:123456/callback",
+            "http://127.0.0.1.evil.example/callback",
+            "http://127.0.0.1:80@evil.example/callback",
+            "http://[::1]:8080/callback",
+            "http://localhost:8080/callback",
+        ] {
+            assert!(!redirect_uri_matches(registered, presented), "{presented}");
+        }
+        // localhost is not widened.
+        assert!(!redirect_uri_matches(
+            "http://localhost/cb",
+            "http://localhost:8080/cb"
+        ));
+    }
 
     #[test]
     fn accepted() {

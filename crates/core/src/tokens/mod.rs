@@ -1,6 +1,7 @@
 //! Signing keys, JWS, and the key ring that decides which key signs and which are published.
 
 pub mod access_token;
+pub mod hash;
 pub mod introspect;
 pub mod jws;
 pub mod keyring;
