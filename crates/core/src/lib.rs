@@ -4,6 +4,7 @@
 //! Nothing here knows about HTTP or SQL; the server crate maps these types to the wire and
 //! the store crates implement the traits.
 
+pub mod authorize;
 pub mod clients;
 pub mod clock;
 pub mod crypto;

@@ -48,6 +48,12 @@ pub enum OAuthError {
     /// RFC 7009 §2.2.1: revocation of this token type is not supported.
     #[error("unsupported_token_type: {0}")]
     UnsupportedTokenType(Cow<'static, str>),
+    /// OIDC Core §3.1.2.6: the `request` parameter is not supported.
+    #[error("request_not_supported")]
+    RequestNotSupported,
+    /// OIDC Core §3.1.2.6: the `request_uri` parameter is not supported.
+    #[error("request_uri_not_supported")]
+    RequestUriNotSupported,
     /// RFC 6749 §4.1.2.1: a temporary condition (the database is unreachable).
     #[error("temporarily_unavailable: {0}")]
     TemporarilyUnavailable(Cow<'static, str>),
@@ -73,6 +79,8 @@ impl OAuthError {
             Self::InvalidToken(_) => "invalid_token",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
+            Self::RequestNotSupported => "request_not_supported",
+            Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
@@ -94,6 +102,8 @@ impl OAuthError {
             | Self::UnsupportedTokenType(d)
             | Self::TemporarilyUnavailable(d) => d,
             Self::InvalidClient { description, .. } => description,
+            Self::RequestNotSupported => "request objects are not supported",
+            Self::RequestUriNotSupported => "request_uri is not supported",
             Self::ServerError => "the server could not complete the request",
         }
     }
@@ -120,6 +130,8 @@ impl OAuthError {
             Self::InvalidToken("x".into()),
             Self::InsufficientScope("x".into()),
             Self::UnsupportedTokenType("x".into()),
+            Self::RequestNotSupported,
+            Self::RequestUriNotSupported,
             Self::TemporarilyUnavailable("x".into()),
             Self::ServerError,
         ]

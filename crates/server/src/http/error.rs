@@ -36,6 +36,8 @@ pub fn status_of(e: &OAuthError) -> StatusCode {
         | OAuthError::InvalidScope(_)
         | OAuthError::InvalidTarget(_)
         | OAuthError::UnsupportedTokenType(_)
+        | OAuthError::RequestNotSupported
+        | OAuthError::RequestUriNotSupported
         | OAuthError::UnsupportedResponseType(_) => StatusCode::BAD_REQUEST,
     }
 }

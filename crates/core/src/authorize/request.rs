@@ -1,0 +1,446 @@
+//! Parsing and checking an authorization request, in the order the specs require: first the
+//! client and its redirect URI (errors there are shown on a page, never redirected: RFC 6749
+//! §4.1.2.1, SECURITY.md SEC-03), then everything else (errors go back to the client).
+
+use crate::grants::scopes::parse_scope;
+use crate::model::Client;
+use crate::protocol::OAuthError;
+use crate::protocol::form::Form;
+use crate::protocol::pkce::is_s256_challenge;
+use crate::protocol::redirect::redirect_uri_matches;
+use crate::store::ClientStore;
+
+/// How the response reaches the client (OAuth 2.0 Multiple Response Types §2.1, Form Post
+/// Response Mode §2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResponseMode {
+    /// Parameters in the redirect URI's query (the default for `code`).
+    Query,
+    /// Parameters in the fragment.
+    Fragment,
+    /// An auto-submitting HTML form POSTed to the redirect URI.
+    FormPost,
+}
+
+/// OIDC Core §3.1.2.1 `prompt` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Prompt {
+    /// No user interaction at all.
+    None,
+    /// Re-authenticate.
+    Login,
+    /// Ask for consent again.
+    Consent,
+    /// Let the user pick an account.
+    SelectAccount,
+}
+
+/// A checked authorization request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuthorizationRequest {
+    /// The client.
+    pub client_id: String,
+    /// The redirect URI, verified against the registration.
+    pub redirect_uri: String,
+    /// Response mode.
+    pub response_mode: ResponseMode,
+    /// Requested scopes, each allowed for the client.
+    pub scopes: Vec<String>,
+    /// Echoed back unchanged.
+    pub state: Option<String>,
+    /// Goes into the identity token.
+    pub nonce: Option<String>,
+    /// PKCE S256 challenge.
+    pub code_challenge: Option<String>,
+    /// `prompt` values.
+    pub prompt: Vec<Prompt>,
+    /// `max_age` in seconds.
+    pub max_age: Option<u64>,
+    /// `login_hint`.
+    pub login_hint: Option<String>,
+    /// `id_token_hint` (unverified).
+    pub id_token_hint: Option<String>,
+    /// `ui_locales`.
+    pub ui_locales: Option<String>,
+    /// `acr_values`.
+    pub acr_values: Option<String>,
+    /// RFC 8707 resources.
+    pub resources: Vec<String>,
+}
+
+/// Where an error goes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthorizeError {
+    /// Shown to the user on an error page: the client or redirect URI cannot be trusted.
+    Page(OAuthError),
+    /// Sent back to the client's verified redirect URI (OIDC Core §3.1.2.6).
+    Redirect {
+        /// The error.
+        error: OAuthError,
+        /// Where to.
+        redirect_uri: String,
+        /// How.
+        response_mode: ResponseMode,
+        /// The request's state, echoed.
+        state: Option<String>,
+    },
+}
+
+fn page(description: &'static str) -> AuthorizeError {
+    AuthorizeError::Page(OAuthError::InvalidRequest(description.into()))
+}
+
+/// Checks an authorization request (query or form parameters) against the client registry.
+pub async fn parse_authorization_request(
+    clients: &dyn ClientStore,
+    params: &Form,
+) -> Result<(Client, AuthorizationRequest), AuthorizeError> {
+    // 1. The client (RFC 6749 §4.1.2.1: never redirect for an invalid client_id).
+    let client_id = params
+        .one("client_id")
+        .map_err(|_| page("the client_id parameter is repeated"))?
+        .ok_or_else(|| page("the client_id parameter is missing"))?;
+    let client = clients
+        .find_client(client_id)
+        .await
+        .map_err(|e| AuthorizeError::Page(e.into()))?
+        .filter(|c| c.enabled)
+        .ok_or_else(|| page("unknown client"))?;
+    // 2. The redirect URI: required when several are registered (RFC 6749 §3.1.2.3) and always
+    //    for OpenID Connect (OIDC Core §3.1.2.1); matched exactly (RFC 9700 §2.1).
+    let presented = params
+        .one("redirect_uri")
+        .map_err(|_| page("the redirect_uri parameter is repeated"))?;
+    let wants_openid = params
+        .one("scope")
+        .ok()
+        .flatten()
+        .is_some_and(|s| s.split(' ').any(|t| t == "openid"));
+    let redirect_uri = match presented {
+        Some(uri) => client
+            .redirect_uris
+            .iter()
+            .any(|r| redirect_uri_matches(r, uri))
+            .then(|| uri.to_string())
+            .ok_or_else(|| page("the redirect_uri is not registered for this client"))?,
+        None if wants_openid => return Err(page("the redirect_uri parameter is missing")),
+        None => match client.redirect_uris.as_slice() {
+            [only] => only.clone(),
+            _ => return Err(page("the redirect_uri parameter is missing")),
+        },
+    };
+    // From here on, errors go back to the client.
+    let state = params.one("state").ok().flatten().map(str::to_string);
+    let mut response_mode = ResponseMode::Query;
+    let redirect = |error: OAuthError, mode: ResponseMode| AuthorizeError::Redirect {
+        error,
+        redirect_uri: redirect_uri.clone(),
+        response_mode: mode,
+        state: state.clone(),
+    };
+    let one = |name: &str| {
+        params
+            .one(name)
+            .map_err(|e| redirect(e, ResponseMode::Query))
+    };
+    if let Some(mode) = one("response_mode")? {
+        response_mode = match mode {
+            "query" => ResponseMode::Query,
+            "fragment" => ResponseMode::Fragment,
+            "form_post" => ResponseMode::FormPost,
+            _ => {
+                return Err(redirect(
+                    OAuthError::InvalidRequest("unsupported response_mode".into()),
+                    ResponseMode::Query,
+                ));
+            }
+        };
+    }
+    let fail = |error: OAuthError| redirect(error, response_mode);
+    // 3. Request objects are not offered (OIDC Core §6).
+    if params.has("request") {
+        return Err(fail(OAuthError::RequestNotSupported));
+    }
+    if params.has("request_uri") {
+        return Err(fail(OAuthError::RequestUriNotSupported));
+    }
+    // 4. response_type: only `code` (RFC 9700 §2.1.2; implicit and hybrid are not offered).
+    match one("response_type")? {
+        None => {
+            return Err(fail(OAuthError::InvalidRequest(
+                "the response_type parameter is missing".into(),
+            )));
+        }
+        Some("code") => {}
+        Some(_) => {
+            return Err(fail(OAuthError::UnsupportedResponseType(
+                "only response_type=code is supported".into(),
+            )));
+        }
+    }
+    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+        return Err(fail(OAuthError::UnauthorizedClient(
+            "the client may not use the authorization code flow".into(),
+        )));
+    }
+    // 5. Scopes, each allowed for the client.
+    let scopes = parse_scope(one("scope")?.unwrap_or_default()).map_err(fail)?;
+    if scopes.is_empty() {
+        return Err(fail(OAuthError::InvalidScope(
+            "the scope parameter is missing".into(),
+        )));
+    }
+    if let Some(s) = scopes.iter().find(|s| !client.allowed_scopes.contains(s)) {
+        return Err(fail(OAuthError::InvalidScope(
+            format!("scope `{s}` is not allowed for this client").into(),
+        )));
+    }
+    // 6. PKCE (RFC 7636 §4.3, RFC 9700 §2.1.1): S256 only; required for public clients and
+    //    where configured; a missing method is not read as `plain`.
+    let code_challenge = match (one("code_challenge")?, one("code_challenge_method")?) {
+        (None, None) if client.require_pkce || client.is_public() => {
+            return Err(fail(OAuthError::InvalidRequest(
+                "PKCE is required: send code_challenge with code_challenge_method=S256".into(),
+            )));
+        }
+        (None, None) => None,
+        (Some(challenge), Some("S256")) if is_s256_challenge(challenge) => {
+            Some(challenge.to_string())
+        }
+        (Some(_), Some("S256")) => {
+            return Err(fail(OAuthError::InvalidRequest(
+                "the code_challenge is not 43 base64url characters".into(),
+            )));
+        }
+        (None, Some(_)) => {
+            return Err(fail(OAuthError::InvalidRequest(
+                "code_challenge is missing".into(),
+            )));
+        }
+        (_, Some(_)) => {
+            return Err(fail(OAuthError::InvalidRequest(
+                "only code_challenge_method=S256 is supported".into(),
+            )));
+        }
+        (Some(_), None) => {
+            return Err(fail(OAuthError::InvalidRequest(
+                "code_challenge_method is missing (S256 required)".into(),
+            )));
+        }
+    };
+    // 7. prompt (OIDC Core §3.1.2.1): `none` stands alone.
+    let mut prompt = Vec::new();
+    for p in one("prompt")?
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|p| !p.is_empty())
+    {
+        prompt.push(match p {
+            "none" => Prompt::None,
+            "login" => Prompt::Login,
+            "consent" => Prompt::Consent,
+            "select_account" => Prompt::SelectAccount,
+            _ => {
+                return Err(fail(OAuthError::InvalidRequest(
+                    "unknown prompt value".into(),
+                )));
+            }
+        });
+    }
+    if prompt.contains(&Prompt::None) && prompt.len() > 1 {
+        return Err(fail(OAuthError::InvalidRequest(
+            "prompt=none cannot be combined with other values".into(),
+        )));
+    }
+    let max_age = one("max_age")?
+        .map(|m| {
+            m.parse::<u64>().map_err(|_| {
+                fail(OAuthError::InvalidRequest(
+                    "max_age is not a non-negative integer".into(),
+                ))
+            })
+        })
+        .transpose()?;
+    let text = |name: &str| one(name).map(|v| v.map(str::to_string));
+    Ok((
+        client.clone(),
+        AuthorizationRequest {
+            client_id: client.client_id.clone(),
+            redirect_uri: redirect_uri.clone(),
+            response_mode,
+            scopes,
+            state: state.clone(),
+            nonce: text("nonce")?,
+            code_challenge,
+            prompt,
+            max_age,
+            login_hint: text("login_hint")?,
+            id_token_hint: text("id_token_hint")?,
+            ui_locales: text("ui_locales")?,
+            acr_values: text("acr_values")?,
+            resources: params.all("resource").to_vec(),
+        },
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AccessTokenType, Source, TokenEndpointAuthMethod};
+    use crate::protocol::pkce::s256_challenge;
+    use crate::store::MemoryStore;
+
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    async fn store() -> MemoryStore {
+        let store = MemoryStore::new();
+        let client = |id: &str, uris: &[&str], method| Client {
+            client_id: id.into(),
+            client_name: None,
+            secret_digests: vec![],
+            grant_types: vec!["authorization_code".into()],
+            redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
+            post_logout_redirect_uris: vec![],
+            allowed_scopes: vec!["openid".into(), "profile".into()],
+            require_pkce: true,
+            require_consent: true,
+            access_token_type: AccessTokenType::Jwt,
+            access_token_lifetime: 60,
+            identity_token_lifetime: 60,
+            token_endpoint_auth_method: method,
+            jwks: vec![],
+            enabled: true,
+        };
+        store
+            .upsert_client(
+                &client(
+                    "web",
+                    &["https://app.example/cb"],
+                    TokenEndpointAuthMethod::ClientSecretBasic,
+                ),
+                Source::Config,
+            )
+            .await
+            .unwrap();
+        store
+            .upsert_client(
+                &client(
+                    "two",
+                    &["https://a.example/cb", "https://b.example/cb"],
+                    TokenEndpointAuthMethod::ClientSecretBasic,
+                ),
+                Source::Config,
+            )
+            .await
+            .unwrap();
+        store
+    }
+
+    async fn parse(query: &str) -> Result<(Client, AuthorizationRequest), AuthorizeError> {
+        parse_authorization_request(&store().await, &Form::parse(query.as_bytes()).unwrap()).await
+    }
+
+    fn good(extra: &str) -> String {
+        format!(
+            "client_id=web&redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code&scope=openid+profile&state=xyz&nonce=n&code_challenge={CHALLENGE}&code_challenge_method=S256{extra}"
+        )
+    }
+
+    #[tokio::test]
+    async fn a_good_request() {
+        let (_, r) = parse(&good("&prompt=login&max_age=0&response_mode=form_post"))
+            .await
+            .unwrap();
+        assert_eq!(r.redirect_uri, "https://app.example/cb");
+        assert_eq!(r.scopes, ["openid", "profile"]);
+        assert_eq!(r.state.as_deref(), Some("xyz"));
+        assert_eq!(
+            r.code_challenge.as_deref(),
+            Some(s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").as_str())
+        );
+        assert_eq!(
+            (r.prompt, r.max_age, r.response_mode),
+            (vec![Prompt::Login], Some(0), ResponseMode::FormPost)
+        );
+    }
+
+    #[tokio::test]
+    async fn untrusted_client_or_redirect_uri_never_redirects() {
+        for q in [
+            "redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code".to_string(),
+            good("").replace("client_id=web", "client_id=ghost"),
+            good("").replace("app.example%2Fcb", "evil.example%2Fcb"),
+            good("").replace("app.example%2Fcb", "app.example%2Fcb%2F"),
+            good("&client_id=web"),
+            good("&redirect_uri=https%3A%2F%2Fapp.example%2Fcb"),
+            // openid requests must name the redirect_uri; so must clients with several.
+            good("").replace("redirect_uri=https%3A%2F%2Fapp.example%2Fcb&", ""),
+            "client_id=two&response_type=code&scope=profile".to_string(),
+        ] {
+            assert!(
+                matches!(parse(&q).await, Err(AuthorizeError::Page(_))),
+                "{q}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn other_errors_go_back_with_state() {
+        let cases: Vec<(String, &str)> = vec![
+            (
+                good("").replace("response_type=code&", ""),
+                "invalid_request",
+            ),
+            (
+                good("").replace("response_type=code", "response_type=token"),
+                "unsupported_response_type",
+            ),
+            (
+                good("").replace("scope=openid+profile", "scope=openid+admin"),
+                "invalid_scope",
+            ),
+            (
+                good("").replace("scope=openid+profile&", ""),
+                "invalid_scope",
+            ),
+            (
+                good("").replace("code_challenge_method=S256", "code_challenge_method=plain"),
+                "invalid_request",
+            ),
+            (
+                good("").replace("&code_challenge_method=S256", ""),
+                "invalid_request",
+            ),
+            (
+                good("").replace(
+                    &format!("&code_challenge={CHALLENGE}&code_challenge_method=S256"),
+                    "",
+                ),
+                "invalid_request",
+            ),
+            (good("&prompt=none+login"), "invalid_request"),
+            (good("&max_age=-1"), "invalid_request"),
+            (good("&request=eyJ"), "request_not_supported"),
+            (
+                good("&request_uri=https%3A%2F%2Fx"),
+                "request_uri_not_supported",
+            ),
+            (good("&nonce=again"), "invalid_request"),
+        ];
+        for (q, code) in cases {
+            match parse(&q).await {
+                Err(AuthorizeError::Redirect {
+                    error,
+                    redirect_uri,
+                    state,
+                    ..
+                }) => {
+                    assert_eq!(error.code(), code, "{q}");
+                    assert_eq!(redirect_uri, "https://app.example/cb");
+                    assert_eq!(state.as_deref(), Some("xyz"), "state echoed");
+                }
+                other => panic!("{q}: {other:?}"),
+            }
+        }
+    }
+}
