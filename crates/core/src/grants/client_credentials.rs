@@ -41,6 +41,7 @@ pub async fn exchange(
             scopes: access.scopes,
             audiences: access.audiences,
             now: ctx.now,
+            family: None,
         },
         ctx.ring,
         ctx.alg,

@@ -1,5 +1,6 @@
 //! Grants: one module per grant type, and the checks every grant shares.
 
+pub mod authorization_code;
 pub mod client_credentials;
 pub mod scopes;
 

@@ -56,6 +56,8 @@ pub struct AccessTokenRequest<'a> {
     pub audiences: Vec<String>,
     /// Issue time.
     pub now: UnixTime,
+    /// The grant family a reference token joins (so that revoking the family revokes it).
+    pub family: Option<String>,
 }
 
 /// An issued access token. Its `Debug` leaves the token out.
@@ -122,7 +124,7 @@ pub async fn issue_access_token(
                 client_id: claims.client_id.clone(),
                 subject: Some(claims.sub.clone()),
                 session_id: None,
-                family: None,
+                family: request.family.clone(),
                 data: serde_json::to_value(&claims).map_err(|_| OAuthError::ServerError)?,
                 created_at: request.now,
                 expires_at: exp,

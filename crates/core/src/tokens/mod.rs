@@ -2,6 +2,7 @@
 
 pub mod access_token;
 pub mod hash;
+pub mod id_token;
 pub mod introspect;
 pub mod jws;
 pub mod keyring;

@@ -1,0 +1,81 @@
+//! Identity tokens (OIDC Core §2, §3.1.3.6).
+
+use serde::Serialize;
+
+use super::hash::left_half_hash;
+use super::jws::sign_compact;
+use super::{KeyError, SigningKey};
+use crate::clock::UnixTime;
+
+/// What goes into an identity token.
+#[derive(Debug, Clone)]
+pub struct IdTokenRequest<'a> {
+    /// Issuer identifier.
+    pub issuer: &'a str,
+    /// The user.
+    pub subject: &'a str,
+    /// The client (the only audience, so no `azp` is needed).
+    pub client_id: &'a str,
+    /// Issue time.
+    pub now: UnixTime,
+    /// Lifetime in seconds.
+    pub lifetime: u64,
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// The authorization request's nonce, echoed exactly.
+    pub nonce: Option<&'a str>,
+    /// Authentication methods (`pwd`).
+    pub amr: &'a [String],
+    /// Identity provider (`local`).
+    pub idp: &'a str,
+    /// Session id.
+    pub sid: Option<&'a str>,
+    /// The access token issued alongside, for `at_hash`.
+    pub access_token: Option<&'a str>,
+    /// The code issued alongside (hybrid flows), for `c_hash`.
+    pub code: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Claims<'a> {
+    iss: &'a str,
+    sub: &'a str,
+    aud: &'a str,
+    exp: UnixTime,
+    iat: UnixTime,
+    nbf: UnixTime,
+    auth_time: UnixTime,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+    amr: &'a [String],
+    idp: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sid: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    at_hash: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    c_hash: Option<String>,
+}
+
+/// Signs an identity token with `key`.
+pub fn issue_id_token(request: &IdTokenRequest<'_>, key: &SigningKey) -> Result<String, KeyError> {
+    let alg = key.alg();
+    let claims = Claims {
+        iss: request.issuer,
+        sub: request.subject,
+        aud: request.client_id,
+        exp: request
+            .now
+            .saturating_add(i64::try_from(request.lifetime).unwrap_or(i64::MAX)),
+        iat: request.now,
+        nbf: request.now,
+        auth_time: request.auth_time,
+        nonce: request.nonce,
+        amr: request.amr,
+        idp: request.idp,
+        sid: request.sid,
+        at_hash: request.access_token.map(|t| left_half_hash(alg, t)),
+        c_hash: request.code.map(|c| left_half_hash(alg, c)),
+    };
+    sign_compact(key, "JWT", &claims)
+}
