@@ -123,6 +123,12 @@ pub struct Client {
     pub access_token_lifetime: u64,
     /// Identity token lifetime in seconds.
     pub identity_token_lifetime: u64,
+    /// A refresh token expires this long after its last use (sliding lifetime), in seconds.
+    #[serde(default = "default_refresh_sliding")]
+    pub refresh_token_sliding_lifetime: u64,
+    /// A refresh token family ends this long after the sign-in, however often it is used.
+    #[serde(default = "default_refresh_absolute")]
+    pub refresh_token_absolute_lifetime: u64,
     /// How the client authenticates at the token endpoint.
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
     /// Public keys for `private_key_jwt` (registered inline).
@@ -131,6 +137,18 @@ pub struct Client {
     /// A disabled client gets no tokens.
     pub enabled: bool,
 }
+
+fn default_refresh_sliding() -> u64 {
+    DEFAULT_REFRESH_SLIDING
+}
+fn default_refresh_absolute() -> u64 {
+    DEFAULT_REFRESH_ABSOLUTE
+}
+
+/// Default sliding refresh-token lifetime: 14 days.
+pub const DEFAULT_REFRESH_SLIDING: u64 = 14 * 86_400;
+/// Default absolute refresh-token lifetime: 30 days.
+pub const DEFAULT_REFRESH_ABSOLUTE: u64 = 30 * 86_400;
 
 impl Client {
     /// A public client has no secret (RFC 6749 §2.1).

@@ -150,6 +150,8 @@ mod tests {
             access_token_type: AccessTokenType::Jwt,
             access_token_lifetime: 60,
             identity_token_lifetime: 60,
+            refresh_token_sliding_lifetime: 3_600,
+            refresh_token_absolute_lifetime: 7_200,
             token_endpoint_auth_method: method,
             jwks: vec![],
             enabled: true,

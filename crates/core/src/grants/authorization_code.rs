@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::refresh_token::{RefreshData, issue_refresh_token, wants_refresh_token};
 use super::{TokenContext, check_grant_allowed};
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
 use crate::model::{Client, Grant};
@@ -71,6 +72,8 @@ pub async fn issue_code(
 pub struct CodeTokens {
     /// The access token.
     pub access: IssuedAccessToken,
+    /// A refresh token, when `offline_access` was granted and the client may refresh.
+    pub refresh_token: Option<String>,
     /// The identity token, when `openid` was granted.
     pub id_token: Option<String>,
 }
@@ -178,260 +181,26 @@ pub async fn exchange(
     } else {
         None
     };
-    Ok(CodeTokens { access, id_token })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::{Clock as _, FixedClock};
-    use crate::model::{AccessTokenType, Resources, Source, TokenEndpointAuthMethod, User};
-    use crate::protocol::pkce::s256_challenge;
-    use crate::secret::Secret;
-    use crate::store::{ClientStore as _, GrantStore as _, MemoryStore};
-    use crate::tokens::hash::left_half_hash;
-    use crate::tokens::{KeyPolicy, KeyRing, SigningAlg, ensure_signing_keys, load_key_ring};
-    use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
-
-    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-    const REDIRECT: &str = "https://app.example/cb";
-
-    struct World {
-        store: MemoryStore,
-        ring: KeyRing,
-        clock: FixedClock,
-        resources: Resources,
-        web: Client,
-        other: Client,
-    }
-
-    fn client(id: &str) -> Client {
-        Client {
-            client_id: id.into(),
-            client_name: None,
-            secret_digests: vec![],
-            grant_types: vec![GRANT_TYPE.into()],
-            redirect_uris: vec![REDIRECT.into()],
-            post_logout_redirect_uris: vec![],
-            allowed_scopes: vec!["openid".into()],
-            require_pkce: true,
-            require_consent: false,
-            access_token_type: AccessTokenType::Reference,
-            access_token_lifetime: 300,
-            identity_token_lifetime: 300,
-            token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
-            jwks: vec![],
-            enabled: true,
-        }
-    }
-
-    async fn world() -> World {
-        let store = MemoryStore::new();
-        let clock = FixedClock::new(1_700_000_000);
-        let policy = KeyPolicy::default();
-        ensure_signing_keys(&store, &clock, &policy).await.unwrap();
-        let ring = load_key_ring(&store, &clock, &policy).await.unwrap();
-        let (web, other) = (client("web"), client("other"));
-        store.upsert_client(&web, Source::Config).await.unwrap();
-        store
-            .insert_user(&User {
-                subject: "alice-sub".into(),
-                username: "alice".into(),
-                password_hash: Secret::new("x".into()),
-                claims: Default::default(),
-                source: Source::Config,
-                disabled: false,
-                created_at: 0,
-                updated_at: 0,
-            })
-            .await
-            .unwrap();
-        World {
-            store,
-            ring,
-            clock,
-            resources: Resources::default(),
-            web,
-            other,
-        }
-    }
-
-    impl World {
-        fn ctx(&self) -> TokenContext<'_> {
-            TokenContext {
-                issuer: "https://id.example",
-                now: self.clock.now(),
-                resources: &self.resources,
-                ring: &self.ring,
-                alg: SigningAlg::Es256,
-                grants: &self.store,
-            }
-        }
-
-        async fn code(&self, challenge: Option<String>) -> String {
-            let data = CodeData {
-                redirect_uri: REDIRECT.into(),
-                scopes: vec!["openid".into()],
-                audiences: vec!["https://id.example/resources".into()],
-                code_challenge: challenge,
-                nonce: Some("n-0S6_WzA2Mj".into()),
-                auth_time: self.clock.now() - 10,
-                amr: vec!["pwd".into()],
-                sid: Some("sid-1".into()),
-            };
-            issue_code(&self.ctx(), &self.web, "alice-sub", &data)
-                .await
-                .unwrap()
-        }
-
-        async fn redeem(&self, client: &Client, body: &str) -> Result<CodeTokens, OAuthError> {
-            exchange(
-                &self.ctx(),
-                &self.store,
-                client,
-                &Form::parse(body.as_bytes()).unwrap(),
-            )
-            .await
-        }
-    }
-
-    fn body(code: &str, verifier: Option<&str>) -> String {
-        let mut b = format!(
-            "grant_type=authorization_code&code={code}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb"
+    let refresh_token = if wants_refresh_token(client, &data.scopes) {
+        let absolute = data.auth_time.max(ctx.now).saturating_add(
+            i64::try_from(client.refresh_token_absolute_lifetime).unwrap_or(i64::MAX),
         );
-        if let Some(v) = verifier {
-            b.push_str(&format!("&code_verifier={v}"));
-        }
-        b
-    }
-
-    #[tokio::test]
-    async fn code_is_redeemed_once_for_tokens_with_a_valid_id_token() {
-        let w = world().await;
-        let code = w.code(Some(s256_challenge(VERIFIER))).await;
-        let tokens = w
-            .redeem(&w.web, &body(&code, Some(VERIFIER)))
-            .await
-            .unwrap();
-        let id_token = tokens.id_token.unwrap();
-        let jwk: jsonwebtoken::jwk::Jwk =
-            serde_json::from_value(serde_json::to_value(&w.ring.published()[0]).unwrap()).unwrap();
-        let mut validation = Validation::new(Algorithm::ES256);
-        validation.set_audience(&["web"]);
-        validation.set_issuer(&["https://id.example"]);
-        validation.validate_exp = false;
-        let claims = decode::<serde_json::Value>(
-            &id_token,
-            &DecodingKey::from_jwk(&jwk).unwrap(),
-            &validation,
-        )
-        .unwrap()
-        .claims;
-        assert_eq!(claims["sub"], "alice-sub");
-        assert_eq!(claims["nonce"], "n-0S6_WzA2Mj");
-        assert_eq!(claims["sid"], "sid-1");
-        assert_eq!(claims["amr"][0], "pwd");
-        assert_eq!(
-            claims["at_hash"],
-            left_half_hash(SigningAlg::Es256, &tokens.access.token)
-        );
-        assert_eq!(claims["auth_time"], w.clock.now() - 10);
-
-        // SEC-14: a second redemption fails and revokes the access token issued from the code.
-        let access_digest = handle_digest(&tokens.access.token);
-        assert!(w.store.find_grant(&access_digest).await.unwrap().is_some());
-        let again = w
-            .redeem(&w.web, &body(&code, Some(VERIFIER)))
-            .await
-            .unwrap_err();
-        assert_eq!(again.code(), "invalid_grant");
-        assert!(
-            w.store.find_grant(&access_digest).await.unwrap().is_none(),
-            "family revoked"
-        );
-    }
-
-    #[tokio::test]
-    async fn bindings_are_enforced_and_a_failed_attempt_burns_the_code() {
-        let w = world().await;
-        let challenge = || Some(s256_challenge(VERIFIER));
-        // SEC-16: another client (also registered for codes) gets invalid_grant; the code is
-        // burned for its own client too.
-        let code = w.code(challenge()).await;
-        let stolen = w.redeem(&w.other, &body(&code, Some(VERIFIER))).await;
-        assert_eq!(stolen.unwrap_err().code(), "invalid_grant");
-        assert!(
-            w.redeem(&w.web, &body(&code, Some(VERIFIER)))
-                .await
-                .is_err(),
-            "burned"
-        );
-        // RFC 6749 §4.1.3: redirect_uri identical.
-        let code = w.code(challenge()).await;
-        let wrong = body(&code, Some(VERIFIER)).replace("%2Fcb", "%2Fcb2");
-        assert_eq!(
-            w.redeem(&w.web, &wrong).await.unwrap_err().code(),
-            "invalid_grant"
-        );
-        // SEC-18: wrong verifier burns the code; the right one afterwards fails.
-        let code = w.code(challenge()).await;
-        assert!(
-            w.redeem(&w.web, &body(&code, Some(&VERIFIER.replace('d', "e"))))
-                .await
-                .is_err()
-        );
-        assert!(
-            w.redeem(&w.web, &body(&code, Some(VERIFIER)))
-                .await
-                .is_err()
-        );
-        // A challenge without verifier, a verifier without challenge.
-        let code = w.code(challenge()).await;
-        assert_eq!(
-            w.redeem(&w.web, &body(&code, None))
-                .await
-                .unwrap_err()
-                .code(),
-            "invalid_grant"
-        );
-        let code = w.code(None).await;
-        assert_eq!(
-            w.redeem(&w.web, &body(&code, Some(VERIFIER)))
-                .await
-                .unwrap_err()
-                .code(),
-            "invalid_grant"
-        );
-    }
-
-    #[tokio::test]
-    async fn expired_codes_and_disabled_users_get_nothing() {
-        let w = world().await;
-        let code = w.code(None).await;
-        w.clock.advance(CODE_LIFETIME);
-        assert_eq!(
-            w.redeem(&w.web, &body(&code, None))
-                .await
-                .unwrap_err()
-                .code(),
-            "invalid_grant"
-        );
-        w.clock.advance(-CODE_LIFETIME);
-        let code = w.code(None).await;
-        let mut alice = w
-            .store
-            .find_user_by_subject("alice-sub")
-            .await
-            .unwrap()
-            .unwrap();
-        alice.disabled = true;
-        w.store.update_user(&alice).await.unwrap();
-        assert_eq!(
-            w.redeem(&w.web, &body(&code, None))
-                .await
-                .unwrap_err()
-                .code(),
-            "invalid_grant"
-        );
-    }
+        let refresh = RefreshData {
+            scopes: data.scopes.clone(),
+            audiences: data.audiences.clone(),
+            auth_time: data.auth_time,
+            amr: data.amr.clone(),
+            sid: data.sid.clone(),
+            absolute_expires_at: absolute,
+        };
+        let family = grant.family.clone().unwrap_or_default();
+        Some(issue_refresh_token(ctx, client, &subject, &family, &refresh).await?)
+    } else {
+        None
+    };
+    Ok(CodeTokens {
+        access,
+        refresh_token,
+        id_token,
+    })
 }

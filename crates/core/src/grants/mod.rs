@@ -2,7 +2,11 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod refresh_token;
 pub mod scopes;
+
+#[cfg(test)]
+mod tests;
 
 use crate::clock::UnixTime;
 use crate::model::{Client, Resources};

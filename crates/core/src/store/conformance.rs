@@ -59,6 +59,8 @@ fn client(id: &str) -> Client {
         access_token_type: AccessTokenType::Jwt,
         access_token_lifetime: 3600,
         identity_token_lifetime: 300,
+        refresh_token_sliding_lifetime: 3_600,
+        refresh_token_absolute_lifetime: 7_200,
         token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
         jwks: vec![],
         enabled: true,

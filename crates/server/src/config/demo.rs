@@ -28,6 +28,8 @@ fn client(
         access_token_type: Default::default(),
         access_token_lifetime: 3_600,
         identity_token_lifetime: 300,
+        refresh_token_sliding_lifetime: tessera_core::model::DEFAULT_REFRESH_SLIDING,
+        refresh_token_absolute_lifetime: tessera_core::model::DEFAULT_REFRESH_ABSOLUTE,
         token_endpoint_auth_method: None,
         jwks: None,
         enabled: true,

@@ -269,6 +269,12 @@ pub struct RawClient {
     /// Seconds (default 300).
     #[serde(default = "default_identity_token_lifetime")]
     pub identity_token_lifetime: u64,
+    /// Seconds a refresh token lives after its last use (default 14 days).
+    #[serde(default = "default_refresh_sliding")]
+    pub refresh_token_sliding_lifetime: u64,
+    /// Seconds a refresh token family lives at most (default 30 days).
+    #[serde(default = "default_refresh_absolute")]
+    pub refresh_token_absolute_lifetime: u64,
     /// Default: `client_secret_basic` with secrets, `none` without.
     pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
     /// Public keys for `private_key_jwt`: `{ keys = [ { kty = "EC", crv = "P-256", ... } ] }`.
@@ -291,6 +297,12 @@ fn default_access_token_lifetime() -> u64 {
 }
 fn default_identity_token_lifetime() -> u64 {
     300
+}
+fn default_refresh_sliding() -> u64 {
+    tessera_core::model::DEFAULT_REFRESH_SLIDING
+}
+fn default_refresh_absolute() -> u64 {
+    tessera_core::model::DEFAULT_REFRESH_ABSOLUTE
 }
 
 /// `[[users]]`

@@ -185,6 +185,14 @@ pub(super) fn check_clients(
                 "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
             );
         }
+        if c.refresh_token_sliding_lifetime == 0
+            || c.refresh_token_sliding_lifetime > c.refresh_token_absolute_lifetime
+        {
+            p.add(
+                format!("{key}.refresh_token_sliding_lifetime"),
+                "must be at least 1 second and at most refresh_token_absolute_lifetime",
+            );
+        }
         clients.push(Client {
             client_id: c.client_id.clone(),
             client_name: c.client_name.clone(),
@@ -198,6 +206,8 @@ pub(super) fn check_clients(
             access_token_type: c.access_token_type,
             access_token_lifetime: c.access_token_lifetime,
             identity_token_lifetime: c.identity_token_lifetime,
+            refresh_token_sliding_lifetime: c.refresh_token_sliding_lifetime,
+            refresh_token_absolute_lifetime: c.refresh_token_absolute_lifetime,
             token_endpoint_auth_method: method,
             jwks,
             enabled: c.enabled,

@@ -1,0 +1,199 @@
+//! The refresh token grant (RFC 6749 §6) with rotation: every use returns a new refresh token
+//! and consumes the old one; presenting a consumed one revokes the whole family
+//! (RFC 9700 §4.14.2, SECURITY.md SEC-20/22). There is no grace period (SEC-21).
+
+use serde::{Deserialize, Serialize};
+
+use super::scopes::parse_scope;
+use super::{TokenContext, check_grant_allowed};
+use crate::crypto::{handle_digest, random_handle};
+use crate::model::{Client, Grant, OFFLINE_ACCESS};
+use crate::protocol::OAuthError;
+use crate::protocol::form::Form;
+use crate::store::UserStore;
+use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
+use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
+
+/// The grant type name, and the kind refresh tokens are stored under.
+pub const GRANT_TYPE: &str = "refresh_token";
+
+/// What a refresh token stands for.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshData {
+    /// The scopes of the original grant: a refresh may narrow within them, never widen.
+    pub scopes: Vec<String>,
+    /// Access token audiences.
+    pub audiences: Vec<String>,
+    /// When the user authenticated (kept in refreshed identity tokens, OIDC Core §12.2).
+    pub auth_time: i64,
+    /// Authentication methods.
+    pub amr: Vec<String>,
+    /// Session id.
+    pub sid: Option<String>,
+    /// The end of the family's absolute lifetime.
+    pub absolute_expires_at: i64,
+}
+
+/// Whether a grant of `scopes` gets a refresh token (OIDC Core §11).
+pub fn wants_refresh_token(client: &Client, scopes: &[String]) -> bool {
+    scopes.iter().any(|s| s == OFFLINE_ACCESS) && client.grant_types.iter().any(|g| g == GRANT_TYPE)
+}
+
+/// Stores a new refresh token in `family`; it expires after the sliding lifetime, never past
+/// the family's absolute end.
+pub async fn issue_refresh_token(
+    ctx: &TokenContext<'_>,
+    client: &Client,
+    subject: &str,
+    family: &str,
+    data: &RefreshData,
+) -> Result<String, OAuthError> {
+    let handle = random_handle().map_err(|_| OAuthError::ServerError)?;
+    let sliding = ctx
+        .now
+        .saturating_add(i64::try_from(client.refresh_token_sliding_lifetime).unwrap_or(i64::MAX));
+    let grant = Grant {
+        handle_digest: handle_digest(&handle),
+        kind: GRANT_TYPE.into(),
+        client_id: client.client_id.clone(),
+        subject: Some(subject.to_string()),
+        session_id: data.sid.clone(),
+        family: Some(family.to_string()),
+        data: serde_json::to_value(data).map_err(|_| OAuthError::ServerError)?,
+        created_at: ctx.now,
+        expires_at: sliding.min(data.absolute_expires_at),
+        consumed_at: None,
+    };
+    ctx.grants.insert_grant(&grant).await?;
+    Ok(handle)
+}
+
+/// Tokens from a refresh.
+#[derive(Debug, Clone)]
+pub struct RefreshedTokens {
+    /// The new access token.
+    pub access: IssuedAccessToken,
+    /// The new refresh token (the presented one is now consumed).
+    pub refresh_token: String,
+    /// A fresh identity token when `openid` is in the scope (OIDC Core §12.2).
+    pub id_token: Option<String>,
+}
+
+fn invalid_grant(why: &'static str) -> OAuthError {
+    OAuthError::InvalidGrant(why.into())
+}
+
+/// Redeems a refresh token for an authenticated client.
+pub async fn exchange(
+    ctx: &TokenContext<'_>,
+    users: &dyn UserStore,
+    client: &Client,
+    form: &Form,
+) -> Result<RefreshedTokens, OAuthError> {
+    check_grant_allowed(client, GRANT_TYPE)?;
+    let presented = form.required("refresh_token")?;
+    let digest = handle_digest(presented);
+    // Atomic rotation: of concurrent refreshes with one token exactly one wins (SEC-21).
+    let Some(grant) = ctx
+        .grants
+        .consume_grant(&digest, GRANT_TYPE, ctx.now)
+        .await?
+    else {
+        // A consumed token presented again is a replay: end the whole family (SEC-20), from
+        // persisted state, so it holds across instances and restarts (SEC-22).
+        if let Some(used) = ctx.grants.find_grant(&digest).await?
+            && used.kind == GRANT_TYPE
+            && used.consumed_at.is_some()
+            && used.client_id == client.client_id
+            && let Some(family) = &used.family
+        {
+            ctx.grants.delete_grant_family(family).await?;
+        }
+        return Err(invalid_grant(
+            "the refresh token is invalid, expired or already used",
+        ));
+    };
+    // SEC-23: bound to its client.
+    if grant.client_id != client.client_id {
+        return Err(invalid_grant(
+            "the refresh token was issued to another client",
+        ));
+    }
+    let family = grant.family.clone().unwrap_or_default();
+    let data: RefreshData =
+        serde_json::from_value(grant.data).map_err(|_| OAuthError::ServerError)?;
+    // RFC 6749 §6, SEC-24: narrow, never widen.
+    let scopes = match form.one("scope")? {
+        None => data.scopes.clone(),
+        Some(requested) => {
+            let requested = parse_scope(requested)?;
+            if let Some(extra) = requested.iter().find(|s| !data.scopes.contains(s)) {
+                return Err(OAuthError::InvalidScope(
+                    format!("scope `{extra}` was not granted originally").into(),
+                ));
+            }
+            requested
+        }
+    };
+    // SEC-26: a disabled or deleted user gets nothing.
+    let subject = grant.subject.unwrap_or_default();
+    let active = users
+        .find_user_by_subject(&subject)
+        .await?
+        .is_some_and(|u| !u.disabled);
+    if !active {
+        ctx.grants.delete_grant_family(&family).await?;
+        return Err(invalid_grant("the user can no longer sign in"));
+    }
+    let access = issue_access_token(
+        AccessTokenRequest {
+            issuer: ctx.issuer,
+            client,
+            subject: subject.clone(),
+            scopes: scopes.clone(),
+            audiences: data.audiences.clone(),
+            now: ctx.now,
+            family: Some(family.clone()),
+        },
+        ctx.ring,
+        ctx.alg,
+        ctx.grants,
+    )
+    .await?;
+    // The new token keeps the original grant (its scopes and absolute end).
+    let refresh_token = issue_refresh_token(ctx, client, &subject, &family, &data).await?;
+    let id_token = if scopes.iter().any(|s| s == "openid") {
+        let key = ctx
+            .ring
+            .signing_key(ctx.alg)
+            .map_err(|_| OAuthError::ServerError)?;
+        Some(
+            issue_id_token(
+                &IdTokenRequest {
+                    issuer: ctx.issuer,
+                    subject: &subject,
+                    client_id: &client.client_id,
+                    now: ctx.now,
+                    lifetime: client.identity_token_lifetime,
+                    auth_time: data.auth_time,
+                    // OIDC Core §12.2: a refreshed identity token carries no nonce.
+                    nonce: None,
+                    amr: &data.amr,
+                    idp: "local",
+                    sid: data.sid.as_deref(),
+                    access_token: Some(&access.token),
+                    code: None,
+                },
+                key,
+            )
+            .map_err(|_| OAuthError::ServerError)?,
+        )
+    } else {
+        None
+    };
+    Ok(RefreshedTokens {
+        access,
+        refresh_token,
+        id_token,
+    })
+}

@@ -1,0 +1,3 @@
+//! Tests that span several grants.
+
+mod code_flow;
