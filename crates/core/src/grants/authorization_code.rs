@@ -4,15 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 use super::refresh_token::{RefreshData, issue_refresh_token, wants_refresh_token};
-use super::{TokenContext, check_grant_allowed};
+use super::{TokenContext, UserTokens, check_grant_allowed, consume_single_use, issue_user_tokens};
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
 use crate::model::{Client, Grant};
 use crate::protocol::OAuthError;
 use crate::protocol::form::Form;
 use crate::protocol::pkce::verify_s256;
 use crate::store::UserStore;
-use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
-use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
+use crate::tokens::access_token::IssuedAccessToken;
 
 /// The grant type name, and the kind codes are stored under.
 pub const GRANT_TYPE: &str = "authorization_code";
@@ -92,25 +91,13 @@ pub async fn exchange(
 ) -> Result<CodeTokens, OAuthError> {
     check_grant_allowed(client, GRANT_TYPE)?;
     let code = form.required("code")?;
-    let digest = handle_digest(code);
-    // Atomic single use (SEC-15). A code seen before is a replay: what it issued is revoked
-    // (RFC 6749 §4.1.2, SEC-14).
-    let Some(grant) = ctx
-        .grants
-        .consume_grant(&digest, GRANT_TYPE, ctx.now)
-        .await?
-    else {
-        if let Some(used) = ctx.grants.find_grant(&digest).await?
-            && used.kind == GRANT_TYPE
-            && used.consumed_at.is_some()
-            && let Some(family) = &used.family
-        {
-            ctx.grants.delete_grant_family(family).await?;
-        }
-        return Err(invalid_grant(
-            "the code is invalid, expired or already used",
-        ));
-    };
+    let grant = consume_single_use(
+        ctx,
+        code,
+        GRANT_TYPE,
+        "the code is invalid, expired or already used",
+    )
+    .await?;
     let data: CodeData = serde_json::from_value(grant.data).map_err(|_| OAuthError::ServerError)?;
     // SEC-16: the code is bound to its client; it is burned either way.
     if grant.client_id != client.client_id {
@@ -138,49 +125,21 @@ pub async fn exchange(
     if !active {
         return Err(invalid_grant("the user can no longer sign in"));
     }
-    let access = issue_access_token(
-        AccessTokenRequest {
-            issuer: ctx.issuer,
-            client,
-            subject: subject.clone(),
+    let (access, id_token) = issue_user_tokens(
+        ctx,
+        client,
+        UserTokens {
+            subject: &subject,
             scopes: data.scopes.clone(),
             audiences: data.audiences.clone(),
-            now: ctx.now,
             family: grant.family.clone(),
+            auth_time: data.auth_time,
+            amr: &data.amr,
+            sid: data.sid.as_deref(),
+            nonce: data.nonce.as_deref(),
         },
-        ctx.ring,
-        ctx.alg,
-        ctx.grants,
     )
     .await?;
-    let id_token = if data.scopes.iter().any(|s| s == "openid") {
-        let key = ctx
-            .ring
-            .signing_key(ctx.alg)
-            .map_err(|_| OAuthError::ServerError)?;
-        Some(
-            issue_id_token(
-                &IdTokenRequest {
-                    issuer: ctx.issuer,
-                    subject: &subject,
-                    client_id: &client.client_id,
-                    now: ctx.now,
-                    lifetime: client.identity_token_lifetime,
-                    auth_time: data.auth_time,
-                    nonce: data.nonce.as_deref(),
-                    amr: &data.amr,
-                    idp: "local",
-                    sid: data.sid.as_deref(),
-                    access_token: Some(&access.token),
-                    code: None,
-                },
-                key,
-            )
-            .map_err(|_| OAuthError::ServerError)?,
-        )
-    } else {
-        None
-    };
     let refresh_token = if wants_refresh_token(client, &data.scopes) {
         let absolute = data.auth_time.max(ctx.now).saturating_add(
             i64::try_from(client.refresh_token_absolute_lifetime).unwrap_or(i64::MAX),

@@ -9,9 +9,12 @@ pub mod scopes;
 mod tests;
 
 use crate::clock::UnixTime;
-use crate::model::{Client, Resources};
+use crate::crypto::handle_digest;
+use crate::model::{Client, Grant, Resources};
 use crate::protocol::OAuthError;
 use crate::store::GrantStore;
+use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
+use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
 use crate::tokens::{KeyRing, SigningAlg};
 
 /// What a grant needs from the server.
@@ -46,4 +49,91 @@ pub fn check_grant_allowed(client: &Client, grant_type: &str) -> Result<(), OAut
         ));
     }
     Ok(())
+}
+
+/// Consumes a single-use grant (a code, a refresh token) atomically: of concurrent callers one
+/// wins (SEC-15, SEC-21). A grant that was consumed before is a replay, and everything issued
+/// from it, its family, is revoked (RFC 6749 §4.1.2, RFC 9700 §4.14.2; SEC-14, SEC-20), from
+/// persisted state so that it holds across instances and restarts (SEC-22).
+pub(crate) async fn consume_single_use(
+    ctx: &TokenContext<'_>,
+    handle: &str,
+    kind: &str,
+    refusal: &'static str,
+) -> Result<Grant, OAuthError> {
+    let digest = handle_digest(handle);
+    if let Some(grant) = ctx.grants.consume_grant(&digest, kind, ctx.now).await? {
+        return Ok(grant);
+    }
+    if let Some(used) = ctx.grants.find_grant(&digest).await?
+        && used.kind == kind
+        && used.consumed_at.is_some()
+        && let Some(family) = &used.family
+    {
+        ctx.grants.delete_grant_family(family).await?;
+    }
+    Err(OAuthError::InvalidGrant(refusal.into()))
+}
+
+/// What a user's tokens carry.
+pub(crate) struct UserTokens<'a> {
+    pub(crate) subject: &'a str,
+    pub(crate) scopes: Vec<String>,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) family: Option<String>,
+    pub(crate) auth_time: UnixTime,
+    pub(crate) amr: &'a [String],
+    pub(crate) sid: Option<&'a str>,
+    pub(crate) nonce: Option<&'a str>,
+}
+
+/// Issues the access token and, when `openid` is granted, the identity token (with `at_hash`)
+/// of a user's grant.
+pub(crate) async fn issue_user_tokens(
+    ctx: &TokenContext<'_>,
+    client: &Client,
+    tokens: UserTokens<'_>,
+) -> Result<(IssuedAccessToken, Option<String>), OAuthError> {
+    let openid = tokens.scopes.iter().any(|s| s == "openid");
+    let access = issue_access_token(
+        AccessTokenRequest {
+            issuer: ctx.issuer,
+            client,
+            subject: tokens.subject.to_string(),
+            scopes: tokens.scopes,
+            audiences: tokens.audiences,
+            now: ctx.now,
+            family: tokens.family,
+        },
+        ctx.ring,
+        ctx.alg,
+        ctx.grants,
+    )
+    .await?;
+    if !openid {
+        return Ok((access, None));
+    }
+    let key = ctx
+        .ring
+        .signing_key(ctx.alg)
+        .map_err(|_| OAuthError::ServerError)?;
+    let id_token = issue_id_token(
+        &IdTokenRequest {
+            issuer: ctx.issuer,
+            subject: tokens.subject,
+            client_id: &client.client_id,
+            now: ctx.now,
+            lifetime: client.identity_token_lifetime,
+            auth_time: tokens.auth_time,
+            nonce: tokens.nonce,
+            amr: tokens.amr,
+            idp: "local",
+            sid: tokens.sid,
+            access_token: Some(&access.token),
+            code: None,
+        },
+        key,
+    )
+    .map_err(|_| OAuthError::ServerError)?;
+    Ok((access, Some(id_token)))
 }

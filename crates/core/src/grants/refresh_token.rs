@@ -5,14 +5,13 @@
 use serde::{Deserialize, Serialize};
 
 use super::scopes::parse_scope;
-use super::{TokenContext, check_grant_allowed};
+use super::{TokenContext, UserTokens, check_grant_allowed, consume_single_use, issue_user_tokens};
 use crate::crypto::{handle_digest, random_handle};
 use crate::model::{Client, Grant, OFFLINE_ACCESS};
 use crate::protocol::OAuthError;
 use crate::protocol::form::Form;
 use crate::store::UserStore;
-use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
-use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
+use crate::tokens::access_token::IssuedAccessToken;
 
 /// The grant type name, and the kind refresh tokens are stored under.
 pub const GRANT_TYPE: &str = "refresh_token";
@@ -92,27 +91,13 @@ pub async fn exchange(
 ) -> Result<RefreshedTokens, OAuthError> {
     check_grant_allowed(client, GRANT_TYPE)?;
     let presented = form.required("refresh_token")?;
-    let digest = handle_digest(presented);
-    // Atomic rotation: of concurrent refreshes with one token exactly one wins (SEC-21).
-    let Some(grant) = ctx
-        .grants
-        .consume_grant(&digest, GRANT_TYPE, ctx.now)
-        .await?
-    else {
-        // A consumed token presented again is a replay: end the whole family (SEC-20), from
-        // persisted state, so it holds across instances and restarts (SEC-22).
-        if let Some(used) = ctx.grants.find_grant(&digest).await?
-            && used.kind == GRANT_TYPE
-            && used.consumed_at.is_some()
-            && used.client_id == client.client_id
-            && let Some(family) = &used.family
-        {
-            ctx.grants.delete_grant_family(family).await?;
-        }
-        return Err(invalid_grant(
-            "the refresh token is invalid, expired or already used",
-        ));
-    };
+    let grant = consume_single_use(
+        ctx,
+        presented,
+        GRANT_TYPE,
+        "the refresh token is invalid, expired or already used",
+    )
+    .await?;
     // SEC-23: bound to its client.
     if grant.client_id != client.client_id {
         return Err(invalid_grant(
@@ -145,52 +130,24 @@ pub async fn exchange(
         ctx.grants.delete_grant_family(&family).await?;
         return Err(invalid_grant("the user can no longer sign in"));
     }
-    let access = issue_access_token(
-        AccessTokenRequest {
-            issuer: ctx.issuer,
-            client,
-            subject: subject.clone(),
-            scopes: scopes.clone(),
+    // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.
+    let (access, id_token) = issue_user_tokens(
+        ctx,
+        client,
+        UserTokens {
+            subject: &subject,
+            scopes,
             audiences: data.audiences.clone(),
-            now: ctx.now,
             family: Some(family.clone()),
+            auth_time: data.auth_time,
+            amr: &data.amr,
+            sid: data.sid.as_deref(),
+            nonce: None,
         },
-        ctx.ring,
-        ctx.alg,
-        ctx.grants,
     )
     .await?;
     // The new token keeps the original grant (its scopes and absolute end).
     let refresh_token = issue_refresh_token(ctx, client, &subject, &family, &data).await?;
-    let id_token = if scopes.iter().any(|s| s == "openid") {
-        let key = ctx
-            .ring
-            .signing_key(ctx.alg)
-            .map_err(|_| OAuthError::ServerError)?;
-        Some(
-            issue_id_token(
-                &IdTokenRequest {
-                    issuer: ctx.issuer,
-                    subject: &subject,
-                    client_id: &client.client_id,
-                    now: ctx.now,
-                    lifetime: client.identity_token_lifetime,
-                    auth_time: data.auth_time,
-                    // OIDC Core §12.2: a refreshed identity token carries no nonce.
-                    nonce: None,
-                    amr: &data.amr,
-                    idp: "local",
-                    sid: data.sid.as_deref(),
-                    access_token: Some(&access.token),
-                    code: None,
-                },
-                key,
-            )
-            .map_err(|_| OAuthError::ServerError)?,
-        )
-    } else {
-        None
-    };
     Ok(RefreshedTokens {
         access,
         refresh_token,
