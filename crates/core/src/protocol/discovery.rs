@@ -6,6 +6,8 @@
 use serde::Serialize;
 
 use super::paths;
+use crate::clients::assertion::HMAC_ALGS;
+use crate::clients::jwk::ASSERTION_ALGS;
 use crate::tokens::SigningAlg;
 
 /// Client authentication methods implemented (RFC 6749 §2.3.1).
@@ -16,11 +18,15 @@ const CLIENT_AUTH_METHODS: &[&str] = &[
     "private_key_jwt",
 ];
 
-/// Algorithms accepted in client assertions: HMAC for client_secret_jwt, the rest for
-/// private_key_jwt.
-const CLIENT_ASSERTION_ALGS: &[&str] = &[
-    "HS256", "HS384", "HS512", "RS256", "PS256", "ES256", "EdDSA",
-];
+/// Algorithms accepted in client assertions: HMAC for client_secret_jwt, then the asymmetric
+/// ones for private_key_jwt, from the lists the verifier itself uses.
+fn client_assertion_algs() -> Vec<&'static str> {
+    HMAC_ALGS
+        .iter()
+        .map(|(alg, _)| *alg)
+        .chain(ASSERTION_ALGS.iter().copied())
+        .collect()
+}
 
 /// The discovery document.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -96,11 +102,10 @@ impl ProviderMetadata {
             token_endpoint: endpoint(paths::TOKEN),
             jwks_uri: endpoint(paths::JWKS),
             token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
-            token_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS.to_vec(),
+            token_endpoint_auth_signing_alg_values_supported: client_assertion_algs(),
             introspection_endpoint: endpoint(paths::INTROSPECT),
             introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
-            introspection_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS
-                .to_vec(),
+            introspection_endpoint_auth_signing_alg_values_supported: client_assertion_algs(),
             introspection_signing_alg_values_supported: signing_algs
                 .iter()
                 .map(|a| a.name())
@@ -111,7 +116,7 @@ impl ProviderMetadata {
                 .copied()
                 .chain(["none"])
                 .collect(),
-            revocation_endpoint_auth_signing_alg_values_supported: CLIENT_ASSERTION_ALGS.to_vec(),
+            revocation_endpoint_auth_signing_alg_values_supported: client_assertion_algs(),
             scopes_supported: scopes,
             response_types_supported: vec!["code"],
             grant_types_supported: vec!["authorization_code", "client_credentials"],
