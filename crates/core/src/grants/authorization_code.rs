@@ -4,7 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::refresh_token::{RefreshData, issue_refresh_token, wants_refresh_token};
-use super::{TokenContext, UserTokens, check_grant_allowed, consume_single_use, issue_user_tokens};
+use super::{
+    TokenContext, UserTokens, check_grant_allowed, consume_single_use, ensure_user_active,
+    invalid_grant, issue_user_tokens,
+};
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
 use crate::model::{Client, Grant};
 use crate::protocol::OAuthError;
@@ -77,10 +80,6 @@ pub struct CodeTokens {
     pub id_token: Option<String>,
 }
 
-fn invalid_grant(why: &'static str) -> OAuthError {
-    OAuthError::InvalidGrant(why.into())
-}
-
 /// Redeems a code (RFC 6749 §4.1.3) for an authenticated client, with the checks in the order
 /// of the spec: single use, client binding, redirect URI, PKCE, then the user.
 pub async fn exchange(
@@ -118,13 +117,7 @@ pub async fn exchange(
     }
     // SEC-26: a disabled or deleted user gets nothing.
     let subject = grant.subject.unwrap_or_default();
-    let active = users
-        .find_user_by_subject(&subject)
-        .await?
-        .is_some_and(|u| !u.disabled);
-    if !active {
-        return Err(invalid_grant("the user can no longer sign in"));
-    }
+    ensure_user_active(users, &subject).await?;
     let (access, id_token) = issue_user_tokens(
         ctx,
         client,

@@ -12,7 +12,7 @@ use crate::clock::UnixTime;
 use crate::crypto::handle_digest;
 use crate::model::{Client, Grant, Resources};
 use crate::protocol::OAuthError;
-use crate::store::GrantStore;
+use crate::store::{GrantStore, UserStore};
 use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
 use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
 use crate::tokens::{KeyRing, SigningAlg};
@@ -49,6 +49,27 @@ pub fn check_grant_allowed(client: &Client, grant_type: &str) -> Result<(), OAut
         ));
     }
     Ok(())
+}
+
+/// `invalid_grant` with a fixed description.
+pub(crate) fn invalid_grant(why: &'static str) -> OAuthError {
+    OAuthError::InvalidGrant(why.into())
+}
+
+/// SEC-26: every grant for a user checks that the user still exists and is enabled.
+pub(crate) async fn ensure_user_active(
+    users: &dyn UserStore,
+    subject: &str,
+) -> Result<(), OAuthError> {
+    let active = users
+        .find_user_by_subject(subject)
+        .await?
+        .is_some_and(|u| !u.disabled);
+    if active {
+        Ok(())
+    } else {
+        Err(invalid_grant("the user can no longer sign in"))
+    }
 }
 
 /// Consumes a single-use grant (a code, a refresh token) atomically: of concurrent callers one

@@ -5,7 +5,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::scopes::parse_scope;
-use super::{TokenContext, UserTokens, check_grant_allowed, consume_single_use, issue_user_tokens};
+use super::{
+    TokenContext, UserTokens, check_grant_allowed, consume_single_use, ensure_user_active,
+    invalid_grant, issue_user_tokens,
+};
 use crate::crypto::{handle_digest, random_handle};
 use crate::model::{Client, Grant, OFFLINE_ACCESS};
 use crate::protocol::OAuthError;
@@ -78,10 +81,6 @@ pub struct RefreshedTokens {
     pub id_token: Option<String>,
 }
 
-fn invalid_grant(why: &'static str) -> OAuthError {
-    OAuthError::InvalidGrant(why.into())
-}
-
 /// Redeems a refresh token for an authenticated client.
 pub async fn exchange(
     ctx: &TokenContext<'_>,
@@ -122,13 +121,9 @@ pub async fn exchange(
     };
     // SEC-26: a disabled or deleted user gets nothing.
     let subject = grant.subject.unwrap_or_default();
-    let active = users
-        .find_user_by_subject(&subject)
-        .await?
-        .is_some_and(|u| !u.disabled);
-    if !active {
+    if let Err(e) = ensure_user_active(users, &subject).await {
         ctx.grants.delete_grant_family(&family).await?;
-        return Err(invalid_grant("the user can no longer sign in"));
+        return Err(e);
     }
     // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.
     let (access, id_token) = issue_user_tokens(
