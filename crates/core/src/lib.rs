@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod secret;
 pub mod store;
 pub mod tokens;
+pub mod userinfo;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use secret::Secret;

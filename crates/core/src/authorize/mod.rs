@@ -1,7 +1,13 @@
 //! The authorization endpoint's protocol logic (RFC 6749 §4.1, OIDC Core §3.1.2), without HTTP.
 
+pub mod claims;
+pub mod decision;
 pub mod request;
+pub mod response;
 
+pub use claims::{ClaimsRequest, parse_claims_parameter};
+pub use decision::{Decision, SignedIn, decide};
 pub use request::{
     AuthorizationRequest, AuthorizeError, Prompt, ResponseMode, parse_authorization_request,
 };
+pub use response::{AuthorizationResponse, response_location};

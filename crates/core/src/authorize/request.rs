@@ -2,17 +2,20 @@
 //! client and its redirect URI (errors there are shown on a page, never redirected: RFC 6749
 //! §4.1.2.1, SECURITY.md SEC-03), then everything else (errors go back to the client).
 
+use serde::{Deserialize, Serialize};
+
+use super::claims::{ClaimsRequest, parse_claims_parameter};
 use crate::grants::scopes::parse_scope;
 use crate::model::Client;
 use crate::protocol::OAuthError;
 use crate::protocol::form::Form;
-use crate::protocol::pkce::is_s256_challenge;
+use crate::protocol::pkce::{ChallengeMethod, is_code_verifier, is_s256_challenge};
 use crate::protocol::redirect::redirect_uri_matches;
 use crate::store::ClientStore;
 
 /// How the response reaches the client (OAuth 2.0 Multiple Response Types §2.1, Form Post
 /// Response Mode §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResponseMode {
     /// Parameters in the redirect URI's query (the default for `code`).
     Query,
@@ -23,7 +26,7 @@ pub enum ResponseMode {
 }
 
 /// OIDC Core §3.1.2.1 `prompt` values.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Prompt {
     /// No user interaction at all.
     None,
@@ -36,7 +39,7 @@ pub enum Prompt {
 }
 
 /// A checked authorization request.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     /// The client.
     pub client_id: String,
@@ -50,8 +53,8 @@ pub struct AuthorizationRequest {
     pub state: Option<String>,
     /// Goes into the identity token.
     pub nonce: Option<String>,
-    /// PKCE S256 challenge.
-    pub code_challenge: Option<String>,
+    /// PKCE challenge and its method.
+    pub code_challenge: Option<(String, ChallengeMethod)>,
     /// `prompt` values.
     pub prompt: Vec<Prompt>,
     /// `max_age` in seconds.
@@ -66,6 +69,8 @@ pub struct AuthorizationRequest {
     pub acr_values: Option<String>,
     /// RFC 8707 resources.
     pub resources: Vec<String>,
+    /// Individual claims asked for (OIDC Core §5.5).
+    pub claims: ClaimsRequest,
 }
 
 /// Where an error goes.
@@ -205,12 +210,21 @@ pub async fn parse_authorization_request(
         }
         (None, None) => None,
         (Some(challenge), Some("S256")) if is_s256_challenge(challenge) => {
-            Some(challenge.to_string())
+            Some((challenge.to_string(), ChallengeMethod::S256))
         }
         (Some(_), Some("S256")) => {
             return Err(fail(OAuthError::InvalidRequest(
                 "the code_challenge is not 43 base64url characters".into(),
             )));
+        }
+        // RFC 7636 §4.2: with `plain` the challenge is the verifier itself.
+        (Some(challenge), Some("plain")) if client.allow_plain_pkce => {
+            if !is_code_verifier(challenge) {
+                return Err(fail(OAuthError::InvalidRequest(
+                    "the code_challenge is not 43-128 unreserved characters".into(),
+                )));
+            }
+            Some((challenge.to_string(), ChallengeMethod::Plain))
         }
         (None, Some(_)) => {
             return Err(fail(OAuthError::InvalidRequest(
@@ -261,6 +275,11 @@ pub async fn parse_authorization_request(
             })
         })
         .transpose()?;
+    let claims = one("claims")?
+        .map(parse_claims_parameter)
+        .transpose()
+        .map_err(fail)?
+        .unwrap_or_default();
     let text = |name: &str| one(name).map(|v| v.map(str::to_string));
     Ok((
         client.clone(),
@@ -279,6 +298,7 @@ pub async fn parse_authorization_request(
             ui_locales: text("ui_locales")?,
             acr_values: text("acr_values")?,
             resources: params.all("resource").to_vec(),
+            claims,
         },
     ))
 }
@@ -312,6 +332,8 @@ mod tests {
             token_endpoint_auth_method: method,
             jwks: vec![],
             enabled: true,
+            allow_plain_pkce: false,
+            always_include_user_claims_in_id_token: false,
         };
         store
             .upsert_client(
@@ -357,8 +379,11 @@ mod tests {
         assert_eq!(r.scopes, ["openid", "profile"]);
         assert_eq!(r.state.as_deref(), Some("xyz"));
         assert_eq!(
-            r.code_challenge.as_deref(),
-            Some(s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk").as_str())
+            r.code_challenge,
+            Some((
+                s256_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+                ChallengeMethod::S256
+            ))
         );
         assert_eq!(
             (r.prompt, r.max_age, r.response_mode),

@@ -8,11 +8,12 @@ use super::{
     TokenContext, UserTokens, check_grant_allowed, consume_single_use, ensure_user_active,
     invalid_grant, issue_user_tokens,
 };
+use crate::authorize::ClaimsRequest;
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
 use crate::model::{Client, Grant};
 use crate::protocol::OAuthError;
 use crate::protocol::form::Form;
-use crate::protocol::pkce::verify_s256;
+use crate::protocol::pkce::{ChallengeMethod, verify_challenge};
 use crate::store::UserStore;
 use crate::tokens::access_token::IssuedAccessToken;
 
@@ -31,8 +32,14 @@ pub struct CodeData {
     pub scopes: Vec<String>,
     /// Audiences of the access token.
     pub audiences: Vec<String>,
-    /// PKCE S256 challenge.
+    /// PKCE challenge.
     pub code_challenge: Option<String>,
+    /// Its method (S256 unless the client may use plain).
+    #[serde(default = "s256")]
+    pub code_challenge_method: ChallengeMethod,
+    /// Individual claims asked for (OIDC Core §5.5).
+    #[serde(default)]
+    pub claims: ClaimsRequest,
     /// The request's nonce, for the identity token.
     pub nonce: Option<String>,
     /// When the user authenticated.
@@ -41,6 +48,10 @@ pub struct CodeData {
     pub amr: Vec<String>,
     /// Session id.
     pub sid: Option<String>,
+}
+
+fn s256() -> ChallengeMethod {
+    ChallengeMethod::S256
 }
 
 /// Stores a new code for `client` and `subject` and returns it (128+ bits, stored as a digest).
@@ -110,19 +121,21 @@ pub async fn exchange(
     }
     // RFC 7636 §4.6; SEC-18: no downgrade either way, and a failed verifier burns the code.
     match (&data.code_challenge, form.one("code_verifier")?) {
-        (Some(challenge), Some(verifier)) if verify_s256(challenge, verifier) => {}
+        (Some(challenge), Some(verifier))
+            if verify_challenge(data.code_challenge_method, challenge, verifier) => {}
         (None, None) => {}
         (Some(_), _) => return Err(invalid_grant("the code_verifier does not match")),
         (None, Some(_)) => return Err(invalid_grant("no code_challenge was sent for this code")),
     }
     // SEC-26: a disabled or deleted user gets nothing.
     let subject = grant.subject.unwrap_or_default();
-    ensure_user_active(users, &subject).await?;
+    let user = ensure_user_active(users, &subject).await?;
     let (access, id_token) = issue_user_tokens(
         ctx,
         client,
         UserTokens {
-            subject: &subject,
+            user: &user,
+            claims: &data.claims,
             scopes: data.scopes.clone(),
             audiences: data.audiences.clone(),
             family: grant.family.clone(),
@@ -144,6 +157,7 @@ pub async fn exchange(
             amr: data.amr.clone(),
             sid: data.sid.clone(),
             absolute_expires_at: absolute,
+            claims: data.claims.clone(),
         };
         let family = grant.family.clone().unwrap_or_default();
         Some(issue_refresh_token(ctx, client, &subject, &family, &refresh).await?)

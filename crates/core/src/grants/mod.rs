@@ -8,14 +8,16 @@ pub mod scopes;
 #[cfg(test)]
 mod tests;
 
+use crate::authorize::ClaimsRequest;
 use crate::clock::UnixTime;
 use crate::crypto::handle_digest;
-use crate::model::{Client, Grant, Resources};
+use crate::model::{Client, Grant, Resources, User};
 use crate::protocol::OAuthError;
 use crate::store::{GrantStore, UserStore};
 use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
 use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
 use crate::tokens::{KeyRing, SigningAlg};
+use crate::userinfo::{released_claims, store_userinfo_claims};
 
 /// What a grant needs from the server.
 #[derive(Clone, Copy)]
@@ -60,16 +62,12 @@ pub(crate) fn invalid_grant(why: &'static str) -> OAuthError {
 pub(crate) async fn ensure_user_active(
     users: &dyn UserStore,
     subject: &str,
-) -> Result<(), OAuthError> {
-    let active = users
+) -> Result<User, OAuthError> {
+    users
         .find_user_by_subject(subject)
         .await?
-        .is_some_and(|u| !u.disabled);
-    if active {
-        Ok(())
-    } else {
-        Err(invalid_grant("the user can no longer sign in"))
-    }
+        .filter(|u| !u.disabled)
+        .ok_or_else(|| invalid_grant("the user can no longer sign in"))
 }
 
 /// Consumes a single-use grant (a code, a refresh token) atomically: of concurrent callers one
@@ -98,7 +96,8 @@ pub(crate) async fn consume_single_use(
 
 /// What a user's tokens carry.
 pub(crate) struct UserTokens<'a> {
-    pub(crate) subject: &'a str,
+    pub(crate) user: &'a User,
+    pub(crate) claims: &'a ClaimsRequest,
     pub(crate) scopes: Vec<String>,
     pub(crate) audiences: Vec<String>,
     pub(crate) family: Option<String>,
@@ -116,21 +115,52 @@ pub(crate) async fn issue_user_tokens(
     tokens: UserTokens<'_>,
 ) -> Result<(IssuedAccessToken, Option<String>), OAuthError> {
     let openid = tokens.scopes.iter().any(|s| s == "openid");
+    let subject = tokens.user.subject.as_str();
+    // OIDC Core §5.4: with an access token, scope claims come from userinfo unless the client
+    // is configured to get them in the identity token; §5.5 id_token claims always do.
+    let id_scopes: &[String] = if client.always_include_user_claims_in_id_token {
+        &tokens.scopes
+    } else {
+        &[]
+    };
+    let user_claims = released_claims(
+        tokens.user,
+        id_scopes,
+        ctx.resources,
+        &tokens.claims.id_token,
+    );
     let access = issue_access_token(
         AccessTokenRequest {
             issuer: ctx.issuer,
             client,
-            subject: tokens.subject.to_string(),
+            subject: subject.to_string(),
             scopes: tokens.scopes,
             audiences: tokens.audiences,
             now: ctx.now,
-            family: tokens.family,
+            family: tokens.family.clone(),
         },
         ctx.ring,
         ctx.alg,
         ctx.grants,
     )
     .await?;
+    if openid && !tokens.claims.userinfo.is_empty() {
+        let template = Grant {
+            handle_digest: String::new(),
+            kind: String::new(),
+            client_id: client.client_id.clone(),
+            subject: Some(subject.to_string()),
+            session_id: tokens.sid.map(str::to_string),
+            family: tokens.family.clone(),
+            data: serde_json::Value::Null,
+            created_at: ctx.now,
+            expires_at: ctx
+                .now
+                .saturating_add(i64::try_from(access.expires_in).unwrap_or(i64::MAX)),
+            consumed_at: None,
+        };
+        store_userinfo_claims(ctx.grants, &template, &access.jti, tokens.claims).await?;
+    }
     if !openid {
         return Ok((access, None));
     }
@@ -141,7 +171,7 @@ pub(crate) async fn issue_user_tokens(
     let id_token = issue_id_token(
         &IdTokenRequest {
             issuer: ctx.issuer,
-            subject: tokens.subject,
+            subject,
             client_id: &client.client_id,
             now: ctx.now,
             lifetime: client.identity_token_lifetime,
@@ -152,6 +182,7 @@ pub(crate) async fn issue_user_tokens(
             sid: tokens.sid,
             access_token: Some(&access.token),
             code: None,
+            user_claims,
         },
         key,
     )

@@ -34,6 +34,9 @@ pub struct RefreshData {
     pub sid: Option<String>,
     /// The end of the family's absolute lifetime.
     pub absolute_expires_at: i64,
+    /// Individual claims asked for at sign-in (OIDC Core §5.5).
+    #[serde(default)]
+    pub claims: crate::authorize::ClaimsRequest,
 }
 
 /// Whether a grant of `scopes` gets a refresh token (OIDC Core §11).
@@ -121,16 +124,20 @@ pub async fn exchange(
     };
     // SEC-26: a disabled or deleted user gets nothing.
     let subject = grant.subject.unwrap_or_default();
-    if let Err(e) = ensure_user_active(users, &subject).await {
-        ctx.grants.delete_grant_family(&family).await?;
-        return Err(e);
-    }
+    let user = match ensure_user_active(users, &subject).await {
+        Ok(user) => user,
+        Err(e) => {
+            ctx.grants.delete_grant_family(&family).await?;
+            return Err(e);
+        }
+    };
     // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.
     let (access, id_token) = issue_user_tokens(
         ctx,
         client,
         UserTokens {
-            subject: &subject,
+            user: &user,
+            claims: &data.claims,
             scopes,
             audiences: data.audiences.clone(),
             family: Some(family.clone()),

@@ -48,6 +48,15 @@ pub enum OAuthError {
     /// RFC 7009 §2.2.1: revocation of this token type is not supported.
     #[error("unsupported_token_type: {0}")]
     UnsupportedTokenType(Cow<'static, str>),
+    /// OIDC Core §3.1.2.6: `prompt=none` but the user must sign in.
+    #[error("login_required: {0}")]
+    LoginRequired(Cow<'static, str>),
+    /// OIDC Core §3.1.2.6: `prompt=none` but the user must consent.
+    #[error("consent_required: {0}")]
+    ConsentRequired(Cow<'static, str>),
+    /// OIDC Core §3.1.2.6: `prompt=none` but the user must interact.
+    #[error("interaction_required: {0}")]
+    InteractionRequired(Cow<'static, str>),
     /// OIDC Core §3.1.2.6: the `request` parameter is not supported.
     #[error("request_not_supported")]
     RequestNotSupported,
@@ -79,6 +88,9 @@ impl OAuthError {
             Self::InvalidToken(_) => "invalid_token",
             Self::InsufficientScope(_) => "insufficient_scope",
             Self::UnsupportedTokenType(_) => "unsupported_token_type",
+            Self::LoginRequired(_) => "login_required",
+            Self::ConsentRequired(_) => "consent_required",
+            Self::InteractionRequired(_) => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
             Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
@@ -100,6 +112,9 @@ impl OAuthError {
             | Self::InvalidToken(d)
             | Self::InsufficientScope(d)
             | Self::UnsupportedTokenType(d)
+            | Self::LoginRequired(d)
+            | Self::ConsentRequired(d)
+            | Self::InteractionRequired(d)
             | Self::TemporarilyUnavailable(d) => d,
             Self::InvalidClient { description, .. } => description,
             Self::RequestNotSupported => "request objects are not supported",
@@ -130,6 +145,9 @@ impl OAuthError {
             Self::InvalidToken("x".into()),
             Self::InsufficientScope("x".into()),
             Self::UnsupportedTokenType("x".into()),
+            Self::LoginRequired("x".into()),
+            Self::ConsentRequired("x".into()),
+            Self::InteractionRequired("x".into()),
             Self::RequestNotSupported,
             Self::RequestUriNotSupported,
             Self::TemporarilyUnavailable("x".into()),

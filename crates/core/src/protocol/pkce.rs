@@ -1,5 +1,6 @@
-//! Proof Key for Code Exchange (RFC 7636), S256 only: `plain` is refused (RFC 9700 §2.1.1,
-//! SECURITY.md SEC-17), and a missing method is never read as plain.
+//! Proof Key for Code Exchange (RFC 7636). S256 by default: `plain` is refused (RFC 9700
+//! §2.1.1, SECURITY.md SEC-17) unless a client is registered for it, and a missing method is
+//! never read as plain.
 
 use crate::crypto::{base64url, constant_time_eq, sha256};
 
@@ -22,6 +23,26 @@ pub fn is_s256_challenge(challenge: &str) -> bool {
 /// The S256 challenge of a verifier (RFC 7636 §4.2).
 pub fn s256_challenge(verifier: &str) -> String {
     base64url(&sha256(verifier.as_bytes()))
+}
+
+/// A stored challenge and its method (RFC 7636 §4.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ChallengeMethod {
+    /// `S256`.
+    S256,
+    /// `plain`: only for clients registered with `allow_plain_pkce`.
+    Plain,
+}
+
+/// RFC 7636 §4.6: whether `verifier` matches `challenge` under `method`.
+pub fn verify_challenge(method: ChallengeMethod, challenge: &str, verifier: &str) -> bool {
+    match method {
+        ChallengeMethod::S256 => verify_s256(challenge, verifier),
+        ChallengeMethod::Plain => {
+            is_code_verifier(verifier)
+                && constant_time_eq(verifier.as_bytes(), challenge.as_bytes())
+        }
+    }
 }
 
 /// RFC 7636 §4.6: whether `verifier` matches the stored S256 `challenge`. A malformed verifier

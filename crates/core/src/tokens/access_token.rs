@@ -69,6 +69,8 @@ pub struct IssuedAccessToken {
     pub expires_in: u64,
     /// Granted scopes, space-separated.
     pub scope: String,
+    /// The token's unique id.
+    pub jti: String,
 }
 
 impl std::fmt::Debug for IssuedAccessToken {
@@ -138,5 +140,6 @@ pub async fn issue_access_token(
         token,
         expires_in: lifetime,
         scope,
+        jti: claims.jti,
     })
 }

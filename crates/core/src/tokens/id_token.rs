@@ -34,6 +34,8 @@ pub struct IdTokenRequest<'a> {
     pub access_token: Option<&'a str>,
     /// The code issued alongside (hybrid flows), for `c_hash`.
     pub code: Option<&'a str>,
+    /// User claims released into the token (never one of the claims the server sets).
+    pub user_claims: serde_json::Map<String, serde_json::Value>,
 }
 
 #[derive(Serialize)]
@@ -55,6 +57,8 @@ struct Claims<'a> {
     at_hash: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     c_hash: Option<String>,
+    #[serde(flatten)]
+    user_claims: &'a serde_json::Map<String, serde_json::Value>,
 }
 
 /// Signs an identity token with `key`.
@@ -76,6 +80,7 @@ pub fn issue_id_token(request: &IdTokenRequest<'_>, key: &SigningKey) -> Result<
         sid: request.sid,
         at_hash: request.access_token.map(|t| left_half_hash(alg, t)),
         c_hash: request.code.map(|c| left_half_hash(alg, c)),
+        user_claims: &request.user_claims,
     };
     sign_compact(key, "JWT", &claims)
 }

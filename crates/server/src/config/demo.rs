@@ -33,6 +33,8 @@ fn client(
         token_endpoint_auth_method: None,
         jwks: None,
         enabled: true,
+        allow_plain_pkce: false,
+        always_include_user_claims_in_id_token: false,
     }
 }
 

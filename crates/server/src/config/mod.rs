@@ -282,6 +282,13 @@ pub struct RawClient {
     /// A disabled client gets no tokens.
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// Accept PKCE `plain` (default false; S256 is always accepted).
+    #[serde(default)]
+    pub allow_plain_pkce: bool,
+    /// Put the user's claims of the granted scopes into identity tokens too (default false:
+    /// they come from userinfo).
+    #[serde(default)]
+    pub always_include_user_claims_in_id_token: bool,
 }
 
 /// An inline JSON Web Key Set (RFC 7517 §5).

@@ -38,6 +38,9 @@ pub fn status_of(e: &OAuthError) -> StatusCode {
         | OAuthError::UnsupportedTokenType(_)
         | OAuthError::RequestNotSupported
         | OAuthError::RequestUriNotSupported
+        | OAuthError::LoginRequired(_)
+        | OAuthError::ConsentRequired(_)
+        | OAuthError::InteractionRequired(_)
         | OAuthError::UnsupportedResponseType(_) => StatusCode::BAD_REQUEST,
     }
 }

@@ -47,6 +47,8 @@ fn client(id: &str) -> Client {
         token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
         jwks: vec![],
         enabled: true,
+        allow_plain_pkce: false,
+        always_include_user_claims_in_id_token: false,
     }
 }
 
@@ -110,6 +112,8 @@ impl World {
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             audiences: vec!["https://id.example/resources".into()],
             code_challenge: challenge,
+            code_challenge_method: crate::protocol::pkce::ChallengeMethod::S256,
+            claims: Default::default(),
             nonce: Some("n-0S6_WzA2Mj".into()),
             auth_time: self.clock.now() - 10,
             amr: vec!["pwd".into()],

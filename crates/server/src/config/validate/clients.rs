@@ -211,6 +211,8 @@ pub(super) fn check_clients(
             token_endpoint_auth_method: method,
             jwks,
             enabled: c.enabled,
+            allow_plain_pkce: c.allow_plain_pkce,
+            always_include_user_claims_in_id_token: c.always_include_user_claims_in_id_token,
         });
     }
     clients

@@ -1,0 +1,223 @@
+//! What an authorization request needs next: a sign-in, consent, or nothing more
+//! (OIDC Core §3.1.2.3, §3.1.2.4), given the browser's session and the remembered consent.
+
+use super::request::{AuthorizationRequest, Prompt};
+use crate::clock::UnixTime;
+use crate::model::Client;
+use crate::protocol::OAuthError;
+
+/// The signed-in user of the browser's session.
+#[derive(Debug, Clone, Copy)]
+pub struct SignedIn<'a> {
+    /// The user.
+    pub subject: &'a str,
+    /// When they authenticated.
+    pub auth_time: UnixTime,
+    /// They signed in during this very request, so `prompt=login` and `max_age` are met.
+    pub fresh: bool,
+}
+
+/// The next step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Show the login page.
+    Login,
+    /// Show the consent page.
+    Consent,
+    /// Issue the authorization response.
+    Issue,
+    /// Answer the client with this error (`prompt=none` could not be met, or the hinted user
+    /// is not the one signed in).
+    Fail(OAuthError),
+}
+
+/// What the current state means for the request.
+///
+/// * `hint_subject`: the `sub` of a verified `id_token_hint`;
+/// * `consented`: the user has consented to every requested scope, remembered or just now;
+/// * `consent_fresh`: the consent was given during this request (meets `prompt=consent`).
+pub fn decide(
+    request: &AuthorizationRequest,
+    client: &Client,
+    signed_in: Option<SignedIn<'_>>,
+    hint_subject: Option<&str>,
+    consented: bool,
+    consent_fresh: bool,
+    now: UnixTime,
+) -> Decision {
+    let prompt_none = request.prompt.contains(&Prompt::None);
+    let reauthenticate = |s: &SignedIn<'_>| {
+        // §3.1.2.1: prompt=login (and select_account, as there is one account per session)
+        // asks for a new sign-in; max_age bounds the age of the last one (0: always).
+        let prompted = request
+            .prompt
+            .iter()
+            .any(|p| matches!(p, Prompt::Login | Prompt::SelectAccount));
+        let too_old = request
+            .max_age
+            .is_some_and(|max| max == 0 || now.saturating_sub(s.auth_time) > max as i64);
+        !s.fresh && (prompted || too_old)
+    };
+    match signed_in {
+        None if prompt_none => {
+            return Decision::Fail(OAuthError::LoginRequired(
+                "the user is not signed in".into(),
+            ));
+        }
+        None => return Decision::Login,
+        // §3.1.2.1 id_token_hint: the request is for the user the hint names.
+        Some(s) if hint_subject.is_some_and(|h| h != s.subject) => {
+            return if prompt_none || s.fresh {
+                Decision::Fail(OAuthError::LoginRequired(
+                    "the signed-in user is not the one the id_token_hint names".into(),
+                ))
+            } else {
+                Decision::Login
+            };
+        }
+        Some(s) if reauthenticate(&s) => {
+            return if prompt_none {
+                Decision::Fail(OAuthError::LoginRequired(
+                    "the user must sign in again".into(),
+                ))
+            } else {
+                Decision::Login
+            };
+        }
+        Some(_) => {}
+    }
+    let wants_consent = client.require_consent
+        && !consent_fresh
+        && (!consented || request.prompt.contains(&Prompt::Consent));
+    match (wants_consent, prompt_none) {
+        (true, true) => Decision::Fail(OAuthError::ConsentRequired(
+            "the user has not consented to this request".into(),
+        )),
+        (true, false) => Decision::Consent,
+        (false, _) => Decision::Issue,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::authorize::ResponseMode;
+
+    fn request(prompt: &[Prompt], max_age: Option<u64>) -> AuthorizationRequest {
+        AuthorizationRequest {
+            client_id: "web".into(),
+            redirect_uri: "https://app.example/cb".into(),
+            response_mode: ResponseMode::Query,
+            scopes: vec!["openid".into()],
+            state: None,
+            nonce: None,
+            code_challenge: None,
+            prompt: prompt.to_vec(),
+            max_age,
+            login_hint: None,
+            id_token_hint: None,
+            ui_locales: None,
+            acr_values: None,
+            resources: vec![],
+            claims: Default::default(),
+        }
+    }
+
+    fn client(require_consent: bool) -> Client {
+        serde_json::from_value(serde_json::json!({
+            "client_id": "web", "client_name": null, "secret_digests": [],
+            "grant_types": ["authorization_code"], "redirect_uris": [],
+            "post_logout_redirect_uris": [], "allowed_scopes": ["openid"],
+            "require_pkce": true, "require_consent": require_consent,
+            "access_token_type": "jwt", "access_token_lifetime": 60,
+            "identity_token_lifetime": 60, "token_endpoint_auth_method": "none",
+            "enabled": true
+        }))
+        .unwrap()
+    }
+
+    const NOW: UnixTime = 1_000_000;
+
+    fn user(auth_time: UnixTime, fresh: bool) -> Option<SignedIn<'static>> {
+        Some(SignedIn {
+            subject: "alice",
+            auth_time,
+            fresh,
+        })
+    }
+
+    #[test]
+    fn steps() {
+        let c = client(true);
+        let d = |r: &AuthorizationRequest, s, hint, consented| {
+            decide(r, &c, s, hint, consented, false, NOW)
+        };
+        let plain = request(&[], None);
+        assert_eq!(d(&plain, None, None, false), Decision::Login);
+        assert_eq!(
+            d(&plain, user(NOW - 10, false), None, false),
+            Decision::Consent
+        );
+        assert_eq!(
+            d(&plain, user(NOW - 10, false), None, true),
+            Decision::Issue
+        );
+        // prompt=none never shows a page.
+        let none = request(&[Prompt::None], None);
+        assert_eq!(d(&none, None, None, true).code(), "login_required");
+        assert_eq!(
+            d(&none, user(NOW, false), None, false).code(),
+            "consent_required"
+        );
+        assert_eq!(d(&none, user(NOW, false), None, true), Decision::Issue);
+        // prompt=login and max_age force a new sign-in, once.
+        let login = request(&[Prompt::Login], None);
+        assert_eq!(d(&login, user(NOW, false), None, true), Decision::Login);
+        assert_eq!(d(&login, user(NOW, true), None, true), Decision::Issue);
+        let aged = request(&[], Some(60));
+        assert_eq!(d(&aged, user(NOW - 61, false), None, true), Decision::Login);
+        assert_eq!(d(&aged, user(NOW - 59, false), None, true), Decision::Issue);
+        let zero = request(&[], Some(0));
+        assert_eq!(d(&zero, user(NOW, false), None, true), Decision::Login);
+        let none_aged = request(&[Prompt::None], Some(60));
+        assert_eq!(
+            d(&none_aged, user(NOW - 61, false), None, true).code(),
+            "login_required"
+        );
+        // id_token_hint for another user.
+        assert_eq!(
+            d(&plain, user(NOW, false), Some("bob"), true),
+            Decision::Login
+        );
+        assert_eq!(
+            d(&plain, user(NOW, false), Some("alice"), true),
+            Decision::Issue
+        );
+        assert_eq!(
+            d(&none, user(NOW, false), Some("bob"), true).code(),
+            "login_required"
+        );
+        // prompt=consent asks again, once.
+        let consent = request(&[Prompt::Consent], None);
+        assert_eq!(d(&consent, user(NOW, false), None, true), Decision::Consent);
+        assert_eq!(
+            decide(&consent, &c, user(NOW, false), None, true, true, NOW),
+            Decision::Issue
+        );
+        // require_consent = false skips it.
+        let trusted = client(false);
+        assert_eq!(
+            decide(&plain, &trusted, user(NOW, false), None, false, false, NOW),
+            Decision::Issue
+        );
+    }
+
+    impl Decision {
+        fn code(&self) -> &'static str {
+            match self {
+                Decision::Fail(e) => e.code(),
+                _ => "no error",
+            }
+        }
+    }
+}
