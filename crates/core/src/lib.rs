@@ -13,6 +13,7 @@ pub mod model;
 pub mod passwords;
 pub mod protocol;
 pub mod secret;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 pub mod userinfo;

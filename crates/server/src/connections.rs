@@ -9,14 +9,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
+use tower::ServiceExt;
 
 use crate::config::HttpSettings;
+
+/// The address of the connection's peer, in every request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub std::net::SocketAddr);
 
 /// Resolves once `stop` is true.
 async fn stopped(stop: &mut watch::Receiver<bool>) {
@@ -54,10 +60,17 @@ pub async fn serve(
             () = stopped(&mut stop) => break,
         };
         let _ = stream.set_nodelay(true);
+        // Handlers that need the peer (sign-in throttling) read it from the extensions.
+        let service = app
+            .clone()
+            .map_request(move |mut request: axum::extract::Request<Incoming>| {
+                request.extensions_mut().insert(PeerAddr(peer));
+                request
+            });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(app.clone()));
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -65,6 +65,13 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             .into_iter()
             .map(|p| (p, format!("{}{p}", config.issuer)))
             .collect(),
+        pages: http::ui::pages::Pages::load(config.ui_templates.as_deref(), &config.issuer)?,
+        cookies: http::ui::cookies::CookieNames::for_issuer(&config.issuer),
+        throttle: http::ui::throttle::Throttle::new(config.login),
+        password_gate: Arc::new(tokio::sync::Semaphore::new(
+            std::thread::available_parallelism().map_or(2, |n| n.get()),
+        )),
+        dummy_hash: tokio::sync::OnceCell::new(),
     }));
 
     let listener = tokio::net::TcpListener::bind(config.listen)

@@ -130,6 +130,47 @@ pub fn select_api_access(
     Ok(ApiAccess { scopes, audiences })
 }
 
+/// The audiences of a user's access token for the granted `scopes` (already checked against
+/// the client) and the requested `resource` values (RFC 8707 §2): each requested resource must
+/// be an API that a granted scope is for, else `invalid_target`; without resources, every API
+/// that offers a granted scope, or `{issuer}/resources` when none does.
+pub fn user_audiences(
+    issuer: &str,
+    resources: &Resources,
+    scopes: &[String],
+    requested_resources: &[String],
+) -> Result<Vec<String>, OAuthError> {
+    let offers = |a: &crate::model::ApiResource| a.scopes.iter().any(|s| scopes.contains(s));
+    let mut audiences: Vec<String> = Vec::new();
+    for r in requested_resources {
+        let api = resources
+            .api_resources
+            .iter()
+            .find(|a| &a.name == r)
+            .filter(|a| offers(a))
+            .ok_or_else(|| {
+                OAuthError::InvalidTarget(
+                    format!("resource `{r}` is not available for the requested scopes").into(),
+                )
+            })?;
+        if !audiences.contains(&api.name) {
+            audiences.push(api.name.clone());
+        }
+    }
+    if audiences.is_empty() {
+        audiences = resources
+            .api_resources
+            .iter()
+            .filter(|a| offers(a))
+            .map(|a| a.name.clone())
+            .collect();
+    }
+    if audiences.is_empty() {
+        audiences.push(format!("{issuer}/resources"));
+    }
+    Ok(audiences)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

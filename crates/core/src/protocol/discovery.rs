@@ -18,6 +18,21 @@ const CLIENT_AUTH_METHODS: &[&str] = &[
     "private_key_jwt",
 ];
 
+/// Claims the server puts in identity tokens (OIDC Core §2, §3.1.3.6).
+const PROTOCOL_CLAIMS: &[&str] = &[
+    "iss",
+    "aud",
+    "exp",
+    "iat",
+    "nbf",
+    "auth_time",
+    "nonce",
+    "amr",
+    "idp",
+    "sid",
+    "at_hash",
+];
+
 /// Algorithms accepted in client assertions: HMAC for client_secret_jwt, then the asymmetric
 /// ones for private_key_jwt, from the lists the verifier itself uses.
 fn client_assertion_algs() -> Vec<&'static str> {
@@ -39,6 +54,8 @@ pub struct ProviderMetadata {
     pub token_endpoint: String,
     /// Discovery §3 REQUIRED.
     pub jwks_uri: String,
+    /// Discovery §3 RECOMMENDED.
+    pub userinfo_endpoint: String,
     /// RFC 8414 §2: client authentication methods at the token endpoint.
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
     /// RFC 8414 §2: required when `private_key_jwt` is listed.
@@ -61,6 +78,14 @@ pub struct ProviderMetadata {
     pub scopes_supported: Vec<String>,
     /// Discovery §3 REQUIRED.
     pub response_types_supported: Vec<&'static str>,
+    /// Discovery §3 (OAuth 2.0 Multiple Response Types, Form Post Response Mode).
+    pub response_modes_supported: Vec<&'static str>,
+    /// RFC 8414 §2 (RFC 7636).
+    pub code_challenge_methods_supported: Vec<&'static str>,
+    /// RFC 9207 §3: every authorization response carries `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
+    /// OpenID Connect Prompt Create 1.0 §4.
+    pub prompt_values_supported: Vec<&'static str>,
     /// RFC 8414 §2: the default would include `implicit`, which is not offered by default.
     pub grant_types_supported: Vec<&'static str>,
     /// Discovery §3 REQUIRED.
@@ -91,7 +116,11 @@ impl ProviderMetadata {
         // Claims about the user that scopes release; protocol claims follow when identity
         // tokens are issued.
         let mut claims = vec!["sub".to_string()];
-        for c in profile_claims {
+        for c in PROTOCOL_CLAIMS
+            .iter()
+            .map(|c| c.to_string())
+            .chain(profile_claims)
+        {
             if !claims.contains(&c) {
                 claims.push(c);
             }
@@ -101,7 +130,13 @@ impl ProviderMetadata {
             authorization_endpoint: endpoint(paths::AUTHORIZE),
             token_endpoint: endpoint(paths::TOKEN),
             jwks_uri: endpoint(paths::JWKS),
-            token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
+            userinfo_endpoint: endpoint(paths::USERINFO),
+            // Public clients (with PKCE) authenticate with `none`.
+            token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS
+                .iter()
+                .copied()
+                .chain(["none"])
+                .collect(),
             token_endpoint_auth_signing_alg_values_supported: client_assertion_algs(),
             introspection_endpoint: endpoint(paths::INTROSPECT),
             introspection_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS.to_vec(),
@@ -119,11 +154,19 @@ impl ProviderMetadata {
             revocation_endpoint_auth_signing_alg_values_supported: client_assertion_algs(),
             scopes_supported: scopes,
             response_types_supported: vec!["code"],
-            grant_types_supported: vec!["authorization_code", "client_credentials"],
+            response_modes_supported: vec!["query", "fragment", "form_post"],
+            code_challenge_methods_supported: vec!["S256"],
+            authorization_response_iss_parameter_supported: true,
+            prompt_values_supported: vec!["none", "login", "consent", "select_account"],
+            grant_types_supported: vec![
+                "authorization_code",
+                "refresh_token",
+                "client_credentials",
+            ],
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: signing_algs.iter().map(|a| a.name()).collect(),
             claims_supported: claims,
-            claims_parameter_supported: false,
+            claims_parameter_supported: true,
             request_parameter_supported: false,
             request_uri_parameter_supported: false,
         }

@@ -26,4 +26,14 @@ pub mod paths {
     pub const INTROSPECT: &str = "/introspect";
     /// Revocation endpoint (RFC 7009 §2).
     pub const REVOKE: &str = "/revoke";
+    /// UserInfo endpoint (OIDC Core §5.3).
+    pub const USERINFO: &str = "/userinfo";
+    /// The login page.
+    pub const LOGIN: &str = "/login";
+    /// The consent page.
+    pub const CONSENT: &str = "/consent";
+    /// Stylesheet of the pages.
+    pub const STYLE: &str = "/assets/style.css";
+    /// The script of the form_post response page.
+    pub const FORM_POST_SCRIPT: &str = "/assets/form_post.js";
 }

@@ -84,3 +84,16 @@ pub fn issue_id_token(request: &IdTokenRequest<'_>, key: &SigningKey) -> Result<
     };
     sign_compact(key, "JWT", &claims)
 }
+
+/// The subject of an `id_token_hint` (OIDC Core §3.1.2.1): an identity token we signed, with
+/// our issuer; an expired one is accepted, as the spec allows.
+pub fn id_token_hint_subject(hint: &str, ring: &super::KeyRing, issuer: &str) -> Option<String> {
+    let claims = super::verify::verify_own_jws(hint, ring, "jwt")?;
+    if claims.get("iss").and_then(|v| v.as_str()) != Some(issuer) {
+        return None;
+    }
+    claims
+        .get("sub")
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}

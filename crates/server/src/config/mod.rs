@@ -43,6 +43,15 @@ pub struct RawConfig {
     /// Logging.
     #[serde(default)]
     pub log: RawLog,
+    /// Single sign-on sessions.
+    #[serde(default)]
+    pub sessions: RawSessions,
+    /// Sign-in throttling.
+    #[serde(default)]
+    pub login: RawLogin,
+    /// Login and consent pages.
+    #[serde(default)]
+    pub ui: RawUi,
     /// API scopes.
     #[serde(default)]
     pub api_scopes: Vec<RawApiScope>,
@@ -83,6 +92,9 @@ impl Default for RawConfig {
             keys: RawKeys::default(),
             http: RawHttp::default(),
             log: RawLog::default(),
+            sessions: RawSessions::default(),
+            login: RawLogin::default(),
+            ui: RawUi::default(),
             api_scopes: vec![],
             api_resources: vec![],
             identity_resources: vec![],
@@ -189,6 +201,67 @@ impl Default for RawLog {
             level: "info".into(),
         }
     }
+}
+
+/// `[sessions]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawSessions {
+    /// Seconds a sign-on session lasts after it was last used.
+    pub idle_timeout: u64,
+    /// Seconds a sign-on session lasts at most after the sign-in.
+    pub max_lifetime: u64,
+}
+
+impl Default for RawSessions {
+    fn default() -> Self {
+        Self {
+            idle_timeout: 8 * 3_600,
+            max_lifetime: 7 * 86_400,
+        }
+    }
+}
+
+/// `[login]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawLogin {
+    /// Failed sign-ins of one account before it is slowed down.
+    pub max_failures_per_account: u32,
+    /// Failed sign-ins from one address before it is slowed down.
+    pub max_failures_per_address: u32,
+    /// Longest wait, in seconds, imposed after repeated failures.
+    pub max_lockout: u64,
+}
+
+impl Default for RawLogin {
+    fn default() -> Self {
+        Self {
+            max_failures_per_account: 5,
+            max_failures_per_address: 50,
+            max_lockout: 900,
+        }
+    }
+}
+
+/// `[ui]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawUi {
+    /// A directory of templates (`layout.html`, `login.html`, `consent.html`, `error.html`,
+    /// `form_post.html`) and `style.css` that replace the built-in ones of the same name.
+    pub templates: Option<std::path::PathBuf>,
+}
+
+/// Sign-in throttling policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginPolicy {
+    /// Free failures per account.
+    pub max_failures_per_account: u32,
+    /// Free failures per address.
+    pub max_failures_per_address: u32,
+    /// Longest wait.
+    pub max_lockout: Duration,
 }
 
 /// `[[api_scopes]]`
@@ -412,6 +485,12 @@ pub struct Config {
     pub short_secrets: Vec<String>,
     /// Users to provision.
     pub users: Vec<UserSeed>,
+    /// Session lifetimes.
+    pub sessions: tessera_core::sessions::SessionLifetimes,
+    /// Sign-in throttling.
+    pub login: LoginPolicy,
+    /// Theme directory.
+    pub ui_templates: Option<std::path::PathBuf>,
     /// Started with `--dev`.
     pub dev: bool,
 }

@@ -161,12 +161,13 @@ where
 {
     let response = response.map(Body::new);
     let status = response.status();
-    let is_json = response
+    // JSON errors, and the error pages of the browser-facing endpoints, are already complete.
+    let has_body = response
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    if !(status.is_client_error() || status.is_server_error()) || has_body {
         return response;
     }
     let code = if status.is_server_error() {

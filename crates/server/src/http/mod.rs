@@ -8,6 +8,8 @@ pub mod introspect;
 pub mod jwks;
 pub mod revoke;
 pub mod token;
+pub mod ui;
+pub mod userinfo;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -25,6 +27,7 @@ use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::store::Store;
 use tessera_core::tokens::introspect::TokenLookup;
+use tessera_core::grants::TokenContext;
 use tessera_core::tokens::{KeyRing, SigningAlg};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -61,6 +64,16 @@ pub struct AppInner {
     pub readiness: Arc<Readiness>,
     /// Absolute URLs of the endpoints, by path.
     pub endpoints: std::collections::HashMap<&'static str, String>,
+    /// The login and consent pages.
+    pub pages: ui::pages::Pages,
+    /// Cookie names for this issuer.
+    pub cookies: ui::cookies::CookieNames,
+    /// Sign-in throttling.
+    pub throttle: ui::throttle::Throttle,
+    /// Bounds concurrent password hashing to the number of cores.
+    pub password_gate: Arc<tokio::sync::Semaphore>,
+    /// The hash unknown users' passwords are checked against, made on first use.
+    pub dummy_hash: tokio::sync::OnceCell<String>,
 }
 
 /// Cheaply clonable handle on [`AppInner`].
@@ -124,6 +137,36 @@ impl AppState {
             .unwrap_or(SigningAlg::Es256)
     }
 
+    /// What grants need, with the key ring in force.
+    pub fn token_context<'a>(&'a self, ring: &'a KeyRing) -> TokenContext<'a> {
+        TokenContext {
+            issuer: &self.config.issuer,
+            now: self.clock.now(),
+            resources: &self.config.resources,
+            ring,
+            alg: self.default_alg(),
+            grants: self.store.as_ref(),
+        }
+    }
+
+    /// A hash of a random password: unknown users are checked against it so that a sign-in
+    /// for them takes as long as for anyone else.
+    pub async fn dummy_password_hash(&self) -> Result<String, OAuthError> {
+        self.dummy_hash
+            .get_or_try_init(|| async {
+                let random = tessera_core::crypto::random_handle()
+                    .map_err(|_| OAuthError::ServerError)?;
+                tokio::task::spawn_blocking(move || {
+                    tessera_core::passwords::hash_password(&random)
+                })
+                .await
+                .map_err(|_| OAuthError::ServerError)?
+                .map_err(|_| OAuthError::ServerError)
+            })
+            .await
+            .cloned()
+    }
+
     /// What token lookups (introspection, revocation) need, with the key ring in force.
     pub fn token_lookup<'a>(&'a self, ring: &'a KeyRing) -> TokenLookup<'a> {
         TokenLookup {
@@ -150,6 +193,12 @@ pub fn router(state: AppState) -> Router {
         .route(paths::TOKEN, post(token::token))
         .route(paths::INTROSPECT, post(introspect::introspection))
         .route(paths::REVOKE, post(revoke::revocation))
+        .route(paths::AUTHORIZE, get(ui::flow::authorize_get).post(ui::flow::authorize_post))
+        .route(paths::LOGIN, get(ui::login::login_page).post(ui::login::login_submit))
+        .route(paths::CONSENT, get(ui::consent::consent_page).post(ui::consent::consent_submit))
+        .route(paths::USERINFO, get(userinfo::userinfo_get).post(userinfo::userinfo_post))
+        .route(paths::STYLE, get(ui::style))
+        .route(paths::FORM_POST_SCRIPT, get(ui::form_post_script))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(error::not_found)

@@ -6,7 +6,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
-use tessera_core::grants::{TokenContext, client_credentials};
+use tessera_core::grants::{authorization_code, client_credentials, refresh_token};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::paths;
 use tessera_core::tokens::access_token::IssuedAccessToken;
@@ -23,6 +23,10 @@ struct TokenResponse<'a> {
     expires_in: u64,
     #[serde(skip_serializing_if = "str::is_empty")]
     scope: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    refresh_token: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    id_token: Option<&'a str>,
 }
 
 /// The token endpoint.
@@ -36,17 +40,24 @@ pub async fn token(
     let grant_type = form.required("grant_type")?;
     let client = state.authenticate(&headers, &form, paths::TOKEN).await?;
     let ring = state.keys.current();
-    let ctx = TokenContext {
-        issuer: &state.config.issuer,
-        now: state.clock.now(),
-        resources: &state.config.resources,
-        ring: &ring,
-        alg: state.default_alg(),
-        grants: state.store.as_ref(),
-    };
-    let issued = match grant_type {
+    let ctx = state.token_context(&ring);
+    let users = state.store.as_ref();
+    let response = match grant_type {
         client_credentials::GRANT_TYPE => {
-            client_credentials::exchange(&ctx, &client, &form).await?
+            let issued = client_credentials::exchange(&ctx, &client, &form).await?;
+            token_response(&issued, None, None)
+        }
+        authorization_code::GRANT_TYPE => {
+            let t = authorization_code::exchange(&ctx, users, &client, &form).await?;
+            token_response(
+                &t.access,
+                t.refresh_token.as_deref(),
+                t.id_token.as_deref(),
+            )
+        }
+        refresh_token::GRANT_TYPE => {
+            let t = refresh_token::exchange(&ctx, users, &client, &form).await?;
+            token_response(&t.access, Some(&t.refresh_token), t.id_token.as_deref())
         }
         other => {
             return Err(OAuthError::UnsupportedGrantType(
@@ -55,11 +66,15 @@ pub async fn token(
             .into());
         }
     };
-    Ok(token_response(&issued))
+    Ok(response)
 }
 
 /// RFC 6749 §5.1: JSON with `Cache-Control: no-store` and `Pragma: no-cache`.
-fn token_response(issued: &IssuedAccessToken) -> Response {
+fn token_response(
+    issued: &IssuedAccessToken,
+    refresh_token: Option<&str>,
+    id_token: Option<&str>,
+) -> Response {
     (
         [
             (header::CACHE_CONTROL, "no-store"),
@@ -70,6 +85,8 @@ fn token_response(issued: &IssuedAccessToken) -> Response {
             token_type: "Bearer",
             expires_in: issued.expires_in,
             scope: &issued.scope,
+            refresh_token,
+            id_token,
         }),
     )
         .into_response()

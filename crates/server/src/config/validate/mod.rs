@@ -2,6 +2,7 @@
 //! is about, all at once, so one run shows everything to fix.
 
 mod clients;
+mod interactive;
 
 use clients::{check_clients, short_secrets};
 
@@ -97,6 +98,9 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         .collect();
     let keys = check_keys(&raw, &clients, &mut p);
     let users = check_users(&raw, &mut p);
+    let sessions = interactive::check_sessions(&raw, &mut p);
+    let login = interactive::check_login(&raw, &mut p);
+    let ui_templates = interactive::check_ui(&raw, &mut p);
     if !p.0.is_empty() {
         return Err(ConfigError::Invalid(p.0));
     }
@@ -118,6 +122,9 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         client_jwt_secrets,
         short_secrets,
         users,
+        sessions,
+        login,
+        ui_templates,
         dev,
     })
 }

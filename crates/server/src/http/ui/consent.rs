@@ -1,0 +1,161 @@
+//! The consent page (OIDC Core §3.1.2.4): what the client asks for, in the scopes' display
+//! names; the decision may be remembered per user and client.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde::Serialize;
+use tessera_core::model::Client;
+use tessera_core::protocol::OAuthError;
+use tessera_core::sessions::{load_session, remember_consent};
+
+use super::cookies::read_cookie;
+use super::flow::proceed;
+use super::interaction::{PageInteraction, page_interaction, submitted_interaction};
+use crate::http::AppState;
+
+#[derive(Serialize)]
+struct ScopeView {
+    name: String,
+    display: String,
+}
+
+fn scope_views(state: &AppState, scopes: &[String]) -> Vec<ScopeView> {
+    let r = &state.config.resources;
+    scopes
+        .iter()
+        .map(|name| {
+            let display = r
+                .identity_resources
+                .iter()
+                .find(|i| &i.name == name)
+                .and_then(|i| i.display_name.clone())
+                .or_else(|| {
+                    r.api_scopes
+                        .iter()
+                        .find(|a| &a.name == name)
+                        .and_then(|a| a.display_name.clone())
+                })
+                .unwrap_or_else(|| match name.as_str() {
+                    "offline_access" => "Access while you are away (offline access)".into(),
+                    _ => name.clone(),
+                });
+            ScopeView {
+                name: name.clone(),
+                display,
+            }
+        })
+        .collect()
+}
+
+fn client_display(client: &Client) -> String {
+    client
+        .client_name
+        .clone()
+        .unwrap_or_else(|| client.client_id.clone())
+}
+
+/// `GET /consent?interaction=...`
+pub async fn consent_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let PageInteraction {
+        id,
+        interaction,
+        client,
+    } = match page_interaction(&state, &headers, query.as_deref()).await {
+        Ok(p) => p,
+        Err(response) => return response,
+    };
+    let username = match session_username(&state, &headers).await {
+        Ok(u) => u,
+        Err(e) => return state.error_page(&e),
+    };
+    state.pages.render(
+        StatusCode::OK,
+        "consent.html",
+        minijinja::context! {
+            interaction => id,
+            csrf => interaction.csrf,
+            client_name => client_display(&client),
+            username,
+            scopes => scope_views(&state, &interaction.request.scopes),
+            claims => interaction.request.claims.userinfo.iter()
+                .chain(&interaction.request.claims.id_token)
+                .collect::<std::collections::BTreeSet<_>>(),
+        },
+    )
+}
+
+async fn session_username(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<String>, OAuthError> {
+    let Some(cookie) = read_cookie(headers, state.cookies.session) else {
+        return Ok(None);
+    };
+    let Some(session) = load_session(
+        state.store.as_ref(),
+        cookie,
+        state.clock.now(),
+        state.config.sessions,
+    )
+    .await?
+    else {
+        return Ok(None);
+    };
+    Ok(state
+        .store
+        .find_user_by_subject(&session.subject)
+        .await?
+        .map(|u| u.username))
+}
+
+/// `POST /consent`
+pub async fn consent_submit(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let (form, mut interaction, client) =
+        match submitted_interaction(&state, &headers, &uri, &body).await {
+            Ok(taken) => taken,
+            Err(response) => return response,
+        };
+    if form.one("action").ok().flatten() != Some("allow") {
+        // RFC 6749 §4.1.2.1
+        return state.redirect_error(
+            &interaction.request,
+            &OAuthError::AccessDenied("the user denied the request".into()),
+        );
+    }
+    let now = state.clock.now();
+    let session = match read_cookie(&headers, state.cookies.session) {
+        Some(cookie) => {
+            match load_session(state.store.as_ref(), cookie, now, state.config.sessions).await {
+                Ok(s) => s,
+                Err(e) => return state.error_page(&e),
+            }
+        }
+        None => None,
+    };
+    if let Some(s) = &session
+        && form.one("remember").ok().flatten() == Some("yes")
+        && let Err(e) = remember_consent(
+            state.store.as_ref(),
+            &s.subject,
+            &client.client_id,
+            &interaction.request.scopes,
+            now,
+        )
+        .await
+    {
+        return state.error_page(&e);
+    }
+    interaction.consented = true;
+    proceed(&state, &client, interaction, session).await
+}

@@ -1,0 +1,314 @@
+//! The authorization endpoint (OIDC Core §3.1.2) and the continuation shared by the login and
+//! consent pages: decide the next step, then show a page, answer with an error, or issue the
+//! code.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use tessera_core::authorize::{
+    AuthorizationRequest, AuthorizationResponse, AuthorizeError, Decision, SignedIn, decide,
+    parse_authorization_request, response_location,
+};
+use tessera_core::grants::authorization_code::{CodeData, issue_code};
+use tessera_core::grants::scopes::user_audiences;
+use tessera_core::model::{Client, Session};
+use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::form::Form;
+use tessera_core::protocol::paths;
+use tessera_core::sessions::{
+    Interaction, add_session_client, load_session, new_browser_id, remembered_consent,
+    save_interaction, session_data,
+};
+use tessera_core::tokens::id_token::id_token_hint_subject;
+
+use super::cookies::read_cookie;
+use crate::http::AppState;
+use crate::http::form::read_form;
+
+/// `GET /authorize`: parameters in the query (OIDC Core §3.1.2.1).
+pub async fn authorize_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match Form::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(form) => start(&state, &headers, &form).await,
+        Err(e) => state.error_page(&e),
+    }
+}
+
+/// `POST /authorize`: parameters form-encoded in the body (OIDC Core §3.1.2.1).
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    match read_form(&headers, &uri, &body) {
+        Ok(form) => start(&state, &headers, &form).await,
+        Err(e) => state.error_page(&e),
+    }
+}
+
+async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
+    let (client, request) = match parse_authorization_request(state.store.as_ref(), form).await {
+        Ok(parsed) => parsed,
+        Err(AuthorizeError::Page(e)) => return state.error_page(&e),
+        Err(AuthorizeError::Redirect {
+            error,
+            redirect_uri,
+            response_mode,
+            state: client_state,
+        }) => {
+            return state.respond(AuthorizationResponse::error(
+                redirect_uri,
+                response_mode,
+                &error,
+                client_state,
+                &state.config.issuer,
+            ));
+        }
+    };
+    if let Err(e) = user_audiences(
+        &state.config.issuer,
+        &state.config.resources,
+        &request.scopes,
+        &request.resources,
+    ) {
+        return state.redirect_error(&request, &e);
+    }
+    // The browser-binding cookie ties the pages of this request to this browser (CSRF).
+    let (browser, mut cookies) = match read_cookie(headers, state.cookies.browser) {
+        Some(b) => (b.to_string(), vec![]),
+        None => match new_browser_id() {
+            Ok(b) => {
+                let set = state.cookies.set(state.cookies.browser, &b);
+                (b, set.into_iter().collect())
+            }
+            Err(e) => return state.error_page(&e),
+        },
+    };
+    let session = match read_cookie(headers, state.cookies.session) {
+        Some(cookie) => {
+            match load_session(
+                state.store.as_ref(),
+                cookie,
+                state.clock.now(),
+                state.config.sessions,
+            )
+            .await
+            {
+                Ok(s) => s,
+                Err(e) => return state.error_page(&e),
+            }
+        }
+        None => None,
+    };
+    let interaction = Interaction {
+        request,
+        browser: tessera_core::crypto::handle_digest(&browser),
+        csrf: String::new(),
+        signed_in: false,
+        consented: false,
+        failures: 0,
+    };
+    let response = proceed(state, &client, interaction, session).await;
+    with_cookies(response, cookies.drain(..))
+}
+
+/// Adds `Set-Cookie` headers.
+pub fn with_cookies(
+    mut response: Response,
+    cookies: impl IntoIterator<Item = HeaderValue>,
+) -> Response {
+    for c in cookies {
+        response.headers_mut().append(header::SET_COOKIE, c);
+    }
+    response
+}
+
+/// Decides what `interaction` needs next with the browser's `session`, and does it.
+pub async fn proceed(
+    state: &AppState,
+    client: &Client,
+    interaction: Interaction,
+    session: Option<Session>,
+) -> Response {
+    match try_proceed(state, client, interaction, session).await {
+        Ok(response) => response,
+        Err(e) => state.error_page(&e),
+    }
+}
+
+async fn try_proceed(
+    state: &AppState,
+    client: &Client,
+    interaction: Interaction,
+    session: Option<Session>,
+) -> Result<Response, OAuthError> {
+    let now = state.clock.now();
+    let request = &interaction.request;
+    // A session whose user was disabled or deleted no longer signs anyone in.
+    let session = match session {
+        Some(s) => state
+            .store
+            .find_user_by_subject(&s.subject)
+            .await?
+            .filter(|u| !u.disabled)
+            .map(|_| s),
+        None => None,
+    };
+    let hint_subject = match &request.id_token_hint {
+        None => None,
+        Some(hint) => {
+            let ring = state.keys.current();
+            match id_token_hint_subject(hint, &ring, &state.config.issuer) {
+                Some(sub) => Some(sub),
+                None => {
+                    return Ok(state.redirect_error(
+                        request,
+                        &OAuthError::InvalidRequest("the id_token_hint is not valid".into()),
+                    ));
+                }
+            }
+        }
+    };
+    let consented = match &session {
+        Some(s) if client.require_consent => {
+            let remembered =
+                remembered_consent(state.store.as_ref(), &s.subject, &client.client_id, now)
+                    .await?;
+            request.scopes.iter().all(|scope| remembered.contains(scope))
+        }
+        _ => false,
+    };
+    let signed_in = session.as_ref().map(|s| SignedIn {
+        subject: &s.subject,
+        auth_time: s.auth_time,
+        fresh: interaction.signed_in,
+    });
+    let decision = decide(
+        request,
+        client,
+        signed_in,
+        hint_subject.as_deref(),
+        consented || interaction.consented,
+        interaction.consented,
+        now,
+    );
+    match decision {
+        Decision::Fail(e) => Ok(state.redirect_error(request, &e)),
+        Decision::Login => show(state, interaction, paths::LOGIN).await,
+        Decision::Consent => show(state, interaction, paths::CONSENT).await,
+        Decision::Issue => match session {
+            Some(session) => issue(state, client, request, session).await,
+            None => Err(OAuthError::ServerError),
+        },
+    }
+}
+
+/// Stores the interaction and sends the browser to a page (RFC 9110 §15.4.4: 303).
+async fn show(
+    state: &AppState,
+    interaction: Interaction,
+    page: &str,
+) -> Result<Response, OAuthError> {
+    let handle = save_interaction(state.store.as_ref(), interaction, state.clock.now()).await?;
+    let base = state.config.issuer.trim_end_matches('/');
+    Ok(see_other(&format!("{base}{page}?interaction={}", handle.id)))
+}
+
+/// A 303 See Other to `location`.
+pub fn see_other(location: &str) -> Response {
+    match HeaderValue::from_str(location) {
+        Ok(v) => (StatusCode::SEE_OTHER, [(header::LOCATION, v)]).into_response(),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
+/// Issues the code (RFC 6749 §4.1.2) for the session's user and answers the client.
+async fn issue(
+    state: &AppState,
+    client: &Client,
+    request: &AuthorizationRequest,
+    mut session: Session,
+) -> Result<Response, OAuthError> {
+    let audiences = user_audiences(
+        &state.config.issuer,
+        &state.config.resources,
+        &request.scopes,
+        &request.resources,
+    )?;
+    let session_info = session_data(&session);
+    let (code_challenge, code_challenge_method) = match &request.code_challenge {
+        Some((c, m)) => (Some(c.clone()), *m),
+        None => (None, tessera_core::protocol::pkce::ChallengeMethod::S256),
+    };
+    let data = CodeData {
+        redirect_uri: request.redirect_uri.clone(),
+        scopes: request.scopes.clone(),
+        audiences,
+        code_challenge,
+        code_challenge_method,
+        claims: request.claims.clone(),
+        nonce: request.nonce.clone(),
+        auth_time: session.auth_time,
+        amr: session_info.amr,
+        sid: Some(session.sid.clone()),
+    };
+    let ring = state.keys.current();
+    let code = issue_code(&state.token_context(&ring), client, &session.subject, &data).await?;
+    add_session_client(state.store.as_ref(), &mut session, &client.client_id).await?;
+    Ok(state.respond(AuthorizationResponse::code(
+        request.redirect_uri.clone(),
+        request.response_mode,
+        code,
+        request.state.clone(),
+        &state.config.issuer,
+    )))
+}
+
+impl AppState {
+    /// Sends an authorization response to the client: a redirect, or for form_post an
+    /// auto-submitting form (OAuth 2.0 Form Post Response Mode §2).
+    pub fn respond(&self, response: AuthorizationResponse) -> Response {
+        match response.response_mode {
+            tessera_core::authorize::ResponseMode::FormPost => self.pages.render(
+                StatusCode::OK,
+                "form_post.html",
+                minijinja::context! {
+                    redirect_uri => response.redirect_uri,
+                    params => response.params,
+                },
+            ),
+            _ => see_other(&response_location(&response)),
+        }
+    }
+
+    /// Sends `error` back to the client of `request` (OIDC Core §3.1.2.6).
+    pub fn redirect_error(&self, request: &AuthorizationRequest, error: &OAuthError) -> Response {
+        self.respond(AuthorizationResponse::error(
+            request.redirect_uri.clone(),
+            request.response_mode,
+            error,
+            request.state.clone(),
+            &self.config.issuer,
+        ))
+    }
+
+    /// An error page for the user; nothing is redirected (RFC 6749 §4.1.2.1).
+    pub fn error_page(&self, error: &OAuthError) -> Response {
+        let status = crate::http::error::status_of(error);
+        if matches!(error, OAuthError::ServerError) {
+            tracing::error!("an interactive request failed with server_error");
+        }
+        let (status, title) = match status {
+            StatusCode::SERVICE_UNAVAILABLE => (status, "Try again shortly"),
+            s if s.is_server_error() => (s, "Something went wrong"),
+            _ => (StatusCode::BAD_REQUEST, "This sign-in request cannot be completed"),
+        };
+        self.pages
+            .error(status, title, error.description(), error.code())
+    }
+}

@@ -1,0 +1,208 @@
+//! The login page: local accounts with Argon2id passwords. One message for every failure, a
+//! dummy hash for unknown users so that timing tells nothing, attempts slowed down per account
+//! and per address, and a fresh session on success.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use tessera_core::crypto::handle_digest;
+use tessera_core::model::User;
+use tessera_core::protocol::OAuthError;
+use tessera_core::sessions::{Interaction, SessionData, save_interaction, start_session};
+
+use super::cookies::read_cookie;
+use super::flow::{proceed, with_cookies};
+use super::interaction::{PageInteraction, page_interaction, submitted_interaction};
+use crate::connections::PeerAddr;
+use crate::http::AppState;
+
+/// The one message for a wrong username or password (SEC: no account enumeration).
+const WRONG: &str = "The username or password is incorrect.";
+/// Longest password considered; longer ones fail without hashing.
+const MAX_PASSWORD: usize = 1024;
+/// How long a sign-in waits for a free password-hashing slot.
+const HASH_QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+/// `GET /login?interaction=...`
+pub async fn login_page(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match page_interaction(&state, &headers, query.as_deref()).await {
+        Ok(PageInteraction {
+            id,
+            interaction,
+            client,
+        }) => {
+            let username = interaction.request.login_hint.clone().unwrap_or_default();
+            render(
+                &state,
+                StatusCode::OK,
+                &id,
+                &interaction,
+                client.client_name.as_deref(),
+                &username,
+                None,
+            )
+        }
+        Err(response) => response,
+    }
+}
+
+fn render(
+    state: &AppState,
+    status: StatusCode,
+    id: &str,
+    interaction: &Interaction,
+    client_name: Option<&str>,
+    username: &str,
+    error: Option<&str>,
+) -> Response {
+    state.pages.render(
+        status,
+        "login.html",
+        minijinja::context! {
+            interaction => id,
+            csrf => interaction.csrf,
+            client_name,
+            username,
+            error,
+        },
+    )
+}
+
+/// `POST /login`
+pub async fn login_submit(
+    State(state): State<AppState>,
+    peer: Option<axum::Extension<PeerAddr>>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let (form, interaction, client) = match submitted_interaction(&state, &headers, &uri, &body).await
+    {
+        Ok(taken) => taken,
+        Err(response) => return response,
+    };
+    if form.one("action").ok().flatten() == Some("cancel") {
+        return state.redirect_error(
+            &interaction.request,
+            &OAuthError::AccessDenied("the user cancelled the sign-in".into()),
+        );
+    }
+    let address: Option<IpAddr> = peer.map(|p| p.0.0.ip());
+    let username = form.one("username").ok().flatten().unwrap_or_default();
+    let password = form.one("password").ok().flatten().unwrap_or_default();
+    let client_name = client.client_name.clone();
+    // Re-shows the form under a new interaction id (the old one was used up).
+    let again = |interaction: Interaction, status: StatusCode, message: String| {
+        let state = state.clone();
+        let username = username.to_string();
+        let client_name = client_name.clone();
+        async move {
+            match save_interaction(state.store.as_ref(), interaction.clone(), state.clock.now())
+                .await
+            {
+                Ok(handle) => {
+                    let mut shown = interaction;
+                    shown.csrf = handle.csrf;
+                    render(
+                        &state,
+                        status,
+                        &handle.id,
+                        &shown,
+                        client_name.as_deref(),
+                        &username,
+                        Some(&message),
+                    )
+                }
+                Err(e) => state.error_page(&e),
+            }
+        }
+    };
+    let wait = state.throttle.wait(username, address);
+    if !wait.is_zero() {
+        let message = format!(
+            "Too many failed attempts. Try again in {} seconds.",
+            wait.as_secs().max(1)
+        );
+        return again(interaction, StatusCode::TOO_MANY_REQUESTS, message).await;
+    }
+    let user = match check_password(&state, username, password).await {
+        Ok(Some(user)) => user,
+        Ok(None) => {
+            state.throttle.failed(username, address);
+            tracing::info!(outcome = "failed", "sign-in attempt");
+            let mut interaction = interaction;
+            interaction.failures = interaction.failures.saturating_add(1);
+            return again(interaction, StatusCode::OK, WRONG.to_string()).await;
+        }
+        Err(e) => return state.error_page(&e),
+    };
+    state.throttle.succeeded(username);
+    // A fresh session (and session id) on every sign-in; the old one ends (no fixation).
+    if let Some(old) = read_cookie(&headers, state.cookies.session)
+        && let Err(e) = state.store.delete_session(&handle_digest(old)).await
+    {
+        return state.error_page(&e.into());
+    }
+    let data = SessionData {
+        amr: vec!["pwd".into()],
+        idp: "local".into(),
+        clients: vec![],
+    };
+    let now = state.clock.now();
+    let (cookie, session) = match start_session(
+        state.store.as_ref(),
+        &user.subject,
+        now,
+        state.config.sessions,
+        &data,
+    )
+    .await
+    {
+        Ok(started) => started,
+        Err(e) => return state.error_page(&e),
+    };
+    tracing::info!(outcome = "signed_in", sid = %session.sid, "sign-in attempt");
+    let mut interaction = interaction;
+    interaction.signed_in = true;
+    let response = proceed(&state, &client, interaction, Some(session)).await;
+    with_cookies(response, state.cookies.set(state.cookies.session, &cookie))
+}
+
+/// The active user with this username and password, or `None`. Unknown and disabled users
+/// cost one hash verification like everyone else; hashing runs off the async threads, at most
+/// one per core at a time, so a login flood cannot starve the token endpoint.
+async fn check_password(
+    state: &AppState,
+    username: &str,
+    password: &str,
+) -> Result<Option<User>, OAuthError> {
+    if username.is_empty() || password.is_empty() || password.len() > MAX_PASSWORD {
+        return Ok(None);
+    }
+    let user = state.store.find_user_by_username(username).await?;
+    let hash = match &user {
+        Some(u) => u.password_hash.expose().clone(),
+        None => state.dummy_password_hash().await?,
+    };
+    let permit = tokio::time::timeout(HASH_QUEUE_WAIT, state.password_gate.clone().acquire_owned())
+        .await
+        .map_err(|_| OAuthError::TemporarilyUnavailable("too many sign-ins at once".into()))?
+        .map_err(|_| OAuthError::ServerError)?;
+    let password = password.to_string();
+    let matches = tokio::task::spawn_blocking(move || {
+        let ok = tessera_core::passwords::verify_password(&password, &hash);
+        drop(permit);
+        ok
+    })
+    .await
+    .map_err(|_| OAuthError::ServerError)?;
+    Ok(user.filter(|u| matches && !u.disabled))
+}

@@ -1,0 +1,24 @@
+//! The browser-facing endpoints: `/authorize`, the login and consent pages, and their assets.
+
+pub mod consent;
+pub mod cookies;
+pub mod flow;
+pub mod interaction;
+pub mod login;
+pub mod pages;
+pub mod throttle;
+
+use axum::extract::State;
+use axum::response::Response;
+
+use super::AppState;
+
+/// `GET /assets/style.css`
+pub async fn style(State(state): State<AppState>) -> Response {
+    state.pages.style()
+}
+
+/// `GET /assets/form_post.js`
+pub async fn form_post_script(State(state): State<AppState>) -> Response {
+    state.pages.form_post_script()
+}
