@@ -347,18 +347,31 @@ mod tests {
     #[tokio::test]
     async fn interactions_are_taken_once_by_their_browser() {
         let store = MemoryStore::new();
-        let h = save_interaction(&store, interaction("b1"), 100).await.unwrap();
-        assert!(find_interaction(&store, &h.id, 101).await.unwrap().is_some());
+        let h = save_interaction(&store, interaction("b1"), 100)
+            .await
+            .unwrap();
+        assert!(
+            find_interaction(&store, &h.id, 101)
+                .await
+                .unwrap()
+                .is_some()
+        );
         let take = |csrf: &str, browser: &str| {
             let (id, csrf, browser) = (h.id.clone(), csrf.to_string(), browser.to_string());
             let store = &store;
-            async move { take_interaction(store, &id, &csrf, &browser, 102).await.unwrap() }
+            async move {
+                take_interaction(store, &id, &csrf, &browser, 102)
+                    .await
+                    .unwrap()
+            }
         };
         assert_eq!(take("wrong", "b1").await, Err(InteractionRefusal::Forged));
         assert_eq!(take(&h.csrf, "b2").await, Err(InteractionRefusal::Forged));
         assert!(take(&h.csrf, "b1").await.is_ok());
         assert_eq!(take(&h.csrf, "b1").await, Err(InteractionRefusal::Gone));
-        let late = save_interaction(&store, interaction("b1"), 100).await.unwrap();
+        let late = save_interaction(&store, interaction("b1"), 100)
+            .await
+            .unwrap();
         assert!(
             find_interaction(&store, &late.id, 100 + INTERACTION_LIFETIME)
                 .await
@@ -371,14 +384,28 @@ mod tests {
     async fn consent_is_remembered_and_merged() {
         let store = MemoryStore::new();
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(remembered_consent(&store, "u", "c", 0).await.unwrap().is_empty());
-        remember_consent(&store, "u", "c", &s(&["openid"]), 0).await.unwrap();
-        remember_consent(&store, "u", "c", &s(&["profile"]), 1).await.unwrap();
+        assert!(
+            remembered_consent(&store, "u", "c", 0)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        remember_consent(&store, "u", "c", &s(&["openid"]), 0)
+            .await
+            .unwrap();
+        remember_consent(&store, "u", "c", &s(&["profile"]), 1)
+            .await
+            .unwrap();
         assert_eq!(
             remembered_consent(&store, "u", "c", 2).await.unwrap(),
             s(&["openid", "profile"])
         );
-        assert!(remembered_consent(&store, "u", "other", 2).await.unwrap().is_empty());
+        assert!(
+            remembered_consent(&store, "u", "other", 2)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[tokio::test]
@@ -397,9 +424,25 @@ mod tests {
         assert_ne!(cookie, cookie2);
         assert_ne!(s.sid, s2.sid);
         assert_eq!(s.expires_at, 1_100);
-        let later = load_session(&store, &cookie, 1_090, life).await.unwrap().unwrap();
-        assert_eq!(later.expires_at, 1_150, "slides, capped by the absolute end");
-        assert!(load_session(&store, &cookie, 1_150, life).await.unwrap().is_none());
-        assert!(load_session(&store, "nope", 1_010, life).await.unwrap().is_none());
+        let later = load_session(&store, &cookie, 1_090, life)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            later.expires_at, 1_150,
+            "slides, capped by the absolute end"
+        );
+        assert!(
+            load_session(&store, &cookie, 1_150, life)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            load_session(&store, "nope", 1_010, life)
+                .await
+                .unwrap()
+                .is_none()
+        );
     }
 }

@@ -61,12 +61,12 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         // Handlers that need the peer (sign-in throttling) read it from the extensions.
-        let service = app
-            .clone()
-            .map_request(move |mut request: axum::extract::Request<Incoming>| {
-                request.extensions_mut().insert(PeerAddr(peer));
-                request
-            });
+        let service =
+            app.clone()
+                .map_request(move |mut request: axum::extract::Request<Incoming>| {
+                    request.extensions_mut().insert(PeerAddr(peer));
+                    request
+                });
         let connection = http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(settings.header_read_timeout)

@@ -21,13 +21,13 @@ use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tessera_core::Clock;
 use tessera_core::clients::{PresentedCredentials, authenticate_client};
+use tessera_core::grants::TokenContext;
 use tessera_core::model::Client;
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::store::Store;
 use tessera_core::tokens::introspect::TokenLookup;
-use tessera_core::grants::TokenContext;
 use tessera_core::tokens::{KeyRing, SigningAlg};
 use tower::ServiceBuilder;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -154,14 +154,12 @@ impl AppState {
     pub async fn dummy_password_hash(&self) -> Result<String, OAuthError> {
         self.dummy_hash
             .get_or_try_init(|| async {
-                let random = tessera_core::crypto::random_handle()
-                    .map_err(|_| OAuthError::ServerError)?;
-                tokio::task::spawn_blocking(move || {
-                    tessera_core::passwords::hash_password(&random)
-                })
-                .await
-                .map_err(|_| OAuthError::ServerError)?
-                .map_err(|_| OAuthError::ServerError)
+                let random =
+                    tessera_core::crypto::random_handle().map_err(|_| OAuthError::ServerError)?;
+                tokio::task::spawn_blocking(move || tessera_core::passwords::hash_password(&random))
+                    .await
+                    .map_err(|_| OAuthError::ServerError)?
+                    .map_err(|_| OAuthError::ServerError)
             })
             .await
             .cloned()

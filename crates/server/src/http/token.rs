@@ -49,11 +49,7 @@ pub async fn token(
         }
         authorization_code::GRANT_TYPE => {
             let t = authorization_code::exchange(&ctx, users, &client, &form).await?;
-            token_response(
-                &t.access,
-                t.refresh_token.as_deref(),
-                t.id_token.as_deref(),
-            )
+            token_response(&t.access, t.refresh_token.as_deref(), t.id_token.as_deref())
         }
         refresh_token::GRANT_TYPE => {
             let t = refresh_token::exchange(&ctx, users, &client, &form).await?;

@@ -34,9 +34,8 @@ fn no_token() -> Response {
 
 /// The bearer token in the Authorization header (RFC 6750 §2.1), if any.
 fn header_token(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
-    let Some(value) = super::form::authorization(headers).map_err(|_| {
-        OAuthError::InvalidRequest("the Authorization header is malformed".into())
-    })?
+    let Some(value) = super::form::authorization(headers)
+        .map_err(|_| OAuthError::InvalidRequest("the Authorization header is malformed".into()))?
     else {
         return Ok(None);
     };

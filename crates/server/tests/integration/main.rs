@@ -3,12 +3,14 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod assertions;
+mod browser;
 mod cli;
 mod config_errors;
 mod discovery;
 mod hostile_input;
 mod keys;
 mod postgres;
+mod signin;
 mod support;
 mod tokens;
 mod tokens_hostile;

@@ -73,7 +73,8 @@ pub fn read_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
     found.filter(|v| {
         !v.is_empty()
             && v.len() <= 256
-            && v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && v.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     })
 }
 
@@ -84,7 +85,10 @@ mod tests {
     #[test]
     fn reads_and_writes() {
         let mut h = HeaderMap::new();
-        h.append(header::COOKIE, HeaderValue::from_static("a=1; tessera-session=abc_-9"));
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_static("a=1; tessera-session=abc_-9"),
+        );
         h.append(header::COOKIE, HeaderValue::from_static("b=2"));
         assert_eq!(read_cookie(&h, "tessera-session"), Some("abc_-9"));
         assert_eq!(read_cookie(&h, "b"), Some("2"));

@@ -179,7 +179,10 @@ async fn try_proceed(
             let remembered =
                 remembered_consent(state.store.as_ref(), &s.subject, &client.client_id, now)
                     .await?;
-            request.scopes.iter().all(|scope| remembered.contains(scope))
+            request
+                .scopes
+                .iter()
+                .all(|scope| remembered.contains(scope))
         }
         _ => false,
     };
@@ -216,7 +219,10 @@ async fn show(
 ) -> Result<Response, OAuthError> {
     let handle = save_interaction(state.store.as_ref(), interaction, state.clock.now()).await?;
     let base = state.config.issuer.trim_end_matches('/');
-    Ok(see_other(&format!("{base}{page}?interaction={}", handle.id)))
+    Ok(see_other(&format!(
+        "{base}{page}?interaction={}",
+        handle.id
+    )))
 }
 
 /// A 303 See Other to `location`.
@@ -306,7 +312,10 @@ impl AppState {
         let (status, title) = match status {
             StatusCode::SERVICE_UNAVAILABLE => (status, "Try again shortly"),
             s if s.is_server_error() => (s, "Something went wrong"),
-            _ => (StatusCode::BAD_REQUEST, "This sign-in request cannot be completed"),
+            _ => (
+                StatusCode::BAD_REQUEST,
+                "This sign-in request cannot be completed",
+            ),
         };
         self.pages
             .error(status, title, error.description(), error.code())

@@ -43,7 +43,11 @@ fn forged(state: &AppState) -> Response {
 }
 
 async fn client_of(state: &AppState, interaction: &Interaction) -> Result<Client, Response> {
-    match state.store.find_client(&interaction.request.client_id).await {
+    match state
+        .store
+        .find_client(&interaction.request.client_id)
+        .await
+    {
         Ok(Some(c)) if c.enabled => Ok(c),
         Ok(_) => Err(expired(state)),
         Err(e) => Err(state.error_page(&e.into())),

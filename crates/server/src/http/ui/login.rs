@@ -84,11 +84,11 @@ pub async fn login_submit(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    let (form, interaction, client) = match submitted_interaction(&state, &headers, &uri, &body).await
-    {
-        Ok(taken) => taken,
-        Err(response) => return response,
-    };
+    let (form, interaction, client) =
+        match submitted_interaction(&state, &headers, &uri, &body).await {
+            Ok(taken) => taken,
+            Err(response) => return response,
+        };
     if form.one("action").ok().flatten() == Some("cancel") {
         return state.redirect_error(
             &interaction.request,

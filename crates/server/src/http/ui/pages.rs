@@ -10,11 +10,20 @@ use serde::Serialize;
 
 /// Built-in templates, by name.
 const TEMPLATES: &[(&str, &str)] = &[
-    ("layout.html", include_str!("../../../templates/layout.html")),
+    (
+        "layout.html",
+        include_str!("../../../templates/layout.html"),
+    ),
     ("login.html", include_str!("../../../templates/login.html")),
-    ("consent.html", include_str!("../../../templates/consent.html")),
+    (
+        "consent.html",
+        include_str!("../../../templates/consent.html"),
+    ),
     ("error.html", include_str!("../../../templates/error.html")),
-    ("form_post.html", include_str!("../../../templates/form_post.html")),
+    (
+        "form_post.html",
+        include_str!("../../../templates/form_post.html"),
+    ),
 ];
 
 const STYLE: &str = include_str!("../../../templates/style.css");
@@ -73,8 +82,7 @@ impl Pages {
                 tracing::error!(template = name, error = %e, "a page template failed to render");
                 html_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
-                    "<!doctype html><title>Error</title><p>The page could not be shown.</p>"
-                        .into(),
+                    "<!doctype html><title>Error</title><p>The page could not be shown.</p>".into(),
                     PAGE_CSP,
                 )
             }
