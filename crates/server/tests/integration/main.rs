@@ -11,6 +11,7 @@ mod hostile_input;
 mod keys;
 mod postgres;
 mod signin;
+mod signin_negative;
 mod support;
 mod tokens;
 mod tokens_hostile;
