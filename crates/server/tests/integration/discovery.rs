@@ -71,7 +71,20 @@ async fn openid_configuration_is_complete_and_honest() {
     // RFC 8414 §2: an omitted grant_types_supported would mean implicit is offered.
     assert_eq!(
         strings(&doc["grant_types_supported"]),
-        ["authorization_code", "client_credentials"]
+        ["authorization_code", "refresh_token", "client_credentials"]
+    );
+    // Sign-in: RFC 7636 S256 only, the response modes, RFC 9207 iss, the prompt values.
+    assert_eq!(doc["userinfo_endpoint"], format!("{issuer}/userinfo"));
+    assert_eq!(strings(&doc["code_challenge_methods_supported"]), ["S256"]);
+    assert_eq!(
+        strings(&doc["response_modes_supported"]),
+        ["query", "fragment", "form_post"]
+    );
+    assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
+    assert_eq!(doc["claims_parameter_supported"], true);
+    assert_eq!(
+        strings(&doc["prompt_values_supported"]),
+        ["none", "login", "consent", "select_account"]
     );
     // RFC 8414 §2: endpoints of RFC 7662 and RFC 7009 with their client authentication methods.
     assert_eq!(
@@ -90,8 +103,9 @@ async fn openid_configuration_is_complete_and_honest() {
             "client_secret_jwt",
             "private_key_jwt",
         ];
-        // Public clients may revoke their tokens (RFC 7009 §2.1), never introspect.
-        if key.starts_with("revocation") {
+        // Public clients redeem codes and revoke their tokens (RFC 7009 §2.1), never
+        // introspect.
+        if !key.starts_with("introspection") {
             methods.push("none");
         }
         assert_eq!(strings(&doc[key]), methods, "{key}");
@@ -124,18 +138,15 @@ async fn openid_configuration_is_complete_and_honest() {
     for c in ["sub", "name", "email", "employee_id", "department"] {
         assert!(claims.contains(&c), "claims_supported lacks {c}");
     }
-    // Only claims that are released today; protocol claims come with identity tokens.
-    for c in ["amr", "idp", "sid", "auth_time"] {
-        assert!(
-            !claims.contains(&c),
-            "claims_supported lists {c}, which is never issued yet"
-        );
+    // The claims identity tokens carry (OIDC Core §2).
+    for c in ["iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "idp", "sid"] {
+        assert!(claims.contains(&c), "claims_supported lacks {c}");
     }
+    assert!(!claims.contains(&"acr"), "acr is never issued");
     // §3: request_uri_parameter_supported defaults to true, so it must be stated.
     assert_eq!(doc["request_uri_parameter_supported"], false);
     // Nothing that is not implemented is advertised.
     for absent in [
-        "userinfo_endpoint",
         "end_session_endpoint",
         "registration_endpoint",
         "device_authorization_endpoint",
