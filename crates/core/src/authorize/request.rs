@@ -135,7 +135,11 @@ pub async fn parse_authorization_request(
         },
     };
     // From here on, errors go back to the client.
-    let state = params.one("state").ok().flatten().map(str::to_string);
+    // A repeated state cannot be echoed: the error goes back without one (RFC 6749 §3.1).
+    let (state, repeated_state) = match params.one("state") {
+        Ok(state) => (state.map(str::to_string), false),
+        Err(_) => (None, true),
+    };
     let mut response_mode = ResponseMode::Query;
     let redirect = |error: OAuthError, mode: ResponseMode| AuthorizeError::Redirect {
         error,
@@ -162,6 +166,11 @@ pub async fn parse_authorization_request(
         };
     }
     let fail = |error: OAuthError| redirect(error, response_mode);
+    if repeated_state {
+        return Err(fail(OAuthError::InvalidRequest(
+            "the state parameter is repeated".into(),
+        )));
+    }
     // 3. Request objects are not offered (OIDC Core §6).
     if params.has("request") {
         return Err(fail(OAuthError::RequestNotSupported));
@@ -392,6 +401,17 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_repeated_state_is_an_error_without_state() {
+        match parse(&good("&state=again")).await {
+            Err(AuthorizeError::Redirect { error, state, .. }) => {
+                assert_eq!(error.code(), "invalid_request");
+                assert_eq!(state, None);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
     async fn untrusted_client_or_redirect_uri_never_redirects() {
         for q in [
             "redirect_uri=https%3A%2F%2Fapp.example%2Fcb&response_type=code".to_string(),
@@ -453,6 +473,7 @@ mod tests {
                 "request_uri_not_supported",
             ),
             (good("&nonce=again"), "invalid_request"),
+            (good("&claims=%5B%5D"), "invalid_request"),
         ];
         for (q, code) in cases {
             match parse(&q).await {

@@ -46,12 +46,12 @@ impl Landing {
 
     /// Whether this is the login page.
     pub fn is_login(&self) -> bool {
-        matches!(self, Landing::Page { url, .. } if url.contains("/login?"))
+        matches!(self, Landing::Page { url, .. } if url.contains("/login"))
     }
 
     /// Whether this is the consent page.
     pub fn is_consent(&self) -> bool {
-        matches!(self, Landing::Page { url, .. } if url.contains("/consent?"))
+        matches!(self, Landing::Page { url, .. } if url.contains("/consent"))
     }
 
     /// A query (or fragment) parameter of the client redirect.

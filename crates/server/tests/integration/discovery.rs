@@ -139,7 +139,17 @@ async fn openid_configuration_is_complete_and_honest() {
         assert!(claims.contains(&c), "claims_supported lacks {c}");
     }
     // The claims identity tokens carry (OIDC Core §2).
-    for c in ["iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "idp", "sid"] {
+    for c in [
+        "iss",
+        "aud",
+        "exp",
+        "iat",
+        "auth_time",
+        "nonce",
+        "amr",
+        "idp",
+        "sid",
+    ] {
         assert!(claims.contains(&c), "claims_supported lacks {c}");
     }
     assert!(!claims.contains(&"acr"), "acr is never issued");
