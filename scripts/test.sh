@@ -5,11 +5,20 @@
 # PostgreSQL: when TESSERA_TEST_DATABASE_URL is unset, a throw-away cluster is started (initdb in
 # a temporary directory, a free loopback port, trust authentication) and removed afterwards.
 # Debian's postgresql package is installed first if no initdb can be found.
+#
+# Browser tests: Debian's chromium and chromium-driver are installed when missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # shellcheck source=scripts/throwaway-postgres.sh
 source scripts/throwaway-postgres.sh
+# shellcheck source=scripts/browser.sh
+source scripts/browser.sh
+
+if [ -z "${TESSERA_TEST_CHROMEDRIVER:-}" ]; then
+    ensure_chromium
+fi
+echo "Browser for tests: $TESSERA_TEST_CHROMIUM" >&2
 
 if [ -z "${TESSERA_TEST_DATABASE_URL:-}" ]; then
     start_throwaway_postgres
