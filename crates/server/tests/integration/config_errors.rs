@@ -141,6 +141,33 @@ fn other_bad_values() {
         &["http.header_read_timeout"],
     );
     assert_config_error(
+        "[sessions]\nidle_timeout = 10\n",
+        &[],
+        &["sessions.idle_timeout"],
+    );
+    assert_config_error(
+        "[sessions]\nidle_timeout = 3600\nmax_lifetime = 60\n",
+        &[],
+        &["sessions.max_lifetime"],
+    );
+    assert_config_error(
+        "[login]\nmax_failures_per_account = 0\n",
+        &[],
+        &["login.max_failures_per_account"],
+    );
+    assert_config_error(
+        "[ui]\ntemplates = \"/nonexistent/theme\"\n",
+        &[],
+        &["ui.templates"],
+    );
+    let theme = tempfile::tempdir().unwrap();
+    std::fs::write(theme.path().join("consent.html"), "{% for %}").unwrap();
+    assert_config_error(
+        &format!("[ui]\ntemplates = \"{}\"\n", theme.path().display()),
+        &[],
+        &["ui.templates", "consent.html"],
+    );
+    assert_config_error(
         "[[users]]\nusername = \"eve\"\npassword = \"x\"\nclaims = { sub = \"admin\" }\n",
         &[],
         &["users[0].claims.sub"],

@@ -49,6 +49,9 @@ pub(super) fn check_ui(raw: &RawConfig, p: &mut Problems) -> Option<std::path::P
             "ui.templates",
             format!("`{}` is not a readable directory", dir.display()),
         );
+    } else if let Err(e) = crate::http::ui::pages::Pages::load(Some(&dir), &raw.issuer) {
+        // A theme that does not compile is found now, not on the first sign-in.
+        p.add("ui.templates", e.0);
     }
     Some(dir)
 }

@@ -44,7 +44,7 @@ pub struct Pages {
 /// A template that failed to load or compile.
 #[derive(Debug, thiserror::Error)]
 #[error("ui.templates: {0}")]
-pub struct ThemeError(String);
+pub struct ThemeError(pub String);
 
 impl Pages {
     /// The built-in pages, with files of the same name from `theme` replacing them.
