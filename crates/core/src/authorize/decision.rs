@@ -108,6 +108,7 @@ mod tests {
             client_id: "web".into(),
             redirect_uri: "https://app.example/cb".into(),
             response_mode: ResponseMode::Query,
+            response_type: crate::authorize::ResponseType::CODE,
             scopes: vec!["openid".into()],
             state: None,
             nonce: None,

@@ -4,6 +4,7 @@ pub mod claims;
 pub mod decision;
 pub mod request;
 pub mod response;
+pub mod response_type;
 
 pub use claims::{ClaimsRequest, parse_claims_parameter};
 pub use decision::{Decision, SignedIn, decide};
@@ -11,3 +12,4 @@ pub use request::{
     AuthorizationRequest, AuthorizeError, Prompt, ResponseMode, parse_authorization_request,
 };
 pub use response::{AuthorizationResponse, response_location};
+pub use response_type::ResponseType;

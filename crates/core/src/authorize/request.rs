@@ -5,6 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::claims::{ClaimsRequest, parse_claims_parameter};
+use super::response_type::ResponseType;
 use crate::grants::scopes::parse_scope;
 use crate::model::Client;
 use crate::protocol::OAuthError;
@@ -47,6 +48,8 @@ pub struct AuthorizationRequest {
     pub redirect_uri: String,
     /// Response mode.
     pub response_mode: ResponseMode,
+    /// What the response carries.
+    pub response_type: ResponseType,
     /// Requested scopes, each allowed for the client.
     pub scopes: Vec<String>,
     /// Echoed back unchanged.
@@ -140,30 +143,42 @@ pub async fn parse_authorization_request(
         Ok(state) => (state.map(str::to_string), false),
         Err(_) => (None, true),
     };
-    let mut response_mode = ResponseMode::Query;
     let redirect = |error: OAuthError, mode: ResponseMode| AuthorizeError::Redirect {
         error,
         redirect_uri: redirect_uri.clone(),
         response_mode: mode,
         state: state.clone(),
     };
-    let one = |name: &str| {
-        params
-            .one(name)
-            .map_err(|e| redirect(e, ResponseMode::Query))
+    // The response type decides the default response mode, so it is read first; a response
+    // that would carry tokens never goes into the query (Multiple Response Types §5).
+    let response_type_param = params.one("response_type");
+    let response_type = response_type_param
+        .as_ref()
+        .ok()
+        .copied()
+        .flatten()
+        .and_then(ResponseType::parse);
+    let default_mode = response_type.map_or(ResponseMode::Query, ResponseType::default_mode);
+    let one = |name: &str| params.one(name).map_err(|e| redirect(e, default_mode));
+    let response_mode = match one("response_mode")? {
+        None => default_mode,
+        Some("query") => ResponseMode::Query,
+        Some("fragment") => ResponseMode::Fragment,
+        Some("form_post") => ResponseMode::FormPost,
+        Some(_) => {
+            return Err(redirect(
+                OAuthError::InvalidRequest("unsupported response_mode".into()),
+                default_mode,
+            ));
+        }
     };
-    if let Some(mode) = one("response_mode")? {
-        response_mode = match mode {
-            "query" => ResponseMode::Query,
-            "fragment" => ResponseMode::Fragment,
-            "form_post" => ResponseMode::FormPost,
-            _ => {
-                return Err(redirect(
-                    OAuthError::InvalidRequest("unsupported response_mode".into()),
-                    ResponseMode::Query,
-                ));
-            }
-        };
+    if response_mode == ResponseMode::Query && default_mode != ResponseMode::Query {
+        return Err(redirect(
+            OAuthError::InvalidRequest(
+                "tokens are never returned in the query: use fragment or form_post".into(),
+            ),
+            default_mode,
+        ));
     }
     let fail = |error: OAuthError| redirect(error, response_mode);
     if repeated_state {
@@ -178,23 +193,30 @@ pub async fn parse_authorization_request(
     if params.has("request_uri") {
         return Err(fail(OAuthError::RequestUriNotSupported));
     }
-    // 4. response_type: only `code` (RFC 9700 §2.1.2; implicit and hybrid are not offered).
-    match one("response_type")? {
-        None => {
+    // 4. response_type (OIDC Core §3.1.2.1, §3.2.2.1, §3.3.2.1).
+    let response_type = match (response_type_param.map_err(fail)?, response_type) {
+        (None, _) => {
             return Err(fail(OAuthError::InvalidRequest(
                 "the response_type parameter is missing".into(),
             )));
         }
-        Some("code") => {}
-        Some(_) => {
+        (Some(_), None) => {
             return Err(fail(OAuthError::UnsupportedResponseType(
-                "only response_type=code is supported".into(),
+                "the response_type is not supported".into(),
             )));
         }
-    }
-    if !client.grant_types.iter().any(|g| g == "authorization_code") {
+        (Some(_), Some(rt)) => rt,
+    };
+    let may = |grant: &str| client.grant_types.iter().any(|g| g == grant);
+    if response_type.code && !may("authorization_code") {
         return Err(fail(OAuthError::UnauthorizedClient(
             "the client may not use the authorization code flow".into(),
+        )));
+    }
+    // RFC 9700 §2.1.2: tokens in the front channel only for clients registered for it.
+    if response_type.is_front_channel() && !may("implicit") {
+        return Err(fail(OAuthError::UnauthorizedClient(
+            "the client may not use the implicit or hybrid flow".into(),
         )));
     }
     // 5. Scopes, each allowed for the client.
@@ -202,6 +224,12 @@ pub async fn parse_authorization_request(
     if scopes.is_empty() {
         return Err(fail(OAuthError::InvalidScope(
             "the scope parameter is missing".into(),
+        )));
+    }
+    // OIDC Core §3.2.2.1, §3.3.2.1: an identity token is only for OpenID requests.
+    if response_type.id_token && !scopes.iter().any(|s| s == "openid") {
+        return Err(fail(OAuthError::InvalidScope(
+            "response_type id_token needs the openid scope".into(),
         )));
     }
     if let Some(s) = scopes.iter().find(|s| !client.allowed_scopes.contains(s)) {
@@ -212,6 +240,8 @@ pub async fn parse_authorization_request(
     // 6. PKCE (RFC 7636 §4.3, RFC 9700 §2.1.1): S256 only; required for public clients and
     //    where configured; a missing method is not read as `plain`.
     let code_challenge = match (one("code_challenge")?, one("code_challenge_method")?) {
+        // Without a code there is nothing to bind a challenge to.
+        (None, None) if !response_type.code => None,
         (None, None) if client.require_pkce || client.is_public() => {
             return Err(fail(OAuthError::InvalidRequest(
                 "PKCE is required: send code_challenge with code_challenge_method=S256".into(),
@@ -290,6 +320,13 @@ pub async fn parse_authorization_request(
         .map_err(fail)?
         .unwrap_or_default();
     let text = |name: &str| one(name).map(|v| v.map(str::to_string));
+    let nonce = text("nonce")?;
+    // OIDC Core §3.2.2.1, §3.3.2.11: nonce is REQUIRED when tokens come from the front channel.
+    if response_type.is_front_channel() && nonce.is_none() {
+        return Err(fail(OAuthError::InvalidRequest(
+            "nonce is required for the implicit and hybrid flows".into(),
+        )));
+    }
     Ok((
         client.clone(),
         AuthorizationRequest {
@@ -298,7 +335,8 @@ pub async fn parse_authorization_request(
             response_mode,
             scopes,
             state: state.clone(),
-            nonce: text("nonce")?,
+            nonce,
+            response_type,
             code_challenge,
             prompt,
             max_age,

@@ -37,7 +37,24 @@ impl AuthorizationResponse {
         state: Option<String>,
         issuer: &str,
     ) -> Self {
-        let mut params = vec![("code", code)];
+        Self::success(
+            redirect_uri,
+            response_mode,
+            vec![("code", code)],
+            state,
+            issuer,
+        )
+    }
+
+    /// A successful response with `params` (a code and front-channel tokens), `state` and the
+    /// issuer (RFC 9207 §2).
+    pub fn success(
+        redirect_uri: String,
+        response_mode: ResponseMode,
+        mut params: Vec<(&'static str, String)>,
+        state: Option<String>,
+        issuer: &str,
+    ) -> Self {
         params.extend(state.map(|s| ("state", s)));
         params.push(("iss", issuer.to_string()));
         Self {

@@ -2,6 +2,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod implicit;
 pub mod refresh_token;
 pub mod scopes;
 

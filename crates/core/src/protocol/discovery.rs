@@ -31,6 +31,7 @@ const PROTOCOL_CLAIMS: &[&str] = &[
     "idp",
     "sid",
     "at_hash",
+    "c_hash",
 ];
 
 /// Algorithms accepted in client assertions: HMAC for client_secret_jwt, then the asymmetric
@@ -153,13 +154,22 @@ impl ProviderMetadata {
                 .collect(),
             revocation_endpoint_auth_signing_alg_values_supported: client_assertion_algs(),
             scopes_supported: scopes,
-            response_types_supported: vec!["code"],
+            // Implicit and hybrid only for clients registered for `implicit` (RFC 9700 §2.1.2).
+            response_types_supported: vec![
+                "code",
+                "id_token",
+                "id_token token",
+                "code id_token",
+                "code token",
+                "code id_token token",
+            ],
             response_modes_supported: vec!["query", "fragment", "form_post"],
             code_challenge_methods_supported: vec!["S256"],
             authorization_response_iss_parameter_supported: true,
             prompt_values_supported: vec!["none", "login", "consent", "select_account"],
             grant_types_supported: vec![
                 "authorization_code",
+                "implicit",
                 "refresh_token",
                 "client_credentials",
             ],

@@ -63,15 +63,30 @@ async fn openid_configuration_is_complete_and_honest() {
     }
     assert_eq!(doc["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
     // §3 REQUIRED lists.
-    assert_eq!(strings(&doc["response_types_supported"]), ["code"]);
+    assert_eq!(
+        strings(&doc["response_types_supported"]),
+        [
+            "code",
+            "id_token",
+            "id_token token",
+            "code id_token",
+            "code token",
+            "code id_token token"
+        ]
+    );
     assert_eq!(strings(&doc["subject_types_supported"]), ["public"]);
     let algs = strings(&doc["id_token_signing_alg_values_supported"]);
     assert!(algs.contains(&"RS256"), "§3: RS256 MUST be included");
     assert!(!algs.contains(&"none"));
-    // RFC 8414 §2: an omitted grant_types_supported would mean implicit is offered.
+    // RFC 8414 §2: stated explicitly; implicit is offered only to clients registered for it.
     assert_eq!(
         strings(&doc["grant_types_supported"]),
-        ["authorization_code", "refresh_token", "client_credentials"]
+        [
+            "authorization_code",
+            "implicit",
+            "refresh_token",
+            "client_credentials"
+        ]
     );
     // Sign-in: RFC 7636 S256 only, the response modes, RFC 9207 iss, the prompt values.
     assert_eq!(doc["userinfo_endpoint"], format!("{issuer}/userinfo"));

@@ -12,6 +12,7 @@ mod keys;
 mod postgres;
 mod signin;
 mod signin_browser;
+mod signin_hybrid;
 mod signin_instances;
 mod signin_negative;
 mod signin_pages;

@@ -11,6 +11,7 @@ use tessera_core::authorize::{
     parse_authorization_request, response_location,
 };
 use tessera_core::grants::authorization_code::{CodeData, issue_code};
+use tessera_core::grants::implicit::{FrontChannelUser, issue_front_channel};
 use tessera_core::grants::scopes::user_audiences;
 use tessera_core::model::{Client, Session};
 use tessera_core::protocol::OAuthError;
@@ -264,12 +265,54 @@ async fn issue(
         sid: Some(session.sid.clone()),
     };
     let ring = state.keys.current();
-    let code = issue_code(&state.token_context(&ring), client, &session.subject, &data).await?;
+    let ctx = state.token_context(&ring);
+    let mut params: Vec<(&'static str, String)> = Vec::new();
+    let rt = request.response_type;
+    let code = if rt.code {
+        Some(issue_code(&ctx, client, &session.subject, &data).await?)
+    } else {
+        None
+    };
+    if rt.is_front_channel() {
+        // SEC-26: the user behind the session is still active (checked in try_proceed).
+        let user = state
+            .store
+            .find_user_by_subject(&session.subject)
+            .await?
+            .ok_or(OAuthError::ServerError)?;
+        let tokens = issue_front_channel(
+            &ctx,
+            client,
+            request,
+            data.audiences.clone(),
+            &FrontChannelUser {
+                user: &user,
+                auth_time: session.auth_time,
+                amr: &data.amr,
+                sid: &session.sid,
+            },
+            code.as_deref(),
+        )
+        .await?;
+        if let Some(access) = tokens.access {
+            // RFC 6749 §4.2.2
+            params.push(("access_token", access.token));
+            params.push(("token_type", "Bearer".into()));
+            params.push(("expires_in", access.expires_in.to_string()));
+            params.push(("scope", access.scope));
+        }
+        if let Some(id_token) = tokens.id_token {
+            params.push(("id_token", id_token));
+        }
+    }
+    if let Some(code) = code {
+        params.insert(0, ("code", code));
+    }
     add_session_client(state.store.as_ref(), &mut session, &client.client_id).await?;
-    Ok(state.respond(AuthorizationResponse::code(
+    Ok(state.respond(AuthorizationResponse::success(
         request.redirect_uri.clone(),
         request.response_mode,
-        code,
+        params,
         request.state.clone(),
         &state.config.issuer,
     )))

@@ -1,0 +1,131 @@
+//! Tokens in the authorization response: the implicit flow (OIDC Core §3.2) and the hybrid
+//! flow (§3.3), for clients registered for `implicit`.
+
+use super::TokenContext;
+use crate::authorize::AuthorizationRequest;
+use crate::clock::UnixTime;
+use crate::model::{Client, Grant, User};
+use crate::protocol::OAuthError;
+use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
+use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
+use crate::userinfo::{released_claims, store_userinfo_claims};
+
+/// The grant type a client needs for tokens in the front channel.
+pub const GRANT_TYPE: &str = "implicit";
+
+/// The signed-in user a front-channel response is for.
+pub struct FrontChannelUser<'a> {
+    /// The user.
+    pub user: &'a User,
+    /// When they authenticated.
+    pub auth_time: UnixTime,
+    /// How.
+    pub amr: &'a [String],
+    /// Their session.
+    pub sid: &'a str,
+}
+
+/// Tokens for the authorization response.
+#[derive(Debug, Clone, Default)]
+pub struct FrontChannelTokens {
+    /// `token` in the response type.
+    pub access: Option<IssuedAccessToken>,
+    /// `id_token` in the response type.
+    pub id_token: Option<String>,
+}
+
+/// Issues what `request.response_type` asks for besides the code (which the caller issued
+/// first, so that the identity token can carry its `c_hash`, OIDC Core §3.3.2.11).
+pub async fn issue_front_channel(
+    ctx: &TokenContext<'_>,
+    client: &Client,
+    request: &AuthorizationRequest,
+    audiences: Vec<String>,
+    signed_in: &FrontChannelUser<'_>,
+    code: Option<&str>,
+) -> Result<FrontChannelTokens, OAuthError> {
+    let rt = request.response_type;
+    let subject = signed_in.user.subject.as_str();
+    let access = if rt.token {
+        let access = issue_access_token(
+            AccessTokenRequest {
+                issuer: ctx.issuer,
+                client,
+                subject: subject.to_string(),
+                // OIDC Core §11: offline access is never granted through the front channel.
+                scopes: request
+                    .scopes
+                    .iter()
+                    .filter(|s| *s != crate::model::OFFLINE_ACCESS)
+                    .cloned()
+                    .collect(),
+                audiences,
+                now: ctx.now,
+                family: None,
+            },
+            ctx.ring,
+            ctx.alg,
+            ctx.grants,
+        )
+        .await?;
+        if !request.claims.userinfo.is_empty() {
+            let template = Grant {
+                handle_digest: String::new(),
+                kind: String::new(),
+                client_id: client.client_id.clone(),
+                subject: Some(subject.to_string()),
+                session_id: Some(signed_in.sid.to_string()),
+                family: None,
+                data: serde_json::Value::Null,
+                created_at: ctx.now,
+                expires_at: ctx
+                    .now
+                    .saturating_add(i64::try_from(access.expires_in).unwrap_or(i64::MAX)),
+                consumed_at: None,
+            };
+            store_userinfo_claims(ctx.grants, &template, &access.jti, &request.claims).await?;
+        }
+        Some(access)
+    } else {
+        None
+    };
+    let id_token = if rt.id_token {
+        // OIDC Core §5.4: without an access token, the scopes' claims go in the identity token.
+        let scope_claims = access.is_none() || client.always_include_user_claims_in_id_token;
+        let scopes: &[String] = if scope_claims { &request.scopes } else { &[] };
+        let user_claims = released_claims(
+            signed_in.user,
+            scopes,
+            ctx.resources,
+            &request.claims.id_token,
+        );
+        let key = ctx
+            .ring
+            .signing_key(ctx.alg)
+            .map_err(|_| OAuthError::ServerError)?;
+        Some(
+            issue_id_token(
+                &IdTokenRequest {
+                    issuer: ctx.issuer,
+                    subject,
+                    client_id: &client.client_id,
+                    now: ctx.now,
+                    lifetime: client.identity_token_lifetime,
+                    auth_time: signed_in.auth_time,
+                    nonce: request.nonce.as_deref(),
+                    amr: signed_in.amr,
+                    idp: "local",
+                    sid: Some(signed_in.sid),
+                    access_token: access.as_ref().map(|a| a.token.as_str()),
+                    code,
+                    user_claims,
+                },
+                key,
+            )
+            .map_err(|_| OAuthError::ServerError)?,
+        )
+    } else {
+        None
+    };
+    Ok(FrontChannelTokens { access, id_token })
+}
