@@ -84,6 +84,34 @@ pub struct RefreshedTokens {
     pub id_token: Option<String>,
 }
 
+/// The audiences for a refresh that may have narrowed the scope: the original audiences that a
+/// remaining scope is still for (RFC 8707 §2.2: a token is never for more than it may reach).
+fn narrowed_audiences(
+    ctx: &TokenContext<'_>,
+    data: &RefreshData,
+    scopes: &[String],
+) -> Vec<String> {
+    if scopes.len() == data.scopes.len() {
+        return data.audiences.clone();
+    }
+    let still: Vec<String> = data
+        .audiences
+        .iter()
+        .filter(|aud| {
+            ctx.resources
+                .api_resources
+                .iter()
+                .any(|api| &&api.name == aud && api.scopes.iter().any(|s| scopes.contains(s)))
+        })
+        .cloned()
+        .collect();
+    if still.is_empty() {
+        vec![format!("{}/resources", ctx.issuer)]
+    } else {
+        still
+    }
+}
+
 /// Redeems a refresh token for an authenticated client.
 pub async fn exchange(
     ctx: &TokenContext<'_>,
@@ -138,8 +166,8 @@ pub async fn exchange(
         UserTokens {
             user: &user,
             claims: &data.claims,
+            audiences: narrowed_audiences(ctx, &data, &scopes),
             scopes,
-            audiences: data.audiences.clone(),
             family: Some(family.clone()),
             auth_time: data.auth_time,
             amr: &data.amr,

@@ -472,3 +472,52 @@ async fn claims_parameter_and_plain_pkce_when_allowed() {
     assert_eq!(info["name"], "Alice Smith", "§5.5 userinfo member");
     assert!(info.get("email").is_none());
 }
+
+/// RFC 8707 §2.2, SEC-24: a refresh that drops the API scope also drops the API audience.
+#[tokio::test]
+async fn narrowing_the_scope_narrows_the_audience() {
+    let server = TestServer::start(PEOPLE).await;
+    let browser = Browser::new(&server.base);
+    let tokens = sign_in(
+        &server,
+        &browser,
+        ("web", "web-secret"),
+        "https://web.example/cb",
+        "openid+offline_access+api1.read",
+        ("alice", "alice-password"),
+    )
+    .await;
+    assert_eq!(
+        jwt_claims(tokens["access_token"].as_str().unwrap())["aud"],
+        "urn:api1"
+    );
+    let (status, body) = post_token(
+        &server,
+        ("web", "web-secret"),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+            ("scope", "openid offline_access"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let access = jwt_claims(body["access_token"].as_str().unwrap());
+    assert_eq!(access["aud"], format!("{}/resources", server.base));
+    assert_eq!(access["scope"], "openid offline_access");
+    // The grant itself is not shrunk: the next refresh may ask for the API again.
+    let (status, body) = post_token(
+        &server,
+        ("web", "web-secret"),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", body["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        jwt_claims(body["access_token"].as_str().unwrap())["aud"],
+        "urn:api1"
+    );
+}

@@ -42,6 +42,11 @@ async fn wrong_password_and_unknown_user_get_the_same_message() {
     );
     let done = browser.login(&unknown, "alice", "alice-password").await;
     assert!(done.param("code").is_some());
+    // login_hint fills in the username (OIDC Core §3.1.2.1).
+    let hinted = Browser::new(&server.base)
+        .open(&format!("{}&login_hint=bob%40example", login_url(&server)))
+        .await;
+    assert!(hinted.page().contains("value=\"bob@example\""));
 }
 
 #[tokio::test]
