@@ -202,6 +202,22 @@ pub struct Interaction {
     /// Failed sign-in attempts during this interaction.
     #[serde(default)]
     pub failures: u32,
+    /// The page it is waiting on.
+    #[serde(default)]
+    pub step: Step,
+    /// The user it is for: who signed in during it, or whom the consent page was shown to.
+    #[serde(default)]
+    pub subject: Option<String>,
+}
+
+/// The page an interaction waits on.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Step {
+    /// The login page.
+    #[default]
+    Login,
+    /// The consent page.
+    Consent,
 }
 
 /// A stored interaction: its id (in the page URL and forms) and CSRF token.
@@ -322,6 +338,7 @@ mod tests {
             request: AuthorizationRequest {
                 client_id: "web".into(),
                 redirect_uri: "https://app.example/cb".into(),
+                redirect_uri_presented: true,
                 response_mode: ResponseMode::Query,
                 response_type: crate::authorize::ResponseType::CODE,
                 scopes: vec!["openid".into()],
@@ -342,6 +359,8 @@ mod tests {
             signed_in: false,
             consented: false,
             failures: 0,
+            step: Step::Login,
+            subject: None,
         }
     }
 

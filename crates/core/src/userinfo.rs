@@ -3,38 +3,41 @@
 
 use serde_json::{Map, Value};
 
-use crate::authorize::ClaimsRequest;
-use crate::crypto::handle_digest;
-use crate::model::{Grant, Resources, SERVER_SET_CLAIMS, User};
+use crate::model::{Resources, SERVER_SET_CLAIMS, User};
 use crate::protocol::OAuthError;
-use crate::store::{GrantStore, UserStore};
+use crate::store::UserStore;
 use crate::tokens::access_token::AccessTokenClaims;
 use crate::tokens::introspect::{TokenLookup, live_access_token};
 
-/// The grant kind that keeps a `claims` request's userinfo member for the access tokens of a
-/// grant (stored only when the request had one).
-pub const USERINFO_CLAIMS: &str = "userinfo_claims";
-
-/// The key under which the userinfo claims request of the access token `jti` is stored.
-pub fn userinfo_claims_key(jti: &str) -> String {
-    handle_digest(&format!("{USERINFO_CLAIMS}:{jti}"))
-}
-
-/// The user's claims that `scopes` release through identity resources (OIDC Core §5.4),
-/// plus the individually `requested` ones (§5.5). `sub` is not included.
-pub fn released_claims(
-    user: &User,
-    scopes: &[String],
-    resources: &Resources,
-    requested: &[String],
-) -> Map<String, Value> {
-    let mut names: Vec<&str> = resources
+/// The claims `scopes` release through identity resources (OIDC Core §5.4).
+fn scope_claims<'r>(scopes: &[String], resources: &'r Resources) -> Vec<&'r str> {
+    resources
         .identity_resources
         .iter()
         .filter(|r| scopes.contains(&r.name))
         .flat_map(|r| r.claims.iter().map(String::as_str))
-        .collect();
-    names.extend(requested.iter().map(String::as_str));
+        .collect()
+}
+
+/// The user's claims that `released_scopes` release (OIDC Core §5.4), plus the individually
+/// `requested` ones (§5.5). A requested claim is released only when one of the `granted`
+/// scopes covers it: the user consented to scopes, so the `claims` parameter chooses among
+/// what was consented to (and where it goes), never beyond. `sub` is not included.
+pub fn released_claims(
+    user: &User,
+    released_scopes: &[String],
+    granted: &[String],
+    resources: &Resources,
+    requested: &[String],
+) -> Map<String, Value> {
+    let consented = scope_claims(granted, resources);
+    let mut names = scope_claims(released_scopes, resources);
+    names.extend(
+        requested
+            .iter()
+            .map(String::as_str)
+            .filter(|r| consented.contains(r)),
+    );
     let mut out = Map::new();
     for name in names {
         if SERVER_SET_CLAIMS.contains(&name) || out.contains_key(name) {
@@ -83,45 +86,12 @@ pub async fn userinfo(
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(invalid)?;
-    let requested = requested_userinfo_claims(lookup.grants, &claims.jti).await?;
+    // §5.5's userinfo member can only choose among the granted scopes' claims, which userinfo
+    // returns anyway.
     let mut out = Map::new();
     out.insert("sub".into(), Value::String(user.subject.clone()));
-    out.extend(released_claims(&user, &scopes, resources, &requested));
+    out.extend(released_claims(&user, &scopes, &scopes, resources, &[]));
     Ok(out)
-}
-
-async fn requested_userinfo_claims(
-    grants: &dyn GrantStore,
-    jti: &str,
-) -> Result<Vec<String>, OAuthError> {
-    Ok(grants
-        .find_grant(&userinfo_claims_key(jti))
-        .await?
-        .filter(|g| g.kind == USERINFO_CLAIMS)
-        .and_then(|g| serde_json::from_value::<ClaimsRequest>(g.data).ok())
-        .map(|c| c.userinfo)
-        .unwrap_or_default())
-}
-
-/// Remembers the userinfo member of a claims request for the access token `jti`.
-pub async fn store_userinfo_claims(
-    grants: &dyn GrantStore,
-    grant: &Grant,
-    jti: &str,
-    claims: &ClaimsRequest,
-) -> Result<(), OAuthError> {
-    let record = Grant {
-        handle_digest: userinfo_claims_key(jti),
-        kind: USERINFO_CLAIMS.into(),
-        data: serde_json::to_value(ClaimsRequest {
-            userinfo: claims.userinfo.clone(),
-            id_token: vec![],
-        })
-        .map_err(|_| OAuthError::ServerError)?,
-        ..grant.clone()
-    };
-    grants.insert_grant(&record).await?;
-    Ok(())
 }
 
 #[cfg(test)]
@@ -151,19 +121,21 @@ mod tests {
             ..Resources::default()
         };
         let scopes = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let r = released_claims(&user, &scopes(&["openid"]), &resources, &[]);
+        let openid = scopes(&["openid"]);
+        let r = released_claims(&user, &openid, &openid, &resources, &[]);
         assert!(r.is_empty());
-        let r = released_claims(&user, &scopes(&["openid", "profile"]), &resources, &[]);
+        let profile = scopes(&["openid", "profile"]);
+        let r = released_claims(&user, &profile, &profile, &resources, &[]);
         assert_eq!(r["name"], "Alice");
         assert_eq!(r["preferred_username"], "alice");
         assert!(!r.contains_key("email"));
-        let r = released_claims(
-            &user,
-            &scopes(&["openid"]),
-            &resources,
-            &scopes(&["email", "sub", "missing"]),
-        );
+        // Requested claims come only from granted scopes, wherever they are released.
+        let email = scopes(&["openid", "email"]);
+        let wanted = scopes(&["email", "sub", "missing", "phone_number"]);
+        let r = released_claims(&user, &[], &email, &resources, &wanted);
         assert_eq!(r.len(), 1);
         assert_eq!(r["email"], "a@example.com");
+        let r = released_claims(&user, &[], &openid, &resources, &wanted);
+        assert!(r.is_empty(), "no scope covers them: {r:?}");
     }
 }

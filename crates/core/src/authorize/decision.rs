@@ -53,9 +53,9 @@ pub fn decide(
             .prompt
             .iter()
             .any(|p| matches!(p, Prompt::Login | Prompt::SelectAccount));
-        let too_old = request
-            .max_age
-            .is_some_and(|max| max == 0 || now.saturating_sub(s.auth_time) > max as i64);
+        let too_old = request.max_age.is_some_and(|max| {
+            max == 0 || now.saturating_sub(s.auth_time) > i64::try_from(max).unwrap_or(i64::MAX)
+        });
         !s.fresh && (prompted || too_old)
     };
     match signed_in {
@@ -86,9 +86,9 @@ pub fn decide(
         }
         Some(_) => {}
     }
-    let wants_consent = client.require_consent
-        && !consent_fresh
-        && (!consented || request.prompt.contains(&Prompt::Consent));
+    // §3.1.2.1: prompt=consent asks even clients that skip consent otherwise.
+    let wants_consent = !consent_fresh
+        && (request.prompt.contains(&Prompt::Consent) || (client.require_consent && !consented));
     match (wants_consent, prompt_none) {
         (true, true) => Decision::Fail(OAuthError::ConsentRequired(
             "the user has not consented to this request".into(),
@@ -107,6 +107,7 @@ mod tests {
         AuthorizationRequest {
             client_id: "web".into(),
             redirect_uri: "https://app.example/cb".into(),
+            redirect_uri_presented: true,
             response_mode: ResponseMode::Query,
             response_type: crate::authorize::ResponseType::CODE,
             scopes: vec!["openid".into()],
@@ -211,6 +212,21 @@ mod tests {
             decide(&plain, &trusted, user(NOW, false), None, false, false, NOW),
             Decision::Issue
         );
+        assert_eq!(
+            decide(
+                &consent,
+                &trusted,
+                user(NOW, false),
+                None,
+                false,
+                false,
+                NOW
+            ),
+            Decision::Consent
+        );
+        // A max_age beyond i64 is simply very long.
+        let huge = request(&[], Some(u64::MAX));
+        assert_eq!(d(&huge, user(0, false), None, true), Decision::Issue);
     }
 
     impl Decision {

@@ -46,6 +46,9 @@ pub struct AuthorizationRequest {
     pub client_id: String,
     /// The redirect URI, verified against the registration.
     pub redirect_uri: String,
+    /// Whether the request named it (or it was the only registered one).
+    #[serde(default)]
+    pub redirect_uri_presented: bool,
     /// Response mode.
     pub response_mode: ResponseMode,
     /// What the response carries.
@@ -332,6 +335,7 @@ pub async fn parse_authorization_request(
         AuthorizationRequest {
             client_id: client.client_id.clone(),
             redirect_uri: redirect_uri.clone(),
+            redirect_uri_presented: presented.is_some(),
             response_mode,
             scopes,
             state: state.clone(),

@@ -28,6 +28,10 @@ pub const CODE_LIFETIME: i64 = 60;
 pub struct CodeData {
     /// The redirect URI of the authorization request, compared at redemption.
     pub redirect_uri: String,
+    /// Whether the authorization request named it (RFC 6749 §4.1.3: then the token request
+    /// must repeat it).
+    #[serde(default = "yes")]
+    pub redirect_uri_presented: bool,
     /// Granted scopes.
     pub scopes: Vec<String>,
     /// Audiences of the access token.
@@ -48,6 +52,10 @@ pub struct CodeData {
     pub amr: Vec<String>,
     /// Session id.
     pub sid: Option<String>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 fn s256() -> ChallengeMethod {
@@ -113,11 +121,16 @@ pub async fn exchange(
     if grant.client_id != client.client_id {
         return Err(invalid_grant("the code was issued to another client"));
     }
-    // RFC 6749 §4.1.3: identical to the authorization request's redirect_uri.
-    if form.one("redirect_uri")? != Some(data.redirect_uri.as_str()) {
-        return Err(invalid_grant(
-            "redirect_uri differs from the authorization request",
-        ));
+    // RFC 6749 §4.1.3: identical to the authorization request's redirect_uri, required when
+    // that request named one.
+    match form.one("redirect_uri")? {
+        Some(uri) if uri == data.redirect_uri => {}
+        None if !data.redirect_uri_presented => {}
+        _ => {
+            return Err(invalid_grant(
+                "redirect_uri differs from the authorization request",
+            ));
+        }
     }
     // RFC 7636 §4.6; SEC-18: no downgrade either way, and a failed verifier burns the code.
     match (&data.code_challenge, form.one("code_verifier")?) {

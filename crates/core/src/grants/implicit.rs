@@ -4,11 +4,11 @@
 use super::TokenContext;
 use crate::authorize::AuthorizationRequest;
 use crate::clock::UnixTime;
-use crate::model::{Client, Grant, User};
+use crate::model::{Client, User};
 use crate::protocol::OAuthError;
 use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
 use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
-use crate::userinfo::{released_claims, store_userinfo_claims};
+use crate::userinfo::released_claims;
 
 /// The grant type a client needs for tokens in the front channel.
 pub const GRANT_TYPE: &str = "implicit";
@@ -68,34 +68,20 @@ pub async fn issue_front_channel(
             ctx.grants,
         )
         .await?;
-        if !request.claims.userinfo.is_empty() {
-            let template = Grant {
-                handle_digest: String::new(),
-                kind: String::new(),
-                client_id: client.client_id.clone(),
-                subject: Some(subject.to_string()),
-                session_id: Some(signed_in.sid.to_string()),
-                family: None,
-                data: serde_json::Value::Null,
-                created_at: ctx.now,
-                expires_at: ctx
-                    .now
-                    .saturating_add(i64::try_from(access.expires_in).unwrap_or(i64::MAX)),
-                consumed_at: None,
-            };
-            store_userinfo_claims(ctx.grants, &template, &access.jti, &request.claims).await?;
-        }
         Some(access)
     } else {
         None
     };
     let id_token = if rt.id_token {
-        // OIDC Core §5.4: without an access token, the scopes' claims go in the identity token.
-        let scope_claims = access.is_none() || client.always_include_user_claims_in_id_token;
+        // OIDC Core §5.4: only when no access token is issued at all (response_type=id_token)
+        // do the scopes' claims go in the identity token.
+        let no_access_token = !rt.code && !rt.token;
+        let scope_claims = no_access_token || client.always_include_user_claims_in_id_token;
         let scopes: &[String] = if scope_claims { &request.scopes } else { &[] };
         let user_claims = released_claims(
             signed_in.user,
             scopes,
+            &request.scopes,
             ctx.resources,
             &request.claims.id_token,
         );

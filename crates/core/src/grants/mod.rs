@@ -18,7 +18,7 @@ use crate::store::{GrantStore, UserStore};
 use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
 use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
 use crate::tokens::{KeyRing, SigningAlg};
-use crate::userinfo::{released_claims, store_userinfo_claims};
+use crate::userinfo::released_claims;
 
 /// What a grant needs from the server.
 #[derive(Clone, Copy)]
@@ -127,6 +127,7 @@ pub(crate) async fn issue_user_tokens(
     let user_claims = released_claims(
         tokens.user,
         id_scopes,
+        &tokens.scopes,
         ctx.resources,
         &tokens.claims.id_token,
     );
@@ -145,23 +146,6 @@ pub(crate) async fn issue_user_tokens(
         ctx.grants,
     )
     .await?;
-    if openid && !tokens.claims.userinfo.is_empty() {
-        let template = Grant {
-            handle_digest: String::new(),
-            kind: String::new(),
-            client_id: client.client_id.clone(),
-            subject: Some(subject.to_string()),
-            session_id: tokens.sid.map(str::to_string),
-            family: tokens.family.clone(),
-            data: serde_json::Value::Null,
-            created_at: ctx.now,
-            expires_at: ctx
-                .now
-                .saturating_add(i64::try_from(access.expires_in).unwrap_or(i64::MAX)),
-            consumed_at: None,
-        };
-        store_userinfo_claims(ctx.grants, &template, &access.jti, tokens.claims).await?;
-    }
     if !openid {
         return Ok((access, None));
     }

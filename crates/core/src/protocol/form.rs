@@ -72,6 +72,17 @@ impl Form {
         self.params.get(name).map(Vec::as_slice).unwrap_or_default()
     }
 
+    /// The parameters form-encoded again (for a redirect that carries them to a GET).
+    pub fn encode(&self) -> String {
+        let mut out = url::form_urlencoded::Serializer::new(String::new());
+        for (name, values) in &self.params {
+            for value in values {
+                out.append_pair(name, value);
+            }
+        }
+        out.finish()
+    }
+
     /// Whether the parameter is present.
     pub fn has(&self, name: &str) -> bool {
         self.params.contains_key(name)

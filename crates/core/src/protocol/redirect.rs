@@ -23,6 +23,10 @@ pub fn check_registrable_redirect_uri(uri: &str) -> Result<(), String> {
     if uri.trim() != uri || uri.chars().any(|c| c.is_control() || c == ' ') {
         return Err("contains whitespace or control characters".into());
     }
+    // Responses carry the URI in a Location header: it must be ASCII (percent-encode the rest).
+    if !uri.is_ascii() {
+        return Err("contains non-ASCII characters; percent-encode them".into());
+    }
     // RFC 6749 §3.1.2: the endpoint URI MUST NOT include a fragment component.
     if uri.contains('#') {
         return Err("has a fragment (#...); RFC 6749 §3.1.2 forbids it".into());

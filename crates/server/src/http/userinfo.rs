@@ -15,21 +15,31 @@ use super::AppState;
 use super::error::ApiError;
 use super::form::read_form;
 
-/// RFC 6750 §3.1: a request without any token gets a bare challenge, no error code.
+/// RFC 6750 §3.1: a request without a bearer token gets a bare challenge and no error code.
 fn no_token() -> Response {
-    let mut response = StatusCode::UNAUTHORIZED.into_response();
-    response.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        HeaderValue::from_static(r#"Bearer realm="tessera""#),
-    );
-    let (parts, _) = response.into_parts();
-    let body = super::error::json_error(
+    (
         StatusCode::UNAUTHORIZED,
-        "invalid_token",
-        "an access token is required",
+        [
+            (header::WWW_AUTHENTICATE, r#"Bearer realm="tessera""#),
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        r#"{"error_description":"a bearer access token is required"}"#,
     )
-    .into_body();
-    Response::from_parts(parts, body)
+        .into_response()
+}
+
+/// An error with its RFC 6750 §3 challenge (invalid_request included).
+fn bearer_error(e: OAuthError) -> Response {
+    let invalid_request = matches!(e, OAuthError::InvalidRequest(_));
+    let mut response = ApiError(e).into_response();
+    if invalid_request {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(r#"Bearer realm="tessera", error="invalid_request""#),
+        );
+    }
+    response
 }
 
 /// The bearer token in the Authorization header (RFC 6750 §2.1), if any.
@@ -40,10 +50,9 @@ fn header_token(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
         return Ok(None);
     };
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
+    // Credentials of another scheme are no bearer token (RFC 6750 §3.1: a bare challenge).
     if !scheme.eq_ignore_ascii_case("bearer") {
-        return Err(OAuthError::InvalidRequest(
-            "the Authorization header must use the Bearer scheme".into(),
-        ));
+        return Ok(None);
     }
     let token = token.trim();
     if token.is_empty() {
@@ -72,7 +81,7 @@ async fn answer(state: &AppState, token: &str) -> Response {
             Json(claims),
         )
             .into_response(),
-        Err(e) => ApiError(e).into_response(),
+        Err(e) => bearer_error(e),
     }
 }
 
@@ -81,7 +90,7 @@ pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> 
     match header_token(&headers) {
         Ok(Some(token)) => answer(&state, &token).await,
         Ok(None) => no_token(),
-        Err(e) => ApiError(e).into_response(),
+        Err(e) => bearer_error(e),
     }
 }
 
@@ -94,7 +103,7 @@ pub async fn userinfo_post(
 ) -> Response {
     let in_header = match header_token(&headers) {
         Ok(t) => t,
-        Err(e) => return ApiError(e).into_response(),
+        Err(e) => return bearer_error(e),
     };
     // A POST without a body is fine when the token is in the header.
     let form = if body.is_empty() && in_header.is_some() {
@@ -102,18 +111,17 @@ pub async fn userinfo_post(
     } else {
         match read_form(&headers, &uri, &body) {
             Ok(f) => f,
-            Err(e) => return ApiError(e).into_response(),
+            Err(e) => return bearer_error(e),
         }
     };
     let in_body = match form.one("access_token") {
         Ok(t) => t.map(str::to_string),
-        Err(e) => return ApiError(e).into_response(),
+        Err(e) => return bearer_error(e),
     };
     match (in_header, in_body) {
-        (Some(_), Some(_)) => ApiError(OAuthError::InvalidRequest(
+        (Some(_), Some(_)) => bearer_error(OAuthError::InvalidRequest(
             "send the access token in one place only (RFC 6750 §2)".into(),
-        ))
-        .into_response(),
+        )),
         (Some(token), None) | (None, Some(token)) => answer(&state, &token).await,
         (None, None) => no_token(),
     }

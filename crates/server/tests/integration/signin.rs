@@ -52,7 +52,7 @@ client_id = "plain"
 secrets = ["plain-secret"]
 grant_types = ["authorization_code"]
 redirect_uris = ["https://plain.example/cb"]
-allowed_scopes = ["openid"]
+allowed_scopes = ["openid", "email"]
 require_consent = false
 allow_plain_pkce = true
 
@@ -438,39 +438,46 @@ async fn claims_parameter_and_plain_pkce_when_allowed() {
     let server = TestServer::start(PEOPLE).await;
     let browser = Browser::new(&server.base);
     let claims = url::form_urlencoded::byte_serialize(
-        br#"{"id_token":{"email":{"essential":true}},"userinfo":{"name":null}}"#,
+        br#"{"id_token":{"email":{"essential":true},"name":null,"phone_number":null},"userinfo":{"name":null}}"#,
     )
     .collect::<String>();
     let verifier = "a".repeat(43);
-    let url = server.url(&format!(
-        "/authorize?client_id=plain&redirect_uri=https%3A%2F%2Fplain.example%2Fcb&response_type=code&scope=openid&code_challenge={verifier}&code_challenge_method=plain&claims={claims}"
-    ));
-    let landing = browser.authorize(&url, "alice", "alice-password").await;
-    let code = landing.param("code").unwrap();
-    let (status, body) = redeem(
-        &server,
-        ("plain", "plain-secret"),
-        "https://plain.example/cb",
-        &code,
-        Some(&verifier),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
+    let tokens_for = |scope: &'static str| {
+        let url = server.url(&format!(
+            "/authorize?client_id=plain&redirect_uri=https%3A%2F%2Fplain.example%2Fcb&response_type=code&scope={scope}&code_challenge={verifier}&code_challenge_method=plain&claims={claims}"
+        ));
+        let (browser, server, verifier) = (&browser, &server, &verifier);
+        async move {
+            let landing = browser.authorize(&url, "alice", "alice-password").await;
+            let code = landing.param("code").unwrap();
+            let (status, body) = redeem(
+                server,
+                ("plain", "plain-secret"),
+                "https://plain.example/cb",
+                &code,
+                Some(verifier),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+            body
+        }
+    };
+    let userinfo = |access: String| {
+        let request = server.http.get(server.url("/userinfo")).bearer_auth(access);
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    // §5.5 id_token member: the email scope's claim moves into the identity token.
+    let body = tokens_for("openid+email").await;
     let id = jwt_claims(body["id_token"].as_str().unwrap());
-    assert_eq!(id["email"], "alice@example.com", "§5.5 id_token member");
-    assert!(id.get("name").is_none());
-    let info: Value = server
-        .http
-        .get(server.url("/userinfo"))
-        .bearer_auth(body["access_token"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(info["name"], "Alice Smith", "§5.5 userinfo member");
-    assert!(info.get("email").is_none());
+    assert_eq!(id["email"], "alice@example.com");
+    // Claims no granted scope covers are released nowhere, whatever the request asks.
+    assert!(id.get("name").is_none() && id.get("phone_number").is_none());
+    let info = userinfo(body["access_token"].as_str().unwrap().into()).await;
+    assert_eq!(info["email"], "alice@example.com");
+    assert!(info.get("name").is_none(), "profile was not granted");
+    let body = tokens_for("openid").await;
+    let id = jwt_claims(body["id_token"].as_str().unwrap());
+    assert!(id.get("email").is_none(), "email was not granted: {id}");
 }
 
 /// RFC 8707 §2.2, SEC-24: a refresh that drops the API scope also drops the API audience.

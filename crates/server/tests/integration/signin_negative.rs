@@ -175,6 +175,24 @@ async fn without_the_openid_scope_there_is_no_identity_token() {
             .unwrap()
             .contains("insufficient_scope")
     );
+    // RFC 6749 §4.1.3: a request that did not name its redirect_uri (OAuth 2.0 only, one
+    // registered URI) is redeemed without one.
+    let url = server.url(&format!(
+        "/authorize?client_id=web&response_type=code&scope=api1.read&code_challenge={}&code_challenge_method=S256",
+        crate::signin::CHALLENGE
+    ));
+    let code = browser.open(&url).await.param("code").unwrap();
+    let (status, body) = post_token(
+        &server,
+        WEB,
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("code_verifier", VERIFIER),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
     // Without any scope at all: invalid_scope back to the client.
     let none = browser
         .open(&authorize_url(&server, "web", WEB_CB, "&state=x"))

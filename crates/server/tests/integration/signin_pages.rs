@@ -415,6 +415,12 @@ async fn userinfo_errors_follow_rfc_6750() {
         .await
         .unwrap();
     assert_eq!(both.status(), 400);
+    assert!(
+        both.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .contains(r#"error="invalid_request""#)
+    );
     // An expired token.
     server.clock.advance(3_601);
     let expired = server
@@ -425,7 +431,7 @@ async fn userinfo_errors_follow_rfc_6750() {
         .await
         .unwrap();
     assert_eq!(expired.status(), 401);
-    // A machine token has no user.
+    // Credentials of another scheme are no bearer token.
     let scheme = server
         .http
         .get(&url)
@@ -433,5 +439,79 @@ async fn userinfo_errors_follow_rfc_6750() {
         .send()
         .await
         .unwrap();
-    assert_eq!(scheme.status(), 400);
+    assert_eq!(scheme.status(), 401);
+    assert_eq!(
+        scheme.headers()["www-authenticate"],
+        r#"Bearer realm="tessera""#
+    );
+}
+
+/// OIDC Core §3.1.2.1: POST is supported; it continues as a GET on our site, where the
+/// SameSite=Lax session cookie is sent, so single sign-on works for POSTed requests too.
+#[tokio::test]
+async fn a_posted_authorization_request_continues_with_the_session() {
+    let server = TestServer::start(PEOPLE).await;
+    let browser = Browser::new(&server.base);
+    let first = browser
+        .authorize(&login_url(&server), "alice", "alice-password")
+        .await;
+    assert!(first.param("code").is_some());
+    let form = [
+        ("client_id", "other"),
+        ("redirect_uri", OTHER_CB),
+        ("response_type", "code"),
+        ("scope", "openid"),
+        ("state", "posted"),
+        ("code_challenge", crate::signin::CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    let response = browser
+        .http
+        .post(server.url("/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    let location = response.headers()[LOCATION].to_str().unwrap().to_string();
+    assert!(location.starts_with(&server.url("/authorize?")));
+    let landing = browser.open(&location).await;
+    assert_eq!(landing.param("state").as_deref(), Some("posted"));
+    assert!(landing.param("code").is_some(), "no second login");
+}
+
+/// Pages belong to their step and user: a login interaction is not a consent page, and
+/// prompt=consent asks even a client that skips consent (OIDC Core §3.1.2.1).
+#[tokio::test]
+async fn interactions_keep_to_their_step() {
+    let server = TestServer::start(PEOPLE).await;
+    let browser = Browser::new(&server.base);
+    let login = browser.open(&login_url(&server)).await;
+    let id = field(login.page(), "interaction");
+    let as_consent = browser
+        .http
+        .get(server.url(&format!("/consent?interaction={id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(as_consent.status(), 400);
+    let skipped = browser
+        .submit(login.page(), "/consent", &[("action", "allow")])
+        .await;
+    assert_eq!(status(&skipped), 400, "consent before anyone signed in");
+    let prompted = browser
+        .authorize(
+            &format!("{}&prompt=consent", login_url(&server)),
+            "alice",
+            "alice-password",
+        )
+        .await;
+    assert!(prompted.param("code").is_some());
+    let again = browser
+        .open(&format!("{}&prompt=consent", login_url(&server)))
+        .await;
+    assert!(
+        again.is_consent(),
+        "`other` skips consent, but not when prompted"
+    );
 }

@@ -109,6 +109,7 @@ impl World {
     async fn code_for(&self, challenge: Option<String>, scopes: &[&str]) -> String {
         let data = CodeData {
             redirect_uri: REDIRECT.into(),
+            redirect_uri_presented: true,
             scopes: scopes.iter().map(|s| s.to_string()).collect(),
             audiences: vec!["https://id.example/resources".into()],
             code_challenge: challenge,

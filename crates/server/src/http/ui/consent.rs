@@ -8,7 +8,7 @@ use axum::response::Response;
 use serde::Serialize;
 use tessera_core::model::Client;
 use tessera_core::protocol::OAuthError;
-use tessera_core::sessions::{load_session, remember_consent};
+use tessera_core::sessions::{Step, load_session, remember_consent};
 
 use super::cookies::read_cookie;
 use super::flow::proceed;
@@ -66,7 +66,7 @@ pub async fn consent_page(
         id,
         interaction,
         client,
-    } = match page_interaction(&state, &headers, query.as_deref()).await {
+    } = match page_interaction(&state, &headers, query.as_deref(), Step::Consent).await {
         Ok(p) => p,
         Err(response) => return response,
     };
@@ -83,9 +83,6 @@ pub async fn consent_page(
             client_name => client_display(&client),
             username,
             scopes => scope_views(&state, &interaction.request.scopes),
-            claims => interaction.request.claims.userinfo.iter()
-                .chain(&interaction.request.claims.id_token)
-                .collect::<std::collections::BTreeSet<_>>(),
         },
     )
 }
@@ -122,7 +119,7 @@ pub async fn consent_submit(
     body: Bytes,
 ) -> Response {
     let (form, mut interaction, client) =
-        match submitted_interaction(&state, &headers, &uri, &body).await {
+        match submitted_interaction(&state, &headers, &uri, &body, Step::Consent).await {
             Ok(taken) => taken,
             Err(response) => return response,
         };
@@ -143,6 +140,8 @@ pub async fn consent_submit(
         }
         None => None,
     };
+    // The consent is the user's the page was shown to, signed in in this browser.
+    let session = session.filter(|s| interaction.subject.as_deref() == Some(s.subject.as_str()));
     if let Some(s) = &session
         && form.one("remember").ok().flatten() == Some("yes")
         && let Err(e) = remember_consent(

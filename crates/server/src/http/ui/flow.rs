@@ -18,7 +18,7 @@ use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::sessions::{
-    Interaction, add_session_client, load_session, new_browser_id, remembered_consent,
+    Interaction, Step, add_session_client, load_session, new_browser_id, remembered_consent,
     save_interaction, session_data,
 };
 use tessera_core::tokens::id_token::id_token_hint_subject;
@@ -39,7 +39,9 @@ pub async fn authorize_get(
     }
 }
 
-/// `POST /authorize`: parameters form-encoded in the body (OIDC Core §3.1.2.1).
+/// `POST /authorize`: parameters form-encoded in the body (OIDC Core §3.1.2.1). A POST from
+/// the client's site carries no SameSite=Lax cookies, so the request continues as a GET on
+/// our own site (RFC 9110 §15.4.4: 303), where the session cookie is sent.
 pub async fn authorize_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -47,7 +49,10 @@ pub async fn authorize_post(
     body: Bytes,
 ) -> Response {
     match read_form(&headers, &uri, &body) {
-        Ok(form) => start(&state, &headers, &form).await,
+        Ok(form) => {
+            let base = state.config.issuer.trim_end_matches('/');
+            see_other(&format!("{base}{}?{}", paths::AUTHORIZE, form.encode()))
+        }
         Err(e) => state.error_page(&e),
     }
 }
@@ -113,6 +118,8 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
         signed_in: false,
         consented: false,
         failures: 0,
+        step: Step::Login,
+        subject: None,
     };
     let response = proceed(state, &client, interaction, session).await;
     with_cookies(response, cookies.drain(..))
@@ -187,24 +194,30 @@ async fn try_proceed(
         }
         _ => false,
     };
+    // A sign-in or consent during this interaction counts only for the user it was for.
+    let same_user = |s: &Session| interaction.subject.as_deref() == Some(s.subject.as_str());
     let signed_in = session.as_ref().map(|s| SignedIn {
         subject: &s.subject,
         auth_time: s.auth_time,
-        fresh: interaction.signed_in,
+        fresh: interaction.signed_in && same_user(s),
     });
+    let consent_given = interaction.consented && session.as_ref().is_some_and(same_user);
     let decision = decide(
         request,
         client,
         signed_in,
         hint_subject.as_deref(),
-        consented || interaction.consented,
-        interaction.consented,
+        consented || consent_given,
+        consent_given,
         now,
     );
     match decision {
         Decision::Fail(e) => Ok(state.redirect_error(request, &e)),
-        Decision::Login => show(state, interaction, paths::LOGIN).await,
-        Decision::Consent => show(state, interaction, paths::CONSENT).await,
+        Decision::Login => show(state, interaction, Step::Login, None).await,
+        Decision::Consent => {
+            let subject = session.as_ref().map(|s| s.subject.clone());
+            show(state, interaction, Step::Consent, subject).await
+        }
         Decision::Issue => match session {
             Some(session) => issue(state, client, request, session).await,
             None => Err(OAuthError::ServerError),
@@ -212,12 +225,22 @@ async fn try_proceed(
     }
 }
 
-/// Stores the interaction and sends the browser to a page (RFC 9110 §15.4.4: 303).
+/// Stores the interaction and sends the browser to the page of `step` (RFC 9110 §15.4.4:
+/// 303); the consent page is for `subject`.
 async fn show(
     state: &AppState,
-    interaction: Interaction,
-    page: &str,
+    mut interaction: Interaction,
+    step: Step,
+    subject: Option<String>,
 ) -> Result<Response, OAuthError> {
+    let page = match step {
+        Step::Login => paths::LOGIN,
+        Step::Consent => paths::CONSENT,
+    };
+    interaction.step = step;
+    if step == Step::Consent {
+        interaction.subject = subject;
+    }
     let handle = save_interaction(state.store.as_ref(), interaction, state.clock.now()).await?;
     let base = state.config.issuer.trim_end_matches('/');
     Ok(see_other(&format!(
@@ -254,6 +277,7 @@ async fn issue(
     };
     let data = CodeData {
         redirect_uri: request.redirect_uri.clone(),
+        redirect_uri_presented: request.redirect_uri_presented,
         scopes: request.scopes.clone(),
         audiences,
         code_challenge,

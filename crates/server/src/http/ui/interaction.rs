@@ -7,7 +7,7 @@ use axum::response::Response;
 use tessera_core::model::Client;
 use tessera_core::protocol::form::Form;
 use tessera_core::sessions::{
-    Interaction, InteractionRefusal, find_interaction, same_browser, take_interaction,
+    Interaction, InteractionRefusal, Step, find_interaction, same_browser, take_interaction,
 };
 
 use super::cookies::read_cookie;
@@ -54,11 +54,12 @@ async fn client_of(state: &AppState, interaction: &Interaction) -> Result<Client
     }
 }
 
-/// The interaction named by the page's `interaction` query parameter.
+/// The interaction named by the page's `interaction` query parameter, waiting on `step`.
 pub async fn page_interaction(
     state: &AppState,
     headers: &HeaderMap,
     query: Option<&str>,
+    step: Step,
 ) -> Result<PageInteraction, Response> {
     let form = Form::parse(query.unwrap_or_default().as_bytes()).map_err(|_| expired(state))?;
     let id = form
@@ -70,6 +71,9 @@ pub async fn page_interaction(
         .await
         .map_err(|e| state.error_page(&e))?
         .ok_or_else(|| expired(state))?;
+    if interaction.step != step {
+        return Err(expired(state));
+    }
     let browser = read_cookie(headers, state.cookies.browser).unwrap_or_default();
     if !same_browser(&interaction, browser) {
         return Err(forged(state));
@@ -82,12 +86,14 @@ pub async fn page_interaction(
     })
 }
 
-/// The interaction a form submits, taken so that it cannot be submitted again.
+/// The interaction a form submits from the page of `step`, taken so that it cannot be
+/// submitted again.
 pub async fn submitted_interaction(
     state: &AppState,
     headers: &HeaderMap,
     uri: &Uri,
     body: &[u8],
+    step: Step,
 ) -> Result<(Form, Interaction, Client), Response> {
     let form = read_form(headers, uri, body).map_err(|e| state.error_page(&e))?;
     let field = |name: &str| form.one(name).ok().flatten().unwrap_or_default();
@@ -102,8 +108,8 @@ pub async fn submitted_interaction(
     .await
     .map_err(|e| state.error_page(&e))?;
     let interaction = match taken {
-        Ok(i) => i,
-        Err(InteractionRefusal::Gone) => return Err(expired(state)),
+        Ok(i) if i.step == step => i,
+        Ok(_) | Err(InteractionRefusal::Gone) => return Err(expired(state)),
         Err(InteractionRefusal::Forged) => return Err(forged(state)),
     };
     let client = client_of(state, &interaction).await?;

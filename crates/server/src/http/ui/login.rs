@@ -12,7 +12,7 @@ use axum::response::Response;
 use tessera_core::crypto::handle_digest;
 use tessera_core::model::User;
 use tessera_core::protocol::OAuthError;
-use tessera_core::sessions::{Interaction, SessionData, save_interaction, start_session};
+use tessera_core::sessions::{Interaction, SessionData, Step, save_interaction, start_session};
 
 use super::cookies::read_cookie;
 use super::flow::{proceed, with_cookies};
@@ -33,7 +33,7 @@ pub async fn login_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match page_interaction(&state, &headers, query.as_deref()).await {
+    match page_interaction(&state, &headers, query.as_deref(), Step::Login).await {
         Ok(PageInteraction {
             id,
             interaction,
@@ -85,7 +85,7 @@ pub async fn login_submit(
     body: Bytes,
 ) -> Response {
     let (form, interaction, client) =
-        match submitted_interaction(&state, &headers, &uri, &body).await {
+        match submitted_interaction(&state, &headers, &uri, &body, Step::Login).await {
             Ok(taken) => taken,
             Err(response) => return response,
         };
@@ -125,8 +125,11 @@ pub async fn login_submit(
             }
         }
     };
-    let wait = state.throttle.wait(username, address);
-    if !wait.is_zero() {
+    // An empty field fails at once, without a hash and without counting as a guess.
+    if username.is_empty() || password.is_empty() {
+        return again(interaction, StatusCode::OK, WRONG.to_string()).await;
+    }
+    if let Err(wait) = state.throttle.begin(username, address) {
         let message = format!(
             "Too many failed attempts. Try again in {} seconds.",
             wait.as_secs().max(1)
@@ -136,7 +139,6 @@ pub async fn login_submit(
     let user = match check_password(&state, username, password).await {
         Ok(Some(user)) => user,
         Ok(None) => {
-            state.throttle.failed(username, address);
             tracing::info!(outcome = "failed", "sign-in attempt");
             let mut interaction = interaction;
             interaction.failures = interaction.failures.saturating_add(1);
@@ -144,7 +146,7 @@ pub async fn login_submit(
         }
         Err(e) => return state.error_page(&e),
     };
-    state.throttle.succeeded(username);
+    state.throttle.succeeded(username, address);
     // A fresh session (and session id) on every sign-in; the old one ends (no fixation).
     if let Some(old) = read_cookie(&headers, state.cookies.session)
         && let Err(e) = state.store.delete_session(&handle_digest(old)).await
@@ -172,6 +174,7 @@ pub async fn login_submit(
     tracing::info!(outcome = "signed_in", sid = %session.sid, "sign-in attempt");
     let mut interaction = interaction;
     interaction.signed_in = true;
+    interaction.subject = Some(user.subject.clone());
     let response = proceed(&state, &client, interaction, Some(session)).await;
     with_cookies(response, state.cookies.set(state.cookies.session, &cookie))
 }

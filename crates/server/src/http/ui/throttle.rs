@@ -44,13 +44,30 @@ fn wait(f: Option<&Failures>, free: u32, max: Duration, now: Instant) -> Duratio
     lockout.saturating_sub(now.duration_since(f.last))
 }
 
+/// Makes room for a new entry: forgets expired ones, then the oldest tenth. Never clears the
+/// table, so flooding it with new names cannot reset the accounts under attack.
 fn prune<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, Failures>, now: Instant) {
     if map.len() < MAX_ENTRIES {
         return;
     }
     map.retain(|_, f| now.duration_since(f.last) <= FORGET_AFTER);
     if map.len() >= MAX_ENTRIES {
-        map.clear();
+        let mut ages: Vec<Instant> = map.values().map(|f| f.last).collect();
+        ages.sort_unstable();
+        let cutoff = ages[ages.len() / 10];
+        map.retain(|_, f| f.last > cutoff);
+    }
+}
+
+/// The address an attempt is counted against: IPv4 as is, IPv6 by its /64 (one subscriber's
+/// prefix), so that rotating addresses within it does not escape the limit.
+fn address_key(address: IpAddr) -> IpAddr {
+    match address {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 => v4,
     }
 }
 
@@ -67,20 +84,23 @@ impl Throttle {
         username.to_lowercase()
     }
 
-    /// How long the caller must wait before trying `username` from `address`; zero when an
-    /// attempt is allowed now.
-    pub fn wait(&self, username: &str, address: Option<IpAddr>) -> Duration {
+    /// Begins an attempt for `username` from `address`: refused with the time to wait when
+    /// either is slowed down; otherwise the attempt is counted as a failure at once (so that
+    /// parallel attempts cannot all pass the check) until [`Throttle::succeeded`] takes it back.
+    pub fn begin(&self, username: &str, address: Option<IpAddr>) -> Result<(), Duration> {
         let now = Instant::now();
-        let Ok(t) = self.tables.lock() else {
-            return Duration::ZERO;
+        let Ok(mut t) = self.tables.lock() else {
+            return Ok(());
         };
-        let account = wait(
-            t.accounts.get(&Self::account_key(username)),
+        let account_key = Self::account_key(username);
+        let address = address.map(address_key);
+        let account_wait = wait(
+            t.accounts.get(&account_key),
             self.policy.max_failures_per_account,
             self.policy.max_lockout,
             now,
         );
-        let addr = address
+        let address_wait = address
             .map(|a| {
                 wait(
                     t.addresses.get(&a),
@@ -90,15 +110,10 @@ impl Throttle {
                 )
             })
             .unwrap_or_default();
-        account.max(addr)
-    }
-
-    /// Records a failed attempt.
-    pub fn failed(&self, username: &str, address: Option<IpAddr>) {
-        let now = Instant::now();
-        let Ok(mut t) = self.tables.lock() else {
-            return;
-        };
+        let needed = account_wait.max(address_wait);
+        if !needed.is_zero() {
+            return Err(needed);
+        }
         let bump = |f: &mut Failures| {
             if now.duration_since(f.last) > FORGET_AFTER {
                 f.count = 0;
@@ -106,26 +121,27 @@ impl Throttle {
             f.count = f.count.saturating_add(1);
             f.last = now;
         };
-        prune(&mut t.accounts, now);
         let fresh = Failures {
             count: 0,
             last: now,
         };
-        bump(
-            t.accounts
-                .entry(Self::account_key(username))
-                .or_insert(fresh),
-        );
+        prune(&mut t.accounts, now);
+        bump(t.accounts.entry(account_key).or_insert(fresh));
         if let Some(a) = address {
             prune(&mut t.addresses, now);
             bump(t.addresses.entry(a).or_insert(fresh));
         }
+        Ok(())
     }
 
-    /// Forgets an account's failures after a successful sign-in.
-    pub fn succeeded(&self, username: &str) {
+    /// A successful sign-in: the account's failures are forgotten and the attempt is taken
+    /// back from the address.
+    pub fn succeeded(&self, username: &str, address: Option<IpAddr>) {
         if let Ok(mut t) = self.tables.lock() {
             t.accounts.remove(&Self::account_key(username));
+            if let Some(f) = address.and_then(|a| t.addresses.get_mut(&address_key(a))) {
+                f.count = f.count.saturating_sub(1);
+            }
         }
     }
 }
@@ -142,19 +158,30 @@ mod tests {
             max_lockout: Duration::from_secs(60),
         });
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
-        for _ in 0..2 {
-            t.failed("Alice", Some(ip));
-            assert_eq!(t.wait("alice", Some(ip)), Duration::ZERO);
+        for _ in 0..3 {
+            assert!(t.begin("Alice", Some(ip)).is_ok());
         }
-        t.failed("alice", Some(ip));
-        assert!(t.wait("ALICE", None) > Duration::ZERO, "per account");
-        assert_eq!(t.wait("bob", Some(ip)), Duration::ZERO);
-        t.succeeded("alice");
-        assert_eq!(t.wait("alice", None), Duration::ZERO);
-        for i in 0..2 {
-            t.failed(&format!("user{i}"), Some(ip));
+        // Three failures counted: the next attempt, in any spelling, waits.
+        assert!(t.begin("ALICE", None).is_err(), "per account");
+        assert!(t.begin("bob", Some(ip)).is_ok());
+        t.succeeded("bob", Some(ip));
+        t.succeeded("alice", None);
+        assert!(t.begin("alice", None).is_ok());
+        // Three attempts from the address count (bob's success was taken back): two more, then
+        // the address waits.
+        assert!(t.begin("user0", Some(ip)).is_ok());
+        assert!(t.begin("user1", Some(ip)).is_ok());
+        assert!(t.begin("carol", Some(ip)).is_err(), "per address");
+        assert!(t.begin("carol", None).is_ok());
+        // IPv6 addresses count by /64.
+        let a: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::2:3".parse().unwrap();
+        for i in 0..5 {
+            assert!(
+                t.begin(&format!("v6-{i}"), Some(if i % 2 == 0 { a } else { b }))
+                    .is_ok()
+            );
         }
-        assert!(t.wait("carol", Some(ip)) > Duration::ZERO, "per address");
-        assert_eq!(t.wait("carol", None), Duration::ZERO);
+        assert!(t.begin("v6-x", Some(b)).is_err());
     }
 }
