@@ -1,6 +1,6 @@
 //! Password hashing with Argon2id at the OWASP parameters (m = 19 MiB, t = 2, p = 1).
 
-use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, PasswordVerifier, Version};
+use argon2::{Algorithm, Argon2, Params, PasswordHash, PasswordHasher, Version};
 
 use crate::crypto::random_bytes;
 
@@ -33,15 +33,62 @@ pub fn hash_password(password: &str) -> Result<String, PasswordError> {
         .map_err(|_| PasswordError::Hashing)
 }
 
+/// Largest memory cost accepted from a stored hash (KiB): a hostile hash cannot make one
+/// verification allocate more than this.
+const MAX_M_COST: u32 = 256 * 1024;
+
+thread_local! {
+    /// The Argon2 working memory, kept per thread between verifications: allocating and
+    /// zeroing 19 MiB anew for each one costs about as much kernel time (page faults) as a
+    /// third of the hash itself.
+    static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// True when `password` matches the PHC `hash`; false for a wrong password or a bad hash.
-/// The parameters are read from the hash, so older hashes keep verifying.
+/// The parameters are read from the hash, so older hashes keep verifying. The comparison of
+/// the outputs is constant-time.
 pub fn verify_password(password: &str, hash: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(hash) else {
         return false;
     };
-    Argon2::default()
-        .verify_password(password.as_bytes(), &parsed)
-        .is_ok()
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    if params.m_cost() > MAX_M_COST {
+        return false;
+    }
+    let blocks = params.block_count();
+    let argon2 = Argon2::new(algorithm, version, params);
+    let mut buffer = [0u8; 64];
+    let Some(out) = buffer.get_mut(..expected.len()) else {
+        return false;
+    };
+    let computed = MEMORY.with(|memory| {
+        let Ok(mut memory) = memory.try_borrow_mut() else {
+            return false;
+        };
+        memory.resize(blocks, argon2::Block::new());
+        argon2
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt.as_ref(),
+                out,
+                &mut memory[..blocks],
+            )
+            .is_ok()
+    });
+    computed && crate::crypto::constant_time_eq(out, expected.as_bytes())
 }
 
 /// True when `hash` is a well-formed Argon2 PHC string.
@@ -61,6 +108,27 @@ mod tests {
         assert!(verify_password("correct horse", &h));
         assert!(!verify_password("wrong", &h));
         assert!(!verify_password("correct horse", "not a hash"));
+        // Verified by the argon2 crate's own verifier too, and older parameters still verify.
+        use argon2::PasswordVerifier as _;
+        let parsed = PasswordHash::new(&h).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        let weak = Argon2::new(
+            Algorithm::Argon2i,
+            Version::V0x10,
+            Params::new(1024, 1, 1, None).unwrap(),
+        )
+        .hash_password_with_salt(b"pw", b"saltsaltsalt")
+        .unwrap()
+        .to_string();
+        assert!(verify_password("pw", &weak));
+        assert!(!verify_password("pw2", &weak));
+        // A hostile memory cost is refused without allocating it.
+        let hostile = weak.replace("m=1024", "m=4194304");
+        assert!(!verify_password("pw", &hostile));
     }
 
     #[test]
