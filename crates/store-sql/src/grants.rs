@@ -115,6 +115,16 @@ impl GrantStore for SqlStore {
         Ok(done.rows_affected())
     }
 
+    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64> {
+        let done = sqlx::query("DELETE FROM grants WHERE session_id = $1 AND kind <> $2")
+            .bind(sid)
+            .bind(keep_kind)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM grants WHERE expires_at < $1")
             .bind(before)
@@ -213,6 +223,23 @@ impl SessionStore for SqlStore {
             .await
             .map_err(map_err)?;
         row.as_ref().map(session_from_row).transpose()
+    }
+
+    async fn list_sessions(&self, now: UnixTime) -> StoreResult<Vec<Session>> {
+        let sql: &str = concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions
+             WHERE expires_at > $1 AND absolute_expires_at > $2
+             ORDER BY created_at"
+        );
+        let rows = sqlx::query(sql)
+            .bind(now)
+            .bind(now)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(map_err)?;
+        rows.iter().map(session_from_row).collect()
     }
 
     async fn list_sessions_for_subject(

@@ -31,6 +31,7 @@ macro_rules! store_conformance_tests {
             keys_roundtrip,
             users_roundtrip,
             sessions_roundtrip,
+            session_grants_end_with_the_session,
             ping_answers
         );
     };
@@ -387,6 +388,15 @@ pub async fn sessions_roundtrip(store: Arc<dyn Store>) {
         .map(|s| s.id_digest)
         .collect();
     assert_eq!(alice, ["s2"]);
+    let mut live: Vec<String> = store
+        .list_sessions(2_500)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|s| s.id_digest)
+        .collect();
+    live.sort();
+    assert_eq!(live, ["s2", "s3"]);
     assert_eq!(
         store.delete_session("s3").await.unwrap().map(|s| s.subject),
         Some("bob".into())
@@ -394,6 +404,29 @@ pub async fn sessions_roundtrip(store: Arc<dyn Store>) {
     assert!(store.delete_session("s3").await.unwrap().is_none());
     assert_eq!(store.purge_expired_sessions(2_500).await.unwrap(), 1);
     assert!(store.find_session("s2", 1_800).await.unwrap().is_some());
+}
+
+/// Ending a session deletes its grants, except the kind that outlives it.
+pub async fn session_grants_end_with_the_session(store: Arc<dyn Store>) {
+    let mut other = grant("g3", "authorization_code", None, 9_000);
+    other.session_id = Some("sid-2".into());
+    for g in [
+        grant("g1", "authorization_code", None, 9_000),
+        grant("g2", "refresh_token", Some("f"), 9_000),
+        other,
+    ] {
+        store.insert_grant(&g).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .delete_session_grants("sid-1", "refresh_token")
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.find_grant("g1").await.unwrap().is_none());
+    assert!(store.find_grant("g2").await.unwrap().is_some());
+    assert!(store.find_grant("g3").await.unwrap().is_some());
 }
 
 /// The store answers a ping.

@@ -121,6 +121,15 @@ impl GrantStore for MemoryStore {
         Ok((before - inner.grants.len()) as u64)
     }
 
+    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64> {
+        let mut inner = self.lock()?;
+        let before = inner.grants.len();
+        inner
+            .grants
+            .retain(|_, g| g.session_id.as_deref() != Some(sid) || g.kind == keep_kind);
+        Ok((before - inner.grants.len()) as u64)
+    }
+
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
         let mut inner = self.lock()?;
         let count = inner.grants.len();
@@ -243,6 +252,18 @@ impl SessionStore for MemoryStore {
 
     async fn delete_session(&self, id_digest: &str) -> StoreResult<Option<Session>> {
         Ok(self.lock()?.sessions.remove(id_digest))
+    }
+
+    async fn list_sessions(&self, now: UnixTime) -> StoreResult<Vec<Session>> {
+        let mut list: Vec<Session> = self
+            .lock()?
+            .sessions
+            .values()
+            .filter(|s| s.expires_at > now && s.absolute_expires_at > now)
+            .cloned()
+            .collect();
+        list.sort_by_key(|s| s.created_at);
+        Ok(list)
     }
 
     async fn list_sessions_for_subject(

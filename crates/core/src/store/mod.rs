@@ -74,6 +74,9 @@ pub trait GrantStore: Send + Sync {
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool>;
     /// Deletes every grant of a family; returns how many.
     async fn delete_grant_family(&self, family: &str) -> StoreResult<u64>;
+    /// Deletes the grants bound to a session (`session_id` = its `sid`) except those of
+    /// `keep_kind` (offline refresh tokens outlive the session); returns how many.
+    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64>;
     /// Deletes grants that expired before `before`; returns how many.
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64>;
 }
@@ -125,6 +128,8 @@ pub trait SessionStore: Send + Sync {
         now: UnixTime,
     ) -> StoreResult<Vec<Session>>;
     /// Deletes sessions that expired before `before`; returns how many.
+    /// Every live session, oldest first.
+    async fn list_sessions(&self, now: UnixTime) -> StoreResult<Vec<Session>>;
     async fn purge_expired_sessions(&self, before: UnixTime) -> StoreResult<u64>;
 }
 
