@@ -144,6 +144,23 @@ pub struct Client {
     /// issued).
     #[serde(default)]
     pub always_include_user_claims_in_id_token: bool,
+    /// How the client learns about sign-outs.
+    #[serde(default)]
+    pub logout: ClientLogout,
+}
+
+/// A client's logout notification endpoints (OpenID Connect Front-Channel Logout 1.0 §2,
+/// Back-Channel Logout 1.0 §2.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientLogout {
+    /// Loaded in an iframe on the signed-out page.
+    pub frontchannel_logout_uri: Option<String>,
+    /// `iss` and `sid` are added to the front-channel URI.
+    pub frontchannel_logout_session_required: bool,
+    /// Receives a logout token by POST.
+    pub backchannel_logout_uri: Option<String>,
+    /// The logout token carries `sid`.
+    pub backchannel_logout_session_required: bool,
 }
 
 fn default_refresh_sliding() -> u64 {

@@ -1,5 +1,6 @@
 //! The `tessera` server: configuration, CLI, HTTP endpoints and the server lifecycle.
 
+pub mod backchannel;
 pub mod cli;
 pub mod config;
 pub mod connections;

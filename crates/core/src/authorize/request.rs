@@ -385,6 +385,7 @@ mod tests {
             enabled: true,
             allow_plain_pkce: false,
             always_include_user_claims_in_id_token: false,
+            logout: Default::default(),
         };
         store
             .upsert_client(

@@ -57,6 +57,16 @@ pub struct ProviderMetadata {
     pub jwks_uri: String,
     /// Discovery §3 RECOMMENDED.
     pub userinfo_endpoint: String,
+    /// RP-Initiated Logout 1.0 §2.1.
+    pub end_session_endpoint: String,
+    /// Front-Channel Logout 1.0 §3.
+    pub frontchannel_logout_supported: bool,
+    /// Front-Channel Logout 1.0 §3: `iss` and `sid` are sent.
+    pub frontchannel_logout_session_supported: bool,
+    /// Back-Channel Logout 1.0 §2.1.
+    pub backchannel_logout_supported: bool,
+    /// Back-Channel Logout 1.0 §2.1: logout tokens carry `sid`.
+    pub backchannel_logout_session_supported: bool,
     /// RFC 8414 §2: client authentication methods at the token endpoint.
     pub token_endpoint_auth_methods_supported: Vec<&'static str>,
     /// RFC 8414 §2: required when `private_key_jwt` is listed.
@@ -132,6 +142,11 @@ impl ProviderMetadata {
             token_endpoint: endpoint(paths::TOKEN),
             jwks_uri: endpoint(paths::JWKS),
             userinfo_endpoint: endpoint(paths::USERINFO),
+            end_session_endpoint: endpoint(paths::END_SESSION),
+            frontchannel_logout_supported: true,
+            frontchannel_logout_session_supported: true,
+            backchannel_logout_supported: true,
+            backchannel_logout_session_supported: true,
             // Public clients (with PKCE) authenticate with `none`.
             token_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS
                 .iter()

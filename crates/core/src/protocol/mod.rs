@@ -28,6 +28,10 @@ pub mod paths {
     pub const REVOKE: &str = "/revoke";
     /// UserInfo endpoint (OIDC Core §5.3).
     pub const USERINFO: &str = "/userinfo";
+    /// End-session endpoint (OpenID Connect RP-Initiated Logout 1.0 §2).
+    pub const END_SESSION: &str = "/end_session";
+    /// Where the sign-out confirmation form is posted.
+    pub const END_SESSION_CONFIRM: &str = "/end_session/confirm";
     /// The login page.
     pub const LOGIN: &str = "/login";
     /// The consent page.

@@ -35,6 +35,10 @@ fn client(
         enabled: true,
         allow_plain_pkce: false,
         always_include_user_claims_in_id_token: false,
+        frontchannel_logout_uri: None,
+        frontchannel_logout_session_required: true,
+        backchannel_logout_uri: None,
+        backchannel_logout_session_required: true,
     }
 }
 

@@ -362,6 +362,16 @@ pub struct RawClient {
     /// they come from userinfo).
     #[serde(default)]
     pub always_include_user_claims_in_id_token: bool,
+    /// Front-Channel Logout 1.0: loaded in an iframe when the user signs out.
+    pub frontchannel_logout_uri: Option<String>,
+    /// Add `iss` and `sid` to the front-channel URI (default true).
+    #[serde(default = "yes")]
+    pub frontchannel_logout_session_required: bool,
+    /// Back-Channel Logout 1.0: receives a logout token by POST when the user signs out.
+    pub backchannel_logout_uri: Option<String>,
+    /// The logout token carries `sid` (default true).
+    #[serde(default = "yes")]
+    pub backchannel_logout_session_required: bool,
 }
 
 /// An inline JSON Web Key Set (RFC 7517 §5).

@@ -74,6 +74,8 @@ pub struct AppInner {
     pub password_gate: Arc<tokio::sync::Semaphore>,
     /// The hash unknown users' passwords are checked against, made on first use.
     pub dummy_hash: tokio::sync::OnceCell<String>,
+    /// Back-channel logout delivery.
+    pub backchannel: Arc<crate::backchannel::Backchannel>,
 }
 
 /// Cheaply clonable handle on [`AppInner`].
@@ -195,6 +197,8 @@ pub fn router(state: AppState) -> Router {
         .route(paths::LOGIN, get(ui::login::login_page).post(ui::login::login_submit))
         .route(paths::CONSENT, get(ui::consent::consent_page).post(ui::consent::consent_submit))
         .route(paths::USERINFO, get(userinfo::userinfo_get).post(userinfo::userinfo_post))
+        .route(paths::END_SESSION, get(ui::logout::end_session_get).post(ui::logout::end_session_post))
+        .route(paths::END_SESSION_CONFIRM, post(ui::logout::confirm))
         .route(paths::STYLE, get(ui::style))
         .route(paths::FORM_POST_SCRIPT, get(ui::form_post_script))
         .route("/healthz", get(health::healthz))

@@ -171,8 +171,16 @@ async fn openid_configuration_is_complete_and_honest() {
     // §3: request_uri_parameter_supported defaults to true, so it must be stated.
     assert_eq!(doc["request_uri_parameter_supported"], false);
     // Nothing that is not implemented is advertised.
+    assert_eq!(doc["end_session_endpoint"], format!("{issuer}/end_session"));
+    for key in [
+        "frontchannel_logout_supported",
+        "frontchannel_logout_session_supported",
+        "backchannel_logout_supported",
+        "backchannel_logout_session_supported",
+    ] {
+        assert_eq!(doc[key], true, "{key}");
+    }
     for absent in [
-        "end_session_endpoint",
         "registration_endpoint",
         "device_authorization_endpoint",
         "pushed_authorization_request_endpoint",

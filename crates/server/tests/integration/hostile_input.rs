@@ -45,7 +45,7 @@ async fn unknown_paths_get_json_404() {
         "/..%2f..%2fetc%2fpasswd",
         "/%FF%FE",
         "/.well-known/openid-configuration/extra",
-        "/end_session",
+        "/end_session/extra",
     ] {
         let response = server.http.get(server.url(path)).send().await.unwrap();
         assert_eq!(response.status(), 404, "{path}");

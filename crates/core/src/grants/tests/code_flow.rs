@@ -49,6 +49,7 @@ fn client(id: &str) -> Client {
         enabled: true,
         allow_plain_pkce: false,
         always_include_user_claims_in_id_token: false,
+        logout: Default::default(),
     }
 }
 

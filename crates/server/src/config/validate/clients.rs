@@ -144,6 +144,18 @@ pub(super) fn check_clients(
                 }
             }
         }
+        // Front-Channel Logout §2, Back-Channel Logout §2.2: absolute URIs, https (http on
+        // loopback), no fragment: the same rules as redirect URIs.
+        for (field, uri) in [
+            ("frontchannel_logout_uri", &c.frontchannel_logout_uri),
+            ("backchannel_logout_uri", &c.backchannel_logout_uri),
+        ] {
+            if let Some(uri) = uri
+                && let Err(why) = check_registrable_redirect_uri(uri)
+            {
+                p.add(format!("{key}.{field}"), format!("`{uri}` {why}"));
+            }
+        }
         for (j, s) in c.allowed_scopes.iter().enumerate() {
             if !known_scope(s) {
                 p.add(
@@ -213,6 +225,12 @@ pub(super) fn check_clients(
             enabled: c.enabled,
             allow_plain_pkce: c.allow_plain_pkce,
             always_include_user_claims_in_id_token: c.always_include_user_claims_in_id_token,
+            logout: tessera_core::model::ClientLogout {
+                frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
+                frontchannel_logout_session_required: c.frontchannel_logout_session_required,
+                backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+                backchannel_logout_session_required: c.backchannel_logout_session_required,
+            },
         });
     }
     clients

@@ -5,6 +5,7 @@ pub mod cookies;
 pub mod flow;
 pub mod interaction;
 pub mod login;
+pub mod logout;
 pub mod pages;
 pub mod throttle;
 

@@ -76,6 +76,17 @@ impl Pages {
         } else {
             PAGE_CSP
         };
+        self.render_with_csp(status, name, context, HeaderValue::from_static(csp))
+    }
+
+    /// Renders `name` with its own Content-Security-Policy.
+    pub fn render_with_csp(
+        &self,
+        status: StatusCode,
+        name: &str,
+        context: impl Serialize,
+        csp: HeaderValue,
+    ) -> Response {
         match self.env.get_template(name).and_then(|t| t.render(context)) {
             Ok(html) => html_response(status, html, csp),
             Err(e) => {
@@ -83,7 +94,7 @@ impl Pages {
                 html_response(
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "<!doctype html><title>Error</title><p>The page could not be shown.</p>".into(),
-                    PAGE_CSP,
+                    HeaderValue::from_static(PAGE_CSP),
                 )
             }
         }
@@ -120,8 +131,18 @@ fn asset(content_type: &'static str, body: String) -> Response {
         .into_response()
 }
 
+/// The policy of the signed-out page: the page's own, plus the front-channel logout pages of
+/// `frame_origins` in frames (Front-Channel Logout §3).
+pub fn signed_out_csp(frame_origins: &[String]) -> HeaderValue {
+    if frame_origins.is_empty() {
+        return HeaderValue::from_static(PAGE_CSP);
+    }
+    HeaderValue::from_str(&format!("{PAGE_CSP}; frame-src {}", frame_origins.join(" ")))
+        .unwrap_or_else(|_| HeaderValue::from_static(PAGE_CSP))
+}
+
 /// An HTML response that is never cached or framed.
-fn html_response(status: StatusCode, html: String, csp: &'static str) -> Response {
+fn html_response(status: StatusCode, html: String, csp: HeaderValue) -> Response {
     let mut response = (status, html).into_response();
     let h = response.headers_mut();
     h.insert(
@@ -131,10 +152,7 @@ fn html_response(status: StatusCode, html: String, csp: &'static str) -> Respons
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(csp),
-    );
+    h.insert(header::CONTENT_SECURITY_POLICY, csp);
     response
 }
 

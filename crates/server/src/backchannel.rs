@@ -1,0 +1,125 @@
+//! Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0 §2.5): a signed logout
+//! token POSTed to each signed-in client's `backchannel_logout_uri`, from a background task so
+//! that a slow or absent client never holds up the sign-out, with a timeout and retries.
+//! Failures are logged and counted.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tessera_core::logout::issue_logout_token;
+use tessera_core::model::{Client, Session};
+use tessera_core::tokens::{KeyRing, SigningAlg};
+use tokio::task::JoinHandle;
+
+/// Each attempt may take this long.
+const TIMEOUT: Duration = Duration::from_secs(5);
+/// Attempts per client, with the waits between them.
+const RETRY_WAITS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(4)];
+
+/// The sender and its counters.
+pub struct Backchannel {
+    http: reqwest::Client,
+    /// Logout tokens a client accepted.
+    pub delivered: AtomicU64,
+    /// Logout tokens that could not be delivered after every attempt.
+    pub failed: AtomicU64,
+}
+
+impl Backchannel {
+    /// A sender whose HTTP client follows no redirects (§2.5: the token goes to the registered
+    /// URI only) and gives up after [`TIMEOUT`].
+    pub fn new() -> anyhow::Result<Arc<Backchannel>> {
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT)
+            .user_agent("tessera-backchannel-logout")
+            .build()?;
+        Ok(Arc::new(Backchannel {
+            http,
+            delivered: AtomicU64::new(0),
+            failed: AtomicU64::new(0),
+        }))
+    }
+
+    /// Sends a logout token for `session` to every client in `clients` that registered a
+    /// back-channel URI. Returns the delivery tasks (callers that must wait, like the CLI,
+    /// await them; the server does not).
+    pub fn notify(
+        self: &Arc<Self>,
+        issuer: &str,
+        ring: &KeyRing,
+        alg: SigningAlg,
+        session: &Session,
+        clients: &[Client],
+        now: i64,
+    ) -> Vec<JoinHandle<bool>> {
+        let Ok(key) = ring.signing_key(alg) else {
+            tracing::error!("no signing key for logout tokens");
+            return vec![];
+        };
+        let mut tasks = Vec::new();
+        for client in clients {
+            let Some(uri) = client.logout.backchannel_logout_uri.clone() else {
+                continue;
+            };
+            let token = match issue_logout_token(
+                issuer,
+                &client.client_id,
+                &session.subject,
+                &session.sid,
+                now,
+                key,
+            ) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(error = %e, "could not sign a logout token");
+                    continue;
+                }
+            };
+            let sender = self.clone();
+            let client_id = client.client_id.clone();
+            tasks.push(tokio::spawn(async move {
+                sender.deliver(&client_id, &uri, &token).await
+            }));
+        }
+        tasks
+    }
+
+    async fn deliver(&self, client_id: &str, uri: &str, token: &str) -> bool {
+        let mut last_error = String::new();
+        for attempt in 0..=RETRY_WAITS.len() {
+            if attempt > 0 {
+                tokio::time::sleep(RETRY_WAITS[attempt - 1]).await;
+            }
+            let sent = self
+                .http
+                .post(uri)
+                .header(reqwest::header::CACHE_CONTROL, "no-store")
+                .form(&[("logout_token", token)])
+                .send()
+                .await;
+            match sent {
+                // §2.8: 200 OK (204 is also taken as success).
+                Ok(r) if r.status().is_success() => {
+                    self.delivered.fetch_add(1, Ordering::Relaxed);
+                    tracing::info!(client_id, attempt, "back-channel logout delivered");
+                    return true;
+                }
+                Ok(r) => last_error = format!("status {}", r.status().as_u16()),
+                Err(e) if e.is_timeout() => last_error = "timed out".into(),
+                Err(e) if e.is_connect() => last_error = "connection failed".into(),
+                Err(_) => last_error = "request failed".into(),
+            }
+        }
+        let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
+        tracing::warn!(
+            client_id,
+            error = %last_error,
+            failed_total = failed,
+            "back-channel logout could not be delivered"
+        );
+        false
+    }
+}

@@ -1,0 +1,324 @@
+//! `GET`/`POST /end_session` (OpenID Connect RP-Initiated Logout 1.0): ends the browser's
+//! session (after a CSRF-protected confirmation when the request cannot be tied to it),
+//! notifies the clients signed in through it on the back channel and, on the signed-out page,
+//! the front channel, then returns to a registered post-logout redirect URI.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::response::Response;
+use serde::{Deserialize, Serialize};
+use tessera_core::crypto::{constant_time_eq, handle_digest, random_handle};
+use tessera_core::logout::{EndSessionRequest, end_session, frontchannel_url, parse_end_session};
+use tessera_core::model::{Grant, Session};
+use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::form::Form;
+use tessera_core::protocol::paths;
+use tessera_core::sessions::load_session;
+
+use super::cookies::read_cookie;
+use super::flow::{see_other, with_cookies};
+use super::pages::signed_out_csp;
+use crate::http::AppState;
+use crate::http::form::read_form;
+
+/// The grant kind of a pending sign-out confirmation.
+const CONFIRMATION: &str = "logout_confirmation";
+/// How long the confirmation page may stay open.
+const CONFIRMATION_LIFETIME: i64 = 10 * 60;
+
+/// What a confirmation carries to its form submission.
+#[derive(Serialize, Deserialize)]
+struct Pending {
+    browser: String,
+    csrf: String,
+    client_id: Option<String>,
+    post_logout_redirect_uri: Option<String>,
+    state: Option<String>,
+}
+
+/// Where the user goes after signing out.
+struct After {
+    client_name: Option<String>,
+    redirect: Option<String>,
+}
+
+/// `GET /end_session`
+pub async fn end_session_get(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match Form::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(form) => start(&state, &headers, &form).await,
+        Err(e) => state.error_page(&e),
+    }
+}
+
+/// `POST /end_session`: continues as a GET on our own site, where the SameSite=Lax session
+/// cookie is sent (a POST from the client's site carries none).
+pub async fn end_session_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    match read_form(&headers, &uri, &body) {
+        Ok(form) => {
+            let base = state.config.issuer.trim_end_matches('/');
+            see_other(&format!("{base}{}?{}", paths::END_SESSION, form.encode()))
+        }
+        Err(e) => state.error_page(&e),
+    }
+}
+
+async fn current_session(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, OAuthError> {
+    match read_cookie(headers, state.cookies.session) {
+        Some(cookie) => {
+            load_session(
+                state.store.as_ref(),
+                cookie,
+                state.clock.now(),
+                state.config.sessions,
+            )
+            .await
+        }
+        None => Ok(None),
+    }
+}
+
+async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
+    let ring = state.keys.current();
+    let request = match parse_end_session(state.store.as_ref(), &ring, &state.config.issuer, form).await {
+        Ok(r) => r,
+        Err(e) => return state.error_page(&e),
+    };
+    let session = match current_session(state, headers).await {
+        Ok(s) => s,
+        Err(e) => return state.error_page(&e),
+    };
+    let after = after(&request);
+    let Some(session) = session else {
+        // Nothing to end: straight to the end.
+        return signed_out(state, None, vec![], after);
+    };
+    // Tied to this session: a hint of ours from it (or, without sid, for its user).
+    let tied = request.hint.as_ref().is_some_and(|h| match &h.sid {
+        Some(sid) => constant_time_eq(sid.as_bytes(), session.sid.as_bytes()),
+        None => h.sub == session.subject,
+    });
+    if tied {
+        return sign_out(state, &session, after).await;
+    }
+    confirm_page(state, headers, &request, &session).await
+}
+
+fn after(request: &EndSessionRequest) -> After {
+    // RP-Initiated Logout §3: state is echoed to the post-logout redirect URI.
+    let redirect = request.post_logout_redirect_uri.as_ref().map(|uri| match &request.state {
+        None => uri.clone(),
+        Some(s) => {
+            let separator = if uri.contains('?') { '&' } else { '?' };
+            let state = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("state", s)
+                .finish();
+            format!("{uri}{separator}{state}")
+        }
+    });
+    After {
+        client_name: request
+            .client
+            .as_ref()
+            .map(|c| c.client_name.clone().unwrap_or_else(|| c.client_id.clone())),
+        redirect,
+    }
+}
+
+async fn confirm_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    request: &EndSessionRequest,
+    session: &Session,
+) -> Response {
+    let Some(browser) = read_cookie(headers, state.cookies.browser) else {
+        // A session always comes with the browser cookie; without it, sign-out cannot be
+        // confirmed safely.
+        return state.error_page(&OAuthError::InvalidRequest(
+            "this browser cannot confirm the sign-out; close it to end the session".into(),
+        ));
+    };
+    let (id, csrf) = match (random_handle(), random_handle()) {
+        (Ok(id), Ok(csrf)) => (id, csrf),
+        _ => return state.error_page(&OAuthError::ServerError),
+    };
+    let pending = Pending {
+        browser: handle_digest(browser),
+        csrf: csrf.clone(),
+        client_id: request.client.as_ref().map(|c| c.client_id.clone()),
+        post_logout_redirect_uri: request.post_logout_redirect_uri.clone(),
+        state: request.state.clone(),
+    };
+    let now = state.clock.now();
+    let record = Grant {
+        handle_digest: handle_digest(&id),
+        kind: CONFIRMATION.into(),
+        client_id: pending.client_id.clone().unwrap_or_default(),
+        subject: Some(session.subject.clone()),
+        session_id: Some(session.sid.clone()),
+        family: None,
+        data: serde_json::to_value(&pending).unwrap_or_default(),
+        created_at: now,
+        expires_at: now + CONFIRMATION_LIFETIME,
+        consumed_at: None,
+    };
+    if let Err(e) = state.store.insert_grant(&record).await {
+        return state.error_page(&e.into());
+    }
+    let username = match state.store.find_user_by_subject(&session.subject).await {
+        Ok(u) => u.map(|u| u.username),
+        Err(e) => return state.error_page(&e.into()),
+    };
+    state.pages.render(
+        StatusCode::OK,
+        "logout.html",
+        minijinja::context! {
+            interaction => id,
+            csrf,
+            client_name => after(request).client_name,
+            username,
+        },
+    )
+}
+
+/// `POST /end_session/confirm`
+pub async fn confirm(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let form = match read_form(&headers, &uri, &body) {
+        Ok(f) => f,
+        Err(e) => return state.error_page(&e),
+    };
+    let field = |name: &str| form.one(name).ok().flatten().unwrap_or_default();
+    let refused = |status: StatusCode, title: &str| {
+        state.pages.error(
+            status,
+            title,
+            "Go back to the application and sign out again.",
+            "",
+        )
+    };
+    let now = state.clock.now();
+    let digest = handle_digest(field("interaction"));
+    let pending = match state.store.find_grant(&digest).await {
+        Ok(Some(g)) if g.kind == CONFIRMATION && g.consumed_at.is_none() && g.expires_at > now => {
+            match serde_json::from_value::<Pending>(g.data) {
+                Ok(p) => p,
+                Err(_) => return state.error_page(&OAuthError::ServerError),
+            }
+        }
+        Ok(_) => return refused(StatusCode::BAD_REQUEST, "This sign-out page has expired"),
+        Err(e) => return state.error_page(&e.into()),
+    };
+    let browser = read_cookie(&headers, state.cookies.browser).unwrap_or_default();
+    let genuine = constant_time_eq(field("csrf").as_bytes(), pending.csrf.as_bytes())
+        && constant_time_eq(handle_digest(browser).as_bytes(), pending.browser.as_bytes());
+    if !genuine {
+        return refused(StatusCode::FORBIDDEN, "This form cannot be accepted");
+    }
+    match state.store.consume_grant(&digest, CONFIRMATION, now).await {
+        Ok(Some(_)) => {}
+        Ok(None) => return refused(StatusCode::BAD_REQUEST, "This sign-out page has expired"),
+        Err(e) => return state.error_page(&e.into()),
+    }
+    let client = match &pending.client_id {
+        Some(id) => state.store.find_client(id).await.ok().flatten(),
+        None => None,
+    };
+    let request = EndSessionRequest {
+        client,
+        hint: None,
+        post_logout_redirect_uri: pending.post_logout_redirect_uri,
+        state: pending.state,
+        logout_hint: None,
+    };
+    let after = after(&request);
+    if field("action") != "logout" {
+        return state.pages.render(
+            StatusCode::OK,
+            "signed_out.html",
+            minijinja::context! { signed_out => false },
+        );
+    }
+    match current_session(&state, &headers).await {
+        Ok(Some(session)) => sign_out(&state, &session, after).await,
+        Ok(None) => signed_out(&state, None, vec![], after),
+        Err(e) => state.error_page(&e),
+    }
+}
+
+/// Ends `session`, starts the back-channel notifications and shows the signed-out page.
+async fn sign_out(state: &AppState, session: &Session, after: After) -> Response {
+    let clients = match end_session(
+        state.store.as_ref(),
+        state.store.as_ref(),
+        state.store.as_ref(),
+        session,
+    )
+    .await
+    {
+        Ok(c) => c,
+        Err(e) => return state.error_page(&e),
+    };
+    tracing::info!(sid = %session.sid, clients = clients.len(), "signed out");
+    let ring = state.keys.current();
+    // Delivered in the background: the page does not wait for the clients.
+    drop(state.backchannel.notify(
+        &state.config.issuer,
+        &ring,
+        state.default_alg(),
+        session,
+        &clients,
+        state.clock.now(),
+    ));
+    let frames: Vec<String> = clients
+        .iter()
+        .filter_map(|c| frontchannel_url(c, &state.config.issuer, &session.sid))
+        .collect();
+    signed_out(state, Some(session), frames, after)
+}
+
+fn origin(uri: &str) -> Option<String> {
+    let url = url::Url::parse(uri).ok()?;
+    Some(url.origin().ascii_serialization())
+}
+
+fn signed_out(
+    state: &AppState,
+    session: Option<&Session>,
+    frames: Vec<String>,
+    after: After,
+) -> Response {
+    let clear = session.and(state.cookies.clear(state.cookies.session));
+    let response = match (&after.redirect, frames.is_empty()) {
+        // Nothing to load in frames: straight back to the client.
+        (Some(redirect), true) => see_other(redirect),
+        _ => {
+            let origins: Vec<String> = frames.iter().filter_map(|f| origin(f)).collect();
+            state.pages.render_with_csp(
+                StatusCode::OK,
+                "signed_out.html",
+                minijinja::context! {
+                    signed_out => true,
+                    frames,
+                    redirect => after.redirect,
+                    client_name => after.client_name,
+                },
+                signed_out_csp(&origins),
+            )
+        }
+    };
+    with_cookies(response, clear)
+}
