@@ -94,7 +94,9 @@ pub async fn parse_end_session(
     // §2: with both, the client_id must be the one the token was issued to.
     let client_id = match (form.one("client_id")?, &hint) {
         (Some(id), Some(h)) if !h.aud.iter().any(|a| a == id) => {
-            return Err(invalid("client_id differs from the id_token_hint's audience"));
+            return Err(invalid(
+                "client_id differs from the id_token_hint's audience",
+            ));
         }
         (Some(id), _) => Some(id.to_string()),
         (None, Some(h)) => h.aud.first().cloned(),

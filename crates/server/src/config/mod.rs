@@ -249,7 +249,8 @@ impl Default for RawLogin {
 #[serde(deny_unknown_fields, default)]
 pub struct RawUi {
     /// A directory of templates (`layout.html`, `login.html`, `consent.html`, `error.html`,
-    /// `form_post.html`) and `style.css` that replace the built-in ones of the same name.
+    /// `form_post.html`, `logout.html`, `signed_out.html`) and `style.css` that replace the
+    /// built-in ones of the same name.
     pub templates: Option<std::path::PathBuf>,
 }
 

@@ -16,6 +16,7 @@ mod signin_hybrid;
 mod signin_instances;
 mod signin_negative;
 mod signin_pages;
+mod signout;
 mod support;
 mod tokens;
 mod tokens_hostile;

@@ -72,7 +72,10 @@ pub async fn end_session_post(
     }
 }
 
-async fn current_session(state: &AppState, headers: &HeaderMap) -> Result<Option<Session>, OAuthError> {
+async fn current_session(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Session>, OAuthError> {
     match read_cookie(headers, state.cookies.session) {
         Some(cookie) => {
             load_session(
@@ -89,10 +92,11 @@ async fn current_session(state: &AppState, headers: &HeaderMap) -> Result<Option
 
 async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
     let ring = state.keys.current();
-    let request = match parse_end_session(state.store.as_ref(), &ring, &state.config.issuer, form).await {
-        Ok(r) => r,
-        Err(e) => return state.error_page(&e),
-    };
+    let request =
+        match parse_end_session(state.store.as_ref(), &ring, &state.config.issuer, form).await {
+            Ok(r) => r,
+            Err(e) => return state.error_page(&e),
+        };
     let session = match current_session(state, headers).await {
         Ok(s) => s,
         Err(e) => return state.error_page(&e),
@@ -115,16 +119,19 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
 
 fn after(request: &EndSessionRequest) -> After {
     // RP-Initiated Logout §3: state is echoed to the post-logout redirect URI.
-    let redirect = request.post_logout_redirect_uri.as_ref().map(|uri| match &request.state {
-        None => uri.clone(),
-        Some(s) => {
-            let separator = if uri.contains('?') { '&' } else { '?' };
-            let state = url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("state", s)
-                .finish();
-            format!("{uri}{separator}{state}")
-        }
-    });
+    let redirect = request
+        .post_logout_redirect_uri
+        .as_ref()
+        .map(|uri| match &request.state {
+            None => uri.clone(),
+            Some(s) => {
+                let separator = if uri.contains('?') { '&' } else { '?' };
+                let state = url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("state", s)
+                    .finish();
+                format!("{uri}{separator}{state}")
+            }
+        });
     After {
         client_name: request
             .client
@@ -224,7 +231,10 @@ pub async fn confirm(
     };
     let browser = read_cookie(&headers, state.cookies.browser).unwrap_or_default();
     let genuine = constant_time_eq(field("csrf").as_bytes(), pending.csrf.as_bytes())
-        && constant_time_eq(handle_digest(browser).as_bytes(), pending.browser.as_bytes());
+        && constant_time_eq(
+            handle_digest(browser).as_bytes(),
+            pending.browser.as_bytes(),
+        );
     if !genuine {
         return refused(StatusCode::FORBIDDEN, "This form cannot be accepted");
     }

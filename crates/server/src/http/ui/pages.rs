@@ -24,6 +24,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "form_post.html",
         include_str!("../../../templates/form_post.html"),
     ),
+    (
+        "logout.html",
+        include_str!("../../../templates/logout.html"),
+    ),
+    (
+        "signed_out.html",
+        include_str!("../../../templates/signed_out.html"),
+    ),
 ];
 
 const STYLE: &str = include_str!("../../../templates/style.css");
@@ -137,8 +145,11 @@ pub fn signed_out_csp(frame_origins: &[String]) -> HeaderValue {
     if frame_origins.is_empty() {
         return HeaderValue::from_static(PAGE_CSP);
     }
-    HeaderValue::from_str(&format!("{PAGE_CSP}; frame-src {}", frame_origins.join(" ")))
-        .unwrap_or_else(|_| HeaderValue::from_static(PAGE_CSP))
+    HeaderValue::from_str(&format!(
+        "{PAGE_CSP}; frame-src {}",
+        frame_origins.join(" ")
+    ))
+    .unwrap_or_else(|_| HeaderValue::from_static(PAGE_CSP))
 }
 
 /// An HTML response that is never cached or framed.
@@ -170,6 +181,32 @@ mod tests {
         );
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+    }
+
+    #[test]
+    fn every_builtin_page_renders() {
+        let pages = Pages::load(None, "https://id.example").unwrap();
+        for (name, _) in TEMPLATES {
+            let rendered = pages
+                .env
+                .get_template(name)
+                .and_then(|t| t.render(minijinja::context! { interaction => "i", csrf => "c" }));
+            assert!(rendered.is_ok(), "{name}: {rendered:?}");
+        }
+        let logout = pages.env.get_template("logout.html").and_then(|t| {
+            t.render(minijinja::context! {
+                interaction => "i", csrf => "c",
+                client_name => Some("Alpha".to_string()), username => Some("alice".to_string()),
+            })
+        });
+        assert!(logout.is_ok(), "{logout:?}");
+        let signed_out = pages.env.get_template("signed_out.html").and_then(|t| {
+            t.render(minijinja::context! {
+                signed_out => true, frames => vec!["https://a/b?x=1&y=2".to_string()],
+                redirect => Some("https://c/d?state=s".to_string()), client_name => None::<String>,
+            })
+        });
+        assert!(signed_out.is_ok(), "{signed_out:?}");
     }
 
     #[test]
