@@ -17,7 +17,7 @@ use super::{ClientsCommand, KeysCommand, UsersCommand};
 use crate::config::Config;
 use crate::provision::{hash_password_blocking, new_subject};
 
-async fn open(config: &Config) -> anyhow::Result<SqlStore> {
+pub(super) async fn open(config: &Config) -> anyhow::Result<SqlStore> {
     SqlStore::open(config.database_url.expose(), &config.database)
         .await
         .with_context(|| format!("cannot open database {}", config.database_url_redacted()))

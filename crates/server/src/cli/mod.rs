@@ -3,6 +3,7 @@
 mod banner;
 mod commands;
 mod format;
+mod sessions;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,36 @@ pub enum Command {
     /// Manage local user accounts.
     #[command(subcommand)]
     Users(UsersCommand),
+    /// List and end single sign-on sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+/// `tessera sessions ...`
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// List live sessions, optionally of one user or one client.
+    List {
+        /// Only this user's sessions (login name).
+        #[arg(long)]
+        user: Option<String>,
+        /// Only sessions a client signed in through.
+        #[arg(long)]
+        client: Option<String>,
+    },
+    /// End sessions: what belongs to them is revoked (refresh tokens of offline_access
+    /// grants excepted) and their clients get back-channel logout.
+    End {
+        /// The session with this `sid`.
+        #[arg(long)]
+        sid: Option<String>,
+        /// Every session of this user (login name).
+        #[arg(long)]
+        user: Option<String>,
+        /// Every session a client signed in through.
+        #[arg(long)]
+        client: Option<String>,
+    },
 }
 
 /// `tessera keys ...`
@@ -160,6 +191,7 @@ pub fn main() -> ExitCode {
             Command::Keys(cmd) => commands::keys(&config, cmd).await,
             Command::Clients(cmd) => commands::clients(&config, cmd).await,
             Command::Users(cmd) => commands::users(&config, cmd).await,
+            Command::Sessions(cmd) => sessions::sessions(&config, cmd).await,
         }
     });
     match result {
