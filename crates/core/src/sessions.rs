@@ -114,6 +114,27 @@ pub async fn add_session_client(
     Ok(())
 }
 
+/// The OP browser state of Session Management 1.0 §3 for session `sid`: the value of the
+/// script-readable cookie the check-session iframe compares against. Derived from the sid
+/// (itself in every identity token), so it changes with every sign-in and disappears with
+/// sign-out.
+pub fn browser_state(sid: &str) -> String {
+    handle_digest(&format!("opbs:{sid}"))
+}
+
+/// The `session_state` of an authorization response (Session Management 1.0 §3):
+/// `base64url(SHA-256(client_id SP origin SP browser_state SP salt)) "." salt`, which the
+/// check-session iframe recomputes in the browser.
+pub fn session_state(
+    client_id: &str,
+    origin: &str,
+    browser_state: &str,
+) -> Result<String, OAuthError> {
+    let salt = base64url(&random_bytes(8).map_err(|_| OAuthError::ServerError)?);
+    let digest = handle_digest(&format!("{client_id} {origin} {browser_state} {salt}"));
+    Ok(format!("{digest}.{salt}"))
+}
+
 /// The grant kind remembered consent is stored under.
 pub const CONSENT: &str = "consent";
 

@@ -59,6 +59,8 @@ pub struct ProviderMetadata {
     pub userinfo_endpoint: String,
     /// RP-Initiated Logout 1.0 §2.1.
     pub end_session_endpoint: String,
+    /// Session Management 1.0 §3.3.
+    pub check_session_iframe: String,
     /// Front-Channel Logout 1.0 §3.
     pub frontchannel_logout_supported: bool,
     /// Front-Channel Logout 1.0 §3: `iss` and `sid` are sent.
@@ -143,6 +145,7 @@ impl ProviderMetadata {
             jwks_uri: endpoint(paths::JWKS),
             userinfo_endpoint: endpoint(paths::USERINFO),
             end_session_endpoint: endpoint(paths::END_SESSION),
+            check_session_iframe: endpoint(paths::CHECK_SESSION),
             frontchannel_logout_supported: true,
             frontchannel_logout_session_supported: true,
             backchannel_logout_supported: true,

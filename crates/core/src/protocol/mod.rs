@@ -32,6 +32,10 @@ pub mod paths {
     pub const END_SESSION: &str = "/end_session";
     /// Where the sign-out confirmation form is posted.
     pub const END_SESSION_CONFIRM: &str = "/end_session/confirm";
+    /// The check-session iframe (OpenID Connect Session Management 1.0 §3.2).
+    pub const CHECK_SESSION: &str = "/check_session";
+    /// Its script.
+    pub const CHECK_SESSION_SCRIPT: &str = "/assets/check_session.js";
     /// The login page.
     pub const LOGIN: &str = "/login";
     /// The consent page.

@@ -199,6 +199,8 @@ pub fn router(state: AppState) -> Router {
         .route(paths::USERINFO, get(userinfo::userinfo_get).post(userinfo::userinfo_post))
         .route(paths::END_SESSION, get(ui::logout::end_session_get).post(ui::logout::end_session_post))
         .route(paths::END_SESSION_CONFIRM, post(ui::logout::confirm))
+        .route(paths::CHECK_SESSION, get(ui::check_session::check_session))
+        .route(paths::CHECK_SESSION_SCRIPT, get(ui::check_session::check_session_script))
         .route(paths::STYLE, get(ui::style))
         .route(paths::FORM_POST_SCRIPT, get(ui::form_post_script))
         .route("/healthz", get(health::healthz))

@@ -172,6 +172,10 @@ async fn openid_configuration_is_complete_and_honest() {
     assert_eq!(doc["request_uri_parameter_supported"], false);
     // Nothing that is not implemented is advertised.
     assert_eq!(doc["end_session_endpoint"], format!("{issuer}/end_session"));
+    assert_eq!(
+        doc["check_session_iframe"],
+        format!("{issuer}/check_session")
+    );
     for key in [
         "frontchannel_logout_supported",
         "frontchannel_logout_session_supported",

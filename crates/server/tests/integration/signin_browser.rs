@@ -31,12 +31,50 @@ async fn callback_server(port: u16) -> Received {
                 "signed in"
             }),
         )
+        .route("/rp", get(rp_page))
         .with_state(received.clone());
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
     received
+}
+
+/// A client page that asks the OP's check-session iframe about `ss` (Session Management 1.0
+/// §3.1) and shows the answer in `#result`.
+async fn rp_page(RawQuery(q): RawQuery) -> axum::response::Html<String> {
+    let q = q.unwrap_or_default();
+    let get = |name: &str| param(&q, name).unwrap_or_default();
+    let (op, message) = (get("op"), format!("{} {}", get("client"), get("ss")));
+    axum::response::Html(format!(
+        r#"<!doctype html><html><body><div id="result">pending</div>
+<iframe id="op" src="{op}/check_session"></iframe>
+<script>
+window.addEventListener("message", function (e) {{
+  if (e.origin === "{op}") document.getElementById("result").textContent = e.data;
+}});
+document.getElementById("op").addEventListener("load", function () {{
+  document.getElementById("op").contentWindow.postMessage({message:?}, "{op}");
+}});
+</script></body></html>"#
+    ))
+}
+
+/// What the check-session iframe answered on the client's page.
+async fn iframe_answer(browser: &Chromium) -> &'static str {
+    for _ in 0..100 {
+        let html = browser.source().await;
+        for word in ["unchanged", "changed", "error"] {
+            if html.contains(&format!("<div id=\"result\">{word}</div>")) {
+                return word;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!(
+        "the check-session iframe did not answer: {}",
+        browser.source().await
+    );
 }
 
 fn param(received: &str, name: &str) -> Option<String> {
@@ -123,5 +161,27 @@ claims = {{ name = "Alice Smith" }}
     let posted = received.lock().unwrap()[1].clone();
     assert_eq!(param(&posted, "state").as_deref(), Some("second"));
     assert!(param(&posted, "code").is_some_and(|c| c.len() >= 43));
+
+    // Session Management 1.0: the client's page asks the check-session iframe.
+    let session_state = param(&got, "session_state").expect("session_state in the response");
+    let rp = |ss: &str| {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("op", &server.base)
+            .append_pair("client", "browser-app")
+            .append_pair("ss", ss)
+            .finish();
+        format!("http://127.0.0.1:{port}/rp?{query}")
+    };
+    browser.goto(&rp(&session_state)).await;
+    assert_eq!(iframe_answer(&browser).await, "unchanged");
+    // Signing out changes the browser state: the iframe now says "changed".
+    let id_token = tokens["id_token"].as_str().unwrap();
+    browser
+        .goto(&server.url(&format!("/end_session?id_token_hint={id_token}")))
+        .await;
+    browser.wait_for_url("/end_session").await;
+    assert!(browser.source().await.contains("You are signed out"));
+    browser.goto(&rp(&session_state)).await;
+    assert_eq!(iframe_answer(&browser).await, "changed");
     browser.quit().await;
 }

@@ -11,6 +11,8 @@ pub struct CookieNames {
     pub session: &'static str,
     /// The browser-binding cookie's name.
     pub browser: &'static str,
+    /// The script-readable OP browser state (Session Management 1.0 §3).
+    pub browser_state: &'static str,
     secure: bool,
 }
 
@@ -22,15 +24,33 @@ impl CookieNames {
             Self {
                 session: "__Host-tessera-session",
                 browser: "__Host-tessera-browser",
+                browser_state: "__Host-tessera-bs",
                 secure,
             }
         } else {
             Self {
                 session: "tessera-session",
                 browser: "tessera-browser",
+                browser_state: "tessera-bs",
                 secure,
             }
         }
+    }
+
+    /// The OP browser state cookie: readable by the check-session iframe's script, so not
+    /// HttpOnly; it holds no secret. Under https it is SameSite=None so that the iframe, in
+    /// the client's site, can read it.
+    pub fn set_browser_state(&self, value: &str) -> Option<HeaderValue> {
+        let attributes = if self.secure {
+            "; SameSite=None; Secure"
+        } else {
+            "; SameSite=Lax"
+        };
+        HeaderValue::from_str(&format!(
+            "{}={value}; Path=/{attributes}",
+            self.browser_state
+        ))
+        .ok()
     }
 
     /// A `Set-Cookie` value: HttpOnly, SameSite=Lax, Path=/, Secure under https. A session

@@ -18,8 +18,8 @@ use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::sessions::{
-    Interaction, Step, add_session_client, load_session, new_browser_id, remembered_consent,
-    save_interaction, session_data,
+    Interaction, Step, add_session_client, browser_state, load_session, new_browser_id,
+    remembered_consent, save_interaction, session_data, session_state,
 };
 use tessera_core::tokens::id_token::id_token_hint_subject;
 
@@ -332,14 +332,28 @@ async fn issue(
     if let Some(code) = code {
         params.insert(0, ("code", code));
     }
+    // Session Management 1.0 §3: the client watches this value through the check-session
+    // iframe.
+    let opbs = browser_state(&session.sid);
+    if let Ok(uri) = url::Url::parse(&request.redirect_uri) {
+        let origin = uri.origin().ascii_serialization();
+        params.push((
+            "session_state",
+            session_state(&client.client_id, &origin, &opbs)?,
+        ));
+    }
     add_session_client(state.store.as_ref(), &mut session, &client.client_id).await?;
-    Ok(state.respond(AuthorizationResponse::success(
+    let response = state.respond(AuthorizationResponse::success(
         request.redirect_uri.clone(),
         request.response_mode,
         params,
         request.state.clone(),
         &state.config.issuer,
-    )))
+    ));
+    Ok(with_cookies(
+        response,
+        state.cookies.set_browser_state(&opbs),
+    ))
 }
 
 impl AppState {

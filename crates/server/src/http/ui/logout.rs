@@ -311,7 +311,14 @@ fn signed_out(
     frames: Vec<String>,
     after: After,
 ) -> Response {
-    let clear = session.and(state.cookies.clear(state.cookies.session));
+    let clear = session.map(|_| {
+        [
+            state.cookies.clear(state.cookies.session),
+            state.cookies.clear(state.cookies.browser_state),
+        ]
+        .into_iter()
+        .flatten()
+    });
     let response = match (&after.redirect, frames.is_empty()) {
         // Nothing to load in frames: straight back to the client.
         (Some(redirect), true) => see_other(redirect),
@@ -330,5 +337,5 @@ fn signed_out(
             )
         }
     };
-    with_cookies(response, clear)
+    with_cookies(response, clear.into_iter().flatten())
 }

@@ -1,5 +1,6 @@
 //! The browser-facing endpoints: `/authorize`, the login and consent pages, and their assets.
 
+pub mod check_session;
 pub mod consent;
 pub mod cookies;
 pub mod flow;
