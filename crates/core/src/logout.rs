@@ -11,7 +11,7 @@ use crate::grants::refresh_token;
 use crate::model::{Client, Session};
 use crate::protocol::OAuthError;
 use crate::protocol::form::Form;
-use crate::sessions::session_data;
+use crate::sessions::session_clients;
 use crate::store::{ClientStore, GrantStore, SessionStore};
 use crate::tokens::jws::sign_compact;
 use crate::tokens::verify::verify_own_jws;
@@ -57,8 +57,10 @@ pub fn verify_id_token_hint(hint: &str, ring: &KeyRing, issuer: &str) -> Option<
     })
 }
 
-/// A checked end-session request.
-#[derive(Debug, Clone)]
+/// A checked end-session request. Values that fail their checks are dropped, as if they had
+/// not been sent (RP-Initiated Logout §2-3): the sign-out then asks for confirmation and never
+/// redirects to an unverified address.
+#[derive(Debug, Clone, Default)]
 pub struct EndSessionRequest {
     /// The client asking, from `client_id` or the hint's audience.
     pub client: Option<Client>,
@@ -70,92 +72,92 @@ pub struct EndSessionRequest {
     pub state: Option<String>,
     /// `logout_hint`.
     pub logout_hint: Option<String>,
+    /// What was dropped, for the confirmation page.
+    pub problems: Vec<&'static str>,
 }
 
-fn invalid(why: &'static str) -> OAuthError {
-    OAuthError::InvalidRequest(why.into())
-}
-
-/// Checks an end-session request (RP-Initiated Logout §2, §3). Errors are for an error page:
-/// nothing is redirected to an unverified address.
+/// Checks an end-session request (RP-Initiated Logout §2, §3). Only a malformed request
+/// (a repeated parameter) is an error.
 pub async fn parse_end_session(
     clients: &dyn ClientStore,
     ring: &KeyRing,
     issuer: &str,
     form: &Form,
 ) -> Result<EndSessionRequest, OAuthError> {
-    let hint = match form.one("id_token_hint")? {
-        Some(h) => Some(
-            verify_id_token_hint(h, ring, issuer)
-                .ok_or_else(|| invalid("the id_token_hint is not an identity token of ours"))?,
-        ),
-        None => None,
+    let mut request = EndSessionRequest {
+        state: form.one("state")?.map(str::to_string),
+        logout_hint: form.one("logout_hint")?.map(str::to_string),
+        ..EndSessionRequest::default()
     };
+    if let Some(h) = form.one("id_token_hint")? {
+        request.hint = verify_id_token_hint(h, ring, issuer);
+        if request.hint.is_none() {
+            request
+                .problems
+                .push("the id_token_hint is not an identity token of ours");
+        }
+    }
     // §2: with both, the client_id must be the one the token was issued to.
-    let client_id = match (form.one("client_id")?, &hint) {
+    let client_id = match (form.one("client_id")?, &request.hint) {
         (Some(id), Some(h)) if !h.aud.iter().any(|a| a == id) => {
-            return Err(invalid(
-                "client_id differs from the id_token_hint's audience",
-            ));
+            request
+                .problems
+                .push("client_id differs from the id_token_hint's audience");
+            request.hint = None;
+            None
         }
         (Some(id), _) => Some(id.to_string()),
         (None, Some(h)) => h.aud.first().cloned(),
         (None, None) => None,
     };
-    let client = match client_id {
-        Some(id) => Some(
-            clients
-                .find_client(&id)
-                .await?
-                .filter(|c| c.enabled)
-                .ok_or_else(|| invalid("unknown client"))?,
-        ),
-        None => None,
-    };
-    // §3: exactly one of the client's registered post_logout_redirect_uris, or no redirect.
-    let post_logout_redirect_uri = match form.one("post_logout_redirect_uri")? {
-        None => None,
-        Some(uri) => {
-            let client = client.as_ref().ok_or_else(|| {
-                invalid("post_logout_redirect_uri needs client_id or id_token_hint")
-            })?;
-            if !client.post_logout_redirect_uris.iter().any(|r| r == uri) {
-                return Err(invalid(
-                    "the post_logout_redirect_uri is not registered for this client",
-                ));
-            }
-            Some(uri.to_string())
+    if let Some(id) = client_id {
+        request.client = clients.find_client(&id).await?.filter(|c| c.enabled);
+        if request.client.is_none() {
+            request.problems.push("unknown client");
         }
-    };
-    Ok(EndSessionRequest {
-        client,
-        hint,
-        post_logout_redirect_uri,
-        state: form.one("state")?.map(str::to_string),
-        logout_hint: form.one("logout_hint")?.map(str::to_string),
-    })
+    }
+    // §3: exactly one of the client's registered post_logout_redirect_uris, or no redirect.
+    if let Some(uri) = form.one("post_logout_redirect_uri")? {
+        match &request.client {
+            Some(c) if c.post_logout_redirect_uris.iter().any(|r| r == uri) => {
+                request.post_logout_redirect_uri = Some(uri.to_string());
+            }
+            Some(_) => request
+                .problems
+                .push("the post_logout_redirect_uri is not registered for this client"),
+            None => request
+                .problems
+                .push("post_logout_redirect_uri needs client_id or id_token_hint"),
+        }
+    }
+    Ok(request)
 }
 
-/// Ends `session`: the record goes, and with it every grant bound to it except refresh tokens,
-/// which exist only for `offline_access` and so outlive the session (OIDC Core §11). Returns
-/// the clients that were signed in through it, for logout notifications.
+/// Ends the session with the digest `id_digest`: the record goes, and with it every grant bound
+/// to it except refresh tokens, which exist only for `offline_access` and so outlive the
+/// session (OIDC Core §11). Returns the ended session and the clients that were signed in
+/// through it, for logout notifications; `None` when it had already ended (so no one is
+/// notified twice).
 pub async fn end_session(
     sessions: &dyn SessionStore,
     grants: &dyn GrantStore,
     clients: &dyn ClientStore,
-    session: &Session,
-) -> Result<Vec<Client>, OAuthError> {
-    sessions.delete_session(&session.id_digest).await?;
+    id_digest: &str,
+) -> Result<Option<(Session, Vec<Client>)>, OAuthError> {
+    let Some(session) = sessions.delete_session(id_digest).await? else {
+        return Ok(None);
+    };
+    let ids = session_clients(grants, &session.sid).await?;
     grants
         .delete_session_grants(&session.sid, refresh_token::GRANT_TYPE)
         .await?;
     let mut signed_in = Vec::new();
-    for id in session_data(session).clients {
+    for id in ids {
         if let Some(client) = clients.find_client(&id).await?.filter(|c| c.enabled) {
             signed_in.push(client);
         }
     }
-    Ok(signed_in)
+    Ok(Some((session, signed_in)))
 }
 
 #[derive(Serialize)]

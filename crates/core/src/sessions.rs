@@ -38,9 +38,10 @@ pub struct SessionData {
     pub amr: Vec<String>,
     /// The identity provider that authenticated the user (`local`).
     pub idp: String,
-    /// Clients that received a response through this session (for logout).
+    /// The OP browser state of Session Management 1.0 §3: random, so that no one can compute
+    /// it from what tokens reveal.
     #[serde(default)]
-    pub clients: Vec<String>,
+    pub browser_state: String,
 }
 
 /// Reads a session's data.
@@ -58,6 +59,8 @@ pub async fn start_session(
     data: &SessionData,
 ) -> Result<(String, Session), OAuthError> {
     let cookie = random_id()?;
+    let mut data = data.clone();
+    data.browser_state = random_id()?;
     let absolute = now.saturating_add(secs(lifetimes.absolute));
     let session = Session {
         id_digest: handle_digest(&cookie),
@@ -68,7 +71,7 @@ pub async fn start_session(
         last_seen: now,
         expires_at: now.saturating_add(secs(lifetimes.idle)).min(absolute),
         absolute_expires_at: absolute,
-        data: serde_json::to_value(data).map_err(|_| OAuthError::ServerError)?,
+        data: serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?,
     };
     sessions.insert_session(&session).await?;
     Ok((cookie, session))
@@ -98,28 +101,53 @@ pub async fn load_session(
     Ok(Some(session))
 }
 
+/// The grant kind recording that a client got a response through a session: one row per
+/// client and session, inserted atomically (concurrent sign-ins of several clients cannot
+/// lose one), bound to the session so that it ends with it.
+pub const SESSION_CLIENT: &str = "session_client";
+
 /// Records that `client_id` got a response through `session`.
 pub async fn add_session_client(
-    sessions: &dyn SessionStore,
-    session: &mut Session,
+    grants: &dyn GrantStore,
+    session: &Session,
     client_id: &str,
+    now: UnixTime,
 ) -> Result<(), OAuthError> {
-    let mut data = session_data(session);
-    if data.clients.iter().any(|c| c == client_id) {
-        return Ok(());
+    let record = Grant {
+        handle_digest: handle_digest(&format!(
+            "{SESSION_CLIENT}:{}:{}:{client_id}",
+            session.sid.len(),
+            session.sid
+        )),
+        kind: SESSION_CLIENT.into(),
+        client_id: client_id.to_string(),
+        subject: Some(session.subject.clone()),
+        session_id: Some(session.sid.clone()),
+        family: None,
+        data: serde_json::Value::Null,
+        created_at: now,
+        expires_at: session.absolute_expires_at,
+        consumed_at: None,
+    };
+    match grants.insert_grant(&record).await {
+        // Recorded before: nothing to do.
+        Err(crate::store::StoreError::Conflict(_)) => Ok(()),
+        other => Ok(other?),
     }
-    data.clients.push(client_id.to_string());
-    session.data = serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?;
-    sessions.update_session(session).await?;
-    Ok(())
 }
 
-/// The OP browser state of Session Management 1.0 §3 for session `sid`: the value of the
-/// script-readable cookie the check-session iframe compares against. Derived from the sid
-/// (itself in every identity token), so it changes with every sign-in and disappears with
-/// sign-out.
-pub fn browser_state(sid: &str) -> String {
-    handle_digest(&format!("opbs:{sid}"))
+/// The clients that got a response through session `sid`.
+pub async fn session_clients(
+    grants: &dyn GrantStore,
+    sid: &str,
+) -> Result<Vec<String>, OAuthError> {
+    Ok(grants.session_grant_clients(sid, SESSION_CLIENT).await?)
+}
+
+/// The OP browser state of Session Management 1.0 §3 for `session` (the value of the
+/// script-readable cookie the check-session iframe compares against).
+pub fn browser_state(session: &Session) -> String {
+    session_data(session).browser_state
 }
 
 /// The `session_state` of an authorization response (Session Management 1.0 §3):

@@ -107,6 +107,12 @@ impl Backchannel {
                     tracing::info!(client_id, attempt, "back-channel logout delivered");
                     return true;
                 }
+                // §2.8: a 4xx means the client refused this token; sending it again (with the
+                // same jti) cannot help.
+                Ok(r) if r.status().is_client_error() => {
+                    last_error = format!("refused with status {}", r.status().as_u16());
+                    break;
+                }
                 Ok(r) => last_error = format!("status {}", r.status().as_u16()),
                 Err(e) if e.is_timeout() => last_error = "timed out".into(),
                 Err(e) if e.is_connect() => last_error = "connection failed".into(),

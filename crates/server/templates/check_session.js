@@ -17,7 +17,8 @@
     return btoa(text).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
   }
   window.addEventListener("message", function (e) {
-    if (!e.source || typeof e.data !== "string") return;
+    // §3.2: only the page that frames this iframe may ask.
+    if (e.source !== window.parent || typeof e.data !== "string") return;
     var space = e.data.lastIndexOf(" ");
     var clientId = e.data.slice(0, space), sessionState = e.data.slice(space + 1);
     var dot = sessionState.lastIndexOf(".");
@@ -25,8 +26,13 @@
       e.source.postMessage("error", e.origin);
       return;
     }
-    var salt = sessionState.slice(dot + 1);
-    var input = new TextEncoder().encode(clientId + " " + e.origin + " " + browserState() + " " + salt);
+    var salt = sessionState.slice(dot + 1), state = browserState();
+    // No browser state: no session here, whatever was sent.
+    if (!state) {
+      e.source.postMessage("changed", e.origin);
+      return;
+    }
+    var input = new TextEncoder().encode(clientId + " " + e.origin + " " + state + " " + salt);
     window.crypto.subtle.digest("SHA-256", input).then(function (digest) {
       var expected = base64url(digest) + "." + salt;
       e.source.postMessage(expected === sessionState ? "unchanged" : "changed", e.origin);

@@ -125,6 +125,19 @@ impl GrantStore for SqlStore {
         Ok(done.rows_affected())
     }
 
+    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query(
+            "SELECT DISTINCT client_id FROM grants WHERE session_id = $1 AND kind = $2 \
+             ORDER BY client_id",
+        )
+        .bind(sid)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(map_err)?;
+        rows.iter().map(|r| get::<String>(r, "client_id")).collect()
+    }
+
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
         let done = sqlx::query("DELETE FROM grants WHERE expires_at < $1")
             .bind(before)

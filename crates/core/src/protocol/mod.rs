@@ -42,6 +42,8 @@ pub mod paths {
     pub const CONSENT: &str = "/consent";
     /// Stylesheet of the pages.
     pub const STYLE: &str = "/assets/style.css";
+    /// The script of the signed-out page.
+    pub const SIGNED_OUT_SCRIPT: &str = "/assets/signed_out.js";
     /// The script of the form_post response page.
     pub const FORM_POST_SCRIPT: &str = "/assets/form_post.js";
 }

@@ -420,6 +420,20 @@ pub async fn session_grants_end_with_the_session(store: Arc<dyn Store>) {
     }
     assert_eq!(
         store
+            .session_grant_clients("sid-1", "authorization_code")
+            .await
+            .unwrap(),
+        ["c1"]
+    );
+    assert!(
+        store
+            .session_grant_clients("sid-1", "nothing")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
             .delete_session_grants("sid-1", "refresh_token")
             .await
             .unwrap(),

@@ -130,6 +130,19 @@ impl GrantStore for MemoryStore {
         Ok((before - inner.grants.len()) as u64)
     }
 
+    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
+        let mut clients: Vec<String> = self
+            .lock()?
+            .grants
+            .values()
+            .filter(|g| g.session_id.as_deref() == Some(sid) && g.kind == kind)
+            .map(|g| g.client_id.clone())
+            .collect();
+        clients.sort();
+        clients.dedup();
+        Ok(clients)
+    }
+
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
         let mut inner = self.lock()?;
         let count = inner.grants.len();

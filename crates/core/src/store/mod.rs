@@ -77,6 +77,8 @@ pub trait GrantStore: Send + Sync {
     /// Deletes the grants bound to a session (`session_id` = its `sid`) except those of
     /// `keep_kind` (offline refresh tokens outlive the session); returns how many.
     async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64>;
+    /// The distinct clients of the grants of `kind` bound to session `sid`.
+    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>>;
     /// Deletes grants that expired before `before`; returns how many.
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64>;
 }

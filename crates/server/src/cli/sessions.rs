@@ -4,7 +4,7 @@
 use anyhow::bail;
 use tessera_core::logout::end_session;
 use tessera_core::model::Session;
-use tessera_core::sessions::session_data;
+use tessera_core::sessions::session_clients;
 use tessera_core::store::{SessionStore as _, UserStore as _};
 use tessera_core::tokens::load_key_ring;
 use tessera_core::{Clock, SystemClock};
@@ -23,7 +23,7 @@ async fn select(
     sid: Option<&str>,
     user: Option<&str>,
     client: Option<&str>,
-) -> anyhow::Result<Vec<Session>> {
+) -> anyhow::Result<Vec<(Session, Vec<String>)>> {
     let subject = match user {
         Some(name) => match store.find_user_by_username(name).await? {
             Some(u) => Some(u.subject),
@@ -35,11 +35,17 @@ async fn select(
         Some(s) => store.list_sessions_for_subject(s, now).await?,
         None => store.list_sessions(now).await?,
     };
-    Ok(all
-        .into_iter()
-        .filter(|s| sid.is_none_or(|sid| s.sid == sid))
-        .filter(|s| client.is_none_or(|c| session_data(s).clients.iter().any(|x| x == c)))
-        .collect())
+    let mut chosen = Vec::new();
+    for s in all {
+        if sid.is_some_and(|sid| s.sid != sid) {
+            continue;
+        }
+        let clients = session_clients(store, &s.sid).await?;
+        if client.is_none_or(|c| clients.iter().any(|x| x == c)) {
+            chosen.push((s, clients));
+        }
+    }
+    Ok(chosen)
 }
 
 /// `tessera sessions ...`
@@ -50,7 +56,9 @@ pub async fn sessions(config: &Config, command: SessionsCommand) -> anyhow::Resu
     match command {
         SessionsCommand::List { user, client } => {
             let mut rows = Vec::new();
-            for s in select(&store, now, None, user.as_deref(), client.as_deref()).await? {
+            for (s, clients) in
+                select(&store, now, None, user.as_deref(), client.as_deref()).await?
+            {
                 let username = store
                     .find_user_by_subject(&s.subject)
                     .await?
@@ -59,7 +67,7 @@ pub async fn sessions(config: &Config, command: SessionsCommand) -> anyhow::Resu
                 rows.push(vec![
                     s.sid.clone(),
                     username,
-                    session_data(&s).clients.join(","),
+                    clients.join(","),
                     utc(s.created_at),
                     utc(s.last_seen),
                     utc(s.expires_at.min(s.absolute_expires_at)),
@@ -94,13 +102,20 @@ pub async fn sessions(config: &Config, command: SessionsCommand) -> anyhow::Resu
                 .unwrap_or(tessera_core::tokens::SigningAlg::Es256);
             let sender = Backchannel::new()?;
             let mut deliveries = Vec::new();
-            for session in &chosen {
-                let clients = end_session(&store, &store, &store, session).await?;
+            let mut ended = 0;
+            for (session, _) in &chosen {
+                // Already ended by someone else: its clients were notified then.
+                let Some((session, clients)) =
+                    end_session(&store, &store, &store, &session.id_digest).await?
+                else {
+                    continue;
+                };
+                ended += 1;
                 deliveries.extend(sender.notify(
                     &config.issuer,
                     &ring,
                     alg,
-                    session,
+                    &session,
                     &clients,
                     now,
                 ));
@@ -114,7 +129,7 @@ pub async fn sessions(config: &Config, command: SessionsCommand) -> anyhow::Resu
             }
             println!(
                 "ended {} session(s); back-channel logout delivered to {} of {} client(s)",
-                chosen.len(),
+                ended,
                 total - failed,
                 total
             );

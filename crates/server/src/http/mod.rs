@@ -203,6 +203,7 @@ pub fn router(state: AppState) -> Router {
         .route(paths::CHECK_SESSION_SCRIPT, get(ui::check_session::check_session_script))
         .route(paths::STYLE, get(ui::style))
         .route(paths::FORM_POST_SCRIPT, get(ui::form_post_script))
+        .route(paths::SIGNED_OUT_SCRIPT, get(ui::signed_out_script))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(error::not_found)

@@ -265,13 +265,15 @@ async fn rp_initiated_logout_from_one_client_ends_the_session_for_both() {
     assert_eq!(status, 200, "{body}");
 }
 
+/// RP-Initiated Logout §2-3: a value that fails its check is treated as absent. The user is
+/// asked to confirm, and is never redirected to an address that is not registered.
 #[tokio::test]
 async fn unregistered_post_logout_redirects_are_refused() {
     let (server, _) = start().await;
     let browser = Browser::new(&server.base);
     let alpha = tokens(&server, &browser, "alpha", "openid").await;
     let hint = alpha["id_token"].as_str().unwrap();
-    for (params, why) in [
+    let cases: Vec<(Vec<(&str, &str)>, &str)> = vec![
         (
             vec![
                 ("id_token_hint", hint),
@@ -324,18 +326,24 @@ async fn unregistered_post_logout_redirects_are_refused() {
             vec![("id_token_hint", "eyJhbGciOiJub25lIn0.eyJzdWIiOiJ4In0.")],
             "not an identity token",
         ),
-    ] {
+        (vec![("client_id", "ghost")], "unknown client"),
+    ];
+    for (params, why) in cases {
         let response = browser
             .http
             .get(end_session(&server, &params))
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 400, "{why}");
+        assert_eq!(response.status(), 200, "{why}");
         assert!(response.headers().get(LOCATION).is_none());
-        assert!(response.text().await.unwrap().contains(why), "{why}");
+        let html = response.text().await.unwrap();
+        assert!(
+            html.contains("Sign out?") && html.contains(why),
+            "{why}: {html}"
+        );
     }
-    // Nothing was signed out.
+    // Nothing was signed out without the user's confirmation.
     let again = browser
         .open(&authorize_url(
             &server,
@@ -345,6 +353,21 @@ async fn unregistered_post_logout_redirects_are_refused() {
         ))
         .await;
     assert!(again.param("code").is_some());
+    // Confirmed, the sign-out happens, and without a redirect.
+    let page = browser
+        .open(&end_session(
+            &server,
+            &[
+                ("id_token_hint", hint),
+                ("post_logout_redirect_uri", "https://evil.example/"),
+            ],
+        ))
+        .await;
+    let done = browser
+        .submit(page.page(), "/end_session/confirm", &[("action", "logout")])
+        .await;
+    assert!(done.page().contains("You are signed out"));
+    assert!(!done.page().contains("evil.example"));
 }
 
 #[tokio::test]

@@ -40,15 +40,17 @@ impl CookieNames {
     /// The OP browser state cookie: readable by the check-session iframe's script, so not
     /// HttpOnly; it holds no secret. Under https it is SameSite=None so that the iframe, in
     /// the client's site, can read it.
-    pub fn set_browser_state(&self, value: &str) -> Option<HeaderValue> {
+    /// It lasts as long as the session can (`max_age` seconds).
+    pub fn set_browser_state(&self, value: &str, max_age: i64) -> Option<HeaderValue> {
         let attributes = if self.secure {
             "; SameSite=None; Secure"
         } else {
             "; SameSite=Lax"
         };
         HeaderValue::from_str(&format!(
-            "{}={value}; Path=/{attributes}",
-            self.browser_state
+            "{}={value}; Path=/; Max-Age={}{attributes}",
+            self.browser_state,
+            max_age.max(0)
         ))
         .ok()
     }

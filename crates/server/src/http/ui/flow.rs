@@ -33,15 +33,19 @@ pub async fn authorize_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match Form::parse(query.unwrap_or_default().as_bytes()) {
+    let form = match Form::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(form) => form,
+        Err(e) => return state.error_page(&e),
+    };
+    match super::park::continued(&state, &form).await {
         Ok(form) => start(&state, &headers, &form).await,
         Err(e) => state.error_page(&e),
     }
 }
 
 /// `POST /authorize`: parameters form-encoded in the body (OIDC Core §3.1.2.1). A POST from
-/// the client's site carries no SameSite=Lax cookies, so the request continues as a GET on
-/// our own site (RFC 9110 §15.4.4: 303), where the session cookie is sent.
+/// the client's site carries no SameSite=Lax cookies, so the request is parked and continues
+/// as a GET on our own site (RFC 9110 §15.4.4: 303), where the session cookie is sent.
 pub async fn authorize_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -49,10 +53,10 @@ pub async fn authorize_post(
     body: Bytes,
 ) -> Response {
     match read_form(&headers, &uri, &body) {
-        Ok(form) => {
-            let base = state.config.issuer.trim_end_matches('/');
-            see_other(&format!("{base}{}?{}", paths::AUTHORIZE, form.encode()))
-        }
+        Ok(form) => match super::park::park(&state, &form, paths::AUTHORIZE).await {
+            Ok(response) => response,
+            Err(e) => state.error_page(&e),
+        },
         Err(e) => state.error_page(&e),
     }
 }
@@ -262,7 +266,7 @@ async fn issue(
     state: &AppState,
     client: &Client,
     request: &AuthorizationRequest,
-    mut session: Session,
+    session: Session,
 ) -> Result<Response, OAuthError> {
     let audiences = user_audiences(
         &state.config.issuer,
@@ -334,7 +338,7 @@ async fn issue(
     }
     // Session Management 1.0 §3: the client watches this value through the check-session
     // iframe.
-    let opbs = browser_state(&session.sid);
+    let opbs = browser_state(&session);
     if let Ok(uri) = url::Url::parse(&request.redirect_uri) {
         let origin = uri.origin().ascii_serialization();
         params.push((
@@ -342,7 +346,13 @@ async fn issue(
             session_state(&client.client_id, &origin, &opbs)?,
         ));
     }
-    add_session_client(state.store.as_ref(), &mut session, &client.client_id).await?;
+    add_session_client(
+        state.store.as_ref(),
+        &session,
+        &client.client_id,
+        state.clock.now(),
+    )
+    .await?;
     let response = state.respond(AuthorizationResponse::success(
         request.redirect_uri.clone(),
         request.response_mode,
@@ -350,9 +360,10 @@ async fn issue(
         request.state.clone(),
         &state.config.issuer,
     ));
+    let lifetime = session.absolute_expires_at - state.clock.now();
     Ok(with_cookies(
         response,
-        state.cookies.set_browser_state(&opbs),
+        state.cookies.set_browser_state(&opbs, lifetime),
     ))
 }
 

@@ -156,7 +156,7 @@ pub async fn login_submit(
     let data = SessionData {
         amr: vec!["pwd".into()],
         idp: "local".into(),
-        clients: vec![],
+        browser_state: String::new(),
     };
     let now = state.clock.now();
     let (cookie, session) = match start_session(

@@ -32,6 +32,7 @@ const CONFIRMATION_LIFETIME: i64 = 10 * 60;
 struct Pending {
     browser: String,
     csrf: String,
+    sid: String,
     client_id: Option<String>,
     post_logout_redirect_uri: Option<String>,
     state: Option<String>,
@@ -49,14 +50,18 @@ pub async fn end_session_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    match Form::parse(query.unwrap_or_default().as_bytes()) {
+    let form = match Form::parse(query.unwrap_or_default().as_bytes()) {
+        Ok(form) => form,
+        Err(e) => return state.error_page(&e),
+    };
+    match super::park::continued(&state, &form).await {
         Ok(form) => start(&state, &headers, &form).await,
         Err(e) => state.error_page(&e),
     }
 }
 
-/// `POST /end_session`: continues as a GET on our own site, where the SameSite=Lax session
-/// cookie is sent (a POST from the client's site carries none).
+/// `POST /end_session`: parked, then continued as a GET on our own site, where the
+/// SameSite=Lax session cookie is sent (a POST from the client's site carries none).
 pub async fn end_session_post(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -64,10 +69,10 @@ pub async fn end_session_post(
     body: Bytes,
 ) -> Response {
     match read_form(&headers, &uri, &body) {
-        Ok(form) => {
-            let base = state.config.issuer.trim_end_matches('/');
-            see_other(&format!("{base}{}?{}", paths::END_SESSION, form.encode()))
-        }
+        Ok(form) => match super::park::park(&state, &form, paths::END_SESSION).await {
+            Ok(response) => response,
+            Err(e) => state.error_page(&e),
+        },
         Err(e) => state.error_page(&e),
     }
 }
@@ -104,15 +109,17 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
     let after = after(&request);
     let Some(session) = session else {
         // Nothing to end: straight to the end.
-        return signed_out(state, None, vec![], after);
+        return signed_out(state, vec![], after);
     };
-    // Tied to this session: a hint of ours from it (or, without sid, for its user).
-    let tied = request.hint.as_ref().is_some_and(|h| match &h.sid {
-        Some(sid) => constant_time_eq(sid.as_bytes(), session.sid.as_bytes()),
-        None => h.sub == session.subject,
-    });
+    // Tied to this session: a hint of ours from it (or, without sid, for its user), in a
+    // request that passed every check; anything doubtful is confirmed by the user first.
+    let tied = request.problems.is_empty()
+        && request.hint.as_ref().is_some_and(|h| match &h.sid {
+            Some(sid) => constant_time_eq(sid.as_bytes(), session.sid.as_bytes()),
+            None => h.sub == session.subject,
+        });
     if tied {
-        return sign_out(state, &session, after).await;
+        return sign_out(state, &session.id_digest, after).await;
     }
     confirm_page(state, headers, &request, &session).await
 }
@@ -161,6 +168,7 @@ async fn confirm_page(
     let pending = Pending {
         browser: handle_digest(browser),
         csrf: csrf.clone(),
+        sid: session.sid.clone(),
         client_id: request.client.as_ref().map(|c| c.client_id.clone()),
         post_logout_redirect_uri: request.post_logout_redirect_uri.clone(),
         state: request.state.clone(),
@@ -193,6 +201,7 @@ async fn confirm_page(
             csrf,
             client_name => after(request).client_name,
             username,
+            problems => request.problems,
         },
     )
 }
@@ -244,15 +253,23 @@ pub async fn confirm(
         Err(e) => return state.error_page(&e.into()),
     }
     let client = match &pending.client_id {
-        Some(id) => state.store.find_client(id).await.ok().flatten(),
+        Some(id) => state
+            .store
+            .find_client(id)
+            .await
+            .ok()
+            .flatten()
+            .filter(|c| c.enabled),
         None => None,
     };
     let request = EndSessionRequest {
+        // A redirect only to a client that still exists.
+        post_logout_redirect_uri: pending
+            .post_logout_redirect_uri
+            .filter(|_| client.is_some()),
         client,
-        hint: None,
-        post_logout_redirect_uri: pending.post_logout_redirect_uri,
         state: pending.state,
-        logout_hint: None,
+        ..EndSessionRequest::default()
     };
     let after = after(&request);
     if field("action") != "logout" {
@@ -263,24 +280,31 @@ pub async fn confirm(
         );
     }
     match current_session(&state, &headers).await {
-        Ok(Some(session)) => sign_out(&state, &session, after).await,
-        Ok(None) => signed_out(&state, None, vec![], after),
+        // Only the session the user was asked about (not one started since in this browser).
+        Ok(Some(session)) if constant_time_eq(session.sid.as_bytes(), pending.sid.as_bytes()) => {
+            sign_out(&state, &session.id_digest, after).await
+        }
+        Ok(_) => signed_out(&state, vec![], after),
         Err(e) => state.error_page(&e),
     }
 }
 
-/// Ends `session`, starts the back-channel notifications and shows the signed-out page.
-async fn sign_out(state: &AppState, session: &Session, after: After) -> Response {
-    let clients = match end_session(
+/// Ends the session, starts the back-channel notifications and shows the signed-out page.
+async fn sign_out(state: &AppState, id_digest: &str, after: After) -> Response {
+    let ended = match end_session(
         state.store.as_ref(),
         state.store.as_ref(),
         state.store.as_ref(),
-        session,
+        id_digest,
     )
     .await
     {
-        Ok(c) => c,
+        Ok(ended) => ended,
         Err(e) => return state.error_page(&e),
+    };
+    // Already ended elsewhere (another tab, the CLI): its clients were notified then.
+    let Some((session, clients)) = ended else {
+        return signed_out(state, vec![], after);
     };
     tracing::info!(sid = %session.sid, clients = clients.len(), "signed out");
     let ring = state.keys.current();
@@ -289,7 +313,7 @@ async fn sign_out(state: &AppState, session: &Session, after: After) -> Response
         &state.config.issuer,
         &ring,
         state.default_alg(),
-        session,
+        &session,
         &clients,
         state.clock.now(),
     ));
@@ -297,7 +321,7 @@ async fn sign_out(state: &AppState, session: &Session, after: After) -> Response
         .iter()
         .filter_map(|c| frontchannel_url(c, &state.config.issuer, &session.sid))
         .collect();
-    signed_out(state, Some(session), frames, after)
+    signed_out(state, frames, after)
 }
 
 fn origin(uri: &str) -> Option<String> {
@@ -305,22 +329,15 @@ fn origin(uri: &str) -> Option<String> {
     Some(url.origin().ascii_serialization())
 }
 
-fn signed_out(
-    state: &AppState,
-    session: Option<&Session>,
-    frames: Vec<String>,
-    after: After,
-) -> Response {
-    let clear = session.map(|_| {
-        [
-            state.cookies.clear(state.cookies.session),
-            state.cookies.clear(state.cookies.browser_state),
-        ]
-        .into_iter()
-        .flatten()
-    });
+/// The signed-out page (or, with nothing to load in frames, straight back to the client). The
+/// session and browser-state cookies are always cleared, so that the check-session iframe
+/// sees the change even when the session had already ended.
+fn signed_out(state: &AppState, frames: Vec<String>, after: After) -> Response {
+    let clear = [
+        state.cookies.clear(state.cookies.session),
+        state.cookies.clear(state.cookies.browser_state),
+    ];
     let response = match (&after.redirect, frames.is_empty()) {
-        // Nothing to load in frames: straight back to the client.
         (Some(redirect), true) => see_other(redirect),
         _ => {
             let origins: Vec<String> = frames.iter().filter_map(|f| origin(f)).collect();

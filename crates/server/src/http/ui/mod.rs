@@ -8,6 +8,7 @@ pub mod interaction;
 pub mod login;
 pub mod logout;
 pub mod pages;
+pub mod park;
 pub mod throttle;
 
 use axum::extract::State;
@@ -18,6 +19,11 @@ use super::AppState;
 /// `GET /assets/style.css`
 pub async fn style(State(state): State<AppState>) -> Response {
     state.pages.style()
+}
+
+/// `GET /assets/signed_out.js`
+pub async fn signed_out_script(State(state): State<AppState>) -> Response {
+    state.pages.signed_out_script()
 }
 
 /// `GET /assets/form_post.js`

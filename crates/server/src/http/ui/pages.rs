@@ -36,6 +36,7 @@ const TEMPLATES: &[(&str, &str)] = &[
 
 const STYLE: &str = include_str!("../../../templates/style.css");
 const FORM_POST_JS: &str = include_str!("../../../templates/form_post.js");
+const SIGNED_OUT_JS: &str = include_str!("../../../templates/signed_out.js");
 
 /// Pages may load styles and images from us, nothing else; no script runs except on the
 /// form_post page; no one may frame them (SEC: clickjacking).
@@ -126,6 +127,11 @@ impl Pages {
     pub fn form_post_script(&self) -> Response {
         asset("text/javascript; charset=utf-8", FORM_POST_JS.to_string())
     }
+
+    /// The signed-out page's script.
+    pub fn signed_out_script(&self) -> Response {
+        asset("text/javascript; charset=utf-8", SIGNED_OUT_JS.to_string())
+    }
 }
 
 fn asset(content_type: &'static str, body: String) -> Response {
@@ -140,13 +146,14 @@ fn asset(content_type: &'static str, body: String) -> Response {
 }
 
 /// The policy of the signed-out page: the page's own, plus the front-channel logout pages of
-/// `frame_origins` in frames (Front-Channel Logout §3).
+/// `frame_origins` in frames (Front-Channel Logout §3) and our script that leaves once they
+/// have loaded.
 pub fn signed_out_csp(frame_origins: &[String]) -> HeaderValue {
     if frame_origins.is_empty() {
         return HeaderValue::from_static(PAGE_CSP);
     }
     HeaderValue::from_str(&format!(
-        "{PAGE_CSP}; frame-src {}",
+        "{FORM_POST_CSP}; frame-src {}",
         frame_origins.join(" ")
     ))
     .unwrap_or_else(|_| HeaderValue::from_static(PAGE_CSP))
