@@ -2,6 +2,7 @@
 
 pub mod backchannel;
 pub mod cli;
+pub mod clientcache;
 pub mod config;
 pub mod connections;
 pub mod http;

@@ -52,11 +52,15 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             .await
             .context("cannot load signing keys")?,
     );
+    let clients = crate::clientcache::ClientCache::load(store.clone())
+        .await
+        .context("cannot read the registered clients")?;
     let discovery_json = Bytes::from(serde_json::to_vec(&http::discovery::metadata(&config))?);
     let readiness = Arc::new(Readiness::default());
     let state = AppState(Arc::new(AppInner {
         config: config.clone(),
         store: store.clone(),
+        clients: clients.clone(),
         clock: clock.clone(),
         keys: keys.clone(),
         discovery_json,
@@ -115,7 +119,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         })
     };
     let key_refresh = {
-        let (store, clock, config, keys) = (store.clone(), clock.clone(), config.clone(), keys);
+        let (store, clock, config, keys, clients) =
+            (store.clone(), clock.clone(), config.clone(), keys, clients);
         tokio::spawn(async move {
             let mut tick = tokio::time::interval(config.key_refresh_interval);
             tick.tick().await;
@@ -126,6 +131,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
                     .await
                 {
                     tracing::warn!(error = %e, "cannot refresh signing keys; keeping the current ones");
+                }
+                if let Err(e) = clients.refresh().await {
+                    tracing::warn!(error = %e, "cannot refresh the clients; keeping the current ones");
                 }
             }
         })

@@ -14,7 +14,7 @@ use crate::crypto::handle_digest;
 use crate::model::{Client, Grant, TokenEndpointAuthMethod};
 use crate::protocol::OAuthError;
 use crate::secret::Secret;
-use crate::store::{Store, StoreError};
+use crate::store::{ClientStore, GrantStore, StoreError};
 use crate::tokens::verify::parse_compact;
 
 /// RFC 7523 §2.2.
@@ -82,7 +82,8 @@ fn string<'c>(claims: &'c Map<String, Value>, name: &str) -> Result<&'c str, OAu
 
 /// Verifies a client assertion and returns the client it authenticates.
 pub async fn verify_client_assertion(
-    store: &dyn Store,
+    clients: &dyn ClientStore,
+    grants: &dyn GrantStore,
     assertion_type: &str,
     assertion: &str,
     client_id_param: Option<&str>,
@@ -113,7 +114,7 @@ pub async fn verify_client_assertion(
     if string(claims, "sub")? != client_id || client_id_param.is_some_and(|id| id != client_id) {
         return Err(refuse("iss, sub and client_id differ"));
     }
-    let client = store
+    let client = clients
         .find_client(client_id)
         .await?
         .filter(|c| c.enabled)
@@ -148,7 +149,7 @@ pub async fn verify_client_assertion(
         return Err(refuse("jti is too long"));
     }
     remember_jti(
-        store,
+        grants,
         &client,
         jti,
         numeric(claims, "exp")?.unwrap_or(audience.now),
@@ -211,7 +212,7 @@ fn check_claims(
 /// Records the jti; a second use within its lifetime finds the marker and fails (atomic: the
 /// digest is the primary key).
 async fn remember_jti(
-    store: &dyn Store,
+    grants: &dyn GrantStore,
     client: &Client,
     jti: &str,
     exp: i64,
@@ -229,7 +230,7 @@ async fn remember_jti(
         expires_at: exp.saturating_add(LEEWAY),
         consumed_at: None,
     };
-    match store.insert_grant(&marker).await {
+    match grants.insert_grant(&marker).await {
         Ok(()) => Ok(()),
         Err(StoreError::Conflict(_)) => Err(refuse("jti already used")),
         Err(e) => Err(e.into()),

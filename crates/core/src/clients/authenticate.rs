@@ -5,7 +5,7 @@ use super::assertion::{AssertionAudience, verify_client_assertion};
 use crate::crypto::{constant_time_eq, handle_digest};
 use crate::model::{ApiResource, Client, TokenEndpointAuthMethod};
 use crate::protocol::OAuthError;
-use crate::store::Store;
+use crate::store::{ClientStore, GrantStore};
 
 /// The digest under which a client or API secret is stored. Client secrets are high-entropy,
 /// so SHA-256 suffices (a password hash would cost the token endpoint most of its throughput).
@@ -34,7 +34,8 @@ fn failed(presented: &PresentedCredentials) -> OAuthError {
 /// use the method it is registered for, and prove its secret or key where the method needs one.
 /// `audience` says where the request arrived, for client assertions.
 pub async fn authenticate_client(
-    store: &dyn Store,
+    clients: &dyn ClientStore,
+    grants: &dyn GrantStore,
     presented: &PresentedCredentials,
     audience: &AssertionAudience<'_>,
 ) -> Result<Client, OAuthError> {
@@ -64,7 +65,8 @@ pub async fn authenticate_client(
             assertion,
         } => {
             return verify_client_assertion(
-                store,
+                clients,
+                grants,
                 assertion_type,
                 assertion.expose(),
                 client_id.as_deref(),
@@ -79,7 +81,7 @@ pub async fn authenticate_client(
             });
         }
     };
-    let client = store.find_client(client_id).await?;
+    let client = clients.find_client(client_id).await?;
     // Hash the secret even for an unknown client so both paths cost the same.
     let digests = client.as_ref().map_or(&[][..], |c| &c.secret_digests[..]);
     let secret_ok = secret.is_none_or(|s| secret_matches(s.expose(), digests));
@@ -188,14 +190,24 @@ mod tests {
         store.upsert_client(&off, Source::Config).await.unwrap();
 
         assert!(
-            authenticate_client(&store, &basic("m", "old"), &here(&Default::default()))
-                .await
-                .is_ok()
+            authenticate_client(
+                &store,
+                &store,
+                &basic("m", "old"),
+                &here(&Default::default())
+            )
+            .await
+            .is_ok()
         );
         assert!(
-            authenticate_client(&store, &basic("m", "new"), &here(&Default::default()))
-                .await
-                .is_ok()
+            authenticate_client(
+                &store,
+                &store,
+                &basic("m", "new"),
+                &here(&Default::default())
+            )
+            .await
+            .is_ok()
         );
         for wrong in [
             basic("m", "nope"),
@@ -203,7 +215,7 @@ mod tests {
             basic("ghost", "old"),
             basic("off", "s"),
         ] {
-            let e = authenticate_client(&store, &wrong, &here(&Default::default()))
+            let e = authenticate_client(&store, &store, &wrong, &here(&Default::default()))
                 .await
                 .unwrap_err();
             assert_eq!(
@@ -220,7 +232,7 @@ mod tests {
             presented_secret: Secret::new("old".into()),
         };
         assert!(
-            authenticate_client(&store, &post, &here(&Default::default()))
+            authenticate_client(&store, &store, &post, &here(&Default::default()))
                 .await
                 .is_err()
         );
@@ -229,7 +241,7 @@ mod tests {
             client_id: "m".into(),
         };
         assert!(
-            authenticate_client(&store, &public, &here(&Default::default()))
+            authenticate_client(&store, &store, &public, &here(&Default::default()))
                 .await
                 .is_err()
         );

@@ -54,6 +54,8 @@ pub struct AppInner {
     pub config: Arc<Config>,
     /// The store.
     pub store: Arc<dyn Store>,
+    /// Registered clients, in memory.
+    pub clients: Arc<crate::clientcache::ClientCache>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
     /// Signing keys and the JWKS document.
@@ -111,6 +113,7 @@ impl AppState {
         path: &'static str,
     ) -> Result<Client, OAuthError> {
         authenticate_client(
+            self.clients.as_ref(),
             self.store.as_ref(),
             presented,
             &self.assertion_audience(path),

@@ -62,7 +62,7 @@ pub async fn authorize_post(
 }
 
 async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
-    let (client, request) = match parse_authorization_request(state.store.as_ref(), form).await {
+    let (client, request) = match parse_authorization_request(state.clients.as_ref(), form).await {
         Ok(parsed) => parsed,
         Err(AuthorizeError::Page(e)) => return state.error_page(&e),
         Err(AuthorizeError::Redirect {

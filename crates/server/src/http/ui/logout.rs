@@ -15,6 +15,7 @@ use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::sessions::load_session;
+use tessera_core::store::ClientStore as _;
 
 use super::cookies::read_cookie;
 use super::flow::{see_other, with_cookies};
@@ -98,7 +99,7 @@ async fn current_session(
 async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
     let ring = state.keys.current();
     let request =
-        match parse_end_session(state.store.as_ref(), &ring, &state.config.issuer, form).await {
+        match parse_end_session(state.clients.as_ref(), &ring, &state.config.issuer, form).await {
             Ok(r) => r,
             Err(e) => return state.error_page(&e),
         };
@@ -254,7 +255,7 @@ pub async fn confirm(
     }
     let client = match &pending.client_id {
         Some(id) => state
-            .store
+            .clients
             .find_client(id)
             .await
             .ok()
@@ -294,7 +295,7 @@ async fn sign_out(state: &AppState, id_digest: &str, after: After) -> Response {
     let ended = match end_session(
         state.store.as_ref(),
         state.store.as_ref(),
-        state.store.as_ref(),
+        state.clients.as_ref(),
         id_digest,
     )
     .await

@@ -1,0 +1,81 @@
+// The peer for bench/compare.py: oidc-provider (OpenID Certified), configured like the Tessera
+// side of the benchmark: one confidential client, client_credentials with resource indicators
+// (urn:api1: ES256 JWT access tokens, urn:api2: RS256 JWT access tokens, no resource: opaque),
+// introspection, and the code flow with refresh tokens for the sign-in figures.
+//
+// Usage: PORT=... NODE_ENV=production node server.mjs
+import { generateKeyPairSync } from "node:crypto";
+import Provider, { errors } from "oidc-provider";
+
+const port = Number(process.env.PORT);
+const issuer = `http://127.0.0.1:${port}`;
+const jwk = (type, options, kid, alg) => ({
+  ...generateKeyPairSync(type, options).privateKey.export({ format: "jwk" }),
+  kid,
+  alg,
+  use: "sig",
+});
+
+const resources = {
+  "urn:api1": { scope: "api1.read", alg: "ES256" },
+  "urn:api2": { scope: "api2.read", alg: "RS256" },
+};
+
+const provider = new Provider(issuer, {
+  clients: [
+    {
+      client_id: "machine",
+      client_secret: "machine-secret",
+      grant_types: ["client_credentials"],
+      redirect_uris: [],
+      response_types: [],
+      scope: "api1.read api2.read",
+    },
+    {
+      client_id: "app",
+      client_secret: "app-secret",
+      grant_types: ["authorization_code", "refresh_token"],
+      redirect_uris: ["https://app.example/cb"],
+      response_types: ["code"],
+      scope: "openid profile offline_access",
+    },
+  ],
+  jwks: {
+    keys: [
+      jwk("rsa", { modulusLength: 2048 }, "rs", "RS256"),
+      jwk("ec", { namedCurve: "P-256" }, "es", "ES256"),
+    ],
+  },
+  scopes: ["openid", "profile", "offline_access", "api1.read", "api2.read"],
+  claims: { openid: ["sub"], profile: ["name"] },
+  findAccount: async (ctx, id) => ({
+    accountId: id,
+    claims: async () => ({ sub: id, name: "Alice" }),
+  }),
+  pkce: { required: () => true },
+  cookies: { keys: ["bench-cookie-key-not-secret"] },
+  issueRefreshToken: async (ctx, client, code) =>
+    client.grantTypeAllowed("refresh_token") && code.scopes.has("offline_access"),
+  features: {
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    devInteractions: { enabled: true },
+    resourceIndicators: {
+      enabled: true,
+      defaultResource: () => undefined,
+      useGrantedResource: () => true,
+      getResourceServerInfo: (ctx, resource) => {
+        const r = resources[resource];
+        if (!r) throw new errors.InvalidTarget();
+        return {
+          scope: r.scope,
+          audience: resource,
+          accessTokenFormat: "jwt",
+          jwt: { sign: { alg: r.alg } },
+        };
+      },
+    },
+  },
+});
+provider.proxy = false;
+provider.listen(port, "127.0.0.1");
