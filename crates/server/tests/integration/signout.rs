@@ -612,3 +612,78 @@ async fn ending_a_session_from_the_cli_revokes_what_belonged_to_it() {
     .await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn hostile_input_at_the_sign_out_endpoints_gets_a_clear_4xx() {
+    let (server, _) = start().await;
+    let browser = Browser::new(&server.base);
+    tokens(&server, &browser, "alpha", "openid").await;
+    let many: String = (0..1_000).map(|i| format!("&p{i}=x")).collect();
+    for query in [
+        format!("client_id=alpha{many}"),
+        "id_token_hint=%FF%FE".to_string(),
+        "state=a&state=b".to_string(),
+        format!("id_token_hint={}", "a.".repeat(4_000)),
+        "continue=nope".to_string(),
+        "continue=".to_string() + &"x".repeat(300),
+    ] {
+        let response = browser
+            .http
+            .get(server.url(&format!("/end_session?{query}")))
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        // A confirmation page (the values are dropped) or a clear refusal; never a 5xx.
+        assert!(
+            status == 200 || (400..500).contains(&status),
+            "{status} for {}",
+            &query[..40.min(query.len())]
+        );
+    }
+    for (content_type, body) in [
+        (
+            "application/x-www-form-urlencoded",
+            "a".repeat(2 * 1024 * 1024),
+        ),
+        ("application/json", "{}".to_string()),
+        (
+            "application/x-www-form-urlencoded",
+            "interaction=%FF&csrf=%".to_string(),
+        ),
+    ] {
+        for path in ["/end_session", "/end_session/confirm"] {
+            let response = browser
+                .http
+                .post(server.url(path))
+                .header("content-type", content_type)
+                .body(body.clone())
+                .send()
+                .await
+                .unwrap();
+            let status = response.status().as_u16();
+            assert!((400..500).contains(&status), "{status} at {path}");
+        }
+    }
+    // The check-session iframe ignores whatever it is sent.
+    let frame = browser
+        .http
+        .get(server.url("/check_session?x=%FF"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(frame.status(), 200);
+    // And the session survived all of it.
+    assert!(
+        browser
+            .open(&authorize_url(
+                &server,
+                "alpha",
+                "https://alpha.example/cb",
+                "&scope=openid"
+            ))
+            .await
+            .param("code")
+            .is_some()
+    );
+}
