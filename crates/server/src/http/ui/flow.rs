@@ -25,7 +25,6 @@ use tessera_core::tokens::id_token::id_token_hint_subject;
 
 use super::cookies::read_cookie;
 use crate::http::AppState;
-use crate::http::form::read_form;
 
 /// `GET /authorize`: parameters in the query (OIDC Core §3.1.2.1).
 pub async fn authorize_get(
@@ -33,11 +32,7 @@ pub async fn authorize_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let form = match Form::parse(query.unwrap_or_default().as_bytes()) {
-        Ok(form) => form,
-        Err(e) => return state.error_page(&e),
-    };
-    match super::park::continued(&state, &form).await {
+    match super::park::get_form(&state, query.as_deref()).await {
         Ok(form) => start(&state, &headers, &form).await,
         Err(e) => state.error_page(&e),
     }
@@ -52,13 +47,7 @@ pub async fn authorize_post(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    match read_form(&headers, &uri, &body) {
-        Ok(form) => match super::park::park(&state, &form, paths::AUTHORIZE).await {
-            Ok(response) => response,
-            Err(e) => state.error_page(&e),
-        },
-        Err(e) => state.error_page(&e),
-    }
+    super::park::park_post(&state, &headers, &uri, &body, paths::AUTHORIZE).await
 }
 
 async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {

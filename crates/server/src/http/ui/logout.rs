@@ -51,11 +51,7 @@ pub async fn end_session_get(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let form = match Form::parse(query.unwrap_or_default().as_bytes()) {
-        Ok(form) => form,
-        Err(e) => return state.error_page(&e),
-    };
-    match super::park::continued(&state, &form).await {
+    match super::park::get_form(&state, query.as_deref()).await {
         Ok(form) => start(&state, &headers, &form).await,
         Err(e) => state.error_page(&e),
     }
@@ -69,13 +65,7 @@ pub async fn end_session_post(
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    match read_form(&headers, &uri, &body) {
-        Ok(form) => match super::park::park(&state, &form, paths::END_SESSION).await {
-            Ok(response) => response,
-            Err(e) => state.error_page(&e),
-        },
-        Err(e) => state.error_page(&e),
-    }
+    super::park::park_post(&state, &headers, &uri, &body, paths::END_SESSION).await
 }
 
 async fn current_session(

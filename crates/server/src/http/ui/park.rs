@@ -9,8 +9,12 @@ use tessera_core::model::Grant;
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
 
+use axum::http::{HeaderMap, Uri};
+use axum::response::Response;
+
 use super::flow::see_other;
 use crate::http::AppState;
+use crate::http::form::read_form;
 
 /// The grant kind of parked requests.
 const PARKED: &str = "parked_request";
@@ -19,12 +23,28 @@ pub const CONTINUE: &str = "continue";
 /// A parked request waits this long.
 const LIFETIME: i64 = 120;
 
-/// Parks `form` and sends the browser to `path` to continue it.
-pub async fn park(
+/// The form of a browser GET: the parked request its query names, or the query itself.
+pub async fn get_form(state: &AppState, query: Option<&str>) -> Result<Form, OAuthError> {
+    continued(state, &Form::parse(query.unwrap_or_default().as_bytes())?).await
+}
+
+/// A browser POST to `path`: its form is parked and the browser continues with a GET there.
+pub async fn park_post(
     state: &AppState,
-    form: &Form,
+    headers: &HeaderMap,
+    uri: &Uri,
+    body: &[u8],
     path: &str,
-) -> Result<axum::response::Response, OAuthError> {
+) -> Response {
+    let parked = match read_form(headers, uri, body) {
+        Ok(form) => park(state, &form, path).await,
+        Err(e) => Err(e),
+    };
+    parked.unwrap_or_else(|e| state.error_page(&e))
+}
+
+/// Parks `form` and sends the browser to `path` to continue it.
+async fn park(state: &AppState, form: &Form, path: &str) -> Result<Response, OAuthError> {
     let handle = random_handle().map_err(|_| OAuthError::ServerError)?;
     let now = state.clock.now();
     let record = Grant {
@@ -50,7 +70,7 @@ pub async fn park(
 }
 
 /// The request a GET continues: the parked one it names (used once), or its own query.
-pub async fn continued(state: &AppState, query: &Form) -> Result<Form, OAuthError> {
+async fn continued(state: &AppState, query: &Form) -> Result<Form, OAuthError> {
     let Some(handle) = query.one(CONTINUE)? else {
         return Ok(query.clone());
     };
