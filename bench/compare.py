@@ -304,6 +304,59 @@ def interactive_rows(servers, seconds, workers):
     return rows
 
 
+REFRESH_LUA = r"""
+-- One connection per thread, each with its own chain of rotating refresh tokens.
+local tokens, next_token = {}, 1
+for line in io.lines(TOKENS_FILE) do tokens[#tokens + 1] = line end
+function setup(thread)
+  thread:set("token", tokens[next_token])
+  next_token = next_token + 1
+end
+function request()
+  return wrk.format("POST", "/token", {
+    ["Content-Type"] = "application/x-www-form-urlencoded",
+    ["Authorization"] = AUTH,
+  }, "grant_type=refresh_token&refresh_token=" .. token)
+end
+function response(status, headers, body)
+  local fresh = body:match('"refresh_token":"([^"]+)"')
+  if fresh then token = fresh end
+end
+"""
+
+
+def wrk_refresh(server, sign_in, seconds, threads, tmp):
+    """Refreshes driven by wrk (one rotating chain per connection), so that the server, not
+    our Python driver, is the limit."""
+    path = os.path.join(tmp, f"tokens-{server.port}.txt")
+    with open(path, "w") as f:
+        for _ in range(threads):
+            f.write(sign_in(server.port)["refresh_token"] + "\n")
+    script = os.path.join(tmp, "refresh.lua")
+    with open(script, "w") as f:
+        f.write(f'TOKENS_FILE = "{path}"\nAUTH = "{signin.BASIC}"\n' + REFRESH_LUA)
+    pid = server.proc.pid
+    cpu0, m0, t0 = signin.cpu_seconds(pid), signin.machine_cpu_seconds(), time.monotonic()
+    out = subprocess.run(["wrk", f"-t{threads}", f"-c{threads}", f"-d{seconds}s", "--latency",
+                          "-s", script, server.base + "/token"],
+                         capture_output=True, text=True, check=True).stdout
+    elapsed = time.monotonic() - t0
+    cpu = signin.cpu_seconds(pid) - cpu0
+    other = signin.machine_cpu_seconds() - m0 - cpu
+    requests = int(re.search(r"(\d+) requests in", out).group(1))
+    if re.search(r"Non-2xx or 3xx responses: (\d+)", out):
+        raise SystemExit(f"{server.name}: refreshes failed\n{out}")
+
+    def pct(p):
+        m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        value, unit = float(m.group(1)), m.group(2)
+        return value / 1000 if unit == "us" else value * 1000 if unit == "s" else value
+
+    return {"rps": requests / elapsed, "per_core": requests / cpu if cpu else float("nan"),
+            "cpu_us": cpu / requests * 1e6, "p50": pct(50), "p99": pct(99),
+            "other": other / elapsed}
+
+
 def memory_run(server, total, rate, tmp):
     """RSS at start, peak and end over about `total` client_credentials requests, sent for as
     long as the measured `rate` needs; returns (start, peak, end, requests) in KiB."""
@@ -356,6 +409,11 @@ def main():
             print("sign-ins and refreshes…", file=sys.stderr)
             rows.update(interactive_rows({"tessera": (t_es, signin.sign_in),
                                           "oidc-provider": (p, peer_sign_in)}, seconds, 4))
+            for name, (server, sign_in) in {"tessera": (t_es, signin.sign_in),
+                                            "oidc-provider": (p, peer_sign_in)}.items():
+                key = "refresh (wrk, 8 chains)"
+                rows.setdefault(key, {})[name] = wrk_refresh(server, sign_in, seconds, 8, tmp)
+                print(f"  {name:14} {key}: {rows[key][name]['rps']:,.0f}/s", file=sys.stderr)
             peaks = {"tessera": peak_rss_kib(t_es.proc.pid),
                      "oidc-provider": peak_rss_kib(p.proc.pid)}
         finally:
