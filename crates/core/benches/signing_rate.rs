@@ -27,6 +27,9 @@ fn main() {
             n += 1;
         }
         let rate = f64::from(n) / start.elapsed().as_secs_f64();
-        println!("{} access tokens signed per second on one core: {rate:.0}", alg.name());
+        println!(
+            "{} access tokens signed per second on one core: {rate:.0}",
+            alg.name()
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! Grants (single-use handles) and sessions.
 
 use async_trait::async_trait;
-use sqlx::any::AnyRow;
+use sqlx::any::{AnyArguments, AnyRow};
 use tessera_core::clock::UnixTime;
 use tessera_core::model::{Grant, Session};
 use tessera_core::store::{GrantStore, SessionStore, StoreResult};
@@ -32,28 +32,40 @@ fn grant_from_row(row: &AnyRow) -> StoreResult<Grant> {
     })
 }
 
+/// The INSERT of a grant.
+fn insert(grant: &Grant) -> StoreResult<sqlx::query::Query<'_, sqlx::Any, AnyArguments>> {
+    let sql: &str = concat!(
+        "INSERT INTO grants (",
+        grant_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    );
+    Ok(sqlx::query(sql)
+        .bind(&grant.handle_digest)
+        .bind(&grant.kind)
+        .bind(&grant.client_id)
+        .bind(grant.subject.as_deref())
+        .bind(grant.session_id.as_deref())
+        .bind(grant.family.as_deref())
+        .bind(to_json(&grant.data)?)
+        .bind(grant.created_at)
+        .bind(grant.expires_at)
+        .bind(grant.consumed_at))
+}
+
+/// The conditional UPDATE that consumes a live grant: the database decides the single winner,
+/// on one instance or many, so no read-then-write race is possible.
+const CONSUME: &str = concat!(
+    "UPDATE grants SET consumed_at = $1
+     WHERE handle_digest = $2 AND kind = $3 AND consumed_at IS NULL AND expires_at > $4
+     RETURNING ",
+    grant_columns!(),
+    ""
+);
+
 #[async_trait]
 impl GrantStore for SqlStore {
     async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
-        let sql: &str = concat!(
-            "INSERT INTO grants (",
-            grant_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-        );
-        sqlx::query(sql)
-            .bind(&grant.handle_digest)
-            .bind(&grant.kind)
-            .bind(&grant.client_id)
-            .bind(grant.subject.as_deref())
-            .bind(grant.session_id.as_deref())
-            .bind(grant.family.as_deref())
-            .bind(to_json(&grant.data)?)
-            .bind(grant.created_at)
-            .bind(grant.expires_at)
-            .bind(grant.consumed_at)
-            .execute(&self.pool)
-            .await
-            .map_err(map_err)?;
+        insert(grant)?.execute(&self.pool).await.map_err(map_err)?;
         Ok(())
     }
 
@@ -77,16 +89,7 @@ impl GrantStore for SqlStore {
         kind: &str,
         now: UnixTime,
     ) -> StoreResult<Option<Grant>> {
-        // One conditional UPDATE: the database decides the single winner, on one instance or
-        // many, so no read-then-write race is possible.
-        let sql: &str = concat!(
-            "UPDATE grants SET consumed_at = $1
-             WHERE handle_digest = $2 AND kind = $3 AND consumed_at IS NULL AND expires_at > $4
-             RETURNING ",
-            grant_columns!(),
-            ""
-        );
-        let row = sqlx::query(sql)
+        let row = sqlx::query(CONSUME)
             .bind(now)
             .bind(handle_digest)
             .bind(kind)
@@ -95,6 +98,34 @@ impl GrantStore for SqlStore {
             .await
             .map_err(map_err)?;
         row.as_ref().map(grant_from_row).transpose()
+    }
+
+    async fn rotate_grant(
+        &self,
+        handle_digest: &str,
+        kind: &str,
+        now: UnixTime,
+        next: &Grant,
+    ) -> StoreResult<Option<Grant>> {
+        // One transaction, one commit (one fsync): the consume and the insert happen together
+        // or not at all.
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let row = sqlx::query(CONSUME)
+            .bind(now)
+            .bind(handle_digest)
+            .bind(kind)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(None);
+        };
+        let consumed = grant_from_row(&row)?;
+        insert(next)?.execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(consumed))
     }
 
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {

@@ -53,6 +53,19 @@ pub async fn issue_refresh_token(
     family: &str,
     data: &RefreshData,
 ) -> Result<String, OAuthError> {
+    let (handle, grant) = refresh_grant(ctx, client, subject, family, data)?;
+    ctx.grants.insert_grant(&grant).await?;
+    Ok(handle)
+}
+
+/// A new refresh token and its record, not yet stored.
+fn refresh_grant(
+    ctx: &TokenContext<'_>,
+    client: &Client,
+    subject: &str,
+    family: &str,
+    data: &RefreshData,
+) -> Result<(String, Grant), OAuthError> {
     let handle = random_handle().map_err(|_| OAuthError::ServerError)?;
     let sliding = ctx
         .now
@@ -69,8 +82,7 @@ pub async fn issue_refresh_token(
         expires_at: sliding.min(data.absolute_expires_at),
         consumed_at: None,
     };
-    ctx.grants.insert_grant(&grant).await?;
-    Ok(handle)
+    Ok((handle, grant))
 }
 
 /// Tokens from a refresh.
@@ -112,22 +124,23 @@ fn narrowed_audiences(
     }
 }
 
-/// Redeems a refresh token for an authenticated client.
-pub async fn exchange(
+/// What a presented refresh token allows, once every check passed.
+struct Checked {
+    user: crate::model::User,
+    scopes: Vec<String>,
+    data: RefreshData,
+    family: String,
+}
+
+/// The checks of a refresh, in order, on the live grant: the client binding, the scope, the
+/// user.
+async fn check(
     ctx: &TokenContext<'_>,
     users: &dyn UserStore,
     client: &Client,
     form: &Form,
-) -> Result<RefreshedTokens, OAuthError> {
-    check_grant_allowed(client, GRANT_TYPE)?;
-    let presented = form.required("refresh_token")?;
-    let grant = consume_single_use(
-        ctx,
-        presented,
-        GRANT_TYPE,
-        "the refresh token is invalid, expired or already used",
-    )
-    .await?;
+    grant: &Grant,
+) -> Result<Checked, OAuthError> {
     // SEC-23: bound to its client.
     if grant.client_id != client.client_id {
         return Err(invalid_grant(
@@ -136,7 +149,7 @@ pub async fn exchange(
     }
     let family = grant.family.clone().unwrap_or_default();
     let data: RefreshData =
-        serde_json::from_value(grant.data).map_err(|_| OAuthError::ServerError)?;
+        serde_json::from_value(grant.data.clone()).map_err(|_| OAuthError::ServerError)?;
     // RFC 6749 §6, SEC-24: narrow, never widen.
     let scopes = match form.one("scope")? {
         None => data.scopes.clone(),
@@ -150,8 +163,8 @@ pub async fn exchange(
             requested
         }
     };
-    // SEC-26: a disabled or deleted user gets nothing.
-    let subject = grant.subject.unwrap_or_default();
+    // SEC-26: a disabled or deleted user gets nothing, and the family ends.
+    let subject = grant.subject.clone().unwrap_or_default();
     let user = match ensure_user_active(users, &subject).await {
         Ok(user) => user,
         Err(e) => {
@@ -159,6 +172,67 @@ pub async fn exchange(
             return Err(e);
         }
     };
+    Ok(Checked {
+        user,
+        scopes,
+        data,
+        family,
+    })
+}
+
+/// Redeems a refresh token for an authenticated client. The grant is read and checked first;
+/// then one transaction consumes it and stores its successor (one commit per refresh). A token
+/// that fails a check is consumed (burned) all the same; one that is not live is a replay and
+/// ends its family, also when it was used concurrently (SEC-20/21/22).
+pub async fn exchange(
+    ctx: &TokenContext<'_>,
+    users: &dyn UserStore,
+    client: &Client,
+    form: &Form,
+) -> Result<RefreshedTokens, OAuthError> {
+    const REFUSAL: &str = "the refresh token is invalid, expired or already used";
+    check_grant_allowed(client, GRANT_TYPE)?;
+    let presented = form.required("refresh_token")?;
+    let digest = handle_digest(presented);
+    let live = ctx
+        .grants
+        .find_grant(&digest)
+        .await?
+        .filter(|g| g.kind == GRANT_TYPE && g.consumed_at.is_none() && g.expires_at > ctx.now);
+    // Not live: unknown, expired, or a replay (whose family consume_single_use revokes).
+    let replay = || async {
+        consume_single_use(ctx, presented, GRANT_TYPE, REFUSAL)
+            .await
+            .and(Err(invalid_grant(REFUSAL)))
+    };
+    let Some(grant) = live else {
+        return replay().await;
+    };
+    let Checked {
+        user,
+        scopes,
+        data,
+        family,
+    } = match check(ctx, users, client, form, &grant).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            ctx.grants
+                .consume_grant(&digest, GRANT_TYPE, ctx.now)
+                .await?;
+            return Err(e);
+        }
+    };
+    // The successor keeps the original grant (its scopes and absolute end).
+    let (refresh_token, next) = refresh_grant(ctx, client, &user.subject, &family, &data)?;
+    if ctx
+        .grants
+        .rotate_grant(&digest, GRANT_TYPE, ctx.now, &next)
+        .await?
+        .is_none()
+    {
+        // Used by a concurrent request in the meantime.
+        return replay().await;
+    }
     // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.
     let (access, id_token) = issue_user_tokens(
         ctx,
@@ -176,8 +250,6 @@ pub async fn exchange(
         },
     )
     .await?;
-    // The new token keeps the original grant (its scopes and absolute end).
-    let refresh_token = issue_refresh_token(ctx, client, &subject, &family, &data).await?;
     Ok(RefreshedTokens {
         access,
         refresh_token,

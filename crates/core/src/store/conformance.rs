@@ -27,6 +27,7 @@ macro_rules! store_conformance_tests {
             grant_is_consumed_once,
             grant_consume_respects_kind_and_expiry,
             concurrent_consume_has_one_winner,
+            rotation_consumes_and_inserts_together,
             grant_families_and_purge,
             keys_roundtrip,
             users_roundtrip,
@@ -405,6 +406,75 @@ pub async fn sessions_roundtrip(store: Arc<dyn Store>) {
     assert!(store.delete_session("s3").await.unwrap().is_none());
     assert_eq!(store.purge_expired_sessions(2_500).await.unwrap(), 1);
     assert!(store.find_session("s2", 1_800).await.unwrap().is_some());
+}
+
+/// A rotation consumes one grant and inserts the next together; of concurrent rotations of
+/// one grant, one wins and only its successor exists.
+pub async fn rotation_consumes_and_inserts_together(store: Arc<dyn Store>) {
+    store
+        .insert_grant(&grant("r0", "refresh_token", Some("f"), 9_000))
+        .await
+        .unwrap();
+    let next = grant("r1", "refresh_token", Some("f"), 9_000);
+    let consumed = store
+        .rotate_grant("r0", "refresh_token", 2_000, &next)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(consumed.handle_digest, "r0");
+    assert_eq!(
+        store.find_grant("r0").await.unwrap().unwrap().consumed_at,
+        Some(2_000)
+    );
+    assert!(store.find_grant("r1").await.unwrap().is_some());
+    // Not consumable any more: nothing is inserted.
+    let again = grant("r2", "refresh_token", Some("f"), 9_000);
+    assert!(
+        store
+            .rotate_grant("r0", "refresh_token", 2_001, &again)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.find_grant("r2").await.unwrap().is_none());
+    // Wrong kind or expired: the same.
+    assert!(
+        store
+            .rotate_grant("r1", "authorization_code", 2_001, &again)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .rotate_grant("r1", "refresh_token", 9_000, &again)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    // 16 concurrent rotations of r1, each with its own successor: one winner.
+    let mut tasks = Vec::new();
+    for i in 0..16 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let next = grant(&format!("n{i}"), "refresh_token", Some("f"), 9_000);
+            store
+                .rotate_grant("r1", "refresh_token", 3_000, &next)
+                .await
+                .unwrap()
+                .is_some()
+        }));
+    }
+    let mut winners = 0;
+    for t in tasks {
+        winners += usize::from(t.await.unwrap());
+    }
+    assert_eq!(winners, 1);
+    let mut successors = 0;
+    for i in 0..16 {
+        successors += usize::from(store.find_grant(&format!("n{i}")).await.unwrap().is_some());
+    }
+    assert_eq!(successors, 1, "only the winner's successor exists");
 }
 
 /// Ending a session deletes its grants, except the kind that outlives it.

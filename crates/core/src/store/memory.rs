@@ -108,6 +108,30 @@ impl GrantStore for MemoryStore {
         }
     }
 
+    async fn rotate_grant(
+        &self,
+        handle_digest: &str,
+        kind: &str,
+        now: UnixTime,
+        next: &Grant,
+    ) -> StoreResult<Option<Grant>> {
+        let mut inner = self.lock()?;
+        if inner.grants.contains_key(&next.handle_digest) {
+            return Err(StoreError::Conflict("grant exists".into()));
+        }
+        let consumed = match inner.grants.get_mut(handle_digest) {
+            Some(g) if g.kind == kind && g.consumed_at.is_none() && g.expires_at > now => {
+                g.consumed_at = Some(now);
+                g.clone()
+            }
+            _ => return Ok(None),
+        };
+        inner
+            .grants
+            .insert(next.handle_digest.clone(), next.clone());
+        Ok(Some(consumed))
+    }
+
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {
         Ok(self.lock()?.grants.remove(handle_digest).is_some())
     }
