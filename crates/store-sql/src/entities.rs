@@ -35,6 +35,7 @@ fn source(text: &str) -> StoreResult<Source> {
 #[async_trait]
 impl ClientStore for SqlStore {
     async fn upsert_client(&self, client: &Client, source: Source) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO clients (client_id, source, data) VALUES ($1, $2, $3)
              ON CONFLICT (client_id) DO UPDATE SET source = excluded.source, data = excluded.data",
@@ -74,6 +75,7 @@ impl ClientStore for SqlStore {
     }
 
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM clients WHERE client_id = $1")
             .bind(client_id)
             .execute(&self.pool)
@@ -86,6 +88,7 @@ impl ClientStore for SqlStore {
 #[async_trait]
 impl ResourceStore for SqlStore {
     async fn save_resources(&self, resources: &Resources) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO resources (id, data) VALUES (1, $1)
              ON CONFLICT (id) DO UPDATE SET data = excluded.data",
@@ -125,6 +128,7 @@ fn key_from_row(row: &AnyRow) -> StoreResult<KeyRecord> {
 #[async_trait]
 impl KeyStore for SqlStore {
     async fn insert_key(&self, key: &KeyRecord) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         sqlx::query(
             "INSERT INTO signing_keys (kid, alg, private_pkcs8, created_at, activates_at)
              VALUES ($1, $2, $3, $4, $5)",
@@ -152,6 +156,7 @@ impl KeyStore for SqlStore {
     }
 
     async fn delete_key(&self, kid: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
             .bind(kid)
             .execute(&self.pool)
@@ -194,6 +199,7 @@ impl SqlStore {
 #[async_trait]
 impl UserStore for SqlStore {
     async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         let sql: &str = concat!(
             "INSERT INTO users (",
             user_columns!(),
@@ -215,6 +221,7 @@ impl UserStore for SqlStore {
     }
 
     async fn update_user(&self, user: &User) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE users SET password_hash = $1, claims = $2, disabled = $3, updated_at = $4
              WHERE subject = $5",
@@ -260,6 +267,7 @@ impl UserStore for SqlStore {
     }
 
     async fn delete_user(&self, subject: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM users WHERE subject = $1")
             .bind(subject)
             .execute(&self.pool)

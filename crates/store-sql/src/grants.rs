@@ -65,6 +65,7 @@ const CONSUME: &str = concat!(
 #[async_trait]
 impl GrantStore for SqlStore {
     async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         insert(grant)?.execute(&self.pool).await.map_err(map_err)?;
         Ok(())
     }
@@ -89,6 +90,7 @@ impl GrantStore for SqlStore {
         kind: &str,
         now: UnixTime,
     ) -> StoreResult<Option<Grant>> {
+        let _turn = self.write_turn().await;
         let row = sqlx::query(CONSUME)
             .bind(now)
             .bind(handle_digest)
@@ -107,6 +109,7 @@ impl GrantStore for SqlStore {
         now: UnixTime,
         next: &Grant,
     ) -> StoreResult<Option<Grant>> {
+        let _turn = self.write_turn().await;
         // One transaction, one commit (one fsync): the consume and the insert happen together
         // or not at all.
         let mut tx = self.pool.begin().await.map_err(map_err)?;
@@ -129,6 +132,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM grants WHERE handle_digest = $1")
             .bind(handle_digest)
             .execute(&self.pool)
@@ -138,6 +142,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn delete_grant_family(&self, family: &str) -> StoreResult<u64> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM grants WHERE family = $1")
             .bind(family)
             .execute(&self.pool)
@@ -147,6 +152,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM grants WHERE session_id = $1 AND kind <> $2")
             .bind(sid)
             .bind(keep_kind)
@@ -170,6 +176,7 @@ impl GrantStore for SqlStore {
     }
 
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query("DELETE FROM grants WHERE expires_at < $1")
             .bind(before)
             .execute(&self.pool)
@@ -203,6 +210,7 @@ fn session_from_row(row: &AnyRow) -> StoreResult<Session> {
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn insert_session(&self, session: &Session) -> StoreResult<()> {
+        let _turn = self.write_turn().await;
         let sql: &str = concat!(
             "INSERT INTO sessions (",
             session_columns!(),
@@ -242,6 +250,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn update_session(&self, session: &Session) -> StoreResult<bool> {
+        let _turn = self.write_turn().await;
         let done = sqlx::query(
             "UPDATE sessions SET last_seen = $1, expires_at = $2, data = $3 WHERE id_digest = $4",
         )
@@ -256,6 +265,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn delete_session(&self, id_digest: &str) -> StoreResult<Option<Session>> {
+        let _turn = self.write_turn().await;
         let sql: &str = concat!(
             "DELETE FROM sessions WHERE id_digest = $1 RETURNING ",
             session_columns!(),
@@ -309,6 +319,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn purge_expired_sessions(&self, before: UnixTime) -> StoreResult<u64> {
+        let _turn = self.write_turn().await;
         let done =
             sqlx::query("DELETE FROM sessions WHERE expires_at < $1 OR absolute_expires_at < $2")
                 .bind(before)
