@@ -69,8 +69,6 @@ pub struct IssuedAccessToken {
     pub expires_in: u64,
     /// Granted scopes, space-separated.
     pub scope: String,
-    /// The token's unique id.
-    pub jti: String,
 }
 
 impl std::fmt::Debug for IssuedAccessToken {
@@ -140,6 +138,5 @@ pub async fn issue_access_token(
         token,
         expires_in: lifetime,
         scope,
-        jti: claims.jti,
     })
 }
