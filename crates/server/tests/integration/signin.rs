@@ -125,6 +125,18 @@ pub async fn post_token(
     (status, response.json().await.unwrap())
 }
 
+/// POSTs a refresh of `token` (optionally narrowed to `scope`) for `client`.
+pub async fn refresh(
+    server: &TestServer,
+    client: (&str, &str),
+    token: &str,
+    scope: Option<&str>,
+) -> (u16, Value) {
+    let mut form = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
+    form.extend(scope.map(|s| ("scope", s)));
+    post_token(server, client, &form).await
+}
+
 /// Claims of a JWT, unverified (the tests verify signatures elsewhere).
 pub fn jwt_claims(token: &str) -> Value {
     use base64::Engine as _;
@@ -277,13 +289,11 @@ async fn openidconnect_relying_party_runs_the_code_flow() {
         .request_async(&oidc_http)
         .await;
     assert!(reuse.is_err());
-    let (status, body) = post_token(
+    let (status, body) = self::refresh(
         &server,
         ("web", "web-secret"),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refreshed.refresh_token().unwrap().secret()),
-        ],
+        refreshed.refresh_token().unwrap().secret(),
+        None,
     )
     .await;
     assert_eq!(
@@ -405,26 +415,14 @@ async fn public_client_with_reference_tokens_refreshes() {
     assert_eq!(info["preferred_username"], "bob");
     // Narrowing the scope on refresh is allowed, widening is not (RFC 6749 §6).
     let rt = tokens["refresh_token"].as_str().unwrap();
-    let (status, body) = post_token(
-        &server,
-        ("spa", ""),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-            ("scope", "openid offline_access"),
-        ],
-    )
-    .await;
+    let (status, body) = refresh(&server, ("spa", ""), rt, Some("openid offline_access")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["scope"], "openid offline_access");
-    let (status, body) = post_token(
+    let (status, body) = refresh(
         &server,
         ("spa", ""),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", body["refresh_token"].as_str().unwrap()),
-            ("scope", "openid email"),
-        ],
+        body["refresh_token"].as_str().unwrap(),
+        Some("openid email"),
     )
     .await;
     assert_eq!(
@@ -498,14 +496,11 @@ async fn narrowing_the_scope_narrows_the_audience() {
         jwt_claims(tokens["access_token"].as_str().unwrap())["aud"],
         "urn:api1"
     );
-    let (status, body) = post_token(
+    let (status, body) = refresh(
         &server,
         ("web", "web-secret"),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
-            ("scope", "openid offline_access"),
-        ],
+        tokens["refresh_token"].as_str().unwrap(),
+        Some("openid offline_access"),
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -513,13 +508,11 @@ async fn narrowing_the_scope_narrows_the_audience() {
     assert_eq!(access["aud"], format!("{}/resources", server.base));
     assert_eq!(access["scope"], "openid offline_access");
     // The grant itself is not shrunk: the next refresh may ask for the API again.
-    let (status, body) = post_token(
+    let (status, body) = refresh(
         &server,
         ("web", "web-secret"),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", body["refresh_token"].as_str().unwrap()),
-        ],
+        body["refresh_token"].as_str().unwrap(),
+        None,
     )
     .await;
     assert_eq!(status, 200, "{body}");

@@ -4,7 +4,9 @@
 use reqwest::header::LOCATION;
 
 use crate::browser::{Browser, Landing};
-use crate::signin::{PEOPLE, VERIFIER, authorize_url, jwt_claims, post_token, redeem, sign_in};
+use crate::signin::{
+    PEOPLE, VERIFIER, authorize_url, jwt_claims, post_token, redeem, refresh, sign_in,
+};
 use crate::support::TestServer;
 
 const WEB: (&str, &str) = ("web", "web-secret");
@@ -44,15 +46,8 @@ async fn code_reuse_fails_and_revokes_what_the_code_gave() {
         (400, Some("invalid_grant"))
     );
     // RFC 6749 §4.1.2: the tokens issued from the code are revoked.
-    let (status, body) = post_token(
-        &server,
-        WEB,
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", first["refresh_token"].as_str().unwrap()),
-        ],
-    )
-    .await;
+    let (status, body) =
+        refresh(&server, WEB, first["refresh_token"].as_str().unwrap(), None).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_grant"))

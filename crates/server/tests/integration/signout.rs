@@ -14,7 +14,7 @@ use reqwest::header::{LOCATION, SET_COOKIE};
 use serde_json::Value;
 
 use crate::browser::{Browser, Landing, field};
-use crate::signin::{VERIFIER, authorize_url, jwt_claims, post_token, redeem};
+use crate::signin::{VERIFIER, authorize_url, jwt_claims, redeem, refresh};
 use crate::support::{TestServer, eventually, free_port};
 
 /// Logout tokens received, by path.
@@ -253,13 +253,11 @@ async fn rp_initiated_logout_from_one_client_ends_the_session_for_both() {
     .await;
     assert_eq!(status, 400, "the session's unredeemed code is revoked");
     // offline_access outlives the session (OIDC Core §11).
-    let (status, body) = post_token(
+    let (status, body) = refresh(
         &server,
         ("alpha", "alpha-secret"),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", alpha["refresh_token"].as_str().unwrap()),
-        ],
+        alpha["refresh_token"].as_str().unwrap(),
+        None,
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -601,13 +599,11 @@ async fn ending_a_session_from_the_cli_revokes_what_belonged_to_it() {
     )
     .await;
     assert_eq!(status, 400);
-    let (status, _) = post_token(
+    let (status, _) = refresh(
         &server,
         ("alpha", "alpha-secret"),
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", alpha["refresh_token"].as_str().unwrap()),
-        ],
+        alpha["refresh_token"].as_str().unwrap(),
+        None,
     )
     .await;
     assert_eq!(status, 200);
