@@ -1,14 +1,20 @@
 //! Tessera's SQL stores: SQLite (the embedded default) and PostgreSQL.
 //!
-//! One implementation serves both through sqlx's `Any` driver: the schema uses only TEXT and
-//! BIGINT, `$n` placeholders work on both, and single-use grants are consumed with one
-//! conditional `UPDATE ... RETURNING`, atomic on either database.
+//! One implementation serves both: the schema uses only TEXT and BIGINT, `$n` placeholders
+//! work on both, and single-use grants are consumed with one conditional
+//! `UPDATE ... RETURNING`, atomic on either database. PostgreSQL is reached through sqlx's
+//! `Any` driver; SQLite through rusqlite, reading on the calling thread and writing through
+//! one group-committing writer thread ([`lite`]). Migrations run through sqlx on both.
 
 mod entities;
 mod error;
 mod grants;
+mod lite;
 mod migrate;
+mod query;
 
+use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -18,6 +24,8 @@ use tessera_core::store::{Store, StoreError, StoreResult};
 
 use error::map_err;
 pub use error::redact_database_url;
+use lite::Lite;
+use query::{Query, RowMap};
 
 /// Which database a URL names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,9 +70,11 @@ impl Default for SqlOptions {
 /// A store on SQLite or PostgreSQL.
 #[derive(Debug, Clone)]
 pub struct SqlStore {
+    /// PostgreSQL's pool; on SQLite, one connection for migrations.
     pool: AnyPool,
     backend: Backend,
-    writer: std::sync::Arc<tokio::sync::Mutex<()>>,
+    /// SQLite's readers and writer.
+    lite: Option<Arc<Lite>>,
 }
 
 impl SqlStore {
@@ -84,14 +94,19 @@ impl SqlStore {
             }
             _ => url.to_string(),
         };
+        let max_connections = match backend {
+            Backend::Sqlite => 1,
+            Backend::Postgres => options.max_connections.max(1),
+        };
         let pool = AnyPoolOptions::new()
-            .max_connections(options.max_connections.max(1))
+            .max_connections(max_connections)
             .acquire_timeout(options.acquire_timeout)
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
                         // WAL: readers do not block the writer; FULL: a commit survives power
-                        // loss; busy_timeout: writers queue instead of failing with BUSY.
+                        // loss; busy_timeout: a write waits for another process's instead of
+                        // failing with BUSY.
                         conn.execute(
                             "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                              PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
@@ -104,22 +119,121 @@ impl SqlStore {
             .connect(&url)
             .await
             .map_err(map_err)?;
+        let lite = match backend {
+            Backend::Sqlite => {
+                // The connection above created the file; rusqlite opens the same one.
+                let options =
+                    sqlx::sqlite::SqliteConnectOptions::from_str(&url).map_err(map_err)?;
+                Some(Arc::new(Lite::open(options.get_filename())?))
+            }
+            Backend::Postgres => None,
+        };
         Ok(SqlStore {
             pool,
             backend,
-            writer: std::sync::Arc::default(),
+            lite,
         })
     }
 
-    /// On SQLite, this process's writes take turns: SQLite allows one writer at a time anyway,
-    /// and waiting in this queue is fair and prompt, where waiting in SQLite's busy handler is
-    /// a series of growing sleeps (hundreds of milliseconds of tail latency under load).
-    /// Reads never wait. PostgreSQL writes run concurrently.
-    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        match self.backend {
-            Backend::Sqlite => Some(self.writer.lock().await),
-            Backend::Postgres => None,
+    /// The rows `q` returns. On SQLite, read on this thread.
+    pub(crate) async fn fetch_all<T: Send + 'static>(
+        &self,
+        q: Query,
+        map: RowMap<T>,
+    ) -> StoreResult<Vec<T>> {
+        match &self.lite {
+            Some(lite) => lite.read(&q, map),
+            None => q
+                .to_sqlx()
+                .fetch_all(&self.pool)
+                .await
+                .map_err(map_err)?
+                .iter()
+                .map(|row| map(row))
+                .collect(),
         }
+    }
+
+    /// The first row `q` returns, if any.
+    pub(crate) async fn fetch_optional<T: Send + 'static>(
+        &self,
+        q: Query,
+        map: RowMap<T>,
+    ) -> StoreResult<Option<T>> {
+        match &self.lite {
+            Some(lite) => Ok(lite.read(&q, map)?.into_iter().next()),
+            None => q
+                .to_sqlx()
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(map_err)?
+                .as_ref()
+                .map(|row| map(row))
+                .transpose(),
+        }
+    }
+
+    /// Runs a write that returns no rows; the number of rows it changed.
+    pub(crate) async fn execute(&self, q: Query) -> StoreResult<u64> {
+        match &self.lite {
+            Some(lite) => lite.write(move |conn| lite::execute(conn, &q)).await,
+            None => Ok(q
+                .to_sqlx()
+                .execute(&self.pool)
+                .await
+                .map_err(map_err)?
+                .rows_affected()),
+        }
+    }
+
+    /// Runs a write with `RETURNING`; its first row, if any.
+    pub(crate) async fn write_returning<T: Send + 'static>(
+        &self,
+        q: Query,
+        map: RowMap<T>,
+    ) -> StoreResult<Option<T>> {
+        match &self.lite {
+            Some(lite) => {
+                lite.write(move |conn| Ok(lite::rows(conn, &q, map)?.into_iter().next()))
+                    .await
+            }
+            None => self.fetch_optional(q, map).await,
+        }
+    }
+
+    /// Runs `first` (a write with `RETURNING`) and, if it returned a row, `then`, in one
+    /// transaction: both happen or neither does. The first row of `first`, if any.
+    pub(crate) async fn write_then<T: Send + 'static>(
+        &self,
+        first: Query,
+        map: RowMap<T>,
+        then: Query,
+    ) -> StoreResult<Option<T>> {
+        if let Some(lite) = &self.lite {
+            return lite
+                .write(move |conn| {
+                    let Some(row) = lite::rows(conn, &first, map)?.into_iter().next() else {
+                        return Ok(None);
+                    };
+                    lite::execute(conn, &then)?;
+                    Ok(Some(row))
+                })
+                .await;
+        }
+        let mut tx = self.pool.begin().await.map_err(map_err)?;
+        let row = first
+            .to_sqlx()
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let Some(row) = row else {
+            tx.rollback().await.map_err(map_err)?;
+            return Ok(None);
+        };
+        let value = map(&row)?;
+        then.to_sqlx().execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(Some(value))
     }
 
     /// Connects and brings the schema up to date.
@@ -176,11 +290,11 @@ pub async fn create_postgres_database(admin_url: &str, name: &str) -> StoreResul
 #[async_trait]
 impl Store for SqlStore {
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1")
-            .execute(&self.pool)
-            .await
-            .map(|_| ())
-            .map_err(map_err)
+        self.fetch_all(Query::new("SELECT CAST(1 AS BIGINT) AS one"), |row| {
+            row.int("one")
+        })
+        .await
+        .map(|_| ())
     }
 
     fn backend(&self) -> &'static str {
