@@ -11,8 +11,9 @@ for each server:
   - the server process's CPU time during each run (from /proc), so that it reports requests
     per second, requests per fully used server core, server CPU per request, p50/p99 latency,
     and the peak RSS;
-and, for Tessera, a memory run of one million client_credentials requests (RSS at start, peak
-and end). The machine is shared and noisy: the per-core and ratio columns are the ones to
+and, for Tessera, its latency at half its peak rate for each wrk row, a memory run of one
+million client_credentials requests (RSS at start, peak and end), and the Argon2id ceiling
+(`cargo bench --bench password_rate`) that its sign-ins are compared with. The machine is shared and noisy: the per-core and ratio columns are the ones to
 trust; each row says how much CPU the rest of the machine used meanwhile.
 
 Prints one table and writes it as Markdown to bench/results/DATE.md.
@@ -168,10 +169,13 @@ def basic(user, secret):
     return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
 
 
-def wrk(server, path, seconds, connections, body=None, auth=None, tmp="/tmp"):
-    """One wrk run; returns the row's figures."""
+def wrk(server, path, seconds, connections, body=None, auth=None, tmp="/tmp", delay_ms=None):
+    """One wrk run; returns the row's figures. With `delay_ms`, each connection waits that long
+    between its requests, which holds the rate near connections * 1000 / delay_ms."""
     script = os.path.join(tmp, "wrk.lua")
     with open(script, "w") as f:
+        if delay_ms:
+            f.write(f"function delay() return {delay_ms} end\n")
         if body is not None:
             f.write('wrk.method = "POST"\n')
             f.write(f'wrk.body = "{body}"\n')
@@ -202,8 +206,9 @@ def wrk(server, path, seconds, connections, body=None, auth=None, tmp="/tmp"):
 
 
 def machine_rows(servers, seconds, connections, tmp):
-    """servers: {name: (ES256 server, RS256 server)} → {row label: {name: figures}}."""
-    rows = {}
+    """servers: {name: (ES256 server, RS256 server)} → ({row label: {name: figures}},
+    {label: (server, path, body, auth)} for Tessera)."""
+    rows, cases_by_label = {}, {}
     for name, (es, rs) in servers.items():
         # A reference (opaque) token to introspect, issued by each server.
         if name == "tessera":
@@ -229,11 +234,44 @@ def machine_rows(servers, seconds, connections, tmp):
              introspect_auth),
         ]
         for label, server, path, body, a in cases:
+            if name == "tessera":
+                cases_by_label[label] = (server, path, body, a)
             for c in connections:
                 key = f"{label}, {c} conn"
                 rows.setdefault(key, {})[name] = wrk(server, path, seconds, c, body, a, tmp)
                 print(f"  {name:14} {key}: {rows[key][name]['rps']:,.0f} req/s", file=sys.stderr)
-    return rows
+    return rows, cases_by_label
+
+
+HALF_RATE_DELAY_MS = 2
+
+
+def half_rate_rows(rows, cases, seconds, connections, tmp):
+    """Tessera's latency at half its measured peak rate: enough connections, each pausing
+    HALF_RATE_DELAY_MS between requests, to offer half the peak."""
+    out = {}
+    for label, (server, path, body, auth) in cases.items():
+        peak = max(rows[f"{label}, {c} conn"]["tessera"]["rps"] for c in connections)
+        # Each connection offers at most 1000 / (delay + latency) requests per second: a short
+        # probe finds the real rate per connection, and the run uses as many as half the
+        # peak needs.
+        conns = max(2, round(peak / 2 * HALF_RATE_DELAY_MS / 1000))
+        probe = wrk(server, path, 3, conns, body, auth, tmp, delay_ms=HALF_RATE_DELAY_MS)
+        conns = max(2, round(conns * peak / 2 / probe["rps"]))
+        out[label] = (peak, wrk(server, path, seconds, conns, body, auth, tmp,
+                                delay_ms=HALF_RATE_DELAY_MS))
+        print(f"  tessera        {label} at half rate: {out[label][1]['rps']:,.0f} req/s, "
+              f"p99 {out[label][1]['p99']:.2f} ms", file=sys.stderr)
+    return out
+
+
+def password_ceiling():
+    """Argon2id verifications per core with every core hashing (cargo bench password_rate),
+    measured in this run so that sign-ins can be compared with it."""
+    out = subprocess.run(["cargo", "bench", "-q", "-p", "tessera-core", "--bench",
+                          "password_rate"], cwd=ROOT, capture_output=True, text=True,
+                         check=True).stdout
+    return float(re.search(r"\(([\d.]+) per core\)", out).group(1))
 
 
 def peer_sign_in(port):
@@ -399,8 +437,10 @@ def main():
         t_es, t_rs, p = tessera(tmp, "ES256"), tessera(tmp, "RS256"), peer()
         try:
             print("machine endpoints…", file=sys.stderr)
-            rows = machine_rows({"tessera": (t_es, t_rs), "oidc-provider": (p, p)},
-                                seconds, connections, tmp)
+            rows, cases = machine_rows({"tessera": (t_es, t_rs), "oidc-provider": (p, p)},
+                                       seconds, connections, tmp)
+            print("Tessera at half its peak rate…", file=sys.stderr)
+            half = half_rate_rows(rows, cases, seconds, connections, tmp)
             # Before the sign-ins, whose Argon2 working memory would dominate the peak.
             cc_rate = rows[f"client_credentials ES256, {connections[-1]} conn"]["tessera"]["rps"]
             if not args.quick:
@@ -419,6 +459,8 @@ def main():
         finally:
             for s in (t_es, t_rs, p):
                 s.stop()
+    print("Argon2id ceiling…", file=sys.stderr)
+    ceiling = password_ceiling()
     header = ("| request | Tessera req/s | peer req/s | Tessera per core | peer per core | "
               "ratio per core | Tessera CPU µs/req | peer CPU µs/req | Tessera p50/p99 ms | "
               "peer p50/p99 ms | other CPU (cores) |")
@@ -434,6 +476,20 @@ def main():
     lines.append("Sign-ins: Tessera verifies an Argon2id password (m=19 MiB, t=2); the peer's "
                  "development login pages check no password at all. The peer keeps its grants in "
                  "memory (its development adapter); Tessera writes them to SQLite.")
+    sign_ins = rows["full sign-in, 4 workers"]["tessera"]["per_core"]
+    lines.append(f"Argon2id verification alone, every core hashing (`cargo bench -p tessera-core "
+                 f"--bench password_rate`, this run): {ceiling:.1f} per core; Tessera's sign-ins "
+                 f"per core are {sign_ins / ceiling:.0%} of it.")
+    lines.append("")
+    lines.append(f"Tessera at half its peak rate ({HALF_RATE_DELAY_MS} ms between requests on "
+                 "each connection, enough connections to offer half the peak):")
+    lines.append("")
+    lines.append("| request | peak req/s | offered | achieved req/s | p50 ms | p99 ms |")
+    lines.append("|---|---:|---:|---:|---:|---:|")
+    for label, (peak, r) in half.items():
+        lines.append(f"| {label} | {fmt(peak)} | {fmt(peak / 2)} | {fmt(r['rps'])} | "
+                     f"{r['p50']:.2f} | {r['p99']:.2f} |")
+    lines.append("")
     lines.append(f"Peak RSS during the runs: Tessera {peaks['tessera'] / 1024:.1f} MiB, "
                  f"oidc-provider {peaks['oidc-provider'] / 1024:.1f} MiB.")
     if memory:

@@ -108,7 +108,7 @@ impl Default for RawConfig {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawDatabase {
-    /// Pool size.
+    /// PostgreSQL pool size. SQLite has one writer and reads on a connection per thread.
     pub max_connections: u32,
     /// Seconds to wait for a connection before answering 503.
     pub acquire_timeout: u64,
