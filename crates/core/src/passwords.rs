@@ -44,6 +44,15 @@ thread_local! {
     static MEMORY: std::cell::RefCell<Vec<argon2::Block>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
+/// Frees this thread's Argon2 working memory (kept between verifications, see `MEMORY`).
+pub fn release_memory() {
+    MEMORY.with(|memory| {
+        if let Ok(mut memory) = memory.try_borrow_mut() {
+            *memory = Vec::new();
+        }
+    });
+}
+
 /// True when `password` matches the PHC `hash`; false for a wrong password or a bad hash.
 /// The parameters are read from the hash, so older hashes keep verifying. The comparison of
 /// the outputs is constant-time.

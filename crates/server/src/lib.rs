@@ -5,6 +5,7 @@ pub mod cli;
 pub mod clientcache;
 pub mod config;
 pub mod connections;
+pub mod hashing;
 pub mod http;
 pub mod keycache;
 pub mod provision;

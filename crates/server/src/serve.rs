@@ -72,9 +72,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         pages: http::ui::pages::Pages::load(config.ui_templates.as_deref(), &config.issuer)?,
         cookies: http::ui::cookies::CookieNames::for_issuer(&config.issuer),
         throttle: http::ui::throttle::Throttle::new(config.login),
-        password_gate: Arc::new(tokio::sync::Semaphore::new(
+        passwords: crate::hashing::PasswordCheckers::start(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
-        )),
+        )?,
         dummy_hash: tokio::sync::OnceCell::new(),
         backchannel: crate::backchannel::Backchannel::new()?,
     }));

@@ -72,8 +72,8 @@ pub struct AppInner {
     pub cookies: ui::cookies::CookieNames,
     /// Sign-in throttling.
     pub throttle: ui::throttle::Throttle,
-    /// Bounds concurrent password hashing to the number of cores.
-    pub password_gate: Arc<tokio::sync::Semaphore>,
+    /// Password verification, one thread per core.
+    pub passwords: crate::hashing::PasswordCheckers,
     /// The hash unknown users' passwords are checked against, made on first use.
     pub dummy_hash: tokio::sync::OnceCell<String>,
     /// Back-channel logout delivery.

@@ -3,7 +3,6 @@
 //! and per address, and a fresh session on success.
 
 use std::net::IpAddr;
-use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
@@ -24,8 +23,6 @@ use crate::http::AppState;
 const WRONG: &str = "The username or password is incorrect.";
 /// Longest password considered; longer ones fail without hashing.
 const MAX_PASSWORD: usize = 1024;
-/// How long a sign-in waits for a free password-hashing slot.
-const HASH_QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// `GET /login?interaction=...`
 pub async fn login_page(
@@ -180,8 +177,8 @@ pub async fn login_submit(
 }
 
 /// The active user with this username and password, or `None`. Unknown and disabled users
-/// cost one hash verification like everyone else; hashing runs off the async threads, at most
-/// one per core at a time, so a login flood cannot starve the token endpoint.
+/// cost one hash verification like everyone else; hashing runs on the password threads
+/// ([`crate::hashing`]), so a login flood cannot starve the token endpoint.
 async fn check_password(
     state: &AppState,
     username: &str,
@@ -195,17 +192,6 @@ async fn check_password(
         Some(u) => u.password_hash.expose().clone(),
         None => state.dummy_password_hash().await?,
     };
-    let permit = tokio::time::timeout(HASH_QUEUE_WAIT, state.password_gate.clone().acquire_owned())
-        .await
-        .map_err(|_| OAuthError::TemporarilyUnavailable("too many sign-ins at once".into()))?
-        .map_err(|_| OAuthError::ServerError)?;
-    let password = password.to_string();
-    let matches = tokio::task::spawn_blocking(move || {
-        let ok = tessera_core::passwords::verify_password(&password, &hash);
-        drop(permit);
-        ok
-    })
-    .await
-    .map_err(|_| OAuthError::ServerError)?;
+    let matches = state.passwords.verify(password.to_string(), hash).await?;
     Ok(user.filter(|u| matches && !u.disabled))
 }

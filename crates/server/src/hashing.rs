@@ -1,0 +1,91 @@
+//! Password verification on a fixed set of threads, one per core.
+//!
+//! Argon2id is meant to be expensive: each verification takes about 15 ms of CPU and 19 MiB
+//! of memory. Running it on the async threads would stall every other request, so it runs
+//! here, at most one per core at a time; a sign-in that cannot get a turn within a few
+//! seconds gets `temporarily_unavailable`, so a login flood cannot starve the token endpoint.
+//! Each thread keeps its working memory between verifications (hot in cache, no page faults)
+//! and frees it after a quiet spell.
+
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use tessera_core::protocol::OAuthError;
+use tokio::sync::Semaphore;
+
+/// How long a verification may wait for a free thread.
+const QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+/// A thread idle this long frees its working memory.
+const IDLE_RELEASE: Duration = Duration::from_secs(10);
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// The password-checking threads.
+pub struct PasswordCheckers {
+    turns: Arc<Semaphore>,
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for PasswordCheckers {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordCheckers").finish_non_exhaustive()
+    }
+}
+
+impl PasswordCheckers {
+    /// Starts `threads` checking threads.
+    pub fn start(threads: usize) -> std::io::Result<PasswordCheckers> {
+        let threads = threads.max(1);
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..threads {
+            let queue = Arc::clone(&queue);
+            std::thread::Builder::new()
+                .name(format!("tessera-password-{i}"))
+                .spawn(move || {
+                    loop {
+                        // Whoever holds the lock waits for the next job; the others wait
+                        // for the lock. A job never waits for a thread: there are as many
+                        // turns as threads.
+                        let next = match queue.lock() {
+                            Ok(queue) => queue.recv_timeout(IDLE_RELEASE),
+                            Err(_) => return,
+                        };
+                        match next {
+                            Ok(job) => job(),
+                            Err(RecvTimeoutError::Timeout) => {
+                                tessera_core::passwords::release_memory();
+                            }
+                            Err(RecvTimeoutError::Disconnected) => return,
+                        }
+                    }
+                })?;
+        }
+        Ok(PasswordCheckers {
+            turns: Arc::new(Semaphore::new(threads)),
+            jobs,
+        })
+    }
+
+    /// True when `password` matches the PHC `hash`.
+    pub async fn verify(&self, password: String, hash: String) -> Result<bool, OAuthError> {
+        let turn = tokio::time::timeout(QUEUE_WAIT, Arc::clone(&self.turns).acquire_owned())
+            .await
+            .map_err(|_| OAuthError::TemporarilyUnavailable("too many sign-ins at once".into()))?
+            .map_err(|_| OAuthError::ServerError)?;
+        let (reply, answer) = tokio::sync::oneshot::channel();
+        self.jobs
+            .send(Box::new(move || {
+                let matches = std::panic::catch_unwind(|| {
+                    tessera_core::passwords::verify_password(&password, &hash)
+                })
+                .unwrap_or(false);
+                drop(turn);
+                let _ = reply.send(matches);
+            }))
+            .map_err(|_| OAuthError::ServerError)?;
+        answer.await.map_err(|_| OAuthError::ServerError)
+    }
+}
