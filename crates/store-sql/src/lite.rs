@@ -233,7 +233,13 @@ impl Lite {
         let taken = self.readers.lock().ok().and_then(|mut r| r.pop());
         let conn = match taken {
             Some(conn) => conn,
-            None => open(&self.path)?,
+            None => {
+                let conn = open(&self.path)?;
+                // Reading connections never write, whatever they are handed.
+                conn.execute_batch("PRAGMA query_only = ON;")
+                    .map_err(map_err)?;
+                conn
+            }
         };
         let result = rows(&conn, q, map);
         if let Ok(mut readers) = self.readers.lock()
