@@ -1,7 +1,8 @@
 //! Back-channel logout delivery (OpenID Connect Back-Channel Logout 1.0 §2.5): a signed logout
 //! token POSTed to each signed-in client's `backchannel_logout_uri`, from a background task so
-//! that a slow or absent client never holds up the sign-out, with a timeout and retries.
-//! Failures are logged and counted.
+//! that a slow or absent client never holds up the sign-out, with retries, through the
+//! hardened outbound client ([`crate::outbound`]: https, public addresses, no redirects, a
+//! timeout). Failures are logged and counted.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,14 +13,14 @@ use tessera_core::model::{Client, Session};
 use tessera_core::tokens::{KeyRing, SigningAlg};
 use tokio::task::JoinHandle;
 
-/// Each attempt may take this long.
-const TIMEOUT: Duration = Duration::from_secs(5);
+use crate::outbound::{Outbound, OutboundError, OutboundPolicy};
+
 /// Attempts per client, with the waits between them.
 const RETRY_WAITS: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(4)];
 
 /// The sender and its counters.
 pub struct Backchannel {
-    http: reqwest::Client,
+    http: Outbound,
     /// Logout tokens a client accepted.
     pub delivered: AtomicU64,
     /// Logout tokens that could not be delivered after every attempt.
@@ -27,15 +28,10 @@ pub struct Backchannel {
 }
 
 impl Backchannel {
-    /// A sender whose HTTP client follows no redirects (§2.5: the token goes to the registered
-    /// URI only) and gives up after [`TIMEOUT`].
-    pub fn new() -> anyhow::Result<Arc<Backchannel>> {
-        let http = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(TIMEOUT)
-            .connect_timeout(TIMEOUT)
-            .user_agent("tessera-backchannel-logout")
-            .build()?;
+    /// A sender under `policy`. Its client follows no redirects (§2.5: the token goes to the
+    /// registered URI only).
+    pub fn new(policy: OutboundPolicy) -> anyhow::Result<Arc<Backchannel>> {
+        let http = Outbound::new(policy)?;
         Ok(Arc::new(Backchannel {
             http,
             delivered: AtomicU64::new(0),
@@ -93,30 +89,33 @@ impl Backchannel {
             if attempt > 0 {
                 tokio::time::sleep(RETRY_WAITS[attempt - 1]).await;
             }
-            let sent = self
-                .http
-                .post(uri)
-                .header(reqwest::header::CACHE_CONTROL, "no-store")
-                .form(&[("logout_token", token)])
-                .send()
-                .await;
+            let sent = self.http.post_form(uri, &[("logout_token", token)]).await;
             match sent {
                 // §2.8: 200 OK (204 is also taken as success).
-                Ok(r) if r.status().is_success() => {
+                Ok(r) if r.status.is_success() => {
                     self.delivered.fetch_add(1, Ordering::Relaxed);
                     tracing::info!(client_id, attempt, "back-channel logout delivered");
                     return true;
                 }
                 // §2.8: a 4xx means the client refused this token; sending it again (with the
                 // same jti) cannot help.
-                Ok(r) if r.status().is_client_error() => {
-                    last_error = format!("refused with status {}", r.status().as_u16());
+                // A redirect is not followed (the token goes to the registered URI only).
+                Ok(r) if r.status.is_client_error() || r.status.is_redirection() => {
+                    last_error = format!("refused with status {}", r.status.as_u16());
                     break;
                 }
-                Ok(r) => last_error = format!("status {}", r.status().as_u16()),
-                Err(e) if e.is_timeout() => last_error = "timed out".into(),
-                Err(e) if e.is_connect() => last_error = "connection failed".into(),
-                Err(_) => last_error = "request failed".into(),
+                Ok(r) => last_error = format!("status {}", r.status.as_u16()),
+                // The address or URL is not allowed: trying again cannot change that.
+                Err(
+                    e @ (OutboundError::Forbidden(_)
+                    | OutboundError::NotHttps
+                    | OutboundError::BadUrl
+                    | OutboundError::TooLarge),
+                ) => {
+                    last_error = e.to_string();
+                    break;
+                }
+                Err(e) => last_error = e.to_string(),
             }
         }
         let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;

@@ -8,6 +8,7 @@ pub mod connections;
 pub mod hashing;
 pub mod http;
 pub mod keycache;
+pub mod outbound;
 pub mod provision;
 pub mod serve;
 pub mod telemetry;

@@ -76,7 +76,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         )?,
         dummy_hash: tokio::sync::OnceCell::new(),
-        backchannel: crate::backchannel::Backchannel::new()?,
+        backchannel: crate::backchannel::Backchannel::new(config.outbound.clone())?,
     }));
 
     let listener = tokio::net::TcpListener::bind(config.listen)

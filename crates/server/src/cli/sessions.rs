@@ -100,7 +100,7 @@ pub async fn sessions(config: &Config, command: SessionsCommand) -> anyhow::Resu
                 .first()
                 .copied()
                 .unwrap_or(tessera_core::tokens::SigningAlg::Es256);
-            let sender = Backchannel::new()?;
+            let sender = Backchannel::new(config.outbound.clone())?;
             let mut deliveries = Vec::new();
             let mut ended = 0;
             for (session, _) in &chosen {

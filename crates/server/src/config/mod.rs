@@ -52,6 +52,9 @@ pub struct RawConfig {
     /// Login and consent pages.
     #[serde(default)]
     pub ui: RawUi,
+    /// Requests the server makes itself (back-channel logout).
+    #[serde(default)]
+    pub outbound: RawOutbound,
     /// API scopes.
     #[serde(default)]
     pub api_scopes: Vec<RawApiScope>,
@@ -95,6 +98,7 @@ impl Default for RawConfig {
             sessions: RawSessions::default(),
             login: RawLogin::default(),
             ui: RawUi::default(),
+            outbound: RawOutbound::default(),
             api_scopes: vec![],
             api_resources: vec![],
             identity_resources: vec![],
@@ -252,6 +256,17 @@ pub struct RawUi {
     /// `form_post.html`, `logout.html`, `signed_out.html`) and `style.css` that replace the
     /// built-in ones of the same name.
     pub templates: Option<std::path::PathBuf>,
+}
+
+/// `[outbound]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawOutbound {
+    /// Allow plain http (on with `--dev`); otherwise only https.
+    pub allow_http: bool,
+    /// Networks (CIDR, e.g. `10.20.0.0/16`) that may be reached although they are not public:
+    /// loopback, private, link-local and other special addresses are refused otherwise.
+    pub allowed_networks: Vec<String>,
 }
 
 /// Sign-in throttling policy.
@@ -502,6 +517,8 @@ pub struct Config {
     pub login: LoginPolicy,
     /// Theme directory.
     pub ui_templates: Option<std::path::PathBuf>,
+    /// Where the server's own requests may go.
+    pub outbound: crate::outbound::OutboundPolicy,
     /// Started with `--dev`.
     pub dev: bool,
 }

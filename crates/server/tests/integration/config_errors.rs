@@ -328,3 +328,51 @@ fn dev_configuration_is_valid() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 client(s), 1 user(s)"));
 }
+
+/// SEC-57: back-channel URIs that the outbound client would refuse are reported at start.
+#[test]
+fn outbound_policy_refuses_plain_http_and_private_addresses() {
+    let client = |uri: &str| {
+        format!(
+            r#"
+[[clients]]
+client_id = "rp"
+secrets = ["s"]
+grant_types = ["authorization_code"]
+redirect_uris = ["https://rp.example/cb"]
+allowed_scopes = ["openid"]
+backchannel_logout_uri = "{uri}"
+"#
+        )
+    };
+    assert_config_error(
+        &client("http://rp.example/logout"),
+        &[],
+        &["clients[0].backchannel_logout_uri", "https"],
+    );
+    for private in [
+        "https://127.0.0.1/logout",
+        "https://169.254.169.254/latest/meta-data",
+        "https://10.0.0.7/logout",
+        "https://[::1]/logout",
+        "https://[::ffff:127.0.0.1]/logout",
+    ] {
+        assert_config_error(
+            &client(private),
+            &[],
+            &["clients[0].backchannel_logout_uri", "not allowed"],
+        );
+    }
+    assert_config_error(
+        "[outbound]\nallowed_networks = [\"10.0.0.0/33\"]\n",
+        &[],
+        &["outbound.allowed_networks[0]"],
+    );
+    // An operator can allow an internal network explicitly.
+    let allowed = format!(
+        "{}\n[outbound]\nallowed_networks = [\"10.0.0.0/8\"]\n",
+        client("https://10.0.0.7/logout")
+    );
+    let outcome = check(&allowed, &[]);
+    assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
+}

@@ -9,6 +9,7 @@ mod config_errors;
 mod discovery;
 mod hostile_input;
 mod keys;
+mod outbound;
 mod postgres;
 mod signin;
 mod signin_browser;

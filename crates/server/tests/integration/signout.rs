@@ -93,6 +93,11 @@ backchannel_logout_uri = "http://127.0.0.1:{down}/down/backchannel"
 [[users]]
 username = "alice"
 password = "alice-password"
+
+# The relying parties of these tests listen on loopback over plain http.
+[outbound]
+allow_http = true
+allowed_networks = ["127.0.0.0/8"]
 "#
     )
 }

@@ -6,6 +6,7 @@ use tessera_core::sessions::SessionLifetimes;
 
 use super::Problems;
 use crate::config::{LoginPolicy, RawConfig};
+use crate::outbound::{OutboundError, OutboundPolicy};
 
 pub(super) fn check_sessions(raw: &RawConfig, p: &mut Problems) -> SessionLifetimes {
     let s = &raw.sessions;
@@ -54,4 +55,40 @@ pub(super) fn check_ui(raw: &RawConfig, p: &mut Problems) -> Option<std::path::P
         p.add("ui.templates", e.0);
     }
     Some(dir)
+}
+
+/// SEC-57: the server's own requests go to https URLs on public addresses, except what the
+/// operator allows; client URLs they would be refused for are reported now.
+pub(super) fn check_outbound(raw: &RawConfig, dev: bool, p: &mut Problems) -> OutboundPolicy {
+    let mut networks = Vec::new();
+    for (i, net) in raw.outbound.allowed_networks.iter().enumerate() {
+        match net.parse::<ipnet::IpNet>() {
+            Ok(n) => networks.push(n),
+            Err(_) => p.add(
+                format!("outbound.allowed_networks[{i}]"),
+                format!("`{net}` is not a network in CIDR form (like 10.20.0.0/16)"),
+            ),
+        }
+    }
+    let policy = OutboundPolicy {
+        allow_http: raw.outbound.allow_http || dev,
+        allowed_networks: networks,
+    };
+    for (i, c) in raw.clients.iter().enumerate() {
+        // Names are checked when they are resolved, at each delivery.
+        if let Some(uri) = &c.backchannel_logout_uri
+            && let Err(e) = policy.check_url(uri)
+        {
+            let hint = match e {
+                OutboundError::NotHttps => " (outbound.allow_http allows http for development)",
+                OutboundError::Forbidden(_) => " (outbound.allowed_networks can allow it)",
+                _ => "",
+            };
+            p.add(
+                format!("clients[{i}].backchannel_logout_uri"),
+                format!("{e}{hint}"),
+            );
+        }
+    }
+    policy
 }

@@ -101,6 +101,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     let sessions = interactive::check_sessions(&raw, &mut p);
     let login = interactive::check_login(&raw, &mut p);
     let ui_templates = interactive::check_ui(&raw, &mut p);
+    let outbound = interactive::check_outbound(&raw, dev, &mut p);
     if !p.0.is_empty() {
         return Err(ConfigError::Invalid(p.0));
     }
@@ -125,6 +126,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         sessions,
         login,
         ui_templates,
+        outbound,
         dev,
     })
 }
