@@ -150,7 +150,14 @@ async fn check(
     let family = grant.family.clone().unwrap_or_default();
     let data: RefreshData =
         serde_json::from_value(grant.data.clone()).map_err(|_| OAuthError::ServerError)?;
-    // RFC 6749 §6, SEC-24: narrow, never widen.
+    // SEC-25, CVE-16: a client that may no longer hold offline access (its `offline_access`
+    // scope or its refresh grant was taken away) loses the refresh tokens it holds.
+    if !wants_refresh_token(client, &client.allowed_scopes) {
+        ctx.grants.delete_grant_family(&family).await?;
+        return Err(invalid_grant("the client may no longer use refresh tokens"));
+    }
+    // RFC 6749 §6, SEC-24: narrow, never widen; scopes since taken from the client are
+    // dropped.
     let scopes = match form.one("scope")? {
         None => data.scopes.clone(),
         Some(requested) => {
@@ -163,6 +170,10 @@ async fn check(
             requested
         }
     };
+    let scopes: Vec<String> = scopes
+        .into_iter()
+        .filter(|s| client.allowed_scopes.contains(s))
+        .collect();
     // SEC-26: a disabled or deleted user gets nothing, and the family ends.
     let subject = grant.subject.clone().unwrap_or_default();
     let user = match ensure_user_active(users, &subject).await {

@@ -85,11 +85,31 @@ pub fn issue_id_token(request: &IdTokenRequest<'_>, key: &SigningKey) -> Result<
     sign_compact(key, "JWT", &claims)
 }
 
-/// The subject of an `id_token_hint` (OIDC Core §3.1.2.1): an identity token we signed, with
-/// our issuer; an expired one is accepted, as the spec allows.
-pub fn id_token_hint_subject(hint: &str, ring: &super::KeyRing, issuer: &str) -> Option<String> {
+/// The subject of an `id_token_hint` at the authorization endpoint (OIDC Core §3.1.2.1;
+/// SEC-44, CVE-25): an identity token we signed, with our issuer, issued to `client_id`, and
+/// not expired (an expired hint is accepted at sign-out only).
+pub fn id_token_hint_subject(
+    hint: &str,
+    ring: &super::KeyRing,
+    issuer: &str,
+    client_id: &str,
+    now: crate::clock::UnixTime,
+) -> Option<String> {
     let claims = super::verify::verify_own_jws(hint, ring, "jwt")?;
     if claims.get("iss").and_then(|v| v.as_str()) != Some(issuer) {
+        return None;
+    }
+    let for_client = match claims.get("aud")? {
+        serde_json::Value::String(aud) => aud == client_id,
+        serde_json::Value::Array(auds) => auds.iter().any(|a| a.as_str() == Some(client_id)),
+        _ => false,
+    };
+    // SEC-40: `exp` must be a number; a string or null is refused, not read as absent.
+    let live = claims
+        .get("exp")
+        .and_then(|v| v.as_i64())
+        .is_some_and(|exp| exp > now);
+    if !for_client || !live {
         return None;
     }
     claims

@@ -11,6 +11,7 @@ mod hostile_input;
 mod keys;
 mod outbound;
 mod postgres;
+mod revocation;
 mod signin;
 mod signin_browser;
 mod signin_hybrid;

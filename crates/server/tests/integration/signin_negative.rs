@@ -307,14 +307,22 @@ async fn max_age_forces_a_login_when_the_last_one_is_older() {
     assert!(zero.is_login(), "max_age=0 always signs in again");
 }
 
+/// SEC-44, CVE-25: an id_token_hint must be ours, for this client and unexpired; one that is
+/// not signs nobody in (`login_required` without interaction).
 #[tokio::test]
-async fn id_token_hint_names_the_user() {
+async fn sec44_cve25_id_token_hint_names_the_user() {
     let server = TestServer::start(PEOPLE).await;
     let browser = Browser::new(&server.base);
     let alice = sign_in(&server, &browser, OTHER, OTHER_CB, "openid", ALICE).await;
     let hint = alice["id_token"].as_str().unwrap();
-    // An expired hint of ours is still a hint.
-    server.clock.advance(3_600);
+    let with_hint = |client: &str, cb: &str, hint: &str| {
+        authorize_url(
+            &server,
+            client,
+            cb,
+            &format!("&scope=openid&prompt=none&id_token_hint={hint}"),
+        )
+    };
     let same = browser
         .open(&authorize_url(
             &server,
@@ -324,6 +332,30 @@ async fn id_token_hint_names_the_user() {
         ))
         .await;
     assert!(same.param("code").is_some(), "{same:?}");
+    // Issued to another client: not a hint for this one.
+    let web = sign_in(
+        &server,
+        &browser,
+        ("web", "web-secret"),
+        "https://web.example/cb",
+        "openid",
+        ALICE,
+    )
+    .await;
+    let web_hint = web["id_token"].as_str().unwrap();
+    assert_eq!(
+        redirected_error(&browser.open(&with_hint("other", OTHER_CB, web_hint)).await),
+        "login_required"
+    );
+    // `alg: none`, with the payload of a real hint.
+    use base64::Engine as _;
+    let none_header =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+    let unsigned = format!("{none_header}.{}.", hint.split('.').nth(1).unwrap());
+    assert_eq!(
+        redirected_error(&browser.open(&with_hint("other", OTHER_CB, &unsigned)).await),
+        "login_required"
+    );
     // Bob's browser with Alice's hint: prompt=none fails, otherwise he is asked to sign in.
     let bob = Browser::new(&server.base);
     sign_in(
@@ -352,6 +384,10 @@ async fn id_token_hint_names_the_user() {
         hint.split('.').next().unwrap(),
         hint.split('.').nth(1).unwrap()
     );
+    assert_eq!(
+        redirected_error(&browser.open(&with_hint("other", OTHER_CB, &forged)).await),
+        "login_required"
+    );
     let landing = browser
         .open(&authorize_url(
             &server,
@@ -361,6 +397,12 @@ async fn id_token_hint_names_the_user() {
         ))
         .await;
     assert_eq!(redirected_error(&landing), "invalid_request");
+    // Expired: accepted at sign-out only.
+    server.clock.advance(3_600);
+    assert_eq!(
+        redirected_error(&browser.open(&with_hint("other", OTHER_CB, hint)).await),
+        "login_required"
+    );
 }
 
 #[tokio::test]

@@ -7,8 +7,8 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::authorize::{
-    AuthorizationRequest, AuthorizationResponse, AuthorizeError, Decision, SignedIn, decide,
-    parse_authorization_request, response_location,
+    AuthorizationRequest, AuthorizationResponse, AuthorizeError, Decision, Prompt, SignedIn,
+    decide, parse_authorization_request, response_location,
 };
 use tessera_core::grants::authorization_code::{CodeData, issue_code};
 use tessera_core::grants::implicit::{FrontChannelUser, issue_front_channel};
@@ -164,8 +164,16 @@ async fn try_proceed(
         None => None,
         Some(hint) => {
             let ring = state.keys.current();
-            match id_token_hint_subject(hint, &ring, &state.config.issuer) {
+            match id_token_hint_subject(hint, &ring, &state.config.issuer, &client.client_id, now) {
                 Some(sub) => Some(sub),
+                // SEC-44, CVE-25: a hint that fails its checks signs nobody in; without
+                // interaction the answer is login_required.
+                None if request.prompt.contains(&Prompt::None) => {
+                    return Ok(state.redirect_error(
+                        request,
+                        &OAuthError::LoginRequired("the id_token_hint is not valid".into()),
+                    ));
+                }
                 None => {
                     return Ok(state.redirect_error(
                         request,
