@@ -9,6 +9,7 @@ mod config_errors;
 mod discovery;
 mod hostile_input;
 mod keys;
+mod log_scan;
 mod outbound;
 mod postgres;
 mod revocation;

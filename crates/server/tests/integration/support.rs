@@ -214,12 +214,34 @@ pub struct ServerProcess {
 impl ServerProcess {
     /// Starts `tessera --config FILE serve` and waits until it is ready.
     pub async fn start(config: &Path, port: u16) -> ServerProcess {
+        Self::start_logging(config, port, None, "info").await
+    }
+
+    /// Like [`ServerProcess::start`], with standard output and error written to `log` and
+    /// `RUST_LOG` set to `filter`.
+    pub async fn start_logging(
+        config: &Path,
+        port: u16,
+        log: Option<&Path>,
+        filter: &str,
+    ) -> ServerProcess {
+        let output = || match log {
+            Some(path) => Stdio::from(
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .unwrap(),
+            ),
+            None => Stdio::null(),
+        };
         let child = tessera()
+            .env("RUST_LOG", filter)
             .arg("--config")
             .arg(config)
             .arg("serve")
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stdout(output())
+            .stderr(output())
             .spawn()
             .unwrap();
         let process = ServerProcess {
