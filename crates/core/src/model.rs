@@ -136,9 +136,6 @@ pub struct Client {
     pub jwks: Vec<crate::clients::jwk::ClientJwk>,
     /// A disabled client gets no tokens.
     pub enabled: bool,
-    /// PKCE `plain` is accepted (RFC 7636 §4.2); off by default (RFC 9700 §2.1.1).
-    #[serde(default)]
-    pub allow_plain_pkce: bool,
     /// The user's claims of the granted scopes also go into identity tokens, not only into
     /// the userinfo response (OIDC Core §5.4 puts them in userinfo when an access token is
     /// issued).

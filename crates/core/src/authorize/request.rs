@@ -10,7 +10,7 @@ use crate::grants::scopes::parse_scope;
 use crate::model::Client;
 use crate::protocol::OAuthError;
 use crate::protocol::form::Form;
-use crate::protocol::pkce::{ChallengeMethod, is_code_verifier, is_s256_challenge};
+use crate::protocol::pkce::{ChallengeMethod, is_s256_challenge};
 use crate::protocol::redirect::redirect_uri_matches;
 use crate::store::ClientStore;
 
@@ -259,15 +259,6 @@ pub async fn parse_authorization_request(
                 "the code_challenge is not 43 base64url characters".into(),
             )));
         }
-        // RFC 7636 §4.2: with `plain` the challenge is the verifier itself.
-        (Some(challenge), Some("plain")) if client.allow_plain_pkce => {
-            if !is_code_verifier(challenge) {
-                return Err(fail(OAuthError::InvalidRequest(
-                    "the code_challenge is not 43-128 unreserved characters".into(),
-                )));
-            }
-            Some((challenge.to_string(), ChallengeMethod::Plain))
-        }
         (None, Some(_)) => {
             return Err(fail(OAuthError::InvalidRequest(
                 "code_challenge is missing".into(),
@@ -383,7 +374,6 @@ mod tests {
             token_endpoint_auth_method: method,
             jwks: vec![],
             enabled: true,
-            allow_plain_pkce: false,
             always_include_user_claims_in_id_token: false,
             logout: Default::default(),
         };

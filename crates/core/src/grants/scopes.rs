@@ -225,7 +225,6 @@ mod tests {
             token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
             jwks: vec![],
             enabled: true,
-            allow_plain_pkce: false,
             always_include_user_claims_in_id_token: false,
             logout: Default::default(),
         };

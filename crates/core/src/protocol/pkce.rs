@@ -25,23 +25,18 @@ pub fn s256_challenge(verifier: &str) -> String {
     base64url(&sha256(verifier.as_bytes()))
 }
 
-/// A stored challenge and its method (RFC 7636 §4.3).
+/// A stored challenge's method (RFC 7636 §4.3). Only `S256`: `plain` is refused (RFC 9700
+/// §2.1.1; SEC-17), since it protects nothing once the authorization request is seen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ChallengeMethod {
     /// `S256`.
     S256,
-    /// `plain`: only for clients registered with `allow_plain_pkce`.
-    Plain,
 }
 
 /// RFC 7636 §4.6: whether `verifier` matches `challenge` under `method`.
 pub fn verify_challenge(method: ChallengeMethod, challenge: &str, verifier: &str) -> bool {
     match method {
         ChallengeMethod::S256 => verify_s256(challenge, verifier),
-        ChallengeMethod::Plain => {
-            is_code_verifier(verifier)
-                && constant_time_eq(verifier.as_bytes(), challenge.as_bytes())
-        }
     }
 }
 

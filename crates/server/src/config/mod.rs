@@ -371,7 +371,8 @@ pub struct RawClient {
     /// A disabled client gets no tokens.
     #[serde(default = "yes")]
     pub enabled: bool,
-    /// Accept PKCE `plain` (default false; S256 is always accepted).
+    /// Refused when true: PKCE `plain` is not supported (RFC 9700 §2.1.1); the key remains so
+    /// that configurations naming it get that reason rather than an unknown key.
     #[serde(default)]
     pub allow_plain_pkce: bool,
     /// Put the user's claims of the granted scopes into identity tokens too (default false:

@@ -376,3 +376,21 @@ backchannel_logout_uri = "{uri}"
     let outcome = check(&allowed, &[]);
     assert_eq!(outcome.code, Some(0), "{}", outcome.stderr);
 }
+
+/// SEC-17: PKCE `plain` cannot be switched on for any client.
+#[test]
+fn plain_pkce_cannot_be_enabled() {
+    assert_config_error(
+        r#"
+[[clients]]
+client_id = "legacy"
+secrets = ["s"]
+grant_types = ["authorization_code"]
+redirect_uris = ["https://legacy.example/cb"]
+allowed_scopes = ["openid"]
+allow_plain_pkce = true
+"#,
+        &[],
+        &["clients[0].allow_plain_pkce", "S256"],
+    );
+}

@@ -54,7 +54,6 @@ grant_types = ["authorization_code"]
 redirect_uris = ["https://plain.example/cb"]
 allowed_scopes = ["openid", "email"]
 require_consent = false
-allow_plain_pkce = true
 
 [[clients]]
 client_id = "nopkce"
@@ -432,17 +431,17 @@ async fn public_client_with_reference_tokens_refreshes() {
 }
 
 #[tokio::test]
-async fn claims_parameter_and_plain_pkce_when_allowed() {
+async fn claims_parameter_moves_granted_claims_only() {
     let server = TestServer::start(PEOPLE).await;
     let browser = Browser::new(&server.base);
     let claims = url::form_urlencoded::byte_serialize(
         br#"{"id_token":{"email":{"essential":true},"name":null,"phone_number":null},"userinfo":{"name":null}}"#,
     )
     .collect::<String>();
-    let verifier = "a".repeat(43);
+    let verifier = VERIFIER.to_string();
     let tokens_for = |scope: &'static str| {
         let url = server.url(&format!(
-            "/authorize?client_id=plain&redirect_uri=https%3A%2F%2Fplain.example%2Fcb&response_type=code&scope={scope}&code_challenge={verifier}&code_challenge_method=plain&claims={claims}"
+            "/authorize?client_id=plain&redirect_uri=https%3A%2F%2Fplain.example%2Fcb&response_type=code&scope={scope}&code_challenge={CHALLENGE}&code_challenge_method=S256&claims={claims}"
         ));
         let (browser, server, verifier) = (&browser, &server, &verifier);
         async move {

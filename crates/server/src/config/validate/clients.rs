@@ -53,6 +53,13 @@ pub(super) fn check_clients(
                 "must be 1-255 printable ASCII characters",
             );
         }
+        // SEC-17, RFC 9700 §2.1.1: S256 only.
+        if c.allow_plain_pkce {
+            p.add(
+                format!("{key}.allow_plain_pkce"),
+                "PKCE `plain` is not supported (RFC 9700 §2.1.1): clients use S256",
+            );
+        }
         if raw[..i].iter().any(|o| o.client_id == c.client_id) {
             p.add(
                 format!("{key}.client_id"),
@@ -223,7 +230,6 @@ pub(super) fn check_clients(
             token_endpoint_auth_method: method,
             jwks,
             enabled: c.enabled,
-            allow_plain_pkce: c.allow_plain_pkce,
             always_include_user_claims_in_id_token: c.always_include_user_claims_in_id_token,
             logout: tessera_core::model::ClientLogout {
                 frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
