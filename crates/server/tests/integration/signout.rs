@@ -18,10 +18,10 @@ use crate::signin::{VERIFIER, authorize_url, jwt_claims, redeem, refresh};
 use crate::support::{TestServer, eventually, free_port};
 
 /// Logout tokens received, by path.
-type Received = Arc<Mutex<Vec<(String, String)>>>;
+pub(crate) type Received = Arc<Mutex<Vec<(String, String)>>>;
 
 /// A relying party's back-channel endpoint: `/slow/...` answers after 3 s.
-async fn receiver(port: u16) -> Received {
+pub(crate) async fn receiver(port: u16) -> Received {
     let received: Received = Arc::default();
     let app = axum::Router::new()
         .route(
@@ -48,7 +48,7 @@ async fn receiver(port: u16) -> Received {
     received
 }
 
-fn clients(port: u16, down: u16) -> String {
+pub(crate) fn clients(port: u16, down: u16) -> String {
     format!(
         r#"
 [[clients]]
@@ -110,7 +110,12 @@ async fn start() -> (TestServer, Received) {
 }
 
 /// Signs in to `client` in `browser` (a login only the first time) and returns the tokens.
-async fn tokens(server: &TestServer, browser: &Browser, client: &str, scope: &str) -> Value {
+pub(crate) async fn tokens(
+    server: &TestServer,
+    browser: &Browser,
+    client: &str,
+    scope: &str,
+) -> Value {
     let cb = format!("https://{client}.example/cb");
     let url = authorize_url(server, client, &cb, &format!("&scope={scope}"));
     let code = browser
@@ -132,7 +137,7 @@ fn end_session(server: &TestServer, params: &[(&str, &str)]) -> String {
 }
 
 /// Verifies a logout token as a relying party would (Back-Channel Logout §2.6).
-async fn verify_logout_token(server: &TestServer, token: &str, client: &str) -> Value {
+pub(crate) async fn verify_logout_token(server: &TestServer, token: &str, client: &str) -> Value {
     let header = decode_header(token).unwrap();
     assert_eq!(header.typ.as_deref(), Some("logout+jwt"));
     let jwks: JwkSet = server
@@ -519,99 +524,6 @@ async fn a_logout_without_a_hint_asks_first() {
             .await
             .is_login()
     );
-}
-
-// Multi-threaded: the CLI runs as a blocking child process while the test's back-channel
-// receiver answers it.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn ending_a_session_from_the_cli_revokes_what_belonged_to_it() {
-    let port = free_port();
-    let received = receiver(port).await;
-    let extra = clients(port, free_port());
-    let server = TestServer::start(&extra).await;
-    let browser = Browser::new(&server.base);
-    let alpha = tokens(&server, &browser, "alpha", "openid+offline_access").await;
-    tokens(&server, &browser, "beta", "openid").await;
-    let pending = browser
-        .open(&authorize_url(
-            &server,
-            "beta",
-            "https://beta.example/cb",
-            "&scope=openid",
-        ))
-        .await
-        .param("code")
-        .unwrap();
-    let sid = jwt_claims(alpha["id_token"].as_str().unwrap())["sid"]
-        .as_str()
-        .unwrap()
-        .to_string();
-
-    // The operator's configuration: same database and issuer.
-    let dir = server.dir.as_ref().unwrap().path();
-    let port_of = server.running.local_addr.port();
-    let config = crate::support::write_file(
-        dir,
-        "operator.toml",
-        &crate::support::config_text(port_of, &crate::support::sqlite_url(dir), &extra),
-    );
-    let list = crate::support::run_cli(&config, &["sessions", "list", "--client", "beta"], "");
-    assert!(list.status.success());
-    let listed = String::from_utf8_lossy(&list.stdout);
-    assert!(listed.contains(&sid) && listed.contains("alice") && listed.contains("alpha,beta"));
-    let none = crate::support::run_cli(&config, &["sessions", "list", "--client", "slow"], "");
-    assert!(!String::from_utf8_lossy(&none.stdout).contains(&sid));
-    let refused = crate::support::run_cli(&config, &["sessions", "end"], "");
-    assert!(!refused.status.success(), "ending needs a selection");
-
-    let ended = crate::support::run_cli(&config, &["sessions", "end", "--user", "alice"], "");
-    assert!(
-        ended.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ended.stderr)
-    );
-    let out = String::from_utf8_lossy(&ended.stdout);
-    assert!(
-        out.contains("ended 1 session(s); back-channel logout delivered to 2 of 2 client(s)"),
-        "{out}"
-    );
-    let got = received.lock().unwrap().clone();
-    for client in ["alpha", "beta"] {
-        let (_, token) = got.iter().find(|(who, _)| who == client).unwrap();
-        assert_eq!(
-            verify_logout_token(&server, token, client).await["sid"],
-            sid.as_str()
-        );
-    }
-    // Signed out everywhere, the session's code revoked, the offline refresh token kept.
-    assert!(
-        browser
-            .open(&authorize_url(
-                &server,
-                "alpha",
-                "https://alpha.example/cb",
-                "&scope=openid"
-            ))
-            .await
-            .is_login()
-    );
-    let (status, _) = redeem(
-        &server,
-        ("beta", "beta-secret"),
-        "https://beta.example/cb",
-        &pending,
-        Some(VERIFIER),
-    )
-    .await;
-    assert_eq!(status, 400);
-    let (status, _) = refresh(
-        &server,
-        ("alpha", "alpha-secret"),
-        alpha["refresh_token"].as_str().unwrap(),
-        None,
-    )
-    .await;
-    assert_eq!(status, 200);
 }
 
 #[tokio::test]
