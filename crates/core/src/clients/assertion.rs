@@ -15,7 +15,7 @@ use crate::model::{Client, Grant, TokenEndpointAuthMethod};
 use crate::protocol::OAuthError;
 use crate::secret::Secret;
 use crate::store::{ClientStore, GrantStore, StoreError};
-use crate::tokens::verify::parse_compact;
+use crate::tokens::verify::{UnverifiedJws, parse_compact};
 
 /// RFC 7523 §2.2.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -89,12 +89,30 @@ pub async fn verify_client_assertion(
     client_id_param: Option<&str>,
     audience: &AssertionAudience<'_>,
 ) -> Result<Client, OAuthError> {
+    let (jws, client_id) = read_assertion(assertion_type, assertion, client_id_param)?;
+    let client = clients
+        .find_client(&client_id)
+        .await?
+        .filter(|c| c.enabled)
+        .ok_or_else(|| refuse("unknown client"))?;
+    let (jti, exp) = check_assertion(&client, &jws, audience)?;
+    remember_jti(grants, &client, jti, exp, audience.now).await?;
+    Ok(client)
+}
+
+/// The first, key-less half of the checks: the assertion type, the compact JWS (size-bounded,
+/// strictly parsed), its header (no `crit`, an assertion `typ`, an allowed algorithm) and
+/// `iss` = `sub` = `client_id`. Returns the parsed token and the client id it names.
+pub fn read_assertion<'a>(
+    assertion_type: &str,
+    assertion: &'a str,
+    client_id_param: Option<&str>,
+) -> Result<(UnverifiedJws<'a>, String), OAuthError> {
     if assertion_type != ASSERTION_TYPE {
         return Err(refuse("unsupported client_assertion_type"));
     }
     let jws = parse_compact(assertion).ok_or_else(|| refuse("not a well-formed compact JWS"))?;
     let header = &jws.header;
-    let claims = &jws.unverified_claims;
     if header.crit.is_some() {
         return Err(refuse("critical header extensions are not understood"));
     }
@@ -105,31 +123,39 @@ pub async fn verify_client_assertion(
     {
         return Err(refuse("unexpected typ"));
     }
-    let hmac = HMAC_ALGS.iter().find(|(name, _)| *name == header.alg);
-    if hmac.is_none() && !ASSERTION_ALGS.contains(&header.alg.as_str()) {
+    if hmac_alg(&header.alg).is_none() && !ASSERTION_ALGS.contains(&header.alg.as_str()) {
         return Err(refuse("algorithm not allowed"));
     }
     // RFC 7523 §3: iss and sub are the client_id.
-    let client_id = string(claims, "iss")?;
-    if string(claims, "sub")? != client_id || client_id_param.is_some_and(|id| id != client_id) {
+    let client_id = string(&jws.unverified_claims, "iss")?;
+    if string(&jws.unverified_claims, "sub")? != client_id
+        || client_id_param.is_some_and(|id| id != client_id)
+    {
         return Err(refuse("iss, sub and client_id differ"));
     }
-    let client = clients
-        .find_client(client_id)
-        .await?
-        .filter(|c| c.enabled)
-        .ok_or_else(|| refuse("unknown client"))?;
-    // The key comes from the registration: by kid when the header names one.
+    let client_id = client_id.to_owned();
+    Ok((jws, client_id))
+}
+/// The second half, for the client the assertion names: the signature with a key from the
+/// client's registration (never from the token), then the claims. Returns the `jti` and the
+/// time until which it must be remembered.
+pub fn check_assertion<'j>(
+    client: &Client,
+    jws: &'j UnverifiedJws<'_>,
+    audience: &AssertionAudience<'_>,
+) -> Result<(&'j str, i64), OAuthError> {
+    let header = &jws.header;
+    let claims = &jws.unverified_claims;
     let (signing_input, signature) = (jws.signing_input, &jws.signature);
     // SEC-38: the key type follows the registered method, never the token's header: HMAC
     // only for client_secret_jwt, public keys only for private_key_jwt.
-    let verified = match (client.token_endpoint_auth_method, hmac) {
-        (TokenEndpointAuthMethod::ClientSecretJwt, Some((_, min_len))) => audience
+    let verified = match (client.token_endpoint_auth_method, hmac_alg(&header.alg)) {
+        (TokenEndpointAuthMethod::ClientSecretJwt, Some(min_len)) => audience
             .shared_secrets
             .get(&client.client_id)
             .into_iter()
             .flatten()
-            .filter(|s| s.expose().len() >= *min_len)
+            .filter(|s| s.expose().len() >= min_len)
             .any(|s| verify_hmac(&header.alg, s.expose(), signing_input, signature)),
         (TokenEndpointAuthMethod::PrivateKeyJwt, None) => client
             .jwks
@@ -148,15 +174,16 @@ pub async fn verify_client_assertion(
     if jti.len() > 256 {
         return Err(refuse("jti is too long"));
     }
-    remember_jti(
-        grants,
-        &client,
-        jti,
-        numeric(claims, "exp")?.unwrap_or(audience.now),
-        audience.now,
-    )
-    .await?;
-    Ok(client)
+    let exp = numeric(claims, "exp")?.unwrap_or(audience.now);
+    Ok((jti, exp))
+}
+
+/// The least key length of an HMAC algorithm we accept, or `None` for any other name.
+fn hmac_alg(alg: &str) -> Option<usize> {
+    HMAC_ALGS
+        .iter()
+        .find(|(name, _)| *name == alg)
+        .map(|(_, min_len)| *min_len)
 }
 
 fn verify_hmac(alg: &str, secret: &str, message: &[u8], tag: &[u8]) -> bool {

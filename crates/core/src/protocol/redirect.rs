@@ -75,14 +75,16 @@ pub fn check_registrable_redirect_uri(uri: &str) -> Result<(), String> {
 const PORT_FREE_PREFIXES: &[&str] = &["http://127.0.0.1", "http://[::1]"];
 
 /// Splits a loopback redirect URI into (prefix, rest after the port), if it is one; the port,
-/// when present, must be 1-5 digits. Works on the string, never on a parsed URL.
+/// when present, must be a number up to 65535. Works on the string, never on a parsed URL.
 fn without_loopback_port(uri: &str) -> Option<(&'static str, &str)> {
     let prefix = PORT_FREE_PREFIXES.iter().find(|p| uri.starts_with(**p))?;
     let rest = &uri[prefix.len()..];
     let rest = match rest.strip_prefix(':') {
         Some(after) => {
             let digits = after.bytes().take_while(u8::is_ascii_digit).count();
-            if digits == 0 || digits > 5 {
+            // A port is a 16-bit number (RFC 3986 §3.2.3 leaves it to the scheme; RFC 6335):
+            // `:65735` is no port, so the URI is not a loopback redirect with another port.
+            if digits == 0 || digits > 5 || after[..digits].parse::<u16>().is_err() {
                 return None;
             }
             &after[digits..]
@@ -159,6 +161,7 @@ mod tests {
             "https://127.0.0.1:51004/callback",
             "http://127.0.0.1:/callback",
             "http://127.0.0.1:123456/callback",
+            "http://127.0.0.1:65536/callback",
             "http://127.0.0.1.evil.example/callback",
             "http://127.0.0.1:80@evil.example/callback",
             "http://[::1]:8080/callback",

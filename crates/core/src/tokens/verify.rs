@@ -15,25 +15,34 @@ use crate::crypto::base64url_decode;
 pub const MAX_COMPACT_JWS: usize = 64 * 1024;
 
 /// The protected header members we read (RFC 7515 §4.1).
-#[derive(Deserialize)]
-pub(crate) struct Header {
-    pub(crate) alg: String,
-    pub(crate) kid: Option<String>,
-    pub(crate) typ: Option<String>,
-    pub(crate) crit: Option<Value>,
+#[derive(Debug, Deserialize)]
+pub struct Header {
+    /// `alg`.
+    pub alg: String,
+    /// `kid`.
+    pub kid: Option<String>,
+    /// `typ`.
+    pub typ: Option<String>,
+    /// `crit`: any value makes the token refused, since we understand no extension.
+    pub crit: Option<Value>,
 }
 
 /// A compact JWS split and decoded, not yet verified: size-bounded before decoding, exactly
 /// three parts, a JSON header and a JSON object payload.
-pub(crate) struct UnverifiedJws<'t> {
-    pub(crate) header: Header,
-    pub(crate) unverified_claims: Map<String, Value>,
-    pub(crate) signing_input: &'t [u8],
-    pub(crate) signature: Vec<u8>,
+#[derive(Debug)]
+pub struct UnverifiedJws<'t> {
+    /// The protected header.
+    pub header: Header,
+    /// The payload, not yet trusted.
+    pub unverified_claims: Map<String, Value>,
+    /// `header.payload` as sent, the input of the signature.
+    pub signing_input: &'t [u8],
+    /// The decoded signature.
+    pub signature: Vec<u8>,
 }
 
 /// Splits and decodes `token`; `None` for anything that is not a well-formed compact JWS.
-pub(crate) fn parse_compact(token: &str) -> Option<UnverifiedJws<'_>> {
+pub fn parse_compact(token: &str) -> Option<UnverifiedJws<'_>> {
     if token.len() > MAX_COMPACT_JWS || !looks_like_jws(token) {
         return None;
     }
