@@ -33,11 +33,46 @@ pub struct RunningServer {
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
     background: Vec<JoinHandle<()>>,
+    /// Held while serving: one server per SQLite file.
+    _file_lock: Option<std::fs::File>,
+}
+
+/// SECURITY.md REL-14: one server per SQLite file. A second `tessera serve` on the same file
+/// fails at once with a clear message instead of sharing it: the writer thread, the caches and
+/// the key rotation assume they are alone. The lock is an OS file lock on `FILE.serve-lock`,
+/// released by the OS when the process ends, however it ends. The CLI does not take it, so it
+/// can work on the file of a running server.
+fn lock_sqlite_file(database_url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(file) = tessera_store_sql::sqlite_file(database_url) else {
+        return Ok(None);
+    };
+    let mut name = file.clone().into_os_string();
+    name.push(".serve-lock");
+    let path = std::path::PathBuf::from(name);
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .with_context(|| format!("cannot create the lock file {}", path.display()))?;
+    match lock.try_lock() {
+        Ok(()) => Ok(Some(lock)),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "another tessera server is already using the database file {} (it holds the lock \
+             on {}); run one server per SQLite file, or use PostgreSQL for several instances",
+            file.display(),
+            path.display()
+        ),
+        Err(std::fs::TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("cannot lock {}", path.display()))
+        }
+    }
 }
 
 /// Opens the store, applies the configuration, loads keys, binds and starts serving.
 pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
     let config = Arc::new(config);
+    let file_lock = lock_sqlite_file(config.database_url.expose())?;
     let sql = Arc::new(
         SqlStore::open(config.database_url.expose(), &config.database)
             .await
@@ -167,6 +202,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         stop,
         server,
         background: vec![users, key_refresh, purge],
+        _file_lock: file_lock,
     })
 }
 

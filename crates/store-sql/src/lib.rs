@@ -49,6 +49,16 @@ impl Backend {
     }
 }
 
+/// The file an `sqlite:` URL names, or `None` for other URLs and in-memory databases.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if Backend::of_url(url) != Some(Backend::Sqlite) {
+        return None;
+    }
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(url).ok()?;
+    let file = options.get_filename();
+    (!file.as_os_str().is_empty() && file.as_os_str() != ":memory:").then(|| file.to_path_buf())
+}
+
 /// Connection settings.
 #[derive(Debug, Clone)]
 pub struct SqlOptions {

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod config_errors;
 mod discovery;
+mod faults;
 mod hostile_input;
 mod keys;
 mod log_scan;
