@@ -99,16 +99,13 @@ impl GrantStore for SqlStore {
         handle_digest: &str,
         kind: &str,
         now: UnixTime,
-        next: &Grant,
+        next: &[Grant],
     ) -> StoreResult<Option<Grant>> {
-        // One transaction, one commit: the consume and the insert happen together or not at
+        // One transaction, one commit: the consume and the inserts happen together or not at
         // all.
-        self.write_then(
-            consume(handle_digest, kind, now),
-            grant_from_row,
-            insert(next)?,
-        )
-        .await
+        let inserts = next.iter().map(insert).collect::<StoreResult<Vec<_>>>()?;
+        self.write_then(consume(handle_digest, kind, now), grant_from_row, inserts)
+            .await
     }
 
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {

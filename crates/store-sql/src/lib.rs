@@ -211,13 +211,13 @@ impl SqlStore {
         }
     }
 
-    /// Runs `first` (a write with `RETURNING`) and, if it returned a row, `then`, in one
-    /// transaction: both happen or neither does. The first row of `first`, if any.
+    /// Runs `first` (a write with `RETURNING`) and, if it returned a row, every query of
+    /// `then`, in one transaction: all happen or none does. The first row of `first`, if any.
     pub(crate) async fn write_then<T: Send + 'static>(
         &self,
         first: Query,
         map: RowMap<T>,
-        then: Query,
+        then: Vec<Query>,
     ) -> StoreResult<Option<T>> {
         if let Some(lite) = &self.lite {
             return lite
@@ -225,7 +225,9 @@ impl SqlStore {
                     let Some(row) = lite::rows(conn, &first, map)?.into_iter().next() else {
                         return Ok(None);
                     };
-                    lite::execute(conn, &then)?;
+                    for query in &then {
+                        lite::execute(conn, query)?;
+                    }
                     Ok(Some(row))
                 })
                 .await;
@@ -241,7 +243,9 @@ impl SqlStore {
             return Ok(None);
         };
         let value = map(&row)?;
-        then.to_sqlx().execute(&mut *tx).await.map_err(map_err)?;
+        for query in &then {
+            query.to_sqlx().execute(&mut *tx).await.map_err(map_err)?;
+        }
         tx.commit().await.map_err(map_err)?;
         Ok(Some(value))
     }

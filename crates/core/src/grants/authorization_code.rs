@@ -3,14 +3,14 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::refresh_token::{RefreshData, issue_refresh_token, wants_refresh_token};
+use super::refresh_token::{RefreshData, refresh_grant, wants_refresh_token};
 use super::{
-    TokenContext, UserTokens, check_grant_allowed, consume_single_use, ensure_user_active,
-    invalid_grant, issue_user_tokens,
+    TokenContext, UserTokens, check_grant_allowed, ensure_user_active, find_live, invalid_grant,
+    prepare_user_tokens, refuse_not_live,
 };
 use crate::authorize::ClaimsRequest;
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
-use crate::model::{Client, Grant};
+use crate::model::{Client, Grant, User};
 use crate::protocol::OAuthError;
 use crate::protocol::form::Form;
 use crate::protocol::pkce::{ChallengeMethod, verify_challenge};
@@ -100,50 +100,34 @@ pub struct CodeTokens {
 }
 
 /// Redeems a code (RFC 6749 §4.1.3) for an authenticated client, with the checks in the order
-/// of the spec: single use, client binding, redirect URI, PKCE, then the user.
+/// of the spec: single use, client binding, redirect URI, PKCE, then the user. A code that
+/// fails a check is burned. The tokens are made first and stored in the one transaction that
+/// consumes the code (CVE-22): when the code is consumed, its tokens exist, and a concurrent
+/// replay that finds it consumed revokes them all.
 pub async fn exchange(
     ctx: &TokenContext<'_>,
     users: &dyn UserStore,
     client: &Client,
     form: &Form,
 ) -> Result<CodeTokens, OAuthError> {
+    const REFUSAL: &str = "the code is invalid, expired or already used";
     check_grant_allowed(client, GRANT_TYPE)?;
     let code = form.required("code")?;
-    let grant = consume_single_use(
-        ctx,
-        code,
-        GRANT_TYPE,
-        "the code is invalid, expired or already used",
-    )
-    .await?;
-    let data: CodeData = serde_json::from_value(grant.data).map_err(|_| OAuthError::ServerError)?;
-    // SEC-16: the code is bound to its client; it is burned either way.
-    if grant.client_id != client.client_id {
-        return Err(invalid_grant("the code was issued to another client"));
-    }
-    // RFC 6749 §4.1.3: identical to the authorization request's redirect_uri, required when
-    // that request named one.
-    match form.one("redirect_uri")? {
-        Some(uri) if uri == data.redirect_uri => {}
-        None if !data.redirect_uri_presented => {}
-        _ => {
-            return Err(invalid_grant(
-                "redirect_uri differs from the authorization request",
-            ));
+    let digest = handle_digest(code);
+    let Some(grant) = find_live(ctx, &digest, GRANT_TYPE).await? else {
+        return Err(refuse_not_live(ctx, code, GRANT_TYPE, REFUSAL).await);
+    };
+    let (data, user) = match check(users, client, form, &grant).await {
+        Ok(checked) => checked,
+        Err(e) => {
+            // A failed attempt burns the code (SEC-16, SEC-18).
+            ctx.grants
+                .consume_grant(&digest, GRANT_TYPE, ctx.now)
+                .await?;
+            return Err(e);
         }
-    }
-    // RFC 7636 §4.6; SEC-18: no downgrade either way, and a failed verifier burns the code.
-    match (&data.code_challenge, form.one("code_verifier")?) {
-        (Some(challenge), Some(verifier))
-            if verify_challenge(data.code_challenge_method, challenge, verifier) => {}
-        (None, None) => {}
-        (Some(_), _) => return Err(invalid_grant("the code_verifier does not match")),
-        (None, Some(_)) => return Err(invalid_grant("no code_challenge was sent for this code")),
-    }
-    // SEC-26: a disabled or deleted user gets nothing.
-    let subject = grant.subject.unwrap_or_default();
-    let user = ensure_user_active(users, &subject).await?;
-    let (access, id_token) = issue_user_tokens(
+    };
+    let prepared = prepare_user_tokens(
         ctx,
         client,
         UserTokens {
@@ -157,8 +141,8 @@ pub async fn exchange(
             sid: data.sid.as_deref(),
             nonce: data.nonce.as_deref(),
         },
-    )
-    .await?;
+    )?;
+    let mut records: Vec<Grant> = prepared.record.into_iter().collect();
     let refresh_token = if wants_refresh_token(client, &data.scopes) {
         let absolute = data.auth_time.max(ctx.now).saturating_add(
             i64::try_from(client.refresh_token_absolute_lifetime).unwrap_or(i64::MAX),
@@ -173,13 +157,61 @@ pub async fn exchange(
             claims: data.claims.clone(),
         };
         let family = grant.family.clone().unwrap_or_default();
-        Some(issue_refresh_token(ctx, client, &subject, &family, &refresh).await?)
+        let (handle, record) = refresh_grant(ctx, client, &user.subject, &family, &refresh)?;
+        records.push(record);
+        Some(handle)
     } else {
         None
     };
+    if ctx
+        .grants
+        .rotate_grant(&digest, GRANT_TYPE, ctx.now, &records)
+        .await?
+        .is_none()
+    {
+        // Redeemed by a concurrent request in the meantime: a replay.
+        return Err(refuse_not_live(ctx, code, GRANT_TYPE, REFUSAL).await);
+    }
     Ok(CodeTokens {
-        access,
+        access: prepared.access,
         refresh_token,
-        id_token,
+        id_token: prepared.id_token,
     })
+}
+
+/// The checks of a live code, for the client redeeming it with `form`.
+async fn check(
+    users: &dyn UserStore,
+    client: &Client,
+    form: &Form,
+    grant: &Grant,
+) -> Result<(CodeData, User), OAuthError> {
+    let data: CodeData =
+        serde_json::from_value(grant.data.clone()).map_err(|_| OAuthError::ServerError)?;
+    // SEC-16: the code is bound to its client.
+    if grant.client_id != client.client_id {
+        return Err(invalid_grant("the code was issued to another client"));
+    }
+    // RFC 6749 §4.1.3: identical to the authorization request's redirect_uri, required when
+    // that request named one.
+    match form.one("redirect_uri")? {
+        Some(uri) if uri == data.redirect_uri => {}
+        None if !data.redirect_uri_presented => {}
+        _ => {
+            return Err(invalid_grant(
+                "redirect_uri differs from the authorization request",
+            ));
+        }
+    }
+    // RFC 7636 §4.6; SEC-18: no downgrade either way.
+    match (&data.code_challenge, form.one("code_verifier")?) {
+        (Some(challenge), Some(verifier))
+            if verify_challenge(data.code_challenge_method, challenge, verifier) => {}
+        (None, None) => {}
+        (Some(_), _) => return Err(invalid_grant("the code_verifier does not match")),
+        (None, Some(_)) => return Err(invalid_grant("no code_challenge was sent for this code")),
+    }
+    // SEC-26: a disabled or deleted user gets nothing.
+    let user = ensure_user_active(users, grant.subject.as_deref().unwrap_or_default()).await?;
+    Ok((data, user))
 }

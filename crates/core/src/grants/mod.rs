@@ -15,7 +15,7 @@ use crate::crypto::handle_digest;
 use crate::model::{Client, Grant, Resources, User};
 use crate::protocol::OAuthError;
 use crate::store::{GrantStore, UserStore};
-use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
+use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, prepare_access_token};
 use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
 use crate::tokens::{KeyRing, SigningAlg};
 use crate::userinfo::released_claims;
@@ -95,6 +95,33 @@ pub(crate) async fn consume_single_use(
     Err(OAuthError::InvalidGrant(refusal.into()))
 }
 
+/// The grant under `digest` if it is live: of `kind`, not consumed, not expired.
+pub(crate) async fn find_live(
+    ctx: &TokenContext<'_>,
+    digest: &str,
+    kind: &str,
+) -> Result<Option<Grant>, OAuthError> {
+    Ok(ctx
+        .grants
+        .find_grant(digest)
+        .await?
+        .filter(|g| g.kind == kind && g.consumed_at.is_none() && g.expires_at > ctx.now))
+}
+
+/// The refusal of a single-use handle that is not live, or was used concurrently: unknown,
+/// expired, or a replay, whose family [`consume_single_use`] revokes. Always an error.
+pub(crate) async fn refuse_not_live(
+    ctx: &TokenContext<'_>,
+    handle: &str,
+    kind: &str,
+    refusal: &'static str,
+) -> OAuthError {
+    match consume_single_use(ctx, handle, kind, refusal).await {
+        Ok(_) => invalid_grant(refusal),
+        Err(e) => e,
+    }
+}
+
 /// What a user's tokens carry.
 pub(crate) struct UserTokens<'a> {
     pub(crate) user: &'a User,
@@ -108,13 +135,22 @@ pub(crate) struct UserTokens<'a> {
     pub(crate) nonce: Option<&'a str>,
 }
 
-/// Issues the access token and, when `openid` is granted, the identity token (with `at_hash`)
-/// of a user's grant.
-pub(crate) async fn issue_user_tokens(
+/// A user's access and identity tokens, made but not yet stored.
+pub(crate) struct PreparedUserTokens {
+    pub(crate) access: IssuedAccessToken,
+    pub(crate) id_token: Option<String>,
+    /// The record of a reference access token: valid once stored.
+    pub(crate) record: Option<Grant>,
+}
+
+/// Makes the access token and, when `openid` is granted, the identity token (with `at_hash`)
+/// of a user's grant. Nothing is stored: the caller stores `record` in the transaction that
+/// consumes the code or refresh token (CVE-22).
+pub(crate) fn prepare_user_tokens(
     ctx: &TokenContext<'_>,
     client: &Client,
     tokens: UserTokens<'_>,
-) -> Result<(IssuedAccessToken, Option<String>), OAuthError> {
+) -> Result<PreparedUserTokens, OAuthError> {
     let openid = tokens.scopes.iter().any(|s| s == "openid");
     let subject = tokens.user.subject.as_str();
     // OIDC Core §5.4: with an access token, scope claims come from userinfo unless the client
@@ -131,7 +167,7 @@ pub(crate) async fn issue_user_tokens(
         ctx.resources,
         &tokens.claims.id_token,
     );
-    let access = issue_access_token(
+    let (access, record) = prepare_access_token(
         AccessTokenRequest {
             issuer: ctx.issuer,
             client,
@@ -143,11 +179,13 @@ pub(crate) async fn issue_user_tokens(
         },
         ctx.ring,
         ctx.alg,
-        ctx.grants,
-    )
-    .await?;
+    )?;
     if !openid {
-        return Ok((access, None));
+        return Ok(PreparedUserTokens {
+            access,
+            id_token: None,
+            record,
+        });
     }
     let key = ctx
         .ring
@@ -172,5 +210,9 @@ pub(crate) async fn issue_user_tokens(
         key,
     )
     .map_err(|_| OAuthError::ServerError)?;
-    Ok((access, Some(id_token)))
+    Ok(PreparedUserTokens {
+        access,
+        id_token: Some(id_token),
+        record,
+    })
 }

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::scopes::parse_scope;
 use super::{
-    TokenContext, UserTokens, check_grant_allowed, consume_single_use, ensure_user_active,
-    invalid_grant, issue_user_tokens,
+    TokenContext, UserTokens, check_grant_allowed, ensure_user_active, find_live, invalid_grant,
+    prepare_user_tokens, refuse_not_live,
 };
 use crate::crypto::{handle_digest, random_handle};
 use crate::model::{Client, Grant, OFFLINE_ACCESS};
@@ -44,22 +44,9 @@ pub fn wants_refresh_token(client: &Client, scopes: &[String]) -> bool {
     scopes.iter().any(|s| s == OFFLINE_ACCESS) && client.grant_types.iter().any(|g| g == GRANT_TYPE)
 }
 
-/// Stores a new refresh token in `family`; it expires after the sliding lifetime, never past
-/// the family's absolute end.
-pub async fn issue_refresh_token(
-    ctx: &TokenContext<'_>,
-    client: &Client,
-    subject: &str,
-    family: &str,
-    data: &RefreshData,
-) -> Result<String, OAuthError> {
-    let (handle, grant) = refresh_grant(ctx, client, subject, family, data)?;
-    ctx.grants.insert_grant(&grant).await?;
-    Ok(handle)
-}
-
-/// A new refresh token and its record, not yet stored.
-fn refresh_grant(
+/// A new refresh token in `family` and its record, not yet stored; it expires after the
+/// sliding lifetime, never past the family's absolute end.
+pub(crate) fn refresh_grant(
     ctx: &TokenContext<'_>,
     client: &Client,
     subject: &str,
@@ -205,19 +192,9 @@ pub async fn exchange(
     check_grant_allowed(client, GRANT_TYPE)?;
     let presented = form.required("refresh_token")?;
     let digest = handle_digest(presented);
-    let live = ctx
-        .grants
-        .find_grant(&digest)
-        .await?
-        .filter(|g| g.kind == GRANT_TYPE && g.consumed_at.is_none() && g.expires_at > ctx.now);
-    // Not live: unknown, expired, or a replay (whose family consume_single_use revokes).
-    let replay = || async {
-        consume_single_use(ctx, presented, GRANT_TYPE, REFUSAL)
-            .await
-            .and(Err(invalid_grant(REFUSAL)))
-    };
-    let Some(grant) = live else {
-        return replay().await;
+    // Not live: unknown, expired, or a replay (whose family is revoked).
+    let Some(grant) = find_live(ctx, &digest, GRANT_TYPE).await? else {
+        return Err(refuse_not_live(ctx, presented, GRANT_TYPE, REFUSAL).await);
     };
     let Checked {
         user,
@@ -235,17 +212,8 @@ pub async fn exchange(
     };
     // The successor keeps the original grant (its scopes and absolute end).
     let (refresh_token, next) = refresh_grant(ctx, client, &user.subject, &family, &data)?;
-    if ctx
-        .grants
-        .rotate_grant(&digest, GRANT_TYPE, ctx.now, &next)
-        .await?
-        .is_none()
-    {
-        // Used by a concurrent request in the meantime.
-        return replay().await;
-    }
     // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.
-    let (access, id_token) = issue_user_tokens(
+    let prepared = prepare_user_tokens(
         ctx,
         client,
         UserTokens {
@@ -259,8 +227,20 @@ pub async fn exchange(
             sid: data.sid.as_deref(),
             nonce: None,
         },
-    )
-    .await?;
+    )?;
+    // One transaction: the old token consumed, its successor and the reference access token
+    // stored (CVE-22).
+    let records: Vec<Grant> = std::iter::once(next).chain(prepared.record).collect();
+    if ctx
+        .grants
+        .rotate_grant(&digest, GRANT_TYPE, ctx.now, &records)
+        .await?
+        .is_none()
+    {
+        // Used by a concurrent request in the meantime.
+        return Err(refuse_not_live(ctx, presented, GRANT_TYPE, REFUSAL).await);
+    }
+    let (access, id_token) = (prepared.access, prepared.id_token);
     Ok(RefreshedTokens {
         access,
         refresh_token,

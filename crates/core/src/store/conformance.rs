@@ -407,14 +407,38 @@ pub async fn sessions_roundtrip(store: Arc<dyn Store>) {
     assert!(store.find_session("s2", 1_800).await.unwrap().is_some());
 }
 
-/// A rotation consumes one grant and inserts the next together; of concurrent rotations of
-/// one grant, one wins and only its successor exists.
+/// A rotation consumes one grant and inserts its successors together (CVE-22); a failed insert
+/// leaves the grant unconsumed; of concurrent rotations of one grant, one wins and only its
+/// successor exists.
 pub async fn rotation_consumes_and_inserts_together(store: Arc<dyn Store>) {
     store
         .insert_grant(&grant("r0", "refresh_token", Some("f"), 9_000))
         .await
         .unwrap();
-    let next = grant("r1", "refresh_token", Some("f"), 9_000);
+    store
+        .insert_grant(&grant("taken", "reference_token", Some("f"), 9_000))
+        .await
+        .unwrap();
+    // A successor that cannot be inserted undoes the whole rotation.
+    let clash = [
+        grant("r1", "refresh_token", Some("f"), 9_000),
+        grant("taken", "reference_token", Some("f"), 9_000),
+    ];
+    assert!(matches!(
+        store
+            .rotate_grant("r0", "refresh_token", 2_000, &clash)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.find_grant("r0").await.unwrap().unwrap().consumed_at,
+        None
+    );
+    assert!(store.find_grant("r1").await.unwrap().is_none());
+    let next = [
+        grant("r1", "refresh_token", Some("f"), 9_000),
+        grant("a1", "reference_token", Some("f"), 9_000),
+    ];
     let consumed = store
         .rotate_grant("r0", "refresh_token", 2_000, &next)
         .await
@@ -426,11 +450,12 @@ pub async fn rotation_consumes_and_inserts_together(store: Arc<dyn Store>) {
         Some(2_000)
     );
     assert!(store.find_grant("r1").await.unwrap().is_some());
+    assert!(store.find_grant("a1").await.unwrap().is_some());
     // Not consumable any more: nothing is inserted.
     let again = grant("r2", "refresh_token", Some("f"), 9_000);
     assert!(
         store
-            .rotate_grant("r0", "refresh_token", 2_001, &again)
+            .rotate_grant("r0", "refresh_token", 2_001, std::slice::from_ref(&again))
             .await
             .unwrap()
             .is_none()
@@ -439,14 +464,19 @@ pub async fn rotation_consumes_and_inserts_together(store: Arc<dyn Store>) {
     // Wrong kind or expired: the same.
     assert!(
         store
-            .rotate_grant("r1", "authorization_code", 2_001, &again)
+            .rotate_grant(
+                "r1",
+                "authorization_code",
+                2_001,
+                std::slice::from_ref(&again)
+            )
             .await
             .unwrap()
             .is_none()
     );
     assert!(
         store
-            .rotate_grant("r1", "refresh_token", 9_000, &again)
+            .rotate_grant("r1", "refresh_token", 9_000, std::slice::from_ref(&again))
             .await
             .unwrap()
             .is_none()
@@ -458,7 +488,7 @@ pub async fn rotation_consumes_and_inserts_together(store: Arc<dyn Store>) {
         tasks.push(tokio::spawn(async move {
             let next = grant(&format!("n{i}"), "refresh_token", Some("f"), 9_000);
             store
-                .rotate_grant("r1", "refresh_token", 3_000, &next)
+                .rotate_grant("r1", "refresh_token", 3_000, &[next])
                 .await
                 .unwrap()
                 .is_some()

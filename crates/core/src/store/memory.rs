@@ -113,10 +113,13 @@ impl GrantStore for MemoryStore {
         handle_digest: &str,
         kind: &str,
         now: UnixTime,
-        next: &Grant,
+        next: &[Grant],
     ) -> StoreResult<Option<Grant>> {
         let mut inner = self.lock()?;
-        if inner.grants.contains_key(&next.handle_digest) {
+        if next
+            .iter()
+            .any(|n| inner.grants.contains_key(&n.handle_digest))
+        {
             return Err(StoreError::Conflict("grant exists".into()));
         }
         let consumed = match inner.grants.get_mut(handle_digest) {
@@ -126,9 +129,9 @@ impl GrantStore for MemoryStore {
             }
             _ => return Ok(None),
         };
-        inner
-            .grants
-            .insert(next.handle_digest.clone(), next.clone());
+        for n in next {
+            inner.grants.insert(n.handle_digest.clone(), n.clone());
+        }
         Ok(Some(consumed))
     }
 

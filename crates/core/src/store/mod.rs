@@ -70,17 +70,18 @@ pub trait GrantStore: Send + Sync {
         kind: &str,
         now: UnixTime,
     ) -> StoreResult<Option<Grant>>;
-    /// Deletes one grant; true when it existed.
     /// Consumes the live grant `handle_digest` of `kind` (as [`GrantStore::consume_grant`])
-    /// and inserts `next` in one transaction: both happen or neither. Returns the consumed
-    /// grant; `None` when it was not consumable, and then nothing is inserted.
+    /// and inserts every grant of `next` in one transaction: all happen or none does (CVE-22:
+    /// a code's or a refresh token's successors exist exactly when it is consumed). Returns
+    /// the consumed grant; `None` when it was not consumable, and then nothing is inserted.
     async fn rotate_grant(
         &self,
         handle_digest: &str,
         kind: &str,
         now: UnixTime,
-        next: &Grant,
+        next: &[Grant],
     ) -> StoreResult<Option<Grant>>;
+    /// Deletes one grant; true when it existed.
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool>;
     /// Deletes every grant of a family; returns how many.
     async fn delete_grant_family(&self, family: &str) -> StoreResult<u64>;

@@ -95,6 +95,20 @@ pub async fn issue_access_token(
     alg: SigningAlg,
     grants: &dyn GrantStore,
 ) -> Result<IssuedAccessToken, OAuthError> {
+    let (issued, record) = prepare_access_token(request, ring, alg)?;
+    if let Some(record) = record {
+        grants.insert_grant(&record).await?;
+    }
+    Ok(issued)
+}
+
+/// An access token and, for a reference token, the record to store before it is returned
+/// (the caller stores it, in the same transaction as the rest of the grant when there is one).
+pub fn prepare_access_token(
+    request: AccessTokenRequest<'_>,
+    ring: &KeyRing,
+    alg: SigningAlg,
+) -> Result<(IssuedAccessToken, Option<Grant>), OAuthError> {
     let lifetime = request.client.access_token_lifetime;
     let exp = request
         .now
@@ -111,10 +125,12 @@ pub async fn issue_access_token(
         scope: (!scope.is_empty()).then(|| scope.clone()),
         jti: base64url(&random_bytes(16).map_err(|_| OAuthError::ServerError)?),
     };
-    let token = match request.client.access_token_type {
+    let (token, record) = match request.client.access_token_type {
         AccessTokenType::Jwt => {
             let key = ring.signing_key(alg).map_err(|_| OAuthError::ServerError)?;
-            sign_compact(key, ACCESS_TOKEN_TYP, &claims).map_err(|_| OAuthError::ServerError)?
+            let jwt = sign_compact(key, ACCESS_TOKEN_TYP, &claims)
+                .map_err(|_| OAuthError::ServerError)?;
+            (jwt, None)
         }
         AccessTokenType::Reference => {
             let handle = random_handle().map_err(|_| OAuthError::ServerError)?;
@@ -130,13 +146,13 @@ pub async fn issue_access_token(
                 expires_at: exp,
                 consumed_at: None,
             };
-            grants.insert_grant(&grant).await?;
-            handle
+            (handle, Some(grant))
         }
     };
-    Ok(IssuedAccessToken {
+    let issued = IssuedAccessToken {
         token,
         expires_in: lifetime,
         scope,
-    })
+    };
+    Ok((issued, record))
 }

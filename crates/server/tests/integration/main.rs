@@ -8,6 +8,7 @@ mod cli;
 mod config_errors;
 mod discovery;
 mod faults;
+mod faults_postgres;
 mod hostile_input;
 mod keys;
 mod log_scan;
