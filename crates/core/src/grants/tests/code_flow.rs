@@ -16,15 +16,15 @@ use crate::tokens::hash::left_half_hash;
 use crate::tokens::{KeyPolicy, KeyRing, SigningAlg, ensure_signing_keys, load_key_ring};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode};
 
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(super) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
 const REDIRECT: &str = "https://app.example/cb";
 
-struct World {
-    store: MemoryStore,
+pub(super) struct World {
+    pub(super) store: MemoryStore,
     ring: KeyRing,
     clock: FixedClock,
     resources: Resources,
-    web: Client,
+    pub(super) web: Client,
     other: Client,
 }
 
@@ -59,7 +59,7 @@ fn refreshing(mut c: Client) -> Client {
     c
 }
 
-async fn world() -> World {
+pub(super) async fn world() -> World {
     let store = MemoryStore::new();
     let clock = FixedClock::new(1_700_000_000);
     let policy = KeyPolicy::default();
@@ -91,7 +91,7 @@ async fn world() -> World {
 }
 
 impl World {
-    fn ctx(&self) -> TokenContext<'_> {
+    pub(super) fn ctx(&self) -> TokenContext<'_> {
         TokenContext {
             issuer: "https://id.example",
             now: self.clock.now(),
@@ -106,7 +106,7 @@ impl World {
         self.code_for(challenge, &["openid"]).await
     }
 
-    async fn code_for(&self, challenge: Option<String>, scopes: &[&str]) -> String {
+    pub(super) async fn code_for(&self, challenge: Option<String>, scopes: &[&str]) -> String {
         let data = CodeData {
             redirect_uri: REDIRECT.into(),
             redirect_uri_presented: true,
@@ -136,7 +136,7 @@ impl World {
     }
 }
 
-fn body(code: &str, verifier: Option<&str>) -> String {
+pub(super) fn body(code: &str, verifier: Option<&str>) -> String {
     let mut b = format!(
         "grant_type=authorization_code&code={code}&redirect_uri=https%3A%2F%2Fapp.example%2Fcb"
     );

@@ -1,0 +1,96 @@
+//! CVE-22: issuing tokens is one transaction with consuming what they are issued for. A
+//! failure injected after the tokens are made and before the commit leaves the code unused and
+//! no token stored, and the client gets a retryable error.
+
+use async_trait::async_trait;
+
+use super::code_flow::{VERIFIER, body, world};
+use crate::clock::UnixTime;
+use crate::crypto::handle_digest;
+use crate::grants::TokenContext;
+use crate::grants::authorization_code::exchange;
+use crate::model::Grant;
+use crate::protocol::OAuthError;
+use crate::protocol::form::Form;
+use crate::protocol::pkce::s256_challenge;
+use crate::store::{GrantStore, MemoryStore, StoreError, StoreResult};
+
+/// The memory store, whose commit of a rotation fails.
+struct FailingCommit<'a>(&'a MemoryStore);
+
+#[async_trait]
+impl GrantStore for FailingCommit<'_> {
+    async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
+        self.0.insert_grant(grant).await
+    }
+    async fn find_grant(&self, handle_digest: &str) -> StoreResult<Option<Grant>> {
+        self.0.find_grant(handle_digest).await
+    }
+    async fn consume_grant(
+        &self,
+        handle_digest: &str,
+        kind: &str,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>> {
+        self.0.consume_grant(handle_digest, kind, now).await
+    }
+    async fn rotate_grant(
+        &self,
+        _: &str,
+        _: &str,
+        _: UnixTime,
+        _: &[Grant],
+    ) -> StoreResult<Option<Grant>> {
+        Err(StoreError::Unavailable(
+            "injected failure before commit".into(),
+        ))
+    }
+    async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {
+        self.0.delete_grant(handle_digest).await
+    }
+    async fn delete_grant_family(&self, family: &str) -> StoreResult<u64> {
+        self.0.delete_grant_family(family).await
+    }
+    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64> {
+        self.0.delete_session_grants(sid, keep_kind).await
+    }
+    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
+        self.0.session_grant_clients(sid, kind).await
+    }
+    async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
+        self.0.purge_expired_grants(before).await
+    }
+}
+
+#[tokio::test]
+async fn cve22_a_failed_commit_leaves_the_code_unused_and_no_token() {
+    let w = world().await;
+    let code = w
+        .code_for(
+            Some(s256_challenge(VERIFIER)),
+            &["openid", "offline_access"],
+        )
+        .await;
+    let failing = FailingCommit(&w.store);
+    let ctx = TokenContext {
+        grants: &failing,
+        ..w.ctx()
+    };
+    let form = Form::parse(body(&code, Some(VERIFIER)).as_bytes()).unwrap();
+    let refused = exchange(&ctx, &w.store, &w.web, &form).await;
+    assert!(
+        matches!(refused, Err(OAuthError::TemporarilyUnavailable(_))),
+        "a retryable 503: {refused:?}"
+    );
+    let stored = w.store.find_grant(&handle_digest(&code)).await.unwrap();
+    assert_eq!(
+        stored.unwrap().consumed_at,
+        None,
+        "the code is still unused"
+    );
+    // The retry succeeds: the code, its refresh token and its reference access token are then
+    // the only grants, so the failed attempt left nothing behind.
+    let tokens = exchange(&w.ctx(), &w.store, &w.web, &form).await.unwrap();
+    assert!(tokens.refresh_token.is_some());
+    assert_eq!(w.store.purge_expired_grants(i64::MAX).await.unwrap(), 3);
+}
