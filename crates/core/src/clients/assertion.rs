@@ -62,6 +62,16 @@ fn refuse(why: &str) -> OAuthError {
 
 /// A NumericDate claim: absent is `None`; anything but an integer (a string, null, a float)
 /// is an error, never "absent" (SEC-40, CVE-32).
+/// A refusal after the signature verified: the caller has proven it holds the client's key,
+/// so the reason can be told (REL-13: a clock skewed past the leeway says so).
+fn refuse_signed(why: &str) -> OAuthError {
+    tracing::debug!(reason = why, "client assertion refused");
+    OAuthError::InvalidClient {
+        description: format!("client assertion refused: {why}").into(),
+        used_authorization_header: false,
+    }
+}
+
 fn numeric(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, OAuthError> {
     match claims.get(name) {
         None => Ok(None),
@@ -218,20 +228,31 @@ fn check_claims(
         None => false,
     };
     if !aud_ok {
-        return Err(refuse("aud does not name this server"));
+        return Err(refuse_signed(
+            "`aud` must be the issuer or the endpoint's URL",
+        ));
     }
-    let exp = numeric(claims, "exp")?.ok_or_else(|| refuse("exp is missing"))?;
+    let exp = numeric(claims, "exp")?.ok_or_else(|| refuse_signed("`exp` is missing"))?;
+    // RFC 7519 §4.1.4, §4.1.5, §4.1.6: NumericDates, with a leeway for clock skew.
     if exp.saturating_add(LEEWAY) <= now {
-        return Err(refuse("expired"));
+        return Err(refuse_signed(
+            "it has expired (`exp` is more than 60 s in the past; check the client's clock)",
+        ));
     }
     if exp > now.saturating_add(MAX_LIFETIME + LEEWAY) {
-        return Err(refuse("exp is too far in the future"));
+        return Err(refuse_signed(
+            "`exp` is more than 5 minutes ahead (plus 60 s for clock skew)",
+        ));
     }
     if numeric(claims, "nbf")?.is_some_and(|nbf| nbf > now + LEEWAY) {
-        return Err(refuse("not valid yet"));
+        return Err(refuse_signed(
+            "it is not valid yet (`nbf` is more than 60 s ahead; check the client's clock)",
+        ));
     }
     if numeric(claims, "iat")?.is_some_and(|iat| iat > now + LEEWAY) {
-        return Err(refuse("issued in the future"));
+        return Err(refuse_signed(
+            "it was issued in the future (`iat` is more than 60 s ahead; check the client's clock)",
+        ));
     }
     Ok(())
 }

@@ -382,3 +382,40 @@ token_endpoint_auth_method = "client_secret_jwt"
     assert_eq!(status, 401);
     server.stop().await;
 }
+
+/// REL-13: a client clock up to 60 s off is accepted on `iat`, `nbf` and `exp`; 61 s is
+/// refused, and the description says which claim and why (only after the signature verified).
+#[tokio::test]
+async fn rel13_clock_skew_of_59_s_is_accepted_and_61_s_refused_with_the_reason() {
+    let s = setup().await;
+    let now = s.server.clock.now();
+    let cases = [
+        ("iat", now + 59, None),
+        ("iat", now + 61, Some("`iat` is more than 60 s ahead")),
+        ("nbf", now + 59, None),
+        ("nbf", now + 61, Some("`nbf` is more than 60 s ahead")),
+        ("exp", now - 59, None),
+        ("exp", now - 61, Some("`exp` is more than 60 s in the past")),
+    ];
+    for (claim, value, refusal) in cases {
+        let assertion = sign(
+            &s.ec,
+            Algorithm::ES256,
+            Some("ec-1"),
+            &claims(&s.server, json!({ claim: value })),
+        );
+        let (status, body) = token_with(&s.server, &assertion).await;
+        match refusal {
+            None => assert_eq!(status, 200, "{claim} = now {:+}: {body}", value - now),
+            Some(reason) => {
+                assert_eq!(
+                    (status, body["error"].as_str()),
+                    (401, Some("invalid_client"))
+                );
+                let description = body["error_description"].as_str().unwrap();
+                assert!(description.contains(reason), "{claim}: {description}");
+                assert!(description.contains("clock"), "{description}");
+            }
+        }
+    }
+}
