@@ -11,6 +11,7 @@ mod faults;
 mod faults_postgres;
 mod hostile_input;
 mod keys;
+mod keys_rotation;
 mod log_scan;
 mod outbound;
 mod postgres;
