@@ -10,6 +10,7 @@ mod discovery;
 mod faults;
 mod faults_postgres;
 mod hostile_input;
+mod hostile_sweep;
 mod keys;
 mod keys_rotation;
 mod log_scan;
