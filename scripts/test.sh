@@ -7,6 +7,8 @@
 # Debian's postgresql package is installed first if no initdb can be found.
 #
 # Browser tests: Debian's chromium and chromium-driver are installed when missing.
+#
+# Supply chain: scripts/deny.sh (cargo-deny, installed when missing) checks Cargo.lock first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,6 +27,11 @@ if [ -z "${TESSERA_TEST_DATABASE_URL:-}" ]; then
     trap stop_throwaway_postgres EXIT
 fi
 echo "PostgreSQL for tests: ${TESSERA_TEST_DATABASE_URL%%@*}@..." >&2
+
+# Supply chain (licenses, sources, bans, advisories when available): with the whole suite only.
+if [ "$#" -eq 0 ]; then
+    ./scripts/deny.sh
+fi
 
 if cargo nextest --version >/dev/null 2>&1; then
     cargo nextest run --workspace --no-fail-fast "$@"

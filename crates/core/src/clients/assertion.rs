@@ -73,10 +73,18 @@ fn refuse_signed(why: &str) -> OAuthError {
 }
 
 fn numeric(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, OAuthError> {
+    // RFC 7519 §2: a NumericDate is a JSON number of seconds, which may have a fraction; it is
+    // read to the whole second below it. Anything but a number is refused.
+    let seconds = |v: &Value| {
+        v.as_i64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.is_finite() && f.abs() < 1e15)
+                .map(|f| f.floor() as i64)
+        })
+    };
     match claims.get(name) {
         None => Ok(None),
-        Some(v) => v
-            .as_i64()
+        Some(v) => seconds(v)
             .map(Some)
             .ok_or_else(|| refuse(&format!("`{name}` is not a number"))),
     }

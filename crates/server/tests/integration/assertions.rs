@@ -419,3 +419,85 @@ async fn rel13_clock_skew_of_59_s_is_accepted_and_61_s_refused_with_the_reason()
         }
     }
 }
+
+/// A compact JWS with a hand-written header, signed ES256 by `key` (jsonwebtoken signs).
+fn sign_with_header(key: &ClientKey, header: Value, claims: &Value) -> String {
+    let b64 = |v: &Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+    };
+    let input = format!("{}.{}", b64(&header), b64(claims));
+    let signature =
+        jsonwebtoken::crypto::sign(input.as_bytes(), &key.encoding, Algorithm::ES256).unwrap();
+    format!("{input}.{signature}")
+}
+
+/// SEC-39, CVE-27: a key carried in the token (`jwk`, `x5c`, `jku`, `x5u`) is never trusted;
+/// CVE-30: `crit` is refused even on a correctly signed assertion; SEC-40, CVE-32: `iat`, `nbf`
+/// and `exp` that are strings or null are refused, never read as absent.
+#[tokio::test]
+async fn sec39_sec40_embedded_keys_crit_and_mistyped_dates_are_refused() {
+    let s = setup().await;
+    let now = s.server.clock.now();
+    let attacker = client_key(SigningAlg::Es256, "attacker");
+    let valid = || claims(&s.server, json!({}));
+    let mut cases: Vec<(String, String)> = vec![];
+    for (member, value) in [
+        ("jwk", attacker.jwk.clone()),
+        ("jku", json!("https://attacker.example/jwks.json")),
+        ("x5u", json!("https://attacker.example/cert.pem")),
+        ("x5c", json!(["MIIBszCCAVmgAwIBAgIUQ"])),
+    ] {
+        for kid in [None, Some("ec-1")] {
+            let mut header = json!({"alg": "ES256", "typ": "JWT", member: value.clone()});
+            if let Some(kid) = kid {
+                header["kid"] = json!(kid);
+            }
+            cases.push((
+                format!("attacker's key in `{member}`, kid {kid:?}"),
+                sign_with_header(&attacker, header, &valid()),
+            ));
+        }
+    }
+    cases.push((
+        "crit on a valid signature (CVE-30)".into(),
+        sign_with_header(
+            &s.ec,
+            json!({"alg": "ES256", "kid": "ec-1", "crit": ["x-unknown"], "x-unknown": 1}),
+            &valid(),
+        ),
+    ));
+    for (claim, value) in [
+        ("iat", json!(now.to_string())),
+        ("iat", Value::Null),
+        ("nbf", json!("99999999999")),
+        ("nbf", Value::Null),
+        ("exp", Value::Null),
+        ("exp", json!([now + 60])),
+    ] {
+        let mut c = valid();
+        c[claim] = value.clone();
+        cases.push((
+            format!("{claim} = {value}"),
+            sign(&s.ec, Algorithm::ES256, Some("ec-1"), &c),
+        ));
+    }
+    for (what, assertion) in cases {
+        let (status, body) = token_with(&s.server, &assertion).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{what}: {body}"
+        );
+    }
+    // The same assertion, well formed, is accepted: the refusals above are for the header and
+    // the claim types alone. RFC 7519 §2: a NumericDate may have a fraction.
+    let mut fractional = valid();
+    fractional["exp"] = json!((now + 60) as f64 + 0.5);
+    fractional["iat"] = json!(now as f64 - 0.25);
+    let (status, body) = token_with(
+        &s.server,
+        &sign(&s.ec, Algorithm::ES256, Some("ec-1"), &fractional),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+}
