@@ -12,10 +12,13 @@ if ! cargo deny --version >/dev/null 2>&1; then
 fi
 
 export CARGO_HOME="${CARGO_HOME:-$HOME/.cargo}"
-cargo deny --offline check --disable-fetch bans licenses sources
+# cargo-deny reads the whole graph, every platform's crates included; fetch them from the
+# registry first, so that the checks themselves can run with --offline.
+cargo fetch --locked --quiet
+cargo deny --offline check bans licenses sources
 
 if compgen -G "$CARGO_HOME/advisory-dbs/*/crates" >/dev/null; then
-    cargo deny --offline check --disable-fetch advisories
+    cargo deny --offline check advisories
 else
     echo "cargo deny: advisories NOT checked: no advisory database in $CARGO_HOME/advisory-dbs." >&2
     echo "  See \"Supply chain\" in SECURITY-STATUS.md for the offline update." >&2
