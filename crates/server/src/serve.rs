@@ -107,6 +107,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         pages: http::ui::pages::Pages::load(config.ui_templates.as_deref(), &config.issuer)?,
         cookies: http::ui::cookies::CookieNames::for_issuer(&config.issuer),
         throttle: http::ui::throttle::Throttle::new(config.login),
+        scan_limit: http::scan_limit::ScanLimit::new(config.introspection.max_inactive_per_minute),
         passwords: crate::hashing::PasswordCheckers::start(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
         )?,

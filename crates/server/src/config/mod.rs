@@ -52,6 +52,9 @@ pub struct RawConfig {
     /// Login and consent pages.
     #[serde(default)]
     pub ui: RawUi,
+    /// The introspection endpoint.
+    #[serde(default)]
+    pub introspection: RawIntrospection,
     /// Requests the server makes itself (back-channel logout).
     #[serde(default)]
     pub outbound: RawOutbound,
@@ -97,6 +100,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             sessions: RawSessions::default(),
             login: RawLogin::default(),
+            introspection: RawIntrospection::default(),
             ui: RawUi::default(),
             outbound: RawOutbound::default(),
             api_scopes: vec![],
@@ -244,6 +248,23 @@ impl Default for RawLogin {
             max_failures_per_account: 5,
             max_failures_per_address: 50,
             max_lockout: 900,
+        }
+    }
+}
+
+/// `[introspection]`
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawIntrospection {
+    /// Inactive answers one caller may get per minute before it must wait (RFC 7662 §4:
+    /// against token scanning); 0 turns the limit off. Active answers are never limited.
+    pub max_inactive_per_minute: u32,
+}
+
+impl Default for RawIntrospection {
+    fn default() -> Self {
+        Self {
+            max_inactive_per_minute: 600,
         }
     }
 }
@@ -516,6 +537,8 @@ pub struct Config {
     pub sessions: tessera_core::sessions::SessionLifetimes,
     /// Sign-in throttling.
     pub login: LoginPolicy,
+    /// Introspection limits.
+    pub introspection: RawIntrospection,
     /// Theme directory.
     pub ui_templates: Option<std::path::PathBuf>,
     /// Where the server's own requests may go.

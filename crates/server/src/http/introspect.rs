@@ -48,15 +48,22 @@ pub async fn introspection(
             Caller::Client(&client)
         }
     };
+    let caller_id = match caller {
+        Caller::Api(api) => api.name.as_str(),
+        Caller::Client(client) => client.client_id.as_str(),
+    };
+    let started = std::time::Instant::now();
+    if let Err(wait) = state.scan_limit.check(caller_id, started) {
+        return Ok(too_many_inactive(wait));
+    }
     let ring = state.keys.current();
     let lookup = state.token_lookup(&ring);
     let response = introspect(token, caller, &lookup).await?;
+    if response.get("active") != Some(&Value::Bool(true)) {
+        state.scan_limit.record_inactive(caller_id, started);
+    }
     if wants_jwt(&headers) {
-        let audience = match caller {
-            Caller::Api(api) => api.name.as_str(),
-            Caller::Client(client) => client.client_id.as_str(),
-        };
-        return jwt_response(&state, &ring, audience, lookup.now, response);
+        return jwt_response(&state, &ring, caller_id, lookup.now, response);
     }
     Ok((
         [
@@ -66,6 +73,21 @@ pub async fn introspection(
         Json(response),
     )
         .into_response())
+}
+
+/// RFC 7662 §4, RFC 6585 §4: the caller got too many inactive answers this minute (it looks
+/// like it is guessing tokens); it may retry after `wait`.
+fn too_many_inactive(wait: std::time::Duration) -> Response {
+    let mut response = super::error::json_error(
+        axum::http::StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        "too many inactive tokens introspected by this caller in a minute; retry later",
+    );
+    let seconds = wait.as_secs().max(1).to_string();
+    if let Ok(value) = axum::http::HeaderValue::from_str(&seconds) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// RFC 9701 §4: the caller asks for a signed response with this media type.

@@ -7,6 +7,7 @@ pub mod health;
 pub mod introspect;
 pub mod jwks;
 pub mod revoke;
+pub mod scan_limit;
 pub mod token;
 pub mod ui;
 pub mod userinfo;
@@ -72,6 +73,8 @@ pub struct AppInner {
     pub cookies: ui::cookies::CookieNames,
     /// Sign-in throttling.
     pub throttle: ui::throttle::Throttle,
+    /// Introspection's limit on inactive answers per caller (RFC 7662 §4).
+    pub scan_limit: scan_limit::ScanLimit,
     /// Password verification, one thread per core.
     pub passwords: crate::hashing::PasswordCheckers,
     /// The hash unknown users' passwords are checked against, made on first use.

@@ -235,3 +235,42 @@ async fn jwt_introspection_response() {
     );
     server.stop().await;
 }
+
+/// SEC-35 (RFC 7662 §4): a caller guessing tokens is slowed down. Past its budget of inactive
+/// answers in a minute it gets 429 with `Retry-After`, even for a real token; other callers
+/// are not affected, and active answers never count.
+#[tokio::test]
+async fn sec35_token_scanning_is_rate_limited_per_caller() {
+    let server = TestServer::start(&format!(
+        "[introspection]\nmax_inactive_per_minute = 5\n{MACHINES}"
+    ))
+    .await;
+    let (_, body) = client_credentials(&server, "ref", "ref-secret", &[]).await;
+    let real = body["access_token"].as_str().unwrap().to_string();
+    // Active answers do not use the budget.
+    for _ in 0..10 {
+        assert_eq!(
+            introspect(&server, ("urn:api1", "api1-secret"), &real).await["active"],
+            true
+        );
+    }
+    for i in 0..5 {
+        let guess = format!("guessed-token-{i}");
+        let answer = introspect(&server, ("urn:api1", "api1-secret"), &guess).await;
+        assert_eq!(answer["active"], false);
+    }
+    let (status, body, headers) = post_form(
+        &server,
+        "/introspect",
+        Some(("urn:api1", "api1-secret")),
+        &[("token", real.as_str())],
+    )
+    .await;
+    assert_eq!(status, 429, "{body}");
+    assert_eq!(body["error"], "temporarily_unavailable");
+    let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+    assert!((1..=60).contains(&wait), "{wait}");
+    // Another caller still introspects.
+    let answer = introspect(&server, ("urn:api2", "api2-secret"), "guessed-token-x").await;
+    assert_eq!(answer["active"], false);
+}

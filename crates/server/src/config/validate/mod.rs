@@ -125,6 +125,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         users,
         sessions,
         login,
+        introspection: raw.introspection,
         ui_templates,
         outbound,
         dev,
