@@ -134,7 +134,7 @@ pub async fn parse_end_session(
 }
 
 /// Ends the session with the digest `id_digest`: the record goes, and with it every grant bound
-/// to it except refresh tokens, which exist only for `offline_access` and so outlive the
+/// to it (codes, reference access tokens) except refresh tokens, which exist only for `offline_access` and so outlive the
 /// session (OIDC Core §11). Returns the ended session and the clients that were signed in
 /// through it, for logout notifications; `None` when it had already ended (so no one is
 /// notified twice).

@@ -42,6 +42,7 @@ pub async fn exchange(
             audiences: access.audiences,
             now: ctx.now,
             family: None,
+            session_id: None,
         },
         ctx.ring,
         ctx.alg,

@@ -62,6 +62,7 @@ pub async fn issue_front_channel(
                 audiences,
                 now: ctx.now,
                 family: None,
+                session_id: Some(signed_in.sid.to_string()),
             },
             ctx.ring,
             ctx.alg,

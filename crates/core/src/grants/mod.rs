@@ -176,6 +176,7 @@ pub(crate) fn prepare_user_tokens(
             audiences: tokens.audiences,
             now: ctx.now,
             family: tokens.family.clone(),
+            session_id: tokens.sid.map(str::to_string),
         },
         ctx.ring,
         ctx.alg,

@@ -58,6 +58,8 @@ pub struct AccessTokenRequest<'a> {
     pub now: UnixTime,
     /// The grant family a reference token joins (so that revoking the family revokes it).
     pub family: Option<String>,
+    /// The sign-in session a reference token belongs to (ending the session ends it).
+    pub session_id: Option<String>,
 }
 
 /// An issued access token. Its `Debug` leaves the token out.
@@ -139,7 +141,7 @@ pub fn prepare_access_token(
                 kind: REFERENCE_TOKEN.into(),
                 client_id: claims.client_id.clone(),
                 subject: Some(claims.sub.clone()),
-                session_id: None,
+                session_id: request.session_id.clone(),
                 family: request.family.clone(),
                 data: serde_json::to_value(&claims).map_err(|_| OAuthError::ServerError)?,
                 created_at: request.now,

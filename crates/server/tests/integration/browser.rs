@@ -94,20 +94,39 @@ pub fn field(html: &str, name: &str) -> String {
 /// A browser: one cookie jar.
 pub struct Browser {
     pub http: reqwest::Client,
+    /// The cookie jar, to look at what the server keeps in the browser.
+    pub jar: std::sync::Arc<reqwest::cookie::Jar>,
     base: String,
 }
 
 impl Browser {
     /// A browser with an empty cookie jar, for the server at `base`.
     pub fn new(base: &str) -> Browser {
+        let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Browser {
             http: reqwest::Client::builder()
-                .cookie_store(true)
+                .cookie_provider(jar.clone())
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap(),
+            jar,
             base: base.to_string(),
         }
+    }
+
+    /// The cookies this browser would send to the server, as (name, value).
+    pub fn cookies(&self) -> Vec<(String, String)> {
+        use reqwest::cookie::CookieStore as _;
+        let url = Url::parse(&self.base).unwrap();
+        let header = self.jar.cookies(&url);
+        let text = header
+            .as_ref()
+            .map(|h| h.to_str().unwrap().to_string())
+            .unwrap_or_default();
+        text.split("; ")
+            .filter_map(|c| c.split_once('='))
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect()
     }
 
     async fn land(&self, mut response: reqwest::Response) -> Landing {

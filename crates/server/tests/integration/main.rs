@@ -19,6 +19,7 @@ mod postgres;
 mod revocation;
 mod signin;
 mod signin_browser;
+mod signin_fixation;
 mod signin_hybrid;
 mod signin_instances;
 mod signin_negative;

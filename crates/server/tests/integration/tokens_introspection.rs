@@ -270,6 +270,13 @@ async fn sec35_token_scanning_is_rate_limited_per_caller() {
     assert_eq!(body["error"], "temporarily_unavailable");
     let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
+    // No credentials at all: refused, and nothing is looked up.
+    let (status, body, _) =
+        post_form(&server, "/introspect", None, &[("token", real.as_str())]).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client"))
+    );
     // Another caller still introspects.
     let answer = introspect(&server, ("urn:api2", "api2-secret"), "guessed-token-x").await;
     assert_eq!(answer["active"], false);

@@ -322,11 +322,14 @@ fn origin(uri: &str) -> Option<String> {
 
 /// The signed-out page (or, with nothing to load in frames, straight back to the client). The
 /// session and browser-state cookies are always cleared, so that the check-session iframe
-/// sees the change even when the session had already ended.
+/// sees the change even when the session had already ended. So is the browser binding of
+/// interactions: the next person on this browser starts with new ids throughout (CVE-09), and
+/// cannot be linked to the previous one by it.
 fn signed_out(state: &AppState, frames: Vec<String>, after: After) -> Response {
     let clear = [
         state.cookies.clear(state.cookies.session),
         state.cookies.clear(state.cookies.browser_state),
+        state.cookies.clear(state.cookies.browser),
     ];
     let response = match (&after.redirect, frames.is_empty()) {
         (Some(redirect), true) => see_other(redirect),

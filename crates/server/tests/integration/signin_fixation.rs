@@ -1,0 +1,105 @@
+//! CVE-09 (SEC-51, SEC-52): on one browser, A signs in and out, then B signs in; B's tokens
+//! are B's, and no session or interaction id repeats. CVE-17: the cookies the server sets hold
+//! only opaque random ids, never a name, a client secret or other request data.
+
+use serde_json::Value;
+
+use crate::browser::{Browser, Landing};
+use crate::signin::{PEOPLE, VERIFIER, authorize_url, jwt_claims, redeem};
+use crate::support::TestServer;
+
+const SPA_CB: &str = "http://127.0.0.1:7777/cb";
+
+/// Signs `user` in on `browser` (a login page is expected); returns the token response and the
+/// login page's URL.
+async fn sign_in(server: &TestServer, browser: &Browser, user: (&str, &str)) -> (Value, String) {
+    let url = authorize_url(server, "spa", SPA_CB, "&scope=openid+profile&nonce=n");
+    let page = browser.open(&url).await;
+    let Landing::Page { url: login_url, .. } = &page else {
+        panic!("expected the login page, got a redirect: single sign-on survived the sign-out");
+    };
+    assert!(page.is_login(), "{login_url}");
+    let mut landing = browser.login(&page, user.0, user.1).await;
+    if landing.is_consent() {
+        landing = browser.allow(&landing, false).await;
+    }
+    let code = landing.param("code").expect("a code");
+    let (status, body) = redeem(server, ("spa", ""), SPA_CB, &code, Some(VERIFIER)).await;
+    assert_eq!(status, 200, "{body}");
+    (body, login_url.clone())
+}
+
+async fn userinfo_name(server: &TestServer, tokens: &Value) -> String {
+    let info: Value = server
+        .http
+        .get(server.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    info["name"].as_str().unwrap_or_default().to_string()
+}
+
+/// Every cookie value is an opaque random id: base64url of at least 128 bits, holding none of
+/// the values the sign-in carried.
+fn assert_opaque(cookies: &[(String, String)], secrets: &[&str]) {
+    assert!(!cookies.is_empty());
+    for (name, value) in cookies {
+        assert!(
+            value.len() >= 22
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+            "cookie {name} is not an opaque id: {value}"
+        );
+        for secret in secrets {
+            assert!(!value.contains(secret), "cookie {name} holds {secret}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn cve09_cve17_the_next_user_on_a_browser_gets_only_their_own_session() {
+    let server = TestServer::start(PEOPLE).await;
+    let browser = Browser::new(&server.base);
+    let (alice, alice_login) = sign_in(&server, &browser, ("alice", "alice-password")).await;
+    let alice_cookies = browser.cookies();
+    assert_opaque(&alice_cookies, &["alice", "spa", "Alice", VERIFIER]);
+    let alice_sid = jwt_claims(alice["id_token"].as_str().unwrap())["sid"].clone();
+
+    // Alice signs out (RP-initiated, with her identity token as the hint).
+    let query = url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("id_token_hint", alice["id_token"].as_str().unwrap())
+        .finish();
+    let page = browser
+        .open(&server.url(&format!("/end_session?{query}")))
+        .await;
+    assert!(matches!(page, Landing::Page { status, .. } if status == 200));
+
+    // Bob signs in on the same browser.
+    let (bob, bob_login) = sign_in(&server, &browser, ("bob", "bob-password")).await;
+    let bob_cookies = browser.cookies();
+    assert_opaque(&bob_cookies, &["bob", "spa", "Bob", VERIFIER]);
+    let (a, b) = (
+        jwt_claims(alice["id_token"].as_str().unwrap()),
+        jwt_claims(bob["id_token"].as_str().unwrap()),
+    );
+    assert_ne!(a["sub"], b["sub"], "the ID token is bob's");
+    assert_ne!(alice_sid, b["sid"], "a new session id");
+    assert_eq!(userinfo_name(&server, &bob).await, "Bob Jones");
+    assert_eq!(
+        userinfo_name(&server, &alice).await,
+        "",
+        "alice's access token is gone"
+    );
+    assert_ne!(alice_login, bob_login, "a new interaction id");
+    for (name, value) in &bob_cookies {
+        assert!(
+            !alice_cookies.iter().any(|(_, v)| v == value),
+            "cookie {name} kept its value across users"
+        );
+    }
+}
