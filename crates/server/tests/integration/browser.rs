@@ -102,9 +102,19 @@ pub struct Browser {
 impl Browser {
     /// A browser with an empty cookie jar, for the server at `base`.
     pub fn new(base: &str) -> Browser {
+        Self::with_builder(base, reqwest::Client::builder())
+    }
+
+    /// A browser whose connections come from `address` (any of 127.0.0.0/8 on loopback), so
+    /// that the server sees a distinct client address.
+    pub fn from_address(base: &str, address: std::net::IpAddr) -> Browser {
+        Self::with_builder(base, reqwest::Client::builder().local_address(address))
+    }
+
+    fn with_builder(base: &str, builder: reqwest::ClientBuilder) -> Browser {
         let jar = std::sync::Arc::new(reqwest::cookie::Jar::default());
         Browser {
-            http: reqwest::Client::builder()
+            http: builder
                 .cookie_provider(jar.clone())
                 .redirect(reqwest::redirect::Policy::none())
                 .build()

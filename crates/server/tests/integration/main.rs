@@ -20,6 +20,7 @@ mod revocation;
 mod signin;
 mod signin_browser;
 mod signin_fixation;
+mod signin_flood;
 mod signin_hybrid;
 mod signin_instances;
 mod signin_negative;
