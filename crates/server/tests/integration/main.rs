@@ -27,6 +27,7 @@ mod signin_negative;
 mod signin_pages;
 mod signout;
 mod signout_cli;
+mod stored_state;
 mod support;
 mod tokens;
 mod tokens_hostile;
