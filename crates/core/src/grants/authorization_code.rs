@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::refresh_token::{RefreshData, refresh_grant, wants_refresh_token};
 use super::{
-    TokenContext, UserTokens, check_grant_allowed, ensure_user_active, find_live, invalid_grant,
-    prepare_user_tokens, refuse_not_live,
+    TokenContext, UserTokens, burn_on_error, check_grant_allowed, ensure_user_active, find_live,
+    invalid_grant, prepare_user_tokens, redeem_for, refuse_not_live,
 };
 use crate::authorize::ClaimsRequest;
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
@@ -117,16 +117,8 @@ pub async fn exchange(
     let Some(grant) = find_live(ctx, &digest, GRANT_TYPE).await? else {
         return Err(refuse_not_live(ctx, code, GRANT_TYPE, REFUSAL).await);
     };
-    let (data, user) = match check(users, client, form, &grant).await {
-        Ok(checked) => checked,
-        Err(e) => {
-            // A failed attempt burns the code (SEC-16, SEC-18).
-            ctx.grants
-                .consume_grant(&digest, GRANT_TYPE, ctx.now)
-                .await?;
-            return Err(e);
-        }
-    };
+    let checked = check(users, client, form, &grant).await;
+    let (data, user) = burn_on_error(ctx, &digest, GRANT_TYPE, checked).await?;
     let prepared = prepare_user_tokens(
         ctx,
         client,
@@ -163,15 +155,7 @@ pub async fn exchange(
     } else {
         None
     };
-    if ctx
-        .grants
-        .rotate_grant(&digest, GRANT_TYPE, ctx.now, &records)
-        .await?
-        .is_none()
-    {
-        // Redeemed by a concurrent request in the meantime: a replay.
-        return Err(refuse_not_live(ctx, code, GRANT_TYPE, REFUSAL).await);
-    }
+    redeem_for(ctx, (code, &digest), GRANT_TYPE, &records, REFUSAL).await?;
     Ok(CodeTokens {
         access: prepared.access,
         refresh_token,

@@ -122,6 +122,40 @@ pub(crate) async fn refuse_not_live(
     }
 }
 
+/// Burns the single-use grant under `digest` when its checks failed, and passes the error on:
+/// a code or refresh token that failed once cannot be tried again (SEC-16, SEC-18).
+pub(crate) async fn burn_on_error<T>(
+    ctx: &TokenContext<'_>,
+    digest: &str,
+    kind: &str,
+    checked: Result<T, OAuthError>,
+) -> Result<T, OAuthError> {
+    if checked.is_err() {
+        ctx.grants.consume_grant(digest, kind, ctx.now).await?;
+    }
+    checked
+}
+
+/// Consumes the single-use grant `handle` (under `digest`) and stores `records`, the tokens
+/// made for it, in one transaction (CVE-22). When a concurrent request consumed it in the
+/// meantime, this is a replay: refused, and its family revoked.
+pub(crate) async fn redeem_for(
+    ctx: &TokenContext<'_>,
+    (handle, digest): (&str, &str),
+    kind: &str,
+    records: &[Grant],
+    refusal: &'static str,
+) -> Result<(), OAuthError> {
+    match ctx
+        .grants
+        .rotate_grant(digest, kind, ctx.now, records)
+        .await?
+    {
+        Some(_) => Ok(()),
+        None => Err(refuse_not_live(ctx, handle, kind, refusal).await),
+    }
+}
+
 /// What a user's tokens carry.
 pub(crate) struct UserTokens<'a> {
     pub(crate) user: &'a User,

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 
 use super::scopes::parse_scope;
 use super::{
-    TokenContext, UserTokens, check_grant_allowed, ensure_user_active, find_live, invalid_grant,
-    prepare_user_tokens, refuse_not_live,
+    TokenContext, UserTokens, burn_on_error, check_grant_allowed, ensure_user_active, find_live,
+    invalid_grant, prepare_user_tokens, redeem_for, refuse_not_live,
 };
 use crate::crypto::{handle_digest, random_handle};
 use crate::model::{Client, Grant, OFFLINE_ACCESS};
@@ -201,15 +201,13 @@ pub async fn exchange(
         scopes,
         data,
         family,
-    } = match check(ctx, users, client, form, &grant).await {
-        Ok(checked) => checked,
-        Err(e) => {
-            ctx.grants
-                .consume_grant(&digest, GRANT_TYPE, ctx.now)
-                .await?;
-            return Err(e);
-        }
-    };
+    } = burn_on_error(
+        ctx,
+        &digest,
+        GRANT_TYPE,
+        check(ctx, users, client, form, &grant).await,
+    )
+    .await?;
     // The successor keeps the original grant (its scopes and absolute end).
     let (refresh_token, next) = refresh_grant(ctx, client, &user.subject, &family, &data)?;
     // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.
@@ -231,15 +229,7 @@ pub async fn exchange(
     // One transaction: the old token consumed, its successor and the reference access token
     // stored (CVE-22).
     let records: Vec<Grant> = std::iter::once(next).chain(prepared.record).collect();
-    if ctx
-        .grants
-        .rotate_grant(&digest, GRANT_TYPE, ctx.now, &records)
-        .await?
-        .is_none()
-    {
-        // Used by a concurrent request in the meantime.
-        return Err(refuse_not_live(ctx, presented, GRANT_TYPE, REFUSAL).await);
-    }
+    redeem_for(ctx, (presented, &digest), GRANT_TYPE, &records, REFUSAL).await?;
     let (access, id_token) = (prepared.access, prepared.id_token);
     Ok(RefreshedTokens {
         access,
