@@ -285,8 +285,8 @@ fn without_port_text(uri: &str) -> String {
     format!("http://{host}{}", &after[end..])
 }
 
-/// The `claims` parameter (OIDC Core §5.5, SEC-48): bounded, and what parses names only
-/// claims that were in the text.
+/// The `claims` parameter (OIDC Core §5.5, SEC-48): what parses came from a bounded text and
+/// names claims that are non-empty and bounded.
 pub fn claims_parameter(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;

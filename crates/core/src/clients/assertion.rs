@@ -60,8 +60,6 @@ fn refuse(why: &str) -> OAuthError {
     }
 }
 
-/// A NumericDate claim: absent is `None`; anything but an integer (a string, null, a float)
-/// is an error, never "absent" (SEC-40, CVE-32).
 /// A refusal after the signature verified: the caller has proven it holds the client's key,
 /// so the reason can be told (REL-13: a clock skewed past the leeway says so).
 fn refuse_signed(why: &str) -> OAuthError {
@@ -72,6 +70,8 @@ fn refuse_signed(why: &str) -> OAuthError {
     }
 }
 
+/// A NumericDate claim: absent is `None`; anything but a JSON number (a string, null, an
+/// array) is an error, never "absent" (SEC-40, CVE-32).
 fn numeric(claims: &Map<String, Value>, name: &str) -> Result<Option<i64>, OAuthError> {
     // RFC 7519 §2: a NumericDate is a JSON number of seconds, which may have a fraction; it is
     // read to the whole second below it. Anything but a number is refused.
@@ -156,7 +156,8 @@ pub fn read_assertion<'a>(
 }
 /// The second half, for the client the assertion names: the signature with a key from the
 /// client's registration (never from the token), then the claims. Returns the `jti` and the
-/// time until which it must be remembered.
+/// time until which it must be remembered; the caller records it (single use is not checked
+/// here, see [`verify_client_assertion`]).
 pub fn check_assertion<'j>(
     client: &Client,
     jws: &'j UnverifiedJws<'_>,

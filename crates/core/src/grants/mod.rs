@@ -85,14 +85,25 @@ pub(crate) async fn consume_single_use(
     if let Some(grant) = ctx.grants.consume_grant(&digest, kind, ctx.now).await? {
         return Ok(grant);
     }
-    if let Some(used) = ctx.grants.find_grant(&digest).await?
+    revoke_if_replayed(ctx, &digest, kind).await?;
+    Err(OAuthError::InvalidGrant(refusal.into()))
+}
+
+/// When the grant under `digest` was already consumed, presenting it again is a replay: its
+/// family is revoked.
+async fn revoke_if_replayed(
+    ctx: &TokenContext<'_>,
+    digest: &str,
+    kind: &str,
+) -> Result<(), OAuthError> {
+    if let Some(used) = ctx.grants.find_grant(digest).await?
         && used.kind == kind
         && used.consumed_at.is_some()
         && let Some(family) = &used.family
     {
         ctx.grants.delete_grant_family(family).await?;
     }
-    Err(OAuthError::InvalidGrant(refusal.into()))
+    Ok(())
 }
 
 /// The grant under `digest` if it is live: of `kind`, not consumed, not expired.
@@ -123,15 +134,23 @@ pub(crate) async fn refuse_not_live(
 }
 
 /// Burns the single-use grant under `digest` when its checks failed, and passes the error on:
-/// a code or refresh token that failed once cannot be tried again (SEC-16, SEC-18).
+/// a code or refresh token that failed once cannot be tried again (SEC-16, SEC-18). If a
+/// concurrent request consumed it since it was found live, this attempt was a replay, and its
+/// family is revoked as for any replay.
 pub(crate) async fn burn_on_error<T>(
     ctx: &TokenContext<'_>,
     digest: &str,
     kind: &str,
     checked: Result<T, OAuthError>,
 ) -> Result<T, OAuthError> {
-    if checked.is_err() {
-        ctx.grants.consume_grant(digest, kind, ctx.now).await?;
+    if checked.is_err()
+        && ctx
+            .grants
+            .consume_grant(digest, kind, ctx.now)
+            .await?
+            .is_none()
+    {
+        revoke_if_replayed(ctx, digest, kind).await?;
     }
     checked
 }

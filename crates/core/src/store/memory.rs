@@ -116,19 +116,23 @@ impl GrantStore for MemoryStore {
         next: &[Grant],
     ) -> StoreResult<Option<Grant>> {
         let mut inner = self.lock()?;
-        if next
-            .iter()
-            .any(|n| inner.grants.contains_key(&n.handle_digest))
-        {
+        // As the SQL stores: not consumable is `None` before anything else; a successor that
+        // exists (or repeats) is a conflict, and then nothing changes.
+        match inner.grants.get(handle_digest) {
+            Some(g) if g.kind == kind && g.consumed_at.is_none() && g.expires_at > now => {}
+            _ => return Ok(None),
+        }
+        let mut digests = std::collections::HashSet::new();
+        if next.iter().any(|n| {
+            inner.grants.contains_key(&n.handle_digest) || !digests.insert(&n.handle_digest)
+        }) {
             return Err(StoreError::Conflict("grant exists".into()));
         }
-        let consumed = match inner.grants.get_mut(handle_digest) {
-            Some(g) if g.kind == kind && g.consumed_at.is_none() && g.expires_at > now => {
-                g.consumed_at = Some(now);
-                g.clone()
-            }
-            _ => return Ok(None),
+        let Some(grant) = inner.grants.get_mut(handle_digest) else {
+            return Ok(None);
         };
+        grant.consumed_at = Some(now);
+        let consumed = grant.clone();
         for n in next {
             inner.grants.insert(n.handle_digest.clone(), n.clone());
         }

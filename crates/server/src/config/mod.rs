@@ -256,8 +256,9 @@ impl Default for RawLogin {
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RawIntrospection {
-    /// Inactive answers one caller may get per minute before it must wait (RFC 7662 §4:
-    /// against token scanning); 0 turns the limit off. Active answers are never limited.
+    /// Inactive answers one client may get per minute before it must wait (RFC 7662 §4:
+    /// against token scanning); 0 turns the limit off. Active answers do not count, and API
+    /// resources are not limited (they pass on tokens their own callers send).
     pub max_inactive_per_minute: u32,
 }
 

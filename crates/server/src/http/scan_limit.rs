@@ -1,9 +1,10 @@
 //! RFC 7662 §4: introspection is rate-limited against token scanning. Guessing tokens produces
-//! inactive answers, so each caller (an API resource or a client, always authenticated) has a
-//! budget of inactive answers per minute; past it, its requests get 429 until the minute is
-//! over. Active answers are never limited, so busy APIs introspecting real tokens are not
-//! slowed. Kept in memory per instance; the callers are the registered ones, so the table is
-//! bounded by the configuration.
+//! inactive answers, so each client calling introspection (always authenticated) has a budget
+//! of inactive answers per minute; past it, its requests get 429 until the minute is over.
+//! Active answers do not use the budget. API resources are not limited: they pass on the tokens
+//! their own callers send, so anyone able to call an API could otherwise use up its budget and
+//! stop its introspection. Kept in memory per instance; the callers are the registered
+//! clients, so the table is bounded by the configuration.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

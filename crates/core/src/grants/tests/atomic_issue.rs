@@ -94,3 +94,34 @@ async fn cve22_a_failed_commit_leaves_the_code_unused_and_no_token() {
     assert!(tokens.refresh_token.is_some());
     assert_eq!(w.store.purge_expired_grants(i64::MAX).await.unwrap(), 3);
 }
+
+/// SEC-14: a code found live, then redeemed by another request before this one's checks failed,
+/// is a replay all the same: burning it finds it consumed and revokes what it gave.
+#[tokio::test]
+async fn a_failed_check_on_a_code_redeemed_meanwhile_revokes_its_family() {
+    let w = world().await;
+    let code = w
+        .code_for(
+            Some(s256_challenge(VERIFIER)),
+            &["openid", "offline_access"],
+        )
+        .await;
+    let form = Form::parse(body(&code, Some(VERIFIER)).as_bytes()).unwrap();
+    let tokens = exchange(&w.ctx(), &w.store, &w.web, &form).await.unwrap();
+    let refresh = handle_digest(tokens.refresh_token.as_deref().unwrap());
+    assert!(w.store.find_grant(&refresh).await.unwrap().is_some());
+    // The other request's checks failed after the code was consumed.
+    let failed: Result<(), OAuthError> = Err(OAuthError::InvalidGrant("wrong verifier".into()));
+    let outcome = crate::grants::burn_on_error(
+        &w.ctx(),
+        &handle_digest(&code),
+        crate::grants::authorization_code::GRANT_TYPE,
+        failed,
+    )
+    .await;
+    assert!(matches!(outcome, Err(OAuthError::InvalidGrant(_))));
+    assert!(
+        w.store.find_grant(&refresh).await.unwrap().is_none(),
+        "the refresh token the code gave is revoked"
+    );
+}

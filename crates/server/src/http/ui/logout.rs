@@ -100,7 +100,7 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
     let after = after(&request);
     let Some(session) = session else {
         // Nothing to end: straight to the end.
-        return signed_out(state, vec![], after);
+        return signed_out(state, vec![], after, false);
     };
     // Tied to this session: a hint of ours from it (or, without sid, for its user), in a
     // request that passed every check; anything doubtful is confirmed by the user first.
@@ -275,7 +275,7 @@ pub async fn confirm(
         Ok(Some(session)) if constant_time_eq(session.sid.as_bytes(), pending.sid.as_bytes()) => {
             sign_out(&state, &session.id_digest, after).await
         }
-        Ok(_) => signed_out(&state, vec![], after),
+        Ok(_) => signed_out(&state, vec![], after, false),
         Err(e) => state.error_page(&e),
     }
 }
@@ -295,7 +295,7 @@ async fn sign_out(state: &AppState, id_digest: &str, after: After) -> Response {
     };
     // Already ended elsewhere (another tab, the CLI): its clients were notified then.
     let Some((session, clients)) = ended else {
-        return signed_out(state, vec![], after);
+        return signed_out(state, vec![], after, false);
     };
     tracing::info!(sid = %session.sid, clients = clients.len(), "signed out");
     let ring = state.keys.current();
@@ -312,7 +312,8 @@ async fn sign_out(state: &AppState, id_digest: &str, after: After) -> Response {
         .iter()
         .filter_map(|c| frontchannel_url(c, &state.config.issuer, &session.sid))
         .collect();
-    signed_out(state, frames, after)
+    // A session really ended here: the next person on this browser starts afresh.
+    signed_out(state, frames, after, true)
 }
 
 fn origin(uri: &str) -> Option<String> {
@@ -322,14 +323,23 @@ fn origin(uri: &str) -> Option<String> {
 
 /// The signed-out page (or, with nothing to load in frames, straight back to the client). The
 /// session and browser-state cookies are always cleared, so that the check-session iframe
-/// sees the change even when the session had already ended. So is the browser binding of
-/// interactions: the next person on this browser starts with new ids throughout (CVE-09), and
-/// cannot be linked to the previous one by it.
-fn signed_out(state: &AppState, frames: Vec<String>, after: After) -> Response {
+/// sees the change even when the session had already ended. When this request ended a
+/// session (`forget_browser`), so is the browser binding of interactions: the next person on
+/// this browser starts with new ids throughout (CVE-09) and cannot be linked to the previous
+/// one by it. Otherwise it stays, so that a link to /end_session from anywhere cannot break a
+/// sign-in in progress.
+fn signed_out(
+    state: &AppState,
+    frames: Vec<String>,
+    after: After,
+    forget_browser: bool,
+) -> Response {
     let clear = [
         state.cookies.clear(state.cookies.session),
         state.cookies.clear(state.cookies.browser_state),
-        state.cookies.clear(state.cookies.browser),
+        forget_browser
+            .then(|| state.cookies.clear(state.cookies.browser))
+            .flatten(),
     ];
     let response = match (&after.redirect, frames.is_empty()) {
         (Some(redirect), true) => see_other(redirect),
