@@ -164,6 +164,24 @@ async fn replayed_assertion_is_refused() {
     s.server.stop().await;
 }
 
+/// base64url of a JSON value, for JWS parts built by hand.
+fn b64(v: &Value) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
+}
+
+/// Every assertion of `cases` gets 401 `invalid_client`.
+async fn assert_all_refused(server: &TestServer, cases: &[(impl AsRef<str>, String)]) {
+    for (what, assertion) in cases {
+        let (status, body) = token_with(server, assertion).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (401, Some("invalid_client")),
+            "{}: {body}",
+            what.as_ref()
+        );
+    }
+}
+
 #[tokio::test]
 async fn bad_assertions_are_refused() {
     let s = setup().await;
@@ -271,9 +289,6 @@ async fn bad_assertions_are_refused() {
         ),
     ];
     // alg none and HS256 keyed with the public key (CVE-26), built by hand.
-    let b64 = |v: &Value| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
-    };
     let payload = b64(&claims(&s.server, json!({})));
     cases.push((
         "alg none",
@@ -285,14 +300,7 @@ async fn bad_assertions_are_refused() {
     );
     cases.push(("HS256 with the public key", hs));
     cases.push(("garbage", "not.a.jwt".into()));
-    for (what, assertion) in cases {
-        let (status, body) = token_with(&s.server, &assertion).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (401, Some("invalid_client")),
-            "{what}: {body}"
-        );
-    }
+    assert_all_refused(&s.server, &cases).await;
     // A client registered for private_key_jwt cannot fall back to no authentication.
     let (status, _, _) = post_form(
         &s.server,
@@ -422,9 +430,6 @@ async fn rel13_clock_skew_of_59_s_is_accepted_and_61_s_refused_with_the_reason()
 
 /// A compact JWS with a hand-written header, signed ES256 by `key` (jsonwebtoken signs).
 fn sign_with_header(key: &ClientKey, header: Value, claims: &Value) -> String {
-    let b64 = |v: &Value| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(v).unwrap())
-    };
     let input = format!("{}.{}", b64(&header), b64(claims));
     let signature =
         jsonwebtoken::crypto::sign(input.as_bytes(), &key.encoding, Algorithm::ES256).unwrap();
@@ -481,14 +486,7 @@ async fn sec39_sec40_embedded_keys_crit_and_mistyped_dates_are_refused() {
             sign(&s.ec, Algorithm::ES256, Some("ec-1"), &c),
         ));
     }
-    for (what, assertion) in cases {
-        let (status, body) = token_with(&s.server, &assertion).await;
-        assert_eq!(
-            (status, body["error"].as_str()),
-            (401, Some("invalid_client")),
-            "{what}: {body}"
-        );
-    }
+    assert_all_refused(&s.server, &cases).await;
     // The same assertion, well formed, is accepted: the refusals above are for the header and
     // the claim types alone. RFC 7519 §2: a NumericDate may have a fraction.
     let mut fractional = valid();

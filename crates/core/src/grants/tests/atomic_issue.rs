@@ -4,7 +4,7 @@
 
 use async_trait::async_trait;
 
-use super::code_flow::{VERIFIER, body, world};
+use super::code_flow::{VERIFIER, World, body, world};
 use crate::clock::UnixTime;
 use crate::crypto::handle_digest;
 use crate::grants::TokenContext;
@@ -62,15 +62,19 @@ impl GrantStore for FailingCommit<'_> {
     }
 }
 
+/// A code for `openid offline_access`, with the S256 challenge of `VERIFIER`.
+async fn offline_code(w: &World) -> String {
+    w.code_for(
+        Some(s256_challenge(VERIFIER)),
+        &["openid", "offline_access"],
+    )
+    .await
+}
+
 #[tokio::test]
 async fn cve22_a_failed_commit_leaves_the_code_unused_and_no_token() {
     let w = world().await;
-    let code = w
-        .code_for(
-            Some(s256_challenge(VERIFIER)),
-            &["openid", "offline_access"],
-        )
-        .await;
+    let code = offline_code(&w).await;
     let failing = FailingCommit(&w.store);
     let ctx = TokenContext {
         grants: &failing,
@@ -100,12 +104,7 @@ async fn cve22_a_failed_commit_leaves_the_code_unused_and_no_token() {
 #[tokio::test]
 async fn a_failed_check_on_a_code_redeemed_meanwhile_revokes_its_family() {
     let w = world().await;
-    let code = w
-        .code_for(
-            Some(s256_challenge(VERIFIER)),
-            &["openid", "offline_access"],
-        )
-        .await;
+    let code = offline_code(&w).await;
     let form = Form::parse(body(&code, Some(VERIFIER)).as_bytes()).unwrap();
     let tokens = exchange(&w.ctx(), &w.store, &w.web, &form).await.unwrap();
     let refresh = handle_digest(tokens.refresh_token.as_deref().unwrap());
