@@ -84,6 +84,28 @@ impl TokenEndpointAuthMethod {
     }
 }
 
+/// The kind of application a client is (OIDC Registration §2 `application_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationType {
+    /// Runs on a web server or in a browser: redirect URIs match exactly, port included.
+    #[default]
+    Web,
+    /// Installed on a device (RFC 8252): loopback redirect URIs with any port (§7.3) and
+    /// private-use URI schemes (§7.1).
+    Native,
+}
+
+impl ApplicationType {
+    /// The registered name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Web => "web",
+            Self::Native => "native",
+        }
+    }
+}
+
 /// The grant types a client can be registered for.
 pub const KNOWN_GRANT_TYPES: &[&str] = &[
     "authorization_code",
@@ -131,6 +153,22 @@ pub struct Client {
     pub refresh_token_absolute_lifetime: u64,
     /// How the client authenticates at the token endpoint.
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
+    /// Whether `token_endpoint_auth_method` was registered explicitly. A client with secrets
+    /// that did not choose may use `client_secret_basic` or `client_secret_post` (the default
+    /// of many client libraries); an explicit choice pins the method.
+    #[serde(default)]
+    pub auth_method_pinned: bool,
+    /// `web` or `native` (OIDC Registration §2).
+    #[serde(default)]
+    pub application_type: ApplicationType,
+    /// The algorithm of the client's identity tokens (OIDC Registration §2
+    /// `id_token_signed_response_alg`; RS256 unless registered otherwise).
+    #[serde(default = "default_id_token_alg")]
+    pub id_token_signed_response_alg: crate::tokens::SigningAlg,
+    /// `acr` values asked for when a request names none (OIDC Registration §2
+    /// `default_acr_values`); with them, identity tokens always carry `acr`.
+    #[serde(default)]
+    pub default_acr_values: Vec<String>,
     /// Public keys for `private_key_jwt` (registered inline).
     #[serde(default)]
     pub jwks: Vec<crate::clients::jwk::ClientJwk>,
@@ -160,6 +198,10 @@ pub struct ClientLogout {
     pub backchannel_logout_session_required: bool,
 }
 
+fn default_id_token_alg() -> crate::tokens::SigningAlg {
+    crate::tokens::SigningAlg::Rs256
+}
+
 fn default_refresh_sliding() -> u64 {
     DEFAULT_REFRESH_SLIDING
 }
@@ -172,10 +214,53 @@ pub const DEFAULT_REFRESH_SLIDING: u64 = 14 * 86_400;
 /// Default absolute refresh-token lifetime: 30 days.
 pub const DEFAULT_REFRESH_ABSOLUTE: u64 = 30 * 86_400;
 
+impl Default for Client {
+    /// A public web client with no grants, redirect URIs or scopes: nothing it could use until
+    /// those are set; PKCE and consent required.
+    fn default() -> Self {
+        Self {
+            client_id: String::new(),
+            client_name: None,
+            secret_digests: vec![],
+            grant_types: vec![],
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            allowed_scopes: vec![],
+            require_pkce: true,
+            require_consent: true,
+            access_token_type: AccessTokenType::Jwt,
+            access_token_lifetime: 3_600,
+            identity_token_lifetime: 300,
+            refresh_token_sliding_lifetime: DEFAULT_REFRESH_SLIDING,
+            refresh_token_absolute_lifetime: DEFAULT_REFRESH_ABSOLUTE,
+            token_endpoint_auth_method: TokenEndpointAuthMethod::None,
+            auth_method_pinned: false,
+            application_type: ApplicationType::Web,
+            id_token_signed_response_alg: default_id_token_alg(),
+            default_acr_values: vec![],
+            jwks: vec![],
+            enabled: true,
+            always_include_user_claims_in_id_token: false,
+            logout: ClientLogout::default(),
+        }
+    }
+}
+
 impl Client {
     /// A public client has no secret (RFC 6749 §2.1).
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == TokenEndpointAuthMethod::None
+    }
+
+    /// Whether the client may authenticate with `method`: its registered one, or, when it did
+    /// not choose one, either way of sending its secret (RFC 6749 §2.3.1).
+    pub fn accepts_auth_method(&self, method: TokenEndpointAuthMethod) -> bool {
+        use TokenEndpointAuthMethod::{ClientSecretBasic, ClientSecretPost};
+        let registered = self.token_endpoint_auth_method;
+        method == registered
+            || (!self.auth_method_pinned
+                && matches!(registered, ClientSecretBasic | ClientSecretPost)
+                && matches!(method, ClientSecretBasic | ClientSecretPost))
     }
 }
 

@@ -177,34 +177,72 @@ fn consent_key(subject: &str, client_id: &str) -> String {
     ))
 }
 
-/// The scopes `subject` has consented to for `client_id` and asked to be remembered.
+/// What a user consented to for a client and asked to be remembered.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RememberedConsent {
+    /// Scopes.
+    pub scopes: Vec<String>,
+    /// Claims asked for by name (OIDC Core §5.5) beyond what the scopes release.
+    #[serde(default)]
+    pub claims: Vec<String>,
+}
+
+impl RememberedConsent {
+    /// Whether it covers every one of `scopes` and `claims`.
+    pub fn covers(&self, scopes: &[String], claims: &[String]) -> bool {
+        scopes.iter().all(|s| self.scopes.contains(s))
+            && claims.iter().all(|c| self.claims.contains(c))
+    }
+}
+
+/// Stored consent, as written now or (a list of scopes) before claims were remembered.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum StoredConsent {
+    Current(RememberedConsent),
+    Scopes(Vec<String>),
+}
+
+/// What `subject` has consented to for `client_id` and asked to be remembered.
 pub async fn remembered_consent(
     grants: &dyn GrantStore,
     subject: &str,
     client_id: &str,
     now: UnixTime,
-) -> Result<Vec<String>, OAuthError> {
-    Ok(grants
+) -> Result<RememberedConsent, OAuthError> {
+    let stored = grants
         .find_grant(&consent_key(subject, client_id))
         .await?
         .filter(|g| g.kind == CONSENT && g.expires_at > now)
-        .and_then(|g| serde_json::from_value(g.data).ok())
-        .unwrap_or_default())
+        .and_then(|g| serde_json::from_value::<StoredConsent>(g.data).ok());
+    Ok(match stored {
+        Some(StoredConsent::Current(c)) => c,
+        Some(StoredConsent::Scopes(scopes)) => RememberedConsent {
+            scopes,
+            claims: vec![],
+        },
+        None => RememberedConsent::default(),
+    })
 }
 
-/// Remembers consent to `scopes` (added to what was remembered before).
+/// Remembers consent to `scopes` and `claims` (added to what was remembered before).
 pub async fn remember_consent(
     grants: &dyn GrantStore,
     subject: &str,
     client_id: &str,
-    scopes: &[String],
+    (scopes, claims): (&[String], &[String]),
     now: UnixTime,
 ) -> Result<(), OAuthError> {
     let key = consent_key(subject, client_id);
     let mut all = remembered_consent(grants, subject, client_id, now).await?;
     for s in scopes {
-        if !all.contains(s) {
-            all.push(s.clone());
+        if !all.scopes.contains(s) {
+            all.scopes.push(s.clone());
+        }
+    }
+    for c in claims {
+        if !all.claims.contains(c) {
+            all.claims.push(c.clone());
         }
     }
     grants.delete_grant(&key).await?;
@@ -400,6 +438,7 @@ mod tests {
                 id_token_hint: None,
                 ui_locales: None,
                 acr_values: None,
+                acr: Default::default(),
                 resources: vec![],
                 claims: Default::default(),
             },
@@ -453,27 +492,24 @@ mod tests {
     async fn consent_is_remembered_and_merged() {
         let store = MemoryStore::new();
         let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        assert!(
-            remembered_consent(&store, "u", "c", 0)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        remember_consent(&store, "u", "c", &s(&["openid"]), 0)
-            .await
-            .unwrap();
-        remember_consent(&store, "u", "c", &s(&["profile"]), 1)
-            .await
-            .unwrap();
         assert_eq!(
-            remembered_consent(&store, "u", "c", 2).await.unwrap(),
-            s(&["openid", "profile"])
+            remembered_consent(&store, "u", "c", 0).await.unwrap(),
+            RememberedConsent::default()
         );
-        assert!(
-            remembered_consent(&store, "u", "other", 2)
-                .await
-                .unwrap()
-                .is_empty()
+        remember_consent(&store, "u", "c", (&s(&["openid"]), &[]), 0)
+            .await
+            .unwrap();
+        remember_consent(&store, "u", "c", (&s(&["profile"]), &s(&["email"])), 1)
+            .await
+            .unwrap();
+        let remembered = remembered_consent(&store, "u", "c", 2).await.unwrap();
+        assert_eq!(remembered.scopes, s(&["openid", "profile"]));
+        assert!(remembered.covers(&s(&["openid"]), &s(&["email"])));
+        assert!(!remembered.covers(&s(&["openid"]), &s(&["phone_number"])));
+        assert!(!remembered.covers(&s(&["phone"]), &[]));
+        assert_eq!(
+            remembered_consent(&store, "u", "other", 2).await.unwrap(),
+            RememberedConsent::default()
         );
     }
 

@@ -5,8 +5,6 @@ use serde_json::{Map, Value};
 
 use crate::model::{Resources, SERVER_SET_CLAIMS, User};
 use crate::protocol::OAuthError;
-use crate::store::UserStore;
-use crate::tokens::access_token::AccessTokenClaims;
 use crate::tokens::introspect::{TokenLookup, live_access_token};
 
 /// The claims `scopes` release through identity resources (OIDC Core §5.4).
@@ -19,25 +17,54 @@ fn scope_claims<'r>(scopes: &[String], resources: &'r Resources) -> Vec<&'r str>
         .collect()
 }
 
-/// The user's claims that `released_scopes` release (OIDC Core §5.4), plus the individually
-/// `requested` ones (§5.5). A requested claim is released only when one of the `granted`
-/// scopes covers it: the user consented to scopes, so the `claims` parameter chooses among
-/// what was consented to (and where it goes), never beyond. `sub` is not included.
+/// The claims asked for by name (OIDC Core §5.5) that `client` may be given: those an
+/// identity resource of one of its allowed scopes holds, whether or not that scope was
+/// requested. The user is asked for them by name on the consent page; others are ignored.
+pub fn grantable_claims(
+    requested: &[String],
+    allowed_scopes: &[String],
+    resources: &Resources,
+) -> Vec<String> {
+    let allowed = scope_claims(allowed_scopes, resources);
+    let mut out: Vec<String> = Vec::new();
+    for name in requested {
+        if allowed.contains(&name.as_str())
+            && !SERVER_SET_CLAIMS.contains(&name.as_str())
+            && !out.contains(name)
+        {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
+/// The claims of `named` that `scopes` do not release: what the consent page asks for by name.
+pub fn claims_beyond_scopes<'n>(
+    named: impl IntoIterator<Item = &'n String>,
+    scopes: &[String],
+    resources: &Resources,
+) -> Vec<String> {
+    let covered = scope_claims(scopes, resources);
+    let mut out: Vec<String> = Vec::new();
+    for name in named {
+        if !covered.contains(&name.as_str()) && !out.contains(name) {
+            out.push(name.clone());
+        }
+    }
+    out
+}
+
+/// The claims of `user` that `scopes` release (OIDC Core §5.4), plus the `named` ones (§5.5),
+/// which the caller has checked with [`grantable_claims`] and the user consented to. `sub` and
+/// the claims the server sets are never included.
 pub fn released_claims(
     user: &User,
-    released_scopes: &[String],
-    granted: &[String],
+    scopes: &[String],
+    named: &[String],
     resources: &Resources,
-    requested: &[String],
 ) -> Map<String, Value> {
-    let consented = scope_claims(granted, resources);
-    let mut names = scope_claims(released_scopes, resources);
-    names.extend(
-        requested
-            .iter()
-            .map(String::as_str)
-            .filter(|r| consented.contains(r)),
-    );
+    let mut names = scope_claims(scopes, resources);
+    names.extend(named.iter().map(String::as_str));
     let mut out = Map::new();
     for name in names {
         if SERVER_SET_CLAIMS.contains(&name) || out.contains_key(name) {
@@ -59,14 +86,14 @@ pub fn released_claims(
 pub async fn userinfo(
     token: &str,
     lookup: &TokenLookup<'_>,
-    users: &dyn UserStore,
     resources: &Resources,
 ) -> Result<Map<String, Value>, OAuthError> {
     let invalid = || OAuthError::InvalidToken("the access token is invalid or expired".into());
-    let claims: AccessTokenClaims = live_access_token(token, lookup)
+    let live = live_access_token(token, lookup)
         .await?
         .ok_or_else(invalid)?;
-    let scopes: Vec<String> = claims
+    let scopes: Vec<String> = live
+        .claims
         .scope
         .as_deref()
         .unwrap_or_default()
@@ -80,17 +107,16 @@ pub async fn userinfo(
             "the access token was not granted the openid scope".into(),
         ));
     }
-    // A client_credentials token has the client as subject and no user behind it.
-    let user = users
-        .find_user_by_subject(&claims.sub)
-        .await?
-        .filter(|u| !u.disabled)
-        .ok_or_else(invalid)?;
-    // §5.5's userinfo member can only choose among the granted scopes' claims, which userinfo
-    // returns anyway.
+    // A client's own token (client_credentials) has no user behind it.
+    let user = live.user.ok_or_else(invalid)?;
     let mut out = Map::new();
     out.insert("sub".into(), Value::String(user.subject.clone()));
-    out.extend(released_claims(&user, &scopes, &scopes, resources, &[]));
+    out.extend(released_claims(
+        &user,
+        &scopes,
+        &live.data.userinfo_claims,
+        resources,
+    ));
     Ok(out)
 }
 
@@ -122,20 +148,22 @@ mod tests {
         };
         let scopes = |s: &[&str]| s.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let openid = scopes(&["openid"]);
-        let r = released_claims(&user, &openid, &openid, &resources, &[]);
+        let r = released_claims(&user, &openid, &[], &resources);
         assert!(r.is_empty());
         let profile = scopes(&["openid", "profile"]);
-        let r = released_claims(&user, &profile, &profile, &resources, &[]);
+        let r = released_claims(&user, &profile, &[], &resources);
         assert_eq!(r["name"], "Alice");
         assert_eq!(r["preferred_username"], "alice");
         assert!(!r.contains_key("email"));
-        // Requested claims come only from granted scopes, wherever they are released.
-        let email = scopes(&["openid", "email"]);
-        let wanted = scopes(&["email", "sub", "missing", "phone_number"]);
-        let r = released_claims(&user, &[], &email, &resources, &wanted);
+        // Claims asked for by name: only those a scope the client may have holds, whether or
+        // not that scope was requested; never the server's own.
+        let wanted = scopes(&["email", "sub", "missing", "phone_number", "email"]);
+        let allowed = scopes(&["openid", "email"]);
+        let named = grantable_claims(&wanted, &allowed, &resources);
+        assert_eq!(named, ["email"]);
+        let r = released_claims(&user, &openid, &named, &resources);
         assert_eq!(r.len(), 1);
         assert_eq!(r["email"], "a@example.com");
-        let r = released_claims(&user, &[], &openid, &resources, &wanted);
-        assert!(r.is_empty(), "no scope covers them: {r:?}");
+        assert!(grantable_claims(&wanted, &openid, &resources).is_empty());
     }
 }

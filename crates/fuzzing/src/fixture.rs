@@ -74,6 +74,7 @@ fn client(id: &str, method: TokenEndpointAuthMethod, jwks: Vec<ClientJwk>) -> Cl
         enabled: true,
         always_include_user_claims_in_id_token: false,
         logout: Default::default(),
+        ..Client::default()
     }
 }
 

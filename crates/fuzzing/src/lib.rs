@@ -18,6 +18,7 @@ use tessera_core::authorize::claims::{MAX_CLAIMS_PARAMETER, parse_claims_paramet
 use tessera_core::clients::PresentedCredentials;
 use tessera_core::clients::assertion::{AssertionAudience, check_assertion, read_assertion};
 use tessera_core::clients::jwk::{ASSERTION_ALGS, ClientJwk};
+use tessera_core::model::ApplicationType;
 use tessera_core::protocol::form::{Form, MAX_PARAMETERS};
 use tessera_core::protocol::redirect::{check_registrable_redirect_uri, redirect_uri_matches};
 use tessera_core::tokens::verify::{MAX_COMPACT_JWS, parse_compact, verify_own_jws};
@@ -103,6 +104,8 @@ pub fn client_assertion(data: &[u8]) {
     let audience = AssertionAudience {
         issuer: ISSUER,
         endpoint: ENDPOINT,
+        endpoints: &[],
+        max_lifetime: 300,
         now: NOW,
         shared_secrets: &f.shared_secrets,
     };
@@ -239,18 +242,24 @@ fn loopback_without_port(uri: &str) -> Option<String> {
 }
 
 /// Redirect URI matching (SEC-01, SEC-02, CVE-01..03, CVE-19): a presented URI matches a
-/// registered one only if the two are the same string, or both are `http` loopback IP literals
-/// that differ in the port alone. The first line is the registered URI, the rest the presented.
+/// registered one only if the two are the same string, or, for a native app, both are `http`
+/// loopback IP literals that differ in the port alone; for a web client only the same string
+/// matches. The first line is the registered URI, the rest the presented.
 pub fn redirect_uri(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
     };
     let (registered, presented) = text.split_once('\n').unwrap_or((text, text));
-    let registrable = check_registrable_redirect_uri(registered).is_ok();
-    let matched = redirect_uri_matches(registered, presented);
+    assert_eq!(
+        redirect_uri_matches(registered, presented, ApplicationType::Web),
+        registered == presented,
+        "a web client's URI matched another string"
+    );
+    let registrable = check_registrable_redirect_uri(registered, ApplicationType::Native).is_ok();
+    let matched = redirect_uri_matches(registered, presented, ApplicationType::Native);
     assert_eq!(
         matched,
-        redirect_uri_matches(presented, registered),
+        redirect_uri_matches(presented, registered, ApplicationType::Native),
         "not symmetric"
     );
     if !matched || registered == presented || !registrable {

@@ -91,6 +91,12 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         .await
         .context("cannot read the registered clients")?;
     let discovery_json = Bytes::from(serde_json::to_vec(&http::discovery::metadata(&config))?);
+    let endpoints: std::collections::HashMap<&'static str, String> =
+        [paths::TOKEN, paths::INTROSPECT, paths::REVOKE]
+            .into_iter()
+            .map(|p| (p, format!("{}{p}", config.issuer)))
+            .collect();
+    let endpoint_urls = endpoints.values().cloned().collect();
     let readiness = Arc::new(Readiness::default());
     let state = AppState(Arc::new(AppInner {
         config: config.clone(),
@@ -100,10 +106,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         keys: keys.clone(),
         discovery_json,
         readiness: readiness.clone(),
-        endpoints: [paths::TOKEN, paths::INTROSPECT, paths::REVOKE]
-            .into_iter()
-            .map(|p| (p, format!("{}{p}", config.issuer)))
-            .collect(),
+        endpoints,
+        endpoint_urls,
         pages: http::ui::pages::Pages::load(config.ui_templates.as_deref(), &config.issuer)?,
         cookies: http::ui::cookies::CookieNames::for_issuer(&config.issuer),
         throttle: http::ui::throttle::Throttle::new(config.login),

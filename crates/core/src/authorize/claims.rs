@@ -21,6 +21,20 @@ pub struct ClaimsRequest {
     /// Claims for the identity token (§5.5 `id_token`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub id_token: Vec<String>,
+    /// The `acr` claim's request (§5.5.1.1), from either member.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<RequestedAcr>,
+}
+
+/// How the `acr` claim was asked for (OIDC Core §5.5.1, §5.5.1.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RequestedAcr {
+    /// `essential: true`.
+    #[serde(default)]
+    pub essential: bool,
+    /// `value`, or `values` in order of preference.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub values: Vec<String>,
 }
 
 impl ClaimsRequest {
@@ -28,6 +42,38 @@ impl ClaimsRequest {
     pub fn is_empty(&self) -> bool {
         self.userinfo.is_empty() && self.id_token.is_empty()
     }
+}
+
+/// Most `acr` values considered in one request.
+const MAX_ACR_VALUES: usize = 16;
+
+/// Reads the request of the `acr` claim: `essential`, and `value` or `values` (strings).
+fn requested_acr(request: &Value) -> Result<RequestedAcr, OAuthError> {
+    let Value::Object(o) = request else {
+        return Ok(RequestedAcr::default());
+    };
+    let text = |v: &Value| {
+        v.as_str()
+            .filter(|s| !s.is_empty() && s.len() <= MAX_CLAIM_NAME * 2)
+            .map(str::to_string)
+            .ok_or_else(|| invalid("acr values must be non-empty strings"))
+    };
+    let mut values = Vec::new();
+    if let Some(v) = o.get("value") {
+        values.push(text(v)?);
+    }
+    if let Some(Value::Array(items)) = o.get("values") {
+        if items.len() > MAX_ACR_VALUES {
+            return Err(invalid("too many acr values"));
+        }
+        for v in items {
+            values.push(text(v)?);
+        }
+    }
+    Ok(RequestedAcr {
+        essential: o.get("essential") == Some(&Value::Bool(true)),
+        values,
+    })
 }
 
 fn invalid(why: &'static str) -> OAuthError {
@@ -76,9 +122,20 @@ pub fn parse_claims_parameter(text: &str) -> Result<ClaimsRequest, OAuthError> {
     let Value::Object(top) = value else {
         return Err(invalid("the claims parameter must be a JSON object"));
     };
+    let mut acr: Option<RequestedAcr> = None;
+    for name in ["id_token", "userinfo"] {
+        if let Some(request) = top.get(name).and_then(|m| m.get("acr")) {
+            let this = requested_acr(request)?;
+            // Asked for in both members: essential if either says so, values from both.
+            let merged = acr.get_or_insert_with(RequestedAcr::default);
+            merged.essential |= this.essential;
+            merged.values.extend(this.values);
+        }
+    }
     Ok(ClaimsRequest {
         userinfo: member(top.get("userinfo"))?,
         id_token: member(top.get("id_token"))?,
+        acr,
     })
 }
 
@@ -96,6 +153,28 @@ mod tests {
         .unwrap();
         assert_eq!(r.userinfo, ["email", "name"]);
         assert_eq!(r.id_token, ["acr", "auth_time"]);
+        assert_eq!(
+            r.acr,
+            Some(RequestedAcr {
+                essential: false,
+                values: vec!["x".into()]
+            })
+        );
+        let r = parse_claims_parameter(r#"{"id_token":{"acr":{"essential":true,"value":"1"}}}"#)
+            .unwrap();
+        assert_eq!(
+            r.acr,
+            Some(RequestedAcr {
+                essential: true,
+                values: vec!["1".into()]
+            })
+        );
+        assert!(
+            parse_claims_parameter(r#"{"id_token":{"email":null}}"#)
+                .unwrap()
+                .acr
+                .is_none()
+        );
     }
 
     #[test]
@@ -108,6 +187,8 @@ mod tests {
             r#"{"userinfo":{"email":1}}"#,
             r#"{"userinfo":{"email":{"essential":"yes"}}}"#,
             r#"{"id_token":{"acr":{"values":"x"}}}"#,
+            r#"{"id_token":{"acr":{"values":[1]}}}"#,
+            r#"{"id_token":{"acr":{"value":""}}}"#,
             r#"{"userinfo":{"":null}}"#,
         ] {
             assert!(parse_claims_parameter(bad).is_err(), "{bad}");

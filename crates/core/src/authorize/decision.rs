@@ -1,6 +1,7 @@
 //! What an authorization request needs next: a sign-in, consent, or nothing more
 //! (OIDC Core §3.1.2.3, §3.1.2.4), given the browser's session and the remembered consent.
 
+use super::acr::AcrCheck;
 use super::request::{AuthorizationRequest, Prompt};
 use crate::clock::UnixTime;
 use crate::model::Client;
@@ -14,6 +15,17 @@ pub struct SignedIn<'a> {
     /// When they authenticated.
     pub auth_time: UnixTime,
     /// They signed in during this very request, so `prompt=login` and `max_age` are met.
+    pub fresh: bool,
+    /// How their sign-in stands against the request's `acr` (OIDC Core §5.5.1.1).
+    pub acr: &'a AcrCheck,
+}
+
+/// The user's consent to what the request asks for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Consent {
+    /// Every requested scope and claim is consented to, remembered or just now.
+    pub covered: bool,
+    /// The consent was given during this request (meets `prompt=consent`).
     pub fresh: bool,
 }
 
@@ -33,16 +45,13 @@ pub enum Decision {
 
 /// What the current state means for the request.
 ///
-/// * `hint_subject`: the `sub` of a verified `id_token_hint`;
-/// * `consented`: the user has consented to every requested scope, remembered or just now;
-/// * `consent_fresh`: the consent was given during this request (meets `prompt=consent`).
+/// `hint_subject` is the `sub` of a verified `id_token_hint`.
 pub fn decide(
     request: &AuthorizationRequest,
     client: &Client,
     signed_in: Option<SignedIn<'_>>,
     hint_subject: Option<&str>,
-    consented: bool,
-    consent_fresh: bool,
+    consent: Consent,
     now: UnixTime,
 ) -> Decision {
     let prompt_none = request.prompt.contains(&Prompt::None);
@@ -84,11 +93,27 @@ pub fn decide(
                 Decision::Login
             };
         }
-        Some(_) => {}
+        // §5.5.1.1: an essential acr that cannot be met fails the authentication; one that a
+        // new sign-in could reach asks for it (step-up), once.
+        Some(s) => match s.acr {
+            AcrCheck::Met(_) => {}
+            AcrCheck::StepUp if !s.fresh && !prompt_none => return Decision::Login,
+            AcrCheck::StepUp if prompt_none => {
+                return Decision::Fail(OAuthError::LoginRequired(
+                    "the requested acr needs a stronger sign-in".into(),
+                ));
+            }
+            AcrCheck::StepUp | AcrCheck::Unmet => {
+                return Decision::Fail(OAuthError::UnmetAuthenticationRequirements(
+                    "the sign-in does not meet the essential acr requested".into(),
+                ));
+            }
+        },
     }
     // §3.1.2.1: prompt=consent asks even clients that skip consent otherwise.
-    let wants_consent = !consent_fresh
-        && (request.prompt.contains(&Prompt::Consent) || (client.require_consent && !consented));
+    let wants_consent = !consent.fresh
+        && (request.prompt.contains(&Prompt::Consent)
+            || (client.require_consent && !consent.covered));
     match (wants_consent, prompt_none) {
         (true, true) => Decision::Fail(OAuthError::ConsentRequired(
             "the user has not consented to this request".into(),
@@ -120,6 +145,7 @@ mod tests {
             id_token_hint: None,
             ui_locales: None,
             acr_values: None,
+            acr: Default::default(),
             resources: vec![],
             claims: Default::default(),
         }
@@ -140,19 +166,26 @@ mod tests {
 
     const NOW: UnixTime = 1_000_000;
 
+    const MET: AcrCheck = AcrCheck::Met(None);
+
     fn user(auth_time: UnixTime, fresh: bool) -> Option<SignedIn<'static>> {
         Some(SignedIn {
             subject: "alice",
             auth_time,
             fresh,
+            acr: &MET,
         })
+    }
+
+    fn consent(covered: bool, fresh: bool) -> Consent {
+        Consent { covered, fresh }
     }
 
     #[test]
     fn steps() {
         let c = client(true);
         let d = |r: &AuthorizationRequest, s, hint, consented| {
-            decide(r, &c, s, hint, consented, false, NOW)
+            decide(r, &c, s, hint, consent(consented, false), NOW)
         };
         let plain = request(&[], None);
         assert_eq!(d(&plain, None, None, false), Decision::Login);
@@ -203,13 +236,27 @@ mod tests {
         let consent = request(&[Prompt::Consent], None);
         assert_eq!(d(&consent, user(NOW, false), None, true), Decision::Consent);
         assert_eq!(
-            decide(&consent, &c, user(NOW, false), None, true, true, NOW),
+            decide(
+                &consent,
+                &c,
+                user(NOW, false),
+                None,
+                self::consent(true, true),
+                NOW
+            ),
             Decision::Issue
         );
         // require_consent = false skips it.
         let trusted = client(false);
         assert_eq!(
-            decide(&plain, &trusted, user(NOW, false), None, false, false, NOW),
+            decide(
+                &plain,
+                &trusted,
+                user(NOW, false),
+                None,
+                Consent::default(),
+                NOW
+            ),
             Decision::Issue
         );
         assert_eq!(
@@ -218,8 +265,7 @@ mod tests {
                 &trusted,
                 user(NOW, false),
                 None,
-                false,
-                false,
+                Consent::default(),
                 NOW
             ),
             Decision::Consent
@@ -227,6 +273,36 @@ mod tests {
         // A max_age beyond i64 is simply very long.
         let huge = request(&[], Some(u64::MAX));
         assert_eq!(d(&huge, user(0, false), None, true), Decision::Issue);
+    }
+
+    #[test]
+    fn unmet_essential_acr_is_an_error_never_ignored() {
+        // OIDC Core §5.5.1.1; Unmet Authentication Requirements 1.0.
+        let c = client(false);
+        let plain = request(&[], None);
+        let none = request(&[Prompt::None], None);
+        let with = |check: &'static AcrCheck, fresh: bool| {
+            Some(SignedIn {
+                subject: "alice",
+                auth_time: NOW,
+                fresh,
+                acr: check,
+            })
+        };
+        static STEP_UP: AcrCheck = AcrCheck::StepUp;
+        static UNMET: AcrCheck = AcrCheck::Unmet;
+        let go = |r: &AuthorizationRequest, s| decide(r, &c, s, None, Consent::default(), NOW);
+        assert_eq!(go(&plain, with(&STEP_UP, false)), Decision::Login);
+        assert_eq!(
+            go(&plain, with(&STEP_UP, true)).code(),
+            "unmet_authentication_requirements"
+        );
+        assert_eq!(go(&none, with(&STEP_UP, false)).code(), "login_required");
+        assert_eq!(
+            go(&plain, with(&UNMET, false)).code(),
+            "unmet_authentication_requirements"
+        );
+        assert_eq!(go(&plain, with(&MET, false)), Decision::Issue);
     }
 
     impl Decision {

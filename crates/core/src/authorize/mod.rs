@@ -1,5 +1,6 @@
 //! The authorization endpoint's protocol logic (RFC 6749 §4.1, OIDC Core §3.1.2), without HTTP.
 
+pub mod acr;
 pub mod claims;
 pub mod decision;
 pub mod request;
@@ -7,7 +8,7 @@ pub mod response;
 pub mod response_type;
 
 pub use claims::{ClaimsRequest, parse_claims_parameter};
-pub use decision::{Decision, SignedIn, decide};
+pub use decision::{Consent, Decision, SignedIn, decide};
 pub use request::{
     AuthorizationRequest, AuthorizeError, Prompt, ResponseMode, parse_authorization_request,
 };

@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::acr::AcrRequest;
 use super::claims::{ClaimsRequest, parse_claims_parameter};
 use super::response_type::ResponseType;
 use crate::grants::scopes::parse_scope;
@@ -73,6 +74,10 @@ pub struct AuthorizationRequest {
     pub ui_locales: Option<String>,
     /// `acr_values`.
     pub acr_values: Option<String>,
+    /// The authentication context asked for, from `acr_values`, the `claims` parameter's
+    /// `acr` and the client's `default_acr_values`.
+    #[serde(default)]
+    pub acr: AcrRequest,
     /// RFC 8707 resources.
     pub resources: Vec<String>,
     /// Individual claims asked for (OIDC Core §5.5).
@@ -131,7 +136,7 @@ pub async fn parse_authorization_request(
         Some(uri) => client
             .redirect_uris
             .iter()
-            .any(|r| redirect_uri_matches(r, uri))
+            .any(|r| redirect_uri_matches(r, uri, client.application_type))
             .then(|| uri.to_string())
             .ok_or_else(|| page("the redirect_uri is not registered for this client"))?,
         None if wants_openid => return Err(page("the redirect_uri parameter is missing")),
@@ -314,6 +319,8 @@ pub async fn parse_authorization_request(
         .map_err(fail)?
         .unwrap_or_default();
     let text = |name: &str| one(name).map(|v| v.map(str::to_string));
+    let acr_values = text("acr_values")?;
+    let acr = requested_acr(&claims, acr_values.as_deref(), &client.default_acr_values);
     let nonce = text("nonce")?;
     // OIDC Core §3.2.2.1, §3.3.2.11: nonce is REQUIRED when tokens come from the front channel.
     if response_type.is_front_channel() && nonce.is_none() {
@@ -338,11 +345,50 @@ pub async fn parse_authorization_request(
             login_hint: text("login_hint")?,
             id_token_hint: text("id_token_hint")?,
             ui_locales: text("ui_locales")?,
-            acr_values: text("acr_values")?,
+            acr_values,
+            acr,
             resources: params.all("resource").to_vec(),
             claims,
         },
     ))
+}
+
+/// The authentication context a request asks for (OIDC Core §3.1.2.1, §5.5.1.1): the `claims`
+/// parameter's `acr` (essential when it says so) wins over `acr_values` (voluntary), and either
+/// over the client's `default_acr_values` (OIDC Registration §2).
+fn requested_acr(
+    claims: &ClaimsRequest,
+    acr_values: Option<&str>,
+    defaults: &[String],
+) -> AcrRequest {
+    let listed: Vec<String> = acr_values
+        .unwrap_or_default()
+        .split(' ')
+        .filter(|v| !v.is_empty())
+        .take(16)
+        .map(str::to_string)
+        .collect();
+    match &claims.acr {
+        Some(c) => AcrRequest {
+            values: if c.values.is_empty() {
+                listed
+            } else {
+                c.values.clone()
+            },
+            essential: c.essential,
+            requested: true,
+        },
+        None if acr_values.is_some() => AcrRequest {
+            values: listed,
+            essential: false,
+            requested: true,
+        },
+        None => AcrRequest {
+            values: defaults.to_vec(),
+            essential: false,
+            requested: !defaults.is_empty(),
+        },
+    }
 }
 
 #[cfg(test)]
@@ -376,6 +422,7 @@ mod tests {
             enabled: true,
             always_include_user_claims_in_id_token: false,
             logout: Default::default(),
+            ..Client::default()
         };
         store
             .upsert_client(

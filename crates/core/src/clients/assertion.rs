@@ -26,8 +26,11 @@ pub const ASSERTION_JTI: &str = "client_assertion_jti";
 /// Clock skew tolerated between client and server.
 pub const LEEWAY: i64 = 60;
 
-/// Longest assertion lifetime accepted (SEC-37: `exp` at most 5 minutes ahead).
-pub const MAX_LIFETIME: i64 = 300;
+/// Longest assertion lifetime accepted by default: one hour, as client libraries sign them
+/// (authlib signs for an hour, pyoidc and the OpenID Foundation's tools for ten minutes).
+/// `[client_authentication] max_assertion_lifetime` changes it; the `jti` is remembered until
+/// `exp`, so a longer lifetime costs only storage.
+pub const DEFAULT_MAX_LIFETIME: i64 = 3_600;
 
 /// HMAC algorithms for `client_secret_jwt`, with the least key length each needs
 /// (RFC 7518 §3.2: a key at least as long as the hash output).
@@ -44,30 +47,28 @@ pub struct AssertionAudience<'a> {
     pub issuer: &'a str,
     /// The endpoint's URL (token, introspection, revocation).
     pub endpoint: &'a str,
+    /// Every endpoint URL of ours an assertion's `aud` array may also hold.
+    pub endpoints: &'a [String],
+    /// The longest lifetime (`exp` after now) accepted, in seconds.
+    pub max_lifetime: i64,
     /// Now.
     pub now: UnixTime,
     /// HMAC keys of `client_secret_jwt` clients.
     pub shared_secrets: &'a SharedSecrets,
 }
 
-/// One answer for every refusal, like the other methods: the reason goes to the debug log,
-/// never to the caller (who could otherwise probe which client ids exist).
+/// A refusal, with its reason: what is wrong with the presented assertion, which tells the
+/// caller nothing it did not send (the caller's authentication logs it once).
 fn refuse(why: &str) -> OAuthError {
-    tracing::debug!(reason = why, "client assertion refused");
-    OAuthError::InvalidClient {
-        description: "client authentication failed".into(),
-        used_authorization_header: false,
-    }
-}
-
-/// A refusal after the signature verified: the caller has proven it holds the client's key,
-/// so the reason can be told (REL-13: a clock skewed past the leeway says so).
-fn refuse_signed(why: &str) -> OAuthError {
-    tracing::debug!(reason = why, "client assertion refused");
     OAuthError::InvalidClient {
         description: format!("client assertion refused: {why}").into(),
         used_authorization_header: false,
     }
+}
+
+/// A refusal after the signature verified (REL-13: a clock skewed past the leeway says so).
+fn refuse_signed(why: &str) -> OAuthError {
+    refuse(why)
 }
 
 /// A NumericDate claim: absent is `None`; anything but a JSON number (a string, null, an
@@ -112,7 +113,7 @@ pub async fn verify_client_assertion(
         .find_client(&client_id)
         .await?
         .filter(|c| c.enabled)
-        .ok_or_else(|| refuse("unknown client"))?;
+        .ok_or_else(|| refuse("unknown or disabled client"))?;
     let (jti, exp) = check_assertion(&client, &jws, audience)?;
     remember_jti(grants, &client, jti, exp, audience.now).await?;
     Ok(client)
@@ -168,7 +169,24 @@ pub fn check_assertion<'j>(
     let (signing_input, signature) = (jws.signing_input, &jws.signature);
     // SEC-38: the key type follows the registered method, never the token's header: HMAC
     // only for client_secret_jwt, public keys only for private_key_jwt.
-    let verified = match (client.token_endpoint_auth_method, hmac_alg(&header.alg)) {
+    let method = client.token_endpoint_auth_method;
+    let hmac = hmac_alg(&header.alg).is_some();
+    if !matches!(
+        (method, hmac),
+        (TokenEndpointAuthMethod::ClientSecretJwt, true)
+            | (TokenEndpointAuthMethod::PrivateKeyJwt, false)
+    ) {
+        let used = if hmac {
+            "an HMAC-signed assertion (client_secret_jwt)"
+        } else {
+            "an assertion signed with a private key (private_key_jwt)"
+        };
+        return Err(refuse(&format!(
+            "the client is registered for {}; this request used {used}",
+            method.as_str()
+        )));
+    }
+    let verified = match (method, hmac_alg(&header.alg)) {
         (TokenEndpointAuthMethod::ClientSecretJwt, Some(min_len)) => audience
             .shared_secrets
             .get(&client.client_id)
@@ -231,8 +249,24 @@ fn check_claims(
         v.as_str()
             .is_some_and(|a| a == audience.issuer || a == audience.endpoint)
     };
+    // draft-ietf-oauth-rfc7523bis §4: an audience that also names another party lets that
+    // party replay the assertion here: an array holds our issuer and endpoint URLs only.
+    let ours = |v: &Value| {
+        v.as_str().is_some_and(|a| {
+            a == audience.issuer
+                || a == audience.endpoint
+                || audience.endpoints.iter().any(|e| e == a)
+        })
+    };
     let aud_ok = match claims.get("aud") {
-        Some(Value::Array(items)) => items.iter().any(names_us),
+        Some(Value::Array(items)) => {
+            if !items.iter().all(ours) {
+                return Err(refuse_signed(
+                    "`aud` names a party other than this server; send the issuer alone",
+                ));
+            }
+            items.iter().any(names_us)
+        }
         Some(v) => names_us(v),
         None => false,
     };
@@ -248,10 +282,12 @@ fn check_claims(
             "it has expired (`exp` is more than 60 s in the past; check the client's clock)",
         ));
     }
-    if exp > now.saturating_add(MAX_LIFETIME + LEEWAY) {
-        return Err(refuse_signed(
-            "`exp` is more than 5 minutes ahead (plus 60 s for clock skew)",
-        ));
+    if exp > now.saturating_add(audience.max_lifetime.saturating_add(LEEWAY)) {
+        return Err(refuse_signed(&format!(
+            "`exp` is more than {} s ahead (plus 60 s for clock skew); sign shorter-lived \
+             assertions or raise [client_authentication] max_assertion_lifetime",
+            audience.max_lifetime
+        )));
     }
     if numeric(claims, "nbf")?.is_some_and(|nbf| nbf > now + LEEWAY) {
         return Err(refuse_signed(

@@ -22,18 +22,62 @@ fn secret_matches(presented: &str, digests: &[String]) -> bool {
     })
 }
 
-/// One message for every failure: callers learn nothing about which part was wrong.
-fn failed(presented: &PresentedCredentials) -> OAuthError {
+/// A refusal the caller may read: it names what was wrong with the request (the method, an
+/// unknown client, a secret that does not match), which a caller could learn anyway by trying;
+/// never a secret or what a registered secret or key looks like.
+fn refused(presented: &PresentedCredentials, why: impl Into<String>) -> OAuthError {
     OAuthError::InvalidClient {
-        description: "client authentication failed".into(),
+        description: why.into().into(),
         used_authorization_header: presented.used_authorization_header(),
     }
 }
 
+/// The presented client id, for the log only (unverified).
+fn claimed_client_id(presented: &PresentedCredentials) -> &str {
+    match presented {
+        PresentedCredentials::Basic { client_id, .. }
+        | PresentedCredentials::Post { client_id, .. }
+        | PresentedCredentials::PublicClient { client_id } => client_id,
+        PresentedCredentials::Assertion { client_id, .. } => client_id.as_deref().unwrap_or("-"),
+        PresentedCredentials::Nothing => "-",
+    }
+}
+
+/// The method a request used, named as in RFC 7591 §2 (an assertion's method depends on its
+/// algorithm, so it is named by what it is).
+fn method_used(presented: &PresentedCredentials) -> &'static str {
+    match presented {
+        PresentedCredentials::Basic { .. } => TokenEndpointAuthMethod::ClientSecretBasic.as_str(),
+        PresentedCredentials::Post { .. } => TokenEndpointAuthMethod::ClientSecretPost.as_str(),
+        PresentedCredentials::PublicClient { .. } => TokenEndpointAuthMethod::None.as_str(),
+        PresentedCredentials::Assertion { .. } => "a client assertion",
+        PresentedCredentials::Nothing => "no client authentication",
+    }
+}
+
 /// Authenticates the client a request presents (RFC 6749 §2.3): it must exist, be enabled,
-/// use the method it is registered for, and prove its secret or key where the method needs one.
-/// `audience` says where the request arrived, for client assertions.
+/// use a method it is registered for, and prove its secret or key where the method needs one.
+/// `audience` says where the request arrived, for client assertions. A refusal is logged once
+/// at info level with its reason, for the operator; the caller gets the same reason.
 pub async fn authenticate_client(
+    clients: &dyn ClientStore,
+    grants: &dyn GrantStore,
+    presented: &PresentedCredentials,
+    audience: &AssertionAudience<'_>,
+) -> Result<Client, OAuthError> {
+    let result = check_credentials(clients, grants, presented, audience).await;
+    if let Err(OAuthError::InvalidClient { description, .. }) = &result {
+        tracing::info!(
+            client_id = claimed_client_id(presented),
+            method = method_used(presented),
+            reason = %description,
+            "client authentication refused"
+        );
+    }
+    result
+}
+
+async fn check_credentials(
     clients: &dyn ClientStore,
     grants: &dyn GrantStore,
     presented: &PresentedCredentials,
@@ -85,14 +129,32 @@ pub async fn authenticate_client(
     // Hash the secret even for an unknown client so both paths cost the same.
     let digests = client.as_ref().map_or(&[][..], |c| &c.secret_digests[..]);
     let secret_ok = secret.is_none_or(|s| secret_matches(s.expose(), digests));
-    match client {
-        Some(client)
-            if client.enabled && client.token_endpoint_auth_method == method && secret_ok =>
-        {
-            Ok(client)
-        }
-        _ => Err(failed(presented)),
+    let client = match client {
+        Some(c) if c.enabled => c,
+        _ => return Err(refused(presented, "unknown or disabled client")),
+    };
+    if !client.accepts_auth_method(method) {
+        let registered = client.token_endpoint_auth_method;
+        return Err(refused(
+            presented,
+            if registered == TokenEndpointAuthMethod::None {
+                format!(
+                    "the client is public (registered for `none`); this request used {}",
+                    method.as_str()
+                )
+            } else {
+                format!(
+                    "the client is registered for {}; this request used {}",
+                    registered.as_str(),
+                    method.as_str()
+                )
+            },
+        ));
     }
+    if !secret_ok {
+        return Err(refused(presented, "the client secret does not match"));
+    }
+    Ok(client)
 }
 
 /// Authenticates an API resource by its name and one of its secrets (Basic or form post), as
@@ -118,7 +180,7 @@ pub fn authenticate_api<'r>(
     Some(if secret_matches(secret.expose(), &api.secret_digests) {
         Ok(api)
     } else {
-        Err(failed(presented))
+        Err(refused(presented, "the API secret does not match"))
     })
 }
 
@@ -133,6 +195,8 @@ mod tests {
         AssertionAudience {
             issuer: "https://id",
             endpoint: "https://id/token",
+            endpoints: &[],
+            max_lifetime: 300,
             now: 0,
             shared_secrets: secrets,
         }
@@ -159,6 +223,7 @@ mod tests {
             enabled: true,
             always_include_user_claims_in_id_token: false,
             logout: Default::default(),
+            ..Client::default()
         }
     }
 
@@ -208,11 +273,11 @@ mod tests {
             .await
             .is_ok()
         );
-        for wrong in [
-            basic("m", "nope"),
-            basic("m", ""),
-            basic("ghost", "old"),
-            basic("off", "s"),
+        for (wrong, why) in [
+            (basic("m", "nope"), "the client secret does not match"),
+            (basic("m", ""), "the client secret does not match"),
+            (basic("ghost", "old"), "unknown or disabled client"),
+            (basic("off", "s"), "unknown or disabled client"),
         ] {
             let e = authenticate_client(&store, &store, &wrong, &here(&Default::default()))
                 .await
@@ -220,12 +285,13 @@ mod tests {
             assert_eq!(
                 e,
                 OAuthError::InvalidClient {
-                    description: "client authentication failed".into(),
+                    description: why.into(),
                     used_authorization_header: true
                 }
             );
         }
-        // Registered for basic: the same secret in the body is refused.
+        // Registered for basic without choosing it: the same secret in the body is accepted
+        // (client_secret_post is many libraries' default).
         let post = PresentedCredentials::Post {
             client_id: "m".into(),
             presented_secret: Secret::new("old".into()),
@@ -233,16 +299,33 @@ mod tests {
         assert!(
             authenticate_client(&store, &store, &post, &here(&Default::default()))
                 .await
-                .is_err()
+                .is_ok()
+        );
+        // A method chosen explicitly pins it, and the refusal says so.
+        let mut pinned = client("pinned", TokenEndpointAuthMethod::ClientSecretBasic, &["s"]);
+        pinned.auth_method_pinned = true;
+        store.upsert_client(&pinned, Source::Config).await.unwrap();
+        let post = PresentedCredentials::Post {
+            client_id: "pinned".into(),
+            presented_secret: Secret::new("s".into()),
+        };
+        let e = authenticate_client(&store, &store, &post, &here(&Default::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.description(),
+            "the client is registered for client_secret_basic; this request used client_secret_post"
         );
         // A confidential client cannot pretend to be public.
         let public = PresentedCredentials::PublicClient {
             client_id: "m".into(),
         };
-        assert!(
-            authenticate_client(&store, &store, &public, &here(&Default::default()))
-                .await
-                .is_err()
+        let e = authenticate_client(&store, &store, &public, &here(&Default::default()))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            e.description(),
+            "the client is registered for client_secret_basic; this request used none"
         );
     }
 }

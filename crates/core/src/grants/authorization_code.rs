@@ -15,7 +15,7 @@ use crate::protocol::OAuthError;
 use crate::protocol::form::Form;
 use crate::protocol::pkce::{ChallengeMethod, verify_challenge};
 use crate::store::UserStore;
-use crate::tokens::access_token::IssuedAccessToken;
+use crate::tokens::access_token::{IssuedAccessToken, SignIn};
 
 /// The grant type name, and the kind codes are stored under.
 pub const GRANT_TYPE: &str = "authorization_code";
@@ -50,12 +50,38 @@ pub struct CodeData {
     pub auth_time: i64,
     /// Authentication methods.
     pub amr: Vec<String>,
+    /// The authentication context class reached, for the tokens.
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// `acr` was asked for: the identity token carries it.
+    #[serde(default)]
+    pub acr_in_id_token: bool,
+    /// The identity provider that authenticated the user.
+    #[serde(default = "local")]
+    pub idp: String,
     /// Session id.
     pub sid: Option<String>,
 }
 
 fn yes() -> bool {
     true
+}
+
+pub(crate) fn local() -> String {
+    "local".into()
+}
+
+impl CodeData {
+    /// The sign-in the code's tokens describe.
+    pub fn sign_in(&self) -> SignIn {
+        SignIn {
+            auth_time: self.auth_time,
+            amr: self.amr.clone(),
+            acr: self.acr.clone(),
+            idp: self.idp.clone(),
+            sid: self.sid.clone(),
+        }
+    }
 }
 
 fn s256() -> ChallengeMethod {
@@ -128,9 +154,8 @@ pub async fn exchange(
             scopes: data.scopes.clone(),
             audiences: data.audiences.clone(),
             family: grant.family.clone(),
-            auth_time: data.auth_time,
-            amr: &data.amr,
-            sid: data.sid.as_deref(),
+            sign_in: data.sign_in(),
+            acr_in_id_token: data.acr_in_id_token,
             nonce: data.nonce.as_deref(),
         },
     )?;
@@ -144,6 +169,9 @@ pub async fn exchange(
             audiences: data.audiences.clone(),
             auth_time: data.auth_time,
             amr: data.amr.clone(),
+            acr: data.acr.clone(),
+            acr_in_id_token: data.acr_in_id_token,
+            idp: data.idp.clone(),
             sid: data.sid.clone(),
             absolute_expires_at: absolute,
             claims: data.claims.clone(),

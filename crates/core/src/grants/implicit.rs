@@ -3,10 +3,11 @@
 
 use super::TokenContext;
 use crate::authorize::AuthorizationRequest;
-use crate::clock::UnixTime;
 use crate::model::{Client, User};
 use crate::protocol::OAuthError;
-use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
+use crate::tokens::access_token::{
+    AccessTokenRequest, IssuedAccessToken, SignIn, issue_access_token,
+};
 use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
 use crate::userinfo::released_claims;
 
@@ -17,12 +18,10 @@ pub const GRANT_TYPE: &str = "implicit";
 pub struct FrontChannelUser<'a> {
     /// The user.
     pub user: &'a User,
-    /// When they authenticated.
-    pub auth_time: UnixTime,
-    /// How.
-    pub amr: &'a [String],
-    /// Their session.
-    pub sid: &'a str,
+    /// Their sign-in (with the session).
+    pub sign_in: SignIn,
+    /// `acr` was asked for: the identity token carries it.
+    pub acr_in_id_token: bool,
 }
 
 /// Tokens for the authorization response.
@@ -62,7 +61,8 @@ pub async fn issue_front_channel(
                 audiences,
                 now: ctx.now,
                 family: None,
-                session_id: Some(signed_in.sid.to_string()),
+                sign_in: Some(signed_in.sign_in.clone()),
+                userinfo_claims: request.claims.userinfo.clone(),
             },
             ctx.ring,
             ctx.alg,
@@ -82,14 +82,15 @@ pub async fn issue_front_channel(
         let user_claims = released_claims(
             signed_in.user,
             scopes,
-            &request.scopes,
-            ctx.resources,
             &request.claims.id_token,
+            ctx.resources,
         );
+        // OIDC Registration §2: the client's id_token_signed_response_alg.
         let key = ctx
             .ring
-            .signing_key(ctx.alg)
+            .signing_key(client.id_token_signed_response_alg)
             .map_err(|_| OAuthError::ServerError)?;
+        let sign_in = &signed_in.sign_in;
         Some(
             issue_id_token(
                 &IdTokenRequest {
@@ -98,11 +99,12 @@ pub async fn issue_front_channel(
                     client_id: &client.client_id,
                     now: ctx.now,
                     lifetime: client.identity_token_lifetime,
-                    auth_time: signed_in.auth_time,
+                    auth_time: sign_in.auth_time,
                     nonce: request.nonce.as_deref(),
-                    amr: signed_in.amr,
-                    idp: "local",
-                    sid: Some(signed_in.sid),
+                    amr: &sign_in.amr,
+                    acr: sign_in.acr.as_deref().filter(|_| signed_in.acr_in_id_token),
+                    idp: &sign_in.idp,
+                    sid: sign_in.sid.as_deref(),
                     access_token: access.as_ref().map(|a| a.token.as_str()),
                     code,
                     user_claims,

@@ -15,7 +15,9 @@ use crate::crypto::handle_digest;
 use crate::model::{Client, Grant, Resources, User};
 use crate::protocol::OAuthError;
 use crate::store::{GrantStore, UserStore};
-use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, prepare_access_token};
+use crate::tokens::access_token::{
+    AccessTokenRequest, IssuedAccessToken, SignIn, prepare_access_token,
+};
 use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
 use crate::tokens::{KeyRing, SigningAlg};
 use crate::userinfo::released_claims;
@@ -178,13 +180,14 @@ pub(crate) async fn redeem_for(
 /// What a user's tokens carry.
 pub(crate) struct UserTokens<'a> {
     pub(crate) user: &'a User,
+    /// Claims asked for by name and granted (OIDC Core §5.5).
     pub(crate) claims: &'a ClaimsRequest,
     pub(crate) scopes: Vec<String>,
     pub(crate) audiences: Vec<String>,
     pub(crate) family: Option<String>,
-    pub(crate) auth_time: UnixTime,
-    pub(crate) amr: &'a [String],
-    pub(crate) sid: Option<&'a str>,
+    pub(crate) sign_in: SignIn,
+    /// `acr` was asked for, so the identity token carries it (OIDC Core §2, §5.5.1.1).
+    pub(crate) acr_in_id_token: bool,
     pub(crate) nonce: Option<&'a str>,
 }
 
@@ -216,10 +219,10 @@ pub(crate) fn prepare_user_tokens(
     let user_claims = released_claims(
         tokens.user,
         id_scopes,
-        &tokens.scopes,
-        ctx.resources,
         &tokens.claims.id_token,
+        ctx.resources,
     );
+    let sign_in = tokens.sign_in;
     let (access, record) = prepare_access_token(
         AccessTokenRequest {
             issuer: ctx.issuer,
@@ -229,7 +232,8 @@ pub(crate) fn prepare_user_tokens(
             audiences: tokens.audiences,
             now: ctx.now,
             family: tokens.family.clone(),
-            session_id: tokens.sid.map(str::to_string),
+            sign_in: Some(sign_in.clone()),
+            userinfo_claims: tokens.claims.userinfo.clone(),
         },
         ctx.ring,
         ctx.alg,
@@ -241,9 +245,10 @@ pub(crate) fn prepare_user_tokens(
             record,
         });
     }
+    // OIDC Registration §2: the client's id_token_signed_response_alg (RS256 by default).
     let key = ctx
         .ring
-        .signing_key(ctx.alg)
+        .signing_key(client.id_token_signed_response_alg)
         .map_err(|_| OAuthError::ServerError)?;
     let id_token = issue_id_token(
         &IdTokenRequest {
@@ -252,11 +257,12 @@ pub(crate) fn prepare_user_tokens(
             client_id: &client.client_id,
             now: ctx.now,
             lifetime: client.identity_token_lifetime,
-            auth_time: tokens.auth_time,
+            auth_time: sign_in.auth_time,
             nonce: tokens.nonce,
-            amr: tokens.amr,
-            idp: "local",
-            sid: tokens.sid,
+            amr: &sign_in.amr,
+            acr: sign_in.acr.as_deref().filter(|_| tokens.acr_in_id_token),
+            idp: &sign_in.idp,
+            sid: sign_in.sid.as_deref(),
             access_token: Some(&access.token),
             code: None,
             user_claims,

@@ -14,7 +14,7 @@ use crate::model::{Client, Grant, OFFLINE_ACCESS};
 use crate::protocol::OAuthError;
 use crate::protocol::form::Form;
 use crate::store::UserStore;
-use crate::tokens::access_token::IssuedAccessToken;
+use crate::tokens::access_token::{IssuedAccessToken, SignIn};
 
 /// The grant type name, and the kind refresh tokens are stored under.
 pub const GRANT_TYPE: &str = "refresh_token";
@@ -30,6 +30,15 @@ pub struct RefreshData {
     pub auth_time: i64,
     /// Authentication methods.
     pub amr: Vec<String>,
+    /// The authentication context class reached.
+    #[serde(default)]
+    pub acr: Option<String>,
+    /// `acr` was asked for: refreshed identity tokens carry it.
+    #[serde(default)]
+    pub acr_in_id_token: bool,
+    /// The identity provider that authenticated the user.
+    #[serde(default = "super::authorization_code::local")]
+    pub idp: String,
     /// Session id.
     pub sid: Option<String>,
     /// The end of the family's absolute lifetime.
@@ -220,9 +229,14 @@ pub async fn exchange(
             audiences: narrowed_audiences(ctx, &data, &scopes),
             scopes,
             family: Some(family.clone()),
-            auth_time: data.auth_time,
-            amr: &data.amr,
-            sid: data.sid.as_deref(),
+            sign_in: SignIn {
+                auth_time: data.auth_time,
+                amr: data.amr.clone(),
+                acr: data.acr.clone(),
+                idp: data.idp.clone(),
+                sid: data.sid.clone(),
+            },
+            acr_in_id_token: data.acr_in_id_token,
             nonce: None,
         },
     )?;

@@ -227,6 +227,7 @@ mod tests {
             enabled: true,
             always_include_user_claims_in_id_token: false,
             logout: Default::default(),
+            ..Client::default()
         };
         (resources, client)
     }

@@ -27,6 +27,7 @@ const PROTOCOL_CLAIMS: &[&str] = &[
     "nbf",
     "auth_time",
     "nonce",
+    "acr",
     "amr",
     "idp",
     "sid",
@@ -107,6 +108,9 @@ pub struct ProviderMetadata {
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
     /// Discovery §3 RECOMMENDED.
     pub claims_supported: Vec<String>,
+    /// Discovery §3: the authentication context classes offered (OIDC Core §2 `acr`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub acr_values_supported: Vec<String>,
     /// Discovery §3: defaults to false, stated for clarity.
     pub claims_parameter_supported: bool,
     /// Discovery §3: defaults to false, stated for clarity.
@@ -194,6 +198,7 @@ impl ProviderMetadata {
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: signing_algs.iter().map(|a| a.name()).collect(),
             claims_supported: claims,
+            acr_values_supported: Vec::new(),
             claims_parameter_supported: true,
             request_parameter_supported: false,
             request_uri_parameter_supported: false,

@@ -57,6 +57,10 @@ pub enum OAuthError {
     /// OIDC Core §3.1.2.6: `prompt=none` but the user must interact.
     #[error("interaction_required: {0}")]
     InteractionRequired(Cow<'static, str>),
+    /// OpenID Connect Unmet Authentication Requirements 1.0 §2: the authentication the request
+    /// requires (an essential `acr`) cannot be met.
+    #[error("unmet_authentication_requirements: {0}")]
+    UnmetAuthenticationRequirements(Cow<'static, str>),
     /// OIDC Core §3.1.2.6: the `request` parameter is not supported.
     #[error("request_not_supported")]
     RequestNotSupported,
@@ -93,6 +97,7 @@ impl OAuthError {
             Self::InteractionRequired(_) => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::UnmetAuthenticationRequirements(_) => "unmet_authentication_requirements",
             Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
             Self::ServerError => "server_error",
         }
@@ -115,6 +120,7 @@ impl OAuthError {
             | Self::LoginRequired(d)
             | Self::ConsentRequired(d)
             | Self::InteractionRequired(d)
+            | Self::UnmetAuthenticationRequirements(d)
             | Self::TemporarilyUnavailable(d) => d,
             Self::InvalidClient { description, .. } => description,
             Self::RequestNotSupported => "request objects are not supported",
@@ -148,6 +154,7 @@ impl OAuthError {
             Self::LoginRequired("x".into()),
             Self::ConsentRequired("x".into()),
             Self::InteractionRequired("x".into()),
+            Self::UnmetAuthenticationRequirements("x".into()),
             Self::RequestNotSupported,
             Self::RequestUriNotSupported,
             Self::TemporarilyUnavailable("x".into()),

@@ -1,6 +1,8 @@
-//! Rules for registered redirect URIs (SECURITY.md SEC-04; OIDC Core §3.1.2.1; RFC 8252 §7;
-//! RFC 9700 §2.1). Matching at the authorization endpoint is an exact string comparison done
-//! elsewhere; this module decides what may be registered at all.
+//! Rules for redirect URIs (SECURITY-STATUS.md SEC-01, SEC-02, SEC-04; OIDC Core §3.1.2.1;
+//! OIDC Registration §2 `application_type`; RFC 8252 §7; RFC 9700 §2.1): what a client may
+//! register, and whether a presented URI matches a registered one.
+
+use crate::model::ApplicationType;
 
 /// Hosts for which plain `http` is allowed (RFC 8252 §7.3, §8.3: loopback redirects for native
 /// apps; `localhost` for development).
@@ -14,9 +16,14 @@ pub fn is_loopback_host(host: &str) -> bool {
 /// Schemes that must never be registered, compared case-insensitively.
 const FORBIDDEN_SCHEMES: &[&str] = &["javascript", "data", "vbscript", "file", "blob"];
 
-/// Checks that `uri` may be registered as a redirect or post-logout redirect URI.
-/// Returns a message that says what is wrong and how to fix it.
-pub fn check_registrable_redirect_uri(uri: &str) -> Result<(), String> {
+/// Checks that `uri` may be registered as a redirect or post-logout redirect URI by a client
+/// of `application_type`: web clients use https (or http on a loopback host, for
+/// development); native apps may also use private-use schemes (RFC 8252 §7.1). Returns a
+/// message that says what is wrong and how to fix it.
+pub fn check_registrable_redirect_uri(
+    uri: &str,
+    application_type: ApplicationType,
+) -> Result<(), String> {
     if uri.is_empty() {
         return Err("is empty".into());
     }
@@ -62,6 +69,10 @@ pub fn check_registrable_redirect_uri(uri: &str) -> Result<(), String> {
             }
         }
         // RFC 8252 §7.1: private-use schemes for native apps, in reverse domain name form.
+        other if application_type == ApplicationType::Web => Err(format!(
+            "uses the `{other}:` scheme; web clients use https (private-use schemes are for \
+             clients with application_type = \"native\", RFC 8252 §7.1)"
+        )),
         other if other.contains('.') => Ok(()),
         other => Err(format!(
             "uses the `{other}:` scheme; native apps must use a reverse-domain scheme such as \
@@ -96,12 +107,19 @@ fn without_loopback_port(uri: &str) -> Option<(&'static str, &str)> {
 }
 
 /// Whether a presented `redirect_uri` matches a registered one: an exact, case-sensitive string
-/// comparison (RFC 9700 §2.1, §4.1.3; SEC-01), except that for `http://127.0.0.1` and
-/// `http://[::1]` the port may differ (RFC 8252 §7.3; SEC-02). The one matching function every
-/// entry point uses.
-pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
+/// comparison (RFC 9700 §2.1, §4.1.3; SEC-01), except that for native apps on
+/// `http://127.0.0.1` and `http://[::1]` the port may differ (RFC 8252 §7.3, which is about
+/// native apps only; SEC-02). The one matching function every entry point uses.
+pub fn redirect_uri_matches(
+    registered: &str,
+    presented: &str,
+    application_type: ApplicationType,
+) -> bool {
     if registered == presented {
         return true;
+    }
+    if application_type != ApplicationType::Native {
+        return false;
     }
     match (
         without_loopback_port(registered),
@@ -116,11 +134,17 @@ pub fn redirect_uri_matches(registered: &str, presented: &str) -> bool {
 mod tests {
     use super::*;
 
+    use ApplicationType::{Native, Web};
+
+    fn native(registered: &str, presented: &str) -> bool {
+        redirect_uri_matches(registered, presented, Native)
+    }
+
     #[test]
     fn exact_matching_refuses_every_variant() {
-        // SECURITY.md SEC-01.
+        // SEC-01.
         let registered = "https://app.example/cb";
-        assert!(redirect_uri_matches(registered, registered));
+        assert!(redirect_uri_matches(registered, registered, Web));
         for presented in [
             "https://app.example/cb/",
             "https://app.example/CB",
@@ -134,26 +158,24 @@ mod tests {
             "https://app.example:443/cb",
             "",
         ] {
-            assert!(!redirect_uri_matches(registered, presented), "{presented}");
+            assert!(
+                !redirect_uri_matches(registered, presented, Web),
+                "{presented}"
+            );
+            assert!(!native(registered, presented), "{presented}");
         }
     }
 
     #[test]
-    fn loopback_port_may_differ_and_nothing_else() {
-        // SECURITY.md SEC-02, RFC 8252 §7.3.
+    fn loopback_port_may_differ_for_native_apps_and_nothing_else() {
+        // SEC-02, RFC 8252 §7.3.
         let registered = "http://127.0.0.1/callback";
-        assert!(redirect_uri_matches(
-            registered,
-            "http://127.0.0.1:51004/callback"
-        ));
-        assert!(redirect_uri_matches(
+        assert!(native(registered, "http://127.0.0.1:51004/callback"));
+        assert!(native(
             "http://127.0.0.1:9000/callback",
             "http://127.0.0.1:7/callback"
         ));
-        assert!(redirect_uri_matches(
-            "http://[::1]:1/cb?x=1",
-            "http://[::1]:65535/cb?x=1"
-        ));
+        assert!(native("http://[::1]:1/cb?x=1", "http://[::1]:65535/cb?x=1"));
         for presented in [
             "http://127.0.0.1:51004/callback/",
             "http://127.0.0.1:51004/Callback",
@@ -167,12 +189,36 @@ mod tests {
             "http://[::1]:8080/callback",
             "http://localhost:8080/callback",
         ] {
-            assert!(!redirect_uri_matches(registered, presented), "{presented}");
+            assert!(!native(registered, presented), "{presented}");
         }
         // localhost is not widened.
-        assert!(!redirect_uri_matches(
-            "http://localhost/cb",
-            "http://localhost:8080/cb"
+        assert!(!native("http://localhost/cb", "http://localhost:8080/cb"));
+    }
+
+    #[test]
+    fn web_clients_match_the_port_too() {
+        // RFC 8252 §7.3 is for native apps: a web client's loopback URI matches exactly.
+        for (registered, presented) in [
+            (
+                "http://127.0.0.1/callback",
+                "http://127.0.0.1:51004/callback",
+            ),
+            (
+                "http://127.0.0.1:9000/callback",
+                "http://127.0.0.1:9001/callback",
+            ),
+            ("http://[::1]:1/cb", "http://[::1]:2/cb"),
+        ] {
+            assert!(
+                !redirect_uri_matches(registered, presented, Web),
+                "{presented}"
+            );
+            assert!(native(registered, presented), "{presented}");
+        }
+        assert!(redirect_uri_matches(
+            "http://127.0.0.1:9000/callback",
+            "http://127.0.0.1:9000/callback",
+            Web
         ));
     }
 
@@ -184,10 +230,15 @@ mod tests {
             "http://127.0.0.1:9000/callback",
             "http://[::1]/cb",
             "http://localhost:3000/cb",
-            "com.example.app:/oauth2redirect",
         ] {
-            assert_eq!(check_registrable_redirect_uri(ok), Ok(()), "{ok}");
+            assert_eq!(check_registrable_redirect_uri(ok, Web), Ok(()), "{ok}");
+            assert_eq!(check_registrable_redirect_uri(ok, Native), Ok(()), "{ok}");
         }
+        // RFC 8252 §7.1: private-use schemes are for native apps only.
+        let private = "com.example.app:/oauth2redirect";
+        assert_eq!(check_registrable_redirect_uri(private, Native), Ok(()));
+        let refused = check_registrable_redirect_uri(private, Web).unwrap_err();
+        assert!(refused.contains("native"), "{refused}");
     }
 
     #[test]
@@ -210,7 +261,11 @@ mod tests {
             "https://app.example/c b",
             "myapp://cb",
         ] {
-            assert!(check_registrable_redirect_uri(bad).is_err(), "{bad:?}");
+            assert!(check_registrable_redirect_uri(bad, Web).is_err(), "{bad:?}");
+            assert!(
+                check_registrable_redirect_uri(bad, Native).is_err(),
+                "{bad:?}"
+            );
         }
     }
 }

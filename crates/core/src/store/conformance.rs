@@ -68,6 +68,7 @@ fn client(id: &str) -> Client {
         enabled: true,
         always_include_user_claims_in_id_token: false,
         logout: Default::default(),
+        ..Client::default()
     }
 }
 

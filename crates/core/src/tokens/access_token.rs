@@ -1,4 +1,11 @@
 //! Access tokens: signed JWTs (RFC 9068) or reference handles, chosen per client.
+//!
+//! Every access token issued to a user is tied to a stored record: a reference token is its
+//! record; a JWT's record is kept under [`jti_key`] of its `jti`. The record carries the grant
+//! family and the session, so revoking either (a replayed code, a revoked refresh token, a
+//! sign-out) deletes it and the token stops being active at introspection and userinfo. A
+//! client's own JWT (client_credentials) has no record; revoking it writes a deny-list entry
+//! under the same key that lives until the token expires.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -14,8 +21,20 @@ use crate::store::GrantStore;
 /// The grant kind under which reference tokens are stored.
 pub const REFERENCE_TOKEN: &str = "reference_token";
 
+/// The grant kind of the record a user's JWT access token is live with.
+pub const JWT_ACCESS_TOKEN: &str = "jwt_access_token";
+
+/// The grant kind of a revoked JWT access token that has no record (a client's own token):
+/// a deny-list entry, until the token expires.
+pub const REVOKED_ACCESS_TOKEN: &str = "revoked_access_token";
+
 /// The `typ` header of JWT access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+/// The key of a JWT access token's record or deny-list entry.
+pub fn jti_key(jti: &str) -> String {
+    handle_digest(&format!("access_token_jti:{jti}"))
+}
 
 /// The claims of an access token (RFC 9068 §2.2), for a JWT and for a reference token alike.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,6 +58,63 @@ pub struct AccessTokenClaims {
     pub scope: Option<String>,
     /// Unique id.
     pub jti: String,
+    /// When the user authenticated (RFC 9068 §2.2.1); present exactly on tokens issued to a
+    /// user, which are tied to a stored record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<UnixTime>,
+    /// The authentication context class achieved (RFC 9068 §2.2.1, OIDC Core §2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// Authentication methods (RFC 8176).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub amr: Vec<String>,
+    /// The identity provider that authenticated the user.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
+    /// The sign-in session the token belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+}
+
+impl AccessTokenClaims {
+    /// Whether the token was issued to a user (and so is tied to a record).
+    pub fn is_for_user(&self) -> bool {
+        self.auth_time.is_some()
+    }
+}
+
+/// The sign-in behind an access token issued to a user.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignIn {
+    /// When the user authenticated.
+    pub auth_time: UnixTime,
+    /// How (RFC 8176).
+    pub amr: Vec<String>,
+    /// The authentication context class, when one was achieved.
+    pub acr: Option<String>,
+    /// The identity provider.
+    pub idp: String,
+    /// The session; ending it ends the token.
+    pub sid: Option<String>,
+}
+
+/// What a user's access token record keeps besides the columns of its row.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordData {
+    /// Claims asked for by name for userinfo (OIDC Core §5.5) and consented to.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub userinfo_claims: Vec<String>,
+}
+
+/// A reference token's record: its claims and what a JWT's record keeps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReferenceRecord {
+    /// The token's claims.
+    #[serde(flatten)]
+    pub claims: AccessTokenClaims,
+    /// The rest.
+    #[serde(flatten)]
+    pub data: RecordData,
 }
 
 /// What to put in an access token.
@@ -56,10 +132,12 @@ pub struct AccessTokenRequest<'a> {
     pub audiences: Vec<String>,
     /// Issue time.
     pub now: UnixTime,
-    /// The grant family a reference token joins (so that revoking the family revokes it).
+    /// The grant family the token joins (so that revoking the family revokes it).
     pub family: Option<String>,
-    /// The sign-in session a reference token belongs to (ending the session ends it).
-    pub session_id: Option<String>,
+    /// The user's sign-in, for a token issued to a user; `None` for a client's own token.
+    pub sign_in: Option<SignIn>,
+    /// Claims asked for by name for userinfo, kept with the token's record.
+    pub userinfo_claims: Vec<String>,
 }
 
 /// An issued access token. Its `Debug` leaves the token out.
@@ -104,8 +182,9 @@ pub async fn issue_access_token(
     Ok(issued)
 }
 
-/// An access token and, for a reference token, the record to store before it is returned
-/// (the caller stores it, in the same transaction as the rest of the grant when there is one).
+/// An access token and the record to store before it is returned (a reference token, or a
+/// user's JWT); the caller stores it, in the same transaction as the rest of the grant when
+/// there is one.
 pub fn prepare_access_token(
     request: AccessTokenRequest<'_>,
     ring: &KeyRing,
@@ -116,6 +195,8 @@ pub fn prepare_access_token(
         .now
         .saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
     let scope = request.scopes.join(" ");
+    let sign_in = request.sign_in.clone().unwrap_or_default();
+    let for_user = request.sign_in.is_some();
     let claims = AccessTokenClaims {
         iss: request.issuer.to_string(),
         exp,
@@ -126,28 +207,48 @@ pub fn prepare_access_token(
         client_id: request.client.client_id.clone(),
         scope: (!scope.is_empty()).then(|| scope.clone()),
         jti: base64url(&random_bytes(16).map_err(|_| OAuthError::ServerError)?),
+        auth_time: for_user.then_some(sign_in.auth_time),
+        acr: sign_in.acr,
+        amr: sign_in.amr,
+        idp: for_user.then_some(sign_in.idp),
+        sid: sign_in.sid.clone(),
+    };
+    let data = RecordData {
+        userinfo_claims: request.userinfo_claims.clone(),
+    };
+    let record = |handle_digest: String, kind: &str, data: Value| Grant {
+        handle_digest,
+        kind: kind.into(),
+        client_id: claims.client_id.clone(),
+        subject: Some(claims.sub.clone()),
+        session_id: sign_in.sid.clone(),
+        family: request.family.clone(),
+        data,
+        created_at: request.now,
+        expires_at: exp,
+        consumed_at: None,
     };
     let (token, record) = match request.client.access_token_type {
         AccessTokenType::Jwt => {
             let key = ring.signing_key(alg).map_err(|_| OAuthError::ServerError)?;
             let jwt = sign_compact(key, ACCESS_TOKEN_TYP, &claims)
                 .map_err(|_| OAuthError::ServerError)?;
-            (jwt, None)
+            let record = if for_user {
+                let data = serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?;
+                Some(record(jti_key(&claims.jti), JWT_ACCESS_TOKEN, data))
+            } else {
+                None
+            };
+            (jwt, record)
         }
         AccessTokenType::Reference => {
             let handle = random_handle().map_err(|_| OAuthError::ServerError)?;
-            let grant = Grant {
-                handle_digest: handle_digest(&handle),
-                kind: REFERENCE_TOKEN.into(),
-                client_id: claims.client_id.clone(),
-                subject: Some(claims.sub.clone()),
-                session_id: request.session_id.clone(),
-                family: request.family.clone(),
-                data: serde_json::to_value(&claims).map_err(|_| OAuthError::ServerError)?,
-                created_at: request.now,
-                expires_at: exp,
-                consumed_at: None,
+            let stored = ReferenceRecord {
+                claims: claims.clone(),
+                data,
             };
+            let stored = serde_json::to_value(&stored).map_err(|_| OAuthError::ServerError)?;
+            let grant = record(handle_digest(&handle), REFERENCE_TOKEN, stored);
             (handle, Some(grant))
         }
     };

@@ -26,6 +26,8 @@ pub struct IdTokenRequest<'a> {
     pub nonce: Option<&'a str>,
     /// Authentication methods (`pwd`).
     pub amr: &'a [String],
+    /// The authentication context class, when asked for.
+    pub acr: Option<&'a str>,
     /// Identity provider (`local`).
     pub idp: &'a str,
     /// Session id.
@@ -50,6 +52,8 @@ struct Claims<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
     amr: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    acr: Option<&'a str>,
     idp: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     sid: Option<&'a str>,
@@ -76,6 +80,7 @@ pub fn issue_id_token(request: &IdTokenRequest<'_>, key: &SigningKey) -> Result<
         auth_time: request.auth_time,
         nonce: request.nonce,
         amr: request.amr,
+        acr: request.acr,
         idp: request.idp,
         sid: request.sid,
         at_hash: request.access_token.map(|t| left_half_hash(alg, t)),

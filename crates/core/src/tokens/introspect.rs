@@ -4,13 +4,17 @@
 use serde_json::{Value, json};
 
 use super::KeyRing;
-use super::access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims, REFERENCE_TOKEN};
+use super::access_token::{
+    ACCESS_TOKEN_TYP, AccessTokenClaims, JWT_ACCESS_TOKEN, REFERENCE_TOKEN, REVOKED_ACCESS_TOKEN,
+    RecordData, ReferenceRecord, jti_key,
+};
 use super::verify::{looks_like_jws, verify_own_jws};
 use crate::clock::UnixTime;
 use crate::crypto::handle_digest;
-use crate::model::{ApiResource, Client};
+use crate::grants::refresh_token::{self, RefreshData};
+use crate::model::{ApiResource, Client, Grant, User};
 use crate::protocol::OAuthError;
-use crate::store::GrantStore;
+use crate::store::{ClientStore, GrantStore, UserStore};
 
 /// Reference handles are 43 characters; anything far longer is not one of ours.
 const MAX_REFERENCE_HANDLE: usize = 256;
@@ -27,7 +31,7 @@ pub enum Caller<'a> {
     Client(&'a Client),
 }
 
-/// What introspection needs.
+/// What token lookups need.
 #[derive(Clone, Copy)]
 pub struct TokenLookup<'a> {
     /// Our issuer identifier.
@@ -36,34 +40,144 @@ pub struct TokenLookup<'a> {
     pub now: UnixTime,
     /// Keys for JWT access tokens.
     pub ring: &'a KeyRing,
-    /// Store for reference tokens.
+    /// Token records, refresh tokens and deny-list entries.
     pub grants: &'a dyn GrantStore,
+    /// Registered clients: a token lives only while its client is registered and enabled.
+    pub clients: &'a dyn ClientStore,
+    /// Users: a user's token lives only while the user exists and is enabled.
+    pub users: &'a dyn UserStore,
 }
 
-/// The claims of `token` if it is a live access token we issued (JWT or reference).
-/// Expired, revoked, foreign, malformed or unknown tokens give `None`, never an error; only a
-/// store failure is an error.
+/// A live access token.
+#[derive(Debug, Clone)]
+pub struct LiveAccessToken {
+    /// Its claims.
+    pub claims: AccessTokenClaims,
+    /// What its record keeps (empty for a client's own token).
+    pub data: RecordData,
+    /// The user it was issued to, active; `None` for a client's own token.
+    pub user: Option<User>,
+}
+
+/// The access token `token` if it is one we issued and it is live: signed by us (a JWT) or
+/// stored (a reference token), not expired, not revoked, and its client, its user and the
+/// grant it came from still there (SEC-25, SEC-26, SEC-34). Expired, revoked, foreign,
+/// malformed or unknown tokens give `None`, never an error; only a store failure is an error.
 pub async fn live_access_token(
     token: &str,
     lookup: &TokenLookup<'_>,
-) -> Result<Option<AccessTokenClaims>, OAuthError> {
-    let claims: Option<AccessTokenClaims> = if looks_like_jws(token) {
-        // Typed deserialisation: `exp` as a string or null is refused, not read as absent.
-        verify_own_jws(token, lookup.ring, ACCESS_TOKEN_TYP)
-            .and_then(|c| serde_json::from_value(Value::Object(c)).ok())
+) -> Result<Option<LiveAccessToken>, OAuthError> {
+    let found = if looks_like_jws(token) {
+        jwt_access_token(token, lookup).await?
     } else if token.len() <= MAX_REFERENCE_HANDLE {
         lookup
             .grants
             .find_grant(&handle_digest(token))
             .await?
             .filter(|g| g.kind == REFERENCE_TOKEN && g.consumed_at.is_none())
-            .and_then(|g| serde_json::from_value(g.data).ok())
+            .and_then(|g| serde_json::from_value::<ReferenceRecord>(g.data).ok())
+            .filter(|r| timely(&r.claims, lookup))
+            .map(|r| (r.claims, r.data))
     } else {
         None
     };
-    Ok(claims.filter(|c| {
-        c.iss == lookup.issuer && c.exp > lookup.now && c.nbf <= lookup.now + NBF_LEEWAY
-    }))
+    let Some((claims, data)) = found else {
+        return Ok(None);
+    };
+    if !client_active(lookup, &claims.client_id).await? {
+        return Ok(None);
+    }
+    let user = if claims.is_for_user() {
+        match active_user(lookup, &claims.sub).await? {
+            Some(user) => Some(user),
+            None => return Ok(None),
+        }
+    } else {
+        None
+    };
+    Ok(Some(LiveAccessToken { claims, data, user }))
+}
+
+/// Issued by us, and within its lifetime.
+fn timely(claims: &AccessTokenClaims, lookup: &TokenLookup<'_>) -> bool {
+    claims.iss == lookup.issuer && claims.exp > lookup.now && claims.nbf <= lookup.now + NBF_LEEWAY
+}
+
+/// A JWT access token of ours, with its record: a user's token lives exactly as long as its
+/// record; a client's own token unless it is on the deny-list.
+async fn jwt_access_token(
+    token: &str,
+    lookup: &TokenLookup<'_>,
+) -> Result<Option<(AccessTokenClaims, RecordData)>, OAuthError> {
+    // Typed deserialisation: `exp` as a string or null is refused, not read as absent.
+    let Some(claims) = verify_own_jws(token, lookup.ring, ACCESS_TOKEN_TYP)
+        .and_then(|c| serde_json::from_value::<AccessTokenClaims>(Value::Object(c)).ok())
+        .filter(|c| timely(c, lookup))
+    else {
+        return Ok(None);
+    };
+    let record = lookup.grants.find_grant(&jti_key(&claims.jti)).await?;
+    Ok(if claims.is_for_user() {
+        record
+            .filter(|g| g.kind == JWT_ACCESS_TOKEN && g.consumed_at.is_none())
+            .and_then(|g| serde_json::from_value::<RecordData>(g.data).ok())
+            .map(|data| (claims, data))
+    } else if record.is_some_and(|g| g.kind == REVOKED_ACCESS_TOKEN) {
+        None
+    } else {
+        Some((claims, RecordData::default()))
+    })
+}
+
+async fn client_active(lookup: &TokenLookup<'_>, client_id: &str) -> Result<bool, OAuthError> {
+    Ok(lookup
+        .clients
+        .find_client(client_id)
+        .await?
+        .is_some_and(|c| c.enabled))
+}
+
+async fn active_user(lookup: &TokenLookup<'_>, subject: &str) -> Result<Option<User>, OAuthError> {
+    Ok(lookup
+        .users
+        .find_user_by_subject(subject)
+        .await?
+        .filter(|u| !u.disabled))
+}
+
+/// The live refresh token `token` of `client` (RFC 7662 §2.1: its client may introspect it),
+/// with its client and user still active.
+async fn live_refresh_token(
+    token: &str,
+    client: &Client,
+    lookup: &TokenLookup<'_>,
+) -> Result<Option<(Grant, RefreshData)>, OAuthError> {
+    if token.len() > MAX_REFERENCE_HANDLE {
+        return Ok(None);
+    }
+    let Some(grant) = lookup
+        .grants
+        .find_grant(&handle_digest(token))
+        .await?
+        .filter(|g| {
+            g.kind == refresh_token::GRANT_TYPE
+                && g.consumed_at.is_none()
+                && g.expires_at > lookup.now
+                && g.client_id == client.client_id
+        })
+    else {
+        return Ok(None);
+    };
+    let Ok(data) = serde_json::from_value::<RefreshData>(grant.data.clone()) else {
+        return Ok(None);
+    };
+    let subject = grant.subject.clone().unwrap_or_default();
+    if !client_active(lookup, &grant.client_id).await?
+        || active_user(lookup, &subject).await?.is_none()
+    {
+        return Ok(None);
+    }
+    Ok(Some((grant, data)))
 }
 
 fn audience_contains(aud: &Value, name: &str) -> bool {
@@ -74,7 +188,8 @@ fn audience_contains(aud: &Value, name: &str) -> bool {
     }
 }
 
-/// The RFC 7662 §2.2 response for `token` as seen by `caller`.
+/// The RFC 7662 §2.2 response for `token` as seen by `caller`: an access token for its
+/// client or an API in its audience, a refresh token for its client only (§2.1).
 pub async fn introspect(
     token: &str,
     caller: Caller<'_>,
@@ -82,29 +197,57 @@ pub async fn introspect(
 ) -> Result<Value, OAuthError> {
     let visible = live_access_token(token, lookup)
         .await?
-        .filter(|c| match caller {
-            Caller::Api(api) => audience_contains(&c.aud, &api.name),
-            Caller::Client(client) => c.client_id == client.client_id,
+        .filter(|t| match caller {
+            Caller::Api(api) => audience_contains(&t.claims.aud, &api.name),
+            Caller::Client(client) => t.claims.client_id == client.client_id,
         });
-    Ok(match visible {
-        None => json!({ "active": false }),
-        Some(c) => {
-            let mut response = json!({
-                "active": true,
-                "token_type": "Bearer",
-                "iss": c.iss,
-                "sub": c.sub,
-                "aud": c.aud,
-                "client_id": c.client_id,
-                "exp": c.exp,
-                "iat": c.iat,
-                "nbf": c.nbf,
-                "jti": c.jti,
-            });
-            if let (Some(scope), Some(obj)) = (c.scope, response.as_object_mut()) {
-                obj.insert("scope".into(), Value::String(scope));
-            }
-            response
+    if let Some(t) = visible {
+        return Ok(access_token_response(t.claims));
+    }
+    if let Caller::Client(client) = caller
+        && !looks_like_jws(token)
+        && let Some((grant, data)) = live_refresh_token(token, client, lookup).await?
+    {
+        return Ok(json!({
+            "active": true,
+            "iss": lookup.issuer,
+            "sub": grant.subject,
+            "client_id": grant.client_id,
+            "scope": data.scopes.join(" "),
+            "exp": grant.expires_at,
+            "iat": grant.created_at,
+            "auth_time": data.auth_time,
+        }));
+    }
+    Ok(json!({ "active": false }))
+}
+
+fn access_token_response(c: AccessTokenClaims) -> Value {
+    let mut response = json!({
+        "active": true,
+        "token_type": "Bearer",
+        "iss": c.iss,
+        "sub": c.sub,
+        "aud": c.aud,
+        "client_id": c.client_id,
+        "exp": c.exp,
+        "iat": c.iat,
+        "nbf": c.nbf,
+        "jti": c.jti,
+    });
+    if let Some(obj) = response.as_object_mut() {
+        if let Some(scope) = c.scope {
+            obj.insert("scope".into(), Value::String(scope));
         }
-    })
+        if let Some(auth_time) = c.auth_time {
+            obj.insert("auth_time".into(), auth_time.into());
+        }
+        if let Some(acr) = c.acr {
+            obj.insert("acr".into(), Value::String(acr));
+        }
+        if !c.amr.is_empty() {
+            obj.insert("amr".into(), c.amr.into());
+        }
+    }
+    response
 }

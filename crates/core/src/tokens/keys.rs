@@ -11,11 +11,13 @@ use super::KeyError;
 use crate::crypto::{base64url, sha256};
 
 /// The JWS algorithms Tessera signs with (RFC 7518 §3.1). ES256 is the default.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub enum SigningAlg {
     /// ECDSA P-256 with SHA-256 (RFC 7518 §3.4).
+    #[serde(rename = "ES256")]
     Es256,
     /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys (RFC 7518 §3.3).
+    #[serde(rename = "RS256")]
     Rs256,
 }
 

@@ -1,34 +1,32 @@
 //! Token revocation (RFC 7009).
 
-use super::access_token::REFERENCE_TOKEN;
-use super::introspect::{TokenLookup, live_access_token};
+use super::access_token::{REFERENCE_TOKEN, REVOKED_ACCESS_TOKEN, jti_key};
+use super::introspect::{LiveAccessToken, TokenLookup, live_access_token};
 use super::verify::looks_like_jws;
 use crate::crypto::handle_digest;
 use crate::grants::refresh_token;
-use crate::model::Client;
+use crate::model::{Client, Grant};
 use crate::protocol::OAuthError;
+use crate::store::StoreError;
 
 /// Revokes `token` for `client`. RFC 7009 §2.2: unknown tokens, and tokens of other clients,
 /// get the same success answer (and the latter are left untouched). A refresh token takes its
-/// whole grant with it (§2.1; SEC-34): every refresh token of its family and the reference
-/// access tokens issued with them. A JWT access token cannot
-/// be revoked: §2.2.1 `unsupported_token_type`, said only for the caller's own live token so
-/// that the answer tells nothing about other clients' tokens.
+/// whole grant with it (§2.1; SEC-34): every refresh token of its family and the access tokens
+/// issued with them. A JWT access token is revoked through its record or, for a client's own
+/// token, a deny-list entry that lives until it expires; either way it is inactive at once at
+/// introspection and userinfo on every instance.
 pub async fn revoke(
     token: &str,
     client: &Client,
     lookup: &TokenLookup<'_>,
 ) -> Result<(), OAuthError> {
     if looks_like_jws(token) {
-        let own_live_jwt = live_access_token(token, lookup)
-            .await?
-            .is_some_and(|claims| claims.client_id == client.client_id);
-        if own_live_jwt {
-            return Err(OAuthError::UnsupportedTokenType(
-                "JWT access tokens are valid until they expire; issue reference tokens to revoke access at once".into(),
-            ));
-        }
-        return Ok(());
+        return match live_access_token(token, lookup).await? {
+            Some(live) if live.claims.client_id == client.client_id => {
+                revoke_jwt(&live, lookup).await
+            }
+            _ => Ok(()),
+        };
     }
     let digest = handle_digest(token);
     let Some(grant) = lookup.grants.find_grant(&digest).await? else {
@@ -47,4 +45,29 @@ pub async fn revoke(
         _ => {}
     }
     Ok(())
+}
+
+async fn revoke_jwt(live: &LiveAccessToken, lookup: &TokenLookup<'_>) -> Result<(), OAuthError> {
+    let key = jti_key(&live.claims.jti);
+    if live.claims.is_for_user() {
+        lookup.grants.delete_grant(&key).await?;
+        return Ok(());
+    }
+    let entry = Grant {
+        handle_digest: key,
+        kind: REVOKED_ACCESS_TOKEN.into(),
+        client_id: live.claims.client_id.clone(),
+        subject: Some(live.claims.sub.clone()),
+        session_id: None,
+        family: None,
+        data: serde_json::Value::Null,
+        created_at: lookup.now,
+        expires_at: live.claims.exp,
+        consumed_at: None,
+    };
+    match lookup.grants.insert_grant(&entry).await {
+        // Revoked already (by a concurrent request).
+        Ok(()) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

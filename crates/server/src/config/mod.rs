@@ -4,6 +4,7 @@
 //! validated, typed result that the rest of the server uses.
 
 mod demo;
+mod entities;
 mod load;
 mod validate;
 
@@ -12,10 +13,12 @@ use std::time::Duration;
 
 use serde::Deserialize;
 use tessera_core::Secret;
-use tessera_core::model::{AccessTokenType, Client, Resources, TokenEndpointAuthMethod};
+use tessera_core::authorize::acr::AcrLevels;
+use tessera_core::model::{Client, Resources};
 use tessera_core::tokens::KeyPolicy;
 
 pub use demo::{DEMO_USER_PASSWORD, apply_demo};
+pub use entities::{RawApiResource, RawApiScope, RawClient, RawIdentityResource, RawJwks, RawUser};
 pub use load::{ConfigError, load, load_str};
 
 /// The configuration file as written.
@@ -55,6 +58,12 @@ pub struct RawConfig {
     /// The introspection endpoint.
     #[serde(default)]
     pub introspection: RawIntrospection,
+    /// Client authentication at the token, introspection and revocation endpoints.
+    #[serde(default)]
+    pub client_authentication: RawClientAuthentication,
+    /// Authentication context classes (`acr`) offered, weakest first.
+    #[serde(default)]
+    pub acr_levels: Option<Vec<RawAcrLevel>>,
     /// Requests the server makes itself (back-channel logout).
     #[serde(default)]
     pub outbound: RawOutbound,
@@ -84,9 +93,6 @@ fn default_listen() -> String {
 fn default_database_url() -> Secret<String> {
     Secret::new("sqlite://tessera.db".into())
 }
-fn yes() -> bool {
-    true
-}
 
 impl Default for RawConfig {
     fn default() -> Self {
@@ -101,6 +107,8 @@ impl Default for RawConfig {
             sessions: RawSessions::default(),
             login: RawLogin::default(),
             introspection: RawIntrospection::default(),
+            client_authentication: RawClientAuthentication::default(),
+            acr_levels: None,
             ui: RawUi::default(),
             outbound: RawOutbound::default(),
             api_scopes: vec![],
@@ -270,6 +278,34 @@ impl Default for RawIntrospection {
     }
 }
 
+/// `[client_authentication]`
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawClientAuthentication {
+    /// Longest lifetime, in seconds, of a client assertion (`private_key_jwt`,
+    /// `client_secret_jwt`): its `exp` may be at most this far ahead (plus 60 s of clock skew).
+    pub max_assertion_lifetime: u64,
+}
+
+impl Default for RawClientAuthentication {
+    fn default() -> Self {
+        Self {
+            max_assertion_lifetime: tessera_core::clients::assertion::DEFAULT_MAX_LIFETIME
+                .unsigned_abs(),
+        }
+    }
+}
+
+/// `[[acr_levels]]`: an authentication context class and the methods that reach it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAcrLevel {
+    /// The `acr` value.
+    pub acr: String,
+    /// The authentication methods (RFC 8176 `amr` values) a sign-in must all have used.
+    pub amr: Vec<String>,
+}
+
 /// `[ui]`
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -300,156 +336,6 @@ pub struct LoginPolicy {
     pub max_failures_per_address: u32,
     /// Longest wait.
     pub max_lockout: Duration,
-}
-
-/// `[[api_scopes]]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawApiScope {
-    /// The scope value.
-    pub name: String,
-    /// Shown on consent pages.
-    pub display_name: Option<String>,
-    /// Listed in discovery's `scopes_supported`.
-    #[serde(default = "yes")]
-    pub show_in_discovery: bool,
-}
-
-/// `[[api_resources]]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawApiResource {
-    /// The audience of its access tokens.
-    pub name: String,
-    /// Its scopes; ones not declared under `api_scopes` are declared implicitly.
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    /// Secrets the API uses to call introspection.
-    #[serde(default)]
-    pub secrets: Vec<Secret<String>>,
-}
-
-/// `[[identity_resources]]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawIdentityResource {
-    /// The scope value.
-    pub name: String,
-    /// Shown on consent pages.
-    pub display_name: Option<String>,
-    /// The user claims it releases.
-    #[serde(default)]
-    pub claims: Vec<String>,
-}
-
-/// `[[clients]]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawClient {
-    /// RFC 6749 §2.2.
-    pub client_id: String,
-    /// Shown on consent pages.
-    pub client_name: Option<String>,
-    /// Client secrets in clear; stored as digests. None: a public client.
-    #[serde(default)]
-    pub secrets: Vec<Secret<String>>,
-    /// Allowed grant types.
-    #[serde(default)]
-    pub grant_types: Vec<String>,
-    /// Redirect URIs, matched exactly.
-    #[serde(default)]
-    pub redirect_uris: Vec<String>,
-    /// Post-logout redirect URIs, matched exactly.
-    #[serde(default)]
-    pub post_logout_redirect_uris: Vec<String>,
-    /// Scopes the client may request.
-    #[serde(default)]
-    pub allowed_scopes: Vec<String>,
-    /// Require PKCE (default true).
-    #[serde(default = "yes")]
-    pub require_pkce: bool,
-    /// Ask the user for consent (default true).
-    #[serde(default = "yes")]
-    pub require_consent: bool,
-    /// `jwt` or `reference`.
-    #[serde(default)]
-    pub access_token_type: AccessTokenType,
-    /// Seconds (default 3600).
-    #[serde(default = "default_access_token_lifetime")]
-    pub access_token_lifetime: u64,
-    /// Seconds (default 300).
-    #[serde(default = "default_identity_token_lifetime")]
-    pub identity_token_lifetime: u64,
-    /// Seconds a refresh token lives after its last use (default 14 days).
-    #[serde(default = "default_refresh_sliding")]
-    pub refresh_token_sliding_lifetime: u64,
-    /// Seconds a refresh token family lives at most (default 30 days).
-    #[serde(default = "default_refresh_absolute")]
-    pub refresh_token_absolute_lifetime: u64,
-    /// Default: `client_secret_basic` with secrets, `none` without.
-    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
-    /// Public keys for `private_key_jwt`: `{ keys = [ { kty = "EC", crv = "P-256", ... } ] }`.
-    pub jwks: Option<RawJwks>,
-    /// A disabled client gets no tokens.
-    #[serde(default = "yes")]
-    pub enabled: bool,
-    /// Refused when true: PKCE `plain` is not supported (RFC 9700 §2.1.1); the key remains so
-    /// that configurations naming it get that reason rather than an unknown key.
-    #[serde(default)]
-    pub allow_plain_pkce: bool,
-    /// Put the user's claims of the granted scopes into identity tokens too (default false:
-    /// they come from userinfo).
-    #[serde(default)]
-    pub always_include_user_claims_in_id_token: bool,
-    /// Front-Channel Logout 1.0: loaded in an iframe when the user signs out.
-    pub frontchannel_logout_uri: Option<String>,
-    /// Add `iss` and `sid` to the front-channel URI (default true).
-    #[serde(default = "yes")]
-    pub frontchannel_logout_session_required: bool,
-    /// Back-Channel Logout 1.0: receives a logout token by POST when the user signs out.
-    pub backchannel_logout_uri: Option<String>,
-    /// The logout token carries `sid` (default true).
-    #[serde(default = "yes")]
-    pub backchannel_logout_session_required: bool,
-}
-
-/// An inline JSON Web Key Set (RFC 7517 §5).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawJwks {
-    /// The keys.
-    pub keys: Vec<serde_json::Value>,
-}
-
-fn default_access_token_lifetime() -> u64 {
-    3_600
-}
-fn default_identity_token_lifetime() -> u64 {
-    300
-}
-fn default_refresh_sliding() -> u64 {
-    tessera_core::model::DEFAULT_REFRESH_SLIDING
-}
-fn default_refresh_absolute() -> u64 {
-    tessera_core::model::DEFAULT_REFRESH_ABSOLUTE
-}
-
-/// `[[users]]`
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawUser {
-    /// Login name.
-    pub username: String,
-    /// Password in clear; hashed with Argon2id before it is stored.
-    pub password: Option<Secret<String>>,
-    /// An Argon2 PHC hash, instead of `password`.
-    pub password_hash: Option<String>,
-    /// Profile claims.
-    #[serde(default)]
-    pub claims: serde_json::Map<String, serde_json::Value>,
-    /// A disabled user cannot sign in.
-    #[serde(default)]
-    pub disabled: bool,
 }
 
 /// A user as the configuration declares it; hashed when provisioned.
@@ -540,6 +426,10 @@ pub struct Config {
     pub login: LoginPolicy,
     /// Introspection limits.
     pub introspection: RawIntrospection,
+    /// Longest client assertion lifetime, in seconds.
+    pub max_assertion_lifetime: i64,
+    /// Authentication context classes offered, weakest first.
+    pub acr_levels: AcrLevels,
     /// Theme directory.
     pub ui_templates: Option<std::path::PathBuf>,
     /// Where the server's own requests may go.

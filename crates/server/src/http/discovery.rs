@@ -30,7 +30,10 @@ pub fn metadata(config: &Config) -> ProviderMetadata {
         .iter()
         .flat_map(|i| i.claims.iter().cloned())
         .collect();
-    ProviderMetadata::new(&config.issuer, &config.keys.algorithms, scopes, claims)
+    let mut metadata =
+        ProviderMetadata::new(&config.issuer, &config.keys.algorithms, scopes, claims);
+    metadata.acr_values_supported = config.acr_levels.values().map(str::to_string).collect();
+    metadata
 }
 
 /// Serves the precomputed document. Cacheable and readable cross-origin (SPAs fetch it).

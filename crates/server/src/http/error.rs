@@ -41,6 +41,7 @@ pub fn status_of(e: &OAuthError) -> StatusCode {
         | OAuthError::LoginRequired(_)
         | OAuthError::ConsentRequired(_)
         | OAuthError::InteractionRequired(_)
+        | OAuthError::UnmetAuthenticationRequirements(_)
         | OAuthError::UnsupportedResponseType(_) => StatusCode::BAD_REQUEST,
     }
 }

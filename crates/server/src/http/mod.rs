@@ -65,8 +65,10 @@ pub struct AppInner {
     pub discovery_json: Bytes,
     /// Readiness flags.
     pub readiness: Arc<Readiness>,
-    /// Absolute URLs of the endpoints, by path.
+    /// Absolute URLs of the endpoints that authenticate clients, by path.
     pub endpoints: std::collections::HashMap<&'static str, String>,
+    /// The same URLs, as a list.
+    pub endpoint_urls: Vec<String>,
     /// The login and consent pages.
     pub pages: ui::pages::Pages,
     /// Cookie names for this issuer.
@@ -104,6 +106,8 @@ impl AppState {
         tessera_core::clients::AssertionAudience {
             issuer: &self.config.issuer,
             endpoint: self.endpoints.get(path).map_or("", String::as_str),
+            endpoints: &self.endpoint_urls,
+            max_lifetime: self.config.max_assertion_lifetime,
             now: self.clock.now(),
             shared_secrets: &self.config.client_jwt_secrets,
         }
@@ -180,6 +184,8 @@ impl AppState {
             now: self.clock.now(),
             ring,
             grants: self.store.as_ref(),
+            clients: self.clients.as_ref(),
+            users: self.store.as_ref(),
         }
     }
 }

@@ -65,14 +65,7 @@ fn header_token(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
 
 async fn answer(state: &AppState, token: &str) -> Response {
     let ring = state.keys.current();
-    match userinfo(
-        token,
-        &state.token_lookup(&ring),
-        state.store.as_ref(),
-        &state.config.resources,
-    )
-    .await
-    {
+    match userinfo(token, &state.token_lookup(&ring), &state.config.resources).await {
         Ok(claims) => (
             [
                 (header::CACHE_CONTROL, "no-store"),

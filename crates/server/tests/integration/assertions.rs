@@ -145,6 +145,71 @@ async fn valid_assertions_authenticate() {
     s.server.stop().await;
 }
 
+/// What client libraries send: authlib signs `private_key_jwt` assertions for an hour, pyoidc
+/// and the OpenID Foundation's tools for ten minutes; both are accepted by default, and the
+/// cap is configurable (`[client_authentication] max_assertion_lifetime`). An `aud` array of
+/// our own URLs is accepted.
+#[tokio::test]
+async fn assertion_lifetimes_of_real_libraries_are_accepted_and_the_cap_is_configurable() {
+    let s = setup().await;
+    let now = s.server.clock.now();
+    for (what, overrides) in [
+        ("authlib: one hour", json!({"exp": now + 3600})),
+        ("pyoidc: ten minutes", json!({"exp": now + 600})),
+        (
+            "aud array of our issuer and token endpoint",
+            json!({"aud": [s.server.base, s.server.url("/token")]}),
+        ),
+    ] {
+        let assertion = sign(&s.ec, Algorithm::ES256, None, &claims(&s.server, overrides));
+        let (status, body) = token_with(&s.server, &assertion).await;
+        assert_eq!(status, 200, "{what}: {body}");
+    }
+    s.server.stop().await;
+
+    let ec = client_key(SigningAlg::Es256, "ec-1");
+    let config = format!(
+        r#"
+[client_authentication]
+max_assertion_lifetime = 300
+
+[[api_scopes]]
+name = "api1.read"
+
+[[clients]]
+client_id = "signer"
+grant_types = ["client_credentials"]
+allowed_scopes = ["api1.read"]
+token_endpoint_auth_method = "private_key_jwt"
+{}
+"#,
+        inline_jwks(&[&ec])
+    );
+    let server = TestServer::start(&config).await;
+    let now = server.clock.now();
+    let long = sign(
+        &ec,
+        Algorithm::ES256,
+        None,
+        &claims(&server, json!({"exp": now + 3600})),
+    );
+    let (status, body) = token_with(&server, &long).await;
+    assert_eq!(status, 401, "{body}");
+    let why = body["error_description"].as_str().unwrap();
+    assert!(
+        why.contains("300 s") && why.contains("max_assertion_lifetime"),
+        "{why}"
+    );
+    let short = sign(
+        &ec,
+        Algorithm::ES256,
+        None,
+        &claims(&server, json!({"exp": now + 300})),
+    );
+    assert_eq!(token_with(&server, &short).await.0, 200);
+    server.stop().await;
+}
+
 /// SEC-37, CVE-18: a jti is single-use.
 #[tokio::test]
 async fn replayed_assertion_is_refused() {
@@ -270,12 +335,24 @@ async fn bad_assertions_are_refused() {
             ),
         ),
         (
-            "exp an hour ahead",
+            "exp two hours ahead (the default cap is one hour)",
             sign(
                 &s.ec,
                 Algorithm::ES256,
                 None,
-                &claims(&s.server, json!({"exp": now + 3600})),
+                &claims(&s.server, json!({"exp": now + 7200})),
+            ),
+        ),
+        (
+            "aud array naming another party (draft-ietf-oauth-rfc7523bis)",
+            sign(
+                &s.ec,
+                Algorithm::ES256,
+                None,
+                &claims(
+                    &s.server,
+                    json!({"aud": [s.server.base, "https://other-as.example"]}),
+                ),
             ),
         ),
         (

@@ -431,11 +431,11 @@ async fn public_client_with_reference_tokens_refreshes() {
 }
 
 #[tokio::test]
-async fn claims_parameter_moves_granted_claims_only() {
+async fn claims_parameter_releases_named_claims_the_client_may_have() {
     let server = TestServer::start(PEOPLE).await;
     let browser = Browser::new(&server.base);
     let claims = url::form_urlencoded::byte_serialize(
-        br#"{"id_token":{"email":{"essential":true},"name":null,"phone_number":null},"userinfo":{"name":null}}"#,
+        br#"{"id_token":{"email":{"essential":true},"name":null,"phone_number":null},"userinfo":{"name":null,"email_verified":null}}"#,
     )
     .collect::<String>();
     let verifier = VERIFIER.to_string();
@@ -472,9 +472,19 @@ async fn claims_parameter_moves_granted_claims_only() {
     let info = userinfo(body["access_token"].as_str().unwrap().into()).await;
     assert_eq!(info["email"], "alice@example.com");
     assert!(info.get("name").is_none(), "profile was not granted");
+    // OIDC Core §5.5: a claim asked for by name is released when the client may have a scope
+    // that holds it, even if that scope was not requested (this client skips consent; one
+    // that asks names the claim on the consent page).
     let body = tokens_for("openid").await;
     let id = jwt_claims(body["id_token"].as_str().unwrap());
-    assert!(id.get("email").is_none(), "email was not granted: {id}");
+    assert_eq!(id["email"], "alice@example.com", "{id}");
+    assert!(id.get("name").is_none() && id.get("phone_number").is_none());
+    let info = userinfo(body["access_token"].as_str().unwrap().into()).await;
+    assert_eq!(info["email_verified"], true, "{info}");
+    assert!(
+        info.get("email").is_none() && info.get("name").is_none(),
+        "{info}"
+    );
 }
 
 /// RFC 8707 §2.2, SEC-24: a refresh that drops the API scope also drops the API audience.

@@ -49,6 +49,7 @@ fn client(id: &str) -> Client {
         enabled: true,
         always_include_user_claims_in_id_token: false,
         logout: Default::default(),
+        ..Client::default()
     }
 }
 
@@ -118,6 +119,9 @@ impl World {
             nonce: Some("n-0S6_WzA2Mj".into()),
             auth_time: self.clock.now() - 10,
             amr: vec!["pwd".into()],
+            acr: Some("1".into()),
+            acr_in_id_token: false,
+            idp: "local".into(),
             sid: Some("sid-1".into()),
         };
         issue_code(&self.ctx(), &self.web, "alice-sub", &data)
@@ -155,9 +159,17 @@ async fn code_is_redeemed_once_for_tokens_with_a_valid_id_token() {
         .await
         .unwrap();
     let id_token = tokens.id_token.unwrap();
+    // OIDC Registration §2: a client that did not choose gets RS256 identity tokens.
+    let rs256 = w
+        .ring
+        .published()
+        .iter()
+        .find(|k| k.alg == "RS256")
+        .cloned()
+        .unwrap();
     let jwk: jsonwebtoken::jwk::Jwk =
-        serde_json::from_value(serde_json::to_value(&w.ring.published()[0]).unwrap()).unwrap();
-    let mut validation = Validation::new(Algorithm::ES256);
+        serde_json::from_value(serde_json::to_value(&rs256).unwrap()).unwrap();
+    let mut validation = Validation::new(Algorithm::RS256);
     validation.set_audience(&["web"]);
     validation.set_issuer(&["https://id.example"]);
     validation.validate_exp = false;
@@ -174,7 +186,7 @@ async fn code_is_redeemed_once_for_tokens_with_a_valid_id_token() {
     assert_eq!(claims["amr"][0], "pwd");
     assert_eq!(
         claims["at_hash"],
-        left_half_hash(SigningAlg::Es256, &tokens.access.token)
+        left_half_hash(SigningAlg::Rs256, &tokens.access.token)
     );
     assert_eq!(claims["auth_time"], w.clock.now() - 10);
 

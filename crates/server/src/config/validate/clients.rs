@@ -1,11 +1,13 @@
 //! Client registrations: identifiers, authentication methods, grant types, redirect URIs,
 //! scopes, keys and lifetimes.
 
+use tessera_core::authorize::acr::AcrLevels;
 use tessera_core::clients::jwk::ClientJwk;
 use tessera_core::model::{
-    Client, KNOWN_GRANT_TYPES, OFFLINE_ACCESS, Resources, TokenEndpointAuthMethod,
+    ApplicationType, Client, KNOWN_GRANT_TYPES, OFFLINE_ACCESS, Resources, TokenEndpointAuthMethod,
 };
 use tessera_core::protocol::redirect::check_registrable_redirect_uri;
+use tessera_core::tokens::SigningAlg;
 
 use super::{Problems, check_secrets};
 use crate::config::{RawClient, RawConfig};
@@ -31,10 +33,12 @@ pub(super) fn short_secrets(raw: &RawConfig) -> Vec<String> {
 }
 
 pub(super) fn check_clients(
-    raw: &[RawClient],
+    config: &RawConfig,
     resources: &Resources,
+    acr_levels: &AcrLevels,
     p: &mut Problems,
 ) -> Vec<Client> {
+    let raw: &[RawClient] = &config.clients;
     let known_scope = |s: &str| {
         s == OFFLINE_ACCESS
             || resources.identity_resources.iter().any(|r| r.name == s)
@@ -141,7 +145,7 @@ pub(super) fn check_clients(
             ("post_logout_redirect_uris", &c.post_logout_redirect_uris),
         ] {
             for (j, uri) in uris.iter().enumerate() {
-                if let Err(why) = check_registrable_redirect_uri(uri) {
+                if let Err(why) = check_registrable_redirect_uri(uri, c.application_type) {
                     p.add(format!("{key}.{field}[{j}]"), format!("`{uri}` {why}"));
                 } else if uris[..j].contains(uri) {
                     p.add(
@@ -158,7 +162,7 @@ pub(super) fn check_clients(
             ("backchannel_logout_uri", &c.backchannel_logout_uri),
         ] {
             if let Some(uri) = uri
-                && let Err(why) = check_registrable_redirect_uri(uri)
+                && let Err(why) = check_registrable_redirect_uri(uri, ApplicationType::Web)
             {
                 p.add(format!("{key}.{field}"), format!("`{uri}` {why}"));
             }
@@ -204,6 +208,20 @@ pub(super) fn check_clients(
                 "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
             );
         }
+        check_native(c, &key, p);
+        let id_token_alg = check_id_token_alg(config, c, &key, p);
+        for (j, acr) in c.default_acr_values.iter().enumerate() {
+            if !acr_levels.values().any(|v| v == acr) {
+                p.add(
+                    format!("{key}.default_acr_values[{j}]"),
+                    format!(
+                        "`{acr}` is not an offered acr level; declare it under [[acr_levels]] \
+                         (offered: {})",
+                        acr_levels.values().collect::<Vec<_>>().join(", ")
+                    ),
+                );
+            }
+        }
         if c.refresh_token_sliding_lifetime == 0
             || c.refresh_token_sliding_lifetime > c.refresh_token_absolute_lifetime
         {
@@ -228,6 +246,10 @@ pub(super) fn check_clients(
             refresh_token_sliding_lifetime: c.refresh_token_sliding_lifetime,
             refresh_token_absolute_lifetime: c.refresh_token_absolute_lifetime,
             token_endpoint_auth_method: method,
+            auth_method_pinned: c.token_endpoint_auth_method.is_some(),
+            application_type: c.application_type,
+            id_token_signed_response_alg: id_token_alg,
+            default_acr_values: c.default_acr_values.clone(),
             jwks,
             enabled: c.enabled,
             always_include_user_claims_in_id_token: c.always_include_user_claims_in_id_token,
@@ -240,4 +262,51 @@ pub(super) fn check_clients(
         });
     }
     clients
+}
+
+/// RFC 8252 §8.4, §8.1: a native app cannot keep a secret and always uses PKCE.
+fn check_native(c: &RawClient, key: &str, p: &mut Problems) {
+    if c.application_type != ApplicationType::Native {
+        return;
+    }
+    if !c.secrets.is_empty() {
+        p.add(
+            format!("{key}.secrets"),
+            "a native app cannot keep a secret (RFC 8252 §8.4); register it as a public client",
+        );
+    }
+    if !c.require_pkce {
+        p.add(
+            format!("{key}.require_pkce"),
+            "native apps always use PKCE (RFC 8252 §8.1)",
+        );
+    }
+}
+
+/// OIDC Registration §2: RS256 unless the client chooses another algorithm the server signs
+/// with (`keys.algorithms`).
+fn check_id_token_alg(
+    config: &RawConfig,
+    c: &RawClient,
+    key: &str,
+    p: &mut Problems,
+) -> SigningAlg {
+    let Some(name) = &c.id_token_signed_response_alg else {
+        return SigningAlg::Rs256;
+    };
+    let field = format!("{key}.id_token_signed_response_alg");
+    match SigningAlg::parse(name) {
+        Ok(alg) if config.keys.algorithms.iter().any(|a| a == name) => alg,
+        Ok(alg) => {
+            p.add(
+                field,
+                format!("`{name}` is not in keys.algorithms; add it there to sign with it"),
+            );
+            alg
+        }
+        Err(e) => {
+            p.add(field, e);
+            SigningAlg::Rs256
+        }
+    }
 }

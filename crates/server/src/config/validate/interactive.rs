@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use tessera_core::authorize::acr::{AcrLevel, AcrLevels, LOGIN_METHODS_AMR};
 use tessera_core::sessions::SessionLifetimes;
 
 use super::Problems;
@@ -91,4 +92,62 @@ pub(super) fn check_outbound(raw: &RawConfig, dev: bool, p: &mut Problems) -> Ou
         }
     }
     policy
+}
+
+/// The authentication context classes: unique values, each reachable by the login methods the
+/// server has (a level no sign-in can reach would only ever fail requests for it).
+pub(super) fn check_acr_levels(raw: &RawConfig, p: &mut Problems) -> AcrLevels {
+    let Some(levels) = &raw.acr_levels else {
+        return AcrLevels::default();
+    };
+    let mut out = Vec::new();
+    for (i, level) in levels.iter().enumerate() {
+        let key = format!("acr_levels[{i}]");
+        if level.acr.is_empty() || level.acr.len() > 255 || level.acr.contains(' ') {
+            p.add(
+                format!("{key}.acr"),
+                "must be 1-255 characters without spaces (OIDC Core §2)",
+            );
+        }
+        if levels[..i].iter().any(|o| o.acr == level.acr) {
+            p.add(
+                format!("{key}.acr"),
+                format!("`{}` is listed twice", level.acr),
+            );
+        }
+        if level.amr.is_empty() {
+            p.add(
+                format!("{key}.amr"),
+                "is empty; name the methods a sign-in needs, e.g. [\"pwd\"]",
+            );
+        }
+        for (j, m) in level.amr.iter().enumerate() {
+            if !LOGIN_METHODS_AMR.contains(&m.as_str()) {
+                p.add(
+                    format!("{key}.amr[{j}]"),
+                    format!(
+                        "no login method gives `{m}`; the methods are: {}",
+                        LOGIN_METHODS_AMR.join(", ")
+                    ),
+                );
+            }
+        }
+        out.push(AcrLevel {
+            acr: level.acr.clone(),
+            amr: level.amr.clone(),
+        });
+    }
+    AcrLevels(out)
+}
+
+/// The longest client assertion lifetime: at least a minute, at most a day.
+pub(super) fn check_assertion_lifetime(raw: &RawConfig, p: &mut Problems) -> i64 {
+    let seconds = raw.client_authentication.max_assertion_lifetime;
+    if !(60..=86_400).contains(&seconds) {
+        p.add(
+            "client_authentication.max_assertion_lifetime",
+            "must be between 60 and 86400 seconds",
+        );
+    }
+    i64::try_from(seconds).unwrap_or(i64::MAX)
 }

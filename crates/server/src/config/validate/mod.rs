@@ -87,7 +87,9 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         }
     };
     let resources = check_resources(&raw, &mut p);
-    let clients = check_clients(&raw.clients, &resources, &mut p);
+    let acr_levels = interactive::check_acr_levels(&raw, &mut p);
+    let max_assertion_lifetime = interactive::check_assertion_lifetime(&raw, &mut p);
+    let clients = check_clients(&raw, &resources, &acr_levels, &mut p);
     let short_secrets = short_secrets(&raw);
     let client_jwt_secrets = raw
         .clients
@@ -126,6 +128,8 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         sessions,
         login,
         introspection: raw.introspection,
+        max_assertion_lifetime,
+        acr_levels,
         ui_templates,
         outbound,
         dev,

@@ -11,7 +11,7 @@ use tessera_core::protocol::OAuthError;
 use tessera_core::sessions::{Step, load_session, remember_consent};
 
 use super::cookies::read_cookie;
-use super::flow::proceed;
+use super::flow::{named_claims, proceed};
 use super::interaction::{PageInteraction, page_interaction, submitted_interaction};
 use crate::http::AppState;
 
@@ -83,6 +83,7 @@ pub async fn consent_page(
             client_name => client_display(&client),
             username,
             scopes => scope_views(&state, &interaction.request.scopes),
+            claims => named_claims(&state, &interaction.request),
         },
     )
 }
@@ -148,7 +149,10 @@ pub async fn consent_submit(
             state.store.as_ref(),
             &s.subject,
             &client.client_id,
-            &interaction.request.scopes,
+            (
+                &interaction.request.scopes,
+                &named_claims(&state, &interaction.request),
+            ),
             now,
         )
         .await

@@ -6,9 +6,10 @@ use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
+use tessera_core::authorize::acr::{AcrCheck, LOGIN_METHODS_AMR, check_acr};
 use tessera_core::authorize::{
-    AuthorizationRequest, AuthorizationResponse, AuthorizeError, Decision, Prompt, SignedIn,
-    decide, parse_authorization_request, response_location,
+    AuthorizationRequest, AuthorizationResponse, AuthorizeError, Consent, Decision, Prompt,
+    SignedIn, decide, parse_authorization_request, response_location,
 };
 use tessera_core::grants::authorization_code::{CodeData, issue_code};
 use tessera_core::grants::implicit::{FrontChannelUser, issue_front_channel};
@@ -22,6 +23,7 @@ use tessera_core::sessions::{
     remembered_consent, save_interaction, session_data, session_state,
 };
 use tessera_core::tokens::id_token::id_token_hint_subject;
+use tessera_core::userinfo::{claims_beyond_scopes, grantable_claims};
 
 use super::cookies::read_cookie;
 use crate::http::AppState;
@@ -76,6 +78,31 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
         &request.resources,
     ) {
         return state.redirect_error(&request, &e);
+    }
+    let mut request = request;
+    // OIDC Core §5.5: claims asked for by name are considered when a scope the client may
+    // have releases them (the consent page names them); others are ignored.
+    let resources = &state.config.resources;
+    for names in [&mut request.claims.userinfo, &mut request.claims.id_token] {
+        *names = grantable_claims(names, &client.allowed_scopes, resources);
+    }
+    // §5.5.1.1: an essential acr no sign-in here can reach fails at once.
+    if check_acr(&state.config.acr_levels, &request.acr, &best_sign_in()) == AcrCheck::Unmet {
+        return state.redirect_error(
+            &request,
+            &OAuthError::UnmetAuthenticationRequirements(
+                format!(
+                    "no sign-in here reaches the essential acr requested; offered: {}",
+                    state
+                        .config
+                        .acr_levels
+                        .values()
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                )
+                .into(),
+            ),
+        );
     }
     // The browser-binding cookie ties the pages of this request to this browser (CSRF).
     let (browser, mut cookies) = match read_cookie(headers, state.cookies.browser) {
@@ -185,22 +212,23 @@ async fn try_proceed(
     };
     let consented = match &session {
         Some(s) if client.require_consent => {
-            let remembered =
-                remembered_consent(state.store.as_ref(), &s.subject, &client.client_id, now)
-                    .await?;
-            request
-                .scopes
-                .iter()
-                .all(|scope| remembered.contains(scope))
+            remembered_consent(state.store.as_ref(), &s.subject, &client.client_id, now)
+                .await?
+                .covers(&request.scopes, &named_claims(state, request))
         }
         _ => false,
     };
     // A sign-in or consent during this interaction counts only for the user it was for.
     let same_user = |s: &Session| interaction.subject.as_deref() == Some(s.subject.as_str());
+    let acr = match &session {
+        Some(s) => check_acr(&state.config.acr_levels, &request.acr, &session_data(s).amr),
+        None => AcrCheck::Met(None),
+    };
     let signed_in = session.as_ref().map(|s| SignedIn {
         subject: &s.subject,
         auth_time: s.auth_time,
         fresh: interaction.signed_in && same_user(s),
+        acr: &acr,
     });
     let consent_given = interaction.consented && session.as_ref().is_some_and(same_user);
     let decision = decide(
@@ -208,8 +236,10 @@ async fn try_proceed(
         client,
         signed_in,
         hint_subject.as_deref(),
-        consented || consent_given,
-        consent_given,
+        Consent {
+            covered: consented || consent_given,
+            fresh: consent_given,
+        },
         now,
     );
     match decision {
@@ -219,9 +249,11 @@ async fn try_proceed(
             let subject = session.as_ref().map(|s| s.subject.clone());
             show(state, interaction, Step::Consent, subject).await
         }
-        Decision::Issue => match session {
-            Some(session) => issue(state, client, request, session).await,
-            None => Err(OAuthError::ServerError),
+        Decision::Issue => match (session, acr) {
+            (Some(session), AcrCheck::Met(acr)) => {
+                issue(state, client, request, session, acr).await
+            }
+            _ => Err(OAuthError::ServerError),
         },
     }
 }
@@ -258,12 +290,33 @@ pub fn see_other(location: &str) -> Response {
     }
 }
 
-/// Issues the code (RFC 6749 §4.1.2) for the session's user and answers the client.
+/// The claims a request asks for by name beyond what its scopes release: the consent page
+/// names them, and remembered consent must cover them.
+pub fn named_claims(state: &AppState, request: &AuthorizationRequest) -> Vec<String> {
+    claims_beyond_scopes(
+        request
+            .claims
+            .userinfo
+            .iter()
+            .chain(&request.claims.id_token),
+        &request.scopes,
+        &state.config.resources,
+    )
+}
+
+/// The methods the best sign-in here uses: what a fresh sign-in could reach.
+fn best_sign_in() -> Vec<String> {
+    LOGIN_METHODS_AMR.iter().map(|m| m.to_string()).collect()
+}
+
+/// Issues the code (RFC 6749 §4.1.2) for the session's user and answers the client; `acr` is
+/// the authentication context class its tokens carry.
 async fn issue(
     state: &AppState,
     client: &Client,
     request: &AuthorizationRequest,
     session: Session,
+    acr: Option<String>,
 ) -> Result<Response, OAuthError> {
     let audiences = user_audiences(
         &state.config.issuer,
@@ -287,6 +340,9 @@ async fn issue(
         nonce: request.nonce.clone(),
         auth_time: session.auth_time,
         amr: session_info.amr,
+        acr,
+        acr_in_id_token: request.acr.requested,
+        idp: session_info.idp,
         sid: Some(session.sid.clone()),
     };
     let ring = state.keys.current();
@@ -312,9 +368,8 @@ async fn issue(
             data.audiences.clone(),
             &FrontChannelUser {
                 user: &user,
-                auth_time: session.auth_time,
-                amr: &data.amr,
-                sid: &session.sid,
+                sign_in: data.sign_in(),
+                acr_in_id_token: data.acr_in_id_token,
             },
             code.as_deref(),
         )

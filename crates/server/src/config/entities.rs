@@ -1,0 +1,171 @@
+//! The entities a configuration file declares: API scopes, API resources, identity resources,
+//! clients and users, as written (their key names are a contract).
+
+use serde::Deserialize;
+use tessera_core::Secret;
+use tessera_core::model::{AccessTokenType, ApplicationType, TokenEndpointAuthMethod};
+
+fn yes() -> bool {
+    true
+}
+
+/// `[[api_scopes]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiScope {
+    /// The scope value.
+    pub name: String,
+    /// Shown on consent pages.
+    pub display_name: Option<String>,
+    /// Listed in discovery's `scopes_supported`.
+    #[serde(default = "yes")]
+    pub show_in_discovery: bool,
+}
+
+/// `[[api_resources]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawApiResource {
+    /// The audience of its access tokens.
+    pub name: String,
+    /// Its scopes; ones not declared under `api_scopes` are declared implicitly.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Secrets the API uses to call introspection.
+    #[serde(default)]
+    pub secrets: Vec<Secret<String>>,
+}
+
+/// `[[identity_resources]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawIdentityResource {
+    /// The scope value.
+    pub name: String,
+    /// Shown on consent pages.
+    pub display_name: Option<String>,
+    /// The user claims it releases.
+    #[serde(default)]
+    pub claims: Vec<String>,
+}
+
+/// `[[clients]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawClient {
+    /// RFC 6749 §2.2.
+    pub client_id: String,
+    /// Shown on consent pages.
+    pub client_name: Option<String>,
+    /// Client secrets in clear; stored as digests. None: a public client.
+    #[serde(default)]
+    pub secrets: Vec<Secret<String>>,
+    /// Allowed grant types.
+    #[serde(default)]
+    pub grant_types: Vec<String>,
+    /// Redirect URIs, matched exactly.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// Post-logout redirect URIs, matched exactly.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Scopes the client may request.
+    #[serde(default)]
+    pub allowed_scopes: Vec<String>,
+    /// Require PKCE (default true).
+    #[serde(default = "yes")]
+    pub require_pkce: bool,
+    /// Ask the user for consent (default true).
+    #[serde(default = "yes")]
+    pub require_consent: bool,
+    /// `jwt` or `reference`.
+    #[serde(default)]
+    pub access_token_type: AccessTokenType,
+    /// Seconds (default 3600).
+    #[serde(default = "default_access_token_lifetime")]
+    pub access_token_lifetime: u64,
+    /// Seconds (default 300).
+    #[serde(default = "default_identity_token_lifetime")]
+    pub identity_token_lifetime: u64,
+    /// Seconds a refresh token lives after its last use (default 14 days).
+    #[serde(default = "default_refresh_sliding")]
+    pub refresh_token_sliding_lifetime: u64,
+    /// Seconds a refresh token family lives at most (default 30 days).
+    #[serde(default = "default_refresh_absolute")]
+    pub refresh_token_absolute_lifetime: u64,
+    /// Default: `none` without secrets; with secrets, `client_secret_basic` or
+    /// `client_secret_post`, either accepted until one is chosen here.
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// `web` (default) or `native` (OIDC Registration §2): native apps may use loopback
+    /// redirect URIs with any port and private-use URI schemes (RFC 8252 §7).
+    #[serde(default)]
+    pub application_type: ApplicationType,
+    /// The identity tokens' algorithm (OIDC Registration §2; default RS256).
+    pub id_token_signed_response_alg: Option<String>,
+    /// `acr` values asked for when a request names none (OIDC Registration §2); identity
+    /// tokens then always carry `acr`.
+    #[serde(default)]
+    pub default_acr_values: Vec<String>,
+    /// Public keys for `private_key_jwt`: `{ keys = [ { kty = "EC", crv = "P-256", ... } ] }`.
+    pub jwks: Option<RawJwks>,
+    /// A disabled client gets no tokens.
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    /// Refused when true: PKCE `plain` is not supported (RFC 9700 §2.1.1); the key remains so
+    /// that configurations naming it get that reason rather than an unknown key.
+    #[serde(default)]
+    pub allow_plain_pkce: bool,
+    /// Put the user's claims of the granted scopes into identity tokens too (default false:
+    /// they come from userinfo).
+    #[serde(default)]
+    pub always_include_user_claims_in_id_token: bool,
+    /// Front-Channel Logout 1.0: loaded in an iframe when the user signs out.
+    pub frontchannel_logout_uri: Option<String>,
+    /// Add `iss` and `sid` to the front-channel URI (default true).
+    #[serde(default = "yes")]
+    pub frontchannel_logout_session_required: bool,
+    /// Back-Channel Logout 1.0: receives a logout token by POST when the user signs out.
+    pub backchannel_logout_uri: Option<String>,
+    /// The logout token carries `sid` (default true).
+    #[serde(default = "yes")]
+    pub backchannel_logout_session_required: bool,
+}
+
+/// An inline JSON Web Key Set (RFC 7517 §5).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawJwks {
+    /// The keys.
+    pub keys: Vec<serde_json::Value>,
+}
+
+fn default_access_token_lifetime() -> u64 {
+    3_600
+}
+fn default_identity_token_lifetime() -> u64 {
+    300
+}
+fn default_refresh_sliding() -> u64 {
+    tessera_core::model::DEFAULT_REFRESH_SLIDING
+}
+fn default_refresh_absolute() -> u64 {
+    tessera_core::model::DEFAULT_REFRESH_ABSOLUTE
+}
+
+/// `[[users]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawUser {
+    /// Login name.
+    pub username: String,
+    /// Password in clear; hashed with Argon2id before it is stored.
+    pub password: Option<Secret<String>>,
+    /// An Argon2 PHC hash, instead of `password`.
+    pub password_hash: Option<String>,
+    /// Profile claims.
+    #[serde(default)]
+    pub claims: serde_json::Map<String, serde_json::Value>,
+    /// A disabled user cannot sign in.
+    #[serde(default)]
+    pub disabled: bool,
+}
