@@ -32,52 +32,11 @@ fn refused(presented: &PresentedCredentials, why: impl Into<String>) -> OAuthErr
     }
 }
 
-/// The presented client id, for the log only (unverified).
-fn claimed_client_id(presented: &PresentedCredentials) -> &str {
-    match presented {
-        PresentedCredentials::Basic { client_id, .. }
-        | PresentedCredentials::Post { client_id, .. }
-        | PresentedCredentials::PublicClient { client_id } => client_id,
-        PresentedCredentials::Assertion { client_id, .. } => client_id.as_deref().unwrap_or("-"),
-        PresentedCredentials::Nothing => "-",
-    }
-}
-
-/// The method a request used, named as in RFC 7591 §2 (an assertion's method depends on its
-/// algorithm, so it is named by what it is).
-fn method_used(presented: &PresentedCredentials) -> &'static str {
-    match presented {
-        PresentedCredentials::Basic { .. } => TokenEndpointAuthMethod::ClientSecretBasic.as_str(),
-        PresentedCredentials::Post { .. } => TokenEndpointAuthMethod::ClientSecretPost.as_str(),
-        PresentedCredentials::PublicClient { .. } => TokenEndpointAuthMethod::None.as_str(),
-        PresentedCredentials::Assertion { .. } => "a client assertion",
-        PresentedCredentials::Nothing => "no client authentication",
-    }
-}
-
 /// Authenticates the client a request presents (RFC 6749 §2.3): it must exist, be enabled,
 /// use a method it is registered for, and prove its secret or key where the method needs one.
-/// `audience` says where the request arrived, for client assertions. A refusal is logged once
-/// at info level with its reason, for the operator; the caller gets the same reason.
+/// `audience` says where the request arrived, for client assertions. A refusal says why, in
+/// terms of what the request did (the caller's error response logs it).
 pub async fn authenticate_client(
-    clients: &dyn ClientStore,
-    grants: &dyn GrantStore,
-    presented: &PresentedCredentials,
-    audience: &AssertionAudience<'_>,
-) -> Result<Client, OAuthError> {
-    let result = check_credentials(clients, grants, presented, audience).await;
-    if let Err(OAuthError::InvalidClient { description, .. }) = &result {
-        tracing::info!(
-            client_id = claimed_client_id(presented),
-            method = method_used(presented),
-            reason = %description,
-            "client authentication refused"
-        );
-    }
-    result
-}
-
-async fn check_credentials(
     clients: &dyn ClientStore,
     grants: &dyn GrantStore,
     presented: &PresentedCredentials,

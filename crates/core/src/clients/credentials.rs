@@ -45,6 +45,17 @@ pub enum PresentedCredentials {
 }
 
 impl PresentedCredentials {
+    /// The client id the request names (unverified), for logs.
+    pub fn claimed_client_id(&self) -> Option<&str> {
+        match self {
+            Self::Basic { client_id, .. }
+            | Self::Post { client_id, .. }
+            | Self::PublicClient { client_id } => Some(client_id),
+            Self::Assertion { client_id, .. } => client_id.as_deref(),
+            Self::Nothing => None,
+        }
+    }
+
     /// Whether the caller used the Authorization header (decides 401 + `WWW-Authenticate`).
     pub fn used_authorization_header(&self) -> bool {
         matches!(self, Self::Basic { .. })

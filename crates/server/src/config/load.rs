@@ -93,5 +93,58 @@ fn describe_figment_error(e: figment::Error) -> String {
     } else {
         key
     };
-    format!("{key}: {}{source}", e.kind)
+    format!("{key}: {}{source}", describe_kind(&e.kind))
+}
+
+/// What is wrong, naming the kind of value found, never its content: a mistyped secret,
+/// password or database URL must not reach a log through the error that refuses it.
+fn describe_kind(kind: &figment::error::Kind) -> String {
+    use figment::error::Kind;
+    match kind {
+        Kind::InvalidType(actual, expected) => {
+            format!("expected {expected}, found {}", kind_of(actual))
+        }
+        Kind::InvalidValue(actual, expected) => {
+            format!(
+                "{} is not a valid value here; expected {expected}",
+                kind_of(actual)
+            )
+        }
+        Kind::UnknownVariant(_, expected) => {
+            format!("unknown value; expected one of: {}", expected.join(", "))
+        }
+        Kind::Unsupported(actual) => format!("{} is not supported here", kind_of(actual)),
+        Kind::UnsupportedKey(actual, expected) => {
+            format!("{} cannot be a key; expected {expected}", kind_of(actual))
+        }
+        Kind::Message(message) => without_source_lines(message),
+        other => other.to_string(),
+    }
+}
+
+/// A value's kind in words.
+fn kind_of(actual: &figment::error::Actual) -> &'static str {
+    use figment::error::Actual;
+    match actual {
+        Actual::Bool(_) => "a boolean",
+        Actual::Unsigned(_) | Actual::Signed(_) => "an integer",
+        Actual::Float(_) => "a number",
+        Actual::Char(_) | Actual::Str(_) => "a string",
+        Actual::Bytes(_) => "bytes",
+        Actual::Seq => "an array",
+        Actual::Map => "a table",
+        Actual::Unit | Actual::Option => "nothing",
+        _ => "another kind of value",
+    }
+}
+
+/// A parser's message without the source lines it quotes (a TOML syntax error shows the line,
+/// which may hold a secret): the position and the reason remain.
+fn without_source_lines(message: &str) -> String {
+    message
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty() && !line.contains('|'))
+        .collect::<Vec<_>>()
+        .join(": ")
 }

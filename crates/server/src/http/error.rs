@@ -82,8 +82,15 @@ pub fn json_error(status: StatusCode, code: &str, description: &str) -> Response
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = &self.0;
-        if matches!(e, OAuthError::ServerError) {
-            tracing::error!("request failed with server_error");
+        // One line per refusal, with the reason the caller also gets (never a secret: the
+        // descriptions name what was wrong, not what was sent); the request's span adds the
+        // path, the request id and, once known, the client id.
+        match e {
+            OAuthError::ServerError => tracing::error!("request failed with server_error"),
+            OAuthError::TemporarilyUnavailable(reason) => {
+                tracing::warn!(%reason, "request failed: temporarily unavailable");
+            }
+            _ => tracing::info!(error = e.code(), reason = %e.description(), "request refused"),
         }
         let mut response = json_error(status_of(e), e.code(), e.description());
         let headers = response.headers_mut();

@@ -119,6 +119,10 @@ impl AppState {
         presented: &PresentedCredentials,
         path: &'static str,
     ) -> Result<Client, OAuthError> {
+        // The request's log lines carry the client id it names (verified or not).
+        if let Some(id) = presented.claimed_client_id() {
+            tracing::Span::current().record("client_id", id);
+        }
         authenticate_client(
             self.clients.as_ref(),
             self.store.as_ref(),
@@ -199,20 +203,44 @@ pub fn router(state: AppState) -> Router {
     let body_limit = state.config.http.body_limit;
     let max_header_bytes = state.config.http.max_header_bytes;
     Router::new()
-        .route(paths::OPENID_CONFIGURATION, get(discovery::provider_metadata))
-        .route(paths::OAUTH_AUTHORIZATION_SERVER, get(discovery::provider_metadata))
+        .route(
+            paths::OPENID_CONFIGURATION,
+            get(discovery::provider_metadata),
+        )
+        .route(
+            paths::OAUTH_AUTHORIZATION_SERVER,
+            get(discovery::provider_metadata),
+        )
         .route(paths::JWKS, get(jwks::jwks))
         .route(paths::TOKEN, post(token::token))
         .route(paths::INTROSPECT, post(introspect::introspection))
         .route(paths::REVOKE, post(revoke::revocation))
-        .route(paths::AUTHORIZE, get(ui::flow::authorize_get).post(ui::flow::authorize_post))
-        .route(paths::LOGIN, get(ui::login::login_page).post(ui::login::login_submit))
-        .route(paths::CONSENT, get(ui::consent::consent_page).post(ui::consent::consent_submit))
-        .route(paths::USERINFO, get(userinfo::userinfo_get).post(userinfo::userinfo_post))
-        .route(paths::END_SESSION, get(ui::logout::end_session_get).post(ui::logout::end_session_post))
+        .route(
+            paths::AUTHORIZE,
+            get(ui::flow::authorize_get).post(ui::flow::authorize_post),
+        )
+        .route(
+            paths::LOGIN,
+            get(ui::login::login_page).post(ui::login::login_submit),
+        )
+        .route(
+            paths::CONSENT,
+            get(ui::consent::consent_page).post(ui::consent::consent_submit),
+        )
+        .route(
+            paths::USERINFO,
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
+        .route(
+            paths::END_SESSION,
+            get(ui::logout::end_session_get).post(ui::logout::end_session_post),
+        )
         .route(paths::END_SESSION_CONFIRM, post(ui::logout::confirm))
         .route(paths::CHECK_SESSION, get(ui::check_session::check_session))
-        .route(paths::CHECK_SESSION_SCRIPT, get(ui::check_session::check_session_script))
+        .route(
+            paths::CHECK_SESSION_SCRIPT,
+            get(ui::check_session::check_session_script),
+        )
         .route(paths::STYLE, get(ui::style))
         .route(paths::FORM_POST_SCRIPT, get(ui::form_post_script))
         .route(paths::SIGNED_OUT_SCRIPT, get(ui::signed_out_script))
@@ -224,15 +252,23 @@ pub fn router(state: AppState) -> Router {
         .layer(
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
-                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                    // The path only: query strings can carry codes and tokens.
-                    let id = req
-                        .headers()
-                        .get(X_REQUEST_ID)
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default();
-                    tracing::info_span!("request", method = %req.method(), path = req.uri().path(), request_id = id)
-                }))
+                .layer(
+                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
+                        // The path only: query strings can carry codes and tokens.
+                        let id = req
+                            .headers()
+                            .get(X_REQUEST_ID)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default();
+                        tracing::info_span!(
+                            "request",
+                            method = %req.method(),
+                            path = req.uri().path(),
+                            request_id = id,
+                            client_id = tracing::field::Empty,
+                        )
+                    }),
+                )
                 .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
                 .layer(SetResponseHeaderLayer::overriding(
                     header::X_CONTENT_TYPE_OPTIONS,
@@ -243,8 +279,14 @@ pub fn router(state: AppState) -> Router {
                     HeaderValue::from_static("no-referrer"),
                 ))
                 .layer(middleware::map_response(error::json_error_bodies))
-                .layer(middleware::from_fn_with_state(max_header_bytes, error::limit_header_size))
-                .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+                .layer(middleware::from_fn_with_state(
+                    max_header_bytes,
+                    error::limit_header_size,
+                ))
+                .layer(TimeoutLayer::with_status_code(
+                    StatusCode::REQUEST_TIMEOUT,
+                    timeout,
+                ))
                 .layer(RequestBodyLimitLayer::new(body_limit)),
         )
 }

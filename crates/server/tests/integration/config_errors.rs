@@ -64,6 +64,49 @@ fn unknown_key() {
     );
 }
 
+/// A mistyped secret, password or database URL never appears in the error that refuses it
+/// (the message names the key and the kind of value).
+#[test]
+fn config_errors_never_print_the_offending_value() {
+    let secret = "hunter2-s3cret-value";
+    for (toml, key) in [
+        (
+            format!("{CLIENT}token_endpoint_auth_method = \"{secret}\"\n"),
+            "token_endpoint_auth_method",
+        ),
+        (
+            format!("[[clients]]\nclient_id = \"web\"\nsecrets = \"{secret}\"\n"),
+            "secrets",
+        ),
+        (
+            format!("database_url = [\"postgres://u:{secret}@db/tessera\"]\n"),
+            "database_url",
+        ),
+        (
+            format!("[[users]]\nusername = \"alice\"\npassword = [\"{secret}\"]\n"),
+            "password",
+        ),
+        // A syntax error: TOML's message quotes the line; ours gives the position only.
+        (
+            format!("database_url = \"postgres://u:{secret}@db/tessera\n"),
+            "line 1",
+        ),
+    ] {
+        let outcome = check(&toml, &[]);
+        assert_eq!(outcome.code, Some(2), "{}", outcome.stderr);
+        assert!(outcome.stderr.contains(key), "{key}: {}", outcome.stderr);
+        assert!(
+            !outcome.stderr.contains("hunter2"),
+            "the value leaked:\n{}",
+            outcome.stderr
+        );
+    }
+    // The same through the environment.
+    let outcome = check("", &[("TESSERA_LOGIN__MAX_LOCKOUT", secret)]);
+    assert_eq!(outcome.code, Some(2));
+    assert!(outcome.stderr.contains("max_lockout") && !outcome.stderr.contains("hunter2"));
+}
+
 #[test]
 fn wrong_type() {
     assert_config_error("listen = 8080\n", &[], &["listen"]);
@@ -393,4 +436,76 @@ allow_plain_pkce = true
         &[],
         &["clients[0].allow_plain_pkce", "S256"],
     );
+}
+
+/// OIDC Registration §2, RFC 8252: what each application type may register, the identity-token
+/// algorithm and the acr values a client names; the acr levels the server offers.
+#[test]
+fn application_types_algorithms_and_acr_levels_are_checked() {
+    let web = |extra: &str| {
+        format!(
+            "[[clients]]\nclient_id = \"app\"\ngrant_types = [\"authorization_code\"]\n\
+             allowed_scopes = [\"openid\"]\n{extra}\n"
+        )
+    };
+    assert_config_error(
+        &web("redirect_uris = [\"com.example.app:/cb\"]"),
+        &[],
+        &[
+            "clients[0].redirect_uris[0]",
+            "application_type = \"native\"",
+        ],
+    );
+    assert_config_error(
+        &web(
+            "application_type = \"native\"\nsecrets = [\"native-secret\"]\n\
+             redirect_uris = [\"http://127.0.0.1/cb\"]",
+        ),
+        &[],
+        &["clients[0].secrets", "RFC 8252"],
+    );
+    assert_config_error(
+        &web(
+            "redirect_uris = [\"https://a.example/cb\"]\nid_token_signed_response_alg = \"HS256\"",
+        ),
+        &[],
+        &["clients[0].id_token_signed_response_alg", "HS256"],
+    );
+    assert_config_error(
+        &format!(
+            "[keys]\nalgorithms = [\"RS256\"]\n{}",
+            web(
+                "redirect_uris = [\"https://a.example/cb\"]\nid_token_signed_response_alg = \"ES256\""
+            )
+        ),
+        &[],
+        &["clients[0].id_token_signed_response_alg", "keys.algorithms"],
+    );
+    assert_config_error(
+        &web("redirect_uris = [\"https://a.example/cb\"]\ndefault_acr_values = [\"urn:gold\"]"),
+        &[],
+        &["clients[0].default_acr_values[0]", "urn:gold", "acr_levels"],
+    );
+    assert_config_error(
+        "[[acr_levels]]\nacr = \"urn:mfa\"\namr = [\"pwd\", \"otp\"]\n",
+        &[],
+        &["acr_levels[0].amr[1]", "otp"],
+    );
+    assert_config_error(
+        "[client_authentication]\nmax_assertion_lifetime = 10\n",
+        &[],
+        &["client_authentication.max_assertion_lifetime"],
+    );
+    // Valid: a native app with a private-use scheme, levels of one's own naming.
+    let ok = check(
+        &format!(
+            "[[acr_levels]]\nacr = \"urn:example:password\"\namr = [\"pwd\"]\n{}",
+            web(
+                "application_type = \"native\"\nredirect_uris = [\"com.example.app:/cb\"]\n\
+                 default_acr_values = [\"urn:example:password\"]"
+            )
+        ),
+        &[],
+    );
+    assert_eq!(ok.code, Some(0), "{}", ok.stderr);
 }

@@ -62,6 +62,12 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
             response_mode,
             state: client_state,
         }) => {
+            tracing::info!(
+                client_id = form.one("client_id").ok().flatten().unwrap_or("-"),
+                error = error.code(),
+                reason = %error.description(),
+                "authorization request refused"
+            );
             return state.respond(AuthorizationResponse::error(
                 redirect_uri,
                 response_mode,
@@ -438,6 +444,12 @@ impl AppState {
 
     /// Sends `error` back to the client of `request` (OIDC Core §3.1.2.6).
     pub fn redirect_error(&self, request: &AuthorizationRequest, error: &OAuthError) -> Response {
+        tracing::info!(
+            client_id = %request.client_id,
+            error = error.code(),
+            reason = %error.description(),
+            "authorization request refused"
+        );
         self.respond(AuthorizationResponse::error(
             request.redirect_uri.clone(),
             request.response_mode,
@@ -450,8 +462,18 @@ impl AppState {
     /// An error page for the user; nothing is redirected (RFC 6749 §4.1.2.1).
     pub fn error_page(&self, error: &OAuthError) -> Response {
         let status = crate::http::error::status_of(error);
-        if matches!(error, OAuthError::ServerError) {
-            tracing::error!("an interactive request failed with server_error");
+        match error {
+            OAuthError::ServerError => {
+                tracing::error!("an interactive request failed with server_error");
+            }
+            OAuthError::TemporarilyUnavailable(reason) => {
+                tracing::warn!(%reason, "an interactive request failed: temporarily unavailable");
+            }
+            _ => tracing::info!(
+                error = error.code(),
+                reason = %error.description(),
+                "request refused with an error page"
+            ),
         }
         let (status, title) = match status {
             StatusCode::SERVICE_UNAVAILABLE => (status, "Try again shortly"),

@@ -93,6 +93,18 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
             Ok(r) => r,
             Err(e) => return state.error_page(&e),
         };
+    // RP-Initiated Logout §2-3: values that failed their checks were dropped (no redirect to an
+    // unregistered post_logout_redirect_uri); the operator sees why.
+    for problem in &request.problems {
+        tracing::info!(
+            client_id = request
+                .client
+                .as_ref()
+                .map_or("-", |c| c.client_id.as_str()),
+            reason = problem,
+            "end-session request: a value was ignored"
+        );
+    }
     let session = match current_session(state, headers).await {
         Ok(s) => s,
         Err(e) => return state.error_page(&e),
