@@ -77,6 +77,40 @@ pub async fn start_session(
     Ok((cookie, session))
 }
 
+/// The same user signed in again in `old`'s browser (`prompt=login`, `max_age`, a step-up):
+/// the session goes on under its `sid`, so that the clients signed in through it and the
+/// grants bound to it stay with it (and a later sign-out reaches them all), with a new cookie
+/// value (no fixation) and the new sign-in's time and methods. `None` when `old` has ended
+/// meanwhile (a sign-out elsewhere): then it is not revived.
+pub async fn renew_session(
+    sessions: &dyn SessionStore,
+    old: &Session,
+    now: UnixTime,
+    lifetimes: SessionLifetimes,
+    data: &SessionData,
+) -> Result<Option<(String, Session)>, OAuthError> {
+    if sessions.delete_session(&old.id_digest).await?.is_none() {
+        return Ok(None);
+    }
+    let cookie = random_id()?;
+    let mut data = data.clone();
+    data.browser_state = random_id()?;
+    let absolute = now.saturating_add(secs(lifetimes.absolute));
+    let session = Session {
+        id_digest: handle_digest(&cookie),
+        sid: old.sid.clone(),
+        subject: old.subject.clone(),
+        auth_time: now,
+        created_at: old.created_at,
+        last_seen: now,
+        expires_at: now.saturating_add(secs(lifetimes.idle)).min(absolute),
+        absolute_expires_at: absolute,
+        data: serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?,
+    };
+    sessions.insert_session(&session).await?;
+    Ok(Some((cookie, session)))
+}
+
 /// The live session a cookie names, its idle expiry moved forward (written at most once a
 /// minute).
 pub async fn load_session(
@@ -409,11 +443,6 @@ pub async fn take_interaction(
     Ok(Ok(interaction))
 }
 
-/// A new browser-binding value.
-pub fn new_browser_id() -> Result<String, OAuthError> {
-    random_id()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -510,6 +539,44 @@ mod tests {
         assert_eq!(
             remembered_consent(&store, "u", "other", 2).await.unwrap(),
             RememberedConsent::default()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_renewed_session_keeps_its_sid_under_a_new_cookie() {
+        let store = MemoryStore::new();
+        let life = SessionLifetimes {
+            idle: 100,
+            absolute: 150,
+        };
+        let (cookie, old) = start_session(&store, "u", 1_000, life, &SessionData::default())
+            .await
+            .unwrap();
+        let (renewed, session) = renew_session(&store, &old, 1_050, life, &SessionData::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(renewed, cookie);
+        assert_eq!(session.sid, old.sid);
+        assert_eq!(session.auth_time, 1_050);
+        assert!(
+            load_session(&store, &cookie, 1_051, life)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            load_session(&store, &renewed, 1_051, life)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Ended meanwhile: not revived.
+        assert!(
+            renew_session(&store, &old, 1_060, life, &SessionData::default())
+                .await
+                .unwrap()
+                .is_none()
         );
     }
 

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use tessera_core::logout::issue_logout_token;
 use tessera_core::model::{Client, Session};
-use tessera_core::tokens::{KeyRing, SigningAlg};
+use tessera_core::tokens::KeyRing;
 use tokio::task::JoinHandle;
 
 use crate::outbound::{Outbound, OutboundError, OutboundPolicy};
@@ -40,24 +40,24 @@ impl Backchannel {
     }
 
     /// Sends a logout token for `session` to every client in `clients` that registered a
-    /// back-channel URI. Returns the delivery tasks (callers that must wait, like the CLI,
-    /// await them; the server does not).
+    /// back-channel URI, signed with the algorithm of the client's identity tokens
+    /// (Back-Channel Logout 1.0 §2.4, OIDC Registration §2). Returns the delivery tasks
+    /// (callers that must wait, like the CLI, await them; the server does not).
     pub fn notify(
         self: &Arc<Self>,
         issuer: &str,
         ring: &KeyRing,
-        alg: SigningAlg,
         session: &Session,
         clients: &[Client],
         now: i64,
     ) -> Vec<JoinHandle<bool>> {
-        let Ok(key) = ring.signing_key(alg) else {
-            tracing::error!("no signing key for logout tokens");
-            return vec![];
-        };
         let mut tasks = Vec::new();
         for client in clients {
             let Some(uri) = client.logout.backchannel_logout_uri.clone() else {
+                continue;
+            };
+            let Ok(key) = ring.signing_key(client.id_token_signed_response_alg) else {
+                tracing::error!(client_id = %client.client_id, "no signing key for its logout tokens");
                 continue;
             };
             let token = match issue_logout_token(

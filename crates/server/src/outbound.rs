@@ -109,6 +109,11 @@ fn is_public_v6(ip: Ipv6Addr) -> bool {
         || (s[0] & 0xffc0) == 0xfe80 // link-local
         || (s[0] & 0xffc0) == 0xfec0 // site-local (deprecated)
         || (s[0] == 0x2001 && s[1] == 0x0db8) // documentation
+        // Tunnels to IPv4 hosts: 6to4 (2002::/16, RFC 3056) embeds an IPv4 address, as does
+        // Teredo (2001::/32, RFC 4380, obfuscated); through a relay they may reach one that
+        // is not public, so both are refused like the other special ranges.
+        || s[0] == 0x2002
+        || (s[0] == 0x2001 && s[1] == 0)
         || s[..6] == [0; 6]) // IPv4-compatible and other ::/64 oddities
 }
 
@@ -276,6 +281,12 @@ mod tests {
             "64:ff9b::a9fe:a9fe",
             "::127.0.0.1",
             "2001:db8::1",
+            // 6to4 and Teredo, around loopback, link-local and public IPv4 addresses alike.
+            "2002:7f00:1::1",
+            "2002:a9fe:a9fe::1",
+            "2002:808:808::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
+            "2001::1",
         ] {
             assert!(!is_public(ip(s)), "{s} must be refused");
         }

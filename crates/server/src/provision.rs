@@ -46,40 +46,43 @@ pub async fn hash_password_blocking(password: Secret<String>) -> anyhow::Result<
     Ok(tokio::task::spawn_blocking(move || hash_password(password.expose())).await??)
 }
 
-async fn password_hash_for(seed: &UserSeed, current: Option<&str>) -> anyhow::Result<String> {
-    match &seed.password {
-        PasswordSpec::Hash(h) => Ok(h.clone()),
-        PasswordSpec::Clear(clear) => {
-            if let Some(current) = current {
-                let (clear_copy, current_copy) = (clear.clone(), current.to_string());
-                let same = tokio::task::spawn_blocking(move || {
-                    verify_password(clear_copy.expose(), &current_copy)
-                })
-                .await?;
-                if same {
-                    return Ok(current.to_string());
-                }
-            }
-            hash_password_blocking(clear.clone()).await
-        }
-    }
+/// A stored hash that no password matches: a configured user whose password is still being
+/// hashed cannot sign in (rather than with the password they had before).
+const NOT_YET_HASHED: &str = "!pending-hash";
+
+/// A configured user whose password is set in the background.
+pub struct PendingPassword {
+    subject: String,
+    seed: UserSeed,
 }
 
-/// Creates or updates configured users; removes config-declared users the file no longer has.
-/// Clear passwords are verified against the stored hash and hashed anew only when they changed.
-pub async fn provision_users(
+/// Applies what the configuration says of users and costs nothing: new users are created (their
+/// password follows in [`apply_passwords`]), claims and `disabled` flags are updated, a
+/// configured hash is stored, and config-declared users the file no longer has are removed.
+/// Runs before the server listens, so that no request sees a user the file disabled or
+/// removed. Returns the clear passwords left to check and hash.
+pub async fn apply_users(
     store: &dyn Store,
     clock: &dyn Clock,
     seeds: &[UserSeed],
-) -> anyhow::Result<()> {
+) -> anyhow::Result<Vec<PendingPassword>> {
     let now = clock.now();
+    let mut pending = Vec::new();
     for seed in seeds {
-        match store.find_user_by_username(&seed.username).await? {
+        let configured_hash = match &seed.password {
+            PasswordSpec::Hash(h) => Some(h.clone()),
+            PasswordSpec::Clear(_) => None,
+        };
+        let subject = match store.find_user_by_username(&seed.username).await? {
             None => {
                 let user = User {
                     subject: new_subject()?,
                     username: seed.username.clone(),
-                    password_hash: Secret::new(password_hash_for(seed, None).await?),
+                    password_hash: Secret::new(
+                        configured_hash
+                            .clone()
+                            .unwrap_or_else(|| NOT_YET_HASHED.into()),
+                    ),
                     claims: seed.claims.clone(),
                     source: Source::Config,
                     disabled: seed.disabled,
@@ -88,9 +91,12 @@ pub async fn provision_users(
                 };
                 store.insert_user(&user).await?;
                 tracing::info!(username = %user.username, "created user from the configuration");
+                user.subject
             }
             Some(mut user) => {
-                let hash = password_hash_for(seed, Some(user.password_hash.expose())).await?;
+                let hash = configured_hash
+                    .clone()
+                    .unwrap_or_else(|| user.password_hash.expose().clone());
                 if hash != *user.password_hash.expose()
                     || user.claims != seed.claims
                     || user.disabled != seed.disabled
@@ -102,7 +108,14 @@ pub async fn provision_users(
                     store.update_user(&user).await?;
                     tracing::info!(username = %user.username, "updated user from the configuration");
                 }
+                user.subject
             }
+        };
+        if configured_hash.is_none() {
+            pending.push(PendingPassword {
+                subject,
+                seed: seed.clone(),
+            });
         }
     }
     let declared: HashSet<&str> = seeds.iter().map(|u| u.username.as_str()).collect();
@@ -111,6 +124,38 @@ pub async fn provision_users(
             store.delete_user(&user.subject).await?;
             tracing::info!(username = %user.username, "removed user no longer in the configuration");
         }
+    }
+    Ok(pending)
+}
+
+/// Checks configured clear passwords against the stored hashes and stores a new hash where one
+/// changed (an Argon2 computation each, so this runs after the server listens; `/readyz`
+/// waits for it).
+pub async fn apply_passwords(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    pending: Vec<PendingPassword>,
+) -> anyhow::Result<()> {
+    for PendingPassword { subject, seed } in pending {
+        let PasswordSpec::Clear(clear) = &seed.password else {
+            continue;
+        };
+        let Some(mut user) = store.find_user_by_subject(&subject).await? else {
+            continue;
+        };
+        let current = user.password_hash.expose().clone();
+        let (clear_copy, current_copy) = (clear.clone(), current.clone());
+        let same = tokio::task::spawn_blocking(move || {
+            verify_password(clear_copy.expose(), &current_copy)
+        })
+        .await?;
+        if same {
+            continue;
+        }
+        user.password_hash = Secret::new(hash_password_blocking(clear.clone()).await?);
+        user.updated_at = clock.now();
+        store.update_user(&user).await?;
+        tracing::info!(username = %user.username, "set the configured password");
     }
     Ok(())
 }

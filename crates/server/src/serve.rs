@@ -18,10 +18,23 @@ use tokio::task::JoinHandle;
 use crate::config::Config;
 use crate::http::{self, AppInner, AppState, Readiness};
 use crate::keycache::initial_key_cache;
-use crate::provision::{provision_clients_and_resources, provision_users};
+use crate::provision::{apply_passwords, apply_users, provision_clients_and_resources};
 
-/// How often expired grants and sessions are purged.
-const PURGE_INTERVAL: Duration = Duration::from_secs(300);
+/// How often expired grants and sessions are purged: short-lived entries (parked requests,
+/// interactions, codes) then take little room for long.
+const PURGE_INTERVAL: Duration = Duration::from_secs(60);
+
+/// Deletes grants and sessions that expired before `now`, then gives their space back to the
+/// file system (SQLite); returns how many were deleted (REL-12).
+pub async fn purge_expired(store: &dyn Store, now: i64) -> anyhow::Result<u64> {
+    let grants = store.purge_expired_grants(now).await?;
+    let sessions = store.purge_expired_sessions(now).await?;
+    if grants + sessions > 0 {
+        store.reclaim_space().await?;
+        tracing::info!(grants, sessions, "purged expired entries");
+    }
+    Ok(grants + sessions)
+}
 
 /// A server that is accepting connections.
 pub struct RunningServer {
@@ -35,6 +48,8 @@ pub struct RunningServer {
     background: Vec<JoinHandle<()>>,
     /// Held while serving: one server per SQLite file.
     _file_lock: Option<std::fs::File>,
+    /// Set when background work the server cannot run without failed.
+    failed: watch::Receiver<Option<String>>,
 }
 
 /// SECURITY.md REL-14: one server per SQLite file. A second `tessera serve` on the same file
@@ -82,11 +97,24 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     provision_clients_and_resources(store.as_ref(), &config)
         .await
         .context("cannot write the configured clients and resources to the database")?;
+    // Before listening: no request may see a user the configuration disabled or removed.
+    let pending_passwords = apply_users(store.as_ref(), clock.as_ref(), &config.users)
+        .await
+        .context("cannot write the configured users to the database")?;
     let keys = Arc::new(
         initial_key_cache(store.as_ref(), clock.as_ref(), &config.keys)
             .await
             .context("cannot load signing keys")?,
     );
+    // One MAC key for the server's cookies, shared by every instance on this database.
+    let cookie_secret = store
+        .server_secret(
+            "cookie_mac",
+            &tessera_core::Secret::new(tessera_core::crypto::random_handle()?),
+            clock.now(),
+        )
+        .await
+        .context("cannot read the cookie key")?;
     let clients = crate::clientcache::ClientCache::load(store.clone())
         .await
         .context("cannot read the registered clients")?;
@@ -110,7 +138,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         endpoint_urls,
         pages: http::ui::pages::Pages::load(config.ui_templates.as_deref(), &config.issuer)?,
         cookies: http::ui::cookies::CookieNames::for_issuer(&config.issuer),
+        cookie_mac: http::ui::cookies::CookieMac::new(cookie_secret.expose().as_bytes()),
         throttle: http::ui::throttle::Throttle::new(config.login),
+        parking: http::ui::park::ParkingLimit::default(),
         scan_limit: http::scan_limit::ScanLimit::new(config.introspection.max_inactive_per_minute),
         passwords: crate::hashing::PasswordCheckers::start(
             std::thread::available_parallelism().map_or(2, |n| n.get()),
@@ -142,19 +172,19 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         "tessera is listening"
     );
 
-    // Users last and in the background: verifying configured clear-text passwords costs an
-    // Argon2 computation each, which must not delay the first request. /readyz waits for it.
+    // Configured clear passwords last and in the background: checking each costs an Argon2
+    // computation, which must not delay the first request. /readyz waits for it; a failure
+    // stops the server (`RunningServer::failed`).
+    let (failed_tx, failed) = watch::channel(None);
     let users = {
-        let (store, clock, config, readiness) = (
-            store.clone(),
-            clock.clone(),
-            config.clone(),
-            readiness.clone(),
-        );
+        let (store, clock, readiness) = (store.clone(), clock.clone(), readiness.clone());
         tokio::spawn(async move {
-            match provision_users(store.as_ref(), clock.as_ref(), &config.users).await {
+            match apply_passwords(store.as_ref(), clock.as_ref(), pending_passwords).await {
                 Ok(()) => readiness.provisioned.store(true, Ordering::SeqCst),
-                Err(e) => tracing::error!(error = %e, "cannot provision configured users"),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot provision configured users' passwords");
+                    let _ = failed_tx.send(Some(format!("cannot provision configured users: {e}")));
+                }
             }
         })
     };
@@ -184,18 +214,8 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             let mut tick = tokio::time::interval(PURGE_INTERVAL);
             loop {
                 tick.tick().await;
-                let now = clock.now();
-                match (
-                    store.purge_expired_grants(now).await,
-                    store.purge_expired_sessions(now).await,
-                ) {
-                    (Ok(g), Ok(s)) if g + s > 0 => {
-                        tracing::info!(grants = g, sessions = s, "purged expired entries")
-                    }
-                    (Err(e), _) | (_, Err(e)) => {
-                        tracing::warn!(error = %e, "cannot purge expired entries")
-                    }
-                    _ => {}
+                if let Err(e) = purge_expired(store.as_ref(), clock.now()).await {
+                    tracing::warn!(error = %e, "cannot purge expired entries");
                 }
             }
         })
@@ -208,10 +228,24 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         server,
         background: vec![users, key_refresh, purge],
         _file_lock: file_lock,
+        failed,
     })
 }
 
 impl RunningServer {
+    /// Resolves with the reason when background work the server cannot run without fails.
+    pub async fn failure(&self) -> String {
+        let mut failed = self.failed.clone();
+        loop {
+            if let Some(reason) = failed.borrow_and_update().clone() {
+                return reason;
+            }
+            if failed.changed().await.is_err() {
+                return std::future::pending().await;
+            }
+        }
+    }
+
     /// Stops gracefully: `/readyz` fails first (for `http.shutdown_delay`), then the listener
     /// closes and in-flight requests get `http.shutdown_grace` to finish, then the database
     /// pool closes.
@@ -280,7 +314,17 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             crate::cli::dev_banner(&server.state.config, server.local_addr)
         );
     }
-    shutdown_signal().await;
-    tracing::info!("shutdown signal received; draining");
-    server.shutdown().await
+    let failure = tokio::select! {
+        () = shutdown_signal() => None,
+        reason = server.failure() => Some(reason),
+    };
+    match &failure {
+        None => tracing::info!("shutdown signal received; draining"),
+        Some(reason) => tracing::error!(%reason, "stopping"),
+    }
+    server.shutdown().await?;
+    match failure {
+        None => Ok(()),
+        Some(reason) => Err(anyhow::anyhow!(reason)),
+    }
 }

@@ -1,11 +1,12 @@
 //! Clients, resources, signing keys and users.
 
 use async_trait::async_trait;
+use tessera_core::clock::UnixTime;
 use tessera_core::crypto::{base64url, base64url_decode};
 use tessera_core::model::{Client, KeyRecord, Resources, Source, User};
 use tessera_core::secret::Secret;
 use tessera_core::store::{
-    ClientStore, KeyStore, ResourceStore, StoreError, StoreResult, UserStore,
+    ClientStore, KeyStore, ResourceStore, SecretStore, StoreError, StoreResult, UserStore,
 };
 
 use crate::SqlStore;
@@ -197,5 +198,30 @@ impl UserStore for SqlStore {
     async fn delete_user(&self, subject: &str) -> StoreResult<bool> {
         let q = Query::new("DELETE FROM users WHERE subject = $1").text(subject);
         Ok(self.execute(q).await? > 0)
+    }
+}
+
+#[async_trait]
+impl SecretStore for SqlStore {
+    async fn server_secret(
+        &self,
+        name: &str,
+        candidate: &Secret<String>,
+        now: UnixTime,
+    ) -> StoreResult<Secret<String>> {
+        // Inserted once (the primary key decides between concurrent instances), then read.
+        let insert = Query::new(
+            "INSERT INTO server_secrets (name, value, created_at) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO NOTHING",
+        )
+        .text(name)
+        .text(candidate.expose())
+        .int(now);
+        self.execute(insert).await?;
+        let read = Query::new("SELECT value FROM server_secrets WHERE name = $1").text(name);
+        self.fetch_optional(read, |row| row.text("value"))
+            .await?
+            .map(Secret::new)
+            .ok_or_else(|| StoreError::Internal(format!("server secret `{name}` is missing")))
     }
 }

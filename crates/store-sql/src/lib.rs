@@ -59,6 +59,52 @@ pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
     (!file.as_os_str().is_empty() && file.as_os_str() != ":memory:").then(|| file.to_path_buf())
 }
 
+/// The SQLite file holds the signing keys (in clear until keys are encrypted at rest): it is
+/// created readable and writable by its owner only, and a file (or its `-wal` and `-shm`
+/// companions, which SQLite creates with the file's mode) that other accounts can read or
+/// write is refused, naming the fix.
+fn private_database_file(path: &std::path::Path) -> StoreResult<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(e) => {
+                return Err(StoreError::Unavailable(format!(
+                    "cannot create the database file {}: {e}",
+                    path.display()
+                )));
+            }
+        }
+        for suffix in ["", "-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(suffix);
+            let file = std::path::PathBuf::from(name);
+            let Ok(meta) = std::fs::metadata(&file) else {
+                continue;
+            };
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                return Err(StoreError::Internal(format!(
+                    "the database file {} can be read or written by other accounts (mode \
+                     {mode:03o}); it holds the signing keys: run `chmod 600 {}*` and start again",
+                    file.display(),
+                    path.display()
+                )));
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+    Ok(())
+}
+
 /// Connection settings.
 #[derive(Debug, Clone)]
 pub struct SqlOptions {
@@ -97,6 +143,9 @@ impl SqlStore {
                 redact_database_url(url)
             ))
         })?;
+        if let Some(file) = sqlite_file(url) {
+            private_database_file(&file)?;
+        }
         let url = match backend {
             Backend::Sqlite if !url.contains("mode=") => {
                 let sep = if url.contains('?') { '&' } else { '?' };
@@ -114,11 +163,13 @@ impl SqlStore {
             .after_connect(move |conn, _meta| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL: readers do not block the writer; FULL: a commit survives power
-                        // loss; busy_timeout: a write waits for another process's instead of
-                        // failing with BUSY.
+                        // auto_vacuum first, while a new file has no table yet: deleted rows'
+                        // pages can then be given back (REL-12). WAL: readers do not block
+                        // the writer; FULL: a commit survives power loss; busy_timeout: a
+                        // write waits for another process's instead of failing with BUSY.
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
+                            "PRAGMA auto_vacuum = INCREMENTAL; \
+                             PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; \
                              PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
                         )
                         .await?;
@@ -254,6 +305,12 @@ impl SqlStore {
     pub async fn open(url: &str, options: &SqlOptions) -> StoreResult<SqlStore> {
         let store = Self::connect(url, options).await?;
         store.migrate().await?;
+        if let Some(lite) = &store.lite {
+            let lite = lite.clone();
+            tokio::task::spawn_blocking(move || lite.ensure_incremental_vacuum())
+                .await
+                .map_err(|e| StoreError::Internal(e.to_string()))??;
+        }
         Ok(store)
     }
 
@@ -309,6 +366,15 @@ impl Store for SqlStore {
         })
         .await
         .map(|_| ())
+    }
+
+    async fn reclaim_space(&self) -> StoreResult<()> {
+        let Some(lite) = self.lite.clone() else {
+            return Ok(());
+        };
+        tokio::task::spawn_blocking(move || lite.reclaim_space())
+            .await
+            .map_err(|e| StoreError::Internal(e.to_string()))?
     }
 
     fn backend(&self) -> &'static str {

@@ -23,6 +23,9 @@ const READERS_KEPT: usize = 8;
 /// Writes committed together at most.
 const MAX_BATCH: usize = 64;
 
+/// `PRAGMA auto_vacuum` value of incremental vacuum.
+const INCREMENTAL: i64 = 2;
+
 /// Statements kept prepared per connection (the store uses about forty).
 const STATEMENT_CACHE: usize = 64;
 
@@ -248,6 +251,37 @@ impl Lite {
             readers.push(conn);
         }
         result
+    }
+
+    /// Switches the file to incremental auto-vacuum if it is not in that mode yet (files made
+    /// before it was the default): one `VACUUM`, outside any transaction. New files get the mode
+    /// when their first connection sets it, before any table exists.
+    pub(crate) fn ensure_incremental_vacuum(&self) -> StoreResult<()> {
+        let conn = open(&self.path)?;
+        let mode: i64 = conn
+            .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
+            .map_err(map_err)?;
+        if mode != INCREMENTAL {
+            conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
+                .map_err(map_err)?;
+        }
+        Ok(())
+    }
+
+    /// Gives the pages of deleted rows back to the file system: frees them from the database
+    /// (incremental vacuum), then copies the log into the file and truncates the log.
+    pub(crate) fn reclaim_space(&self) -> StoreResult<()> {
+        let conn = open(&self.path)?;
+        // Each step of the pragma frees one page: step it to the end.
+        let mut vacuum = conn.prepare("PRAGMA incremental_vacuum").map_err(map_err)?;
+        let mut steps = vacuum.raw_query();
+        while steps.next().map_err(map_err)?.is_some() {}
+        drop(steps);
+        drop(vacuum);
+        // Readers may hold the log a moment longer: the checkpoint then leaves some of it,
+        // which the next one takes.
+        conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))
+            .map_err(map_err)
     }
 
     /// Queues a write for the writer thread; answers once its batch has committed.

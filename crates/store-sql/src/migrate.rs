@@ -15,12 +15,20 @@ struct Migration {
 
 /// Every migration, oldest first. Each has an SQLite and a PostgreSQL text; they are the
 /// same file while the portable subset suffices.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sqlite: include_str!("../migrations/0001_initial.sql"),
-    postgres: include_str!("../migrations/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sqlite: include_str!("../migrations/0001_initial.sql"),
+        postgres: include_str!("../migrations/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "server_secrets",
+        sqlite: include_str!("../migrations/0002_server_secrets.sql"),
+        postgres: include_str!("../migrations/0002_server_secrets.sql"),
+    },
+];
 
 /// Takes Tessera's migration lock in PostgreSQL (an arbitrary constant key).
 const PG_LOCK: &str = "SELECT pg_advisory_xact_lock(2119559072)";

@@ -124,3 +124,100 @@ async fn unsupported_url_is_refused_with_redacted_message() {
     assert!(message.contains("unsupported database URL"), "{message}");
     assert!(!message.contains("hunter2"), "{message}");
 }
+
+/// SQLite file of `dir`, opened as a store.
+async fn sqlite_in(dir: &std::path::Path) -> (String, SqlStore) {
+    let url = format!("sqlite://{}", dir.join("t.db").display());
+    let store = SqlStore::open(&url, &SqlOptions::default()).await.unwrap();
+    (url, store)
+}
+
+/// The database holds the signing keys: its files are created for their owner only, and a file
+/// other accounts can read is refused with the fix.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_files_are_private_and_readable_ones_are_refused() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (url, store) = sqlite_in(dir.path()).await;
+    tessera_core::store::ClientStore::list_clients(&store)
+        .await
+        .unwrap();
+    for suffix in ["", "-wal", "-shm"] {
+        let file = dir.path().join(format!("t.db{suffix}"));
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} has mode {mode:o}", file.display());
+    }
+    store.close().await;
+    let db = dir.path().join("t.db");
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let refused = SqlStore::open(&url, &SqlOptions::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("other accounts") && refused.contains("chmod 600"),
+        "{refused}"
+    );
+    std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o600)).unwrap();
+    SqlStore::open(&url, &SqlOptions::default()).await.unwrap();
+}
+
+fn file_size(dir: &std::path::Path) -> u64 {
+    ["t.db", "t.db-wal"]
+        .iter()
+        .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
+        .map(|m| m.len())
+        .sum()
+}
+
+/// REL-12: expired entries are purged and the file gives their space back (incremental
+/// vacuum); a file made before incremental vacuum was the default is converted once.
+#[tokio::test]
+async fn rel12_purged_space_is_given_back_to_the_file_system() {
+    use tessera_core::model::Grant;
+    use tessera_core::store::{GrantStore as _, Store as _};
+    let dir = tempfile::tempdir().unwrap();
+    let (url, store) = sqlite_in(dir.path()).await;
+    store.close().await;
+    // A file of the old kind: no auto-vacuum.
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    conn.execute_batch("PRAGMA auto_vacuum = NONE; VACUUM;")
+        .unwrap();
+    drop(conn);
+    let store = SqlStore::open(&url, &SqlOptions::default()).await.unwrap();
+    let conn = rusqlite::Connection::open(dir.path().join("t.db")).unwrap();
+    let mode: i64 = conn
+        .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(mode, 2, "converted to incremental auto-vacuum");
+    drop(conn);
+
+    let padding = "x".repeat(16 * 1024);
+    for i in 0..1_500 {
+        let grant = Grant {
+            handle_digest: format!("parked-{i}"),
+            kind: "parked_request".into(),
+            client_id: "c".into(),
+            subject: None,
+            session_id: None,
+            family: None,
+            data: serde_json::Value::String(padding.clone()),
+            created_at: 0,
+            expires_at: 100,
+            consumed_at: None,
+        };
+        store.insert_grant(&grant).await.unwrap();
+    }
+    store.reclaim_space().await.unwrap();
+    let full = file_size(dir.path());
+    assert!(full > 20 * 1024 * 1024, "{full} bytes");
+    assert_eq!(store.purge_expired_grants(101).await.unwrap(), 1_500);
+    assert!(store.find_grant("parked-0").await.unwrap().is_none());
+    store.reclaim_space().await.unwrap();
+    let after = file_size(dir.path());
+    assert!(
+        after < full / 10,
+        "the file kept its space: {full} bytes before, {after} after"
+    );
+}

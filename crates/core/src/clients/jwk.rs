@@ -54,6 +54,26 @@ fn decoded(field: &Option<String>, name: &str) -> Result<Vec<u8>, String> {
         .ok_or_else(|| format!("`{name}` is missing or not base64url"))
 }
 
+/// RFC 8032 §5.1.3: a public key is the canonical encoding of a point on the curve. A point of
+/// small order (the identity, an all-zero `x`, the other torsion points) lets a constant
+/// signature verify for every message under lax verifiers, and a non-canonical encoding is
+/// another spelling of a key: both are refused at registration.
+fn check_ed25519_point(bytes: [u8; 32]) -> Result<(), String> {
+    let compressed = curve25519_dalek::edwards::CompressedEdwardsY(bytes);
+    let point = compressed
+        .decompress()
+        .ok_or("the Ed25519 key `x` is not a point on the curve")?;
+    if point.is_small_order() {
+        return Err(
+            "the Ed25519 key `x` is a point of small order, which is never a real key".into(),
+        );
+    }
+    if point.compress() != compressed {
+        return Err("the Ed25519 key `x` is not canonically encoded (RFC 8032 §5.1.3)".into());
+    }
+    Ok(())
+}
+
 impl ClientJwk {
     /// Parses one key from JSON, refusing private members.
     pub fn from_json(value: &serde_json::Value) -> Result<ClientJwk, String> {
@@ -96,10 +116,12 @@ impl ClientJwk {
                 Ok(())
             }
             "OKP" if self.crv.as_deref() == Some("Ed25519") => {
-                if decoded(&self.x, "x")?.len() != 32 {
-                    return Err("Ed25519 keys are 32 bytes".into());
-                }
-                Ok(())
+                let x = decoded(&self.x, "x")?;
+                let bytes: [u8; 32] = x
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| "Ed25519 keys are 32 bytes")?;
+                check_ed25519_point(bytes)
             }
             other => Err(format!(
                 "unsupported key `{other}` (use RSA, EC P-256 or OKP Ed25519)"
@@ -179,6 +201,57 @@ mod tests {
                 &sig
             ));
         }
+    }
+
+    /// Small-order Ed25519 points let a constant signature verify under lax verifiers; they and
+    /// non-canonical encodings are refused at registration (RFC 8032 §5.1.3).
+    #[test]
+    fn ed25519_small_order_and_non_canonical_points_are_refused() {
+        use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair as _};
+        let okp = |bytes: &[u8]| {
+            ClientJwk::from_json(&json!({
+                "kty": "OKP", "crv": "Ed25519", "x": crate::crypto::base64url(bytes)
+            }))
+        };
+        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&aws_lc_rs::rand::SystemRandom::new()).unwrap();
+        let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
+        okp(pair.public_key().as_ref()).unwrap();
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        // y = -1 (order 2), y = 0 (order 4), y = p + 1 (the identity, spelt differently).
+        let mut minus_one = [0xff; 32];
+        minus_one[0] = 0xec;
+        minus_one[31] = 0x7f;
+        let mut p_plus_one = [0xff; 32];
+        p_plus_one[0] = 0xee;
+        p_plus_one[31] = 0x7f;
+        for (what, bytes) in [
+            ("identity", identity),
+            ("all zero", [0u8; 32]),
+            ("order 2", minus_one),
+            ("identity, non-canonical", p_plus_one),
+        ] {
+            let refused = okp(&bytes).unwrap_err();
+            assert!(refused.contains("Ed25519"), "{what}: {refused}");
+        }
+        // Non-canonical without being small: y + p for a y < 19 that is on the curve.
+        let non_canonical = (0u8..19).find_map(|y| {
+            let mut bytes = [0u8; 32];
+            bytes[0] = y;
+            let point = curve25519_dalek::edwards::CompressedEdwardsY(bytes).decompress()?;
+            if point.is_small_order() {
+                return None;
+            }
+            // y + p, p = 2^255 - 19.
+            let mut plus_p = [0xffu8; 32];
+            plus_p[31] = 0x7f;
+            let (low, carry) = y.overflowing_add(0xed);
+            plus_p[0] = low;
+            (!carry).then_some(plus_p)
+        });
+        let bytes = non_canonical.unwrap();
+        assert!(okp(&bytes).unwrap_err().contains("canonical"));
+        assert!(okp(&[1u8; 31]).unwrap_err().contains("32 bytes"));
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::refresh_token::{RefreshData, refresh_grant, wants_refresh_token};
+use super::scopes::token_audiences;
 use super::{
     TokenContext, UserTokens, burn_on_error, check_grant_allowed, ensure_user_active, find_live,
     invalid_grant, prepare_user_tokens, redeem_for, refuse_not_live,
@@ -144,7 +145,7 @@ pub async fn exchange(
         return Err(refuse_not_live(ctx, code, GRANT_TYPE, REFUSAL).await);
     };
     let checked = check(users, client, form, &grant).await;
-    let (data, user) = burn_on_error(ctx, &digest, GRANT_TYPE, checked).await?;
+    let (data, user, audiences) = burn_on_error(ctx, &digest, GRANT_TYPE, checked).await?;
     let prepared = prepare_user_tokens(
         ctx,
         client,
@@ -152,7 +153,7 @@ pub async fn exchange(
             user: &user,
             claims: &data.claims,
             scopes: data.scopes.clone(),
-            audiences: data.audiences.clone(),
+            audiences,
             family: grant.family.clone(),
             sign_in: data.sign_in(),
             acr_in_id_token: data.acr_in_id_token,
@@ -191,13 +192,14 @@ pub async fn exchange(
     })
 }
 
-/// The checks of a live code, for the client redeeming it with `form`.
+/// The checks of a live code, for the client redeeming it with `form`; the access token's
+/// audiences.
 async fn check(
     users: &dyn UserStore,
     client: &Client,
     form: &Form,
     grant: &Grant,
-) -> Result<(CodeData, User), OAuthError> {
+) -> Result<(CodeData, User, Vec<String>), OAuthError> {
     let data: CodeData =
         serde_json::from_value(grant.data.clone()).map_err(|_| OAuthError::ServerError)?;
     // SEC-16: the code is bound to its client.
@@ -223,7 +225,9 @@ async fn check(
         (Some(_), _) => return Err(invalid_grant("the code_verifier does not match")),
         (None, Some(_)) => return Err(invalid_grant("no code_challenge was sent for this code")),
     }
+    // RFC 8707 §2.2: `resource` picks among the granted audiences, nothing beyond.
+    let audiences = token_audiences(&data.audiences, form.all("resource"))?;
     // SEC-26: a disabled or deleted user gets nothing.
     let user = ensure_user_active(users, grant.subject.as_deref().unwrap_or_default()).await?;
-    Ok((data, user))
+    Ok((data, user, audiences))
 }

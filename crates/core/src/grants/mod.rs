@@ -21,6 +21,7 @@ use crate::tokens::access_token::{
 use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
 use crate::tokens::{KeyRing, SigningAlg};
 use crate::userinfo::released_claims;
+use scopes::scopes_for_audiences;
 
 /// What a grant needs from the server.
 #[derive(Clone, Copy)]
@@ -223,12 +224,14 @@ pub(crate) fn prepare_user_tokens(
         ctx.resources,
     );
     let sign_in = tokens.sign_in;
+    // SEC-27: the access token's scope is narrowed to its audience.
+    let access_scopes = scopes_for_audiences(ctx.resources, &tokens.scopes, &tokens.audiences);
     let (access, record) = prepare_access_token(
         AccessTokenRequest {
             issuer: ctx.issuer,
             client,
             subject: subject.to_string(),
-            scopes: tokens.scopes,
+            scopes: access_scopes,
             audiences: tokens.audiences,
             now: ctx.now,
             family: tokens.family.clone(),

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::scopes::parse_scope;
+use super::scopes::{parse_scope, token_audiences};
 use super::{
     TokenContext, UserTokens, burn_on_error, check_grant_allowed, ensure_user_active, find_live,
     invalid_grant, prepare_user_tokens, redeem_for, refuse_not_live,
@@ -124,6 +124,7 @@ fn narrowed_audiences(
 struct Checked {
     user: crate::model::User,
     scopes: Vec<String>,
+    audiences: Vec<String>,
     data: RefreshData,
     family: String,
 }
@@ -170,6 +171,11 @@ async fn check(
         .into_iter()
         .filter(|s| client.allowed_scopes.contains(s))
         .collect();
+    // RFC 8707 §2.2: `resource` picks among the audiences the remaining scopes are for.
+    let audiences = token_audiences(
+        &narrowed_audiences(ctx, &data, &scopes),
+        form.all("resource"),
+    )?;
     // SEC-26: a disabled or deleted user gets nothing, and the family ends.
     let subject = grant.subject.clone().unwrap_or_default();
     let user = match ensure_user_active(users, &subject).await {
@@ -182,6 +188,7 @@ async fn check(
     Ok(Checked {
         user,
         scopes,
+        audiences,
         data,
         family,
     })
@@ -208,6 +215,7 @@ pub async fn exchange(
     let Checked {
         user,
         scopes,
+        audiences,
         data,
         family,
     } = burn_on_error(
@@ -226,7 +234,7 @@ pub async fn exchange(
         UserTokens {
             user: &user,
             claims: &data.claims,
-            audiences: narrowed_audiences(ctx, &data, &scopes),
+            audiences,
             scopes,
             family: Some(family.clone()),
             sign_in: SignIn {

@@ -171,6 +171,52 @@ pub fn user_audiences(
     Ok(audiences)
 }
 
+/// The audiences of a user's access token asked for at the token endpoint (RFC 8707 §2.2): each
+/// `resource` must be one of the `granted` audiences (the grant's), else `invalid_target`;
+/// without `resource`, all of them.
+pub fn token_audiences(
+    granted: &[String],
+    requested: &[String],
+) -> Result<Vec<String>, OAuthError> {
+    if requested.is_empty() {
+        return Ok(granted.to_vec());
+    }
+    let mut out: Vec<String> = Vec::new();
+    for r in requested {
+        if !granted.contains(r) {
+            return Err(OAuthError::InvalidTarget(
+                format!("resource `{r}` was not granted for this authorization").into(),
+            ));
+        }
+        if !out.contains(r) {
+            out.push(r.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// An access token's scope narrowed to its audience (SEC-27, least privilege): an API scope
+/// stays only when one of `audiences` offers it; other scopes (`openid` and the identity
+/// scopes, which userinfo reads) stay.
+pub fn scopes_for_audiences(
+    resources: &Resources,
+    scopes: &[String],
+    audiences: &[String],
+) -> Vec<String> {
+    scopes
+        .iter()
+        .filter(|s| {
+            let is_api_scope = resources.api_scopes.iter().any(|a| &a.name == *s);
+            !is_api_scope
+                || resources
+                    .api_resources
+                    .iter()
+                    .any(|api| audiences.contains(&api.name) && api.scopes.contains(s))
+        })
+        .cloned()
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -314,5 +360,28 @@ mod tests {
             select(None, &["urn:a#frag"]),
             Err(OAuthError::InvalidTarget(_))
         ));
+    }
+
+    #[test]
+    fn token_requests_narrow_audience_and_scope() {
+        let (resources, _) = setup();
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let granted = s(&["urn:a", "urn:b"]);
+        assert_eq!(token_audiences(&granted, &[]).unwrap(), granted);
+        assert_eq!(
+            token_audiences(&granted, &s(&["urn:b", "urn:b"])).unwrap(),
+            s(&["urn:b"])
+        );
+        assert_eq!(
+            token_audiences(&granted, &s(&["urn:c"]))
+                .unwrap_err()
+                .code(),
+            "invalid_target"
+        );
+        let scopes = s(&["openid", "a.read", "b.read", "profile"]);
+        assert_eq!(
+            scopes_for_audiences(&resources, &scopes, &s(&["urn:b"])),
+            s(&["openid", "b.read", "profile"])
+        );
     }
 }

@@ -33,6 +33,7 @@ macro_rules! store_conformance_tests {
             users_roundtrip,
             sessions_roundtrip,
             session_grants_end_with_the_session,
+            server_secrets_are_created_once,
             ping_answers
         );
     };
@@ -542,6 +543,38 @@ pub async fn session_grants_end_with_the_session(store: Arc<dyn Store>) {
     assert!(store.find_grant("g1").await.unwrap().is_none());
     assert!(store.find_grant("g2").await.unwrap().is_some());
     assert!(store.find_grant("g3").await.unwrap().is_some());
+}
+
+/// A server secret is stored by the first caller; every later (or concurrent) caller gets that
+/// one, whatever candidate it brings.
+pub async fn server_secrets_are_created_once(store: Arc<dyn Store>) {
+    let candidates: Vec<Secret<String>> = (0..8)
+        .map(|i| Secret::new(format!("candidate-{i}")))
+        .collect();
+    let mut tasks = Vec::new();
+    for candidate in candidates.clone() {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store.server_secret("cookies", &candidate, 1).await.unwrap()
+        }));
+    }
+    let mut seen = Vec::new();
+    for t in tasks {
+        seen.push(t.await.unwrap());
+    }
+    assert!(seen.iter().all(|s| s == &seen[0]), "one value for everyone");
+    assert!(candidates.contains(&seen[0]));
+    let later = store
+        .server_secret("cookies", &Secret::new("late".into()), 2)
+        .await
+        .unwrap();
+    assert_eq!(later, seen[0]);
+    let other = store
+        .server_secret("other", &Secret::new("o".into()), 2)
+        .await
+        .unwrap();
+    assert_eq!(other.expose(), "o");
+    store.reclaim_space().await.unwrap();
 }
 
 /// The store answers a ping.

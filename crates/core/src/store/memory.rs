@@ -6,11 +6,12 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 use super::{
-    ClientStore, GrantStore, KeyStore, ResourceStore, SessionStore, Store, StoreError, StoreResult,
-    UserStore,
+    ClientStore, GrantStore, KeyStore, ResourceStore, SecretStore, SessionStore, Store, StoreError,
+    StoreResult, UserStore,
 };
 use crate::clock::UnixTime;
 use crate::model::{Client, Grant, KeyRecord, Resources, Session, Source, User};
+use crate::secret::Secret;
 
 #[derive(Default)]
 struct Inner {
@@ -20,6 +21,7 @@ struct Inner {
     keys: Vec<KeyRecord>,
     users: BTreeMap<String, User>,
     sessions: HashMap<String, Session>,
+    secrets: HashMap<String, Secret<String>>,
 }
 
 /// Keeps everything in one mutex; every operation is atomic.
@@ -344,5 +346,22 @@ impl Store for MemoryStore {
 
     fn backend(&self) -> &'static str {
         "memory"
+    }
+}
+
+#[async_trait]
+impl SecretStore for MemoryStore {
+    async fn server_secret(
+        &self,
+        name: &str,
+        candidate: &Secret<String>,
+        _now: UnixTime,
+    ) -> StoreResult<Secret<String>> {
+        Ok(self
+            .lock()?
+            .secrets
+            .entry(name.to_string())
+            .or_insert_with(|| candidate.clone())
+            .clone())
     }
 }

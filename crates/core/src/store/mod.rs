@@ -7,6 +7,7 @@ use async_trait::async_trait;
 
 use crate::clock::UnixTime;
 use crate::model::{Client, Grant, KeyRecord, Resources, Session, Source, User};
+use crate::secret::Secret;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
@@ -140,19 +141,46 @@ pub trait SessionStore: Send + Sync {
         subject: &str,
         now: UnixTime,
     ) -> StoreResult<Vec<Session>>;
-    /// Deletes sessions that expired before `before`; returns how many.
     /// Every live session, oldest first.
     async fn list_sessions(&self, now: UnixTime) -> StoreResult<Vec<Session>>;
+    /// Deletes sessions that expired before `before`; returns how many.
     async fn purge_expired_sessions(&self, before: UnixTime) -> StoreResult<u64>;
+}
+
+/// Server-wide secrets (keys for the MACs of the server's own cookies), shared by every
+/// instance on one database.
+#[async_trait]
+pub trait SecretStore: Send + Sync {
+    /// The secret named `name`: the stored one, or `candidate` when none was stored yet (it is
+    /// stored now). Of several instances asking at once, every one gets the same value.
+    async fn server_secret(
+        &self,
+        name: &str,
+        candidate: &Secret<String>,
+        now: UnixTime,
+    ) -> StoreResult<Secret<String>>;
 }
 
 /// Everything the server needs from a store.
 #[async_trait]
 pub trait Store:
-    ClientStore + ResourceStore + GrantStore + KeyStore + UserStore + SessionStore + Send + Sync
+    ClientStore
+    + ResourceStore
+    + GrantStore
+    + KeyStore
+    + UserStore
+    + SessionStore
+    + SecretStore
+    + Send
+    + Sync
 {
     /// Checks that the store answers (for `/readyz`).
     async fn ping(&self) -> StoreResult<()>;
+    /// Gives the space of deleted rows back to the file system where the backend keeps it
+    /// (SQLite's incremental vacuum); called after the purge of expired entries.
+    async fn reclaim_space(&self) -> StoreResult<()> {
+        Ok(())
+    }
     /// A short name for logs: `memory`, `sqlite`, `postgres`.
     fn backend(&self) -> &'static str;
 }

@@ -94,12 +94,6 @@ pub async fn sessions(config: &Config, command: SessionsCommand) -> anyhow::Resu
             )
             .await?;
             let ring = load_key_ring(&store, &clock, &config.keys).await?;
-            let alg = config
-                .keys
-                .algorithms
-                .first()
-                .copied()
-                .unwrap_or(tessera_core::tokens::SigningAlg::Es256);
             let sender = Backchannel::new(config.outbound.clone())?;
             let mut deliveries = Vec::new();
             let mut ended = 0;
@@ -111,14 +105,7 @@ pub async fn sessions(config: &Config, command: SessionsCommand) -> anyhow::Resu
                     continue;
                 };
                 ended += 1;
-                deliveries.extend(sender.notify(
-                    &config.issuer,
-                    &ring,
-                    alg,
-                    &session,
-                    &clients,
-                    now,
-                ));
+                deliveries.extend(sender.notify(&config.issuer, &ring, &session, &clients, now));
             }
             let mut failed = 0;
             let total = deliveries.len();

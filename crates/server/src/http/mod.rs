@@ -73,8 +73,12 @@ pub struct AppInner {
     pub pages: ui::pages::Pages,
     /// Cookie names for this issuer.
     pub cookies: ui::cookies::CookieNames,
+    /// Authenticates the values of the server's own cookies.
+    pub cookie_mac: ui::cookies::CookieMac,
     /// Sign-in throttling.
     pub throttle: ui::throttle::Throttle,
+    /// Bounds on parked browser POSTs.
+    pub parking: ui::park::ParkingLimit,
     /// Introspection's limit on inactive answers per caller (RFC 7662 §4).
     pub scan_limit: scan_limit::ScanLimit,
     /// Password verification, one thread per core.

@@ -1,6 +1,8 @@
 //! The server on PostgreSQL: the same endpoints, and two instances on one database sharing
 //! signing keys (what a load-balanced deployment relies on).
 
+use tessera_core::Clock as _;
+
 use crate::support::{TestServer, postgres_url};
 
 #[tokio::test]
@@ -22,6 +24,12 @@ async fn two_instances_on_one_database_publish_the_same_keys() {
         TestServer::start_on(&url, ""),
         TestServer::start_on(&url, "")
     );
+    // Each test server has its own fixed clock, read when it was made: two made across a
+    // second boundary would disagree for ever on which key is active. One deployment's
+    // instances share the time.
+    let now = a.clock.now().max(b.clock.now());
+    a.clock.set(now);
+    b.clock.set(now);
     let ka = a.get_json("/.well-known/jwks.json").await;
     let kb = b.get_json("/.well-known/jwks.json").await;
     let signing = |s: &TestServer| {

@@ -103,3 +103,68 @@ async fn cve09_cve17_the_next_user_on_a_browser_gets_only_their_own_session() {
         );
     }
 }
+
+/// The browser-binding cookie: a value the server did not issue is replaced, never used, and
+/// a new one is issued at every sign-in.
+#[tokio::test]
+async fn browser_binding_is_only_what_the_server_issued_and_renewed_at_sign_in() {
+    let server = TestServer::start(PEOPLE).await;
+    let browser = Browser::new(&server.base);
+    let base = reqwest::Url::parse(&server.base).unwrap();
+    let planted = format!("{}{}", "p".repeat(43), "q".repeat(43));
+    browser
+        .jar
+        .add_cookie_str(&format!("tessera-browser={planted}"), &base);
+    let binding = |browser: &Browser| {
+        browser
+            .cookies()
+            .into_iter()
+            .find(|(n, _)| n == "tessera-browser")
+            .map(|(_, v)| v)
+            .unwrap()
+    };
+    let url = authorize_url(&server, "spa", SPA_CB, "&scope=openid&nonce=n");
+    let page = browser.open(&url).await;
+    assert!(page.is_login());
+    let issued = binding(&browser);
+    assert_ne!(issued, planted, "a planted value is replaced");
+    let landing = browser.login(&page, "alice", "alice-password").await;
+    let renewed = binding(&browser);
+    assert_ne!(renewed, issued, "a new binding at sign-in");
+    // The interaction goes on with the new binding (the consent page accepts it).
+    let landing = if landing.is_consent() {
+        browser.allow(&landing, false).await
+    } else {
+        landing
+    };
+    assert!(landing.param("code").is_some(), "{landing:?}");
+}
+
+/// Another user signing in over a session ends it as a sign-out would: its session-bound
+/// tokens die with it instead of being orphaned.
+#[tokio::test]
+async fn signing_in_over_another_users_session_ends_it() {
+    let server = TestServer::start(PEOPLE).await;
+    let browser = Browser::new(&server.base);
+    let (alice, _) = sign_in(&server, &browser, ("alice", "alice-password")).await;
+    assert_eq!(userinfo_name(&server, &alice).await, "Alice Smith");
+    let url = authorize_url(&server, "spa", SPA_CB, "&scope=openid+profile&prompt=login");
+    let page = browser.open(&url).await;
+    let mut landing = browser.login(&page, "bob", "bob-password").await;
+    if landing.is_consent() {
+        landing = browser.allow(&landing, false).await;
+    }
+    assert!(landing.param("code").is_some());
+    let info = server
+        .http
+        .get(server.url("/userinfo"))
+        .bearer_auth(alice["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        info.status(),
+        401,
+        "alice's session-bound token ended with her session"
+    );
+}

@@ -234,6 +234,14 @@ async fn prompt_login_forces_a_new_login() {
         .unwrap();
     let (_, first) = redeem(&server, OTHER, OTHER_CB, &first, Some(VERIFIER)).await;
     server.clock.advance(30);
+    let session_cookie = |browser: &Browser| {
+        browser
+            .cookies()
+            .into_iter()
+            .find(|(name, _)| name == "tessera-session")
+            .map(|(_, value)| value)
+    };
+    let before = session_cookie(&browser).unwrap();
     let url = authorize_url(&server, "other", OTHER_CB, "&scope=openid&prompt=login");
     let login = browser.open(&url).await;
     assert!(
@@ -254,7 +262,11 @@ async fn prompt_login_forces_a_new_login() {
         b["auth_time"].as_i64().unwrap(),
         a["auth_time"].as_i64().unwrap() + 30
     );
-    assert_ne!(a["sid"], b["sid"], "a fresh session on every sign-in");
+    // SEC-52: a new session cookie on every sign-in. The same user's session goes on under
+    // its sid, so that what was signed in through it stays with it (and a sign-out reaches
+    // it all).
+    assert_ne!(session_cookie(&browser).unwrap(), before);
+    assert_eq!(a["sid"], b["sid"]);
 }
 
 #[tokio::test]

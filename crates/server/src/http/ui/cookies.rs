@@ -3,6 +3,54 @@
 //! Domain, Path=/), so no other host can set them.
 
 use axum::http::{HeaderMap, HeaderValue, header};
+use tessera_core::crypto::{base64url, constant_time_eq, random_handle};
+use tessera_core::protocol::OAuthError;
+
+/// Authenticates the values of the server's own cookies (the browser binding, the device
+/// cookie) with an HMAC key shared by every instance: a value the server did not issue is
+/// never accepted, whoever managed to set it in the browser.
+pub struct CookieMac {
+    key: aws_lc_rs::hmac::Key,
+}
+
+/// What the browser-binding cookie is issued for.
+pub const BROWSER_PURPOSE: &str = "browser";
+
+/// Length of the random part and of the tag of a MAC-ed cookie value (base64url of 32 bytes).
+const PART: usize = 43;
+
+impl CookieMac {
+    /// A MAC with the server secret `secret`.
+    pub fn new(secret: &[u8]) -> Self {
+        Self {
+            key: aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, secret),
+        }
+    }
+
+    fn tag(&self, purpose: &str, random: &str) -> String {
+        let mut ctx = aws_lc_rs::hmac::Context::with_key(&self.key);
+        ctx.update(purpose.as_bytes());
+        ctx.update(&[0]);
+        ctx.update(random.as_bytes());
+        base64url(ctx.sign().as_ref())
+    }
+
+    /// A new value for `purpose`: 256 random bits and their tag.
+    pub fn issue(&self, purpose: &str) -> Result<String, OAuthError> {
+        let random = random_handle().map_err(|_| OAuthError::ServerError)?;
+        let tag = self.tag(purpose, &random);
+        Ok(format!("{random}{tag}"))
+    }
+
+    /// Whether `value` was issued for `purpose` (compared in constant time).
+    pub fn verify(&self, purpose: &str, value: &str) -> bool {
+        if value.len() != 2 * PART || !value.is_ascii() {
+            return false;
+        }
+        let (random, tag) = value.split_at(PART);
+        constant_time_eq(self.tag(purpose, random).as_bytes(), tag.as_bytes())
+    }
+}
 
 /// Cookie names and attributes for one issuer.
 #[derive(Debug, Clone)]
@@ -13,6 +61,9 @@ pub struct CookieNames {
     pub browser: &'static str,
     /// The script-readable OP browser state (Session Management 1.0 §3).
     pub browser_state: &'static str,
+    /// A browser where a user signed in before (OWASP device cookies): its sign-ins are not
+    /// slowed down by others' failures.
+    pub device: &'static str,
     secure: bool,
 }
 
@@ -25,6 +76,7 @@ impl CookieNames {
                 session: "__Host-tessera-session",
                 browser: "__Host-tessera-browser",
                 browser_state: "__Host-tessera-bs",
+                device: "__Host-tessera-device",
                 secure,
             }
         } else {
@@ -32,6 +84,7 @@ impl CookieNames {
                 session: "tessera-session",
                 browser: "tessera-browser",
                 browser_state: "tessera-bs",
+                device: "tessera-device",
                 secure,
             }
         }
@@ -61,6 +114,16 @@ impl CookieNames {
         let secure = if self.secure { "; Secure" } else { "" };
         HeaderValue::from_str(&format!(
             "{name}={value}; Path=/; HttpOnly; SameSite=Lax{secure}"
+        ))
+        .ok()
+    }
+
+    /// A lasting `Set-Cookie` value (HttpOnly, SameSite=Lax) that the browser keeps for
+    /// `max_age` seconds.
+    pub fn set_lasting(&self, name: &str, value: &str, max_age: u64) -> Option<HeaderValue> {
+        let secure = if self.secure { "; Secure" } else { "" };
+        HeaderValue::from_str(&format!(
+            "{name}={value}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
         ))
         .ok()
     }
@@ -103,6 +166,23 @@ pub fn read_cookie<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_issued_values_verify() {
+        let mac = CookieMac::new(b"0123456789abcdef0123456789abcdef");
+        let value = mac.issue("browser").unwrap();
+        assert_eq!(value.len(), 86);
+        assert!(mac.verify("browser", &value));
+        assert!(!mac.verify("device\0alice", &value), "bound to its purpose");
+        let other = CookieMac::new(b"another key, another key, another");
+        assert!(!other.verify("browser", &value), "bound to the server key");
+        let mut forged = value.clone();
+        forged.replace_range(0..1, if value.starts_with('A') { "B" } else { "A" });
+        assert!(!mac.verify("browser", &forged));
+        for bad in ["", "short", &value[..85], &format!("{value}x")] {
+            assert!(!mac.verify("browser", bad), "{bad}");
+        }
+    }
 
     #[test]
     fn reads_and_writes() {

@@ -19,13 +19,13 @@ use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::sessions::{
-    Interaction, Step, add_session_client, browser_state, load_session, new_browser_id,
-    remembered_consent, save_interaction, session_data, session_state,
+    Interaction, Step, add_session_client, browser_state, load_session, remembered_consent,
+    save_interaction, session_data, session_state,
 };
 use tessera_core::tokens::id_token::id_token_hint_subject;
 use tessera_core::userinfo::{claims_beyond_scopes, grantable_claims};
 
-use super::cookies::read_cookie;
+use super::cookies::{BROWSER_PURPOSE, read_cookie};
 use crate::http::AppState;
 
 /// `GET /authorize`: parameters in the query (OIDC Core §3.1.2.1).
@@ -45,11 +45,13 @@ pub async fn authorize_get(
 /// as a GET on our own site (RFC 9110 §15.4.4: 303), where the session cookie is sent.
 pub async fn authorize_post(
     State(state): State<AppState>,
+    peer: Option<axum::Extension<crate::connections::PeerAddr>>,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    super::park::park_post(&state, &headers, &uri, &body, paths::AUTHORIZE).await
+    let address = peer.map(|p| p.0.0.ip());
+    super::park::park_post(&state, (&headers, &uri, &body), address, paths::AUTHORIZE).await
 }
 
 async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
@@ -111,9 +113,10 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {
         );
     }
     // The browser-binding cookie ties the pages of this request to this browser (CSRF).
-    let (browser, mut cookies) = match read_cookie(headers, state.cookies.browser) {
+    // Only a value this server issued counts (a cookie set by someone else is replaced).
+    let (browser, mut cookies) = match state.issued_browser_cookie(headers) {
         Some(b) => (b.to_string(), vec![]),
-        None => match new_browser_id() {
+        None => match state.cookie_mac.issue(BROWSER_PURPOSE) {
             Ok(b) => {
                 let set = state.cookies.set(state.cookies.browser, &b);
                 (b, set.into_iter().collect())
@@ -426,6 +429,12 @@ async fn issue(
 }
 
 impl AppState {
+    /// The browser-binding cookie of the request, if the server issued it.
+    pub fn issued_browser_cookie<'h>(&self, headers: &'h HeaderMap) -> Option<&'h str> {
+        read_cookie(headers, self.cookies.browser)
+            .filter(|value| self.cookie_mac.verify(BROWSER_PURPOSE, value))
+    }
+
     /// Sends an authorization response to the client: a redirect, or for form_post an
     /// auto-submitting form (OAuth 2.0 Form Post Response Mode §2).
     pub fn respond(&self, response: AuthorizationResponse) -> Response {

@@ -9,11 +9,14 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use tessera_core::crypto::handle_digest;
-use tessera_core::model::User;
+use tessera_core::logout::end_session;
+use tessera_core::model::{Client, Session, User, check_username};
 use tessera_core::protocol::OAuthError;
-use tessera_core::sessions::{Interaction, SessionData, Step, save_interaction, start_session};
+use tessera_core::sessions::{
+    Interaction, SessionData, Step, load_session, renew_session, save_interaction, start_session,
+};
 
-use super::cookies::read_cookie;
+use super::cookies::{BROWSER_PURPOSE, read_cookie};
 use super::flow::{proceed, with_cookies};
 use super::interaction::{PageInteraction, page_interaction, submitted_interaction};
 use crate::connections::PeerAddr;
@@ -95,85 +98,185 @@ pub async fn login_submit(
     let address: Option<IpAddr> = peer.map(|p| p.0.0.ip());
     let username = form.one("username").ok().flatten().unwrap_or_default();
     let password = form.one("password").ok().flatten().unwrap_or_default();
-    let client_name = client.client_name.clone();
-    // Re-shows the form under a new interaction id (the old one was used up).
-    let again = |interaction: Interaction, status: StatusCode, message: String| {
-        let state = state.clone();
-        let username = username.to_string();
-        let client_name = client_name.clone();
-        async move {
-            match save_interaction(state.store.as_ref(), interaction.clone(), state.clock.now())
-                .await
-            {
-                Ok(handle) => {
-                    let mut shown = interaction;
-                    shown.csrf = handle.csrf;
-                    render(
-                        &state,
-                        status,
-                        &handle.id,
-                        &shown,
-                        client_name.as_deref(),
-                        &username,
-                        Some(&message),
-                    )
-                }
-                Err(e) => state.error_page(&e),
-            }
+    let shown = (&client, username);
+    // Empty fields, and names no account can have (1-255 characters), fail at once: no hash,
+    // and nothing counted or kept for them.
+    if username.is_empty() || password.is_empty() || check_username(username).is_err() {
+        return show_again(&state, interaction, shown, StatusCode::OK, WRONG).await;
+    }
+    let device = known_device(&state, &headers, username);
+    let attempt = match state
+        .throttle
+        .begin(username, address, device, std::time::Instant::now())
+    {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            let message = format!(
+                "Too many failed attempts. Try again in {} seconds.",
+                wait.as_secs().max(1)
+            );
+            return show_again(
+                &state,
+                interaction,
+                shown,
+                StatusCode::TOO_MANY_REQUESTS,
+                &message,
+            )
+            .await;
         }
     };
-    // An empty field fails at once, without a hash and without counting as a guess.
-    if username.is_empty() || password.is_empty() {
-        return again(interaction, StatusCode::OK, WRONG.to_string()).await;
-    }
-    if let Err(wait) = state.throttle.begin(username, address) {
-        let message = format!(
-            "Too many failed attempts. Try again in {} seconds.",
-            wait.as_secs().max(1)
-        );
-        return again(interaction, StatusCode::TOO_MANY_REQUESTS, message).await;
-    }
     let user = match check_password(&state, username, password).await {
         Ok(Some(user)) => user,
         Ok(None) => {
-            tracing::info!(outcome = "failed", "sign-in attempt");
+            tracing::info!(
+                outcome = "failed",
+                known_device = device.is_some(),
+                "sign-in attempt"
+            );
             let mut interaction = interaction;
             interaction.failures = interaction.failures.saturating_add(1);
-            return again(interaction, StatusCode::OK, WRONG.to_string()).await;
+            return show_again(&state, interaction, shown, StatusCode::OK, WRONG).await;
         }
         Err(e) => return state.error_page(&e),
     };
-    state.throttle.succeeded(username, address);
-    // A fresh session (and session id) on every sign-in; the old one ends (no fixation).
-    if let Some(old) = read_cookie(&headers, state.cookies.session)
-        && let Err(e) = state.store.delete_session(&handle_digest(old)).await
-    {
-        return state.error_page(&e.into());
+    state.throttle.succeeded(username, address, device, attempt);
+    match signed_in(&state, &headers, &client, interaction, &user).await {
+        Ok(response) => response,
+        Err(e) => state.error_page(&e),
     }
+}
+
+/// Re-shows the login form under a new interaction id (the old one was used up).
+async fn show_again(
+    state: &AppState,
+    interaction: Interaction,
+    (client, username): (&Client, &str),
+    status: StatusCode,
+    message: &str,
+) -> Response {
+    match save_interaction(state.store.as_ref(), interaction.clone(), state.clock.now()).await {
+        Ok(handle) => {
+            let mut shown = interaction;
+            shown.csrf = handle.csrf;
+            // A name too long to be one is not shown back.
+            let username = if username.len() > 255 { "" } else { username };
+            render(
+                state,
+                status,
+                &handle.id,
+                &shown,
+                client.client_name.as_deref(),
+                username,
+                Some(message),
+            )
+        }
+        Err(e) => state.error_page(&e),
+    }
+}
+
+/// What a device cookie is issued for: one account (OWASP device cookies).
+fn device_purpose(username: &str) -> String {
+    format!("device:{}", username.to_lowercase())
+}
+
+/// How long a browser stays known for an account after a sign-in there.
+const DEVICE_COOKIE_LIFETIME: u64 = 180 * 86_400;
+
+/// The digest of this browser's device cookie, when it is one the server issued for
+/// `username`.
+fn known_device(state: &AppState, headers: &HeaderMap, username: &str) -> Option<[u8; 32]> {
+    read_cookie(headers, state.cookies.device)
+        .filter(|value| state.cookie_mac.verify(&device_purpose(username), value))
+        .map(|value| tessera_core::crypto::sha256(value.as_bytes()))
+}
+
+/// After a successful sign-in: the browser's session (a new cookie value every time, SEC-52),
+/// a new browser binding for the rest of the interaction, a device cookie for this account,
+/// and the interaction carries on.
+async fn signed_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    mut interaction: Interaction,
+    user: &User,
+) -> Result<Response, OAuthError> {
+    let (cookie, session) = open_session(state, headers, user).await?;
+    tracing::info!(outcome = "signed_in", sid = %session.sid, "sign-in attempt");
+    let browser = state.cookie_mac.issue(BROWSER_PURPOSE)?;
+    let device = state.cookie_mac.issue(&device_purpose(&user.username))?;
+    interaction.browser = handle_digest(&browser);
+    interaction.signed_in = true;
+    interaction.subject = Some(user.subject.clone());
+    let response = proceed(state, client, interaction, Some(session)).await;
+    let c = &state.cookies;
+    Ok(with_cookies(
+        response,
+        [
+            c.set(c.session, &cookie),
+            c.set(c.browser, &browser),
+            c.set_lasting(c.device, &device, DEVICE_COOKIE_LIFETIME),
+        ]
+        .into_iter()
+        .flatten(),
+    ))
+}
+
+/// The session for `user`'s sign-in in this browser. A session of the same user goes on
+/// under its `sid` (its clients and grants stay with it); another user's session is ended as
+/// a sign-out would end it, its clients told by back-channel logout, so that nothing of it is
+/// orphaned.
+async fn open_session(
+    state: &AppState,
+    headers: &HeaderMap,
+    user: &User,
+) -> Result<(String, Session), OAuthError> {
+    let now = state.clock.now();
+    let store = state.store.as_ref();
     let data = SessionData {
         amr: vec!["pwd".into()],
         idp: "local".into(),
         browser_state: String::new(),
     };
-    let now = state.clock.now();
-    let (cookie, session) = match start_session(
-        state.store.as_ref(),
-        &user.subject,
-        now,
-        state.config.sessions,
-        &data,
-    )
-    .await
-    {
-        Ok(started) => started,
-        Err(e) => return state.error_page(&e),
+    let previous = match read_cookie(headers, state.cookies.session) {
+        Some(cookie) => load_session(store, cookie, now, state.config.sessions).await?,
+        None => None,
     };
-    tracing::info!(outcome = "signed_in", sid = %session.sid, "sign-in attempt");
-    let mut interaction = interaction;
-    interaction.signed_in = true;
-    interaction.subject = Some(user.subject.clone());
-    let response = proceed(&state, &client, interaction, Some(session)).await;
-    with_cookies(response, state.cookies.set(state.cookies.session, &cookie))
+    if let Some(old) = previous {
+        if old.subject == user.subject {
+            if let Some(renewed) =
+                renew_session(store, &old, now, state.config.sessions, &data).await?
+            {
+                return Ok(renewed);
+            }
+        } else {
+            end_replaced_session(state, &old).await?;
+        }
+    }
+    start_session(store, &user.subject, now, state.config.sessions, &data).await
+}
+
+/// Ends the session another user signs in over, with what belongs to it and back-channel
+/// logout to its clients (in the background).
+async fn end_replaced_session(state: &AppState, old: &Session) -> Result<(), OAuthError> {
+    let ended = end_session(
+        state.store.as_ref(),
+        state.store.as_ref(),
+        state.clients.as_ref(),
+        &old.id_digest,
+    )
+    .await?;
+    if let Some((session, clients)) = ended {
+        tracing::info!(sid = %session.sid, clients = clients.len(), "ended the session another user signed in over");
+        let ring = state.keys.current();
+        drop(state.backchannel.notify(
+            &state.config.issuer,
+            &ring,
+            &session,
+            &clients,
+            state.clock.now(),
+        ));
+    }
+    Ok(())
 }
 
 /// The active user with this username and password, or `None`. Unknown and disabled users

@@ -61,11 +61,13 @@ pub async fn end_session_get(
 /// SameSite=Lax session cookie is sent (a POST from the client's site carries none).
 pub async fn end_session_post(
     State(state): State<AppState>,
+    peer: Option<axum::Extension<crate::connections::PeerAddr>>,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
 ) -> Response {
-    super::park::park_post(&state, &headers, &uri, &body, paths::END_SESSION).await
+    let address = peer.map(|p| p.0.0.ip());
+    super::park::park_post(&state, (&headers, &uri, &body), address, paths::END_SESSION).await
 }
 
 async fn current_session(
@@ -157,7 +159,7 @@ async fn confirm_page(
     request: &EndSessionRequest,
     session: &Session,
 ) -> Response {
-    let Some(browser) = read_cookie(headers, state.cookies.browser) else {
+    let Some(browser) = state.issued_browser_cookie(headers) else {
         // A session always comes with the browser cookie; without it, sign-out cannot be
         // confirmed safely.
         return state.error_page(&OAuthError::InvalidRequest(
@@ -315,7 +317,6 @@ async fn sign_out(state: &AppState, id_digest: &str, after: After) -> Response {
     drop(state.backchannel.notify(
         &state.config.issuer,
         &ring,
-        state.default_alg(),
         &session,
         &clients,
         state.clock.now(),

@@ -4,12 +4,17 @@
 //! so that the session cookie is sent and no parameter (an `id_token_hint`, say) moves into
 //! a URL.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
 use tessera_core::crypto::{handle_digest, random_handle};
 use tessera_core::model::Grant;
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
 
-use axum::http::{HeaderMap, Uri};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 
 use super::flow::see_other;
@@ -23,19 +28,105 @@ pub const CONTINUE: &str = "continue";
 /// A parked request waits this long.
 const LIFETIME: i64 = 120;
 
+/// Parked requests are unauthenticated writes: bounded in size, per address and overall, so
+/// that a flood cannot grow the database (each window is one parked request's lifetime, so at
+/// most two windows' worth are alive; the purge removes them within a minute after).
+/// Largest parked request, in bytes: authorization and end-session parameters fit easily.
+pub const MAX_PARKED_BYTES: usize = 16 * 1024;
+/// Parked requests one address (an IPv6 /64) may make per window.
+pub const PER_ADDRESS: u32 = 20;
+/// Parked requests this instance takes per window from everyone.
+pub const OVERALL: u32 = 1_000;
+const WINDOW: Duration = Duration::from_secs(LIFETIME.unsigned_abs());
+
+/// Counts parked requests per window.
+#[derive(Default)]
+pub struct ParkingLimit {
+    windows: Mutex<Windows>,
+}
+
+#[derive(Default)]
+struct Windows {
+    started: Option<Instant>,
+    overall: u32,
+    per_address: HashMap<IpAddr, u32>,
+}
+
+/// Why a request was not parked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotParked {
+    /// This address parked its share of the window.
+    Address,
+    /// The instance parked its share of the window.
+    Overall,
+}
+
+impl ParkingLimit {
+    /// Counts a request from `address`, or refuses it when its address or everyone together
+    /// parked their share of the current window.
+    pub fn admit(&self, address: Option<IpAddr>, now: Instant) -> Result<(), NotParked> {
+        let Ok(mut w) = self.windows.lock() else {
+            return Err(NotParked::Overall);
+        };
+        if w.started.is_none_or(|s| now.duration_since(s) >= WINDOW) {
+            *w = Windows {
+                started: Some(now),
+                ..Windows::default()
+            };
+        }
+        if w.overall >= OVERALL {
+            return Err(NotParked::Overall);
+        }
+        if let Some(a) = address.map(super::throttle::address_key) {
+            let count = w.per_address.get(&a).copied().unwrap_or(0);
+            if count >= PER_ADDRESS {
+                return Err(NotParked::Address);
+            }
+            w.per_address.insert(a, count + 1);
+        }
+        w.overall += 1;
+        Ok(())
+    }
+}
+
 /// The form of a browser GET: the parked request its query names, or the query itself.
 pub async fn get_form(state: &AppState, query: Option<&str>) -> Result<Form, OAuthError> {
     continued(state, &Form::parse(query.unwrap_or_default().as_bytes())?).await
 }
 
-/// A browser POST to `path`: its form is parked and the browser continues with a GET there.
+/// A browser POST to `path` from `address`: its form is parked and the browser continues with a
+/// GET there.
 pub async fn park_post(
     state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-    body: &[u8],
+    (headers, uri, body): (&HeaderMap, &Uri, &[u8]),
+    address: Option<IpAddr>,
     path: &str,
 ) -> Response {
+    if body.len() > MAX_PARKED_BYTES {
+        tracing::info!(
+            bytes = body.len(),
+            "browser POST refused: too large to park"
+        );
+        return state.pages.error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "This request is too large",
+            "The application sent more than this server accepts. Go back to the application.",
+            "invalid_request",
+        );
+    }
+    if let Err(why) = state.parking.admit(address, Instant::now()) {
+        tracing::info!(?why, "browser POST refused: too many parked requests");
+        let mut response = state.pages.error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests",
+            "Too many sign-in requests arrived at once. Wait a minute and try again.",
+            "temporarily_unavailable",
+        );
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return response;
+    }
     let parked = match read_form(headers, uri, body) {
         Ok(form) => park(state, &form, path).await,
         Err(e) => Err(e),
@@ -77,11 +168,14 @@ async fn continued(state: &AppState, query: &Form) -> Result<Form, OAuthError> {
     if handle.len() > 256 {
         return Err(expired());
     }
+    let digest = handle_digest(handle);
     let parked = state
         .store
-        .consume_grant(&handle_digest(handle), PARKED, state.clock.now())
+        .consume_grant(&digest, PARKED, state.clock.now())
         .await?
         .ok_or_else(expired)?;
+    // Used: its room is given back at once rather than at the next purge.
+    state.store.delete_grant(&digest).await?;
     match parked.data {
         serde_json::Value::String(encoded) => Form::parse(encoded.as_bytes()),
         _ => Err(OAuthError::ServerError),
@@ -92,4 +186,41 @@ fn expired() -> OAuthError {
     OAuthError::InvalidRequest(
         "this request has expired or was already used; go back to the application".into(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parking_is_bounded_per_address_and_overall() {
+        let limit = ParkingLimit::default();
+        let t0 = Instant::now();
+        let a: IpAddr = "192.0.2.1".parse().unwrap();
+        for _ in 0..PER_ADDRESS {
+            assert_eq!(limit.admit(Some(a), t0), Ok(()));
+        }
+        assert_eq!(limit.admit(Some(a), t0), Err(NotParked::Address));
+        // Another address of the same IPv6 /64 shares its limit; another /64 does not.
+        let v6 = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        for _ in 0..PER_ADDRESS {
+            assert_eq!(limit.admit(v6("2001:db8::1"), t0), Ok(()));
+        }
+        assert_eq!(limit.admit(v6("2001:db8::2"), t0), Err(NotParked::Address));
+        assert_eq!(limit.admit(v6("2001:db8:0:1::2"), t0), Ok(()));
+        // Overall, whatever the addresses.
+        let mut admitted = 2 * PER_ADDRESS + 1;
+        let mut i = 0u32;
+        while admitted < OVERALL {
+            let address = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
+            i += 1;
+            if limit.admit(Some(address), t0).is_ok() {
+                admitted += 1;
+            }
+        }
+        let fresh: IpAddr = "198.51.100.7".parse().unwrap();
+        assert_eq!(limit.admit(Some(fresh), t0), Err(NotParked::Overall));
+        // The next window starts afresh.
+        assert_eq!(limit.admit(Some(a), t0 + WINDOW), Ok(()));
+    }
 }

@@ -1,6 +1,14 @@
 //! Slowing down password guessing: after a number of failed sign-ins, an account (and,
 //! separately, a client address) must wait before the next attempt, the wait doubling with
-//! each further failure up to a limit. Kept in memory per instance; bounded in size.
+//! each further failure up to a limit. Kept in memory per instance; bounded in size: accounts
+//! and devices are kept as SHA-256 digests, so a key is 32 bytes whatever was typed.
+//!
+//! A browser where the user signed in before carries a device cookie for that account (OWASP,
+//! "Slow Down Online Guessing Attacks with Device Cookies"): its attempts are counted for that
+//! device alone, so others' failures never delay the real user there. Only when the device
+//! itself has failed too often does it fall back to the account's and the address's limits.
+//! From a browser without one, the wait an attacker can impose on an account is capped at
+//! `[login] max_lockout`.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -22,8 +30,16 @@ struct Failures {
 
 #[derive(Default)]
 struct Tables {
-    accounts: HashMap<String, Failures>,
+    accounts: HashMap<[u8; 32], Failures>,
     addresses: HashMap<IpAddr, Failures>,
+    devices: HashMap<[u8; 32], Failures>,
+}
+
+/// A counted attempt: what [`Throttle::succeeded`] takes back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// Counted for a known device only.
+    pub trusted: bool,
 }
 
 /// The throttle.
@@ -61,7 +77,7 @@ fn prune<K: std::hash::Hash + Eq + Clone>(map: &mut HashMap<K, Failures>, now: I
 
 /// The address an attempt is counted against: IPv4 as is, IPv6 by its /64 (one subscriber's
 /// prefix), so that rotating addresses within it does not escape the limit.
-fn address_key(address: IpAddr) -> IpAddr {
+pub(crate) fn address_key(address: IpAddr) -> IpAddr {
     match address {
         IpAddr::V6(v6) => {
             let s = v6.segments();
@@ -80,18 +96,49 @@ impl Throttle {
         }
     }
 
-    fn account_key(username: &str) -> String {
-        username.to_lowercase()
+    fn account_key(username: &str) -> [u8; 32] {
+        tessera_core::crypto::sha256(username.to_lowercase().as_bytes())
     }
 
-    /// Begins an attempt for `username` from `address`: refused with the time to wait when
-    /// either is slowed down; otherwise the attempt is counted as a failure at once (so that
-    /// parallel attempts cannot all pass the check) until [`Throttle::succeeded`] takes it back.
-    pub fn begin(&self, username: &str, address: Option<IpAddr>) -> Result<(), Duration> {
-        let now = Instant::now();
+    /// Begins an attempt for `username` from `address`, from a browser holding this account's
+    /// device cookie (`device`, its digest) or not: refused with the time to wait when it is
+    /// slowed down; otherwise the attempt is counted as a failure at once (so that parallel
+    /// attempts cannot all pass the check) until [`Throttle::succeeded`] takes it back.
+    pub fn begin(
+        &self,
+        username: &str,
+        address: Option<IpAddr>,
+        device: Option<[u8; 32]>,
+        now: Instant,
+    ) -> Result<Attempt, Duration> {
         let Ok(mut t) = self.tables.lock() else {
-            return Ok(());
+            return Ok(Attempt { trusted: false });
         };
+        let bump = |f: &mut Failures| {
+            if now.duration_since(f.last) > FORGET_AFTER {
+                f.count = 0;
+            }
+            f.count = f.count.saturating_add(1);
+            f.last = now;
+        };
+        let fresh = Failures {
+            count: 0,
+            last: now,
+        };
+        if let Some(device) = device {
+            let device_wait = wait(
+                t.devices.get(&device),
+                self.policy.max_failures_per_account,
+                self.policy.max_lockout,
+                now,
+            );
+            if device_wait.is_zero() {
+                prune(&mut t.devices, now);
+                bump(t.devices.entry(device).or_insert(fresh));
+                return Ok(Attempt { trusted: true });
+            }
+            // The device has failed too often itself: it is a browser like any other now.
+        }
         let account_key = Self::account_key(username);
         let address = address.map(address_key);
         let account_wait = wait(
@@ -114,34 +161,38 @@ impl Throttle {
         if !needed.is_zero() {
             return Err(needed);
         }
-        let bump = |f: &mut Failures| {
-            if now.duration_since(f.last) > FORGET_AFTER {
-                f.count = 0;
-            }
-            f.count = f.count.saturating_add(1);
-            f.last = now;
-        };
-        let fresh = Failures {
-            count: 0,
-            last: now,
-        };
         prune(&mut t.accounts, now);
         bump(t.accounts.entry(account_key).or_insert(fresh));
         if let Some(a) = address {
             prune(&mut t.addresses, now);
             bump(t.addresses.entry(a).or_insert(fresh));
         }
-        Ok(())
+        Ok(Attempt { trusted: false })
     }
 
-    /// A successful sign-in: the account's failures are forgotten and the attempt is taken
-    /// back from the address.
-    pub fn succeeded(&self, username: &str, address: Option<IpAddr>) {
-        if let Ok(mut t) = self.tables.lock() {
-            t.accounts.remove(&Self::account_key(username));
-            if let Some(f) = address.and_then(|a| t.addresses.get_mut(&address_key(a))) {
-                f.count = f.count.saturating_sub(1);
+    /// A successful sign-in forgets the failures of what the attempt was counted for: the
+    /// device's, or the account's (and takes the attempt back from the address). A success on a
+    /// known device leaves the account's count for unknown browsers as it is: the guessing
+    /// there goes on being slowed down.
+    pub fn succeeded(
+        &self,
+        username: &str,
+        address: Option<IpAddr>,
+        device: Option<[u8; 32]>,
+        attempt: Attempt,
+    ) {
+        let Ok(mut t) = self.tables.lock() else {
+            return;
+        };
+        if attempt.trusted {
+            if let Some(d) = device {
+                t.devices.remove(&d);
             }
+            return;
+        }
+        t.accounts.remove(&Self::account_key(username));
+        if let Some(f) = address.and_then(|a| t.addresses.get_mut(&address_key(a))) {
+            f.count = f.count.saturating_sub(1);
         }
     }
 }
@@ -150,38 +201,96 @@ impl Throttle {
 mod tests {
     use super::*;
 
-    #[test]
-    fn slows_down_after_the_free_failures() {
-        let t = Throttle::new(LoginPolicy {
+    fn throttle() -> Throttle {
+        Throttle::new(LoginPolicy {
             max_failures_per_account: 3,
             max_failures_per_address: 5,
             max_lockout: Duration::from_secs(60),
-        });
+        })
+    }
+
+    #[test]
+    fn slows_down_after_the_free_failures() {
+        let t = throttle();
+        let now = Instant::now();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
+        let begin = |name: &str, ip| t.begin(name, ip, None, now);
         for _ in 0..3 {
-            assert!(t.begin("Alice", Some(ip)).is_ok());
+            assert!(begin("Alice", Some(ip)).is_ok());
         }
         // Three failures counted: the next attempt, in any spelling, waits.
-        assert!(t.begin("ALICE", None).is_err(), "per account");
-        assert!(t.begin("bob", Some(ip)).is_ok());
-        t.succeeded("bob", Some(ip));
-        t.succeeded("alice", None);
-        assert!(t.begin("alice", None).is_ok());
+        assert!(begin("ALICE", None).is_err(), "per account");
+        let bob = begin("bob", Some(ip)).unwrap();
+        t.succeeded("bob", Some(ip), None, bob);
+        t.succeeded("alice", None, None, Attempt { trusted: false });
+        assert!(begin("alice", None).is_ok());
         // Three attempts from the address count (bob's success was taken back): two more, then
         // the address waits.
-        assert!(t.begin("user0", Some(ip)).is_ok());
-        assert!(t.begin("user1", Some(ip)).is_ok());
-        assert!(t.begin("carol", Some(ip)).is_err(), "per address");
-        assert!(t.begin("carol", None).is_ok());
+        assert!(begin("user0", Some(ip)).is_ok());
+        assert!(begin("user1", Some(ip)).is_ok());
+        assert!(begin("carol", Some(ip)).is_err(), "per address");
+        assert!(begin("carol", None).is_ok());
         // IPv6 addresses count by /64.
         let a: IpAddr = "2001:db8::1".parse().unwrap();
         let b: IpAddr = "2001:db8::2:3".parse().unwrap();
         for i in 0..5 {
+            assert!(begin(&format!("v6-{i}"), Some(if i % 2 == 0 { a } else { b })).is_ok());
+        }
+        assert!(begin("v6-x", Some(b)).is_err());
+    }
+
+    /// OWASP device cookies: others' failures never delay a browser that signed in to the
+    /// account before; its own failures are counted for it, and past the limit it is treated
+    /// like any other browser.
+    #[test]
+    fn a_known_device_is_not_locked_out_by_others() {
+        let t = throttle();
+        let now = Instant::now();
+        let attacker: IpAddr = "203.0.113.9".parse().unwrap();
+        let home: IpAddr = "198.51.100.1".parse().unwrap();
+        for _ in 0..3 {
+            assert!(t.begin("alice", Some(attacker), None, now).is_ok());
+        }
+        assert!(t.begin("alice", Some(attacker), None, now).is_err());
+        assert!(
+            t.begin("alice", Some(home), None, now).is_err(),
+            "a new browser waits"
+        );
+        let device = [7u8; 32];
+        let attempt = t.begin("alice", Some(attacker), Some(device), now).unwrap();
+        assert!(attempt.trusted, "even from the attacker's own address");
+        // The device's own failures: three, then it falls back to the account's limit.
+        for _ in 0..2 {
             assert!(
-                t.begin(&format!("v6-{i}"), Some(if i % 2 == 0 { a } else { b }))
-                    .is_ok()
+                t.begin("alice", Some(home), Some(device), now)
+                    .unwrap()
+                    .trusted
             );
         }
-        assert!(t.begin("v6-x", Some(b)).is_err());
+        assert!(t.begin("alice", Some(home), Some(device), now).is_err());
+        // A success from it forgets its failures.
+        t.succeeded("alice", Some(home), Some(device), attempt);
+        assert!(
+            t.begin("alice", Some(home), Some(device), now)
+                .unwrap()
+                .trusted
+        );
+    }
+
+    #[test]
+    fn keys_are_digests_whatever_the_input() {
+        let t = throttle();
+        let now = Instant::now();
+        let huge = "x".repeat(60 * 1024);
+        for i in 0..50 {
+            let _ = t.begin(&format!("{huge}{i}"), None, None, now);
+        }
+        let tables = t.tables.lock().unwrap();
+        assert_eq!(tables.accounts.len(), 50);
+        // The key type is a 32-byte digest: 50 entries hold 50 × 32 bytes of keys, not 3 MB.
+        assert_eq!(
+            std::mem::size_of_val(tables.accounts.keys().next().unwrap()),
+            32
+        );
     }
 }
