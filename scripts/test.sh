@@ -8,6 +8,9 @@
 #
 # Browser tests: Debian's chromium and chromium-driver are installed when missing.
 #
+# Relying parties: Debian's apache2-bin and libapache2-mod-auth-openidc are installed when
+# missing; Node's openid-client comes from the committed lock file (npm ci).
+#
 # Supply chain: scripts/deny.sh (cargo-deny, installed when missing) checks Cargo.lock first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,11 +19,21 @@ cd "$(dirname "$0")/.."
 source scripts/throwaway-postgres.sh
 # shellcheck source=scripts/browser.sh
 source scripts/browser.sh
+# shellcheck source=scripts/apache.sh
+source scripts/apache.sh
+# shellcheck source=scripts/node-clients.sh
+source scripts/node-clients.sh
 
 if [ -z "${TESSERA_TEST_CHROMEDRIVER:-}" ]; then
     ensure_chromium
 fi
 echo "Browser for tests: $TESSERA_TEST_CHROMIUM" >&2
+if [ -z "${TESSERA_TEST_APACHE2:-}" ]; then
+    ensure_apache
+fi
+if [ -z "${TESSERA_TEST_OPENID_CLIENT_DIR:-}" ]; then
+    ensure_node_clients
+fi
 
 if [ -z "${TESSERA_TEST_DATABASE_URL:-}" ]; then
     start_throwaway_postgres

@@ -37,6 +37,10 @@ pub struct ValidationConfig {
     pub introspection: Option<(String, String)>,
     /// How long an introspection answer is reused (revocations show after at most this long).
     pub introspection_cache: Duration,
+    /// Also ask introspection about JWT access tokens, after their local checks pass, so that
+    /// their revocation shows here (after at most `introspection_cache`). Off by default: a
+    /// JWT checked locally stays valid until it expires, whatever happens at the issuer.
+    pub check_jwt_revocation: bool,
     /// Timeout for calls to the issuer.
     pub http_timeout: Duration,
 }
@@ -74,8 +78,17 @@ impl ValidationConfig {
             jwks_refetch_interval: Duration::from_secs(30),
             introspection: None,
             introspection_cache: Duration::from_secs(10),
+            check_jwt_revocation: false,
             http_timeout: Duration::from_secs(5),
         }
+    }
+
+    /// Also asks introspection about JWT access tokens (cached like reference tokens), so that a
+    /// revoked JWT, or one whose grant, user, client or session has ended, is refused here too.
+    /// Needs [`ValidationConfig::with_introspection`].
+    pub fn with_jwt_revocation_check(mut self) -> Self {
+        self.check_jwt_revocation = true;
+        self
     }
 
     /// Accepts reference tokens, introspecting them as the API `name` with `secret`.
@@ -167,6 +180,12 @@ impl TokenValidator {
     /// A validator; nothing is fetched until the first token arrives. Fails only if the HTTP
     /// client cannot be built (no TLS backend).
     pub fn new(config: ValidationConfig) -> Result<Self, ValidationError> {
+        if config.check_jwt_revocation && config.introspection.is_none() {
+            return Err(Unavailable(
+                "checking JWT revocation needs introspection credentials (with_introspection)"
+                    .into(),
+            ));
+        }
         let http = reqwest::Client::builder()
             .timeout(config.http_timeout)
             .redirect(reqwest::redirect::Policy::none())
@@ -188,7 +207,15 @@ impl TokenValidator {
             return Err(Invalid("empty or oversized token".into()));
         }
         if token.bytes().filter(|b| *b == b'.').count() == 2 {
-            self.validate_jwt(token).await
+            let claims = self.validate_jwt(token).await?;
+            if self.config.check_jwt_revocation {
+                // The issuer's word on revocation; its claims must be this token's.
+                let live = self.introspect_cached(token).await?;
+                if live.is_none_or(|c| c.subject != claims.subject) {
+                    return Err(Invalid("the token has been revoked".into()));
+                }
+            }
+            Ok(claims)
         } else {
             self.validate_reference(token).await
         }
@@ -322,18 +349,34 @@ impl TokenValidator {
     }
 
     async fn validate_reference(&self, token: &str) -> Result<Claims, ValidationError> {
-        let Some((name, secret)) = &self.config.introspection else {
+        if self.config.introspection.is_none() {
             return Err(Invalid(
                 "reference tokens are not accepted by this API".into(),
             ));
-        };
+        }
         if !looks_like_handle(token) {
             return Err(Invalid("not a reference token".into()));
         }
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = self
+            .introspect_cached(token)
+            .await?
+            .ok_or_else(|| Invalid("the token is not active".into()))?;
+        if u64::try_from(claims.expires_at).unwrap_or(0) <= now {
+            return Err(Invalid("the token has expired".into()));
+        }
+        Ok(claims)
+    }
+
+    /// The introspection answer for `token` (None: inactive), reused for
+    /// `introspection_cache`; the cache holds at most [`MAX_CACHED`] answers.
+    async fn introspect_cached(&self, token: &str) -> Result<Option<Claims>, ValidationError> {
+        let Some((name, secret)) = &self.config.introspection else {
+            return Err(Unavailable("no introspection credentials".into()));
+        };
         let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes())
             .as_ref()
             .to_vec();
-        let now = jsonwebtoken::get_current_timestamp();
         let cached = self.cache()?.get(&digest).cloned();
         let answer = match cached {
             Some((answer, at)) if at.elapsed() < self.config.introspection_cache => answer,
@@ -352,11 +395,7 @@ impl TokenValidator {
                 answer
             }
         };
-        let claims = answer.ok_or_else(|| Invalid("the token is not active".into()))?;
-        if u64::try_from(claims.expires_at).unwrap_or(0) <= now {
-            return Err(Invalid("the token has expired".into()));
-        }
-        Ok(claims)
+        Ok(answer)
     }
 
     fn cache(&self) -> Result<std::sync::MutexGuard<'_, IntrospectionCache>, ValidationError> {

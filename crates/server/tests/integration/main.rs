@@ -19,6 +19,7 @@ mod outbound;
 mod parking;
 mod postgres;
 mod provisioning;
+mod relying_parties;
 mod revocation;
 mod revocation_jwt;
 mod signin;

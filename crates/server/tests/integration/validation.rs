@@ -239,6 +239,45 @@ async fn reference_tokens_are_introspected_and_revocation_applies() {
     server.stop().await;
 }
 
+/// What local JWT validation can and cannot see: a revoked JWT stays valid for an API that
+/// checks it locally until it expires; an API that opts into the revocation check (which asks
+/// introspection, cached) refuses it.
+#[tokio::test]
+async fn a_revoked_jwt_is_refused_by_an_api_that_checks_revocation() {
+    let server = TestServer::start(MACHINES).await;
+    let local = start_api(&server.base, |c| c).await;
+    let checking = start_api(&server.base, |mut c| {
+        c.introspection_cache = Duration::ZERO;
+        c.with_jwt_revocation_check()
+    })
+    .await;
+    let token = oauth2_token(&server).await;
+    assert_eq!(local.call(Some(&token)).await.0, 200);
+    assert_eq!(checking.call(Some(&token)).await.0, 200);
+    let (status, _, _) = post_form(
+        &server,
+        "/revoke",
+        Some(("machine", "machine-secret")),
+        &[("token", &token)],
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        local.call(Some(&token)).await.0,
+        200,
+        "local checks cannot see it"
+    );
+    let (status, body, challenge) = checking.call(Some(&token)).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(challenge.contains("invalid_token"), "{challenge}");
+    // The check needs introspection credentials.
+    let refused = TokenValidator::new(
+        ValidationConfig::new(&server.base, "urn:api1").with_jwt_revocation_check(),
+    );
+    assert!(refused.is_err());
+    server.stop().await;
+}
+
 /// A token signed by a key the API has not seen yet makes it refetch the JWKS.
 #[tokio::test]
 async fn unknown_kid_refetches_the_jwks() {
