@@ -89,9 +89,6 @@ pub async fn renew_session(
     lifetimes: SessionLifetimes,
     data: &SessionData,
 ) -> Result<Option<(String, Session)>, OAuthError> {
-    if sessions.delete_session(&old.id_digest).await?.is_none() {
-        return Ok(None);
-    }
     let cookie = random_id()?;
     let mut data = data.clone();
     data.browser_state = random_id()?;
@@ -107,7 +104,11 @@ pub async fn renew_session(
         absolute_expires_at: absolute,
         data: serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?,
     };
-    sessions.insert_session(&session).await?;
+    // One step: a sign-out at the same moment either ends the old session before (and this
+    // finds nothing) or the renewed one after.
+    if !sessions.renew_session(&old.id_digest, &session).await? {
+        return Ok(None);
+    }
     Ok(Some((cookie, session)))
 }
 

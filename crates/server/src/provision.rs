@@ -9,6 +9,7 @@ use tessera_core::crypto::{base64url, random_bytes};
 use tessera_core::model::{Source, User};
 use tessera_core::passwords::{hash_password, verify_password};
 use tessera_core::secret::Secret;
+use tessera_core::sessions::CONSENT;
 use tessera_core::store::Store;
 
 use crate::config::{Config, PasswordSpec, UserSeed};
@@ -46,8 +47,8 @@ pub async fn hash_password_blocking(password: Secret<String>) -> anyhow::Result<
     Ok(tokio::task::spawn_blocking(move || hash_password(password.expose())).await??)
 }
 
-/// A stored hash that no password matches: a configured user whose password is still being
-/// hashed cannot sign in (rather than with the password they had before).
+/// A stored hash that no password matches: a new configured user cannot sign in until the
+/// password is hashed.
 const NOT_YET_HASHED: &str = "!pending-hash";
 
 /// A configured user whose password is set in the background.
@@ -55,6 +56,17 @@ pub struct PendingPassword {
     subject: String,
     seed: UserSeed,
 }
+
+impl PendingPassword {
+    /// The user's subject.
+    pub fn subject(&self) -> &str {
+        &self.subject
+    }
+}
+
+/// Users whose configured password is being checked: they cannot sign in until it is done,
+/// neither with a new password nor with the one the configuration replaced.
+pub type PendingSubjects = std::sync::RwLock<HashSet<String>>;
 
 /// Applies what the configuration says of users and costs nothing: new users are created (their
 /// password follows in [`apply_passwords`]), claims and `disabled` flags are updated, a
@@ -97,6 +109,10 @@ pub async fn apply_users(
                 let hash = configured_hash
                     .clone()
                     .unwrap_or_else(|| user.password_hash.expose().clone());
+                if seed.disabled && !user.disabled {
+                    // Disabled: what the user holds ends now, not just while disabled.
+                    end_everything_of(store, &user.subject, Some(CONSENT), now).await?;
+                }
                 if hash != *user.password_hash.expose()
                     || user.claims != seed.claims
                     || user.disabled != seed.disabled
@@ -121,11 +137,34 @@ pub async fn apply_users(
     let declared: HashSet<&str> = seeds.iter().map(|u| u.username.as_str()).collect();
     for user in store.list_users().await? {
         if user.source == Source::Config && !declared.contains(user.username.as_str()) {
+            end_everything_of(store, &user.subject, None, now).await?;
             store.delete_user(&user.subject).await?;
             tracing::info!(username = %user.username, "removed user no longer in the configuration");
         }
     }
     Ok(pending)
+}
+
+/// Ends the sessions of user `subject` and deletes the grants they hold (refresh tokens, access
+/// tokens, codes), keeping the kind `keep` (remembered consent of a disabled user), so that
+/// re-enabling the account revives none of it.
+async fn end_everything_of(
+    store: &dyn Store,
+    subject: &str,
+    keep: Option<&str>,
+    now: i64,
+) -> anyhow::Result<()> {
+    for session in store.list_sessions_for_subject(subject, now).await? {
+        store.delete_session(&session.id_digest).await?;
+    }
+    let deleted = store
+        .delete_subject_grants(subject, keep.unwrap_or(""))
+        .await?;
+    tracing::info!(
+        deleted,
+        "ended the sessions and grants of a disabled or removed user"
+    );
+    Ok(())
 }
 
 /// Checks configured clear passwords against the stored hashes and stores a new hash where one
@@ -135,27 +174,40 @@ pub async fn apply_passwords(
     store: &dyn Store,
     clock: &dyn Clock,
     pending: Vec<PendingPassword>,
+    waiting: &PendingSubjects,
 ) -> anyhow::Result<()> {
     for PendingPassword { subject, seed } in pending {
-        let PasswordSpec::Clear(clear) = &seed.password else {
-            continue;
-        };
-        let Some(mut user) = store.find_user_by_subject(&subject).await? else {
-            continue;
-        };
-        let current = user.password_hash.expose().clone();
-        let (clear_copy, current_copy) = (clear.clone(), current.clone());
-        let same = tokio::task::spawn_blocking(move || {
-            verify_password(clear_copy.expose(), &current_copy)
-        })
-        .await?;
-        if same {
-            continue;
+        apply_password(store, clock, &subject, &seed).await?;
+        if let Ok(mut waiting) = waiting.write() {
+            waiting.remove(&subject);
         }
-        user.password_hash = Secret::new(hash_password_blocking(clear.clone()).await?);
-        user.updated_at = clock.now();
-        store.update_user(&user).await?;
-        tracing::info!(username = %user.username, "set the configured password");
     }
+    Ok(())
+}
+
+async fn apply_password(
+    store: &dyn Store,
+    clock: &dyn Clock,
+    subject: &str,
+    seed: &UserSeed,
+) -> anyhow::Result<()> {
+    let PasswordSpec::Clear(clear) = &seed.password else {
+        return Ok(());
+    };
+    let Some(mut user) = store.find_user_by_subject(subject).await? else {
+        return Ok(());
+    };
+    let current = user.password_hash.expose().clone();
+    let (clear_copy, current_copy) = (clear.clone(), current.clone());
+    let same =
+        tokio::task::spawn_blocking(move || verify_password(clear_copy.expose(), &current_copy))
+            .await?;
+    if same {
+        return Ok(());
+    }
+    user.password_hash = Secret::new(hash_password_blocking(clear.clone()).await?);
+    user.updated_at = clock.now();
+    store.update_user(&user).await?;
+    tracing::info!(username = %user.username, "set the configured password");
     Ok(())
 }

@@ -101,6 +101,13 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     let pending_passwords = apply_users(store.as_ref(), clock.as_ref(), &config.users)
         .await
         .context("cannot write the configured users to the database")?;
+    let waiting_passwords: Arc<crate::provision::PendingSubjects> =
+        Arc::new(std::sync::RwLock::new(
+            pending_passwords
+                .iter()
+                .map(|p| p.subject().to_string())
+                .collect(),
+        ));
     let keys = Arc::new(
         initial_key_cache(store.as_ref(), clock.as_ref(), &config.keys)
             .await
@@ -147,6 +154,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         )?,
         dummy_hash: tokio::sync::OnceCell::new(),
         backchannel: crate::backchannel::Backchannel::new(config.outbound.clone())?,
+        pending_passwords: waiting_passwords.clone(),
     }));
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -179,7 +187,9 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
     let users = {
         let (store, clock, readiness) = (store.clone(), clock.clone(), readiness.clone());
         tokio::spawn(async move {
-            match apply_passwords(store.as_ref(), clock.as_ref(), pending_passwords).await {
+            let waiting = waiting_passwords.as_ref();
+            match apply_passwords(store.as_ref(), clock.as_ref(), pending_passwords, waiting).await
+            {
                 Ok(()) => readiness.provisioned.store(true, Ordering::SeqCst),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot provision configured users' passwords");

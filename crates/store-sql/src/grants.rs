@@ -125,6 +125,13 @@ impl GrantStore for SqlStore {
         self.execute(q).await
     }
 
+    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64> {
+        let q = Query::new("DELETE FROM grants WHERE subject = $1 AND kind <> $2")
+            .text(subject)
+            .text(keep_kind);
+        self.execute(q).await
+    }
+
     async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
         let q = Query::new(
             "SELECT DISTINCT client_id FROM grants WHERE session_id = $1 AND kind = $2 \
@@ -202,6 +209,21 @@ impl SessionStore for SqlStore {
         .int(session.expires_at)
         .text(to_json(&session.data)?)
         .text(&session.id_digest);
+        Ok(self.execute(q).await? > 0)
+    }
+
+    async fn renew_session(&self, old_digest: &str, renewed: &Session) -> StoreResult<bool> {
+        let q = Query::new(
+            "UPDATE sessions SET id_digest = $1, auth_time = $2, last_seen = $3, expires_at = $4,
+             absolute_expires_at = $5, data = $6 WHERE id_digest = $7",
+        )
+        .text(&renewed.id_digest)
+        .int(renewed.auth_time)
+        .int(renewed.last_seen)
+        .int(renewed.expires_at)
+        .int(renewed.absolute_expires_at)
+        .text(to_json(&renewed.data)?)
+        .text(old_digest);
         Ok(self.execute(q).await? > 0)
     }
 

@@ -262,6 +262,8 @@ impl Lite {
             .query_row("PRAGMA auto_vacuum", [], |row| row.get(0))
             .map_err(map_err)?;
         if mode != INCREMENTAL {
+            // Rewrites the whole file once (and needs about its size again on disk meanwhile).
+            tracing::info!(file = %self.path.display(), "converting the database file to incremental vacuum (once)");
             conn.execute_batch("PRAGMA auto_vacuum = INCREMENTAL; VACUUM;")
                 .map_err(map_err)?;
         }

@@ -369,13 +369,16 @@ fn requested_acr(
         .map(str::to_string)
         .collect();
     match &claims.acr {
-        Some(c) => AcrRequest {
-            values: if c.values.is_empty() {
-                listed
-            } else {
-                c.values.clone()
-            },
+        // §3.1.2.1: acr_values are voluntary; they never become essential through a claims
+        // request that names no values.
+        Some(c) if c.essential || !c.values.is_empty() => AcrRequest {
+            values: c.values.clone(),
             essential: c.essential,
+            requested: true,
+        },
+        Some(_) => AcrRequest {
+            values: listed,
+            essential: false,
             requested: true,
         },
         None if acr_values.is_some() => AcrRequest {

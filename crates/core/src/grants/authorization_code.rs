@@ -145,7 +145,10 @@ pub async fn exchange(
         return Err(refuse_not_live(ctx, code, GRANT_TYPE, REFUSAL).await);
     };
     let checked = check(users, client, form, &grant).await;
-    let (data, user, audiences) = burn_on_error(ctx, &digest, GRANT_TYPE, checked).await?;
+    let (data, user) = burn_on_error(ctx, &digest, GRANT_TYPE, checked).await?;
+    // RFC 8707 §2.2: `resource` picks among the granted audiences, nothing beyond. A wrong one
+    // is the client's mistake, not a guess: the code is not burned for it.
+    let audiences = token_audiences(&data.audiences, form.all("resource"))?;
     let prepared = prepare_user_tokens(
         ctx,
         client,
@@ -192,14 +195,13 @@ pub async fn exchange(
     })
 }
 
-/// The checks of a live code, for the client redeeming it with `form`; the access token's
-/// audiences.
+/// The checks of a live code, for the client redeeming it with `form`.
 async fn check(
     users: &dyn UserStore,
     client: &Client,
     form: &Form,
     grant: &Grant,
-) -> Result<(CodeData, User, Vec<String>), OAuthError> {
+) -> Result<(CodeData, User), OAuthError> {
     let data: CodeData =
         serde_json::from_value(grant.data.clone()).map_err(|_| OAuthError::ServerError)?;
     // SEC-16: the code is bound to its client.
@@ -225,9 +227,7 @@ async fn check(
         (Some(_), _) => return Err(invalid_grant("the code_verifier does not match")),
         (None, Some(_)) => return Err(invalid_grant("no code_challenge was sent for this code")),
     }
-    // RFC 8707 §2.2: `resource` picks among the granted audiences, nothing beyond.
-    let audiences = token_audiences(&data.audiences, form.all("resource"))?;
     // SEC-26: a disabled or deleted user gets nothing.
     let user = ensure_user_active(users, grant.subject.as_deref().unwrap_or_default()).await?;
-    Ok((data, user, audiences))
+    Ok((data, user))
 }

@@ -124,7 +124,6 @@ fn narrowed_audiences(
 struct Checked {
     user: crate::model::User,
     scopes: Vec<String>,
-    audiences: Vec<String>,
     data: RefreshData,
     family: String,
 }
@@ -171,11 +170,7 @@ async fn check(
         .into_iter()
         .filter(|s| client.allowed_scopes.contains(s))
         .collect();
-    // RFC 8707 §2.2: `resource` picks among the audiences the remaining scopes are for.
-    let audiences = token_audiences(
-        &narrowed_audiences(ctx, &data, &scopes),
-        form.all("resource"),
-    )?;
+
     // SEC-26: a disabled or deleted user gets nothing, and the family ends.
     let subject = grant.subject.clone().unwrap_or_default();
     let user = match ensure_user_active(users, &subject).await {
@@ -188,7 +183,6 @@ async fn check(
     Ok(Checked {
         user,
         scopes,
-        audiences,
         data,
         family,
     })
@@ -215,7 +209,6 @@ pub async fn exchange(
     let Checked {
         user,
         scopes,
-        audiences,
         data,
         family,
     } = burn_on_error(
@@ -225,6 +218,12 @@ pub async fn exchange(
         check(ctx, users, client, form, &grant).await,
     )
     .await?;
+    // RFC 8707 §2.2: `resource` picks among the audiences the remaining scopes are for. A
+    // wrong one is the client's mistake, not a guess: the refresh token is not burned for it.
+    let audiences = token_audiences(
+        &narrowed_audiences(ctx, &data, &scopes),
+        form.all("resource"),
+    )?;
     // The successor keeps the original grant (its scopes and absolute end).
     let (refresh_token, next) = refresh_grant(ctx, client, &user.subject, &family, &data)?;
     // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.

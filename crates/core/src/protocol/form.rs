@@ -72,6 +72,21 @@ impl Form {
         self.params.get(name).map(Vec::as_slice).unwrap_or_default()
     }
 
+    /// Every (name, value) pair, names in order.
+    pub fn pairs(&self) -> Vec<(&str, &str)> {
+        self.params
+            .iter()
+            .flat_map(|(name, values)| values.iter().map(move |v| (name.as_str(), v.as_str())))
+            .collect()
+    }
+
+    /// The form without the parameter `name`.
+    pub fn without(&self, name: &str) -> Form {
+        let mut params = self.params.clone();
+        params.remove(name);
+        Form { params }
+    }
+
     /// The parameters form-encoded again (for a redirect that carries them to a GET).
     pub fn encode(&self) -> String {
         let mut out = url::form_urlencoded::Serializer::new(String::new());

@@ -34,6 +34,8 @@ macro_rules! store_conformance_tests {
             sessions_roundtrip,
             session_grants_end_with_the_session,
             server_secrets_are_created_once,
+            a_users_grants_go_together,
+            a_session_is_renewed_in_one_step,
             ping_answers
         );
     };
@@ -543,6 +545,48 @@ pub async fn session_grants_end_with_the_session(store: Arc<dyn Store>) {
     assert!(store.find_grant("g1").await.unwrap().is_none());
     assert!(store.find_grant("g2").await.unwrap().is_some());
     assert!(store.find_grant("g3").await.unwrap().is_some());
+}
+
+/// A user's grants are deleted together, except the kind kept (remembered consent).
+pub async fn a_users_grants_go_together(store: Arc<dyn Store>) {
+    let mut other = grant("o1", "refresh_token", None, 9_000);
+    other.subject = Some("sub-2".into());
+    for g in [
+        grant("u1", "refresh_token", Some("f"), 9_000),
+        grant("u2", "jwt_access_token", Some("f"), 9_000),
+        grant("u3", "consent", None, 9_000),
+        other,
+    ] {
+        store.insert_grant(&g).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .delete_subject_grants("sub-1", "consent")
+            .await
+            .unwrap(),
+        2
+    );
+    assert!(store.find_grant("u1").await.unwrap().is_none());
+    assert!(store.find_grant("u2").await.unwrap().is_none());
+    assert!(store.find_grant("u3").await.unwrap().is_some());
+    assert!(store.find_grant("o1").await.unwrap().is_some());
+}
+
+/// A session moves to a new cookie digest in one step, keeping its sid; the old digest then
+/// finds nothing, and renewing it again fails.
+pub async fn a_session_is_renewed_in_one_step(store: Arc<dyn Store>) {
+    let old = session("old", "alice", 5_000);
+    store.insert_session(&old).await.unwrap();
+    let mut renewed = session("new", "alice", 6_000);
+    renewed.auth_time = 2_000;
+    renewed.sid = "ignored".into();
+    assert!(store.renew_session("old", &renewed).await.unwrap());
+    assert!(store.find_session("old", 1_500).await.unwrap().is_none());
+    let found = store.find_session("new", 1_500).await.unwrap().unwrap();
+    assert_eq!(found.sid, old.sid, "the sid stays");
+    assert_eq!(found.auth_time, 2_000);
+    assert_eq!(found.expires_at, 6_000);
+    assert!(!store.renew_session("old", &renewed).await.unwrap());
 }
 
 /// A server secret is stored by the first caller; every later (or concurrent) caller gets that

@@ -163,6 +163,15 @@ impl GrantStore for MemoryStore {
         Ok((before - inner.grants.len()) as u64)
     }
 
+    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64> {
+        let mut inner = self.lock()?;
+        let before = inner.grants.len();
+        inner
+            .grants
+            .retain(|_, g| g.subject.as_deref() != Some(subject) || g.kind == keep_kind);
+        Ok((before - inner.grants.len()) as u64)
+    }
+
     async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
         let mut clients: Vec<String> = self
             .lock()?
@@ -294,6 +303,24 @@ impl SessionStore for MemoryStore {
             }
             None => Ok(false),
         }
+    }
+
+    async fn renew_session(&self, old_digest: &str, renewed: &Session) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        let Some(old) = inner.sessions.remove(old_digest) else {
+            return Ok(false);
+        };
+        let session = Session {
+            id_digest: renewed.id_digest.clone(),
+            auth_time: renewed.auth_time,
+            last_seen: renewed.last_seen,
+            expires_at: renewed.expires_at,
+            absolute_expires_at: renewed.absolute_expires_at,
+            data: renewed.data.clone(),
+            ..old
+        };
+        inner.sessions.insert(session.id_digest.clone(), session);
+        Ok(true)
     }
 
     async fn delete_session(&self, id_digest: &str) -> StoreResult<Option<Session>> {

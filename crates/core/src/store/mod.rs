@@ -89,6 +89,9 @@ pub trait GrantStore: Send + Sync {
     /// Deletes the grants bound to a session (`session_id` = its `sid`) except those of
     /// `keep_kind` (offline refresh tokens outlive the session); returns how many.
     async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64>;
+    /// Deletes every grant of the user `subject` except those of `keep_kind` (remembered
+    /// consent); returns how many.
+    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64>;
     /// The distinct clients of the grants of `kind` bound to session `sid`.
     async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>>;
     /// Deletes grants that expired before `before`; returns how many.
@@ -133,6 +136,10 @@ pub trait SessionStore: Send + Sync {
     async fn find_session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<Session>>;
     /// Records use of the session: updates `last_seen`, sliding `expires_at` and `data`.
     async fn update_session(&self, session: &Session) -> StoreResult<bool>;
+    /// Moves the session stored under `old_digest` to `renewed.id_digest` and sets its
+    /// `auth_time`, `last_seen`, expiry and `data` from `renewed`, in one step (its `sid`,
+    /// subject and creation time stay); false when there is no such session any more.
+    async fn renew_session(&self, old_digest: &str, renewed: &Session) -> StoreResult<bool>;
     /// Ends a session and returns it.
     async fn delete_session(&self, id_digest: &str) -> StoreResult<Option<Session>>;
     /// The live sessions of a user.

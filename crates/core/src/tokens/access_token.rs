@@ -58,8 +58,8 @@ pub struct AccessTokenClaims {
     pub scope: Option<String>,
     /// Unique id.
     pub jti: String,
-    /// When the user authenticated (RFC 9068 §2.2.1); present exactly on tokens issued to a
-    /// user, which are tied to a stored record.
+    /// When the user authenticated (RFC 9068 §2.2.1); present on every token issued to a user,
+    /// which is tied to a stored record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auth_time: Option<UnixTime>,
     /// The authentication context class achieved (RFC 9068 §2.2.1, OIDC Core §2).
@@ -77,8 +77,15 @@ pub struct AccessTokenClaims {
 }
 
 impl AccessTokenClaims {
-    /// Whether the token was issued to a user (and so is tied to a record).
+    /// Whether the token was issued to a user (RFC 9068 §2.2: a client's own token has the
+    /// client as `sub`).
     pub fn is_for_user(&self) -> bool {
+        self.auth_time.is_some() || self.sub != self.client_id
+    }
+
+    /// Whether a JWT is tied to a stored record: every token issued to a user since tokens
+    /// carry the sign-in (`auth_time`).
+    pub fn has_record(&self) -> bool {
         self.auth_time.is_some()
     }
 }

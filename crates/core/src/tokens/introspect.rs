@@ -103,21 +103,30 @@ fn timely(claims: &AccessTokenClaims, lookup: &TokenLookup<'_>) -> bool {
     claims.iss == lookup.issuer && claims.exp > lookup.now && claims.nbf <= lookup.now + NBF_LEEWAY
 }
 
+/// The claims of a JWT access token we signed that is within its lifetime; nothing else about
+/// it is checked.
+pub(crate) fn own_jwt_access_token(
+    token: &str,
+    lookup: &TokenLookup<'_>,
+) -> Option<AccessTokenClaims> {
+    // Typed deserialisation: `exp` as a string or null is refused, not read as absent.
+    verify_own_jws(token, lookup.ring, ACCESS_TOKEN_TYP)
+        .and_then(|c| serde_json::from_value::<AccessTokenClaims>(Value::Object(c)).ok())
+        .filter(|c| timely(c, lookup))
+}
+
 /// A JWT access token of ours, with its record: a user's token lives exactly as long as its
-/// record; a client's own token unless it is on the deny-list.
+/// record; a client's own token unless it is on the deny-list. A user's token issued before
+/// tokens had records (no `auth_time`) is checked against its client and user only.
 async fn jwt_access_token(
     token: &str,
     lookup: &TokenLookup<'_>,
 ) -> Result<Option<(AccessTokenClaims, RecordData)>, OAuthError> {
-    // Typed deserialisation: `exp` as a string or null is refused, not read as absent.
-    let Some(claims) = verify_own_jws(token, lookup.ring, ACCESS_TOKEN_TYP)
-        .and_then(|c| serde_json::from_value::<AccessTokenClaims>(Value::Object(c)).ok())
-        .filter(|c| timely(c, lookup))
-    else {
+    let Some(claims) = own_jwt_access_token(token, lookup) else {
         return Ok(None);
     };
     let record = lookup.grants.find_grant(&jti_key(&claims.jti)).await?;
-    Ok(if claims.is_for_user() {
+    Ok(if claims.has_record() {
         record
             .filter(|g| g.kind == JWT_ACCESS_TOKEN && g.consumed_at.is_none())
             .and_then(|g| serde_json::from_value::<RecordData>(g.data).ok())

@@ -1,7 +1,7 @@
 //! Token revocation (RFC 7009).
 
-use super::access_token::{REFERENCE_TOKEN, REVOKED_ACCESS_TOKEN, jti_key};
-use super::introspect::{LiveAccessToken, TokenLookup, live_access_token};
+use super::access_token::{AccessTokenClaims, REFERENCE_TOKEN, REVOKED_ACCESS_TOKEN, jti_key};
+use super::introspect::{TokenLookup, own_jwt_access_token};
 use super::verify::looks_like_jws;
 use crate::crypto::handle_digest;
 use crate::grants::refresh_token;
@@ -12,18 +12,19 @@ use crate::store::StoreError;
 /// Revokes `token` for `client`. RFC 7009 §2.2: unknown tokens, and tokens of other clients,
 /// get the same success answer (and the latter are left untouched). A refresh token takes its
 /// whole grant with it (§2.1; SEC-34): every refresh token of its family and the access tokens
-/// issued with them. A JWT access token is revoked through its record or, for a client's own
-/// token, a deny-list entry that lives until it expires; either way it is inactive at once at
-/// introspection and userinfo on every instance.
+/// issued with them. A JWT access token is revoked through its record or, for a token without
+/// one, a deny-list entry that lives until it expires; either way it is inactive at once at
+/// introspection and userinfo on every instance, whatever else becomes of its user or client
+/// (a revocation answered 200 is never undone).
 pub async fn revoke(
     token: &str,
     client: &Client,
     lookup: &TokenLookup<'_>,
 ) -> Result<(), OAuthError> {
     if looks_like_jws(token) {
-        return match live_access_token(token, lookup).await? {
-            Some(live) if live.claims.client_id == client.client_id => {
-                revoke_jwt(&live, lookup).await
+        return match own_jwt_access_token(token, lookup) {
+            Some(claims) if claims.client_id == client.client_id => {
+                revoke_jwt(&claims, lookup).await
             }
             _ => Ok(()),
         };
@@ -47,22 +48,25 @@ pub async fn revoke(
     Ok(())
 }
 
-async fn revoke_jwt(live: &LiveAccessToken, lookup: &TokenLookup<'_>) -> Result<(), OAuthError> {
-    let key = jti_key(&live.claims.jti);
-    if live.claims.is_for_user() {
+async fn revoke_jwt(
+    claims: &AccessTokenClaims,
+    lookup: &TokenLookup<'_>,
+) -> Result<(), OAuthError> {
+    let key = jti_key(&claims.jti);
+    if claims.has_record() {
         lookup.grants.delete_grant(&key).await?;
         return Ok(());
     }
     let entry = Grant {
         handle_digest: key,
         kind: REVOKED_ACCESS_TOKEN.into(),
-        client_id: live.claims.client_id.clone(),
-        subject: Some(live.claims.sub.clone()),
+        client_id: claims.client_id.clone(),
+        subject: Some(claims.sub.clone()),
         session_id: None,
         family: None,
         data: serde_json::Value::Null,
         created_at: lookup.now,
-        expires_at: live.claims.exp,
+        expires_at: claims.exp,
         consumed_at: None,
     };
     match lookup.grants.insert_grant(&entry).await {

@@ -87,6 +87,9 @@ pub struct AppInner {
     pub dummy_hash: tokio::sync::OnceCell<String>,
     /// Back-channel logout delivery.
     pub backchannel: Arc<crate::backchannel::Backchannel>,
+    /// Configured users whose password is still being checked at start: they cannot sign in
+    /// yet.
+    pub pending_passwords: Arc<crate::provision::PendingSubjects>,
 }
 
 /// Cheaply clonable handle on [`AppInner`].

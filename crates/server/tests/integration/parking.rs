@@ -1,7 +1,8 @@
 //! Browser POSTs to `/authorize` and `/end_session` are parked for a moment (they arrive
 //! without our cookies). Parking is an unauthenticated write, so it is bounded: in size, per
-//! address and overall; a used request is deleted at once and unused ones are purged when they
-//! expire (REL-12), their space given back.
+//! address and overall; past a bound the browser gets our page that posts the form again from
+//! our own site, so nobody is refused and nothing is stored. A used request is deleted at once
+//! and unused ones are purged when they expire (REL-12), their space given back.
 
 use reqwest::redirect::Policy;
 use tessera_core::Clock as _;
@@ -53,9 +54,9 @@ async fn parked_requests_are_bounded_deleted_when_used_and_purged_when_expired()
     let http = no_redirects();
     let store = server.running.state.store.clone();
 
-    // Too large to park.
+    // Too large to park: posted again from our page, not stored.
     let (status, handle) = park(&http, &server, 17 * 1024).await;
-    assert_eq!((status, handle), (413, None));
+    assert_eq!((status, handle), (200, None));
 
     let mut handles = vec![];
     for _ in 0..PER_ADDRESS {
@@ -63,15 +64,43 @@ async fn parked_requests_are_bounded_deleted_when_used_and_purged_when_expired()
         assert_eq!(status, 303);
         handles.push(handle.unwrap());
     }
-    // The address parked its share: refused with Retry-After, nothing stored.
+    // The address parked its share: the next one is posted again from our page, with a
+    // marker, and then handled at once (with the browser's cookies), nothing stored.
     let response = http
         .post(server.url("/authorize"))
-        .form(&[("client_id", "web")])
+        .form(&[
+            ("client_id", "web"),
+            ("redirect_uri", "https://web.example/cb"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+        ])
         .send()
         .await
         .unwrap();
-    assert_eq!(response.status(), 429);
-    assert_eq!(response.headers()["retry-after"], "60");
+    assert_eq!(response.status(), 200);
+    let page = response.text().await.unwrap();
+    let action = server.url("/authorize").replace('/', "&#x2f;");
+    assert!(page.contains(&format!(r#"action="{action}""#)), "{page}");
+    assert!(page.contains(r#"name="resubmitted" value="1""#), "{page}");
+    let again = http
+        .post(server.url("/authorize"))
+        .form(&[
+            ("client_id", "web"),
+            ("redirect_uri", "https://web.example/cb"),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("resubmitted", "1"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), 303);
+    let location = again.headers()["location"].to_str().unwrap();
+    assert!(
+        location.contains("/login?interaction=") || location.contains("error="),
+        "handled at once, not parked: {location}"
+    );
+    assert!(!location.contains("continue="));
 
     // A parked request is used once and deleted at once.
     let used = handles.pop().unwrap();

@@ -65,3 +65,56 @@ password = "dave-password"
     assert!(!dave.disabled, "a new user exists from the start");
     second.shutdown().await.unwrap();
 }
+
+/// Disabling a user in the configuration ends what they hold (sessions, refresh and access
+/// tokens): enabling them again revives none of it.
+#[tokio::test]
+async fn disabling_a_user_in_the_configuration_ends_what_they_hold() {
+    use crate::browser::Browser;
+    use crate::signin::{PEOPLE, refresh, sign_in};
+    let dir = tempfile::tempdir().unwrap();
+    let url = sqlite_url(dir.path());
+    let server = crate::support::TestServer::start_on(&url, PEOPLE).await;
+    let browser = Browser::new(&server.base);
+    let tokens = sign_in(
+        &server,
+        &browser,
+        ("web", "web-secret"),
+        "https://web.example/cb",
+        "openid+offline_access",
+        ("bob", "bob-password"),
+    )
+    .await;
+    server.stop().await;
+    let disabled = PEOPLE.replace(
+        "password = \"bob-password\"",
+        "password = \"bob-password\"\ndisabled = true",
+    );
+    assert_ne!(disabled, PEOPLE);
+    crate::support::TestServer::start_on(&url, &disabled)
+        .await
+        .stop()
+        .await;
+    let server = crate::support::TestServer::start_on(&url, PEOPLE).await;
+    let status = server
+        .http
+        .get(server.url("/userinfo"))
+        .bearer_auth(tokens["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 401, "the access token ended with the disabling");
+    let (status, body) = refresh(
+        &server,
+        ("web", "web-secret"),
+        tokens["refresh_token"].as_str().unwrap(),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant"))
+    );
+    server.stop().await;
+}

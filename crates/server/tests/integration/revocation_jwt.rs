@@ -227,11 +227,24 @@ async fn sec26_tokens_of_a_disabled_or_deleted_user_are_inactive() {
     assert_live(&server, WEB, &jwt, false, "jwt of a disabled user").await;
     assert_eq!(userinfo_status(&server, &reference).await, 401, "reference");
 
+    // RFC 7009: revoked while the user is disabled, it stays revoked once they are enabled
+    // again.
+    let (status, _, _) = post_form(&server, "/revoke", Some(WEB), &[("token", &jwt)]).await;
+    assert_eq!(status, 200);
     bob.disabled = false;
     store.update_user(&bob).await.unwrap();
-    assert_live(&server, WEB, &jwt, true, "enabled again").await;
+    assert_live(&server, WEB, &jwt, false, "revoked while disabled").await;
+    assert_eq!(
+        userinfo_status(&server, &reference).await,
+        200,
+        "enabled again"
+    );
     store.delete_user(&bob.subject).await.unwrap();
-    assert_live(&server, WEB, &jwt, false, "jwt of a deleted user").await;
+    assert_eq!(
+        userinfo_status(&server, &reference).await,
+        401,
+        "deleted user"
+    );
     server.stop().await;
 }
 

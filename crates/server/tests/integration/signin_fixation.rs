@@ -168,3 +168,74 @@ async fn signing_in_over_another_users_session_ends_it() {
         "alice's session-bound token ended with her session"
     );
 }
+
+/// Another user signing in over a session ends it as a sign-out would: its clients get
+/// back-channel logout tokens for it (nothing of the old session is orphaned).
+#[tokio::test]
+async fn the_session_another_user_signs_in_over_is_logged_out_at_its_clients() {
+    use crate::signout::{clients, receiver, tokens, verify_logout_token};
+    use crate::support::{eventually, free_port};
+    let port = free_port();
+    let received = receiver(port).await;
+    let config = format!(
+        "{}\n[[users]]\nusername = \"bob\"\npassword = \"bob-password\"\n",
+        clients(port, free_port())
+    );
+    let server = TestServer::start(&config).await;
+    let browser = Browser::new(&server.base);
+    let alice = tokens(&server, &browser, "alpha", "openid").await;
+    let alice_sid = jwt_claims(alice["id_token"].as_str().unwrap())["sid"].clone();
+    let url = authorize_url(
+        &server,
+        "alpha",
+        "https://alpha.example/cb",
+        "&scope=openid&prompt=login",
+    );
+    let page = browser.open(&url).await;
+    let landing = browser.login(&page, "bob", "bob-password").await;
+    assert!(landing.param("code").is_some(), "{landing:?}");
+    eventually(
+        "alpha to get a logout token for alice's session",
+        || async {
+            received
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|(who, _)| who == "alpha")
+        },
+    )
+    .await;
+    let token = received.lock().unwrap()[0].1.clone();
+    let claims = verify_logout_token(&server, &token, "alpha").await;
+    assert_eq!(claims["sid"], alice_sid);
+}
+
+/// A browser whose binding cookie the server did not issue (one from before bindings were
+/// MAC-ed) can still confirm a sign-out: the confirmation page gives it a new binding.
+#[tokio::test]
+async fn a_sign_out_can_be_confirmed_with_an_old_browser_binding() {
+    let server = TestServer::start(PEOPLE).await;
+    let browser = Browser::new(&server.base);
+    sign_in(&server, &browser, ("alice", "alice-password")).await;
+    let base = reqwest::Url::parse(&server.base).unwrap();
+    browser.jar.add_cookie_str(
+        "tessera-browser=old-plain-value-of-an-earlier-version",
+        &base,
+    );
+    // No hint: the sign-out asks for confirmation.
+    let page = browser.open(&server.url("/end_session")).await;
+    let Landing::Page { status, html, .. } = &page else {
+        panic!("expected the confirmation page: {page:?}");
+    };
+    assert_eq!(status.as_u16(), 200, "{html}");
+    let done = browser
+        .submit(html, "/end_session/confirm", &[("action", "logout")])
+        .await;
+    assert!(
+        matches!(&done, Landing::Page { status, html, .. } if status.as_u16() == 200 && html.contains("signed out")),
+        "{done:?}"
+    );
+    // Signed out: the next sign-in shows the login page.
+    let url = authorize_url(&server, "spa", SPA_CB, "&scope=openid");
+    assert!(browser.open(&url).await.is_login());
+}

@@ -181,10 +181,25 @@ async fn jwt_access_tokens_introspect_and_are_revoked_by_their_client_only() {
         introspect(&server, ("urn:api1", "api1-secret"), &token).await["active"],
         false
     );
-    // Expired: inactive.
+    // A live one, expired: inactive.
+    let fresh = client_credentials(
+        &server,
+        "machine",
+        "machine-secret",
+        &[("scope", "api1.read")],
+    )
+    .await
+    .1["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        introspect(&server, ("urn:api1", "api1-secret"), &fresh).await["active"],
+        true
+    );
     server.clock.advance(3_600);
     assert_eq!(
-        introspect(&server, ("urn:api1", "api1-secret"), &tampered).await["active"],
+        introspect(&server, ("urn:api1", "api1-secret"), &fresh).await["active"],
         false
     );
     server.stop().await;

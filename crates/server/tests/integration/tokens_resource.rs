@@ -81,15 +81,17 @@ async fn rfc8707_resource_at_the_token_endpoint_narrows_audience_and_scope() {
     assert_eq!(claims["scope"], "openid offline_access api2.read");
     let refresh_token = body["refresh_token"].as_str().unwrap().to_string();
 
-    // A resource the client may use but was not granted here, or an unknown one.
+    // A resource the client may use but was not granted here, or an unknown one. A wrong
+    // resource is a mistake, not a guess: the code is not burned for it.
     for resource in ["urn:api3", "https://elsewhere.example/"] {
-        let (status, body) =
-            exchange(&server, &code(&server, &browser).await, Some(resource)).await;
+        let code = code(&server, &browser).await;
+        let (status, body) = exchange(&server, &code, Some(resource)).await;
         assert_eq!(
             (status, body["error"].as_str()),
             (400, Some("invalid_target")),
             "{resource}: {body}"
         );
+        assert_eq!(exchange(&server, &code, None).await.0, 200);
     }
 
     // A refresh picks among the grant's audiences too.
@@ -107,12 +109,13 @@ async fn rfc8707_resource_at_the_token_endpoint_narrows_audience_and_scope() {
     let claims = jwt_claims(body["access_token"].as_str().unwrap());
     assert_eq!(claims["aud"], "urn:api1");
     assert_eq!(claims["scope"], "openid offline_access api1.read");
+    let latest = body["refresh_token"].as_str().unwrap().to_string();
     let (status, body) = post_token(
         &server,
         APP,
         &[
             ("grant_type", "refresh_token"),
-            ("refresh_token", body["refresh_token"].as_str().unwrap()),
+            ("refresh_token", &latest),
             ("resource", "urn:api3"),
         ],
     )
@@ -121,5 +124,12 @@ async fn rfc8707_resource_at_the_token_endpoint_narrows_audience_and_scope() {
         (status, body["error"].as_str()),
         (400, Some("invalid_target"))
     );
+    let (status, _) = post_token(
+        &server,
+        APP,
+        &[("grant_type", "refresh_token"), ("refresh_token", &latest)],
+    )
+    .await;
+    assert_eq!(status, 200, "the refresh token was not burned");
     server.stop().await;
 }

@@ -54,6 +54,9 @@ impl GrantStore for FailingCommit<'_> {
     async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64> {
         self.0.delete_session_grants(sid, keep_kind).await
     }
+    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64> {
+        self.0.delete_subject_grants(subject, keep_kind).await
+    }
     async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
         self.0.session_grant_clients(sid, kind).await
     }

@@ -51,7 +51,10 @@ pub async fn authorize_post(
     body: Bytes,
 ) -> Response {
     let address = peer.map(|p| p.0.0.ip());
-    super::park::park_post(&state, (&headers, &uri, &body), address, paths::AUTHORIZE).await
+    match super::park::park_post(&state, (&headers, &uri, &body), address, paths::AUTHORIZE).await {
+        super::park::Posted::Answered(response) => response,
+        super::park::Posted::Continue(form) => start(&state, &headers, &form).await,
+    }
 }
 
 async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Response {

@@ -296,5 +296,12 @@ async fn check_password(
         None => state.dummy_password_hash().await?,
     };
     let matches = state.passwords.verify(password.to_string(), hash).await?;
-    Ok(user.filter(|u| matches && !u.disabled))
+    // A configured password being checked at start: neither the old one nor the new one yet.
+    let pending = |u: &User| {
+        state
+            .pending_passwords
+            .read()
+            .map_or(true, |p| p.contains(&u.subject))
+    };
+    Ok(user.filter(|u| matches && !u.disabled && !pending(u)))
 }

@@ -67,7 +67,11 @@ pub async fn end_session_post(
     body: Bytes,
 ) -> Response {
     let address = peer.map(|p| p.0.0.ip());
-    super::park::park_post(&state, (&headers, &uri, &body), address, paths::END_SESSION).await
+    match super::park::park_post(&state, (&headers, &uri, &body), address, paths::END_SESSION).await
+    {
+        super::park::Posted::Answered(response) => response,
+        super::park::Posted::Continue(form) => start(&state, &headers, &form).await,
+    }
 }
 
 async fn current_session(
@@ -159,19 +163,24 @@ async fn confirm_page(
     request: &EndSessionRequest,
     session: &Session,
 ) -> Response {
-    let Some(browser) = state.issued_browser_cookie(headers) else {
-        // A session always comes with the browser cookie; without it, sign-out cannot be
-        // confirmed safely.
-        return state.error_page(&OAuthError::InvalidRequest(
-            "this browser cannot confirm the sign-out; close it to end the session".into(),
-        ));
+    // The confirmation is bound to this browser: by its binding cookie, or a new one (a
+    // browser from before bindings were MAC-ed has a value that no longer counts).
+    let (browser, new_binding) = match state.issued_browser_cookie(headers) {
+        Some(b) => (b.to_string(), None),
+        None => match state.cookie_mac.issue(super::cookies::BROWSER_PURPOSE) {
+            Ok(b) => {
+                let set = state.cookies.set(state.cookies.browser, &b);
+                (b, set)
+            }
+            Err(e) => return state.error_page(&e),
+        },
     };
     let (id, csrf) = match (random_handle(), random_handle()) {
         (Ok(id), Ok(csrf)) => (id, csrf),
         _ => return state.error_page(&OAuthError::ServerError),
     };
     let pending = Pending {
-        browser: handle_digest(browser),
+        browser: handle_digest(&browser),
         csrf: csrf.clone(),
         sid: session.sid.clone(),
         client_id: request.client.as_ref().map(|c| c.client_id.clone()),
@@ -198,7 +207,7 @@ async fn confirm_page(
         Ok(u) => u.map(|u| u.username),
         Err(e) => return state.error_page(&e.into()),
     };
-    state.pages.render(
+    let page = state.pages.render(
         StatusCode::OK,
         "logout.html",
         minijinja::context! {
@@ -208,7 +217,8 @@ async fn confirm_page(
             username,
             problems => request.problems,
         },
-    )
+    );
+    with_cookies(page, new_binding)
 }
 
 /// `POST /end_session/confirm`

@@ -14,7 +14,7 @@ use tessera_core::model::Grant;
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 
 use super::flow::see_other;
@@ -30,7 +30,10 @@ const LIFETIME: i64 = 120;
 
 /// Parked requests are unauthenticated writes: bounded in size, per address and overall, so
 /// that a flood cannot grow the database (each window is one parked request's lifetime, so at
-/// most two windows' worth are alive; the purge removes them within a minute after).
+/// most two windows' worth are alive; the purge removes them within a minute after). Past a
+/// bound nobody is refused: the browser gets a page of ours that posts the same form to us
+/// again, now from our own site, so that its cookies come along and nothing is stored
+/// ([`RESUBMITTED`]).
 /// Largest parked request, in bytes: authorization and end-session parameters fit easily.
 pub const MAX_PARKED_BYTES: usize = 16 * 1024;
 /// Parked requests one address (an IPv6 /64) may make per window.
@@ -38,6 +41,9 @@ pub const PER_ADDRESS: u32 = 20;
 /// Parked requests this instance takes per window from everyone.
 pub const OVERALL: u32 = 1_000;
 const WINDOW: Duration = Duration::from_secs(LIFETIME.unsigned_abs());
+
+/// The marker of a form our own page posted again: handled at once, not parked.
+pub const RESUBMITTED: &str = "resubmitted";
 
 /// Counts parked requests per window.
 #[derive(Default)]
@@ -94,44 +100,69 @@ pub async fn get_form(state: &AppState, query: Option<&str>) -> Result<Form, OAu
     continued(state, &Form::parse(query.unwrap_or_default().as_bytes())?).await
 }
 
-/// A browser POST to `path` from `address`: its form is parked and the browser continues with a
-/// GET there.
+/// What a browser POST becomes.
+pub enum Posted {
+    /// Answered already: the redirect to the parked request, the page that posts the form
+    /// again, or an error page.
+    Answered(Response),
+    /// Posted again from our own page: continue with this form now.
+    Continue(Form),
+}
+
+/// A browser POST to `path` from `address`: its form is parked and the browser continues with
+/// a GET there; past the parking bounds, our page posts it again (same-site, with cookies).
 pub async fn park_post(
     state: &AppState,
     (headers, uri, body): (&HeaderMap, &Uri, &[u8]),
     address: Option<IpAddr>,
     path: &str,
-) -> Response {
-    if body.len() > MAX_PARKED_BYTES {
-        tracing::info!(
-            bytes = body.len(),
-            "browser POST refused: too large to park"
-        );
-        return state.pages.error(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "This request is too large",
-            "The application sent more than this server accepts. Go back to the application.",
-            "invalid_request",
-        );
-    }
-    if let Err(why) = state.parking.admit(address, Instant::now()) {
-        tracing::info!(?why, "browser POST refused: too many parked requests");
-        let mut response = state.pages.error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many requests",
-            "Too many sign-in requests arrived at once. Wait a minute and try again.",
-            "temporarily_unavailable",
-        );
-        response
-            .headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
-        return response;
-    }
-    let parked = match read_form(headers, uri, body) {
-        Ok(form) => park(state, &form, path).await,
-        Err(e) => Err(e),
+) -> Posted {
+    let form = match read_form(headers, uri, body) {
+        Ok(form) => form,
+        Err(e) => return Posted::Answered(state.error_page(&e)),
     };
-    parked.unwrap_or_else(|e| state.error_page(&e))
+    if form.has(RESUBMITTED) {
+        return Posted::Continue(form.without(RESUBMITTED));
+    }
+    let refused = if body.len() > MAX_PARKED_BYTES {
+        Some("too large to park")
+    } else {
+        state
+            .parking
+            .admit(address, Instant::now())
+            .err()
+            .map(|why| match why {
+                NotParked::Address => "this address parked its share",
+                NotParked::Overall => "the instance parked its share",
+            })
+    };
+    if let Some(reason) = refused {
+        tracing::info!(
+            reason,
+            "browser POST posted again from our page instead of parked"
+        );
+        return Posted::Answered(post_again(state, &form, path));
+    }
+    Posted::Answered(
+        park(state, &form, path)
+            .await
+            .unwrap_or_else(|e| state.error_page(&e)),
+    )
+}
+
+/// Our page that posts `form` to `path` again (with JavaScript at once, else with a button).
+fn post_again(state: &AppState, form: &Form, path: &str) -> Response {
+    let base = state.config.issuer.trim_end_matches('/');
+    let mut params: Vec<(&str, &str)> = form.pairs();
+    params.push((RESUBMITTED, "1"));
+    state.pages.render(
+        StatusCode::OK,
+        "form_post.html",
+        minijinja::context! {
+            redirect_uri => format!("{base}{path}"),
+            params,
+        },
+    )
 }
 
 /// Parks `form` and sends the browser to `path` to continue it.
