@@ -9,11 +9,14 @@ use std::sync::Arc;
 use serde_json::json;
 
 use super::{Store, StoreError};
+
+mod grants;
 use crate::model::{
     AccessTokenType, ApiResource, ApiScope, Client, Grant, IdentityResource, KeyRecord, Resources,
     Session, Source, TokenEndpointAuthMethod, User,
 };
 use crate::secret::Secret;
+pub use grants::*;
 
 /// Writes one `#[tokio::test]` per conformance check, each on a fresh store made by `$make`
 /// (an expression of type `impl Future<Output = Arc<dyn Store>>`).
@@ -75,7 +78,7 @@ fn client(id: &str) -> Client {
     }
 }
 
-fn grant(digest: &str, kind: &str, family: Option<&str>, expires_at: i64) -> Grant {
+pub(super) fn grant(digest: &str, kind: &str, family: Option<&str>, expires_at: i64) -> Grant {
     Grant {
         handle_digest: digest.into(),
         kind: kind.into(),
@@ -167,118 +170,6 @@ pub async fn resources_roundtrip(store: Arc<dyn Store>) {
     let emptied = Resources::default();
     store.save_resources(&emptied).await.unwrap();
     assert_eq!(store.load_resources().await.unwrap(), emptied);
-}
-
-/// Grants: insert, find, duplicate digest is a conflict.
-pub async fn grants_insert_and_find(store: Arc<dyn Store>) {
-    let g = grant("d1", "authorization_code", Some("f1"), 2_000);
-    store.insert_grant(&g).await.unwrap();
-    assert_eq!(store.find_grant("d1").await.unwrap(), Some(g.clone()));
-    assert!(store.find_grant("nope").await.unwrap().is_none());
-    assert!(matches!(
-        store.insert_grant(&g).await,
-        Err(StoreError::Conflict(_))
-    ));
-}
-
-/// A grant is consumed once; afterwards `find_grant` shows when.
-pub async fn grant_is_consumed_once(store: Arc<dyn Store>) {
-    store
-        .insert_grant(&grant("d1", "authorization_code", None, 2_000))
-        .await
-        .unwrap();
-    let won = store
-        .consume_grant("d1", "authorization_code", 1_500)
-        .await
-        .unwrap();
-    assert_eq!(won.as_ref().map(|g| g.consumed_at), Some(Some(1_500)));
-    assert_eq!(won.map(|g| g.data["n"].clone()), Some(json!(1)));
-    assert!(
-        store
-            .consume_grant("d1", "authorization_code", 1_501)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    let seen = store.find_grant("d1").await.unwrap().unwrap();
-    assert_eq!(seen.consumed_at, Some(1_500));
-}
-
-/// Consumption requires the right kind and an unexpired grant.
-pub async fn grant_consume_respects_kind_and_expiry(store: Arc<dyn Store>) {
-    store
-        .insert_grant(&grant("d1", "authorization_code", None, 2_000))
-        .await
-        .unwrap();
-    assert!(
-        store
-            .consume_grant("d1", "refresh_token", 1_500)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .consume_grant("d1", "authorization_code", 2_000)
-            .await
-            .unwrap()
-            .is_none(),
-        "a grant is expired at its expires_at"
-    );
-    assert!(
-        store
-            .consume_grant("missing", "authorization_code", 1_500)
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        store.find_grant("d1").await.unwrap().unwrap().consumed_at,
-        None
-    );
-}
-
-/// Many concurrent consumers of one grant: exactly one wins.
-pub async fn concurrent_consume_has_one_winner(store: Arc<dyn Store>) {
-    store
-        .insert_grant(&grant("race", "refresh_token", None, 2_000))
-        .await
-        .unwrap();
-    let tasks: Vec<_> = (0..32)
-        .map(|_| {
-            let store = store.clone();
-            tokio::spawn(async move { store.consume_grant("race", "refresh_token", 1_500).await })
-        })
-        .collect();
-    let mut winners = 0;
-    for t in tasks {
-        if t.await.unwrap().unwrap().is_some() {
-            winners += 1;
-        }
-    }
-    assert_eq!(winners, 1);
-}
-
-/// Families are deleted together; expired grants are purged, live ones kept.
-pub async fn grant_families_and_purge(store: Arc<dyn Store>) {
-    for (d, f, exp) in [
-        ("a", Some("fam"), 5_000),
-        ("b", Some("fam"), 5_000),
-        ("c", Some("other"), 5_000),
-        ("old", None, 1_200),
-    ] {
-        store
-            .insert_grant(&grant(d, "refresh_token", f, exp))
-            .await
-            .unwrap();
-    }
-    assert_eq!(store.delete_grant_family("fam").await.unwrap(), 2);
-    assert!(store.find_grant("a").await.unwrap().is_none());
-    assert!(store.find_grant("c").await.unwrap().is_some());
-    assert_eq!(store.purge_expired_grants(2_000).await.unwrap(), 1);
-    assert!(store.find_grant("old").await.unwrap().is_none());
-    assert!(store.delete_grant("c").await.unwrap());
-    assert!(!store.delete_grant("c").await.unwrap());
 }
 
 /// Keys: insert, list by activation, private bytes intact, conflict, delete.
@@ -409,167 +300,6 @@ pub async fn sessions_roundtrip(store: Arc<dyn Store>) {
     assert!(store.delete_session("s3").await.unwrap().is_none());
     assert_eq!(store.purge_expired_sessions(2_500).await.unwrap(), 1);
     assert!(store.find_session("s2", 1_800).await.unwrap().is_some());
-}
-
-/// A rotation consumes one grant and inserts its successors together (CVE-22); a failed insert
-/// leaves the grant unconsumed; of concurrent rotations of one grant, one wins and only its
-/// successor exists.
-pub async fn rotation_consumes_and_inserts_together(store: Arc<dyn Store>) {
-    store
-        .insert_grant(&grant("r0", "refresh_token", Some("f"), 9_000))
-        .await
-        .unwrap();
-    store
-        .insert_grant(&grant("taken", "reference_token", Some("f"), 9_000))
-        .await
-        .unwrap();
-    // A successor that cannot be inserted undoes the whole rotation.
-    let clash = [
-        grant("r1", "refresh_token", Some("f"), 9_000),
-        grant("taken", "reference_token", Some("f"), 9_000),
-    ];
-    assert!(matches!(
-        store
-            .rotate_grant("r0", "refresh_token", 2_000, &clash)
-            .await,
-        Err(StoreError::Conflict(_))
-    ));
-    assert_eq!(
-        store.find_grant("r0").await.unwrap().unwrap().consumed_at,
-        None
-    );
-    assert!(store.find_grant("r1").await.unwrap().is_none());
-    let next = [
-        grant("r1", "refresh_token", Some("f"), 9_000),
-        grant("a1", "reference_token", Some("f"), 9_000),
-    ];
-    let consumed = store
-        .rotate_grant("r0", "refresh_token", 2_000, &next)
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(consumed.handle_digest, "r0");
-    assert_eq!(
-        store.find_grant("r0").await.unwrap().unwrap().consumed_at,
-        Some(2_000)
-    );
-    assert!(store.find_grant("r1").await.unwrap().is_some());
-    assert!(store.find_grant("a1").await.unwrap().is_some());
-    // Not consumable any more: nothing is inserted.
-    let again = grant("r2", "refresh_token", Some("f"), 9_000);
-    assert!(
-        store
-            .rotate_grant("r0", "refresh_token", 2_001, std::slice::from_ref(&again))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(store.find_grant("r2").await.unwrap().is_none());
-    // Wrong kind or expired: the same.
-    assert!(
-        store
-            .rotate_grant(
-                "r1",
-                "authorization_code",
-                2_001,
-                std::slice::from_ref(&again)
-            )
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .rotate_grant("r1", "refresh_token", 9_000, std::slice::from_ref(&again))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // 16 concurrent rotations of r1, each with its own successor: one winner.
-    let mut tasks = Vec::new();
-    for i in 0..16 {
-        let store = store.clone();
-        tasks.push(tokio::spawn(async move {
-            let next = grant(&format!("n{i}"), "refresh_token", Some("f"), 9_000);
-            store
-                .rotate_grant("r1", "refresh_token", 3_000, &[next])
-                .await
-                .unwrap()
-                .is_some()
-        }));
-    }
-    let mut winners = 0;
-    for t in tasks {
-        winners += usize::from(t.await.unwrap());
-    }
-    assert_eq!(winners, 1);
-    let mut successors = 0;
-    for i in 0..16 {
-        successors += usize::from(store.find_grant(&format!("n{i}")).await.unwrap().is_some());
-    }
-    assert_eq!(successors, 1, "only the winner's successor exists");
-}
-
-/// Ending a session deletes its grants, except the kind that outlives it.
-pub async fn session_grants_end_with_the_session(store: Arc<dyn Store>) {
-    let mut other = grant("g3", "authorization_code", None, 9_000);
-    other.session_id = Some("sid-2".into());
-    for g in [
-        grant("g1", "authorization_code", None, 9_000),
-        grant("g2", "refresh_token", Some("f"), 9_000),
-        other,
-    ] {
-        store.insert_grant(&g).await.unwrap();
-    }
-    assert_eq!(
-        store
-            .session_grant_clients("sid-1", "authorization_code")
-            .await
-            .unwrap(),
-        ["c1"]
-    );
-    assert!(
-        store
-            .session_grant_clients("sid-1", "nothing")
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        store
-            .delete_session_grants("sid-1", "refresh_token")
-            .await
-            .unwrap(),
-        1
-    );
-    assert!(store.find_grant("g1").await.unwrap().is_none());
-    assert!(store.find_grant("g2").await.unwrap().is_some());
-    assert!(store.find_grant("g3").await.unwrap().is_some());
-}
-
-/// A user's grants are deleted together, except the kind kept (remembered consent).
-pub async fn a_users_grants_go_together(store: Arc<dyn Store>) {
-    let mut other = grant("o1", "refresh_token", None, 9_000);
-    other.subject = Some("sub-2".into());
-    for g in [
-        grant("u1", "refresh_token", Some("f"), 9_000),
-        grant("u2", "jwt_access_token", Some("f"), 9_000),
-        grant("u3", "consent", None, 9_000),
-        other,
-    ] {
-        store.insert_grant(&g).await.unwrap();
-    }
-    assert_eq!(
-        store
-            .delete_subject_grants("sub-1", "consent")
-            .await
-            .unwrap(),
-        2
-    );
-    assert!(store.find_grant("u1").await.unwrap().is_none());
-    assert!(store.find_grant("u2").await.unwrap().is_none());
-    assert!(store.find_grant("u3").await.unwrap().is_some());
-    assert!(store.find_grant("o1").await.unwrap().is_some());
 }
 
 /// A session moves to a new cookie digest in one step, keeping its sid; the old digest then

@@ -1,0 +1,291 @@
+//! Single sign-on sessions, remembered consent, and the interaction records that carry an
+//! authorization request through the login and consent pages. All live in the store, so any
+//! instance can continue what another began.
+
+mod consent;
+mod interaction;
+
+pub use consent::{
+    CONSENT, CONSENT_LIFETIME, RememberedConsent, remember_consent, remembered_consent,
+};
+pub use interaction::{
+    INTERACTION, INTERACTION_LIFETIME, Interaction, InteractionHandle, InteractionRefusal, Step,
+    find_interaction, same_browser, save_interaction, take_interaction,
+};
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixTime;
+use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
+use crate::model::{Grant, Session};
+use crate::protocol::OAuthError;
+use crate::store::{GrantStore, SessionStore};
+
+/// How long a session lasts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionLifetimes {
+    /// A session ends this many seconds after it was last used.
+    pub idle: u64,
+    /// ... and this many seconds after the sign-in, however often it is used.
+    pub absolute: u64,
+}
+
+/// Seconds between writes of a session's `last_seen` (so that every request does not write).
+const TOUCH_INTERVAL: i64 = 60;
+
+fn secs(s: u64) -> i64 {
+    i64::try_from(s).unwrap_or(i64::MAX)
+}
+
+pub(crate) fn random_id() -> Result<String, OAuthError> {
+    random_handle().map_err(|_| OAuthError::ServerError)
+}
+
+/// What a session records besides its columns.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionData {
+    /// Authentication methods (RFC 8176), e.g. `pwd`.
+    pub amr: Vec<String>,
+    /// The identity provider that authenticated the user (`local`).
+    pub idp: String,
+    /// The OP browser state of Session Management 1.0 §3: random, so that no one can compute
+    /// it from what tokens reveal.
+    #[serde(default)]
+    pub browser_state: String,
+}
+
+/// Reads a session's data.
+pub fn session_data(session: &Session) -> SessionData {
+    serde_json::from_value(session.data.clone()).unwrap_or_default()
+}
+
+/// Starts a session after a sign-in and returns the cookie value (a fresh random value every
+/// time: no session fixation) with the record.
+pub async fn start_session(
+    sessions: &dyn SessionStore,
+    subject: &str,
+    now: UnixTime,
+    lifetimes: SessionLifetimes,
+    data: &SessionData,
+) -> Result<(String, Session), OAuthError> {
+    let cookie = random_id()?;
+    let mut data = data.clone();
+    data.browser_state = random_id()?;
+    let absolute = now.saturating_add(secs(lifetimes.absolute));
+    let session = Session {
+        id_digest: handle_digest(&cookie),
+        sid: base64url(&random_bytes(16).map_err(|_| OAuthError::ServerError)?),
+        subject: subject.to_string(),
+        auth_time: now,
+        created_at: now,
+        last_seen: now,
+        expires_at: now.saturating_add(secs(lifetimes.idle)).min(absolute),
+        absolute_expires_at: absolute,
+        data: serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?,
+    };
+    sessions.insert_session(&session).await?;
+    Ok((cookie, session))
+}
+
+/// The same user signed in again in `old`'s browser (`prompt=login`, `max_age`, a step-up):
+/// the session goes on under its `sid`, so that the clients signed in through it and the
+/// grants bound to it stay with it (and a later sign-out reaches them all), with a new cookie
+/// value (no fixation) and the new sign-in's time and methods. `None` when `old` has ended
+/// meanwhile (a sign-out elsewhere): then it is not revived.
+pub async fn renew_session(
+    sessions: &dyn SessionStore,
+    old: &Session,
+    now: UnixTime,
+    lifetimes: SessionLifetimes,
+    data: &SessionData,
+) -> Result<Option<(String, Session)>, OAuthError> {
+    let cookie = random_id()?;
+    let mut data = data.clone();
+    data.browser_state = random_id()?;
+    let absolute = now.saturating_add(secs(lifetimes.absolute));
+    let session = Session {
+        id_digest: handle_digest(&cookie),
+        sid: old.sid.clone(),
+        subject: old.subject.clone(),
+        auth_time: now,
+        created_at: old.created_at,
+        last_seen: now,
+        expires_at: now.saturating_add(secs(lifetimes.idle)).min(absolute),
+        absolute_expires_at: absolute,
+        data: serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?,
+    };
+    // One step: a sign-out at the same moment either ends the old session before (and this
+    // finds nothing) or the renewed one after.
+    if !sessions.renew_session(&old.id_digest, &session).await? {
+        return Ok(None);
+    }
+    Ok(Some((cookie, session)))
+}
+
+/// The live session a cookie names, its idle expiry moved forward (written at most once a
+/// minute).
+pub async fn load_session(
+    sessions: &dyn SessionStore,
+    cookie: &str,
+    now: UnixTime,
+    lifetimes: SessionLifetimes,
+) -> Result<Option<Session>, OAuthError> {
+    if cookie.is_empty() || cookie.len() > 256 {
+        return Ok(None);
+    }
+    let Some(mut session) = sessions.find_session(&handle_digest(cookie), now).await? else {
+        return Ok(None);
+    };
+    if now.saturating_sub(session.last_seen) >= TOUCH_INTERVAL {
+        session.last_seen = now;
+        session.expires_at = now
+            .saturating_add(secs(lifetimes.idle))
+            .min(session.absolute_expires_at);
+        sessions.update_session(&session).await?;
+    }
+    Ok(Some(session))
+}
+
+/// The grant kind recording that a client got a response through a session: one row per
+/// client and session, inserted atomically (concurrent sign-ins of several clients cannot
+/// lose one), bound to the session so that it ends with it.
+pub const SESSION_CLIENT: &str = "session_client";
+
+/// Records that `client_id` got a response through `session`.
+pub async fn add_session_client(
+    grants: &dyn GrantStore,
+    session: &Session,
+    client_id: &str,
+    now: UnixTime,
+) -> Result<(), OAuthError> {
+    let record = Grant {
+        handle_digest: handle_digest(&format!(
+            "{SESSION_CLIENT}:{}:{}:{client_id}",
+            session.sid.len(),
+            session.sid
+        )),
+        kind: SESSION_CLIENT.into(),
+        client_id: client_id.to_string(),
+        subject: Some(session.subject.clone()),
+        session_id: Some(session.sid.clone()),
+        family: None,
+        data: serde_json::Value::Null,
+        created_at: now,
+        expires_at: session.absolute_expires_at,
+        consumed_at: None,
+    };
+    match grants.insert_grant(&record).await {
+        // Recorded before: nothing to do.
+        Err(crate::store::StoreError::Conflict(_)) => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// The clients that got a response through session `sid`.
+pub async fn session_clients(
+    grants: &dyn GrantStore,
+    sid: &str,
+) -> Result<Vec<String>, OAuthError> {
+    Ok(grants.session_grant_clients(sid, SESSION_CLIENT).await?)
+}
+
+/// The OP browser state of Session Management 1.0 §3 for `session` (the value of the
+/// script-readable cookie the check-session iframe compares against).
+pub fn browser_state(session: &Session) -> String {
+    session_data(session).browser_state
+}
+
+/// The `session_state` of an authorization response (Session Management 1.0 §3):
+/// `base64url(SHA-256(client_id SP origin SP browser_state SP salt)) "." salt`, which the
+/// check-session iframe recomputes in the browser.
+pub fn session_state(
+    client_id: &str,
+    origin: &str,
+    browser_state: &str,
+) -> Result<String, OAuthError> {
+    let salt = base64url(&random_bytes(8).map_err(|_| OAuthError::ServerError)?);
+    let digest = handle_digest(&format!("{client_id} {origin} {browser_state} {salt}"));
+    Ok(format!("{digest}.{salt}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn a_renewed_session_keeps_its_sid_under_a_new_cookie() {
+        let store = MemoryStore::new();
+        let life = SessionLifetimes {
+            idle: 100,
+            absolute: 150,
+        };
+        let (cookie, old) = start_session(&store, "u", 1_000, life, &SessionData::default())
+            .await
+            .unwrap();
+        let (renewed, session) = renew_session(&store, &old, 1_050, life, &SessionData::default())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(renewed, cookie);
+        assert_eq!(session.sid, old.sid);
+        assert_eq!(session.auth_time, 1_050);
+        assert!(
+            load_session(&store, &cookie, 1_051, life)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            load_session(&store, &renewed, 1_051, life)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Ended meanwhile: not revived.
+        assert!(
+            renew_session(&store, &old, 1_060, life, &SessionData::default())
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn sessions_start_fresh_and_slide() {
+        let store = MemoryStore::new();
+        let life = SessionLifetimes {
+            idle: 100,
+            absolute: 150,
+        };
+        let (cookie, s) = start_session(&store, "u", 1_000, life, &SessionData::default())
+            .await
+            .unwrap();
+        let (cookie2, s2) = start_session(&store, "u", 1_000, life, &SessionData::default())
+            .await
+            .unwrap();
+        assert_ne!(cookie, cookie2);
+        assert_ne!(s.sid, s2.sid);
+        assert_eq!(s.expires_at, 1_100);
+        let later = load_session(&store, &cookie, 1_090, life)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            later.expires_at, 1_150,
+            "slides, capped by the absolute end"
+        );
+        assert!(
+            load_session(&store, &cookie, 1_150, life)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        assert!(
+            load_session(&store, "nope", 1_010, life)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
+}
