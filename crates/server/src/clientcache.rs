@@ -64,6 +64,10 @@ impl ClientStore for ClientCache {
         Ok(self.snapshot()?.get(client_id).cloned())
     }
 
+    async fn client_enabled(&self, client_id: &str) -> StoreResult<bool> {
+        Ok(self.snapshot()?.get(client_id).is_some_and(|c| c.enabled))
+    }
+
     async fn list_clients(&self) -> StoreResult<Vec<(Client, Source)>> {
         self.store.list_clients().await
     }

@@ -40,6 +40,13 @@ pub trait ClientStore: Send + Sync {
     async fn upsert_client(&self, client: &Client, source: Source) -> StoreResult<()>;
     /// The client with this id.
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
+    /// Whether the client with this id exists and is enabled (a cache answers without a copy).
+    async fn client_enabled(&self, client_id: &str) -> StoreResult<bool> {
+        Ok(self
+            .find_client(client_id)
+            .await?
+            .is_some_and(|c| c.enabled))
+    }
     /// All clients, ordered by client_id, with their source.
     async fn list_clients(&self) -> StoreResult<Vec<(Client, Source)>>;
     /// Deletes a client; true when it existed.

@@ -1,6 +1,7 @@
 //! Token introspection (RFC 7662): is this one of our live access tokens, and may this caller
 //! learn about it?
 
+use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 use super::KeyRing;
@@ -75,7 +76,7 @@ pub async fn live_access_token(
             .find_grant(&handle_digest(token))
             .await?
             .filter(|g| g.kind == REFERENCE_TOKEN && g.consumed_at.is_none())
-            .and_then(|g| serde_json::from_value::<ReferenceRecord>(g.data).ok())
+            .and_then(|g| ReferenceRecord::read(&g.data))
             .filter(|r| timely(&r.claims, lookup))
             .map(|r| (r.claims, r.data))
     } else {
@@ -129,7 +130,7 @@ async fn jwt_access_token(
     Ok(if claims.has_record() {
         record
             .filter(|g| g.kind == JWT_ACCESS_TOKEN && g.consumed_at.is_none())
-            .and_then(|g| serde_json::from_value::<RecordData>(g.data).ok())
+            .and_then(|g| RecordData::deserialize(&g.data).ok())
             .map(|data| (claims, data))
     } else if record.is_some_and(|g| g.kind == REVOKED_ACCESS_TOKEN) {
         None
@@ -139,11 +140,7 @@ async fn jwt_access_token(
 }
 
 async fn client_active(lookup: &TokenLookup<'_>, client_id: &str) -> Result<bool, OAuthError> {
-    Ok(lookup
-        .clients
-        .find_client(client_id)
-        .await?
-        .is_some_and(|c| c.enabled))
+    Ok(lookup.clients.client_enabled(client_id).await?)
 }
 
 async fn active_user(lookup: &TokenLookup<'_>, subject: &str) -> Result<Option<User>, OAuthError> {
