@@ -59,11 +59,10 @@ pub fn session_data(session: &Session) -> SessionData {
     serde_json::from_value(session.data.clone()).unwrap_or_default()
 }
 
-/// Starts a session after a sign-in and returns the cookie value (a fresh random value every
-/// time: no session fixation) with the record.
-pub async fn start_session(
-    sessions: &dyn SessionStore,
-    subject: &str,
+/// A session record for a sign-in at `now`, under a new cookie value (returned with it) and a
+/// new OP browser state; `sid` and `created_at` are the caller's.
+fn signed_in_record(
+    (sid, subject, created_at): (String, &str, UnixTime),
     now: UnixTime,
     lifetimes: SessionLifetimes,
     data: &SessionData,
@@ -74,15 +73,29 @@ pub async fn start_session(
     let absolute = now.saturating_add(secs(lifetimes.absolute));
     let session = Session {
         id_digest: handle_digest(&cookie),
-        sid: base64url(&random_bytes(16).map_err(|_| OAuthError::ServerError)?),
+        sid,
         subject: subject.to_string(),
         auth_time: now,
-        created_at: now,
+        created_at,
         last_seen: now,
         expires_at: now.saturating_add(secs(lifetimes.idle)).min(absolute),
         absolute_expires_at: absolute,
         data: serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?,
     };
+    Ok((cookie, session))
+}
+
+/// Starts a session after a sign-in and returns the cookie value (a fresh random value every
+/// time: no session fixation) with the record.
+pub async fn start_session(
+    sessions: &dyn SessionStore,
+    subject: &str,
+    now: UnixTime,
+    lifetimes: SessionLifetimes,
+    data: &SessionData,
+) -> Result<(String, Session), OAuthError> {
+    let sid = base64url(&random_bytes(16).map_err(|_| OAuthError::ServerError)?);
+    let (cookie, session) = signed_in_record((sid, subject, now), now, lifetimes, data)?;
     sessions.insert_session(&session).await?;
     Ok((cookie, session))
 }
@@ -99,21 +112,8 @@ pub async fn renew_session(
     lifetimes: SessionLifetimes,
     data: &SessionData,
 ) -> Result<Option<(String, Session)>, OAuthError> {
-    let cookie = random_id()?;
-    let mut data = data.clone();
-    data.browser_state = random_id()?;
-    let absolute = now.saturating_add(secs(lifetimes.absolute));
-    let session = Session {
-        id_digest: handle_digest(&cookie),
-        sid: old.sid.clone(),
-        subject: old.subject.clone(),
-        auth_time: now,
-        created_at: old.created_at,
-        last_seen: now,
-        expires_at: now.saturating_add(secs(lifetimes.idle)).min(absolute),
-        absolute_expires_at: absolute,
-        data: serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?,
-    };
+    let kept = (old.sid.clone(), old.subject.as_str(), old.created_at);
+    let (cookie, session) = signed_in_record(kept, now, lifetimes, data)?;
     // One step: a sign-out at the same moment either ends the old session before (and this
     // finds nothing) or the renewed one after.
     if !sessions.renew_session(&old.id_digest, &session).await? {
