@@ -20,24 +20,33 @@ fn no_redirects() -> reqwest::Client {
         .unwrap()
 }
 
+/// POSTs an authorization request of the `web` client with `extra` parameters.
+async fn post_authorize(
+    http: &reqwest::Client,
+    server: &TestServer,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut form = vec![
+        ("client_id", "web"),
+        ("redirect_uri", "https://web.example/cb"),
+        ("response_type", "code"),
+        ("scope", "openid"),
+    ];
+    form.extend_from_slice(extra);
+    http.post(server.url("/authorize"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// POSTs an authorization request; the status and the parked handle, if any.
 async fn park(
     http: &reqwest::Client,
     server: &TestServer,
     padding: usize,
 ) -> (u16, Option<String>) {
-    let response = http
-        .post(server.url("/authorize"))
-        .form(&[
-            ("client_id", "web"),
-            ("redirect_uri", "https://web.example/cb"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("state", &"s".repeat(padding)),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = post_authorize(http, server, &[("state", &"s".repeat(padding))]).await;
     let status = response.status().as_u16();
     let handle = response
         .headers()
@@ -66,34 +75,13 @@ async fn parked_requests_are_bounded_deleted_when_used_and_purged_when_expired()
     }
     // The address parked its share: the next one is posted again from our page, with a
     // marker, and then handled at once (with the browser's cookies), nothing stored.
-    let response = http
-        .post(server.url("/authorize"))
-        .form(&[
-            ("client_id", "web"),
-            ("redirect_uri", "https://web.example/cb"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let response = post_authorize(&http, &server, &[]).await;
     assert_eq!(response.status(), 200);
     let page = response.text().await.unwrap();
     let action = server.url("/authorize").replace('/', "&#x2f;");
     assert!(page.contains(&format!(r#"action="{action}""#)), "{page}");
     assert!(page.contains(r#"name="resubmitted" value="1""#), "{page}");
-    let again = http
-        .post(server.url("/authorize"))
-        .form(&[
-            ("client_id", "web"),
-            ("redirect_uri", "https://web.example/cb"),
-            ("response_type", "code"),
-            ("scope", "openid"),
-            ("resubmitted", "1"),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let again = post_authorize(&http, &server, &[("resubmitted", "1")]).await;
     assert_eq!(again.status(), 303);
     let location = again.headers()["location"].to_str().unwrap();
     assert!(
