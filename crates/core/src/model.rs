@@ -106,17 +106,6 @@ impl ApplicationType {
     }
 }
 
-/// The grant types a client can be registered for.
-pub const KNOWN_GRANT_TYPES: &[&str] = &[
-    "authorization_code",
-    "client_credentials",
-    "refresh_token",
-    "implicit",
-    "urn:ietf:params:oauth:grant-type:device_code",
-    "urn:ietf:params:oauth:grant-type:token-exchange",
-    "urn:ietf:params:oauth:grant-type:jwt-bearer",
-];
-
 /// A registered client (RFC 6749 §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Client {

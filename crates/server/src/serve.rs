@@ -126,12 +126,10 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         .await
         .context("cannot read the registered clients")?;
     let discovery_json = Bytes::from(serde_json::to_vec(&http::discovery::metadata(&config))?);
-    let endpoints: std::collections::HashMap<&'static str, String> =
-        [paths::TOKEN, paths::INTROSPECT, paths::REVOKE]
-            .into_iter()
-            .map(|p| (p, format!("{}{p}", config.issuer)))
-            .collect();
-    let endpoint_urls = endpoints.values().cloned().collect();
+    let endpoint_urls = [paths::TOKEN, paths::INTROSPECT, paths::REVOKE]
+        .into_iter()
+        .map(|p| format!("{}{p}", config.issuer))
+        .collect();
     let readiness = Arc::new(Readiness::default());
     let state = AppState(Arc::new(AppInner {
         config: config.clone(),
@@ -141,7 +139,6 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         keys: keys.clone(),
         discovery_json,
         readiness: readiness.clone(),
-        endpoints,
         endpoint_urls,
         pages: http::ui::pages::Pages::load(config.ui_templates.as_deref(), &config.issuer)?,
         cookies: http::ui::cookies::CookieNames::for_issuer(&config.issuer),

@@ -5,21 +5,23 @@ use serde::{Deserialize, Serialize};
 
 use super::refresh_token::{RefreshData, refresh_grant, wants_refresh_token};
 use super::scopes::token_audiences;
+use super::single_use::{Presented, Redeemed, redeem_single_use};
 use super::{
-    TokenContext, UserTokens, burn_on_error, check_grant_allowed, ensure_user_active, find_live,
-    invalid_grant, prepare_user_tokens, redeem_for, refuse_not_live,
+    TokenContext, UserTokens, bearer_response, ensure_user_active, invalid_grant,
+    prepare_user_tokens,
 };
 use crate::authorize::ClaimsRequest;
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
 use crate::model::{Client, Grant, User};
 use crate::protocol::OAuthError;
-use crate::protocol::form::Form;
+use crate::protocol::grant_type::GrantType;
 use crate::protocol::pkce::{ChallengeMethod, verify_challenge};
+use crate::protocol::token::{CodeRequest, TokenResponse};
 use crate::store::UserStore;
-use crate::tokens::access_token::{IssuedAccessToken, SignIn};
+use crate::tokens::access_token::SignIn;
 
 /// The grant type name, and the kind codes are stored under.
-pub const GRANT_TYPE: &str = "authorization_code";
+pub const GRANT_TYPE: &str = GrantType::AuthorizationCode.name();
 
 /// Codes live this long by default (SECURITY.md SEC-13; RFC 6749 §4.1.2 allows ten minutes).
 pub const CODE_LIFETIME: i64 = 60;
@@ -115,45 +117,47 @@ pub async fn issue_code(
     Ok(code)
 }
 
-/// Tokens from a redeemed code.
-#[derive(Debug, Clone)]
-pub struct CodeTokens {
-    /// The access token.
-    pub access: IssuedAccessToken,
-    /// A refresh token, when `offline_access` was granted and the client may refresh.
-    pub refresh_token: Option<String>,
-    /// The identity token, when `openid` was granted.
-    pub id_token: Option<String>,
-}
-
 /// Redeems a code (RFC 6749 §4.1.3) for an authenticated client, with the checks in the order
 /// of the spec: single use, client binding, redirect URI, PKCE, then the user. A code that
 /// fails a check is burned. The tokens are made first and stored in the one transaction that
 /// consumes the code (CVE-22): when the code is consumed, its tokens exist, and a concurrent
 /// replay that finds it consumed revokes them all.
-pub async fn exchange(
+pub(crate) async fn exchange(
     ctx: &TokenContext<'_>,
     users: &dyn UserStore,
     client: &Client,
-    form: &Form,
-) -> Result<CodeTokens, OAuthError> {
-    const REFUSAL: &str = "the code is invalid, expired or already used";
-    check_grant_allowed(client, GRANT_TYPE)?;
-    let code = form.required("code")?;
-    let digest = handle_digest(code);
-    let Some(grant) = find_live(ctx, &digest, GRANT_TYPE).await? else {
-        return Err(refuse_not_live(ctx, code, GRANT_TYPE, REFUSAL).await);
-    };
-    let checked = check(users, client, form, &grant).await;
-    let (data, user) = burn_on_error(ctx, &digest, GRANT_TYPE, checked).await?;
+    request: &CodeRequest,
+) -> Result<TokenResponse, OAuthError> {
+    redeem_single_use(
+        ctx,
+        Presented {
+            handle: &request.code,
+            kind: GRANT_TYPE,
+            refusal: "the code is invalid, expired or already used",
+        },
+        async |grant| check(users, client, request, grant).await,
+        |grant, (data, user)| issue(ctx, client, request, grant, &data, &user),
+    )
+    .await
+}
+
+/// The tokens of a checked code, and their records.
+fn issue(
+    ctx: &TokenContext<'_>,
+    client: &Client,
+    request: &CodeRequest,
+    grant: &Grant,
+    data: &CodeData,
+    user: &User,
+) -> Result<Redeemed<TokenResponse>, OAuthError> {
     // RFC 8707 §2.2: `resource` picks among the granted audiences, nothing beyond. A wrong one
     // is the client's mistake, not a guess: the code is not burned for it.
-    let audiences = token_audiences(&data.audiences, form.all("resource"))?;
+    let audiences = token_audiences(&data.audiences, &request.resources)?;
     let prepared = prepare_user_tokens(
         ctx,
         client,
         UserTokens {
-            user: &user,
+            user,
             claims: &data.claims,
             scopes: data.scopes.clone(),
             audiences,
@@ -165,41 +169,25 @@ pub async fn exchange(
     )?;
     let mut records: Vec<Grant> = prepared.record.into_iter().collect();
     let refresh_token = if wants_refresh_token(client, &data.scopes) {
-        let absolute = data.auth_time.max(ctx.now).saturating_add(
-            i64::try_from(client.refresh_token_absolute_lifetime).unwrap_or(i64::MAX),
-        );
-        let refresh = RefreshData {
-            scopes: data.scopes.clone(),
-            audiences: data.audiences.clone(),
-            auth_time: data.auth_time,
-            amr: data.amr.clone(),
-            acr: data.acr.clone(),
-            acr_in_id_token: data.acr_in_id_token,
-            idp: data.idp.clone(),
-            sid: data.sid.clone(),
-            absolute_expires_at: absolute,
-            claims: data.claims.clone(),
-        };
         let family = grant.family.clone().unwrap_or_default();
+        let refresh = RefreshData::for_code(data, client, ctx.now);
         let (handle, record) = refresh_grant(ctx, client, &user.subject, &family, &refresh)?;
         records.push(record);
         Some(handle)
     } else {
         None
     };
-    redeem_for(ctx, (code, &digest), GRANT_TYPE, &records, REFUSAL).await?;
-    Ok(CodeTokens {
-        access: prepared.access,
-        refresh_token,
-        id_token: prepared.id_token,
+    Ok(Redeemed {
+        response: bearer_response(prepared.access, refresh_token, prepared.id_token),
+        records,
     })
 }
 
-/// The checks of a live code, for the client redeeming it with `form`.
+/// The checks of a live code, for the client redeeming it with `request`.
 async fn check(
     users: &dyn UserStore,
     client: &Client,
-    form: &Form,
+    request: &CodeRequest,
     grant: &Grant,
 ) -> Result<(CodeData, User), OAuthError> {
     let data: CodeData =
@@ -210,8 +198,8 @@ async fn check(
     }
     // RFC 6749 §4.1.3: identical to the authorization request's redirect_uri, required when
     // that request named one.
-    match form.one("redirect_uri")? {
-        Some(uri) if uri == data.redirect_uri => {}
+    match &request.redirect_uri {
+        Some(uri) if *uri == data.redirect_uri => {}
         None if !data.redirect_uri_presented => {}
         _ => {
             return Err(invalid_grant(
@@ -220,7 +208,7 @@ async fn check(
         }
     }
     // RFC 7636 §4.6; SEC-18: no downgrade either way.
-    match (&data.code_challenge, form.one("code_verifier")?) {
+    match (&data.code_challenge, request.code_verifier.as_deref()) {
         (Some(challenge), Some(verifier))
             if verify_challenge(data.code_challenge_method, challenge, verifier) => {}
         (None, None) => {}

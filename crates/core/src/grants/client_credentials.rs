@@ -2,22 +2,18 @@
 //! for itself.
 
 use super::scopes::select_api_access;
-use super::{TokenContext, check_grant_allowed};
+use super::{TokenContext, bearer_response};
 use crate::model::Client;
 use crate::protocol::OAuthError;
-use crate::protocol::form::Form;
-use crate::tokens::access_token::{AccessTokenRequest, IssuedAccessToken, issue_access_token};
-
-/// The grant type name.
-pub const GRANT_TYPE: &str = "client_credentials";
+use crate::protocol::token::{ClientCredentialsRequest, TokenResponse};
+use crate::tokens::access_token::{AccessTokenRequest, issue_access_token};
 
 /// Exchanges an authenticated client's request for an access token.
-pub async fn exchange(
+pub(crate) async fn exchange(
     ctx: &TokenContext<'_>,
     client: &Client,
-    form: &Form,
-) -> Result<IssuedAccessToken, OAuthError> {
-    check_grant_allowed(client, GRANT_TYPE)?;
+    request: &ClientCredentialsRequest,
+) -> Result<TokenResponse, OAuthError> {
     // RFC 6749 §4.4: "The client credentials grant type MUST only be used by confidential
     // clients."
     if client.is_public() {
@@ -29,10 +25,10 @@ pub async fn exchange(
         ctx.issuer,
         ctx.resources,
         client,
-        form.one("scope")?,
-        form.all("resource"),
+        request.scope.as_deref(),
+        &request.resources,
     )?;
-    issue_access_token(
+    let issued = issue_access_token(
         AccessTokenRequest {
             issuer: ctx.issuer,
             client,
@@ -49,5 +45,6 @@ pub async fn exchange(
         ctx.alg,
         ctx.grants,
     )
-    .await
+    .await?;
+    Ok(bearer_response(issued, None, None))
 }

@@ -12,7 +12,7 @@ use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
 use crate::userinfo::released_claims;
 
 /// The grant type a client needs for tokens in the front channel.
-pub const GRANT_TYPE: &str = "implicit";
+pub const GRANT_TYPE: &str = crate::protocol::grant_type::GrantType::Implicit.name();
 
 /// The signed-in user a front-channel response is for.
 pub struct FrontChannelUser<'a> {

@@ -5,15 +5,17 @@ pub mod client_credentials;
 pub mod implicit;
 pub mod refresh_token;
 pub mod scopes;
+mod single_use;
 
 #[cfg(test)]
 mod tests;
 
 use crate::authorize::ClaimsRequest;
 use crate::clock::UnixTime;
-use crate::crypto::handle_digest;
 use crate::model::{Client, Grant, Resources, User};
 use crate::protocol::OAuthError;
+use crate::protocol::grant_type::GrantType;
+use crate::protocol::token::{TokenRequest, TokenResponse, TokenType};
 use crate::store::{GrantStore, UserStore};
 use crate::tokens::access_token::{
     AccessTokenRequest, IssuedAccessToken, SignIn, prepare_access_token,
@@ -40,21 +42,56 @@ pub struct TokenContext<'a> {
     pub grants: &'a dyn GrantStore,
 }
 
-/// The policy every grant calls first (SECURITY.md root cause 2: one check, no sibling grant
-/// forgets it): the client is enabled and registered for this grant type
-/// (RFC 6749 §5.2 `unauthorized_client`).
-pub fn check_grant_allowed(client: &Client, grant_type: &str) -> Result<(), OAuthError> {
+/// The token endpoint's one dispatch (RFC 6749 §3.2): the policy every grant shares, then the
+/// grant's own handler. A grant type is declared once, in [`GrantType`]; its request variant and
+/// its arm here are what the compiler asks for when one is added.
+pub async fn exchange(
+    ctx: &TokenContext<'_>,
+    users: &dyn UserStore,
+    client: &Client,
+    request: &TokenRequest,
+) -> Result<TokenResponse, OAuthError> {
+    check_grant_allowed(client, request.grant_type())?;
+    match request {
+        TokenRequest::AuthorizationCode(r) => {
+            authorization_code::exchange(ctx, users, client, r).await
+        }
+        TokenRequest::RefreshToken(r) => refresh_token::exchange(ctx, users, client, r).await,
+        TokenRequest::ClientCredentials(r) => client_credentials::exchange(ctx, client, r).await,
+    }
+}
+
+/// The policy every grant passes first, in one place so that no grant forgets it: the client
+/// is enabled and registered for this grant type (RFC 6749 §5.2 `unauthorized_client`).
+pub fn check_grant_allowed(client: &Client, grant_type: GrantType) -> Result<(), OAuthError> {
     if !client.enabled {
         return Err(OAuthError::UnauthorizedClient(
             "the client is disabled".into(),
         ));
     }
-    if !client.grant_types.iter().any(|g| g == grant_type) {
+    if !client.grant_types.iter().any(|g| g == grant_type.name()) {
         return Err(OAuthError::UnauthorizedClient(
             format!("the client may not use the {grant_type} grant").into(),
         ));
     }
     Ok(())
+}
+
+/// A token response (RFC 6749 §5.1) for a bearer access token.
+pub(crate) fn bearer_response(
+    access: IssuedAccessToken,
+    refresh_token: Option<String>,
+    id_token: Option<String>,
+) -> TokenResponse {
+    TokenResponse {
+        access_token: access.token,
+        token_type: TokenType::Bearer,
+        expires_in: access.expires_in,
+        scope: access.scope,
+        refresh_token,
+        id_token,
+        issued_token_type: None,
+    }
 }
 
 /// `invalid_grant` with a fixed description.
@@ -72,110 +109,6 @@ pub(crate) async fn ensure_user_active(
         .await?
         .filter(|u| !u.disabled)
         .ok_or_else(|| invalid_grant("the user can no longer sign in"))
-}
-
-/// Consumes a single-use grant (a code, a refresh token) atomically: of concurrent callers one
-/// wins (SEC-15, SEC-21). A grant that was consumed before is a replay, and everything issued
-/// from it, its family, is revoked (RFC 6749 §4.1.2, RFC 9700 §4.14.2; SEC-14, SEC-20), from
-/// persisted state so that it holds across instances and restarts (SEC-22).
-pub(crate) async fn consume_single_use(
-    ctx: &TokenContext<'_>,
-    handle: &str,
-    kind: &str,
-    refusal: &'static str,
-) -> Result<Grant, OAuthError> {
-    let digest = handle_digest(handle);
-    if let Some(grant) = ctx.grants.consume_grant(&digest, kind, ctx.now).await? {
-        return Ok(grant);
-    }
-    revoke_if_replayed(ctx, &digest, kind).await?;
-    Err(OAuthError::InvalidGrant(refusal.into()))
-}
-
-/// When the grant under `digest` was already consumed, presenting it again is a replay: its
-/// family is revoked.
-async fn revoke_if_replayed(
-    ctx: &TokenContext<'_>,
-    digest: &str,
-    kind: &str,
-) -> Result<(), OAuthError> {
-    if let Some(used) = ctx.grants.find_grant(digest).await?
-        && used.kind == kind
-        && used.consumed_at.is_some()
-        && let Some(family) = &used.family
-    {
-        ctx.grants.delete_grant_family(family).await?;
-    }
-    Ok(())
-}
-
-/// The grant under `digest` if it is live: of `kind`, not consumed, not expired.
-pub(crate) async fn find_live(
-    ctx: &TokenContext<'_>,
-    digest: &str,
-    kind: &str,
-) -> Result<Option<Grant>, OAuthError> {
-    Ok(ctx
-        .grants
-        .find_grant(digest)
-        .await?
-        .filter(|g| g.kind == kind && g.consumed_at.is_none() && g.expires_at > ctx.now))
-}
-
-/// The refusal of a single-use handle that is not live, or was used concurrently: unknown,
-/// expired, or a replay, whose family [`consume_single_use`] revokes. Always an error.
-pub(crate) async fn refuse_not_live(
-    ctx: &TokenContext<'_>,
-    handle: &str,
-    kind: &str,
-    refusal: &'static str,
-) -> OAuthError {
-    match consume_single_use(ctx, handle, kind, refusal).await {
-        Ok(_) => invalid_grant(refusal),
-        Err(e) => e,
-    }
-}
-
-/// Burns the single-use grant under `digest` when its checks failed, and passes the error on:
-/// a code or refresh token that failed once cannot be tried again (SEC-16, SEC-18). If a
-/// concurrent request consumed it since it was found live, this attempt was a replay, and its
-/// family is revoked as for any replay.
-pub(crate) async fn burn_on_error<T>(
-    ctx: &TokenContext<'_>,
-    digest: &str,
-    kind: &str,
-    checked: Result<T, OAuthError>,
-) -> Result<T, OAuthError> {
-    if checked.is_err()
-        && ctx
-            .grants
-            .consume_grant(digest, kind, ctx.now)
-            .await?
-            .is_none()
-    {
-        revoke_if_replayed(ctx, digest, kind).await?;
-    }
-    checked
-}
-
-/// Consumes the single-use grant `handle` (under `digest`) and stores `records`, the tokens
-/// made for it, in one transaction (CVE-22). When a concurrent request consumed it in the
-/// meantime, this is a replay: refused, and its family revoked.
-pub(crate) async fn redeem_for(
-    ctx: &TokenContext<'_>,
-    (handle, digest): (&str, &str),
-    kind: &str,
-    records: &[Grant],
-    refusal: &'static str,
-) -> Result<(), OAuthError> {
-    match ctx
-        .grants
-        .rotate_grant(digest, kind, ctx.now, records)
-        .await?
-    {
-        Some(_) => Ok(()),
-        None => Err(refuse_not_live(ctx, handle, kind, refusal).await),
-    }
 }
 
 /// What a user's tokens carry.

@@ -5,19 +5,21 @@
 use serde::{Deserialize, Serialize};
 
 use super::scopes::{parse_scope, token_audiences};
+use super::single_use::{Presented, Redeemed, redeem_single_use};
 use super::{
-    TokenContext, UserTokens, burn_on_error, check_grant_allowed, ensure_user_active, find_live,
-    invalid_grant, prepare_user_tokens, redeem_for, refuse_not_live,
+    TokenContext, UserTokens, bearer_response, ensure_user_active, invalid_grant,
+    prepare_user_tokens,
 };
 use crate::crypto::{handle_digest, random_handle};
 use crate::model::{Client, Grant, OFFLINE_ACCESS};
 use crate::protocol::OAuthError;
-use crate::protocol::form::Form;
+use crate::protocol::grant_type::GrantType;
+use crate::protocol::token::{RefreshRequest, TokenResponse};
 use crate::store::UserStore;
-use crate::tokens::access_token::{IssuedAccessToken, SignIn};
+use crate::tokens::access_token::SignIn;
 
 /// The grant type name, and the kind refresh tokens are stored under.
-pub const GRANT_TYPE: &str = "refresh_token";
+pub const GRANT_TYPE: &str = GrantType::RefreshToken.name();
 
 /// What a refresh token stands for.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +48,42 @@ pub struct RefreshData {
     /// Individual claims asked for at sign-in (OIDC Core §5.5).
     #[serde(default)]
     pub claims: crate::authorize::ClaimsRequest,
+}
+
+impl RefreshData {
+    /// What the first refresh token of a redeemed code stands for: the code's grant, ending
+    /// the client's absolute lifetime after the sign-in.
+    pub(crate) fn for_code(
+        data: &super::authorization_code::CodeData,
+        client: &Client,
+        now: i64,
+    ) -> RefreshData {
+        RefreshData {
+            scopes: data.scopes.clone(),
+            audiences: data.audiences.clone(),
+            auth_time: data.auth_time,
+            amr: data.amr.clone(),
+            acr: data.acr.clone(),
+            acr_in_id_token: data.acr_in_id_token,
+            idp: data.idp.clone(),
+            sid: data.sid.clone(),
+            absolute_expires_at: data.auth_time.max(now).saturating_add(
+                i64::try_from(client.refresh_token_absolute_lifetime).unwrap_or(i64::MAX),
+            ),
+            claims: data.claims.clone(),
+        }
+    }
+
+    /// The sign-in its tokens describe.
+    pub(crate) fn sign_in(&self) -> SignIn {
+        SignIn {
+            auth_time: self.auth_time,
+            amr: self.amr.clone(),
+            acr: self.acr.clone(),
+            idp: self.idp.clone(),
+            sid: self.sid.clone(),
+        }
+    }
 }
 
 /// Whether a grant of `scopes` gets a refresh token (OIDC Core §11).
@@ -79,17 +117,6 @@ pub(crate) fn refresh_grant(
         consumed_at: None,
     };
     Ok((handle, grant))
-}
-
-/// Tokens from a refresh.
-#[derive(Debug, Clone)]
-pub struct RefreshedTokens {
-    /// The new access token.
-    pub access: IssuedAccessToken,
-    /// The new refresh token (the presented one is now consumed).
-    pub refresh_token: String,
-    /// A fresh identity token when `openid` is in the scope (OIDC Core §12.2).
-    pub id_token: Option<String>,
 }
 
 /// The audiences for a refresh that may have narrowed the scope: the original audiences that a
@@ -134,7 +161,7 @@ async fn check(
     ctx: &TokenContext<'_>,
     users: &dyn UserStore,
     client: &Client,
-    form: &Form,
+    request: &RefreshRequest,
     grant: &Grant,
 ) -> Result<Checked, OAuthError> {
     // SEC-23: bound to its client.
@@ -154,7 +181,7 @@ async fn check(
     }
     // RFC 6749 §6, SEC-24: narrow, never widen; scopes since taken from the client are
     // dropped.
-    let scopes = match form.one("scope")? {
+    let scopes = match request.scope.as_deref() {
         None => data.scopes.clone(),
         Some(requested) => {
             let requested = parse_scope(requested)?;
@@ -192,39 +219,42 @@ async fn check(
 /// then one transaction consumes it and stores its successor (one commit per refresh). A token
 /// that fails a check is consumed (burned) all the same; one that is not live is a replay and
 /// ends its family, also when it was used concurrently (SEC-20/21/22).
-pub async fn exchange(
+pub(crate) async fn exchange(
     ctx: &TokenContext<'_>,
     users: &dyn UserStore,
     client: &Client,
-    form: &Form,
-) -> Result<RefreshedTokens, OAuthError> {
-    const REFUSAL: &str = "the refresh token is invalid, expired or already used";
-    check_grant_allowed(client, GRANT_TYPE)?;
-    let presented = form.required("refresh_token")?;
-    let digest = handle_digest(presented);
-    // Not live: unknown, expired, or a replay (whose family is revoked).
-    let Some(grant) = find_live(ctx, &digest, GRANT_TYPE).await? else {
-        return Err(refuse_not_live(ctx, presented, GRANT_TYPE, REFUSAL).await);
-    };
+    request: &RefreshRequest,
+) -> Result<TokenResponse, OAuthError> {
+    redeem_single_use(
+        ctx,
+        Presented {
+            handle: &request.refresh_token,
+            kind: GRANT_TYPE,
+            refusal: "the refresh token is invalid, expired or already used",
+        },
+        async |grant| check(ctx, users, client, request, grant).await,
+        |_, checked| issue(ctx, client, request, checked),
+    )
+    .await
+}
+
+/// The tokens of a checked refresh: a successor in the same family, which keeps the original
+/// grant (its scopes and absolute end), and the access and identity tokens.
+fn issue(
+    ctx: &TokenContext<'_>,
+    client: &Client,
+    request: &RefreshRequest,
+    checked: Checked,
+) -> Result<Redeemed<TokenResponse>, OAuthError> {
     let Checked {
         user,
         scopes,
         data,
         family,
-    } = burn_on_error(
-        ctx,
-        &digest,
-        GRANT_TYPE,
-        check(ctx, users, client, form, &grant).await,
-    )
-    .await?;
+    } = checked;
     // RFC 8707 §2.2: `resource` picks among the audiences the remaining scopes are for. A
     // wrong one is the client's mistake, not a guess: the refresh token is not burned for it.
-    let audiences = token_audiences(
-        &narrowed_audiences(ctx, &data, &scopes),
-        form.all("resource"),
-    )?;
-    // The successor keeps the original grant (its scopes and absolute end).
+    let audiences = token_audiences(&narrowed_audiences(ctx, &data, &scopes), &request.resources)?;
     let (refresh_token, next) = refresh_grant(ctx, client, &user.subject, &family, &data)?;
     // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.
     let prepared = prepare_user_tokens(
@@ -236,25 +266,15 @@ pub async fn exchange(
             audiences,
             scopes,
             family: Some(family.clone()),
-            sign_in: SignIn {
-                auth_time: data.auth_time,
-                amr: data.amr.clone(),
-                acr: data.acr.clone(),
-                idp: data.idp.clone(),
-                sid: data.sid.clone(),
-            },
+            sign_in: data.sign_in(),
             acr_in_id_token: data.acr_in_id_token,
             nonce: None,
         },
     )?;
-    // One transaction: the old token consumed, its successor and the reference access token
-    // stored (CVE-22).
+    // Stored in the transaction that consumes the old token (CVE-22).
     let records: Vec<Grant> = std::iter::once(next).chain(prepared.record).collect();
-    redeem_for(ctx, (presented, &digest), GRANT_TYPE, &records, REFUSAL).await?;
-    let (access, id_token) = (prepared.access, prepared.id_token);
-    Ok(RefreshedTokens {
-        access,
-        refresh_token,
-        id_token,
+    Ok(Redeemed {
+        response: bearer_response(prepared.access, Some(refresh_token), prepared.id_token),
+        records,
     })
 }

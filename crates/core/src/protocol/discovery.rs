@@ -189,12 +189,7 @@ impl ProviderMetadata {
             code_challenge_methods_supported: vec!["S256"],
             authorization_response_iss_parameter_supported: true,
             prompt_values_supported: vec!["none", "login", "consent", "select_account"],
-            grant_types_supported: vec![
-                "authorization_code",
-                "implicit",
-                "refresh_token",
-                "client_credentials",
-            ],
+            grant_types_supported: super::grant_type::GrantType::names().collect(),
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: signing_algs.iter().map(|a| a.name()).collect(),
             claims_supported: claims,

@@ -1,11 +1,14 @@
 //! The wire vocabulary of OAuth 2.x and OpenID Connect: errors, endpoint paths, metadata.
 
+pub mod context;
 pub mod discovery;
 pub mod error;
 pub mod form;
+pub mod grant_type;
 pub mod pkce;
 pub mod redirect;
 pub mod scope;
+pub mod token;
 
 pub use error::OAuthError;
 

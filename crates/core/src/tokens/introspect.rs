@@ -231,7 +231,7 @@ pub async fn introspect(
 fn access_token_response(c: AccessTokenClaims) -> Value {
     let mut response = json!({
         "active": true,
-        "token_type": "Bearer",
+        "token_type": crate::protocol::token::TokenType::Bearer.as_str(),
         "iss": c.iss,
         "sub": c.sub,
         "aud": c.aud,

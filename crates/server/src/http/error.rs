@@ -5,6 +5,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::token::TokenType;
 
 /// An [`OAuthError`] on its way to the client.
 #[derive(Debug)]
@@ -107,10 +108,7 @@ impl IntoResponse for ApiError {
             }
             // RFC 6750 §3: bearer token errors carry the code in the challenge.
             OAuthError::InvalidToken(_) | OAuthError::InsufficientScope(_) => {
-                let challenge = format!(r#"Bearer realm="tessera", error="{}""#, e.code());
-                if let Ok(v) = HeaderValue::from_str(&challenge) {
-                    headers.insert(header::WWW_AUTHENTICATE, v);
-                }
+                headers.insert(header::WWW_AUTHENTICATE, bearer_challenge(Some(e.code())));
             }
             OAuthError::TemporarilyUnavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
@@ -192,6 +190,17 @@ where
         }
     }
     Response::from_parts(parts, body)
+}
+
+/// RFC 6750 §3: the challenge of a resource that takes bearer tokens, with the error code when
+/// the request had a token (or a malformed one) and none when it had none (§3.1).
+pub fn bearer_challenge(error: Option<&'static str>) -> HeaderValue {
+    let scheme = TokenType::Bearer.as_str();
+    let challenge = match error {
+        Some(code) => format!(r#"{scheme} realm="tessera", error="{code}""#),
+        None => format!(r#"{scheme} realm="tessera""#),
+    };
+    HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("Bearer"))
 }
 
 #[cfg(test)]

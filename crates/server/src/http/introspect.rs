@@ -8,18 +8,19 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_core::clients::{PresentedCredentials, authenticate_api};
 use tessera_core::protocol::OAuthError;
-use tessera_core::protocol::paths;
 use tessera_core::tokens::KeyRing;
 use tessera_core::tokens::introspect::{Caller, introspect};
 use tessera_core::tokens::jws::sign_compact;
 
 use super::AppState;
+use super::context::Context;
 use super::error::ApiError;
 use super::form::{authorization, read_form};
 
 /// The introspection endpoint.
 pub async fn introspection(
     State(state): State<AppState>,
+    Context(request_context): Context,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
@@ -35,7 +36,7 @@ pub async fn introspection(
         Some(api) => Caller::Api(api?),
         None => {
             client = state
-                .authenticate_presented(&presented, paths::INTROSPECT)
+                .authenticate_presented(&presented, &request_context)
                 .await?;
             // RFC 7662 §2.1: the caller must authenticate; a public client cannot.
             if client.is_public() {

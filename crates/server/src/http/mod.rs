@@ -1,5 +1,6 @@
 //! The HTTP surface: one module per endpoint, the error mapping, and the middleware stack.
 
+pub mod context;
 pub mod discovery;
 pub mod error;
 pub mod form;
@@ -25,6 +26,7 @@ use tessera_core::clients::{PresentedCredentials, authenticate_client};
 use tessera_core::grants::TokenContext;
 use tessera_core::model::Client;
 use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::context::RequestContext;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::store::Store;
@@ -65,9 +67,7 @@ pub struct AppInner {
     pub discovery_json: Bytes,
     /// Readiness flags.
     pub readiness: Arc<Readiness>,
-    /// Absolute URLs of the endpoints that authenticate clients, by path.
-    pub endpoints: std::collections::HashMap<&'static str, String>,
-    /// The same URLs, as a list.
+    /// Absolute URLs of the endpoints that authenticate clients.
     pub endpoint_urls: Vec<String>,
     /// The login and consent pages.
     pub pages: ui::pages::Pages,
@@ -104,15 +104,15 @@ impl Deref for AppState {
 }
 
 impl AppState {
-    /// Where a client assertion presented at `path` may point its `aud`: the issuer or the
+    /// Where a client assertion presented in `request` may point its `aud`: the issuer or the
     /// endpoint's URL (RFC 7523 §3).
-    pub fn assertion_audience(
-        &self,
-        path: &'static str,
-    ) -> tessera_core::clients::AssertionAudience<'_> {
+    pub fn assertion_audience<'a>(
+        &'a self,
+        request: &'a RequestContext,
+    ) -> tessera_core::clients::AssertionAudience<'a> {
         tessera_core::clients::AssertionAudience {
             issuer: &self.config.issuer,
-            endpoint: self.endpoints.get(path).map_or("", String::as_str),
+            endpoint: &request.url,
             endpoints: &self.endpoint_urls,
             max_lifetime: self.config.max_assertion_lifetime,
             now: self.clock.now(),
@@ -120,11 +120,11 @@ impl AppState {
         }
     }
 
-    /// Authenticates the client that `presented` credentials at `path` (RFC 6749 §2.3).
+    /// Authenticates the client that `presented` credentials in `request` (RFC 6749 §2.3).
     pub async fn authenticate_presented(
         &self,
         presented: &PresentedCredentials,
-        path: &'static str,
+        request: &RequestContext,
     ) -> Result<Client, OAuthError> {
         // The request's log lines carry the client id it names (verified or not).
         if let Some(id) = presented.claimed_client_id() {
@@ -134,20 +134,20 @@ impl AppState {
             self.clients.as_ref(),
             self.store.as_ref(),
             presented,
-            &self.assertion_audience(path),
+            &self.assertion_audience(request),
         )
         .await
     }
 
-    /// Reads the credentials of a form request at `path` and authenticates the client.
+    /// Reads the credentials of a form request and authenticates the client.
     pub async fn authenticate(
         &self,
+        request: &RequestContext,
         headers: &axum::http::HeaderMap,
         form: &Form,
-        path: &'static str,
     ) -> Result<Client, OAuthError> {
         let presented = PresentedCredentials::extract(form::authorization(headers)?, form)?;
-        self.authenticate_presented(&presented, path).await
+        self.authenticate_presented(&presented, request).await
     }
 
     /// The algorithm access tokens and signed responses use: the first configured one.
@@ -219,7 +219,7 @@ pub fn router(state: AppState) -> Router {
             get(discovery::provider_metadata),
         )
         .route(paths::JWKS, get(jwks::jwks))
-        .route(paths::TOKEN, post(token::token))
+        .route(paths::TOKEN, post(token::post_token))
         .route(paths::INTROSPECT, post(introspect::introspection))
         .route(paths::REVOKE, post(revoke::revocation))
         .route(

@@ -9,10 +9,11 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
+use tessera_core::protocol::token::TokenType;
 use tessera_core::userinfo::userinfo;
 
 use super::AppState;
-use super::error::ApiError;
+use super::error::{ApiError, bearer_challenge};
 use super::form::read_form;
 
 /// RFC 6750 §3.1: a request without a bearer token gets a bare challenge and no error code.
@@ -20,9 +21,12 @@ fn no_token() -> Response {
     (
         StatusCode::UNAUTHORIZED,
         [
-            (header::WWW_AUTHENTICATE, r#"Bearer realm="tessera""#),
-            (header::CONTENT_TYPE, "application/json"),
-            (header::CACHE_CONTROL, "no-store"),
+            (header::WWW_AUTHENTICATE, bearer_challenge(None)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
         ],
         r#"{"error_description":"a bearer access token is required"}"#,
     )
@@ -36,7 +40,7 @@ fn bearer_error(e: OAuthError) -> Response {
     if invalid_request {
         response.headers_mut().insert(
             header::WWW_AUTHENTICATE,
-            HeaderValue::from_static(r#"Bearer realm="tessera", error="invalid_request""#),
+            bearer_challenge(Some("invalid_request")),
         );
     }
     response
@@ -51,13 +55,13 @@ fn header_token(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
     };
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
     // Credentials of another scheme are no bearer token (RFC 6750 §3.1: a bare challenge).
-    if !scheme.eq_ignore_ascii_case("bearer") {
+    if !scheme.eq_ignore_ascii_case(TokenType::Bearer.as_str()) {
         return Ok(None);
     }
     let token = token.trim();
     if token.is_empty() {
         return Err(OAuthError::InvalidRequest(
-            "the Bearer credentials are empty".into(),
+            "the bearer credentials are empty".into(),
         ));
     }
     Ok(Some(token.to_string()))

@@ -8,10 +8,8 @@ use super::code_flow::{VERIFIER, World, body, world};
 use crate::clock::UnixTime;
 use crate::crypto::handle_digest;
 use crate::grants::TokenContext;
-use crate::grants::authorization_code::exchange;
 use crate::model::Grant;
 use crate::protocol::OAuthError;
-use crate::protocol::form::Form;
 use crate::protocol::pkce::s256_challenge;
 use crate::store::{GrantStore, MemoryStore, StoreError, StoreResult};
 
@@ -83,8 +81,8 @@ async fn cve22_a_failed_commit_leaves_the_code_unused_and_no_token() {
         grants: &failing,
         ..w.ctx()
     };
-    let form = Form::parse(body(&code, Some(VERIFIER)).as_bytes()).unwrap();
-    let refused = exchange(&ctx, &w.store, &w.web, &form).await;
+    let form = body(&code, Some(VERIFIER));
+    let refused = super::token(&ctx, &w.store, &w.web, &form).await;
     assert!(
         matches!(refused, Err(OAuthError::TemporarilyUnavailable(_))),
         "a retryable 503: {refused:?}"
@@ -97,7 +95,9 @@ async fn cve22_a_failed_commit_leaves_the_code_unused_and_no_token() {
     );
     // The retry succeeds: the code, its refresh token and its reference access token are then
     // the only grants, so the failed attempt left nothing behind.
-    let tokens = exchange(&w.ctx(), &w.store, &w.web, &form).await.unwrap();
+    let tokens = super::token(&w.ctx(), &w.store, &w.web, &form)
+        .await
+        .unwrap();
     assert!(tokens.refresh_token.is_some());
     assert_eq!(w.store.purge_expired_grants(i64::MAX).await.unwrap(), 3);
 }
@@ -108,20 +108,20 @@ async fn cve22_a_failed_commit_leaves_the_code_unused_and_no_token() {
 async fn a_failed_check_on_a_code_redeemed_meanwhile_revokes_its_family() {
     let w = world().await;
     let code = offline_code(&w).await;
-    let form = Form::parse(body(&code, Some(VERIFIER)).as_bytes()).unwrap();
-    let tokens = exchange(&w.ctx(), &w.store, &w.web, &form).await.unwrap();
+    let form = body(&code, Some(VERIFIER));
+    let tokens = super::token(&w.ctx(), &w.store, &w.web, &form)
+        .await
+        .unwrap();
     let refresh = handle_digest(tokens.refresh_token.as_deref().unwrap());
     assert!(w.store.find_grant(&refresh).await.unwrap().is_some());
-    // The other request's checks failed after the code was consumed.
-    let failed: Result<(), OAuthError> = Err(OAuthError::InvalidGrant("wrong verifier".into()));
-    let outcome = crate::grants::burn_on_error(
+    // The other request's checks failed after the code was consumed: it burns the code.
+    let outcome = crate::grants::single_use::burn(
         &w.ctx(),
         &handle_digest(&code),
         crate::grants::authorization_code::GRANT_TYPE,
-        failed,
     )
     .await;
-    assert!(matches!(outcome, Err(OAuthError::InvalidGrant(_))));
+    assert!(outcome.is_ok());
     assert!(
         w.store.find_grant(&refresh).await.unwrap().is_none(),
         "the refresh token the code gave is revoked"

@@ -8,8 +8,8 @@ use crate::grants::authorization_code::*;
 use crate::model::Client;
 use crate::model::{AccessTokenType, Resources, Source, TokenEndpointAuthMethod, User};
 use crate::protocol::OAuthError;
-use crate::protocol::form::Form;
 use crate::protocol::pkce::s256_challenge;
+use crate::protocol::token::TokenResponse;
 use crate::secret::Secret;
 use crate::store::{ClientStore as _, GrantStore as _, MemoryStore, UserStore as _};
 use crate::tokens::hash::left_half_hash;
@@ -129,14 +129,8 @@ impl World {
             .unwrap()
     }
 
-    async fn redeem(&self, client: &Client, body: &str) -> Result<CodeTokens, OAuthError> {
-        exchange(
-            &self.ctx(),
-            &self.store,
-            client,
-            &Form::parse(body.as_bytes()).unwrap(),
-        )
-        .await
+    async fn redeem(&self, client: &Client, body: &str) -> Result<TokenResponse, OAuthError> {
+        super::token(&self.ctx(), &self.store, client, body).await
     }
 }
 
@@ -186,12 +180,12 @@ async fn code_is_redeemed_once_for_tokens_with_a_valid_id_token() {
     assert_eq!(claims["amr"][0], "pwd");
     assert_eq!(
         claims["at_hash"],
-        left_half_hash(SigningAlg::Rs256, &tokens.access.token)
+        left_half_hash(SigningAlg::Rs256, &tokens.access_token)
     );
     assert_eq!(claims["auth_time"], w.clock.now() - 10);
 
     // SEC-14: a second redemption fails and revokes the access token issued from the code.
-    let access_digest = handle_digest(&tokens.access.token);
+    let access_digest = handle_digest(&tokens.access_token);
     assert!(w.store.find_grant(&access_digest).await.unwrap().is_some());
     let again = w
         .redeem(&w.web, &body(&code, Some(VERIFIER)))
@@ -288,23 +282,32 @@ async fn expired_codes_and_disabled_users_get_nothing() {
     );
 }
 
+/// A refresh's response: a refresh grant always rotates, so its `refresh_token` is there.
+#[derive(Debug)]
+struct Refreshed {
+    access_token: String,
+    scope: String,
+    refresh_token: String,
+    id_token: Option<String>,
+}
+
 async fn refresh(
     w: &World,
     client: &Client,
     token: &str,
     scope: Option<&str>,
-) -> Result<crate::grants::refresh_token::RefreshedTokens, OAuthError> {
+) -> Result<Refreshed, OAuthError> {
     let mut body = format!("grant_type=refresh_token&refresh_token={token}");
     if let Some(scope) = scope {
         body.push_str(&format!("&scope={scope}"));
     }
-    crate::grants::refresh_token::exchange(
-        &w.ctx(),
-        &w.store,
-        client,
-        &Form::parse(body.as_bytes()).unwrap(),
-    )
-    .await
+    let t = super::token(&w.ctx(), &w.store, client, &body).await?;
+    Ok(Refreshed {
+        access_token: t.access_token,
+        scope: t.scope,
+        refresh_token: t.refresh_token.expect("a refresh rotates"),
+        id_token: t.id_token,
+    })
 }
 
 async fn first_refresh_token(w: &World) -> String {
@@ -360,7 +363,7 @@ async fn rotation_and_reuse_detection() {
     // And the reference access tokens of the family.
     assert!(
         w.store
-            .find_grant(&handle_digest(&third.access.token))
+            .find_grant(&handle_digest(&third.access_token))
             .await
             .unwrap()
             .is_none()
@@ -373,11 +376,11 @@ async fn scope_may_narrow_but_not_widen() {
     let w = world().await;
     let token = first_refresh_token(&w).await;
     let narrow = refresh(&w, &w.web, &token, Some("openid")).await.unwrap();
-    assert_eq!(narrow.access.scope, "openid");
+    assert_eq!(narrow.scope, "openid");
     let back = refresh(&w, &w.web, &narrow.refresh_token, Some("openid+profile"))
         .await
         .unwrap();
-    assert_eq!(back.access.scope, "openid profile");
+    assert_eq!(back.scope, "openid profile");
     let wide = refresh(&w, &w.web, &back.refresh_token, Some("openid+api1.write")).await;
     assert_eq!(wide.unwrap_err().code(), "invalid_scope");
 }

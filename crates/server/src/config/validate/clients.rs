@@ -4,8 +4,9 @@
 use tessera_core::authorize::acr::AcrLevels;
 use tessera_core::clients::jwk::ClientJwk;
 use tessera_core::model::{
-    ApplicationType, Client, KNOWN_GRANT_TYPES, OFFLINE_ACCESS, Resources, TokenEndpointAuthMethod,
+    ApplicationType, Client, OFFLINE_ACCESS, Resources, TokenEndpointAuthMethod,
 };
+use tessera_core::protocol::grant_type::GrantType;
 use tessera_core::protocol::redirect::check_registrable_redirect_uri;
 use tessera_core::tokens::SigningAlg;
 
@@ -115,12 +116,12 @@ pub(super) fn check_clients(
                     &gkey,
                     "the resource owner password grant is not offered (RFC 9700 §2.4)",
                 );
-            } else if !KNOWN_GRANT_TYPES.contains(&g.as_str()) {
+            } else if GrantType::from_name(g).is_none() {
                 p.add(
                     &gkey,
                     format!(
                         "unknown grant type `{g}`; known: {}",
-                        KNOWN_GRANT_TYPES.join(", ")
+                        GrantType::names().collect::<Vec<_>>().join(", ")
                     ),
                 );
             } else if c.grant_types[..j].contains(g) {

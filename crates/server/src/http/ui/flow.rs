@@ -18,6 +18,7 @@ use tessera_core::model::{Client, Session};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
+use tessera_core::protocol::token::TokenType;
 use tessera_core::sessions::{
     Interaction, Step, add_session_client, browser_state, load_session, remembered_consent,
     save_interaction, session_data, session_state,
@@ -389,7 +390,7 @@ async fn issue(
         if let Some(access) = tokens.access {
             // RFC 6749 §4.2.2
             params.push(("access_token", access.token));
-            params.push(("token_type", "Bearer".into()));
+            params.push(("token_type", TokenType::Bearer.as_str().into()));
             params.push(("expires_in", access.expires_in.to_string()));
             params.push(("scope", access.scope));
         }

@@ -1,0 +1,113 @@
+//! Redeeming a single-use handle (an authorization code, a refresh token): every rule about
+//! single use lives here, so that the grants that redeem one cannot differ on any of them.
+
+use super::{TokenContext, invalid_grant};
+use crate::crypto::handle_digest;
+use crate::model::Grant;
+use crate::protocol::OAuthError;
+
+/// A single-use handle as a client presented it.
+pub(crate) struct Presented<'a> {
+    /// The handle; stored only as its digest.
+    pub(crate) handle: &'a str,
+    /// The kind it is stored under.
+    pub(crate) kind: &'static str,
+    /// What the client is told when the handle is not live; it never says which of unknown,
+    /// expired or used.
+    pub(crate) refusal: &'static str,
+}
+
+/// What redeeming a handle made: the response, and the records stored in the transaction that
+/// consumes the handle.
+pub(crate) struct Redeemed<R> {
+    pub(crate) response: R,
+    pub(crate) records: Vec<Grant>,
+}
+
+/// Redeems a single-use handle:
+/// 1. it must be live (of its kind, not consumed, not expired), or it is refused and burned;
+/// 2. `check` runs on it; when a check fails the handle is burned, so that a code or refresh
+///    token that failed once cannot be tried again (SEC-16, SEC-18);
+/// 3. `issue` makes the tokens and their records; its errors (a client's wrong `resource`)
+///    leave the handle alone;
+/// 4. one transaction consumes the handle and stores the records (CVE-22): when the handle is
+///    consumed, its tokens exist. Of concurrent callers one wins (SEC-15, SEC-21).
+///
+/// Burning a handle that was consumed already means it was presented twice: a replay, and
+/// everything issued from it, its family, is revoked (RFC 6749 §4.1.2, RFC 9700 §4.14.2;
+/// SEC-14, SEC-20), from persisted state so that it holds across instances and restarts
+/// (SEC-22).
+pub(crate) async fn redeem_single_use<C, R>(
+    ctx: &TokenContext<'_>,
+    presented: Presented<'_>,
+    check: impl AsyncFnOnce(&Grant) -> Result<C, OAuthError>,
+    issue: impl FnOnce(&Grant, C) -> Result<Redeemed<R>, OAuthError>,
+) -> Result<R, OAuthError> {
+    let Presented {
+        handle,
+        kind,
+        refusal,
+    } = presented;
+    let digest = handle_digest(handle);
+    let Some(grant) = find_live_grant(ctx, &digest, kind).await? else {
+        burn(ctx, &digest, kind).await?;
+        return Err(invalid_grant(refusal));
+    };
+    let checked = match check(&grant).await {
+        Ok(checked) => checked,
+        Err(failed) => {
+            burn(ctx, &digest, kind).await?;
+            return Err(failed);
+        }
+    };
+    let Redeemed { response, records } = issue(&grant, checked)?;
+    if ctx
+        .grants
+        .rotate_grant(&digest, kind, ctx.now, &records)
+        .await?
+        .is_none()
+    {
+        // A concurrent request consumed it since it was found live.
+        burn(ctx, &digest, kind).await?;
+        return Err(invalid_grant(refusal));
+    }
+    Ok(response)
+}
+
+/// The grant under `digest` if it is live: of `kind`, not consumed, not expired.
+async fn find_live_grant(
+    ctx: &TokenContext<'_>,
+    digest: &str,
+    kind: &str,
+) -> Result<Option<Grant>, OAuthError> {
+    Ok(ctx
+        .grants
+        .find_grant(digest)
+        .await?
+        .filter(|g| g.kind == kind && g.consumed_at.is_none() && g.expires_at > ctx.now))
+}
+
+/// Burns the handle under `digest`: consumes it if it is still live, so that it cannot be tried
+/// again. If it was consumed before, this attempt is a replay, and its family is revoked.
+pub(crate) async fn burn(
+    ctx: &TokenContext<'_>,
+    digest: &str,
+    kind: &str,
+) -> Result<(), OAuthError> {
+    if ctx
+        .grants
+        .consume_grant(digest, kind, ctx.now)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    if let Some(used) = ctx.grants.find_grant(digest).await?
+        && used.kind == kind
+        && used.consumed_at.is_some()
+        && let Some(family) = &used.family
+    {
+        ctx.grants.delete_grant_family(family).await?;
+    }
+    Ok(())
+}
