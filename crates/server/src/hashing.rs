@@ -10,6 +10,7 @@
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tessera_core::protocol::OrServerError as _;
 
 use tessera_core::protocol::OAuthError;
 use tokio::sync::Semaphore;
@@ -73,8 +74,8 @@ impl PasswordCheckers {
     pub async fn verify(&self, password: String, hash: String) -> Result<bool, OAuthError> {
         let turn = tokio::time::timeout(QUEUE_WAIT, Arc::clone(&self.turns).acquire_owned())
             .await
-            .map_err(|_| OAuthError::TemporarilyUnavailable("too many sign-ins at once".into()))?
-            .map_err(|_| OAuthError::ServerError)?;
+            .map_err(|_| OAuthError::unavailable("too many sign-ins at once", None))?
+            .or_server_error("waiting for a password check")?;
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move || {
@@ -85,7 +86,12 @@ impl PasswordCheckers {
                 drop(turn);
                 let _ = reply.send(matches);
             }))
-            .map_err(|_| OAuthError::ServerError)?;
-        answer.await.map_err(|_| OAuthError::ServerError)
+            .map_err(|_| {
+                OAuthError::internal(
+                    "handing a password check to a worker",
+                    "the password workers have stopped",
+                )
+            })?;
+        answer.await.or_server_error("waiting for a password check")
     }
 }

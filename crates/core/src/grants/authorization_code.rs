@@ -1,6 +1,7 @@
 //! The authorization code grant (RFC 6749 §4.1): codes are issued after sign-in and consent,
 //! and redeemed once at the token endpoint.
 
+use crate::protocol::OrServerError as _;
 use serde::{Deserialize, Serialize};
 
 use super::refresh_token::{RefreshData, refresh_grant, wants_refresh_token};
@@ -98,8 +99,8 @@ pub async fn issue_code(
     subject: &str,
     data: &CodeData,
 ) -> Result<String, OAuthError> {
-    let code = random_handle().map_err(|_| OAuthError::ServerError)?;
-    let family = base64url(&random_bytes(16).map_err(|_| OAuthError::ServerError)?);
+    let code = random_handle().or_server_error("drawing random bytes")?;
+    let family = base64url(&random_bytes(16).or_server_error("drawing random bytes")?);
     let grant = Grant {
         handle_digest: handle_digest(&code),
         kind: GRANT_TYPE.into(),
@@ -108,7 +109,7 @@ pub async fn issue_code(
         session_id: data.sid.clone(),
         // Tokens issued from this code share its family, so a reuse can revoke them.
         family: Some(family),
-        data: serde_json::to_value(data).map_err(|_| OAuthError::ServerError)?,
+        data: serde_json::to_value(data).or_server_error("encoding a stored record")?,
         created_at: ctx.now,
         expires_at: ctx.now + CODE_LIFETIME,
         consumed_at: None,
@@ -191,7 +192,7 @@ async fn check(
     grant: &Grant,
 ) -> Result<(CodeData, User), OAuthError> {
     let data: CodeData =
-        serde_json::from_value(grant.data.clone()).map_err(|_| OAuthError::ServerError)?;
+        serde_json::from_value(grant.data.clone()).or_server_error("reading a stored record")?;
     // SEC-16: the code is bound to its client.
     if grant.client_id != client.client_id {
         return Err(invalid_grant("the code was issued to another client"));

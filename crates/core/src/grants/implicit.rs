@@ -5,6 +5,7 @@ use super::TokenContext;
 use crate::authorize::AuthorizationRequest;
 use crate::model::{Client, User};
 use crate::protocol::OAuthError;
+use crate::protocol::OrServerError as _;
 use crate::tokens::access_token::{
     AccessTokenRequest, IssuedAccessToken, SignIn, issue_access_token,
 };
@@ -89,7 +90,7 @@ pub async fn issue_front_channel(
         let key = ctx
             .ring
             .signing_key(client.id_token_signed_response_alg)
-            .map_err(|_| OAuthError::ServerError)?;
+            .or_server_error("finding the signing key")?;
         let sign_in = &signed_in.sign_in;
         Some(
             issue_id_token(
@@ -111,7 +112,7 @@ pub async fn issue_front_channel(
                 },
                 key,
             )
-            .map_err(|_| OAuthError::ServerError)?,
+            .or_server_error("signing a token")?,
         )
     } else {
         None

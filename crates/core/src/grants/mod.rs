@@ -14,6 +14,7 @@ use crate::authorize::ClaimsRequest;
 use crate::clock::UnixTime;
 use crate::model::{Client, Grant, Resources, User};
 use crate::protocol::OAuthError;
+use crate::protocol::OrServerError as _;
 use crate::protocol::grant_type::GrantType;
 use crate::protocol::token::{TokenRequest, TokenResponse, TokenType};
 use crate::store::{GrantStore, UserStore};
@@ -185,7 +186,7 @@ pub(crate) fn prepare_user_tokens(
     let key = ctx
         .ring
         .signing_key(client.id_token_signed_response_alg)
-        .map_err(|_| OAuthError::ServerError)?;
+        .or_server_error("finding the signing key")?;
     let id_token = issue_id_token(
         &IdTokenRequest {
             issuer: ctx.issuer,
@@ -205,7 +206,7 @@ pub(crate) fn prepare_user_tokens(
         },
         key,
     )
-    .map_err(|_| OAuthError::ServerError)?;
+    .or_server_error("signing a token")?;
     Ok(PreparedUserTokens {
         access,
         id_token: Some(id_token),

@@ -2,6 +2,7 @@
 //! and consumes the old one; presenting a consumed one revokes the whole family
 //! (RFC 9700 §4.14.2, SECURITY.md SEC-20/22). There is no grace period (SEC-21).
 
+use crate::protocol::OrServerError as _;
 use serde::{Deserialize, Serialize};
 
 use super::scopes::{parse_scope, token_audiences};
@@ -100,7 +101,7 @@ pub(crate) fn refresh_grant(
     family: &str,
     data: &RefreshData,
 ) -> Result<(String, Grant), OAuthError> {
-    let handle = random_handle().map_err(|_| OAuthError::ServerError)?;
+    let handle = random_handle().or_server_error("drawing random bytes")?;
     let sliding = ctx
         .now
         .saturating_add(i64::try_from(client.refresh_token_sliding_lifetime).unwrap_or(i64::MAX));
@@ -111,7 +112,7 @@ pub(crate) fn refresh_grant(
         subject: Some(subject.to_string()),
         session_id: data.sid.clone(),
         family: Some(family.to_string()),
-        data: serde_json::to_value(data).map_err(|_| OAuthError::ServerError)?,
+        data: serde_json::to_value(data).or_server_error("encoding a stored record")?,
         created_at: ctx.now,
         expires_at: sliding.min(data.absolute_expires_at),
         consumed_at: None,
@@ -172,7 +173,7 @@ async fn check(
     }
     let family = grant.family.clone().unwrap_or_default();
     let data: RefreshData =
-        serde_json::from_value(grant.data.clone()).map_err(|_| OAuthError::ServerError)?;
+        serde_json::from_value(grant.data.clone()).or_server_error("reading a stored record")?;
     // SEC-25, CVE-16: a client that may no longer hold offline access (its `offline_access`
     // scope or its refresh grant was taken away) loses the refresh tokens it holds.
     if !wants_refresh_token(client, &client.allowed_scopes) {

@@ -2,6 +2,7 @@
 //! in exactly one place.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 /// An error a client or API sees, named as the RFC names it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -67,13 +68,116 @@ pub enum OAuthError {
     /// OIDC Core §3.1.2.6: the `request_uri` parameter is not supported.
     #[error("request_uri_not_supported")]
     RequestUriNotSupported,
-    /// RFC 6749 §4.1.2.1: a temporary condition (the database is unreachable).
-    #[error("temporarily_unavailable: {0}")]
-    TemporarilyUnavailable(Cow<'static, str>),
+    /// OIDC Core §3.1.2.6, RFC 9101 §6.2: the request object is invalid.
+    #[error("invalid_request_object: {0}")]
+    InvalidRequestObject(Cow<'static, str>),
+    /// OIDC Core §3.1.2.6, RFC 9126 §2.2: the `request_uri` is invalid, expired or used.
+    #[error("invalid_request_uri: {0}")]
+    InvalidRequestUri(Cow<'static, str>),
+    /// RFC 8628 §3.5: the user has not finished the device authorization yet.
+    #[error("authorization_pending: {0}")]
+    AuthorizationPending(Cow<'static, str>),
+    /// RFC 8628 §3.5: the client polls too fast; it adds 5 seconds to its interval.
+    #[error("slow_down: {0}")]
+    SlowDown(Cow<'static, str>),
+    /// RFC 8628 §3.5: the device code expired.
+    #[error("expired_token: {0}")]
+    ExpiredToken(Cow<'static, str>),
+    /// RFC 9449 §5: the DPoP proof is missing, malformed or does not match the request.
+    #[error("invalid_dpop_proof: {0}")]
+    InvalidDpopProof(Cow<'static, str>),
+    /// RFC 9449 §8: the DPoP proof must carry the server's nonce, sent in `DPoP-Nonce`.
+    #[error("use_dpop_nonce: {description}")]
+    UseDpopNonce {
+        /// Human-readable reason.
+        description: Cow<'static, str>,
+        /// The nonce the next proof must carry.
+        nonce: String,
+    },
+    /// RFC 7591 §3.2.2: a redirect URI of a registration is invalid.
+    #[error("invalid_redirect_uri: {0}")]
+    InvalidRedirectUri(Cow<'static, str>),
+    /// RFC 7591 §3.2.2: a metadata field of a registration is invalid.
+    #[error("invalid_client_metadata: {0}")]
+    InvalidClientMetadata(Cow<'static, str>),
+    /// RFC 9396 §5: the `authorization_details` are invalid.
+    #[error("invalid_authorization_details: {0}")]
+    InvalidAuthorizationDetails(Cow<'static, str>),
+    /// RFC 6749 §4.1.2.1: a temporary condition (the database is unreachable). The cause, when
+    /// there is one, is logged, never sent.
+    #[error("temporarily_unavailable: {description}")]
+    TemporarilyUnavailable {
+        /// What the client is told.
+        description: Cow<'static, str>,
+        /// What went wrong, for the operator.
+        cause: Option<Cause>,
+    },
     /// RFC 6749 §4.1.2.1: an unexpected condition. The description is generic; the cause is
-    /// logged, never sent.
-    #[error("server_error")]
-    ServerError,
+    /// logged once with the request id, never sent.
+    #[error("server_error: {0}")]
+    ServerError(Cause),
+}
+
+/// Why a request failed on the server's side: what the operator's log line says. Clients never
+/// see it.
+#[derive(Clone)]
+pub struct Cause {
+    /// What the server was doing.
+    context: &'static str,
+    /// What failed.
+    source: Arc<dyn std::error::Error + Send + Sync>,
+}
+
+impl Cause {
+    /// A cause: `context` says what the server was doing, `source` what failed.
+    pub fn new(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Cause {
+        Cause {
+            context,
+            source: Arc::from(source.into()),
+        }
+    }
+}
+
+impl std::fmt::Display for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.context, self.source)?;
+        let mut next = self.source.source();
+        while let Some(inner) = next {
+            write!(f, ": {inner}")?;
+            next = inner.source();
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Debug for Cause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Cause({self})")
+    }
+}
+
+/// Causes are equal when they read the same: enough for tests, which compare errors.
+impl PartialEq for Cause {
+    fn eq(&self, other: &Cause) -> bool {
+        self.to_string() == other.to_string()
+    }
+}
+
+impl Eq for Cause {}
+
+/// Turns any failure into a `server_error` that keeps its cause.
+pub trait OrServerError<T> {
+    /// `server_error`, with `context` (what the server was doing) and the failure as cause.
+    fn or_server_error(self, context: &'static str) -> Result<T, OAuthError>;
+}
+
+impl<T, E: Into<Box<dyn std::error::Error + Send + Sync>>> OrServerError<T> for Result<T, E> {
+    fn or_server_error(self, context: &'static str) -> Result<T, OAuthError> {
+        self.map_err(|e| OAuthError::ServerError(Cause::new(context, e)))
+    }
 }
 
 impl OAuthError {
@@ -97,9 +201,19 @@ impl OAuthError {
             Self::InteractionRequired(_) => "interaction_required",
             Self::RequestNotSupported => "request_not_supported",
             Self::RequestUriNotSupported => "request_uri_not_supported",
+            Self::InvalidRequestObject(_) => "invalid_request_object",
+            Self::InvalidRequestUri(_) => "invalid_request_uri",
+            Self::AuthorizationPending(_) => "authorization_pending",
+            Self::SlowDown(_) => "slow_down",
+            Self::ExpiredToken(_) => "expired_token",
+            Self::InvalidDpopProof(_) => "invalid_dpop_proof",
+            Self::UseDpopNonce { .. } => "use_dpop_nonce",
+            Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
+            Self::InvalidClientMetadata(_) => "invalid_client_metadata",
+            Self::InvalidAuthorizationDetails(_) => "invalid_authorization_details",
             Self::UnmetAuthenticationRequirements(_) => "unmet_authentication_requirements",
-            Self::TemporarilyUnavailable(_) => "temporarily_unavailable",
-            Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable { .. } => "temporarily_unavailable",
+            Self::ServerError(_) => "server_error",
         }
     }
 
@@ -121,15 +235,42 @@ impl OAuthError {
             | Self::ConsentRequired(d)
             | Self::InteractionRequired(d)
             | Self::UnmetAuthenticationRequirements(d)
-            | Self::TemporarilyUnavailable(d) => d,
-            Self::InvalidClient { description, .. } => description,
+            | Self::InvalidRequestObject(d)
+            | Self::InvalidRequestUri(d)
+            | Self::AuthorizationPending(d)
+            | Self::SlowDown(d)
+            | Self::ExpiredToken(d)
+            | Self::InvalidDpopProof(d)
+            | Self::InvalidRedirectUri(d)
+            | Self::InvalidClientMetadata(d)
+            | Self::InvalidAuthorizationDetails(d) => d,
+            Self::InvalidClient { description, .. }
+            | Self::UseDpopNonce { description, .. }
+            | Self::TemporarilyUnavailable { description, .. } => description,
             Self::RequestNotSupported => "request objects are not supported",
             Self::RequestUriNotSupported => "request_uri is not supported",
-            Self::ServerError => "the server could not complete the request",
+            Self::ServerError(_) => "the server could not complete the request",
+        }
+    }
+
+    /// `server_error`: `context` says what the server was doing, `source` what failed.
+    pub fn internal(
+        context: &'static str,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> OAuthError {
+        Self::ServerError(Cause::new(context, source))
+    }
+
+    /// A temporary condition with its cause.
+    pub fn unavailable(description: &'static str, cause: Option<Cause>) -> OAuthError {
+        Self::TemporarilyUnavailable {
+            description: description.into(),
+            cause,
         }
     }
 
     /// Every variant, once; lets tests prove each one is mapped.
+    #[cfg(any(test, feature = "testing"))]
     pub fn examples() -> Vec<OAuthError> {
         vec![
             Self::InvalidRequest("x".into()),
@@ -157,8 +298,21 @@ impl OAuthError {
             Self::UnmetAuthenticationRequirements("x".into()),
             Self::RequestNotSupported,
             Self::RequestUriNotSupported,
-            Self::TemporarilyUnavailable("x".into()),
-            Self::ServerError,
+            Self::InvalidRequestObject("x".into()),
+            Self::InvalidRequestUri("x".into()),
+            Self::AuthorizationPending("x".into()),
+            Self::SlowDown("x".into()),
+            Self::ExpiredToken("x".into()),
+            Self::InvalidDpopProof("x".into()),
+            Self::UseDpopNonce {
+                description: "x".into(),
+                nonce: "n".into(),
+            },
+            Self::InvalidRedirectUri("x".into()),
+            Self::InvalidClientMetadata("x".into()),
+            Self::InvalidAuthorizationDetails("x".into()),
+            Self::unavailable("x", None),
+            Self::ServerError(Cause::new("testing", "x")),
         ]
     }
 }
@@ -166,10 +320,11 @@ impl OAuthError {
 impl From<crate::store::StoreError> for OAuthError {
     fn from(e: crate::store::StoreError) -> Self {
         match e {
-            crate::store::StoreError::Unavailable(_) => {
-                Self::TemporarilyUnavailable("the database is unavailable, retry shortly".into())
-            }
-            _ => Self::ServerError,
+            crate::store::StoreError::Unavailable(_) => Self::unavailable(
+                "the database is unavailable, retry shortly",
+                Some(Cause::new("the store", e)),
+            ),
+            _ => Self::ServerError(Cause::new("the store", e)),
         }
     }
 }

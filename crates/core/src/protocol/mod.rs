@@ -10,7 +10,7 @@ pub mod redirect;
 pub mod scope;
 pub mod token;
 
-pub use error::OAuthError;
+pub use error::{Cause, OAuthError, OrServerError};
 
 /// Endpoint paths, relative to the issuer. These are a contract: clients find them through
 /// discovery, but operators also put them in proxies and firewalls.

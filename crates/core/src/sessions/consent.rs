@@ -1,6 +1,7 @@
 //! Remembered consent (OIDC Core §3.1.2.4): what a user allowed a client, kept per user and
 //! client when they asked for it to be remembered.
 
+use crate::protocol::OrServerError as _;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
@@ -99,7 +100,7 @@ pub async fn remember_consent(
         subject: Some(subject.to_string()),
         session_id: None,
         family: None,
-        data: serde_json::to_value(&all).map_err(|_| OAuthError::ServerError)?,
+        data: serde_json::to_value(&all).or_server_error("encoding a stored record")?,
         created_at: now,
         expires_at: now.saturating_add(CONSENT_LIFETIME),
         consumed_at: None,

@@ -1,6 +1,7 @@
 //! Interactions: an authorization request waiting for the user on the login and consent
 //! pages, bound to the browser that made it, each form taken once.
 
+use crate::protocol::OrServerError as _;
 use serde::{Deserialize, Serialize};
 
 use super::random_id;
@@ -86,7 +87,7 @@ pub async fn save_interaction(
         subject: None,
         session_id: None,
         family: None,
-        data: serde_json::to_value(&interaction).map_err(|_| OAuthError::ServerError)?,
+        data: serde_json::to_value(&interaction).or_server_error("encoding a stored record")?,
         created_at: now,
         expires_at: now.saturating_add(INTERACTION_LIFETIME),
         consumed_at: None,

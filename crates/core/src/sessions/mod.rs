@@ -13,6 +13,7 @@ pub use interaction::{
     find_interaction, same_browser, save_interaction, take_interaction,
 };
 
+use crate::protocol::OrServerError as _;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
@@ -38,7 +39,7 @@ fn secs(s: u64) -> i64 {
 }
 
 pub(crate) fn random_id() -> Result<String, OAuthError> {
-    random_handle().map_err(|_| OAuthError::ServerError)
+    random_handle().or_server_error("drawing random bytes")
 }
 
 /// What a session records besides its columns.
@@ -80,7 +81,7 @@ fn signed_in_record(
         last_seen: now,
         expires_at: now.saturating_add(secs(lifetimes.idle)).min(absolute),
         absolute_expires_at: absolute,
-        data: serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?,
+        data: serde_json::to_value(&data).or_server_error("encoding a stored record")?,
     };
     Ok((cookie, session))
 }
@@ -94,7 +95,7 @@ pub async fn start_session(
     lifetimes: SessionLifetimes,
     data: &SessionData,
 ) -> Result<(String, Session), OAuthError> {
-    let sid = base64url(&random_bytes(16).map_err(|_| OAuthError::ServerError)?);
+    let sid = base64url(&random_bytes(16).or_server_error("drawing random bytes")?);
     let (cookie, session) = signed_in_record((sid, subject, now), now, lifetimes, data)?;
     sessions.insert_session(&session).await?;
     Ok((cookie, session))
@@ -203,7 +204,7 @@ pub fn session_state(
     origin: &str,
     browser_state: &str,
 ) -> Result<String, OAuthError> {
-    let salt = base64url(&random_bytes(8).map_err(|_| OAuthError::ServerError)?);
+    let salt = base64url(&random_bytes(8).or_server_error("drawing random bytes")?);
     let digest = handle_digest(&format!("{client_id} {origin} {browser_state} {salt}"));
     Ok(format!("{digest}.{salt}"))
 }

@@ -7,6 +7,7 @@
 //! client's own JWT (client_credentials) has no record; revoking it writes a deny-list entry
 //! under the same key that lives until the token expires.
 
+use crate::protocol::OrServerError as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -225,7 +226,7 @@ pub fn prepare_access_token(
         sub: request.subject.clone(),
         client_id: request.client.client_id.clone(),
         scope: (!scope.is_empty()).then(|| scope.clone()),
-        jti: base64url(&random_bytes(16).map_err(|_| OAuthError::ServerError)?),
+        jti: base64url(&random_bytes(16).or_server_error("drawing random bytes")?),
         auth_time: for_user.then_some(sign_in.auth_time),
         acr: sign_in.acr,
         amr: sign_in.amr,
@@ -249,11 +250,14 @@ pub fn prepare_access_token(
     };
     let (token, record) = match request.client.access_token_type {
         AccessTokenType::Jwt => {
-            let key = ring.signing_key(alg).map_err(|_| OAuthError::ServerError)?;
+            let key = ring
+                .signing_key(alg)
+                .or_server_error("finding the signing key")?;
             let jwt = sign_compact(key, ACCESS_TOKEN_TYP, &claims)
-                .map_err(|_| OAuthError::ServerError)?;
+                .or_server_error("signing an access token")?;
             let record = if for_user {
-                let data = serde_json::to_value(&data).map_err(|_| OAuthError::ServerError)?;
+                let data =
+                    serde_json::to_value(&data).or_server_error("encoding a stored record")?;
                 Some(record(jti_key(&claims.jti), JWT_ACCESS_TOKEN, data))
             } else {
                 None
@@ -261,12 +265,13 @@ pub fn prepare_access_token(
             (jwt, record)
         }
         AccessTokenType::Reference => {
-            let handle = random_handle().map_err(|_| OAuthError::ServerError)?;
+            let handle = random_handle().or_server_error("drawing random bytes")?;
             let stored = ReferenceRecord {
                 claims: claims.clone(),
                 data,
             };
-            let stored = serde_json::to_value(&stored).map_err(|_| OAuthError::ServerError)?;
+            let stored =
+                serde_json::to_value(&stored).or_server_error("encoding a stored record")?;
             let grant = record(handle_digest(&handle), REFERENCE_TOKEN, stored);
             (handle, Some(grant))
         }

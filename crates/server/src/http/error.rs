@@ -1,7 +1,7 @@
 //! The one place where protocol errors become HTTP responses.
 
 use axum::body::Body;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use tessera_core::protocol::OAuthError;
@@ -28,8 +28,8 @@ pub fn status_of(e: &OAuthError) -> StatusCode {
     match e {
         OAuthError::InvalidClient { .. } | OAuthError::InvalidToken(_) => StatusCode::UNAUTHORIZED,
         OAuthError::AccessDenied(_) | OAuthError::InsufficientScope(_) => StatusCode::FORBIDDEN,
-        OAuthError::TemporarilyUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
-        OAuthError::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+        OAuthError::TemporarilyUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+        OAuthError::ServerError(_) => StatusCode::INTERNAL_SERVER_ERROR,
         OAuthError::InvalidRequest(_)
         | OAuthError::InvalidGrant(_)
         | OAuthError::UnauthorizedClient(_)
@@ -43,7 +43,20 @@ pub fn status_of(e: &OAuthError) -> StatusCode {
         | OAuthError::ConsentRequired(_)
         | OAuthError::InteractionRequired(_)
         | OAuthError::UnmetAuthenticationRequirements(_)
-        | OAuthError::UnsupportedResponseType(_) => StatusCode::BAD_REQUEST,
+        | OAuthError::UnsupportedResponseType(_)
+        | OAuthError::InvalidRequestObject(_)
+        | OAuthError::InvalidRequestUri(_)
+        // RFC 8628 §3.5: the device flow's polling answers are 400s.
+        | OAuthError::AuthorizationPending(_)
+        | OAuthError::SlowDown(_)
+        | OAuthError::ExpiredToken(_)
+        // RFC 9449 §5, §8: at the authorization server.
+        | OAuthError::InvalidDpopProof(_)
+        | OAuthError::UseDpopNonce { .. }
+        // RFC 7591 §3.2.2.
+        | OAuthError::InvalidRedirectUri(_)
+        | OAuthError::InvalidClientMetadata(_)
+        | OAuthError::InvalidAuthorizationDetails(_) => StatusCode::BAD_REQUEST,
     }
 }
 
@@ -87,9 +100,15 @@ impl IntoResponse for ApiError {
         // descriptions name what was wrong, not what was sent); the request's span adds the
         // path, the request id and, once known, the client id.
         match e {
-            OAuthError::ServerError => tracing::error!("request failed with server_error"),
-            OAuthError::TemporarilyUnavailable(reason) => {
-                tracing::warn!(%reason, "request failed: temporarily unavailable");
+            OAuthError::ServerError(cause) => {
+                tracing::error!(%cause, "request failed with server_error");
+            }
+            OAuthError::TemporarilyUnavailable { description, cause } => {
+                tracing::warn!(
+                    reason = %description,
+                    cause = cause.as_ref().map(tracing::field::display),
+                    "request failed: temporarily unavailable"
+                );
             }
             _ => tracing::info!(error = e.code(), reason = %e.description(), "request refused"),
         }
@@ -110,8 +129,14 @@ impl IntoResponse for ApiError {
             OAuthError::InvalidToken(_) | OAuthError::InsufficientScope(_) => {
                 headers.insert(header::WWW_AUTHENTICATE, bearer_challenge(Some(e.code())));
             }
-            OAuthError::TemporarilyUnavailable(_) => {
+            OAuthError::TemporarilyUnavailable { .. } => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+            }
+            // RFC 9449 §8: the nonce the next proof must carry.
+            OAuthError::UseDpopNonce { nonce, .. } => {
+                if let Ok(value) = HeaderValue::from_str(nonce) {
+                    headers.insert(HeaderName::from_static("dpop-nonce"), value);
+                }
             }
             _ => {}
         }
@@ -248,9 +273,16 @@ mod tests {
             bearer.headers()[header::WWW_AUTHENTICATE],
             r#"Bearer realm="tessera", error="invalid_token""#
         );
-        let busy = ApiError(OAuthError::TemporarilyUnavailable("db".into())).into_response();
+        let busy = ApiError(OAuthError::unavailable("db", None)).into_response();
         assert_eq!(busy.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(busy.headers()[header::RETRY_AFTER], "5");
+        let nonce = ApiError(OAuthError::UseDpopNonce {
+            description: "a nonce is required".into(),
+            nonce: "eyJ7S_zG.eyJH0-Z.HX4w-7v".into(),
+        })
+        .into_response();
+        assert_eq!(nonce.status(), StatusCode::BAD_REQUEST);
+        assert_eq!(nonce.headers()["dpop-nonce"], "eyJ7S_zG.eyJH0-Z.HX4w-7v");
     }
 
     #[test]
@@ -261,9 +293,32 @@ mod tests {
         );
     }
 
+    /// A log line the test can read.
+    #[derive(Clone, Default)]
+    struct Captured(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
     #[tokio::test]
-    async fn server_error_does_not_leak_details() {
-        let response = ApiError(OAuthError::ServerError).into_response();
+    async fn a_server_error_logs_its_cause_once_and_sends_none_of_it() {
+        let log = Captured::default();
+        let writer = log.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .finish();
+        let response = tracing::subscriber::with_default(subscriber, || {
+            let failure = serde_json::from_str::<u8>("not json").unwrap_err();
+            ApiError(OAuthError::internal("reading a stored record", failure)).into_response()
+        });
         let body = axum::body::to_bytes(response.into_body(), 1024)
             .await
             .unwrap();
@@ -271,6 +326,13 @@ mod tests {
         assert_eq!(
             json["error_description"],
             "the server could not complete the request"
+        );
+        assert!(!String::from_utf8_lossy(&body).contains("stored record"));
+        let logged = String::from_utf8(log.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(logged.lines().count(), 1, "{logged}");
+        assert!(
+            logged.contains("cause=reading a stored record: expected ident"),
+            "{logged}"
         );
     }
 }

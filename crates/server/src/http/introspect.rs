@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_core::clients::{PresentedCredentials, authenticate_api};
 use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::OrServerError as _;
 use tessera_core::tokens::KeyRing;
 use tessera_core::tokens::introspect::{Caller, introspect};
 use tessera_core::tokens::jws::sign_compact;
@@ -123,15 +124,17 @@ fn jwt_response(
     introspection: Value,
 ) -> Result<Response, ApiError> {
     let alg = state.default_alg();
-    let key = ring.signing_key(alg).map_err(|_| OAuthError::ServerError)?;
+    let key = ring
+        .signing_key(alg)
+        .or_server_error("finding the signing key")?;
     let claims = json!({
         "iss": state.config.issuer,
         "aud": audience,
         "iat": now,
         "token_introspection": introspection,
     });
-    let jwt = sign_compact(key, "token-introspection+jwt", &claims)
-        .map_err(|_| OAuthError::ServerError)?;
+    let jwt =
+        sign_compact(key, "token-introspection+jwt", &claims).or_server_error("signing a token")?;
     Ok((
         [
             (header::CONTENT_TYPE, JWT_MEDIA_TYPE),

@@ -16,6 +16,7 @@ pub mod userinfo;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
+use tessera_core::protocol::OrServerError as _;
 
 use axum::body::Bytes;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
@@ -177,12 +178,12 @@ impl AppState {
     pub async fn dummy_password_hash(&self) -> Result<String, OAuthError> {
         self.dummy_hash
             .get_or_try_init(|| async {
-                let random =
-                    tessera_core::crypto::random_handle().map_err(|_| OAuthError::ServerError)?;
+                let random = tessera_core::crypto::random_handle()
+                    .or_server_error("drawing random bytes")?;
                 tokio::task::spawn_blocking(move || tessera_core::passwords::hash_password(&random))
                     .await
-                    .map_err(|_| OAuthError::ServerError)?
-                    .map_err(|_| OAuthError::ServerError)
+                    .or_server_error("waiting for a password hash")?
+                    .or_server_error("hashing a password")
             })
             .await
             .cloned()

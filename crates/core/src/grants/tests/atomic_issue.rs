@@ -84,7 +84,7 @@ async fn cve22_a_failed_commit_leaves_the_code_unused_and_no_token() {
     let form = body(&code, Some(VERIFIER));
     let refused = super::token(&ctx, &w.store, &w.web, &form).await;
     assert!(
-        matches!(refused, Err(OAuthError::TemporarilyUnavailable(_))),
+        matches!(refused, Err(OAuthError::TemporarilyUnavailable { .. })),
         "a retryable 503: {refused:?}"
     );
     let stored = w.store.find_grant(&handle_digest(&code)).await.unwrap();

@@ -5,6 +5,7 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use tessera_core::crypto::{base64url, constant_time_eq, random_handle};
 use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::OrServerError as _;
 
 /// Authenticates the values of the server's own cookies (the browser binding, the device
 /// cookie) with an HMAC key shared by every instance: a value the server did not issue is
@@ -37,7 +38,7 @@ impl CookieMac {
 
     /// A new value for `purpose`: 256 random bits and their tag.
     pub fn issue(&self, purpose: &str) -> Result<String, OAuthError> {
-        let random = random_handle().map_err(|_| OAuthError::ServerError)?;
+        let random = random_handle().or_server_error("drawing random bytes")?;
         let tag = self.tag(purpose, &random);
         Ok(format!("{random}{tag}"))
     }

@@ -266,7 +266,10 @@ async fn try_proceed(
             (Some(session), AcrCheck::Met(acr)) => {
                 issue(state, client, request, session, acr).await
             }
-            _ => Err(OAuthError::ServerError),
+            _ => Err(OAuthError::internal(
+                "issuing an authorization response",
+                "the decision to issue came without a session at the required level",
+            )),
         },
     }
 }
@@ -373,7 +376,9 @@ async fn issue(
             .store
             .find_user_by_subject(&session.subject)
             .await?
-            .ok_or(OAuthError::ServerError)?;
+            .ok_or_else(|| {
+                OAuthError::internal("issuing front-channel tokens", "the user is gone")
+            })?;
         let tokens = issue_front_channel(
             &ctx,
             client,
@@ -476,11 +481,15 @@ impl AppState {
     pub fn error_page(&self, error: &OAuthError) -> Response {
         let status = crate::http::error::status_of(error);
         match error {
-            OAuthError::ServerError => {
-                tracing::error!("an interactive request failed with server_error");
+            OAuthError::ServerError(cause) => {
+                tracing::error!(%cause, "an interactive request failed with server_error");
             }
-            OAuthError::TemporarilyUnavailable(reason) => {
-                tracing::warn!(%reason, "an interactive request failed: temporarily unavailable");
+            OAuthError::TemporarilyUnavailable { description, cause } => {
+                tracing::warn!(
+                    reason = %description,
+                    cause = cause.as_ref().map(tracing::field::display),
+                    "an interactive request failed: temporarily unavailable"
+                );
             }
             _ => tracing::info!(
                 error = error.code(),

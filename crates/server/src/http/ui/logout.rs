@@ -12,6 +12,7 @@ use tessera_core::crypto::{constant_time_eq, handle_digest, random_handle};
 use tessera_core::logout::{EndSessionRequest, end_session, frontchannel_url, parse_end_session};
 use tessera_core::model::{Grant, Session};
 use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::OrServerError as _;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::sessions::load_session;
@@ -175,9 +176,12 @@ async fn confirm_page(
             Err(e) => return state.error_page(&e),
         },
     };
-    let (id, csrf) = match (random_handle(), random_handle()) {
+    let (id, csrf) = match (
+        random_handle().or_server_error("drawing random bytes"),
+        random_handle().or_server_error("drawing random bytes"),
+    ) {
         (Ok(id), Ok(csrf)) => (id, csrf),
-        _ => return state.error_page(&OAuthError::ServerError),
+        (Err(e), _) | (_, Err(e)) => return state.error_page(&e),
     };
     let pending = Pending {
         browser: handle_digest(&browser),
@@ -247,7 +251,10 @@ pub async fn confirm(
         Ok(Some(g)) if g.kind == CONFIRMATION && g.consumed_at.is_none() && g.expires_at > now => {
             match serde_json::from_value::<Pending>(g.data) {
                 Ok(p) => p,
-                Err(_) => return state.error_page(&OAuthError::ServerError),
+                Err(e) => {
+                    return state
+                        .error_page(&OAuthError::internal("reading a sign-out confirmation", e));
+                }
             }
         }
         Ok(_) => return refused(StatusCode::BAD_REQUEST, "This sign-out page has expired"),

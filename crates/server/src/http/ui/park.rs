@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use tessera_core::protocol::OrServerError as _;
 
 use tessera_core::crypto::{handle_digest, random_handle};
 use tessera_core::model::Grant;
@@ -167,7 +168,7 @@ fn post_again(state: &AppState, form: &Form, path: &str) -> Response {
 
 /// Parks `form` and sends the browser to `path` to continue it.
 async fn park(state: &AppState, form: &Form, path: &str) -> Result<Response, OAuthError> {
-    let handle = random_handle().map_err(|_| OAuthError::ServerError)?;
+    let handle = random_handle().or_server_error("drawing random bytes")?;
     let now = state.clock.now();
     let record = Grant {
         handle_digest: handle_digest(&handle),
@@ -209,7 +210,10 @@ async fn continued(state: &AppState, query: &Form) -> Result<Form, OAuthError> {
     state.store.delete_grant(&digest).await?;
     match parked.data {
         serde_json::Value::String(encoded) => Form::parse(encoded.as_bytes()),
-        _ => Err(OAuthError::ServerError),
+        _ => Err(OAuthError::internal(
+            "reading a parked request",
+            "its record is not a string",
+        )),
     }
 }
 
