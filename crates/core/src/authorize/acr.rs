@@ -9,9 +9,6 @@
 
 use serde::{Deserialize, Serialize};
 
-/// The `amr` values the server's login methods can produce today (RFC 8176 §2: `pwd`).
-pub const LOGIN_METHODS_AMR: &[&str] = &["pwd"];
-
 /// One level: its `acr` value and the methods a sign-in needs to reach it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AcrLevel {
@@ -30,7 +27,11 @@ impl Default for AcrLevels {
     fn default() -> Self {
         Self(vec![AcrLevel {
             acr: "1".into(),
-            amr: vec!["pwd".into()],
+            amr: crate::login::LoginMethod::Password
+                .amr()
+                .iter()
+                .map(|m| m.to_string())
+                .collect(),
         }])
     }
 }

@@ -3,14 +3,15 @@
 pub mod acr;
 pub mod claims;
 pub mod decision;
+pub mod flow;
 pub mod request;
 pub mod response;
 pub mod response_type;
+pub mod steps;
 
 pub use claims::{ClaimsRequest, parse_claims_parameter};
 pub use decision::{Consent, Decision, SignedIn, decide};
-pub use request::{
-    AuthorizationRequest, AuthorizeError, Prompt, ResponseMode, parse_authorization_request,
-};
+pub use request::{AuthorizationRequest, AuthorizeError, Prompt, ResponseMode};
 pub use response::{AuthorizationResponse, response_location};
 pub use response_type::ResponseType;
+pub use steps::parse_authorization_request;

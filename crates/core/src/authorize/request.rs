@@ -1,25 +1,20 @@
-//! Parsing and checking an authorization request, in the order the specs require: first the
-//! client and its redirect URI (errors there are shown on a page, never redirected: RFC 6749
-//! §4.1.2.1, SECURITY.md SEC-03), then everything else (errors go back to the client).
+//! An authorization request once checked, and where its errors go. The checks themselves are
+//! the named steps of `authorize::steps`.
 
 use serde::{Deserialize, Serialize};
 
 use super::acr::AcrRequest;
-use super::claims::{ClaimsRequest, parse_claims_parameter};
+use super::claims::ClaimsRequest;
 use super::response_type::ResponseType;
-use crate::grants::scopes::parse_scope;
-use crate::model::Client;
 use crate::protocol::OAuthError;
-use crate::protocol::form::Form;
-use crate::protocol::pkce::{ChallengeMethod, is_s256_challenge};
-use crate::protocol::redirect::redirect_uri_matches;
-use crate::store::ClientStore;
+use crate::protocol::pkce::ChallengeMethod;
 
 /// How the response reaches the client (OAuth 2.0 Multiple Response Types §2.1, Form Post
 /// Response Mode §2).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ResponseMode {
     /// Parameters in the redirect URI's query (the default for `code`).
+    #[default]
     Query,
     /// Parameters in the fragment.
     Fragment,
@@ -41,7 +36,7 @@ pub enum Prompt {
 }
 
 /// A checked authorization request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct AuthorizationRequest {
     /// The client.
     pub client_id: String,
@@ -102,303 +97,15 @@ pub enum AuthorizeError {
     },
 }
 
-fn page(description: &'static str) -> AuthorizeError {
-    AuthorizeError::Page(OAuthError::InvalidRequest(description.into()))
-}
-
-/// Checks an authorization request (query or form parameters) against the client registry.
-pub async fn parse_authorization_request(
-    clients: &dyn ClientStore,
-    params: &Form,
-) -> Result<(Client, AuthorizationRequest), AuthorizeError> {
-    // 1. The client (RFC 6749 §4.1.2.1: never redirect for an invalid client_id).
-    let client_id = params
-        .one("client_id")
-        .map_err(|_| page("the client_id parameter is repeated"))?
-        .ok_or_else(|| page("the client_id parameter is missing"))?;
-    let client = clients
-        .find_client(client_id)
-        .await
-        .map_err(|e| AuthorizeError::Page(e.into()))?
-        .filter(|c| c.enabled)
-        .ok_or_else(|| page("unknown client"))?;
-    // 2. The redirect URI: required when several are registered (RFC 6749 §3.1.2.3) and always
-    //    for OpenID Connect (OIDC Core §3.1.2.1); matched exactly (RFC 9700 §2.1).
-    let presented = params
-        .one("redirect_uri")
-        .map_err(|_| page("the redirect_uri parameter is repeated"))?;
-    let wants_openid = params
-        .one("scope")
-        .ok()
-        .flatten()
-        .is_some_and(|s| s.split(' ').any(|t| t == "openid"));
-    let redirect_uri = match presented {
-        Some(uri) => client
-            .redirect_uris
-            .iter()
-            .any(|r| redirect_uri_matches(r, uri, client.application_type))
-            .then(|| uri.to_string())
-            .ok_or_else(|| page("the redirect_uri is not registered for this client"))?,
-        None if wants_openid => return Err(page("the redirect_uri parameter is missing")),
-        None => match client.redirect_uris.as_slice() {
-            [only] => only.clone(),
-            _ => return Err(page("the redirect_uri parameter is missing")),
-        },
-    };
-    // From here on, errors go back to the client.
-    // A repeated state cannot be echoed: the error goes back without one (RFC 6749 §3.1).
-    let (state, repeated_state) = match params.one("state") {
-        Ok(state) => (state.map(str::to_string), false),
-        Err(_) => (None, true),
-    };
-    let redirect = |error: OAuthError, mode: ResponseMode| AuthorizeError::Redirect {
-        error,
-        redirect_uri: redirect_uri.clone(),
-        response_mode: mode,
-        state: state.clone(),
-    };
-    // The response type decides the default response mode, so it is read first; a response
-    // that would carry tokens never goes into the query (Multiple Response Types §5).
-    let response_type_param = params.one("response_type");
-    let response_type = response_type_param
-        .as_ref()
-        .ok()
-        .copied()
-        .flatten()
-        .and_then(ResponseType::parse);
-    let default_mode = response_type.map_or(ResponseMode::Query, ResponseType::default_mode);
-    let one = |name: &str| params.one(name).map_err(|e| redirect(e, default_mode));
-    let response_mode = match one("response_mode")? {
-        None => default_mode,
-        Some("query") => ResponseMode::Query,
-        Some("fragment") => ResponseMode::Fragment,
-        Some("form_post") => ResponseMode::FormPost,
-        Some(_) => {
-            return Err(redirect(
-                OAuthError::InvalidRequest("unsupported response_mode".into()),
-                default_mode,
-            ));
-        }
-    };
-    if response_mode == ResponseMode::Query && default_mode != ResponseMode::Query {
-        return Err(redirect(
-            OAuthError::InvalidRequest(
-                "tokens are never returned in the query: use fragment or form_post".into(),
-            ),
-            default_mode,
-        ));
-    }
-    let fail = |error: OAuthError| redirect(error, response_mode);
-    if repeated_state {
-        return Err(fail(OAuthError::InvalidRequest(
-            "the state parameter is repeated".into(),
-        )));
-    }
-    // 3. Request objects are not offered (OIDC Core §6).
-    if params.has("request") {
-        return Err(fail(OAuthError::RequestNotSupported));
-    }
-    if params.has("request_uri") {
-        return Err(fail(OAuthError::RequestUriNotSupported));
-    }
-    // 4. response_type (OIDC Core §3.1.2.1, §3.2.2.1, §3.3.2.1).
-    let response_type = match (response_type_param.map_err(fail)?, response_type) {
-        (None, _) => {
-            return Err(fail(OAuthError::InvalidRequest(
-                "the response_type parameter is missing".into(),
-            )));
-        }
-        (Some(_), None) => {
-            return Err(fail(OAuthError::UnsupportedResponseType(
-                "the response_type is not supported".into(),
-            )));
-        }
-        (Some(_), Some(rt)) => rt,
-    };
-    let may = |grant: &str| client.grant_types.iter().any(|g| g == grant);
-    if response_type.code && !may("authorization_code") {
-        return Err(fail(OAuthError::UnauthorizedClient(
-            "the client may not use the authorization code flow".into(),
-        )));
-    }
-    // RFC 9700 §2.1.2: tokens in the front channel only for clients registered for it.
-    if response_type.is_front_channel() && !may("implicit") {
-        return Err(fail(OAuthError::UnauthorizedClient(
-            "the client may not use the implicit or hybrid flow".into(),
-        )));
-    }
-    // 5. Scopes, each allowed for the client.
-    let scopes = parse_scope(one("scope")?.unwrap_or_default()).map_err(fail)?;
-    if scopes.is_empty() {
-        return Err(fail(OAuthError::InvalidScope(
-            "the scope parameter is missing".into(),
-        )));
-    }
-    // OIDC Core §3.2.2.1, §3.3.2.1: an identity token is only for OpenID requests.
-    if response_type.id_token && !scopes.iter().any(|s| s == "openid") {
-        return Err(fail(OAuthError::InvalidScope(
-            "response_type id_token needs the openid scope".into(),
-        )));
-    }
-    if let Some(s) = scopes.iter().find(|s| !client.allowed_scopes.contains(s)) {
-        return Err(fail(OAuthError::InvalidScope(
-            format!("scope `{s}` is not allowed for this client").into(),
-        )));
-    }
-    // 6. PKCE (RFC 7636 §4.3, RFC 9700 §2.1.1): S256 only; required for public clients and
-    //    where configured; a missing method is not read as `plain`.
-    let code_challenge = match (one("code_challenge")?, one("code_challenge_method")?) {
-        // Without a code there is nothing to bind a challenge to.
-        (None, None) if !response_type.code => None,
-        (None, None) if client.require_pkce || client.is_public() => {
-            return Err(fail(OAuthError::InvalidRequest(
-                "PKCE is required: send code_challenge with code_challenge_method=S256".into(),
-            )));
-        }
-        (None, None) => None,
-        (Some(challenge), Some("S256")) if is_s256_challenge(challenge) => {
-            Some((challenge.to_string(), ChallengeMethod::S256))
-        }
-        (Some(_), Some("S256")) => {
-            return Err(fail(OAuthError::InvalidRequest(
-                "the code_challenge is not 43 base64url characters".into(),
-            )));
-        }
-        (None, Some(_)) => {
-            return Err(fail(OAuthError::InvalidRequest(
-                "code_challenge is missing".into(),
-            )));
-        }
-        (_, Some(_)) => {
-            return Err(fail(OAuthError::InvalidRequest(
-                "only code_challenge_method=S256 is supported".into(),
-            )));
-        }
-        (Some(_), None) => {
-            return Err(fail(OAuthError::InvalidRequest(
-                "code_challenge_method is missing (S256 required)".into(),
-            )));
-        }
-    };
-    // 7. prompt (OIDC Core §3.1.2.1): `none` stands alone.
-    let mut prompt = Vec::new();
-    for p in one("prompt")?
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|p| !p.is_empty())
-    {
-        prompt.push(match p {
-            "none" => Prompt::None,
-            "login" => Prompt::Login,
-            "consent" => Prompt::Consent,
-            "select_account" => Prompt::SelectAccount,
-            _ => {
-                return Err(fail(OAuthError::InvalidRequest(
-                    "unknown prompt value".into(),
-                )));
-            }
-        });
-    }
-    if prompt.contains(&Prompt::None) && prompt.len() > 1 {
-        return Err(fail(OAuthError::InvalidRequest(
-            "prompt=none cannot be combined with other values".into(),
-        )));
-    }
-    let max_age = one("max_age")?
-        .map(|m| {
-            m.parse::<u64>().map_err(|_| {
-                fail(OAuthError::InvalidRequest(
-                    "max_age is not a non-negative integer".into(),
-                ))
-            })
-        })
-        .transpose()?;
-    let claims = one("claims")?
-        .map(parse_claims_parameter)
-        .transpose()
-        .map_err(fail)?
-        .unwrap_or_default();
-    let text = |name: &str| one(name).map(|v| v.map(str::to_string));
-    let acr_values = text("acr_values")?;
-    let acr = requested_acr(&claims, acr_values.as_deref(), &client.default_acr_values);
-    let nonce = text("nonce")?;
-    // OIDC Core §3.2.2.1, §3.3.2.11: nonce is REQUIRED when tokens come from the front channel.
-    if response_type.is_front_channel() && nonce.is_none() {
-        return Err(fail(OAuthError::InvalidRequest(
-            "nonce is required for the implicit and hybrid flows".into(),
-        )));
-    }
-    Ok((
-        client.clone(),
-        AuthorizationRequest {
-            client_id: client.client_id.clone(),
-            redirect_uri: redirect_uri.clone(),
-            redirect_uri_presented: presented.is_some(),
-            response_mode,
-            scopes,
-            state: state.clone(),
-            nonce,
-            response_type,
-            code_challenge,
-            prompt,
-            max_age,
-            login_hint: text("login_hint")?,
-            id_token_hint: text("id_token_hint")?,
-            ui_locales: text("ui_locales")?,
-            acr_values,
-            acr,
-            resources: params.all("resource").to_vec(),
-            claims,
-        },
-    ))
-}
-
-/// The authentication context a request asks for (OIDC Core §3.1.2.1, §5.5.1.1): the `claims`
-/// parameter's `acr` (essential when it says so) wins over `acr_values` (voluntary), and either
-/// over the client's `default_acr_values` (OIDC Registration §2).
-fn requested_acr(
-    claims: &ClaimsRequest,
-    acr_values: Option<&str>,
-    defaults: &[String],
-) -> AcrRequest {
-    let listed: Vec<String> = acr_values
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|v| !v.is_empty())
-        .take(16)
-        .map(str::to_string)
-        .collect();
-    match &claims.acr {
-        // §3.1.2.1: acr_values are voluntary; they never become essential through a claims
-        // request that names no values.
-        Some(c) if c.essential || !c.values.is_empty() => AcrRequest {
-            values: c.values.clone(),
-            essential: c.essential,
-            requested: true,
-        },
-        Some(_) => AcrRequest {
-            values: listed,
-            essential: false,
-            requested: true,
-        },
-        None if acr_values.is_some() => AcrRequest {
-            values: listed,
-            essential: false,
-            requested: true,
-        },
-        None => AcrRequest {
-            values: defaults.to_vec(),
-            essential: false,
-            requested: !defaults.is_empty(),
-        },
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::authorize::steps::parse_authorization_request;
+    use crate::model::Client;
     use crate::model::{AccessTokenType, Source, TokenEndpointAuthMethod};
+    use crate::protocol::form::Form;
     use crate::protocol::pkce::s256_challenge;
+    use crate::store::ClientStore as _;
     use crate::store::MemoryStore;
 
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";

@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use super::request::ResponseMode;
 
-/// What the authorization response carries.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// What the authorization response carries (nothing, by default: not yet read).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ResponseType {
     /// An authorization code.
     pub code: bool,

@@ -71,8 +71,9 @@ fn yes() -> bool {
     true
 }
 
+/// Records made before the provider was recorded are local sign-ins.
 pub(crate) fn local() -> String {
-    "local".into()
+    crate::login::LOCAL_IDP.into()
 }
 
 impl CodeData {

@@ -2,12 +2,14 @@
 //! pages, bound to the browser that made it, each form taken once.
 
 use crate::protocol::OrServerError as _;
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::random_id;
 use crate::authorize::AuthorizationRequest;
 use crate::clock::UnixTime;
 use crate::crypto::{constant_time_eq, handle_digest};
+use crate::login::LoginMethod;
 use crate::model::Grant;
 use crate::protocol::OAuthError;
 use crate::store::GrantStore;
@@ -18,18 +20,23 @@ pub const INTERACTION: &str = "interaction";
 /// How long a user has to complete the login and consent pages.
 pub const INTERACTION_LIFETIME: i64 = 15 * 60;
 
-/// An authorization request waiting for the user, with what has happened so far.
+/// A request waiting for the user, with what has happened so far.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interaction {
-    /// The checked request.
+    /// The flow it serves.
+    #[serde(default)]
+    pub flow: Flow,
+    /// What the user is asked to authorize: the checked request's client, scopes, claims and
+    /// authentication requirements.
     pub request: AuthorizationRequest,
     /// Digest of the browser-binding cookie of the browser that made the request.
     pub browser: String,
     /// The CSRF token its forms carry (useless without the browser-binding cookie).
     pub csrf: String,
-    /// The user signed in during this interaction (meets prompt=login and max_age).
+    /// The login methods the user completed during this interaction, in order (a sign-in
+    /// during it meets prompt=login and max_age).
     #[serde(default)]
-    pub signed_in: bool,
+    pub methods: Vec<LoginMethod>,
     /// The user consented during this interaction (meets prompt=consent).
     #[serde(default)]
     pub consented: bool,
@@ -42,6 +49,37 @@ pub struct Interaction {
     /// The user it is for: who signed in during it, or whom the consent page was shown to.
     #[serde(default)]
     pub subject: Option<String>,
+}
+
+impl Interaction {
+    /// A new interaction for `request` in `flow`, bound to the browser whose binding cookie
+    /// has the digest `browser`.
+    pub fn new(flow: Flow, request: AuthorizationRequest, browser: String) -> Interaction {
+        Interaction {
+            flow,
+            request,
+            browser,
+            csrf: String::new(),
+            methods: Vec::new(),
+            consented: false,
+            failures: 0,
+            step: Step::Login,
+            subject: None,
+        }
+    }
+
+    /// The user signed in during this interaction.
+    pub fn signed_in(&self) -> bool {
+        !self.methods.is_empty()
+    }
+}
+
+/// The flow an interaction serves: each has its own first step and its own way to finish.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Flow {
+    /// An authorization request (OIDC Core §3.1.2): it ends in an authorization response.
+    #[default]
+    Authorize,
 }
 
 /// The page an interaction waits on.
@@ -69,55 +107,98 @@ impl std::fmt::Debug for InteractionHandle {
     }
 }
 
-/// Stores `interaction` under a new id with a new CSRF token.
-pub async fn save_interaction(
+/// A record a page's form comes back to (an interaction, a sign-out confirmation): bound to
+/// the browser that opened the page by the digest of its binding cookie, with a CSRF token
+/// that its form carries, and taken exactly once.
+pub trait PageRecord: Serialize + DeserializeOwned {
+    /// The grant kind it is stored under.
+    const KIND: &'static str;
+    /// How long its page stays valid, in seconds.
+    const LIFETIME: i64;
+    /// The digest of the binding cookie of the browser that opened the page.
+    fn browser(&self) -> &str;
+    /// The CSRF token its form carries.
+    fn csrf(&self) -> &str;
+    /// Sets the CSRF token, when the record is stored.
+    fn set_csrf(&mut self, csrf: String);
+    /// The client the record is for (stored with it, for listing and clean-up).
+    fn client_id(&self) -> &str;
+    /// The session it belongs to, if any: it ends with the session.
+    fn session(&self) -> Option<(&str, &str)> {
+        None
+    }
+}
+
+impl PageRecord for Interaction {
+    const KIND: &'static str = INTERACTION;
+    const LIFETIME: i64 = INTERACTION_LIFETIME;
+    fn browser(&self) -> &str {
+        &self.browser
+    }
+    fn csrf(&self) -> &str {
+        &self.csrf
+    }
+    fn set_csrf(&mut self, csrf: String) {
+        self.csrf = csrf;
+    }
+    fn client_id(&self) -> &str {
+        &self.request.client_id
+    }
+}
+
+/// Stores `record` under a new id with a new CSRF token.
+pub async fn save_interaction<R: PageRecord>(
     grants: &dyn GrantStore,
-    mut interaction: Interaction,
+    mut record: R,
     now: UnixTime,
 ) -> Result<InteractionHandle, OAuthError> {
     let handle = InteractionHandle {
         id: random_id()?,
         csrf: random_id()?,
     };
-    interaction.csrf = handle.csrf.clone();
-    let record = Grant {
+    record.set_csrf(handle.csrf.clone());
+    let grant = Grant {
         handle_digest: handle_digest(&handle.id),
-        kind: INTERACTION.into(),
-        client_id: interaction.request.client_id.clone(),
-        subject: None,
-        session_id: None,
+        kind: R::KIND.into(),
+        client_id: record.client_id().to_string(),
+        subject: record.session().map(|(subject, _)| subject.to_string()),
+        session_id: record.session().map(|(_, sid)| sid.to_string()),
         family: None,
-        data: serde_json::to_value(&interaction).or_server_error("encoding a stored record")?,
+        data: serde_json::to_value(&record).or_server_error("encoding a page's record")?,
         created_at: now,
-        expires_at: now.saturating_add(INTERACTION_LIFETIME),
+        expires_at: now.saturating_add(R::LIFETIME),
         consumed_at: None,
     };
-    grants.insert_grant(&record).await?;
+    grants.insert_grant(&grant).await?;
     Ok(handle)
 }
 
-/// Whether `browser_cookie` is the browser that started `interaction`.
-pub fn same_browser(interaction: &Interaction, browser_cookie: &str) -> bool {
+/// Whether `browser_cookie` is the browser that opened the page of `record`.
+pub fn same_browser<R: PageRecord>(record: &R, browser_cookie: &str) -> bool {
     constant_time_eq(
         handle_digest(browser_cookie).as_bytes(),
-        interaction.browser.as_bytes(),
+        record.browser().as_bytes(),
     )
 }
 
-/// Reads an interaction for display.
-pub async fn find_interaction(
+/// Reads a live record for display.
+pub async fn find_interaction<R: PageRecord>(
     grants: &dyn GrantStore,
     id: &str,
     now: UnixTime,
-) -> Result<Option<Interaction>, OAuthError> {
+) -> Result<Option<R>, OAuthError> {
     if id.is_empty() || id.len() > 256 {
         return Ok(None);
     }
-    Ok(grants
+    let Some(grant) = grants
         .find_grant(&handle_digest(id))
         .await?
-        .filter(|g| g.kind == INTERACTION && g.consumed_at.is_none() && g.expires_at > now)
-        .and_then(|g| serde_json::from_value(g.data).ok()))
+        .filter(|g| g.kind == R::KIND && g.consumed_at.is_none() && g.expires_at > now)
+    else {
+        return Ok(None);
+    };
+    let record = serde_json::from_value(grant.data).or_server_error("reading a page's record")?;
+    Ok(Some(record))
 }
 
 /// Why a form submission was refused.
@@ -129,31 +210,30 @@ pub enum InteractionRefusal {
     Forged,
 }
 
-/// Takes an interaction for a form submission: exactly once (a second submission of the same
-/// form is refused), from the browser that started it, with its CSRF token.
-pub async fn take_interaction(
+/// Takes a record for a form submission: exactly once (a second submission of the same form
+/// is refused), from the browser that opened the page, with its CSRF token.
+pub async fn take_interaction<R: PageRecord>(
     grants: &dyn GrantStore,
     id: &str,
     csrf: &str,
     browser_cookie: &str,
     now: UnixTime,
-) -> Result<Result<Interaction, InteractionRefusal>, OAuthError> {
-    let Some(interaction) = find_interaction(grants, id, now).await? else {
+) -> Result<Result<R, InteractionRefusal>, OAuthError> {
+    let Some(record) = find_interaction::<R>(grants, id, now).await? else {
         return Ok(Err(InteractionRefusal::Gone));
     };
-    let csrf_ok = constant_time_eq(csrf.as_bytes(), interaction.csrf.as_bytes());
-    let browser_ok = same_browser(&interaction, browser_cookie);
-    if !(csrf_ok && browser_ok) {
+    let csrf_ok = constant_time_eq(csrf.as_bytes(), record.csrf().as_bytes());
+    if !(csrf_ok && same_browser(&record, browser_cookie)) {
         return Ok(Err(InteractionRefusal::Forged));
     }
     if grants
-        .consume_grant(&handle_digest(id), INTERACTION, now)
+        .consume_grant(&handle_digest(id), R::KIND, now)
         .await?
         .is_none()
     {
         return Ok(Err(InteractionRefusal::Gone));
     }
-    Ok(Ok(interaction))
+    Ok(Ok(record))
 }
 
 #[cfg(test)]
@@ -163,8 +243,9 @@ mod tests {
     use crate::store::MemoryStore;
 
     fn interaction(browser: &str) -> Interaction {
-        Interaction {
-            request: AuthorizationRequest {
+        Interaction::new(
+            Flow::Authorize,
+            AuthorizationRequest {
                 client_id: "web".into(),
                 redirect_uri: "https://app.example/cb".into(),
                 redirect_uri_presented: true,
@@ -184,14 +265,8 @@ mod tests {
                 resources: vec![],
                 claims: Default::default(),
             },
-            browser: handle_digest(browser),
-            csrf: String::new(),
-            signed_in: false,
-            consented: false,
-            failures: 0,
-            step: Step::Login,
-            subject: None,
-        }
+            handle_digest(browser),
+        )
     }
 
     #[tokio::test]
@@ -201,7 +276,7 @@ mod tests {
             .await
             .unwrap();
         assert!(
-            find_interaction(&store, &h.id, 101)
+            find_interaction::<Interaction>(&store, &h.id, 101)
                 .await
                 .unwrap()
                 .is_some()
@@ -210,7 +285,7 @@ mod tests {
             let (id, csrf, browser) = (h.id.clone(), csrf.to_string(), browser.to_string());
             let store = &store;
             async move {
-                take_interaction(store, &id, &csrf, &browser, 102)
+                take_interaction::<Interaction>(store, &id, &csrf, &browser, 102)
                     .await
                     .unwrap()
             }
@@ -223,7 +298,7 @@ mod tests {
             .await
             .unwrap();
         assert!(
-            find_interaction(&store, &late.id, 100 + INTERACTION_LIFETIME)
+            find_interaction::<Interaction>(&store, &late.id, 100 + INTERACTION_LIFETIME)
                 .await
                 .unwrap()
                 .is_none()

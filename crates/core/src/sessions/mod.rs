@@ -9,8 +9,8 @@ pub use consent::{
     CONSENT, CONSENT_LIFETIME, RememberedConsent, remember_consent, remembered_consent,
 };
 pub use interaction::{
-    INTERACTION, INTERACTION_LIFETIME, Interaction, InteractionHandle, InteractionRefusal, Step,
-    find_interaction, same_browser, save_interaction, take_interaction,
+    Flow, INTERACTION, INTERACTION_LIFETIME, Interaction, InteractionHandle, InteractionRefusal,
+    PageRecord, Step, find_interaction, same_browser, save_interaction, take_interaction,
 };
 
 use crate::protocol::OrServerError as _;

@@ -256,6 +256,10 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::readyz))
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::map_response_with_state(
+            state.clone(),
+            ui::error::render_error_pages,
+        ))
         .with_state(state)
         .layer(
             ServiceBuilder::new()

@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use tessera_core::authorize::acr::{AcrLevel, AcrLevels, LOGIN_METHODS_AMR};
+use tessera_core::authorize::acr::{AcrLevel, AcrLevels};
+use tessera_core::login::LoginMethod;
 use tessera_core::sessions::SessionLifetimes;
 
 use super::Problems;
@@ -122,12 +123,12 @@ pub(super) fn check_acr_levels(raw: &RawConfig, p: &mut Problems) -> AcrLevels {
             );
         }
         for (j, m) in level.amr.iter().enumerate() {
-            if !LOGIN_METHODS_AMR.contains(&m.as_str()) {
+            if !LoginMethod::known_amr().any(|known| known == m) {
                 p.add(
                     format!("{key}.amr[{j}]"),
                     format!(
                         "no login method gives `{m}`; the methods are: {}",
-                        LOGIN_METHODS_AMR.join(", ")
+                        LoginMethod::known_amr().collect::<Vec<_>>().join(", ")
                     ),
                 );
             }

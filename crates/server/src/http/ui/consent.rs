@@ -6,12 +6,14 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde::Serialize;
+use tessera_core::authorize::AuthorizationRequest;
 use tessera_core::model::Client;
 use tessera_core::protocol::OAuthError;
 use tessera_core::sessions::{Step, load_session, remember_consent};
 
 use super::cookies::read_cookie;
-use super::flow::{named_claims, proceed};
+use super::error::PageError;
+use super::flow::proceed;
 use super::interaction::{PageInteraction, page_interaction, submitted_interaction};
 use crate::http::AppState;
 
@@ -56,25 +58,24 @@ fn client_display(client: &Client) -> String {
         .unwrap_or_else(|| client.client_id.clone())
 }
 
+/// The claims named beyond the scopes, shown on the page and covered by remembered consent.
+fn named_claims(state: &AppState, request: &AuthorizationRequest) -> Vec<String> {
+    tessera_core::authorize::flow::named_claims(&state.config.resources, request)
+}
+
 /// `GET /consent?interaction=...`
 pub async fn consent_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, PageError> {
     let PageInteraction {
         id,
         interaction,
         client,
-    } = match page_interaction(&state, &headers, query.as_deref(), Step::Consent).await {
-        Ok(p) => p,
-        Err(response) => return response,
-    };
-    let username = match session_username(&state, &headers).await {
-        Ok(u) => u,
-        Err(e) => return state.error_page(&e),
-    };
-    state.pages.render(
+    } = page_interaction(&state, &headers, query.as_deref(), Step::Consent).await?;
+    let username = session_username(&state, &headers).await?;
+    Ok(state.pages.render(
         StatusCode::OK,
         "consent.html",
         minijinja::context! {
@@ -85,7 +86,7 @@ pub async fn consent_page(
             scopes => scope_views(&state, &interaction.request.scopes),
             claims => named_claims(&state, &interaction.request),
         },
-    )
+    ))
 }
 
 async fn session_username(
@@ -118,26 +119,20 @@ pub async fn consent_submit(
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
-) -> Response {
+) -> Result<Response, PageError> {
     let (form, mut interaction, client) =
-        match submitted_interaction(&state, &headers, &uri, &body, Step::Consent).await {
-            Ok(taken) => taken,
-            Err(response) => return response,
-        };
+        submitted_interaction(&state, &headers, &uri, &body, Step::Consent).await?;
     if form.one("action").ok().flatten() != Some("allow") {
         // RFC 6749 §4.1.2.1
-        return state.redirect_error(
+        return Ok(state.redirect_error(
             &interaction.request,
             &OAuthError::AccessDenied("the user denied the request".into()),
-        );
+        ));
     }
     let now = state.clock.now();
     let session = match read_cookie(&headers, state.cookies.session) {
         Some(cookie) => {
-            match load_session(state.store.as_ref(), cookie, now, state.config.sessions).await {
-                Ok(s) => s,
-                Err(e) => return state.error_page(&e),
-            }
+            load_session(state.store.as_ref(), cookie, now, state.config.sessions).await?
         }
         None => None,
     };
@@ -145,20 +140,18 @@ pub async fn consent_submit(
     let session = session.filter(|s| interaction.subject.as_deref() == Some(s.subject.as_str()));
     if let Some(s) = &session
         && form.one("remember").ok().flatten() == Some("yes")
-        && let Err(e) = remember_consent(
+    {
+        let request = &interaction.request;
+        let consented = (&request.scopes[..], &named_claims(&state, request)[..]);
+        remember_consent(
             state.store.as_ref(),
             &s.subject,
             &client.client_id,
-            (
-                &interaction.request.scopes,
-                &named_claims(&state, &interaction.request),
-            ),
+            consented,
             now,
         )
-        .await
-    {
-        return state.error_page(&e);
+        .await?;
     }
     interaction.consented = true;
-    proceed(&state, &client, interaction, session).await
+    Ok(proceed(&state, &client, interaction, session).await?)
 }

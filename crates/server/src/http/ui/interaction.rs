@@ -2,8 +2,7 @@
 //! it exists and is live, it belongs to this browser, and for submissions the CSRF token
 //! matches and the interaction is used exactly once.
 
-use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::{HeaderMap, Uri};
 use tessera_core::model::Client;
 use tessera_core::protocol::form::Form;
 use tessera_core::sessions::{
@@ -11,6 +10,7 @@ use tessera_core::sessions::{
 };
 
 use super::cookies::read_cookie;
+use super::error::PageError;
 use crate::http::AppState;
 use crate::http::form::read_form;
 
@@ -24,33 +24,15 @@ pub struct PageInteraction {
     pub client: Client,
 }
 
-fn expired(state: &AppState) -> Response {
-    state.pages.error(
-        StatusCode::BAD_REQUEST,
-        "This sign-in page has expired",
-        "Go back to the application and start the sign-in again.",
-        "",
-    )
-}
-
-fn forged(state: &AppState) -> Response {
-    state.pages.error(
-        StatusCode::FORBIDDEN,
-        "This form cannot be accepted",
-        "The form was not sent from the page this browser opened. Go back to the application and start the sign-in again.",
-        "",
-    )
-}
-
-async fn client_of(state: &AppState, interaction: &Interaction) -> Result<Client, Response> {
+async fn client_of(state: &AppState, interaction: &Interaction) -> Result<Client, PageError> {
     match state
         .store
         .find_client(&interaction.request.client_id)
         .await
     {
         Ok(Some(c)) if c.enabled => Ok(c),
-        Ok(_) => Err(expired(state)),
-        Err(e) => Err(state.error_page(&e.into())),
+        Ok(_) => Err(PageError::Expired),
+        Err(e) => Err(e.into()),
     }
 }
 
@@ -60,23 +42,22 @@ pub async fn page_interaction(
     headers: &HeaderMap,
     query: Option<&str>,
     step: Step,
-) -> Result<PageInteraction, Response> {
-    let form = Form::parse(query.unwrap_or_default().as_bytes()).map_err(|_| expired(state))?;
+) -> Result<PageInteraction, PageError> {
+    let form = Form::parse(query.unwrap_or_default().as_bytes()).map_err(|_| PageError::Expired)?;
     let id = form
         .one("interaction")
         .ok()
         .flatten()
-        .ok_or_else(|| expired(state))?;
-    let interaction = find_interaction(state.store.as_ref(), id, state.clock.now())
-        .await
-        .map_err(|e| state.error_page(&e))?
-        .ok_or_else(|| expired(state))?;
+        .ok_or(PageError::Expired)?;
+    let interaction = find_interaction::<Interaction>(state.store.as_ref(), id, state.clock.now())
+        .await?
+        .ok_or(PageError::Expired)?;
     if interaction.step != step {
-        return Err(expired(state));
+        return Err(PageError::Expired);
     }
     let browser = read_cookie(headers, state.cookies.browser).unwrap_or_default();
     if !same_browser(&interaction, browser) {
-        return Err(forged(state));
+        return Err(PageError::Forged);
     }
     let client = client_of(state, &interaction).await?;
     Ok(PageInteraction {
@@ -94,23 +75,22 @@ pub async fn submitted_interaction(
     uri: &Uri,
     body: &[u8],
     step: Step,
-) -> Result<(Form, Interaction, Client), Response> {
-    let form = read_form(headers, uri, body).map_err(|e| state.error_page(&e))?;
+) -> Result<(Form, Interaction, Client), PageError> {
+    let form = read_form(headers, uri, body)?;
     let field = |name: &str| form.one(name).ok().flatten().unwrap_or_default();
     let browser = read_cookie(headers, state.cookies.browser).unwrap_or_default();
-    let taken = take_interaction(
+    let taken = take_interaction::<Interaction>(
         state.store.as_ref(),
         field("interaction"),
         field("csrf"),
         browser,
         state.clock.now(),
     )
-    .await
-    .map_err(|e| state.error_page(&e))?;
+    .await?;
     let interaction = match taken {
         Ok(i) if i.step == step => i,
-        Ok(_) | Err(InteractionRefusal::Gone) => return Err(expired(state)),
-        Err(InteractionRefusal::Forged) => return Err(forged(state)),
+        Ok(_) | Err(InteractionRefusal::Gone) => return Err(PageError::Expired),
+        Err(InteractionRefusal::Forged) => return Err(PageError::Forged),
     };
     let client = client_of(state, &interaction).await?;
     Ok((form, interaction, client))

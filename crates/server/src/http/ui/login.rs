@@ -9,6 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use tessera_core::crypto::handle_digest;
+use tessera_core::login::{Authenticated, LoginMethod};
 use tessera_core::logout::end_session;
 use tessera_core::model::{Client, Session, User, check_username};
 use tessera_core::protocol::OAuthError;
@@ -17,6 +18,7 @@ use tessera_core::sessions::{
 };
 
 use super::cookies::{BROWSER_PURPOSE, read_cookie};
+use super::error::PageError;
 use super::flow::{proceed, with_cookies};
 use super::interaction::{PageInteraction, page_interaction, submitted_interaction};
 use crate::connections::PeerAddr;
@@ -32,26 +34,22 @@ pub async fn login_page(
     State(state): State<AppState>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
-) -> Response {
-    match page_interaction(&state, &headers, query.as_deref(), Step::Login).await {
-        Ok(PageInteraction {
-            id,
-            interaction,
-            client,
-        }) => {
-            let username = interaction.request.login_hint.clone().unwrap_or_default();
-            render(
-                &state,
-                StatusCode::OK,
-                &id,
-                &interaction,
-                client.client_name.as_deref(),
-                &username,
-                None,
-            )
-        }
-        Err(response) => response,
-    }
+) -> Result<Response, PageError> {
+    let PageInteraction {
+        id,
+        interaction,
+        client,
+    } = page_interaction(&state, &headers, query.as_deref(), Step::Login).await?;
+    let username = interaction.request.login_hint.clone().unwrap_or_default();
+    Ok(render(
+        &state,
+        StatusCode::OK,
+        &id,
+        &interaction,
+        client.client_name.as_deref(),
+        &username,
+        None,
+    ))
 }
 
 fn render(
@@ -83,17 +81,14 @@ pub async fn login_submit(
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
-) -> Response {
+) -> Result<Response, PageError> {
     let (form, interaction, client) =
-        match submitted_interaction(&state, &headers, &uri, &body, Step::Login).await {
-            Ok(taken) => taken,
-            Err(response) => return response,
-        };
+        submitted_interaction(&state, &headers, &uri, &body, Step::Login).await?;
     if form.one("action").ok().flatten() == Some("cancel") {
-        return state.redirect_error(
+        return Ok(state.redirect_error(
             &interaction.request,
             &OAuthError::AccessDenied("the user cancelled the sign-in".into()),
-        );
+        ));
     }
     let address: Option<IpAddr> = peer.map(|p| p.0.0.ip());
     let username = form.one("username").ok().flatten().unwrap_or_default();
@@ -115,35 +110,23 @@ pub async fn login_submit(
                 "Too many failed attempts. Try again in {} seconds.",
                 wait.as_secs().max(1)
             );
-            return show_again(
-                &state,
-                interaction,
-                shown,
-                StatusCode::TOO_MANY_REQUESTS,
-                &message,
-            )
-            .await;
+            let status = StatusCode::TOO_MANY_REQUESTS;
+            return show_again(&state, interaction, shown, status, &message).await;
         }
     };
-    let user = match check_password(&state, username, password).await {
-        Ok(Some(user)) => user,
-        Ok(None) => {
-            tracing::info!(
-                outcome = "failed",
-                known_device = device.is_some(),
-                "sign-in attempt"
-            );
-            let mut interaction = interaction;
-            interaction.failures = interaction.failures.saturating_add(1);
-            return show_again(&state, interaction, shown, StatusCode::OK, WRONG).await;
-        }
-        Err(e) => return state.error_page(&e),
+    let Some(user) = check_password(&state, username, password).await? else {
+        tracing::info!(
+            outcome = "failed",
+            known_device = device.is_some(),
+            "sign-in attempt"
+        );
+        let mut interaction = interaction;
+        interaction.failures = interaction.failures.saturating_add(1);
+        return show_again(&state, interaction, shown, StatusCode::OK, WRONG).await;
     };
     state.throttle.succeeded(username, address, device, attempt);
-    match signed_in(&state, &headers, &client, interaction, &user).await {
-        Ok(response) => response,
-        Err(e) => state.error_page(&e),
-    }
+    let method = LoginMethod::Password;
+    Ok(signed_in(&state, &headers, &client, interaction, (&user, method)).await?)
 }
 
 /// Re-shows the login form under a new interaction id (the old one was used up).
@@ -153,25 +136,22 @@ async fn show_again(
     (client, username): (&Client, &str),
     status: StatusCode,
     message: &str,
-) -> Response {
-    match save_interaction(state.store.as_ref(), interaction.clone(), state.clock.now()).await {
-        Ok(handle) => {
-            let mut shown = interaction;
-            shown.csrf = handle.csrf;
-            // A name too long to be one is not shown back.
-            let username = if username.len() > 255 { "" } else { username };
-            render(
-                state,
-                status,
-                &handle.id,
-                &shown,
-                client.client_name.as_deref(),
-                username,
-                Some(message),
-            )
-        }
-        Err(e) => state.error_page(&e),
-    }
+) -> Result<Response, PageError> {
+    let handle =
+        save_interaction(state.store.as_ref(), interaction.clone(), state.clock.now()).await?;
+    let mut shown = interaction;
+    shown.csrf = handle.csrf;
+    // A name too long to be one is not shown back.
+    let username = if username.len() > 255 { "" } else { username };
+    Ok(render(
+        state,
+        status,
+        &handle.id,
+        &shown,
+        client.client_name.as_deref(),
+        username,
+        Some(message),
+    ))
 }
 
 /// What a device cookie is issued for: one account (OWASP device cookies).
@@ -190,24 +170,25 @@ fn known_device(state: &AppState, headers: &HeaderMap, username: &str) -> Option
         .map(|value| tessera_core::crypto::sha256(value.as_bytes()))
 }
 
-/// After a successful sign-in: the browser's session (a new cookie value every time, SEC-52),
-/// a new browser binding for the rest of the interaction, a device cookie for this account,
-/// and the interaction carries on.
+/// After a successful sign-in with `method`: the browser's session (a new cookie value every
+/// time, SEC-52), a new browser binding for the rest of the interaction, a device cookie for
+/// this account, and the interaction carries on.
 async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     client: &Client,
     mut interaction: Interaction,
-    user: &User,
+    (user, method): (&User, LoginMethod),
 ) -> Result<Response, OAuthError> {
-    let (cookie, session) = open_session(state, headers, user).await?;
+    interaction.methods.push(method);
+    let authenticated = Authenticated::by(&interaction.methods, &state.config.acr_levels);
+    let (cookie, session) = open_session(state, headers, user, &authenticated).await?;
     tracing::info!(outcome = "signed_in", sid = %session.sid, "sign-in attempt");
     let browser = state.cookie_mac.issue(BROWSER_PURPOSE)?;
     let device = state.cookie_mac.issue(&device_purpose(&user.username))?;
     interaction.browser = handle_digest(&browser);
-    interaction.signed_in = true;
     interaction.subject = Some(user.subject.clone());
-    let response = proceed(state, client, interaction, Some(session)).await;
+    let response = proceed(state, client, interaction, Some(session)).await?;
     let c = &state.cookies;
     Ok(with_cookies(
         response,
@@ -229,12 +210,13 @@ async fn open_session(
     state: &AppState,
     headers: &HeaderMap,
     user: &User,
+    authenticated: &Authenticated,
 ) -> Result<(String, Session), OAuthError> {
     let now = state.clock.now();
     let store = state.store.as_ref();
     let data = SessionData {
-        amr: vec!["pwd".into()],
-        idp: "local".into(),
+        amr: authenticated.amr.clone(),
+        idp: authenticated.idp.clone(),
         browser_state: String::new(),
     };
     let previous = match read_cookie(headers, state.cookies.session) {

@@ -3,6 +3,7 @@
 pub mod check_session;
 pub mod consent;
 pub mod cookies;
+pub mod error;
 pub mod flow;
 pub mod interaction;
 pub mod login;

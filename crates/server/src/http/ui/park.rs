@@ -18,6 +18,7 @@ use tessera_core::protocol::form::Form;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 
+use super::error::PageError;
 use super::flow::see_other;
 use crate::http::AppState;
 use crate::http::form::read_form;
@@ -103,8 +104,8 @@ pub async fn get_form(state: &AppState, query: Option<&str>) -> Result<Form, OAu
 
 /// What a browser POST becomes.
 pub enum Posted {
-    /// Answered already: the redirect to the parked request, the page that posts the form
-    /// again, or an error page.
+    /// Answered already: the redirect to the parked request, or the page that posts the form
+    /// again.
     Answered(Response),
     /// Posted again from our own page: continue with this form now.
     Continue(Form),
@@ -117,13 +118,10 @@ pub async fn park_post(
     (headers, uri, body): (&HeaderMap, &Uri, &[u8]),
     address: Option<IpAddr>,
     path: &str,
-) -> Posted {
-    let form = match read_form(headers, uri, body) {
-        Ok(form) => form,
-        Err(e) => return Posted::Answered(state.error_page(&e)),
-    };
+) -> Result<Posted, PageError> {
+    let form = read_form(headers, uri, body)?;
     if form.has(RESUBMITTED) {
-        return Posted::Continue(form.without(RESUBMITTED));
+        return Ok(Posted::Continue(form.without(RESUBMITTED)));
     }
     let refused = if body.len() > MAX_PARKED_BYTES {
         Some("too large to park")
@@ -142,13 +140,9 @@ pub async fn park_post(
             reason,
             "browser POST posted again from our page instead of parked"
         );
-        return Posted::Answered(post_again(state, &form, path));
+        return Ok(Posted::Answered(post_again(state, &form, path)));
     }
-    Posted::Answered(
-        park(state, &form, path)
-            .await
-            .unwrap_or_else(|e| state.error_page(&e)),
-    )
+    Ok(Posted::Answered(park(state, &form, path).await?))
 }
 
 /// Our page that posts `form` to `path` again (with JavaScript at once, else with a button).

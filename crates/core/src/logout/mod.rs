@@ -2,6 +2,8 @@
 //! session with what belongs to it, logout tokens (Back-Channel Logout 1.0 §2.4) and
 //! front-channel logout URLs (Front-Channel Logout 1.0 §2-3).
 
+pub mod confirm;
+
 use serde::Serialize;
 use serde_json::{Map, Value, json};
 

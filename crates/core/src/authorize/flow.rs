@@ -1,0 +1,343 @@
+//! The authorization flow after the request is checked (OIDC Core §3.1.2.3-§3.1.2.5): what the
+//! request needs next given the browser's session (a page, an error for the client, or the
+//! response), and the response itself. The server only translates [`Next`] into HTTP.
+
+use super::acr::{AcrCheck, AcrLevels, check_acr};
+use super::decision::{Consent, Decision, SignedIn, decide};
+use super::request::{AuthorizationRequest, Prompt};
+use crate::grants::TokenContext;
+use crate::grants::authorization_code::{CodeData, issue_code};
+use crate::grants::implicit::{FrontChannelUser, issue_front_channel};
+use crate::grants::scopes::user_audiences;
+use crate::login::LoginMethod;
+use crate::model::{Client, Resources, Session};
+use crate::protocol::OAuthError;
+use crate::protocol::pkce::ChallengeMethod;
+use crate::protocol::token::TokenType;
+use crate::sessions::{
+    Interaction, InteractionHandle, Step, add_session_client, browser_state, remembered_consent,
+    save_interaction, session_data, session_state,
+};
+use crate::store::UserStore;
+use crate::tokens::id_token::id_token_hint_subject;
+use crate::userinfo::{claims_beyond_scopes, grantable_claims};
+
+/// What the flow needs from the server.
+#[derive(Clone, Copy)]
+pub struct FlowContext<'a> {
+    /// Issuing: issuer, time, resources, keys and the grant store.
+    pub tokens: TokenContext<'a>,
+    /// The users.
+    pub users: &'a dyn UserStore,
+    /// The authentication context classes offered.
+    pub acr_levels: &'a AcrLevels,
+}
+
+/// Where an authorization request goes next.
+#[derive(Debug)]
+pub enum Next {
+    /// The user must act: the interaction is stored, waiting on `step`'s page.
+    Interact {
+        /// The page.
+        step: Step,
+        /// The stored interaction.
+        handle: InteractionHandle,
+    },
+    /// The client is answered with an error at its redirect URI (OIDC Core §3.1.2.6).
+    Refuse(OAuthError),
+    /// The client is answered with the authorization response.
+    Respond(Issued),
+}
+
+/// A successful authorization response, and what the browser keeps of it.
+#[derive(Debug)]
+pub struct Issued {
+    /// The response parameters (RFC 6749 §4.1.2, OIDC Core §3.2.2.5, §3.3.2.5), without `state`
+    /// and `iss`, which every response carries.
+    pub params: Vec<(&'static str, String)>,
+    /// The OP browser state (Session Management 1.0 §3), for the check-session cookie.
+    pub browser_state: String,
+    /// Seconds until the session ends.
+    pub session_lifetime: i64,
+}
+
+/// The checks of a parsed request that need the server's resources and levels: the RFC 8707
+/// resources must be reachable with the scopes; claims asked for by name are kept when a scope
+/// the client may have releases them (OIDC Core §5.5); an essential `acr` that no sign-in here
+/// can reach fails at once (§5.5.1.1).
+pub fn admit_request(
+    ctx: &FlowContext<'_>,
+    client: &Client,
+    mut request: AuthorizationRequest,
+) -> Result<AuthorizationRequest, OAuthError> {
+    let t = &ctx.tokens;
+    user_audiences(t.issuer, t.resources, &request.scopes, &request.resources)?;
+    for names in [&mut request.claims.userinfo, &mut request.claims.id_token] {
+        *names = grantable_claims(names, &client.allowed_scopes, t.resources);
+    }
+    if check_acr(ctx.acr_levels, &request.acr, &LoginMethod::best_amr()) == AcrCheck::Unmet {
+        let offered: Vec<&str> = ctx.acr_levels.values().collect();
+        return Err(OAuthError::UnmetAuthenticationRequirements(
+            format!(
+                "no sign-in here reaches the essential acr requested; offered: {}",
+                offered.join(" ")
+            )
+            .into(),
+        ));
+    }
+    Ok(request)
+}
+
+/// The claims a request asks for by name beyond what its scopes release: the consent page
+/// names them, and remembered consent must cover them.
+pub fn named_claims(resources: &Resources, request: &AuthorizationRequest) -> Vec<String> {
+    claims_beyond_scopes(
+        request
+            .claims
+            .userinfo
+            .iter()
+            .chain(&request.claims.id_token),
+        &request.scopes,
+        resources,
+    )
+}
+
+/// Decides what `interaction` needs next with the browser's `session`, and does it: stores the
+/// interaction for a page, or issues the response.
+pub async fn proceed(
+    ctx: &FlowContext<'_>,
+    client: &Client,
+    interaction: Interaction,
+    session: Option<Session>,
+) -> Result<Next, OAuthError> {
+    let now = ctx.tokens.now;
+    // A session whose user was disabled or deleted no longer signs anyone in.
+    let session = match session {
+        Some(s) => ctx
+            .users
+            .find_user_by_subject(&s.subject)
+            .await?
+            .filter(|u| !u.disabled)
+            .map(|_| s),
+        None => None,
+    };
+    let request = &interaction.request;
+    let hint_subject = match verified_hint(ctx, client, request) {
+        Ok(subject) => subject,
+        Err(refusal) => return Ok(Next::Refuse(refusal)),
+    };
+    let consented = match &session {
+        Some(s) if client.require_consent => {
+            remembered_consent(ctx.tokens.grants, &s.subject, &client.client_id, now)
+                .await?
+                .covers(
+                    &request.scopes,
+                    &named_claims(ctx.tokens.resources, request),
+                )
+        }
+        _ => false,
+    };
+    // A sign-in or consent during this interaction counts only for the user it was for.
+    let same_user = |s: &Session| interaction.subject.as_deref() == Some(s.subject.as_str());
+    let acr = match &session {
+        Some(s) => check_acr(ctx.acr_levels, &request.acr, &session_data(s).amr),
+        None => AcrCheck::Met(None),
+    };
+    let signed_in = session.as_ref().map(|s| SignedIn {
+        subject: &s.subject,
+        auth_time: s.auth_time,
+        fresh: interaction.signed_in() && same_user(s),
+        acr: &acr,
+    });
+    let consent_given = interaction.consented && session.as_ref().is_some_and(same_user);
+    let consent = Consent {
+        covered: consented || consent_given,
+        fresh: consent_given,
+    };
+    let decision = decide(
+        request,
+        client,
+        signed_in,
+        hint_subject.as_deref(),
+        consent,
+        now,
+    );
+    match decision {
+        Decision::Fail(e) => Ok(Next::Refuse(e)),
+        Decision::Login => interact(ctx, interaction, Step::Login, None).await,
+        Decision::Consent => {
+            let subject = session.as_ref().map(|s| s.subject.clone());
+            interact(ctx, interaction, Step::Consent, subject).await
+        }
+        Decision::Issue => match (session, acr) {
+            (Some(session), AcrCheck::Met(acr)) => {
+                let issued = issue(ctx, client, &interaction.request, &session, acr).await?;
+                Ok(Next::Respond(issued))
+            }
+            _ => Err(OAuthError::internal(
+                "issuing an authorization response",
+                "the decision to issue came without a session at the required level",
+            )),
+        },
+    }
+}
+
+/// The `sub` of the request's `id_token_hint`, when it has one that verifies. SEC-44, CVE-25:
+/// a hint that fails its checks signs nobody in; without interaction the answer is
+/// `login_required`, otherwise `invalid_request`.
+fn verified_hint(
+    ctx: &FlowContext<'_>,
+    client: &Client,
+    request: &AuthorizationRequest,
+) -> Result<Option<String>, OAuthError> {
+    let Some(hint) = &request.id_token_hint else {
+        return Ok(None);
+    };
+    let t = &ctx.tokens;
+    match id_token_hint_subject(hint, t.ring, t.issuer, &client.client_id, t.now) {
+        Some(subject) => Ok(Some(subject)),
+        None if request.prompt.contains(&Prompt::None) => Err(OAuthError::LoginRequired(
+            "the id_token_hint is not valid".into(),
+        )),
+        None => Err(OAuthError::InvalidRequest(
+            "the id_token_hint is not valid".into(),
+        )),
+    }
+}
+
+/// Stores the interaction waiting on `step`; the consent page is for `subject`.
+async fn interact(
+    ctx: &FlowContext<'_>,
+    mut interaction: Interaction,
+    step: Step,
+    subject: Option<String>,
+) -> Result<Next, OAuthError> {
+    interaction.step = step;
+    if step == Step::Consent {
+        interaction.subject = subject;
+    }
+    let handle = save_interaction(ctx.tokens.grants, interaction, ctx.tokens.now).await?;
+    Ok(Next::Interact { step, handle })
+}
+
+/// What the code stands for: the request and the session's sign-in.
+fn code_data(
+    request: &AuthorizationRequest,
+    session: &Session,
+    audiences: Vec<String>,
+    acr: Option<String>,
+) -> CodeData {
+    let sign_in = session_data(session);
+    let (code_challenge, code_challenge_method) = match &request.code_challenge {
+        Some((c, m)) => (Some(c.clone()), *m),
+        None => (None, ChallengeMethod::S256),
+    };
+    CodeData {
+        redirect_uri: request.redirect_uri.clone(),
+        redirect_uri_presented: request.redirect_uri_presented,
+        scopes: request.scopes.clone(),
+        audiences,
+        code_challenge,
+        code_challenge_method,
+        claims: request.claims.clone(),
+        nonce: request.nonce.clone(),
+        auth_time: session.auth_time,
+        amr: sign_in.amr,
+        acr,
+        acr_in_id_token: request.acr.requested,
+        idp: sign_in.idp,
+        sid: Some(session.sid.clone()),
+    }
+}
+
+/// Issues the code (RFC 6749 §4.1.2) and the front-channel tokens the response type asks for
+/// (OIDC Core §3.2.2.5, §3.3.2.5) for the session's user; `acr` is the authentication context
+/// class its tokens carry.
+async fn issue(
+    ctx: &FlowContext<'_>,
+    client: &Client,
+    request: &AuthorizationRequest,
+    session: &Session,
+    acr: Option<String>,
+) -> Result<Issued, OAuthError> {
+    let t = &ctx.tokens;
+    let audiences = user_audiences(t.issuer, t.resources, &request.scopes, &request.resources)?;
+    let data = code_data(request, session, audiences, acr);
+    let rt = request.response_type;
+    let code = match rt.code {
+        true => Some(issue_code(t, client, &session.subject, &data).await?),
+        false => None,
+    };
+    let mut params: Vec<(&'static str, String)> = Vec::new();
+    if rt.is_front_channel() {
+        front_channel_params(
+            ctx,
+            client,
+            request,
+            (session, &data),
+            code.as_deref(),
+            &mut params,
+        )
+        .await?;
+    }
+    if let Some(code) = code {
+        params.insert(0, ("code", code));
+    }
+    // Session Management 1.0 §3: the client watches this value through the check-session
+    // iframe.
+    let opbs = browser_state(session);
+    if let Ok(uri) = url::Url::parse(&request.redirect_uri) {
+        let origin = uri.origin().ascii_serialization();
+        params.push((
+            "session_state",
+            session_state(&client.client_id, &origin, &opbs)?,
+        ));
+    }
+    add_session_client(t.grants, session, &client.client_id, t.now).await?;
+    Ok(Issued {
+        params,
+        browser_state: opbs,
+        session_lifetime: session.absolute_expires_at - t.now,
+    })
+}
+
+/// The access and identity tokens of an implicit or hybrid response, as parameters.
+async fn front_channel_params(
+    ctx: &FlowContext<'_>,
+    client: &Client,
+    request: &AuthorizationRequest,
+    (session, data): (&Session, &CodeData),
+    code: Option<&str>,
+    params: &mut Vec<(&'static str, String)>,
+) -> Result<(), OAuthError> {
+    // SEC-26: the user behind the session is still active (checked in `proceed`).
+    let user = ctx
+        .users
+        .find_user_by_subject(&session.subject)
+        .await?
+        .ok_or_else(|| OAuthError::internal("issuing front-channel tokens", "the user is gone"))?;
+    let tokens = issue_front_channel(
+        &ctx.tokens,
+        client,
+        request,
+        data.audiences.clone(),
+        &FrontChannelUser {
+            user: &user,
+            sign_in: data.sign_in(),
+            acr_in_id_token: data.acr_in_id_token,
+        },
+        code,
+    )
+    .await?;
+    if let Some(access) = tokens.access {
+        // RFC 6749 §4.2.2
+        params.push(("access_token", access.token));
+        params.push(("token_type", TokenType::Bearer.as_str().into()));
+        params.push(("expires_in", access.expires_in.to_string()));
+        params.push(("scope", access.scope));
+    }
+    if let Some(id_token) = tokens.id_token {
+        params.push(("id_token", id_token));
+    }
+    Ok(())
+}
