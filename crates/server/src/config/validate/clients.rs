@@ -311,3 +311,138 @@ fn check_id_token_alg(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{ConfigError, load_str};
+
+    /// Clients that break every rule, a few at a time; every message and its order is pinned,
+    /// since operators read them (and scripts may match them).
+    const BAD_CLIENTS: &str = r#"
+issuer = "http://127.0.0.1:8080"
+
+[keys]
+algorithms = ["RS256"]
+
+[[clients]]
+client_id = ""
+secrets = ["short"]
+token_endpoint_auth_method = "none"
+
+[[clients]]
+client_id = "web"
+allow_plain_pkce = true
+grant_types = ["password", "nope", "authorization_code", "authorization_code"]
+
+[[clients]]
+client_id = "web"
+token_endpoint_auth_method = "client_secret_basic"
+grant_types = ["client_credentials"]
+
+[[clients]]
+client_id = "public"
+grant_types = ["client_credentials", "implicit"]
+redirect_uris = ["http://example.com/cb", "https://a.example/cb", "https://a.example/cb", "https://a.example/cb#f"]
+post_logout_redirect_uris = ["nope"]
+frontchannel_logout_uri = "http://example.com/fc"
+backchannel_logout_uri = "https://b.example/bc#f"
+allowed_scopes = ["openid", "unknown"]
+access_token_lifetime = 0
+identity_token_lifetime = 40000000
+
+[[clients]]
+client_id = "jwt"
+token_endpoint_auth_method = "client_secret_jwt"
+secrets = ["short", ""]
+grant_types = ["client_credentials"]
+
+[[clients]]
+client_id = "pkj"
+token_endpoint_auth_method = "private_key_jwt"
+secrets = ["0123456789abcdef0123456789abcdef"]
+grant_types = ["client_credentials"]
+
+[[clients]]
+client_id = "pkj-private"
+token_endpoint_auth_method = "private_key_jwt"
+grant_types = ["client_credentials"]
+jwks = { keys = [ { kty = "EC", crv = "P-256", x = "a", y = "b", d = "c" }, "key" ] }
+
+[[clients]]
+client_id = "basic-jwks"
+secrets = ["0123456789abcdef0123456789abcdef"]
+grant_types = ["client_credentials"]
+jwks = { keys = [] }
+
+[[clients]]
+client_id = "native"
+application_type = "native"
+secrets = ["0123456789abcdef0123456789abcdef"]
+require_pkce = false
+grant_types = ["authorization_code"]
+redirect_uris = ["com.example.app:/cb", "http://127.0.0.1/cb"]
+
+[[clients]]
+client_id = "algs"
+grant_types = ["authorization_code"]
+redirect_uris = ["https://a.example/cb"]
+id_token_signed_response_alg = "HS256"
+default_acr_values = ["1", "urn:gold"]
+refresh_token_sliding_lifetime = 0
+
+[[clients]]
+client_id = "algs2"
+grant_types = ["authorization_code"]
+redirect_uris = ["https://a.example/cb"]
+id_token_signed_response_alg = "ES256"
+refresh_token_sliding_lifetime = 100
+refresh_token_absolute_lifetime = 50
+"#;
+
+    #[test]
+    fn every_client_problem_names_its_key_and_the_fix() {
+        let problems = match load_str(BAD_CLIENTS, false) {
+            Err(ConfigError::Invalid(problems)) => problems,
+            other => panic!("expected problems, got {other:?}"),
+        };
+        assert_eq!(problems, EXPECTED);
+    }
+
+    const EXPECTED: &[&str] = &[
+        "clients[0].client_id: must be 1-255 printable ASCII characters",
+        "clients[0].token_endpoint_auth_method: is `none` but the client has secrets; remove one or the other",
+        "clients[0].grant_types: is empty; e.g. [\"client_credentials\"]",
+        "clients[1].allow_plain_pkce: PKCE `plain` is not supported (RFC 9700 §2.1.1): clients use S256",
+        "clients[1].grant_types[0]: the resource owner password grant is not offered (RFC 9700 §2.4)",
+        "clients[1].grant_types[1]: unknown grant type `nope`; known: authorization_code, implicit, refresh_token, client_credentials",
+        "clients[1].grant_types[3]: `authorization_code` is listed twice",
+        "clients[1].redirect_uris: is empty, but the client signs users in",
+        "clients[2].client_id: duplicate client_id `web`",
+        "clients[2].token_endpoint_auth_method: `client_secret_basic` needs at least one entry in `secrets`",
+        "clients[3].grant_types: a public client (no secrets) cannot use client_credentials",
+        "clients[3].redirect_uris[0]: `http://example.com/cb` uses plain http on a non-loopback host; use https (http is allowed only for 127.0.0.1, [::1] and localhost)",
+        "clients[3].redirect_uris[2]: `https://a.example/cb` is listed twice",
+        "clients[3].redirect_uris[3]: `https://a.example/cb#f` has a fragment (#...); RFC 6749 §3.1.2 forbids it",
+        "clients[3].post_logout_redirect_uris[0]: `nope` is not an absolute URI (relative URL without a base); RFC 6749 §3.1.2 requires one",
+        "clients[3].frontchannel_logout_uri: `http://example.com/fc` uses plain http on a non-loopback host; use https (http is allowed only for 127.0.0.1, [::1] and localhost)",
+        "clients[3].backchannel_logout_uri: `https://b.example/bc#f` has a fragment (#...); RFC 6749 §3.1.2 forbids it",
+        "clients[3].allowed_scopes[1]: unknown scope `unknown`; declare it under api_scopes or identity_resources",
+        "clients[3].access_token_lifetime: must be between 1 second and 1 year",
+        "clients[3].identity_token_lifetime: must be between 1 second and 1 year",
+        "clients[4].secrets: client_secret_jwt secrets must be at least 32 characters (HS256 keys)",
+        "clients[4].secrets[1]: is empty",
+        "clients[5].token_endpoint_auth_method: is `private_key_jwt`, so `secrets` are never used; remove them",
+        "clients[5].jwks: private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
+        "clients[6].jwks.keys[0]: holds the private member `d`: register public keys only",
+        "clients[6].jwks.keys[1]: a JWK must be a JSON object",
+        "clients[7].jwks: is only used with token_endpoint_auth_method = \"private_key_jwt\"",
+        "clients[8].secrets: a native app cannot keep a secret (RFC 8252 §8.4); register it as a public client",
+        "clients[8].require_pkce: native apps always use PKCE (RFC 8252 §8.1)",
+        "clients[9].id_token_signed_response_alg: unsupported signing algorithm `HS256` (supported: ES256, RS256)",
+        "clients[9].default_acr_values[1]: `urn:gold` is not an offered acr level; declare it under [[acr_levels]] (offered: 1)",
+        "clients[9].refresh_token_sliding_lifetime: must be at least 1 second and at most refresh_token_absolute_lifetime",
+        "clients[10].id_token_signed_response_alg: `ES256` is not in keys.algorithms; add it there to sign with it",
+        "clients[10].refresh_token_sliding_lifetime: must be at least 1 second and at most refresh_token_absolute_lifetime",
+        "keys.retention: 86400 s is shorter than the longest token lifetime plus keys.refresh_interval (40000030 s); keys would leave JWKS while their tokens are valid",
+    ];
+}
