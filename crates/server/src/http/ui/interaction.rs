@@ -9,6 +9,7 @@ use tessera_core::protocol::form::Form;
 use tessera_core::sessions::{
     Interaction, InteractionRefusal, Step, find_interaction, same_browser, take_interaction,
 };
+use tessera_core::store::ClientStore as _;
 
 use super::cookies::read_cookie;
 use crate::http::AppState;
@@ -44,7 +45,7 @@ fn forged(state: &AppState) -> Response {
 
 async fn client_of(state: &AppState, interaction: &Interaction) -> Result<Client, Response> {
     match state
-        .store
+        .clients
         .find_client(&interaction.request.client_id)
         .await
     {
