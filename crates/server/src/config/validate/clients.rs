@@ -2,8 +2,9 @@
 //! `tessera_core::clients::metadata`, its problems reported under its key.
 
 use tessera_core::authorize::acr::AcrLevels;
+use tessera_core::clients::assertion::SharedSecrets;
 use tessera_core::clients::{ClientMetadata, ServerOffer, validate_client_metadata};
-use tessera_core::model::{Client, Resources};
+use tessera_core::model::{Client, Resources, TokenEndpointAuthMethod};
 use tessera_core::tokens::SigningAlg;
 
 use super::Problems;
@@ -80,6 +81,19 @@ pub(super) fn check_clients(
         }
     }
     clients
+}
+
+/// The clear secrets of `client_secret_jwt` clients, which verify their assertions (OIDC Core
+/// §9: HMAC with the secret itself, so a digest will not do).
+pub(super) fn client_jwt_secrets(raw: &RawConfig, clients: &[Client]) -> SharedSecrets {
+    // Only valid clients are returned, so they are matched to their entries by id (ids are
+    // unique once valid).
+    clients
+        .iter()
+        .filter(|c| c.token_endpoint_auth_method == TokenEndpointAuthMethod::ClientSecretJwt)
+        .filter_map(|c| raw.clients.iter().find(|r| r.client_id == c.client_id))
+        .map(|r| (r.client_id.clone(), r.secrets.clone()))
+        .collect()
 }
 
 /// The registration a `[[clients]]` entry makes; its keys are the metadata's names.

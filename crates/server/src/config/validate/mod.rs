@@ -4,16 +4,14 @@
 mod clients;
 mod interactive;
 
-use clients::{check_clients, short_secrets};
+use clients::{check_clients, client_jwt_secrets, short_secrets};
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tessera_core::crypto::handle_digest;
-use tessera_core::model::{
-    ApiResource, ApiScope, IdentityResource, OFFLINE_ACCESS, Resources, TokenEndpointAuthMethod,
-};
+use tessera_core::model::{ApiResource, ApiScope, IdentityResource, OFFLINE_ACCESS, Resources};
 use tessera_core::model::{check_profile_claim, check_username};
 use tessera_core::passwords::is_argon2_hash;
 use tessera_core::protocol::redirect::is_loopback_host;
@@ -90,14 +88,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     let max_assertion_lifetime = interactive::check_assertion_lifetime(&raw, &mut p);
     let clients = check_clients(&raw, &resources, &acr_levels, &mut p);
     let short_secrets = short_secrets(&raw);
-    // Only valid clients are returned, so they are matched to their entries by id (ids are
-    // unique once valid).
-    let client_jwt_secrets = clients
-        .iter()
-        .filter(|c| c.token_endpoint_auth_method == TokenEndpointAuthMethod::ClientSecretJwt)
-        .filter_map(|c| raw.clients.iter().find(|r| r.client_id == c.client_id))
-        .map(|r| (r.client_id.clone(), r.secrets.clone()))
-        .collect();
+    let client_jwt_secrets = client_jwt_secrets(&raw, &clients);
     let keys = check_keys(&raw, &mut p);
     let users = check_users(&raw, &mut p);
     let sessions = interactive::check_sessions(&raw, &mut p);
