@@ -19,6 +19,7 @@ pub mod sessions;
 pub mod store;
 pub mod tokens;
 pub mod userinfo;
+pub mod users;
 
 pub use clock::{Clock, FixedClock, SystemClock};
 pub use secret::Secret;

@@ -5,12 +5,11 @@
 use std::collections::HashSet;
 
 use tessera_core::Clock;
-use tessera_core::crypto::{base64url, random_bytes};
 use tessera_core::model::{Source, User};
 use tessera_core::passwords::{hash_password, verify_password};
 use tessera_core::secret::Secret;
-use tessera_core::sessions::CONSENT;
 use tessera_core::store::Store;
+use tessera_core::users::{NewUser, Updated, UserChange, UserError, Users};
 
 use crate::config::{Config, PasswordSpec, UserSeed};
 
@@ -35,11 +34,6 @@ pub async fn provision_clients_and_resources(
         }
     }
     Ok(())
-}
-
-/// A new subject identifier: 128 random bits, base64url (OIDC Core §2: unique, never reassigned).
-pub fn new_subject() -> anyhow::Result<String> {
-    Ok(base64url(&random_bytes(16)?))
 }
 
 /// Argon2id off the async threads.
@@ -78,7 +72,7 @@ pub async fn apply_users(
     clock: &dyn Clock,
     seeds: &[UserSeed],
 ) -> anyhow::Result<Vec<PendingPassword>> {
-    let now = clock.now();
+    let users = Users::new(store, clock);
     let mut pending = Vec::new();
     for seed in seeds {
         let configured_hash = match &seed.password {
@@ -86,46 +80,8 @@ pub async fn apply_users(
             PasswordSpec::Clear(_) => None,
         };
         let subject = match store.find_user_by_username(&seed.username).await? {
-            None => {
-                let user = User {
-                    subject: new_subject()?,
-                    username: seed.username.clone(),
-                    password_hash: Secret::new(
-                        configured_hash
-                            .clone()
-                            .unwrap_or_else(|| NOT_YET_HASHED.into()),
-                    ),
-                    claims: seed.claims.clone(),
-                    source: Source::Config,
-                    disabled: seed.disabled,
-                    created_at: now,
-                    updated_at: now,
-                };
-                store.insert_user(&user).await?;
-                tracing::info!(username = %user.username, "created user from the configuration");
-                user.subject
-            }
-            Some(mut user) => {
-                let hash = configured_hash
-                    .clone()
-                    .unwrap_or_else(|| user.password_hash.expose().clone());
-                if seed.disabled && !user.disabled {
-                    // Disabled: what the user holds ends now, not just while disabled.
-                    end_everything_of(store, &user.subject, Some(CONSENT), now).await?;
-                }
-                if hash != *user.password_hash.expose()
-                    || user.claims != seed.claims
-                    || user.disabled != seed.disabled
-                {
-                    user.password_hash = Secret::new(hash);
-                    user.claims = seed.claims.clone();
-                    user.disabled = seed.disabled;
-                    user.updated_at = now;
-                    store.update_user(&user).await?;
-                    tracing::info!(username = %user.username, "updated user from the configuration");
-                }
-                user.subject
-            }
+            None => create_user(&users, seed, configured_hash.clone()).await?,
+            Some(user) => update_user(&users, user, seed, configured_hash.clone()).await?,
         };
         if configured_hash.is_none() {
             pending.push(PendingPassword {
@@ -137,34 +93,68 @@ pub async fn apply_users(
     let declared: HashSet<&str> = seeds.iter().map(|u| u.username.as_str()).collect();
     for user in store.list_users().await? {
         if user.source == Source::Config && !declared.contains(user.username.as_str()) {
-            end_everything_of(store, &user.subject, None, now).await?;
-            store.delete_user(&user.subject).await?;
+            if let Some(deleted) = users.delete(&user.subject).await? {
+                log_ended(deleted);
+            }
             tracing::info!(username = %user.username, "removed user no longer in the configuration");
         }
     }
     Ok(pending)
 }
 
-/// Ends the sessions of user `subject` and deletes the grants they hold (refresh tokens, access
-/// tokens, codes), keeping the kind `keep` (remembered consent of a disabled user), so that
-/// re-enabling the account revives none of it.
-async fn end_everything_of(
-    store: &dyn Store,
-    subject: &str,
-    keep: Option<&str>,
-    now: i64,
-) -> anyhow::Result<()> {
-    for session in store.list_sessions_for_subject(subject, now).await? {
-        store.delete_session(&session.id_digest).await?;
+/// Creates a configured user; without a configured hash, with one no password matches until
+/// [`apply_passwords`] stores the real one. Returns the new subject.
+async fn create_user(
+    users: &Users<'_>,
+    seed: &UserSeed,
+    configured_hash: Option<String>,
+) -> anyhow::Result<String> {
+    let new = NewUser {
+        username: seed.username.clone(),
+        subject: None,
+        claims: seed.claims.clone(),
+        source: Source::Config,
+        disabled: seed.disabled,
+    };
+    let hash = configured_hash.unwrap_or_else(|| NOT_YET_HASHED.into());
+    let user = users.create(new, Secret::new(hash)).await?;
+    tracing::info!(username = %user.username, "created user from the configuration");
+    Ok(user.subject)
+}
+
+/// Brings a stored user in line with its configuration: claims, `disabled` (disabling ends
+/// what the user holds) and a configured hash. Returns the subject.
+async fn update_user(
+    users: &Users<'_>,
+    mut user: User,
+    seed: &UserSeed,
+    configured_hash: Option<String>,
+) -> anyhow::Result<String> {
+    let change = UserChange {
+        password_hash: configured_hash.map(Secret::new),
+        claims: Some(seed.claims.clone()),
+        disabled: Some(seed.disabled),
+    };
+    let updated = match users.update(&mut user, change).await {
+        // Removed meanwhile by another instance whose configuration no longer has it: this
+        // start goes on, and the next one creates it again.
+        Err(UserError::NotFound) => Updated::default(),
+        other => other?,
+    };
+    if let Some(deleted) = updated.ended_grants {
+        log_ended(deleted);
     }
-    let deleted = store
-        .delete_subject_grants(subject, keep.unwrap_or(""))
-        .await?;
+    if updated.written {
+        tracing::info!(username = %user.username, "updated user from the configuration");
+    }
+    Ok(user.subject)
+}
+
+fn log_ended(deleted: u64) {
     tracing::info!(
         deleted,
         "ended the sessions and grants of a disabled or removed user"
     );
-    Ok(())
 }
 
 /// Checks configured clear passwords against the stored hashes and stores a new hash where one
@@ -205,9 +195,17 @@ async fn apply_password(
     if same {
         return Ok(());
     }
-    user.password_hash = Secret::new(hash_password_blocking(clear.clone()).await?);
-    user.updated_at = clock.now();
-    store.update_user(&user).await?;
+    let hash = Secret::new(hash_password_blocking(clear.clone()).await?);
+    match Users::new(store, clock)
+        .set_password_hash(&mut user, hash)
+        .await
+    {
+        Ok(_) => {}
+        // Removed meanwhile (by another instance's configuration): nothing to set, as when it
+        // was not found above.
+        Err(UserError::NotFound) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
     tracing::info!(username = %user.username, "set the configured password");
     Ok(())
 }

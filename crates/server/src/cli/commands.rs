@@ -2,20 +2,21 @@
 
 use std::io::{BufRead as _, IsTerminal as _};
 
-use anyhow::{Context as _, bail};
-use tessera_core::model::{Source, User, check_profile_claim, check_username};
+use anyhow::{Context as _, anyhow, bail};
+use tessera_core::model::Source;
 use tessera_core::secret::Secret;
 use tessera_core::store::{ClientStore as _, KeyStore as _, UserStore as _};
 use tessera_core::tokens::keyring::classify;
 use tessera_core::tokens::keys::SigningAlg;
 use tessera_core::tokens::rotate_keys;
+use tessera_core::users::{NewUser, UserError, Users, check_profile_claim, check_username};
 use tessera_core::{Clock, SystemClock};
 use tessera_store_sql::SqlStore;
 
 use super::format::{table, utc};
 use super::{ClientsCommand, KeysCommand, UsersCommand};
 use crate::config::Config;
-use crate::provision::{hash_password_blocking, new_subject};
+use crate::provision::hash_password_blocking;
 
 pub(super) async fn open(config: &Config) -> anyhow::Result<SqlStore> {
     SqlStore::open(config.database_url.expose(), &config.database)
@@ -209,42 +210,27 @@ fn parse_claim(text: &str) -> anyhow::Result<(String, serde_json::Value)> {
     Ok((name.to_string(), value))
 }
 
+/// A refusal of the users service, in the words of this command line.
+fn refusal(error: UserError) -> anyhow::Error {
+    match error {
+        UserError::Exists(username) => {
+            anyhow!("user `{username}` exists; use `tessera users passwd` to change the password")
+        }
+        other => other.into(),
+    }
+}
+
 /// `tessera users add|list|passwd`
 pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
     let store = open(config).await?;
-    let now = SystemClock.now();
+    let clock = SystemClock;
+    let users = Users::new(&store, &clock);
     match command {
         UsersCommand::Add {
             username,
             claims,
             password_stdin,
-        } => {
-            if let Err(why) = check_username(&username) {
-                bail!("username `{username}` {why}");
-            }
-            if store.find_user_by_username(&username).await?.is_some() {
-                bail!(
-                    "user `{username}` exists; use `tessera users passwd` to change the password"
-                );
-            }
-            let claims = claims
-                .iter()
-                .map(|c| parse_claim(c))
-                .collect::<anyhow::Result<_>>()?;
-            let password = read_password(password_stdin)?;
-            let user = User {
-                subject: new_subject()?,
-                username: username.clone(),
-                password_hash: Secret::new(hash_password_blocking(password).await?),
-                claims,
-                source: Source::Managed,
-                disabled: false,
-                created_at: now,
-                updated_at: now,
-            };
-            store.insert_user(&user).await?;
-            println!("created user {username} (sub {})", user.subject);
-        }
+        } => add_user(&users, &username, &claims, password_stdin).await?,
         UsersCommand::List => {
             let rows: Vec<Vec<String>> = store
                 .list_users()
@@ -277,13 +263,48 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
                     "note: {username} is declared in the configuration file; a clear-text password there replaces this one at the next start"
                 );
             }
-            user.password_hash =
-                Secret::new(hash_password_blocking(read_password(password_stdin)?).await?);
-            user.updated_at = now;
-            store.update_user(&user).await?;
+            let hash = hash_password_blocking(read_password(password_stdin)?).await?;
+            match users.set_password_hash(&mut user, Secret::new(hash)).await {
+                Err(UserError::NotFound) => bail!("no user `{username}`"),
+                other => other?,
+            };
             println!("password of {username} changed");
         }
     }
     store.close().await;
+    Ok(())
+}
+
+/// `tessera users add`
+async fn add_user(
+    users: &Users<'_>,
+    username: &str,
+    claims: &[String],
+    password_stdin: bool,
+) -> anyhow::Result<()> {
+    // Checked before the password is asked for, so that no one types it in vain.
+    if let Err(why) = check_username(username) {
+        bail!("username `{username}` {why}");
+    }
+    users
+        .ensure_username_free(username)
+        .await
+        .map_err(refusal)?;
+    let new = NewUser {
+        username: username.to_string(),
+        subject: None,
+        claims: claims
+            .iter()
+            .map(|c| parse_claim(c))
+            .collect::<anyhow::Result<_>>()?,
+        source: Source::Managed,
+        disabled: false,
+    };
+    let hash = hash_password_blocking(read_password(password_stdin)?).await?;
+    let user = users
+        .create(new, Secret::new(hash))
+        .await
+        .map_err(refusal)?;
+    println!("created user {username} (sub {})", user.subject);
     Ok(())
 }

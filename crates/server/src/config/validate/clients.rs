@@ -1,16 +1,13 @@
-//! Client registrations: identifiers, authentication methods, grant types, redirect URIs,
-//! scopes, keys and lifetimes.
+//! Client registrations: each `[[clients]]` entry is checked by the rules of
+//! `tessera_core::clients::metadata`, its problems reported under its key.
 
 use tessera_core::authorize::acr::AcrLevels;
-use tessera_core::clients::jwk::ClientJwk;
-use tessera_core::model::{
-    ApplicationType, Client, OFFLINE_ACCESS, Resources, TokenEndpointAuthMethod,
-};
-use tessera_core::protocol::grant_type::GrantType;
-use tessera_core::protocol::redirect::check_registrable_redirect_uri;
+use tessera_core::clients::assertion::SharedSecrets;
+use tessera_core::clients::{ClientMetadata, ServerOffer, validate_client_metadata};
+use tessera_core::model::{Client, Resources, TokenEndpointAuthMethod};
 use tessera_core::tokens::SigningAlg;
 
-use super::{Problems, check_secrets};
+use super::Problems;
 use crate::config::{RawClient, RawConfig};
 
 /// Secrets are stored as SHA-256 digests, which suits random secrets of 256 bits; short ones
@@ -33,31 +30,31 @@ pub(super) fn short_secrets(raw: &RawConfig) -> Vec<String> {
         .collect()
 }
 
+/// Maps each `[[clients]]` onto the registration core validates, and reports its problems
+/// under the client's key (`clients[3].grant_types[1]`). Only what concerns the file itself is
+/// checked here: keys that exist only to explain a refusal, and ids repeated in the list.
 pub(super) fn check_clients(
     config: &RawConfig,
     resources: &Resources,
     acr_levels: &AcrLevels,
     p: &mut Problems,
 ) -> Vec<Client> {
-    let raw: &[RawClient] = &config.clients;
-    let known_scope = |s: &str| {
-        s == OFFLINE_ACCESS
-            || resources.identity_resources.iter().any(|r| r.name == s)
-            || resources.api_scopes.iter().any(|r| r.name == s)
+    // Names that do not parse are reported under keys.algorithms; a client naming one gets
+    // the parse error of its own.
+    let signing_algs: Vec<SigningAlg> = config
+        .keys
+        .algorithms
+        .iter()
+        .filter_map(|a| SigningAlg::parse(a).ok())
+        .collect();
+    let offer = ServerOffer {
+        resources,
+        acr_levels,
+        signing_algs: &signing_algs,
     };
     let mut clients = Vec::new();
-    for (i, c) in raw.iter().enumerate() {
+    for (i, c) in config.clients.iter().enumerate() {
         let key = format!("clients[{i}]");
-        // RFC 6749 §2.2 / Appendix A.1: client_id = *VSCHAR (printable ASCII).
-        if c.client_id.is_empty()
-            || c.client_id.len() > 255
-            || !c.client_id.bytes().all(|b| (0x20..=0x7e).contains(&b))
-        {
-            p.add(
-                format!("{key}.client_id"),
-                "must be 1-255 printable ASCII characters",
-            );
-        }
         // SEC-17, RFC 9700 §2.1.1: S256 only.
         if c.allow_plain_pkce {
             p.add(
@@ -65,249 +62,202 @@ pub(super) fn check_clients(
                 "PKCE `plain` is not supported (RFC 9700 §2.1.1): clients use S256",
             );
         }
-        if raw[..i].iter().any(|o| o.client_id == c.client_id) {
+        if config.clients[..i]
+            .iter()
+            .any(|o| o.client_id == c.client_id)
+        {
             p.add(
                 format!("{key}.client_id"),
                 format!("duplicate client_id `{}`", c.client_id),
             );
         }
-        let method = c
-            .token_endpoint_auth_method
-            .unwrap_or(if c.secrets.is_empty() {
-                TokenEndpointAuthMethod::None
-            } else {
-                TokenEndpointAuthMethod::ClientSecretBasic
-            });
-        let method_key = format!("{key}.token_endpoint_auth_method");
-        match method {
-            TokenEndpointAuthMethod::None if !c.secrets.is_empty() => p.add(
-                &method_key,
-                "is `none` but the client has secrets; remove one or the other",
-            ),
-            m if m.uses_secret() && c.secrets.is_empty() => p.add(
-                &method_key,
-                format!("`{}` needs at least one entry in `secrets`", m.as_str()),
-            ),
-            TokenEndpointAuthMethod::ClientSecretJwt
-                if c.secrets.iter().any(|s| s.expose().len() < 32) =>
-            {
-                // RFC 7518 §3.2, OIDC Core §16.19: an HS256 key needs at least 256 bits.
-                p.add(
-                    format!("{key}.secrets"),
-                    "client_secret_jwt secrets must be at least 32 characters (HS256 keys)",
-                )
-            }
-            TokenEndpointAuthMethod::PrivateKeyJwt if !c.secrets.is_empty() => p.add(
-                &method_key,
-                "is `private_key_jwt`, so `secrets` are never used; remove them",
-            ),
-            _ => {}
-        }
-        if c.grant_types.is_empty() {
-            p.add(
-                format!("{key}.grant_types"),
-                "is empty; e.g. [\"client_credentials\"]",
-            );
-        }
-        for (j, g) in c.grant_types.iter().enumerate() {
-            let gkey = format!("{key}.grant_types[{j}]");
-            if g == "password" {
-                p.add(
-                    &gkey,
-                    "the resource owner password grant is not offered (RFC 9700 §2.4)",
-                );
-            } else if GrantType::from_name(g).is_none() {
-                p.add(
-                    &gkey,
-                    format!(
-                        "unknown grant type `{g}`; known: {}",
-                        GrantType::names().collect::<Vec<_>>().join(", ")
-                    ),
-                );
-            } else if c.grant_types[..j].contains(g) {
-                p.add(&gkey, format!("`{g}` is listed twice"));
-            }
-        }
-        let has = |g: &str| c.grant_types.iter().any(|x| x == g);
-        if method == TokenEndpointAuthMethod::None && has("client_credentials") {
-            p.add(
-                format!("{key}.grant_types"),
-                "a public client (no secrets) cannot use client_credentials",
-            );
-        }
-        if (has("authorization_code") || has("implicit")) && c.redirect_uris.is_empty() {
-            p.add(
-                format!("{key}.redirect_uris"),
-                "is empty, but the client signs users in",
-            );
-        }
-        for (field, uris) in [
-            ("redirect_uris", &c.redirect_uris),
-            ("post_logout_redirect_uris", &c.post_logout_redirect_uris),
-        ] {
-            for (j, uri) in uris.iter().enumerate() {
-                if let Err(why) = check_registrable_redirect_uri(uri, c.application_type) {
-                    p.add(format!("{key}.{field}[{j}]"), format!("`{uri}` {why}"));
-                } else if uris[..j].contains(uri) {
-                    p.add(
-                        format!("{key}.{field}[{j}]"),
-                        format!("`{uri}` is listed twice"),
-                    );
+        match validate_client_metadata(&metadata_of(c), &offer) {
+            Ok(client) => clients.push(client),
+            Err(problems) => {
+                for problem in problems {
+                    p.add(format!("{key}.{}", problem.field), problem.message);
                 }
             }
         }
-        // Front-Channel Logout §2, Back-Channel Logout §2.2: absolute URIs, https (http on
-        // loopback), no fragment: the same rules as redirect URIs.
-        for (field, uri) in [
-            ("frontchannel_logout_uri", &c.frontchannel_logout_uri),
-            ("backchannel_logout_uri", &c.backchannel_logout_uri),
-        ] {
-            if let Some(uri) = uri
-                && let Err(why) = check_registrable_redirect_uri(uri, ApplicationType::Web)
-            {
-                p.add(format!("{key}.{field}"), format!("`{uri}` {why}"));
-            }
-        }
-        for (j, s) in c.allowed_scopes.iter().enumerate() {
-            if !known_scope(s) {
-                p.add(
-                    format!("{key}.allowed_scopes[{j}]"),
-                    format!(
-                        "unknown scope `{s}`; declare it under api_scopes or identity_resources"
-                    ),
-                );
-            }
-        }
-        for (field, value) in [
-            ("access_token_lifetime", c.access_token_lifetime),
-            ("identity_token_lifetime", c.identity_token_lifetime),
-        ] {
-            if value == 0 || value > 31_536_000 {
-                p.add(
-                    format!("{key}.{field}"),
-                    "must be between 1 second and 1 year",
-                );
-            }
-        }
-        let mut jwks = Vec::new();
-        for (j, jwk) in c.jwks.iter().flat_map(|k| k.keys.iter()).enumerate() {
-            match ClientJwk::from_json(jwk) {
-                Ok(parsed) => jwks.push(parsed),
-                Err(why) => p.add(format!("{key}.jwks.keys[{j}]"), why),
-            }
-        }
-        let has_keys = c.jwks.as_ref().is_some_and(|k| !k.keys.is_empty());
-        if method == TokenEndpointAuthMethod::PrivateKeyJwt && !has_keys {
-            p.add(
-                format!("{key}.jwks"),
-                "private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
-            );
-        }
-        if method != TokenEndpointAuthMethod::PrivateKeyJwt && c.jwks.is_some() {
-            p.add(
-                format!("{key}.jwks"),
-                "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
-            );
-        }
-        check_native(c, &key, p);
-        let id_token_alg = check_id_token_alg(config, c, &key, p);
-        for (j, acr) in c.default_acr_values.iter().enumerate() {
-            if !acr_levels.values().any(|v| v == acr) {
-                p.add(
-                    format!("{key}.default_acr_values[{j}]"),
-                    format!(
-                        "`{acr}` is not an offered acr level; declare it under [[acr_levels]] \
-                         (offered: {})",
-                        acr_levels.values().collect::<Vec<_>>().join(", ")
-                    ),
-                );
-            }
-        }
-        if c.refresh_token_sliding_lifetime == 0
-            || c.refresh_token_sliding_lifetime > c.refresh_token_absolute_lifetime
-        {
-            p.add(
-                format!("{key}.refresh_token_sliding_lifetime"),
-                "must be at least 1 second and at most refresh_token_absolute_lifetime",
-            );
-        }
-        clients.push(Client {
-            client_id: c.client_id.clone(),
-            client_name: c.client_name.clone(),
-            secret_digests: check_secrets(&format!("{key}.secrets"), &c.secrets, p),
-            grant_types: c.grant_types.clone(),
-            redirect_uris: c.redirect_uris.clone(),
-            post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
-            allowed_scopes: c.allowed_scopes.clone(),
-            require_pkce: c.require_pkce,
-            require_consent: c.require_consent,
-            access_token_type: c.access_token_type,
-            access_token_lifetime: c.access_token_lifetime,
-            identity_token_lifetime: c.identity_token_lifetime,
-            refresh_token_sliding_lifetime: c.refresh_token_sliding_lifetime,
-            refresh_token_absolute_lifetime: c.refresh_token_absolute_lifetime,
-            token_endpoint_auth_method: method,
-            auth_method_pinned: c.token_endpoint_auth_method.is_some(),
-            application_type: c.application_type,
-            id_token_signed_response_alg: id_token_alg,
-            default_acr_values: c.default_acr_values.clone(),
-            jwks,
-            enabled: c.enabled,
-            always_include_user_claims_in_id_token: c.always_include_user_claims_in_id_token,
-            logout: tessera_core::model::ClientLogout {
-                frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
-                frontchannel_logout_session_required: c.frontchannel_logout_session_required,
-                backchannel_logout_uri: c.backchannel_logout_uri.clone(),
-                backchannel_logout_session_required: c.backchannel_logout_session_required,
-            },
-        });
     }
     clients
 }
 
-/// RFC 8252 §8.4, §8.1: a native app cannot keep a secret and always uses PKCE.
-fn check_native(c: &RawClient, key: &str, p: &mut Problems) {
-    if c.application_type != ApplicationType::Native {
-        return;
-    }
-    if !c.secrets.is_empty() {
-        p.add(
-            format!("{key}.secrets"),
-            "a native app cannot keep a secret (RFC 8252 §8.4); register it as a public client",
-        );
-    }
-    if !c.require_pkce {
-        p.add(
-            format!("{key}.require_pkce"),
-            "native apps always use PKCE (RFC 8252 §8.1)",
-        );
+/// The clear secrets of `client_secret_jwt` clients, which verify their assertions (OIDC Core
+/// §9: HMAC with the secret itself, so a digest will not do).
+pub(super) fn client_jwt_secrets(raw: &RawConfig, clients: &[Client]) -> SharedSecrets {
+    // Only valid clients are returned, so they are matched to their entries by id (ids are
+    // unique once valid).
+    clients
+        .iter()
+        .filter(|c| c.token_endpoint_auth_method == TokenEndpointAuthMethod::ClientSecretJwt)
+        .filter_map(|c| raw.clients.iter().find(|r| r.client_id == c.client_id))
+        .map(|r| (r.client_id.clone(), r.secrets.clone()))
+        .collect()
+}
+
+/// The registration a `[[clients]]` entry makes; its keys are the metadata's names.
+fn metadata_of(c: &RawClient) -> ClientMetadata {
+    ClientMetadata {
+        client_id: c.client_id.clone(),
+        client_name: c.client_name.clone(),
+        secrets: c.secrets.clone(),
+        token_endpoint_auth_method: c.token_endpoint_auth_method,
+        grant_types: c.grant_types.clone(),
+        redirect_uris: c.redirect_uris.clone(),
+        post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
+        allowed_scopes: c.allowed_scopes.clone(),
+        require_pkce: c.require_pkce,
+        require_consent: c.require_consent,
+        access_token_type: c.access_token_type,
+        access_token_lifetime: c.access_token_lifetime,
+        identity_token_lifetime: c.identity_token_lifetime,
+        refresh_token_sliding_lifetime: c.refresh_token_sliding_lifetime,
+        refresh_token_absolute_lifetime: c.refresh_token_absolute_lifetime,
+        application_type: c.application_type,
+        id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),
+        default_acr_values: c.default_acr_values.clone(),
+        jwks: c.jwks.as_ref().map(|j| j.keys.clone()),
+        enabled: c.enabled,
+        always_include_user_claims_in_id_token: c.always_include_user_claims_in_id_token,
+        frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),
+        frontchannel_logout_session_required: c.frontchannel_logout_session_required,
+        backchannel_logout_uri: c.backchannel_logout_uri.clone(),
+        backchannel_logout_session_required: c.backchannel_logout_session_required,
     }
 }
 
-/// OIDC Registration §2: RS256 unless the client chooses another algorithm the server signs
-/// with (`keys.algorithms`).
-fn check_id_token_alg(
-    config: &RawConfig,
-    c: &RawClient,
-    key: &str,
-    p: &mut Problems,
-) -> SigningAlg {
-    let Some(name) = &c.id_token_signed_response_alg else {
-        return SigningAlg::Rs256;
-    };
-    let field = format!("{key}.id_token_signed_response_alg");
-    match SigningAlg::parse(name) {
-        Ok(alg) if config.keys.algorithms.iter().any(|a| a == name) => alg,
-        Ok(alg) => {
-            p.add(
-                field,
-                format!("`{name}` is not in keys.algorithms; add it there to sign with it"),
-            );
-            alg
-        }
-        Err(e) => {
-            p.add(field, e);
-            SigningAlg::Rs256
-        }
+#[cfg(test)]
+mod tests {
+    use crate::config::{ConfigError, load_str};
+
+    /// Clients that break every rule, a few at a time; every message and its order is pinned,
+    /// since operators read them (and scripts may match them).
+    const BAD_CLIENTS: &str = r#"
+issuer = "http://127.0.0.1:8080"
+
+[keys]
+algorithms = ["RS256"]
+
+[[clients]]
+client_id = ""
+secrets = ["short"]
+token_endpoint_auth_method = "none"
+
+[[clients]]
+client_id = "web"
+allow_plain_pkce = true
+grant_types = ["password", "nope", "authorization_code", "authorization_code"]
+
+[[clients]]
+client_id = "web"
+token_endpoint_auth_method = "client_secret_basic"
+grant_types = ["client_credentials"]
+
+[[clients]]
+client_id = "public"
+grant_types = ["client_credentials", "implicit"]
+redirect_uris = ["http://example.com/cb", "https://a.example/cb", "https://a.example/cb", "https://a.example/cb#f"]
+post_logout_redirect_uris = ["nope"]
+frontchannel_logout_uri = "http://example.com/fc"
+backchannel_logout_uri = "https://b.example/bc#f"
+allowed_scopes = ["openid", "unknown"]
+access_token_lifetime = 0
+identity_token_lifetime = 40000000
+
+[[clients]]
+client_id = "jwt"
+token_endpoint_auth_method = "client_secret_jwt"
+secrets = ["short", ""]
+grant_types = ["client_credentials"]
+
+[[clients]]
+client_id = "pkj"
+token_endpoint_auth_method = "private_key_jwt"
+secrets = ["0123456789abcdef0123456789abcdef"]
+grant_types = ["client_credentials"]
+
+[[clients]]
+client_id = "pkj-private"
+token_endpoint_auth_method = "private_key_jwt"
+grant_types = ["client_credentials"]
+jwks = { keys = [ { kty = "EC", crv = "P-256", x = "a", y = "b", d = "c" }, "key" ] }
+
+[[clients]]
+client_id = "basic-jwks"
+secrets = ["0123456789abcdef0123456789abcdef"]
+grant_types = ["client_credentials"]
+jwks = { keys = [] }
+
+[[clients]]
+client_id = "native"
+application_type = "native"
+secrets = ["0123456789abcdef0123456789abcdef"]
+require_pkce = false
+grant_types = ["authorization_code"]
+redirect_uris = ["com.example.app:/cb", "http://127.0.0.1/cb"]
+
+[[clients]]
+client_id = "algs"
+grant_types = ["authorization_code"]
+redirect_uris = ["https://a.example/cb"]
+id_token_signed_response_alg = "HS256"
+default_acr_values = ["1", "urn:gold"]
+refresh_token_sliding_lifetime = 0
+
+[[clients]]
+client_id = "algs2"
+grant_types = ["authorization_code"]
+redirect_uris = ["https://a.example/cb"]
+id_token_signed_response_alg = "ES256"
+refresh_token_sliding_lifetime = 100
+refresh_token_absolute_lifetime = 50
+"#;
+
+    #[test]
+    fn every_client_problem_names_its_key_and_the_fix() {
+        let problems = match load_str(BAD_CLIENTS, false) {
+            Err(ConfigError::Invalid(problems)) => problems,
+            other => panic!("expected problems, got {other:?}"),
+        };
+        assert_eq!(problems, EXPECTED);
     }
+
+    const EXPECTED: &[&str] = &[
+        "clients[0].client_id: must be 1-255 printable ASCII characters",
+        "clients[0].token_endpoint_auth_method: is `none` but the client has secrets; remove one or the other",
+        "clients[0].grant_types: is empty; e.g. [\"client_credentials\"]",
+        "clients[1].allow_plain_pkce: PKCE `plain` is not supported (RFC 9700 §2.1.1): clients use S256",
+        "clients[1].grant_types[0]: the resource owner password grant is not offered (RFC 9700 §2.4)",
+        "clients[1].grant_types[1]: unknown grant type `nope`; known: authorization_code, implicit, refresh_token, client_credentials",
+        "clients[1].grant_types[3]: `authorization_code` is listed twice",
+        "clients[1].redirect_uris: is empty, but the client signs users in",
+        "clients[2].client_id: duplicate client_id `web`",
+        "clients[2].token_endpoint_auth_method: `client_secret_basic` needs at least one entry in `secrets`",
+        "clients[3].grant_types: a public client (no secrets) cannot use client_credentials",
+        "clients[3].redirect_uris[0]: `http://example.com/cb` uses plain http on a non-loopback host; use https (http is allowed only for 127.0.0.1, [::1] and localhost)",
+        "clients[3].redirect_uris[2]: `https://a.example/cb` is listed twice",
+        "clients[3].redirect_uris[3]: `https://a.example/cb#f` has a fragment (#...); RFC 6749 §3.1.2 forbids it",
+        "clients[3].post_logout_redirect_uris[0]: `nope` is not an absolute URI (relative URL without a base); RFC 6749 §3.1.2 requires one",
+        "clients[3].frontchannel_logout_uri: `http://example.com/fc` uses plain http on a non-loopback host; use https (http is allowed only for 127.0.0.1, [::1] and localhost)",
+        "clients[3].backchannel_logout_uri: `https://b.example/bc#f` has a fragment (#...); RFC 6749 §3.1.2 forbids it",
+        "clients[3].allowed_scopes[1]: unknown scope `unknown`; declare it under api_scopes or identity_resources",
+        "clients[3].access_token_lifetime: must be between 1 second and 1 year",
+        "clients[3].identity_token_lifetime: must be between 1 second and 1 year",
+        "clients[4].secrets: client_secret_jwt secrets must be at least 32 characters (HS256 keys)",
+        "clients[4].secrets[1]: is empty",
+        "clients[5].token_endpoint_auth_method: is `private_key_jwt`, so `secrets` are never used; remove them",
+        "clients[5].jwks: private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
+        "clients[6].jwks.keys[0]: holds the private member `d`: register public keys only",
+        "clients[6].jwks.keys[1]: a JWK must be a JSON object",
+        "clients[7].jwks: is only used with token_endpoint_auth_method = \"private_key_jwt\"",
+        "clients[8].secrets: a native app cannot keep a secret (RFC 8252 §8.4); register it as a public client",
+        "clients[8].require_pkce: native apps always use PKCE (RFC 8252 §8.1)",
+        "clients[9].id_token_signed_response_alg: unsupported signing algorithm `HS256` (supported: ES256, RS256)",
+        "clients[9].default_acr_values[1]: `urn:gold` is not an offered acr level; declare it under [[acr_levels]] (offered: 1)",
+        "clients[9].refresh_token_sliding_lifetime: must be at least 1 second and at most refresh_token_absolute_lifetime",
+        "clients[10].id_token_signed_response_alg: `ES256` is not in keys.algorithms; add it there to sign with it",
+        "clients[10].refresh_token_sliding_lifetime: must be at least 1 second and at most refresh_token_absolute_lifetime",
+        "keys.retention: 86400 s is shorter than the longest token lifetime plus keys.refresh_interval (40000030 s); keys would leave JWKS while their tokens are valid",
+    ];
 }

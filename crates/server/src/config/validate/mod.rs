@@ -4,17 +4,14 @@
 mod clients;
 mod interactive;
 
-use clients::{check_clients, short_secrets};
+use clients::{check_clients, client_jwt_secrets, short_secrets};
 
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 use tessera_core::crypto::handle_digest;
-use tessera_core::model::{
-    ApiResource, ApiScope, Client, IdentityResource, OFFLINE_ACCESS, Resources,
-    TokenEndpointAuthMethod,
-};
+use tessera_core::model::{ApiResource, ApiScope, IdentityResource, OFFLINE_ACCESS, Resources};
 use tessera_core::model::{check_profile_claim, check_username};
 use tessera_core::passwords::is_argon2_hash;
 use tessera_core::protocol::redirect::is_loopback_host;
@@ -91,14 +88,8 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     let max_assertion_lifetime = interactive::check_assertion_lifetime(&raw, &mut p);
     let clients = check_clients(&raw, &resources, &acr_levels, &mut p);
     let short_secrets = short_secrets(&raw);
-    let client_jwt_secrets = raw
-        .clients
-        .iter()
-        .zip(&clients)
-        .filter(|(_, c)| c.token_endpoint_auth_method == TokenEndpointAuthMethod::ClientSecretJwt)
-        .map(|(raw, c)| (c.client_id.clone(), raw.secrets.clone()))
-        .collect();
-    let keys = check_keys(&raw, &clients, &mut p);
+    let client_jwt_secrets = client_jwt_secrets(&raw, &clients);
+    let keys = check_keys(&raw, &mut p);
     let users = check_users(&raw, &mut p);
     let sessions = interactive::check_sessions(&raw, &mut p);
     let login = interactive::check_login(&raw, &mut p);
@@ -202,7 +193,7 @@ fn check_http(raw: &RawConfig, p: &mut Problems) -> HttpSettings {
     }
 }
 
-pub(super) fn check_secrets(
+fn check_secrets(
     key: &str,
     secrets: &[tessera_core::Secret<String>],
     p: &mut Problems,
@@ -322,7 +313,7 @@ fn check_resources(raw: &RawConfig, p: &mut Problems) -> Resources {
     }
 }
 
-fn check_keys(raw: &RawConfig, clients: &[Client], p: &mut Problems) -> KeyPolicy {
+fn check_keys(raw: &RawConfig, p: &mut Problems) -> KeyPolicy {
     let mut algorithms = Vec::new();
     for (i, name) in raw.keys.algorithms.iter().enumerate() {
         match SigningAlg::parse(name) {
@@ -355,8 +346,10 @@ fn check_keys(raw: &RawConfig, clients: &[Client], p: &mut Problems) -> KeyPolic
     }
     // A superseded key must stay published while tokens it signed are valid; a server that has
     // not refreshed yet may sign with it for up to one refresh interval after its successor
-    // took over.
-    let longest = clients
+    // took over. Read from the entries as written, so that a client refused for another
+    // reason still counts here.
+    let longest = raw
+        .clients
         .iter()
         .flat_map(|c| [c.access_token_lifetime, c.identity_token_lifetime])
         .max()

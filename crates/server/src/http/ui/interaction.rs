@@ -8,6 +8,7 @@ use tessera_core::protocol::form::Form;
 use tessera_core::sessions::{
     Interaction, InteractionRefusal, Step, find_interaction, same_browser, take_interaction,
 };
+use tessera_core::store::ClientStore as _;
 
 use super::cookies::read_cookie;
 use super::error::PageError;
@@ -26,7 +27,7 @@ pub struct PageInteraction {
 
 async fn client_of(state: &AppState, interaction: &Interaction) -> Result<Client, PageError> {
     match state
-        .store
+        .clients
         .find_client(&interaction.request.client_id)
         .await
     {

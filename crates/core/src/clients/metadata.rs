@@ -1,0 +1,627 @@
+//! Client metadata: what a client registers (RFC 7591 §2, OIDC Registration §2) and the rules
+//! it must meet to become a [`Client`]. The configuration file, the CLI, an admin API and
+//! dynamic registration all give a [`ClientMetadata`]; [`validate_client_metadata`] either
+//! returns the client or every problem found, each naming its field and the fix, so that one
+//! answer shows everything to correct.
+
+use crate::authorize::acr::AcrLevels;
+use crate::clients::jwk::ClientJwk;
+use crate::crypto::handle_digest;
+use crate::model::{
+    AccessTokenType, ApplicationType, Client, ClientLogout, DEFAULT_REFRESH_ABSOLUTE,
+    DEFAULT_REFRESH_SLIDING, OFFLINE_ACCESS, Resources, TokenEndpointAuthMethod,
+};
+use crate::protocol::grant_type::GrantType;
+use crate::protocol::redirect::check_registrable_redirect_uri;
+use crate::secret::Secret;
+use crate::tokens::SigningAlg;
+
+/// A client's registration as given, before any check. Field names are the registered
+/// metadata names (RFC 7591 §2, OIDC Registration §2) where one exists.
+#[derive(Debug, Clone)]
+pub struct ClientMetadata {
+    /// RFC 6749 §2.2.
+    pub client_id: String,
+    /// Shown on consent pages (RFC 7591 §2 `client_name`).
+    pub client_name: Option<String>,
+    /// Secrets in clear; the client keeps digests of them. None: a public client.
+    pub secrets: Vec<Secret<String>>,
+    /// RFC 7591 §2. `None`: `none` without secrets; with secrets, `client_secret_basic` or
+    /// `client_secret_post`, either accepted since the client did not choose.
+    pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
+    /// RFC 7591 §2 `grant_types`, by name, as given (unknown names are problems, not dropped).
+    pub grant_types: Vec<String>,
+    /// RFC 7591 §2 `redirect_uris`, matched exactly.
+    pub redirect_uris: Vec<String>,
+    /// OIDC RP-Initiated Logout §3.1 `post_logout_redirect_uris`, matched exactly.
+    pub post_logout_redirect_uris: Vec<String>,
+    /// The scopes the client may request (RFC 7591 §2 `scope`, as a list).
+    pub allowed_scopes: Vec<String>,
+    /// PKCE required at the authorization endpoint.
+    pub require_pkce: bool,
+    /// The user is asked for consent.
+    pub require_consent: bool,
+    /// JWT or reference access tokens.
+    pub access_token_type: AccessTokenType,
+    /// Seconds.
+    pub access_token_lifetime: u64,
+    /// Seconds.
+    pub identity_token_lifetime: u64,
+    /// Seconds a refresh token lives after its last use.
+    pub refresh_token_sliding_lifetime: u64,
+    /// Seconds a refresh-token family lives at most.
+    pub refresh_token_absolute_lifetime: u64,
+    /// OIDC Registration §2 `application_type`.
+    pub application_type: ApplicationType,
+    /// OIDC Registration §2 `id_token_signed_response_alg`, by name; `None`: RS256.
+    pub id_token_signed_response_alg: Option<String>,
+    /// OIDC Registration §2 `default_acr_values`.
+    pub default_acr_values: Vec<String>,
+    /// The keys of RFC 7591 §2 `jwks` (`{"keys": [...]}`), as JSON. `None` when no key set was
+    /// given, which differs from an empty one only in the problem reported.
+    pub jwks: Option<Vec<serde_json::Value>>,
+    /// A disabled client gets no tokens.
+    pub enabled: bool,
+    /// The user's claims of the granted scopes also go into identity tokens.
+    pub always_include_user_claims_in_id_token: bool,
+    /// Front-Channel Logout 1.0 §2 `frontchannel_logout_uri`.
+    pub frontchannel_logout_uri: Option<String>,
+    /// Front-Channel Logout 1.0 §2 `frontchannel_logout_session_required`.
+    pub frontchannel_logout_session_required: bool,
+    /// Back-Channel Logout 1.0 §2.2 `backchannel_logout_uri`.
+    pub backchannel_logout_uri: Option<String>,
+    /// Back-Channel Logout 1.0 §2.2 `backchannel_logout_session_required`.
+    pub backchannel_logout_session_required: bool,
+}
+
+impl Default for ClientMetadata {
+    /// A public web client with nothing registered yet, and the defaults of every setting.
+    fn default() -> Self {
+        Self {
+            client_id: String::new(),
+            client_name: None,
+            secrets: vec![],
+            token_endpoint_auth_method: None,
+            grant_types: vec![],
+            redirect_uris: vec![],
+            post_logout_redirect_uris: vec![],
+            allowed_scopes: vec![],
+            require_pkce: true,
+            require_consent: true,
+            access_token_type: AccessTokenType::Jwt,
+            access_token_lifetime: 3_600,
+            identity_token_lifetime: 300,
+            refresh_token_sliding_lifetime: DEFAULT_REFRESH_SLIDING,
+            refresh_token_absolute_lifetime: DEFAULT_REFRESH_ABSOLUTE,
+            application_type: ApplicationType::Web,
+            id_token_signed_response_alg: None,
+            default_acr_values: vec![],
+            jwks: None,
+            enabled: true,
+            always_include_user_claims_in_id_token: false,
+            frontchannel_logout_uri: None,
+            frontchannel_logout_session_required: true,
+            backchannel_logout_uri: None,
+            backchannel_logout_session_required: true,
+        }
+    }
+}
+
+/// What the server offers that a registration may refer to.
+#[derive(Debug, Clone, Copy)]
+pub struct ServerOffer<'a> {
+    /// The scopes a client may be allowed (with `offline_access`).
+    pub resources: &'a Resources,
+    /// The `acr` values `default_acr_values` may name.
+    pub acr_levels: &'a AcrLevels,
+    /// The algorithms the server signs with, which `id_token_signed_response_alg` may name.
+    pub signing_algs: &'a [SigningAlg],
+}
+
+/// One thing wrong with a registration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MetadataProblem {
+    /// The field, relative to the registration: `grant_types[1]`, `jwks.keys[0]`.
+    pub field: String,
+    /// What is wrong and how to fix it.
+    pub message: String,
+}
+
+impl std::fmt::Display for MetadataProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.field, self.message)
+    }
+}
+
+#[derive(Default)]
+struct Problems(Vec<MetadataProblem>);
+
+impl Problems {
+    fn add(&mut self, field: impl Into<String>, message: impl Into<String>) {
+        self.0.push(MetadataProblem {
+            field: field.into(),
+            message: message.into(),
+        });
+    }
+}
+
+/// Checks a registration against every rule and returns the client it registers, or every
+/// problem found, in the order of the rule groups below.
+pub fn validate_client_metadata(
+    m: &ClientMetadata,
+    offer: &ServerOffer<'_>,
+) -> Result<Client, Vec<MetadataProblem>> {
+    let mut p = Problems::default();
+    check_client_id(m, &mut p);
+    let method = check_auth_method(m, &mut p);
+    check_grant_types(m, method, &mut p);
+    check_redirect_uris(m, &mut p);
+    check_logout_uris(m, &mut p);
+    check_scopes(m, offer.resources, &mut p);
+    check_token_lifetimes(m, &mut p);
+    let jwks = check_keys(m, method, &mut p);
+    check_native_app(m, &mut p);
+    let id_token_alg = check_id_token_alg(m, offer.signing_algs, &mut p);
+    check_acr_values(m, offer.acr_levels, &mut p);
+    check_refresh_lifetimes(m, &mut p);
+    let secret_digests = digest_secrets(&m.secrets, &mut p);
+    if !p.0.is_empty() {
+        return Err(p.0);
+    }
+    Ok(Client {
+        client_id: m.client_id.clone(),
+        client_name: m.client_name.clone(),
+        secret_digests,
+        grant_types: m.grant_types.clone(),
+        redirect_uris: m.redirect_uris.clone(),
+        post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
+        allowed_scopes: m.allowed_scopes.clone(),
+        require_pkce: m.require_pkce,
+        require_consent: m.require_consent,
+        access_token_type: m.access_token_type,
+        access_token_lifetime: m.access_token_lifetime,
+        identity_token_lifetime: m.identity_token_lifetime,
+        refresh_token_sliding_lifetime: m.refresh_token_sliding_lifetime,
+        refresh_token_absolute_lifetime: m.refresh_token_absolute_lifetime,
+        token_endpoint_auth_method: method,
+        auth_method_pinned: m.token_endpoint_auth_method.is_some(),
+        application_type: m.application_type,
+        id_token_signed_response_alg: id_token_alg,
+        default_acr_values: m.default_acr_values.clone(),
+        jwks,
+        enabled: m.enabled,
+        always_include_user_claims_in_id_token: m.always_include_user_claims_in_id_token,
+        logout: ClientLogout {
+            frontchannel_logout_uri: m.frontchannel_logout_uri.clone(),
+            frontchannel_logout_session_required: m.frontchannel_logout_session_required,
+            backchannel_logout_uri: m.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: m.backchannel_logout_session_required,
+        },
+    })
+}
+
+/// RFC 6749 §2.2 / Appendix A.1: client_id = *VSCHAR (printable ASCII).
+fn check_client_id(m: &ClientMetadata, p: &mut Problems) {
+    let id = &m.client_id;
+    if id.is_empty() || id.len() > 255 || !id.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        p.add("client_id", "must be 1-255 printable ASCII characters");
+    }
+}
+
+/// RFC 7591 §2 `token_endpoint_auth_method` against the secrets: a method that sends a secret
+/// needs one, `none` and `private_key_jwt` use none. Returns the method in force.
+fn check_auth_method(m: &ClientMetadata, p: &mut Problems) -> TokenEndpointAuthMethod {
+    let has_secrets = !m.secrets.is_empty();
+    let method = m.token_endpoint_auth_method.unwrap_or(if has_secrets {
+        TokenEndpointAuthMethod::ClientSecretBasic
+    } else {
+        TokenEndpointAuthMethod::None
+    });
+    let field = "token_endpoint_auth_method";
+    match method {
+        TokenEndpointAuthMethod::None if has_secrets => p.add(
+            field,
+            "is `none` but the client has secrets; remove one or the other",
+        ),
+        secret_method if secret_method.uses_secret() && !has_secrets => p.add(
+            field,
+            format!(
+                "`{}` needs at least one entry in `secrets`",
+                secret_method.as_str()
+            ),
+        ),
+        TokenEndpointAuthMethod::ClientSecretJwt
+            if m.secrets.iter().any(|s| s.expose().len() < 32) =>
+        {
+            // RFC 7518 §3.2, OIDC Core §16.19: an HS256 key needs at least 256 bits.
+            p.add(
+                "secrets",
+                "client_secret_jwt secrets must be at least 32 characters (HS256 keys)",
+            )
+        }
+        TokenEndpointAuthMethod::PrivateKeyJwt if has_secrets => p.add(
+            field,
+            "is `private_key_jwt`, so `secrets` are never used; remove them",
+        ),
+        _ => {}
+    }
+    method
+}
+
+/// RFC 7591 §2 `grant_types`: names the server serves ([`GrantType`]), each once; never the
+/// password grant (RFC 9700 §2.4); client credentials only for a client that authenticates
+/// (RFC 6749 §4.4).
+fn check_grant_types(m: &ClientMetadata, method: TokenEndpointAuthMethod, p: &mut Problems) {
+    if m.grant_types.is_empty() {
+        p.add("grant_types", "is empty; e.g. [\"client_credentials\"]");
+    }
+    for (j, g) in m.grant_types.iter().enumerate() {
+        let field = format!("grant_types[{j}]");
+        if g == "password" {
+            p.add(
+                field,
+                "the resource owner password grant is not offered (RFC 9700 §2.4)",
+            );
+        } else if GrantType::from_name(g).is_none() {
+            let known = GrantType::names().collect::<Vec<_>>().join(", ");
+            p.add(field, format!("unknown grant type `{g}`; known: {known}"));
+        } else if m.grant_types[..j].contains(g) {
+            p.add(field, format!("`{g}` is listed twice"));
+        }
+    }
+    if method == TokenEndpointAuthMethod::None && has_grant(m, GrantType::ClientCredentials) {
+        p.add(
+            "grant_types",
+            "a public client (no secrets) cannot use client_credentials",
+        );
+    }
+}
+
+fn has_grant(m: &ClientMetadata, grant: GrantType) -> bool {
+    m.grant_types.iter().any(|g| g == grant.name())
+}
+
+/// RFC 6749 §3.1.2, RFC 8252 §7: a client that signs users in registers where to send them
+/// back; every redirect and post-logout redirect URI is absolute, has no fragment, uses https
+/// (http on loopback; private-use schemes for native apps) and is listed once.
+fn check_redirect_uris(m: &ClientMetadata, p: &mut Problems) {
+    let signs_users_in =
+        has_grant(m, GrantType::AuthorizationCode) || has_grant(m, GrantType::Implicit);
+    if signs_users_in && m.redirect_uris.is_empty() {
+        p.add("redirect_uris", "is empty, but the client signs users in");
+    }
+    for (field, uris) in [
+        ("redirect_uris", &m.redirect_uris),
+        ("post_logout_redirect_uris", &m.post_logout_redirect_uris),
+    ] {
+        for (j, uri) in uris.iter().enumerate() {
+            if let Err(why) = check_registrable_redirect_uri(uri, m.application_type) {
+                p.add(format!("{field}[{j}]"), format!("`{uri}` {why}"));
+            } else if uris[..j].contains(uri) {
+                p.add(format!("{field}[{j}]"), format!("`{uri}` is listed twice"));
+            }
+        }
+    }
+}
+
+/// Front-Channel Logout §2, Back-Channel Logout §2.2: absolute URIs, https (http on loopback),
+/// no fragment: the same rules as a web client's redirect URIs.
+fn check_logout_uris(m: &ClientMetadata, p: &mut Problems) {
+    for (field, uri) in [
+        ("frontchannel_logout_uri", &m.frontchannel_logout_uri),
+        ("backchannel_logout_uri", &m.backchannel_logout_uri),
+    ] {
+        if let Some(uri) = uri
+            && let Err(why) = check_registrable_redirect_uri(uri, ApplicationType::Web)
+        {
+            p.add(field, format!("`{uri}` {why}"));
+        }
+    }
+}
+
+/// RFC 7591 §2 `scope`: only scopes the server declares (and `offline_access`, OIDC Core §11).
+fn check_scopes(m: &ClientMetadata, resources: &Resources, p: &mut Problems) {
+    let known = |s: &str| {
+        s == OFFLINE_ACCESS
+            || resources.identity_resources.iter().any(|r| r.name == s)
+            || resources.api_scopes.iter().any(|r| r.name == s)
+    };
+    for (j, s) in m.allowed_scopes.iter().enumerate() {
+        if !known(s) {
+            p.add(
+                format!("allowed_scopes[{j}]"),
+                format!("unknown scope `{s}`; declare it under api_scopes or identity_resources"),
+            );
+        }
+    }
+}
+
+/// Access and identity tokens live between a second and a year: a zero lifetime would issue
+/// tokens already expired, and signing keys stay published as long as the longest lifetime.
+fn check_token_lifetimes(m: &ClientMetadata, p: &mut Problems) {
+    for (field, value) in [
+        ("access_token_lifetime", m.access_token_lifetime),
+        ("identity_token_lifetime", m.identity_token_lifetime),
+    ] {
+        if value == 0 || value > 31_536_000 {
+            p.add(field, "must be between 1 second and 1 year");
+        }
+    }
+}
+
+/// RFC 7591 §2 `jwks`: public keys only, needed by `private_key_jwt` (RFC 7523 §2.2) and used
+/// by nothing else. Returns the keys that parse.
+fn check_keys(
+    m: &ClientMetadata,
+    method: TokenEndpointAuthMethod,
+    p: &mut Problems,
+) -> Vec<ClientJwk> {
+    let keys = m.jwks.as_deref().unwrap_or_default();
+    let mut jwks = Vec::new();
+    for (j, jwk) in keys.iter().enumerate() {
+        match ClientJwk::from_json(jwk) {
+            Ok(parsed) => jwks.push(parsed),
+            Err(why) => p.add(format!("jwks.keys[{j}]"), why),
+        }
+    }
+    let private_key_jwt = method == TokenEndpointAuthMethod::PrivateKeyJwt;
+    if private_key_jwt && keys.is_empty() {
+        p.add(
+            "jwks",
+            "private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
+        );
+    }
+    if !private_key_jwt && m.jwks.is_some() {
+        p.add(
+            "jwks",
+            "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
+        );
+    }
+    jwks
+}
+
+/// RFC 8252 §8.4, §8.1: a native app cannot keep a secret and always uses PKCE.
+fn check_native_app(m: &ClientMetadata, p: &mut Problems) {
+    if m.application_type != ApplicationType::Native {
+        return;
+    }
+    if !m.secrets.is_empty() {
+        p.add(
+            "secrets",
+            "a native app cannot keep a secret (RFC 8252 §8.4); register it as a public client",
+        );
+    }
+    if !m.require_pkce {
+        p.add(
+            "require_pkce",
+            "native apps always use PKCE (RFC 8252 §8.1)",
+        );
+    }
+}
+
+/// OIDC Registration §2: RS256 unless the client chooses another algorithm the server signs
+/// with (`keys.algorithms`).
+fn check_id_token_alg(m: &ClientMetadata, offered: &[SigningAlg], p: &mut Problems) -> SigningAlg {
+    let Some(name) = &m.id_token_signed_response_alg else {
+        return SigningAlg::Rs256;
+    };
+    let field = "id_token_signed_response_alg";
+    match SigningAlg::parse(name) {
+        Ok(alg) => {
+            if !offered.contains(&alg) {
+                p.add(
+                    field,
+                    format!("`{name}` is not in keys.algorithms; add it there to sign with it"),
+                );
+            }
+            alg
+        }
+        Err(e) => {
+            p.add(field, e.to_string());
+            SigningAlg::Rs256
+        }
+    }
+}
+
+/// OIDC Registration §2 `default_acr_values`: only levels the server offers, since a request
+/// asking for another could never be met.
+fn check_acr_values(m: &ClientMetadata, levels: &AcrLevels, p: &mut Problems) {
+    for (j, acr) in m.default_acr_values.iter().enumerate() {
+        if !levels.values().any(|v| v == acr) {
+            let offered = levels.values().collect::<Vec<_>>().join(", ");
+            p.add(
+                format!("default_acr_values[{j}]"),
+                format!(
+                    "`{acr}` is not an offered acr level; declare it under [[acr_levels]] \
+                     (offered: {offered})"
+                ),
+            );
+        }
+    }
+}
+
+/// A refresh token's sliding lifetime ends within its family's absolute lifetime, or sliding
+/// would never apply.
+fn check_refresh_lifetimes(m: &ClientMetadata, p: &mut Problems) {
+    let sliding = m.refresh_token_sliding_lifetime;
+    if sliding == 0 || sliding > m.refresh_token_absolute_lifetime {
+        p.add(
+            "refresh_token_sliding_lifetime",
+            "must be at least 1 second and at most refresh_token_absolute_lifetime",
+        );
+    }
+}
+
+/// Secrets are kept as digests (see [`crate::crypto::handle_digest`]); an empty one would be
+/// a secret anyone knows.
+fn digest_secrets(secrets: &[Secret<String>], p: &mut Problems) -> Vec<String> {
+    let mut digests = Vec::new();
+    for (i, s) in secrets.iter().enumerate() {
+        if s.expose().is_empty() {
+            p.add(format!("secrets[{i}]"), "is empty");
+        } else {
+            digests.push(handle_digest(s.expose()));
+        }
+    }
+    digests
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::IdentityResource;
+
+    fn offer_with<'a>(resources: &'a Resources, levels: &'a AcrLevels) -> ServerOffer<'a> {
+        ServerOffer {
+            resources,
+            acr_levels: levels,
+            signing_algs: &[SigningAlg::Rs256],
+        }
+    }
+
+    fn resources() -> Resources {
+        Resources {
+            identity_resources: IdentityResource::builtin(),
+            ..Resources::default()
+        }
+    }
+
+    fn web_app() -> ClientMetadata {
+        ClientMetadata {
+            client_id: "app".into(),
+            secrets: vec![Secret::new("0123456789abcdef0123456789abcdef".into())],
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            redirect_uris: vec!["https://app.example/cb".into()],
+            allowed_scopes: vec!["openid".into(), "offline_access".into()],
+            ..ClientMetadata::default()
+        }
+    }
+
+    fn problems(m: &ClientMetadata) -> Vec<String> {
+        let (resources, levels) = (resources(), AcrLevels::default());
+        match validate_client_metadata(m, &offer_with(&resources, &levels)) {
+            Ok(_) => vec![],
+            Err(problems) => problems.iter().map(ToString::to_string).collect(),
+        }
+    }
+
+    #[test]
+    fn a_valid_registration_becomes_its_client() {
+        let (resources, levels) = (resources(), AcrLevels::default());
+        let client =
+            validate_client_metadata(&web_app(), &offer_with(&resources, &levels)).expect("valid");
+        assert_eq!(client.client_id, "app");
+        // Secrets with no chosen method: basic, not pinned (either secret method accepted).
+        assert_eq!(
+            client.token_endpoint_auth_method,
+            TokenEndpointAuthMethod::ClientSecretBasic
+        );
+        assert!(!client.auth_method_pinned);
+        assert_eq!(
+            client.secret_digests,
+            [handle_digest("0123456789abcdef0123456789abcdef")]
+        );
+        assert_eq!(client.id_token_signed_response_alg, SigningAlg::Rs256);
+        assert_eq!(
+            client.refresh_token_absolute_lifetime,
+            DEFAULT_REFRESH_ABSOLUTE
+        );
+        assert!(client.logout.backchannel_logout_session_required);
+    }
+
+    #[test]
+    fn a_registration_without_secrets_is_a_public_client() {
+        let m = ClientMetadata {
+            secrets: vec![],
+            ..web_app()
+        };
+        let (resources, levels) = (resources(), AcrLevels::default());
+        let client = validate_client_metadata(&m, &offer_with(&resources, &levels)).unwrap();
+        assert!(client.is_public());
+    }
+
+    #[test]
+    fn each_problem_names_its_field_relative_to_the_registration() {
+        let m = ClientMetadata {
+            grant_types: vec!["authorization_code".into(), "device_code".into()],
+            allowed_scopes: vec!["openid".into(), "payroll".into()],
+            jwks: Some(vec![]),
+            ..web_app()
+        };
+        assert_eq!(
+            problems(&m),
+            [
+                "grant_types[1]: unknown grant type `device_code`; known: authorization_code, \
+                 implicit, refresh_token, client_credentials",
+                "allowed_scopes[1]: unknown scope `payroll`; declare it under api_scopes or \
+                 identity_resources",
+                "jwks: is only used with token_endpoint_auth_method = \"private_key_jwt\"",
+            ]
+        );
+    }
+
+    #[test]
+    fn grant_type_names_come_from_the_served_grants() {
+        for g in GrantType::ALL {
+            let m = ClientMetadata {
+                grant_types: vec![g.name().into()],
+                ..web_app()
+            };
+            assert!(problems(&m).is_empty(), "{g}: {:?}", problems(&m));
+        }
+        let password = ClientMetadata {
+            grant_types: vec!["password".into()],
+            ..web_app()
+        };
+        assert_eq!(
+            problems(&password),
+            ["grant_types[0]: the resource owner password grant is not offered (RFC 9700 §2.4)"]
+        );
+    }
+
+    #[test]
+    fn a_native_app_is_public_and_uses_pkce() {
+        let m = ClientMetadata {
+            application_type: ApplicationType::Native,
+            require_pkce: false,
+            redirect_uris: vec!["com.example.app:/cb".into()],
+            ..web_app()
+        };
+        assert_eq!(
+            problems(&m),
+            [
+                "secrets: a native app cannot keep a secret (RFC 8252 §8.4); register it as a \
+                 public client",
+                "require_pkce: native apps always use PKCE (RFC 8252 §8.1)",
+            ]
+        );
+    }
+
+    #[test]
+    fn private_key_jwt_needs_public_keys_and_no_secrets() {
+        let m = ClientMetadata {
+            token_endpoint_auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+            jwks: Some(vec![serde_json::json!({"kty": "oct", "k": "c2VjcmV0"})]),
+            ..web_app()
+        };
+        let found = problems(&m);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert!(found[0].starts_with("token_endpoint_auth_method: is `private_key_jwt`"));
+        assert!(found[1].starts_with("jwks.keys[0]: "), "{found:?}");
+    }
+
+    #[test]
+    fn the_id_token_algorithm_must_be_one_the_server_signs_with() {
+        let m = ClientMetadata {
+            id_token_signed_response_alg: Some("ES256".into()),
+            ..web_app()
+        };
+        assert_eq!(
+            problems(&m),
+            [
+                "id_token_signed_response_alg: `ES256` is not in keys.algorithms; add it there to \
+              sign with it"
+            ]
+        );
+    }
+}
