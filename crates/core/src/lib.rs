@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod clients;
 pub mod clock;
 pub mod crypto;
+pub mod events;
 pub mod grants;
 pub mod login;
 pub mod logout;

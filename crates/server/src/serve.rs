@@ -151,6 +151,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         )?,
         dummy_hash: tokio::sync::OnceCell::new(),
         backchannel: crate::backchannel::Backchannel::new(config.outbound.clone())?,
+        events: tessera_core::events::Events::logged(),
         pending_passwords: waiting_passwords.clone(),
     }));
 

@@ -12,6 +12,7 @@ mod tests;
 
 use crate::authorize::ClaimsRequest;
 use crate::clock::UnixTime;
+use crate::events::{Event, Events};
 use crate::model::{Client, Grant, Resources, User};
 use crate::protocol::OAuthError;
 use crate::protocol::OrServerError as _;
@@ -41,6 +42,8 @@ pub struct TokenContext<'a> {
     pub alg: SigningAlg,
     /// Grant store (reference tokens, codes, refresh tokens).
     pub grants: &'a dyn GrantStore,
+    /// Where what happens is told.
+    pub events: &'a Events,
 }
 
 /// The token endpoint's one dispatch (RFC 6749 §3.2): the policy every grant shares, then the
@@ -52,14 +55,24 @@ pub async fn exchange(
     client: &Client,
     request: &TokenRequest,
 ) -> Result<TokenResponse, OAuthError> {
-    check_grant_allowed(client, request.grant_type())?;
-    match request {
+    let grant_type = request.grant_type();
+    check_grant_allowed(client, grant_type)?;
+    let response = match request {
         TokenRequest::AuthorizationCode(r) => {
             authorization_code::exchange(ctx, users, client, r).await
         }
         TokenRequest::RefreshToken(r) => refresh_token::exchange(ctx, users, client, r).await,
         TokenRequest::ClientCredentials(r) => client_credentials::exchange(ctx, client, r).await,
+    }?;
+    let client_id = client.client_id.as_str();
+    if grant_type == GrantType::RefreshToken {
+        ctx.events.emit(Event::RefreshRotated { client_id });
     }
+    ctx.events.emit(Event::TokensIssued {
+        grant_type,
+        client_id,
+    });
+    Ok(response)
 }
 
 /// The policy every grant passes first, in one place so that no grant forgets it: the client

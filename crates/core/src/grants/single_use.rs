@@ -3,6 +3,7 @@
 
 use super::{TokenContext, invalid_grant};
 use crate::crypto::handle_digest;
+use crate::events::Event;
 use crate::model::Grant;
 use crate::protocol::OAuthError;
 
@@ -108,6 +109,10 @@ pub(crate) async fn burn(
         && let Some(family) = &used.family
     {
         ctx.grants.delete_grant_family(family).await?;
+        ctx.events.emit(Event::ReplayDetected {
+            kind,
+            client_id: &used.client_id,
+        });
     }
     Ok(())
 }

@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 use axum::{Router, middleware};
 use tessera_core::Clock;
 use tessera_core::clients::{PresentedCredentials, authenticate_client};
+use tessera_core::events::Event;
 use tessera_core::grants::TokenContext;
 use tessera_core::model::Client;
 use tessera_core::protocol::OAuthError;
@@ -88,6 +89,8 @@ pub struct AppInner {
     pub dummy_hash: tokio::sync::OnceCell<String>,
     /// Back-channel logout delivery.
     pub backchannel: Arc<crate::backchannel::Backchannel>,
+    /// Where domain events go (the log; later metrics and audit).
+    pub events: tessera_core::events::Events,
     /// Configured users whose password is still being checked at start: they cannot sign in
     /// yet.
     pub pending_passwords: Arc<crate::provision::PendingSubjects>,
@@ -131,13 +134,20 @@ impl AppState {
         if let Some(id) = presented.claimed_client_id() {
             tracing::Span::current().record("client_id", id);
         }
-        authenticate_client(
+        let authenticated = authenticate_client(
             self.clients.as_ref(),
             self.store.as_ref(),
             presented,
             &self.assertion_audience(request),
         )
-        .await
+        .await;
+        if let Err(e @ OAuthError::InvalidClient { .. }) = &authenticated {
+            self.events.emit(Event::ClientAuthenticationFailed {
+                claimed_client_id: presented.claimed_client_id(),
+                reason: e.description(),
+            });
+        }
+        authenticated
     }
 
     /// Reads the credentials of a form request and authenticates the client.
@@ -170,6 +180,7 @@ impl AppState {
             ring,
             alg: self.default_alg(),
             grants: self.store.as_ref(),
+            events: &self.events,
         }
     }
 

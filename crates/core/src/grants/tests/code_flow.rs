@@ -26,6 +26,8 @@ pub(super) struct World {
     resources: Resources,
     pub(super) web: Client,
     other: Client,
+    events: crate::events::Events,
+    recorded: std::sync::Arc<crate::events::Recorder>,
 }
 
 fn client(id: &str) -> Client {
@@ -81,6 +83,7 @@ pub(super) async fn world() -> World {
         })
         .await
         .unwrap();
+    let recorded = std::sync::Arc::new(crate::events::Recorder::default());
     World {
         store,
         ring,
@@ -88,6 +91,8 @@ pub(super) async fn world() -> World {
         resources: Resources::default(),
         web,
         other,
+        events: crate::events::Events::new(vec![recorded.clone()]),
+        recorded,
     }
 }
 
@@ -100,6 +105,7 @@ impl World {
             ring: &self.ring,
             alg: SigningAlg::Es256,
             grants: &self.store,
+            events: &self.events,
         }
     }
 
@@ -450,5 +456,23 @@ async fn concurrent_refreshes_have_one_winner() {
             .filter(|ok| **ok)
             .count(),
         1
+    );
+}
+
+/// Domain events: the issue, the rotation and the replay are each told once.
+#[tokio::test]
+async fn issuing_rotating_and_replaying_are_told_as_events() {
+    let w = world().await;
+    let first = first_refresh_token(&w).await;
+    refresh(&w, &w.web, &first, None).await.unwrap();
+    refresh(&w, &w.web, &first, None).await.unwrap_err();
+    assert_eq!(
+        w.recorded.seen(),
+        [
+            r#"TokensIssued { grant_type: AuthorizationCode, client_id: "web" }"#,
+            r#"RefreshRotated { client_id: "web" }"#,
+            r#"TokensIssued { grant_type: RefreshToken, client_id: "web" }"#,
+            r#"ReplayDetected { kind: "refresh_token", client_id: "web" }"#,
+        ]
     );
 }

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use serde::Serialize;
 use tessera_core::authorize::AuthorizationRequest;
+use tessera_core::events::Event;
 use tessera_core::model::Client;
 use tessera_core::protocol::OAuthError;
 use tessera_core::sessions::{Step, load_session, remember_consent};
@@ -138,19 +139,19 @@ pub async fn consent_submit(
     };
     // The consent is the user's the page was shown to, signed in in this browser.
     let session = session.filter(|s| interaction.subject.as_deref() == Some(s.subject.as_str()));
-    if let Some(s) = &session
-        && form.one("remember").ok().flatten() == Some("yes")
-    {
-        let request = &interaction.request;
-        let consented = (&request.scopes[..], &named_claims(&state, request)[..]);
-        remember_consent(
-            state.store.as_ref(),
-            &s.subject,
-            &client.client_id,
-            consented,
-            now,
-        )
-        .await?;
+    let remember = form.one("remember").ok().flatten() == Some("yes");
+    if let Some(s) = &session {
+        if remember {
+            let request = &interaction.request;
+            let consented = (&request.scopes[..], &named_claims(&state, request)[..]);
+            let store = state.store.as_ref();
+            remember_consent(store, &s.subject, &client.client_id, consented, now).await?;
+        }
+        state.events.emit(Event::ConsentGiven {
+            subject: &s.subject,
+            client_id: &client.client_id,
+            remembered: remember,
+        });
     }
     interaction.consented = true;
     Ok(proceed(&state, &client, interaction, session).await?)

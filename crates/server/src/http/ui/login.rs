@@ -9,6 +9,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use tessera_core::crypto::handle_digest;
+use tessera_core::events::{Event, SessionEnd};
 use tessera_core::login::{Authenticated, LoginMethod};
 use tessera_core::logout::end_session;
 use tessera_core::model::{Client, Session, User, check_username};
@@ -115,11 +116,9 @@ pub async fn login_submit(
         }
     };
     let Some(user) = check_password(&state, username, password).await? else {
-        tracing::info!(
-            outcome = "failed",
-            known_device = device.is_some(),
-            "sign-in attempt"
-        );
+        state.events.emit(Event::SignInFailed {
+            known_device: device.is_some(),
+        });
         let mut interaction = interaction;
         interaction.failures = interaction.failures.saturating_add(1);
         return show_again(&state, interaction, shown, StatusCode::OK, WRONG).await;
@@ -183,7 +182,11 @@ async fn signed_in(
     interaction.methods.push(method);
     let authenticated = Authenticated::by(&interaction.methods, &state.config.acr_levels);
     let (cookie, session) = open_session(state, headers, user, &authenticated).await?;
-    tracing::info!(outcome = "signed_in", sid = %session.sid, "sign-in attempt");
+    state.events.emit(Event::SignInSucceeded {
+        subject: &user.subject,
+        method,
+        sid: &session.sid,
+    });
     let browser = state.cookie_mac.issue(BROWSER_PURPOSE)?;
     let device = state.cookie_mac.issue(&device_purpose(&user.username))?;
     interaction.browser = handle_digest(&browser);
@@ -248,7 +251,11 @@ async fn end_replaced_session(state: &AppState, old: &Session) -> Result<(), OAu
     )
     .await?;
     if let Some((session, clients)) = ended {
-        tracing::info!(sid = %session.sid, clients = clients.len(), "ended the session another user signed in over");
+        state.events.emit(Event::SessionEnded {
+            sid: &session.sid,
+            clients: clients.len(),
+            why: SessionEnd::Replaced,
+        });
         let ring = state.keys.current();
         drop(state.backchannel.notify(
             &state.config.issuer,

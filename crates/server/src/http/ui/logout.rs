@@ -8,6 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use tessera_core::crypto::{constant_time_eq, handle_digest};
+use tessera_core::events::{Event, SessionEnd};
 use tessera_core::logout::confirm::{
     After, LogoutConfirmation, after, ask_confirmation, confirmed_request, tied_to_session,
 };
@@ -199,7 +200,11 @@ async fn sign_out(state: &AppState, id_digest: &str, after: After) -> Result<Res
     let Some((session, clients)) = ended else {
         return Ok(signed_out(state, vec![], after, false));
     };
-    tracing::info!(sid = %session.sid, clients = clients.len(), "signed out");
+    state.events.emit(Event::SessionEnded {
+        sid: &session.sid,
+        clients: clients.len(),
+        why: SessionEnd::SignedOut,
+    });
     let ring = state.keys.current();
     // Delivered in the background: the page does not wait for the clients.
     drop(state.backchannel.notify(
