@@ -3,6 +3,7 @@
 pub mod backchannel;
 pub mod cli;
 pub mod clientcache;
+pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod hashing;

@@ -10,11 +10,11 @@ use anyhow::Context as _;
 use axum::body::Bytes;
 use tessera_core::protocol::paths;
 use tessera_core::store::Store;
-use tessera_core::{Clock, SystemClock};
 use tessera_store_sql::SqlStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::clock::Clocks;
 use crate::config::Config;
 use crate::http::{self, AppInner, AppState, Readiness};
 use crate::keycache::initial_key_cache;
@@ -85,8 +85,9 @@ fn lock_sqlite_file(database_url: &str) -> anyhow::Result<Option<std::fs::File>>
 }
 
 /// Opens the store, applies the configuration, loads keys, binds and starts serving.
-pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+pub async fn start(config: Config, clocks: Clocks) -> anyhow::Result<RunningServer> {
     let config = Arc::new(config);
+    let clock = clocks.wall;
     let file_lock = lock_sqlite_file(config.database_url.expose())?;
     let sql = Arc::new(
         SqlStore::open(config.database_url.expose(), &config.database)
@@ -136,6 +137,7 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         store: store.clone(),
         clients: clients.clone(),
         clock: clock.clone(),
+        monotonic: clocks.monotonic,
         keys: keys.clone(),
         discovery_json,
         readiness: readiness.clone(),
@@ -314,7 +316,7 @@ pub async fn shutdown_signal() {
 /// `tessera serve`: runs until a signal, then shuts down gracefully.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let dev = config.dev;
-    let server = start(config, Arc::new(SystemClock)).await?;
+    let server = start(config, Clocks::system()).await?;
     if dev {
         println!(
             "{}",

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use tessera_core::{Clock as _, FixedClock, SystemClock};
+use tessera_server::clock::{Clocks, SystemMonotonicClock};
 use tessera_server::config::load_str;
 use tessera_server::serve::start;
 
@@ -25,9 +26,12 @@ async fn disabled_and_removed_users_are_applied_before_the_server_listens() {
     init();
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
-    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    let clocks = Clocks {
+        wall: Arc::new(FixedClock::new(SystemClock.now())),
+        monotonic: Arc::new(SystemMonotonicClock),
+    };
     let config = |extra: &str| load_str(&config_text(free_port(), &url, extra), false).unwrap();
-    let first = start(config(USERS), clock.clone()).await.unwrap();
+    let first = start(config(USERS), clocks.clone()).await.unwrap();
     let store = first.state.store.clone();
     let carol = store.find_user_by_username("carol").await.unwrap().unwrap();
     first.shutdown().await.unwrap();
@@ -47,7 +51,7 @@ username = "dave"
 password = "dave-password"
 "#,
         ),
-        clock.clone(),
+        clocks,
     )
     .await
     .unwrap();
