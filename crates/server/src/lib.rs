@@ -12,4 +12,5 @@ pub mod keycache;
 pub mod outbound;
 pub mod provision;
 pub mod serve;
+pub mod state;
 pub mod telemetry;
