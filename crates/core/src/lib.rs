@@ -16,6 +16,8 @@ pub mod protocol;
 pub mod secret;
 pub mod sessions;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tokens;
 pub mod userinfo;
 
