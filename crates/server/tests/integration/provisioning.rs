@@ -75,7 +75,8 @@ password = "dave-password"
 #[tokio::test]
 async fn disabling_a_user_in_the_configuration_ends_what_they_hold() {
     use crate::browser::Browser;
-    use crate::signin::{PEOPLE, refresh, sign_in};
+    use crate::flows::{SignIn, sign_in};
+    use crate::signin::{PEOPLE, refresh};
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
     let server = crate::support::TestServer::start_on(&url, PEOPLE).await;
@@ -83,12 +84,15 @@ async fn disabling_a_user_in_the_configuration_ends_what_they_hold() {
     let tokens = sign_in(
         &server,
         &browser,
-        ("web", "web-secret"),
-        "https://web.example/cb",
-        "openid+offline_access",
-        ("bob", "bob-password"),
+        SignIn::new(
+            ("web", "web-secret"),
+            "https://web.example/cb",
+            "openid+offline_access",
+            ("bob", "bob-password"),
+        ),
     )
-    .await;
+    .await
+    .tokens;
     server.stop().await;
     let disabled = PEOPLE.replace(
         "password = \"bob-password\"",
