@@ -175,6 +175,7 @@ async fn garbage_on_the_wire_gets_400_and_server_survives() {
 /// Slowloris: a client that never finishes its headers, or idles on a keep-alive connection,
 /// is disconnected after `http.header_read_timeout`, and others are served meanwhile.
 #[tokio::test]
+#[allow(clippy::disallowed_methods)] // measures when the server lets go of a connection
 async fn slow_and_idle_connections_are_closed() {
     let server = TestServer::start("[http]\nheader_read_timeout = 1\n").await;
     let addr = server.base.trim_start_matches("http://").to_string();

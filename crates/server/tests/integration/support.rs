@@ -132,6 +132,7 @@ impl TestServer {
     }
 
     /// Waits until `/readyz` answers 200.
+    #[allow(clippy::disallowed_methods)] // a real deadline: the server starts in real time
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
@@ -164,6 +165,7 @@ impl TestServer {
 }
 
 /// Polls `check` until it is true or 20 s pass.
+#[allow(clippy::disallowed_methods)] // a real deadline: what is awaited happens in real time
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
