@@ -18,6 +18,8 @@ pub mod protocol;
 pub mod secret;
 pub mod sessions;
 pub mod store;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 pub mod tokens;
 pub mod userinfo;
 pub mod users;

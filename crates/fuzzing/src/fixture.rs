@@ -10,7 +10,7 @@ use tessera_core::Secret;
 use tessera_core::clients::assertion::{ASSERTION_TYPE, SharedSecrets};
 use tessera_core::clients::jwk::ClientJwk;
 use tessera_core::crypto::base64url;
-use tessera_core::model::{AccessTokenType, Client, KeyRecord, TokenEndpointAuthMethod};
+use tessera_core::model::{Client, KeyRecord, TokenEndpointAuthMethod};
 use tessera_core::tokens::jws::sign_compact;
 use tessera_core::tokens::keyring::classify;
 use tessera_core::tokens::{KeyRing, SigningAlg, SigningKey};
@@ -54,28 +54,12 @@ pub fn assertion_type() -> &'static str {
 }
 
 fn client(id: &str, method: TokenEndpointAuthMethod, jwks: Vec<ClientJwk>) -> Client {
-    Client {
-        client_id: id.into(),
-        client_name: None,
-        secret_digests: vec![],
-        grant_types: vec!["client_credentials".into()],
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
-        allowed_scopes: vec![],
-        require_pkce: true,
-        require_consent: false,
-        access_token_type: AccessTokenType::Jwt,
-        access_token_lifetime: 300,
-        identity_token_lifetime: 300,
-        refresh_token_sliding_lifetime: 3_600,
-        refresh_token_absolute_lifetime: 7_200,
-        token_endpoint_auth_method: method,
-        jwks,
-        enabled: true,
-        always_include_user_claims_in_id_token: false,
-        logout: Default::default(),
-        ..Client::default()
-    }
+    Client::builder(id)
+        .grant_types(&["client_credentials"])
+        .consent(false)
+        .auth_method(method)
+        .jwks(jwks)
+        .build()
 }
 
 fn compact(header: &Value, claims: &Value, sign: impl Fn(&[u8]) -> Vec<u8>) -> String {

@@ -175,15 +175,10 @@ mod tests {
     use tessera_core::store::{MemoryStore, Store};
 
     fn client(id: &str, enabled: bool) -> Client {
-        serde_json::from_value(serde_json::json!({
-            "client_id": id, "client_name": null, "secret_digests": [],
-            "grant_types": [], "redirect_uris": [], "post_logout_redirect_uris": [],
-            "allowed_scopes": [], "require_pkce": true, "require_consent": true,
-            "access_token_type": "jwt", "access_token_lifetime": 60,
-            "identity_token_lifetime": 60, "token_endpoint_auth_method": "none",
-            "enabled": enabled
-        }))
-        .unwrap()
+        Client::builder(id)
+            .lifetimes(60, 60)
+            .enabled(enabled)
+            .build()
     }
 
     #[tokio::test]

@@ -3,6 +3,7 @@
 pub mod backchannel;
 pub mod cli;
 pub mod clientcache;
+pub mod clock;
 pub mod config;
 pub mod connections;
 pub mod hashing;
@@ -11,4 +12,5 @@ pub mod keycache;
 pub mod outbound;
 pub mod provision;
 pub mod serve;
+pub mod state;
 pub mod telemetry;

@@ -7,18 +7,15 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use axum::body::Bytes;
-use tessera_core::protocol::paths;
 use tessera_core::store::Store;
-use tessera_core::{Clock, SystemClock};
 use tessera_store_sql::SqlStore;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::clock::Clocks;
 use crate::config::Config;
-use crate::http::{self, AppInner, AppState, Readiness};
-use crate::keycache::initial_key_cache;
-use crate::provision::{apply_passwords, apply_users, provision_clients_and_resources};
+use crate::http::{self, AppState};
+use crate::provision::PendingPassword;
 
 /// How often expired grants and sessions are purged: short-lived entries (parked requests,
 /// interactions, codes) then take little room for long.
@@ -84,8 +81,9 @@ fn lock_sqlite_file(database_url: &str) -> anyhow::Result<Option<std::fs::File>>
     }
 }
 
-/// Opens the store, applies the configuration, loads keys, binds and starts serving.
-pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<RunningServer> {
+/// Opens the store, builds the state (configuration applied, keys loaded), binds and starts
+/// serving, then starts the background work.
+pub async fn start(config: Config, clocks: Clocks) -> anyhow::Result<RunningServer> {
     let config = Arc::new(config);
     let file_lock = lock_sqlite_file(config.database_url.expose())?;
     let sql = Arc::new(
@@ -93,68 +91,28 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
             .await
             .with_context(|| format!("cannot open database {}", config.database_url_redacted()))?,
     );
-    let store: Arc<dyn Store> = sql.clone();
-    provision_clients_and_resources(store.as_ref(), &config)
-        .await
-        .context("cannot write the configured clients and resources to the database")?;
-    // Before listening: no request may see a user the configuration disabled or removed.
-    let pending_passwords = apply_users(store.as_ref(), clock.as_ref(), &config.users)
-        .await
-        .context("cannot write the configured users to the database")?;
-    let waiting_passwords: Arc<crate::provision::PendingSubjects> =
-        Arc::new(std::sync::RwLock::new(
-            pending_passwords
-                .iter()
-                .map(|p| p.subject().to_string())
-                .collect(),
-        ));
-    let keys = Arc::new(
-        initial_key_cache(store.as_ref(), clock.as_ref(), &config.keys)
-            .await
-            .context("cannot load signing keys")?,
-    );
-    // One MAC key for the server's cookies, shared by every instance on this database.
-    let cookie_secret = store
-        .server_secret(
-            "cookie_mac",
-            &tessera_core::Secret::new(tessera_core::crypto::random_handle()?),
-            clock.now(),
-        )
-        .await
-        .context("cannot read the cookie key")?;
-    let clients = crate::clientcache::ClientCache::load(store.clone())
-        .await
-        .context("cannot read the registered clients")?;
-    let discovery_json = Bytes::from(serde_json::to_vec(&http::discovery::metadata(&config))?);
-    let endpoint_urls = [paths::TOKEN, paths::INTROSPECT, paths::REVOKE]
-        .into_iter()
-        .map(|p| format!("{}{p}", config.issuer))
-        .collect();
-    let readiness = Arc::new(Readiness::default());
-    let state = AppState(Arc::new(AppInner {
-        config: config.clone(),
-        store: store.clone(),
-        clients: clients.clone(),
-        clock: clock.clone(),
-        keys: keys.clone(),
-        discovery_json,
-        readiness: readiness.clone(),
-        endpoint_urls,
-        pages: http::ui::pages::Pages::load(config.ui_templates.as_deref(), &config.issuer)?,
-        cookies: http::ui::cookies::CookieNames::for_issuer(&config.issuer),
-        cookie_mac: http::ui::cookies::CookieMac::new(cookie_secret.expose().as_bytes()),
-        throttle: http::ui::throttle::Throttle::new(config.login),
-        parking: http::ui::park::ParkingLimit::default(),
-        scan_limit: http::scan_limit::ScanLimit::new(config.introspection.max_inactive_per_minute),
-        passwords: crate::hashing::PasswordCheckers::start(
-            std::thread::available_parallelism().map_or(2, |n| n.get()),
-        )?,
-        dummy_hash: tokio::sync::OnceCell::new(),
-        backchannel: crate::backchannel::Backchannel::new(config.outbound.clone())?,
-        events: tessera_core::events::Events::logged(),
-        pending_passwords: waiting_passwords.clone(),
-    }));
+    let (state, pending_passwords) = AppState::build(config, sql.clone(), clocks).await?;
+    // Background work starts once the listener is bound: a server that cannot listen leaves
+    // nothing running behind it.
+    let (local_addr, stop, server) = bind(&state).await?;
+    let (background, failed) = spawn_background(&state, pending_passwords);
+    Ok(RunningServer {
+        local_addr,
+        state,
+        sql,
+        stop,
+        server,
+        background,
+        _file_lock: file_lock,
+        failed,
+    })
+}
 
+/// Binds the configured address and serves the application on it until `stop` is sent.
+async fn bind(
+    state: &AppState,
+) -> anyhow::Result<(SocketAddr, watch::Sender<bool>, JoinHandle<()>)> {
+    let config = &state.config;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -177,66 +135,74 @@ pub async fn start(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Runn
         database = %config.database_url_redacted(),
         "tessera is listening"
     );
+    Ok((local_addr, stop, server))
+}
 
+/// Starts what runs beside the requests: the configured passwords' check, the refresh of keys
+/// and clients, and the purge. The receiver holds the reason when work the server cannot run
+/// without failed.
+fn spawn_background(
+    state: &AppState,
+    pending_passwords: Vec<PendingPassword>,
+) -> (Vec<JoinHandle<()>>, watch::Receiver<Option<String>>) {
     // Configured clear passwords last and in the background: checking each costs an Argon2
     // computation, which must not delay the first request. /readyz waits for it; a failure
     // stops the server (`RunningServer::failed`).
     let (failed_tx, failed) = watch::channel(None);
     let users = {
-        let (store, clock, readiness) = (store.clone(), clock.clone(), readiness.clone());
+        let state = state.clone();
         tokio::spawn(async move {
-            let waiting = waiting_passwords.as_ref();
-            match apply_passwords(store.as_ref(), clock.as_ref(), pending_passwords, waiting).await
-            {
-                Ok(()) => readiness.provisioned.store(true, Ordering::SeqCst),
-                Err(e) => {
-                    tracing::error!(error = %e, "cannot provision configured users' passwords");
-                    let _ = failed_tx.send(Some(format!("cannot provision configured users: {e}")));
-                }
+            if let Err(e) = state.check_configured_passwords(pending_passwords).await {
+                tracing::error!(error = %e, "cannot provision configured users' passwords");
+                let _ = failed_tx.send(Some(format!("cannot provision configured users: {e}")));
             }
         })
     };
-    let key_refresh = {
-        let (store, clock, config, keys, clients) =
-            (store.clone(), clock.clone(), config.clone(), keys, clients);
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(config.key_refresh_interval);
-            tick.tick().await;
-            loop {
-                tick.tick().await;
-                if let Err(e) = keys
-                    .refresh(store.as_ref(), clock.as_ref(), &config.keys)
-                    .await
-                {
-                    tracing::warn!(error = %e, "cannot refresh signing keys; keeping the current ones");
-                }
-                if let Err(e) = clients.refresh().await {
-                    tracing::warn!(error = %e, "cannot refresh the clients; keeping the current ones");
-                }
-            }
-        })
-    };
-    let purge = {
-        let (store, clock) = (store.clone(), clock.clone());
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(PURGE_INTERVAL);
-            loop {
-                tick.tick().await;
-                if let Err(e) = purge_expired(store.as_ref(), clock.now()).await {
-                    tracing::warn!(error = %e, "cannot purge expired entries");
-                }
-            }
-        })
-    };
-    Ok(RunningServer {
-        local_addr,
-        state,
-        sql,
-        stop,
-        server,
-        background: vec![users, key_refresh, purge],
-        _file_lock: file_lock,
+    (
+        vec![users, spawn_refresh(state), spawn_purge(state)],
         failed,
+    )
+}
+
+/// Reloads the signing keys and the clients every `key_refresh_interval`, so that what another
+/// instance or the CLI changed is seen here.
+fn spawn_refresh(state: &AppState) -> JoinHandle<()> {
+    let (store, clock, config, keys, clients) = (
+        state.store.clone(),
+        state.clock.clone(),
+        state.config.clone(),
+        state.keys.clone(),
+        state.clients.clone(),
+    );
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(config.key_refresh_interval);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            if let Err(e) = keys
+                .refresh(store.as_ref(), clock.as_ref(), &config.keys)
+                .await
+            {
+                tracing::warn!(error = %e, "cannot refresh signing keys; keeping the current ones");
+            }
+            if let Err(e) = clients.refresh().await {
+                tracing::warn!(error = %e, "cannot refresh the clients; keeping the current ones");
+            }
+        }
+    })
+}
+
+/// Purges expired entries every [`PURGE_INTERVAL`].
+fn spawn_purge(state: &AppState) -> JoinHandle<()> {
+    let (store, clock) = (state.store.clone(), state.clock.clone());
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PURGE_INTERVAL);
+        loop {
+            tick.tick().await;
+            if let Err(e) = purge_expired(store.as_ref(), clock.now()).await {
+                tracing::warn!(error = %e, "cannot purge expired entries");
+            }
+        }
     })
 }
 
@@ -315,7 +281,7 @@ pub async fn shutdown_signal() {
 /// `tessera serve`: runs until a signal, then shuts down gracefully.
 pub async fn run(config: Config) -> anyhow::Result<()> {
     let dev = config.dev;
-    let server = start(config, Arc::new(SystemClock)).await?;
+    let server = start(config, Clocks::system()).await?;
     if dev {
         println!(
             "{}",

@@ -120,6 +120,13 @@ struct Metadata {
     introspection_endpoint: Option<String>,
 }
 
+/// The current instant. The caches age in real time: the validator runs inside other
+/// services, which give it no clock to ask.
+#[allow(clippy::disallowed_methods)]
+fn now() -> Instant {
+    Instant::now()
+}
+
 /// Introspection answers by SHA-256 of the token: the claims (None: inactive) and when asked.
 type IntrospectionCache = HashMap<Vec<u8>, (Option<Claims>, Instant)>;
 
@@ -284,12 +291,12 @@ impl TokenValidator {
             let (known, fresh) = lookup(&*self.jwks.read().await);
             let allowed = last.is_none_or(|t| t.elapsed() >= self.config.jwks_refetch_interval);
             if !(known.is_some() && fresh) && allowed {
-                *last = Some(Instant::now());
+                *last = Some(now());
                 match self.fetch_jwks().await {
                     Ok(set) => {
                         *self.jwks.write().await = Some(CachedJwks {
                             set,
-                            fetched: Instant::now(),
+                            fetched: now(),
                         })
                     }
                     Err(e) => {
@@ -390,7 +397,7 @@ impl TokenValidator {
                 // When still full, the answer is simply not cached: a flood of tokens cannot
                 // evict the answers for legitimate ones.
                 if cache.len() < MAX_CACHED {
-                    cache.insert(digest, (answer.clone(), Instant::now()));
+                    cache.insert(digest, (answer.clone(), now()));
                 }
                 answer
             }

@@ -152,16 +152,12 @@ mod tests {
     }
 
     fn client(require_consent: bool) -> Client {
-        serde_json::from_value(serde_json::json!({
-            "client_id": "web", "client_name": null, "secret_digests": [],
-            "grant_types": ["authorization_code"], "redirect_uris": [],
-            "post_logout_redirect_uris": [], "allowed_scopes": ["openid"],
-            "require_pkce": true, "require_consent": require_consent,
-            "access_token_type": "jwt", "access_token_lifetime": 60,
-            "identity_token_lifetime": 60, "token_endpoint_auth_method": "none",
-            "enabled": true
-        }))
-        .unwrap()
+        Client::builder("web")
+            .grant_types(&["authorization_code"])
+            .scopes(&["openid"])
+            .consent(require_consent)
+            .lifetimes(60, 60)
+            .build()
     }
 
     const NOW: UnixTime = 1_000_000;

@@ -102,7 +102,7 @@ mod tests {
     use super::*;
     use crate::authorize::steps::parse_authorization_request;
     use crate::model::Client;
-    use crate::model::{AccessTokenType, Source, TokenEndpointAuthMethod};
+    use crate::model::{Source, TokenEndpointAuthMethod};
     use crate::protocol::form::Form;
     use crate::protocol::pkce::s256_challenge;
     use crate::store::ClientStore as _;
@@ -112,27 +112,13 @@ mod tests {
 
     async fn store() -> MemoryStore {
         let store = MemoryStore::new();
-        let client = |id: &str, uris: &[&str], method| Client {
-            client_id: id.into(),
-            client_name: None,
-            secret_digests: vec![],
-            grant_types: vec!["authorization_code".into()],
-            redirect_uris: uris.iter().map(|u| u.to_string()).collect(),
-            post_logout_redirect_uris: vec![],
-            allowed_scopes: vec!["openid".into(), "profile".into()],
-            require_pkce: true,
-            require_consent: true,
-            access_token_type: AccessTokenType::Jwt,
-            access_token_lifetime: 60,
-            identity_token_lifetime: 60,
-            refresh_token_sliding_lifetime: 3_600,
-            refresh_token_absolute_lifetime: 7_200,
-            token_endpoint_auth_method: method,
-            jwks: vec![],
-            enabled: true,
-            always_include_user_claims_in_id_token: false,
-            logout: Default::default(),
-            ..Client::default()
+        let client = |id: &str, uris: &[&str], method| {
+            Client::builder(id)
+                .grant_types(&["authorization_code"])
+                .redirect_uris(uris)
+                .scopes(&["openid", "profile"])
+                .auth_method(method)
+                .build()
         };
         store
             .upsert_client(

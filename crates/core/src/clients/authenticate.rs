@@ -146,7 +146,7 @@ pub fn authenticate_api<'r>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AccessTokenType, Source};
+    use crate::model::Source;
     use crate::secret::Secret;
     use crate::store::MemoryStore;
 
@@ -162,28 +162,12 @@ mod tests {
     }
 
     fn client(id: &str, method: TokenEndpointAuthMethod, secrets: &[&str]) -> Client {
-        Client {
-            client_id: id.into(),
-            client_name: None,
-            secret_digests: secrets.iter().map(|s| secret_digest(s)).collect(),
-            grant_types: vec!["client_credentials".into()],
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            allowed_scopes: vec![],
-            require_pkce: true,
-            require_consent: false,
-            access_token_type: AccessTokenType::Jwt,
-            access_token_lifetime: 60,
-            identity_token_lifetime: 60,
-            refresh_token_sliding_lifetime: 3_600,
-            refresh_token_absolute_lifetime: 7_200,
-            token_endpoint_auth_method: method,
-            jwks: vec![],
-            enabled: true,
-            always_include_user_claims_in_id_token: false,
-            logout: Default::default(),
-            ..Client::default()
-        }
+        Client::builder(id)
+            .secrets(secrets)
+            .grant_types(&["client_credentials"])
+            .consent(false)
+            .auth_method(method)
+            .build()
     }
 
     fn basic(id: &str, secret: &str) -> PresentedCredentials {

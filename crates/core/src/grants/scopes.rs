@@ -220,9 +220,7 @@ pub fn scopes_for_audiences(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{
-        AccessTokenType, ApiResource, ApiScope, IdentityResource, TokenEndpointAuthMethod,
-    };
+    use crate::model::{ApiResource, ApiScope, IdentityResource, TokenEndpointAuthMethod};
 
     fn setup() -> (Resources, Client) {
         let scope = |n: &str| ApiScope {
@@ -248,33 +246,12 @@ mod tests {
             ],
             identity_resources: IdentityResource::builtin(),
         };
-        let client = Client {
-            client_id: "m".into(),
-            client_name: None,
-            secret_digests: vec![],
-            grant_types: vec!["client_credentials".into()],
-            redirect_uris: vec![],
-            post_logout_redirect_uris: vec![],
-            allowed_scopes: vec![
-                "a.read".into(),
-                "b.read".into(),
-                "lone".into(),
-                "openid".into(),
-            ],
-            require_pkce: true,
-            require_consent: false,
-            access_token_type: AccessTokenType::Jwt,
-            access_token_lifetime: 60,
-            identity_token_lifetime: 60,
-            refresh_token_sliding_lifetime: 3_600,
-            refresh_token_absolute_lifetime: 7_200,
-            token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
-            jwks: vec![],
-            enabled: true,
-            always_include_user_claims_in_id_token: false,
-            logout: Default::default(),
-            ..Client::default()
-        };
+        let client = Client::builder("m")
+            .grant_types(&["client_credentials"])
+            .scopes(&["a.read", "b.read", "lone", "openid"])
+            .consent(false)
+            .auth_method(TokenEndpointAuthMethod::ClientSecretBasic)
+            .build();
         (resources, client)
     }
 

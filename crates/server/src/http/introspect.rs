@@ -57,7 +57,7 @@ pub async fn introspection(
     // Only clients are limited. An API passes on the tokens its own callers send it, so a
     // limit on it would let anyone who can call the API stop its introspection.
     let limited = matches!(caller, Caller::Client(_));
-    let started = std::time::Instant::now();
+    let started = state.monotonic.now();
     if limited && let Err(wait) = state.scan_limit.check(caller_id, started) {
         return Ok(too_many_inactive(wait));
     }

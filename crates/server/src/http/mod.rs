@@ -63,6 +63,8 @@ pub struct AppInner {
     pub clients: Arc<crate::clientcache::ClientCache>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Elapsed time for the in-memory limits (throttle, parking, introspection budget).
+    pub monotonic: Arc<dyn crate::clock::MonotonicClock>,
     /// Signing keys and the JWKS document.
     pub keys: Arc<KeyCache>,
     /// The discovery document, serialised once.

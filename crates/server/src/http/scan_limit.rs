@@ -60,33 +60,34 @@ impl ScanLimit {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{ManualMonotonicClock, MonotonicClock as _};
 
     #[test]
     fn budget_per_caller_and_window() {
         let limit = ScanLimit::new(3);
-        let t0 = Instant::now();
+        let clock = ManualMonotonicClock::new();
         for _ in 0..3 {
-            assert!(limit.check("api", t0).is_ok());
-            limit.record_inactive("api", t0);
+            assert!(limit.check("api", clock.now()).is_ok());
+            limit.record_inactive("api", clock.now());
         }
-        let wait = limit
-            .check("api", t0 + Duration::from_secs(10))
-            .unwrap_err();
+        clock.advance(Duration::from_secs(10));
+        let wait = limit.check("api", clock.now()).unwrap_err();
         assert_eq!(wait, Duration::from_secs(50));
         assert!(
-            limit.check("other", t0).is_ok(),
+            limit.check("other", clock.now()).is_ok(),
             "callers are counted apart"
         );
-        assert!(limit.check("api", t0 + WINDOW).is_ok(), "a new minute");
-        limit.record_inactive("api", t0 + WINDOW);
+        clock.advance(WINDOW - Duration::from_secs(10));
+        assert!(limit.check("api", clock.now()).is_ok(), "a new minute");
+        limit.record_inactive("api", clock.now());
         assert!(
-            limit.check("api", t0 + WINDOW).is_ok(),
+            limit.check("api", clock.now()).is_ok(),
             "counting starts again"
         );
         let off = ScanLimit::new(0);
         for _ in 0..10 {
-            off.record_inactive("api", t0);
+            off.record_inactive("api", clock.now());
         }
-        assert!(off.check("api", t0).is_ok());
+        assert!(off.check("api", clock.now()).is_ok());
     }
 }

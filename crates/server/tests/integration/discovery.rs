@@ -1,10 +1,12 @@
 //! Discovery: OpenID Connect Discovery 1.0 §3/§4 and RFC 8414, field by field, and as parsed by
 //! the `openidconnect` crate.
 
+use axum::http::Method;
 use openidconnect::core::CoreProviderMetadata;
 use openidconnect::{IssuerUrl, JsonWebKey as _};
 use serde_json::Value;
 
+use crate::harness::{ISSUER, TestApp};
 use crate::support::{TestServer, oidc_http};
 
 const RESOURCES: &str = r#"
@@ -35,25 +37,20 @@ fn strings(v: &Value) -> Vec<&str> {
 
 #[tokio::test]
 async fn openid_configuration_is_complete_and_honest() {
-    let server = TestServer::start(RESOURCES).await;
-    let response = server
-        .http
-        .get(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
+    let app = TestApp::new(RESOURCES).await;
+    let response = app.get("/.well-known/openid-configuration").await;
+    assert_eq!(response.status, 200);
     // Discovery §4.2: application/json; cacheable; readable from browsers.
-    assert_eq!(response.headers()["content-type"], "application/json");
+    assert_eq!(response.headers["content-type"], "application/json");
     assert!(
-        response.headers()["cache-control"]
+        response.headers["cache-control"]
             .to_str()
             .unwrap()
             .contains("max-age=")
     );
-    assert_eq!(response.headers()["access-control-allow-origin"], "*");
-    let doc: Value = response.json().await.unwrap();
-    let issuer = server.base.as_str();
+    assert_eq!(response.headers["access-control-allow-origin"], "*");
+    let doc: Value = response.json();
+    let issuer = ISSUER;
 
     // §3 REQUIRED: issuer identical to the configured one (and to every token's iss).
     assert_eq!(doc["issuer"], issuer);
@@ -197,19 +194,17 @@ async fn openid_configuration_is_complete_and_honest() {
             "{absent} advertised but not implemented"
         );
     }
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn rfc8414_metadata_matches_openid_configuration() {
-    let server = TestServer::start("").await;
-    let oidc = server.get_json("/.well-known/openid-configuration").await;
-    let oauth = server
-        .get_json("/.well-known/oauth-authorization-server")
-        .await;
+    let app = TestApp::new("").await;
+    let oidc = app.discovery().await;
+    let response = app.get("/.well-known/oauth-authorization-server").await;
+    assert_eq!(response.status, 200);
+    let oauth = response.json();
     assert_eq!(oidc, oauth);
-    assert_eq!(oauth["issuer"], server.base.as_str());
-    server.stop().await;
+    assert_eq!(oauth["issuer"], ISSUER);
 }
 
 /// A third-party relying-party library discovers the provider: it fetches the document, checks
@@ -250,28 +245,22 @@ async fn openidconnect_crate_discovers_the_provider() {
 /// The wire format, pinned: a change to the document shows up in review.
 #[tokio::test]
 async fn discovery_document_snapshot() {
-    let server = TestServer::start(RESOURCES).await;
-    let mut doc = server.get_json("/.well-known/openid-configuration").await;
-    let issuer = server.base.clone();
-    // The port is random; pin everything else.
+    let app = TestApp::new(RESOURCES).await;
+    let mut doc = app.discovery().await;
+    // The issuer is the deployment's; pin everything else.
     let text = serde_json::to_string(&doc)
         .unwrap()
-        .replace(&issuer, "http://ISSUER");
+        .replace(ISSUER, "http://ISSUER");
     doc = serde_json::from_str(&text).unwrap();
     insta::assert_json_snapshot!("openid_configuration", doc);
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn head_requests_are_answered_without_body() {
-    let server = TestServer::start("").await;
-    let response = server
-        .http
-        .head(server.url("/.well-known/openid-configuration"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    assert!(response.bytes().await.unwrap().is_empty());
-    server.stop().await;
+    let app = TestApp::new("").await;
+    let response = app
+        .send(Method::HEAD, "/.well-known/openid-configuration", &[], None)
+        .await;
+    assert_eq!(response.status, 200);
+    assert!(response.body.is_empty());
 }

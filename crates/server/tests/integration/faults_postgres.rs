@@ -13,7 +13,7 @@ use serde_json::Value;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
-use crate::support::{TestServer, postgres_url};
+use crate::support::{TestServer, eventually, postgres_url};
 use crate::tokens::{MACHINES, introspect};
 
 /// A TCP relay to PostgreSQL that can be taken down and brought back.
@@ -82,7 +82,17 @@ struct Attempt {
     body: Value,
 }
 
+/// How many answers of each phase the test waits for: before the outage, during it, and after
+/// the settling time.
+const PER_PHASE: usize = 8;
+
+/// How many of the attempts so far match `which`.
+fn count(attempts: &Mutex<Vec<Attempt>>, which: impl Fn(&Attempt) -> bool) -> usize {
+    attempts.lock().unwrap().iter().filter(|a| which(a)).count()
+}
+
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::disallowed_methods)] // times the outage and each answer in real time
 async fn rel05_postgres_outage_gives_quick_503s_and_service_resumes() {
     let direct = url::Url::parse(&postgres_url().await).unwrap();
     let target: SocketAddr = format!(
@@ -98,11 +108,11 @@ async fn rel05_postgres_outage_gives_quick_503s_and_service_resumes() {
     let server = Arc::new(TestServer::start_on(via_relay.as_str(), MACHINES).await);
 
     let stop = Arc::new(AtomicBool::new(false));
+    let attempts: Arc<Mutex<Vec<Attempt>>> = Arc::default();
     let mut load = tokio::task::JoinSet::new();
     for _ in 0..4 {
-        let (server, stop) = (server.clone(), stop.clone());
+        let (server, stop, attempts) = (server.clone(), stop.clone(), attempts.clone());
         load.spawn(async move {
-            let mut attempts = vec![];
             while !stop.load(Ordering::SeqCst) {
                 let sent = Instant::now();
                 let response = server
@@ -116,26 +126,41 @@ async fn rel05_postgres_outage_gives_quick_503s_and_service_resumes() {
                     .expect("an answer, never a hang or a closed connection");
                 let status = response.status().as_u16();
                 let retry_after = response.headers().contains_key("retry-after");
-                attempts.push(Attempt {
+                let took = sent.elapsed();
+                let body = response.json().await.unwrap();
+                attempts.lock().unwrap().push(Attempt {
                     sent,
-                    took: sent.elapsed(),
+                    took,
                     status,
                     retry_after,
-                    body: response.json().await.unwrap(),
+                    body,
                 });
             }
-            attempts
         });
     }
-    tokio::time::sleep(Duration::from_millis(1_000)).await;
+    eventually("tokens before the outage", || {
+        let n = count(&attempts, |a| a.status == 200);
+        async move { n >= PER_PHASE }
+    })
+    .await;
     let went_down = Instant::now();
     relay.down();
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    eventually("503s during the outage", || {
+        let n = count(&attempts, |a| a.sent > went_down && a.status == 503);
+        async move { n >= PER_PHASE }
+    })
+    .await;
     let came_back = Instant::now();
     relay.up();
-    tokio::time::sleep(Duration::from_millis(3_500)).await;
+    let settled = came_back + Duration::from_secs(2);
+    eventually("answers after the settling time", || {
+        let n = count(&attempts, |a| a.sent > settled);
+        async move { n >= PER_PHASE }
+    })
+    .await;
     stop.store(true, Ordering::SeqCst);
-    let attempts: Vec<Attempt> = load.join_all().await.into_iter().flatten().collect();
+    load.join_all().await;
+    let attempts = std::mem::take(&mut *attempts.lock().unwrap());
 
     let slowest = attempts.iter().map(|a| a.took).max().unwrap();
     let during = attempts
@@ -143,7 +168,6 @@ async fn rel05_postgres_outage_gives_quick_503s_and_service_resumes() {
         .filter(|a| a.sent > went_down && a.sent < came_back)
         .collect::<Vec<_>>();
     let refused = during.iter().filter(|a| a.status == 503).count();
-    let settled = came_back + Duration::from_secs(2);
     let after = attempts
         .iter()
         .filter(|a| a.sent > settled)
@@ -154,8 +178,9 @@ async fn rel05_postgres_outage_gives_quick_503s_and_service_resumes() {
         .map(|a| a.sent - came_back)
         .min();
     eprintln!(
-        "REL-05: {} requests; during the 2.5 s outage {} of {} got 503; slowest answer {slowest:?}; first 200 {first_ok_after:?} after PostgreSQL came back; {} requests after the 2 s settling time",
+        "REL-05: {} requests; during the {:?} outage {} of {} got 503; slowest answer {slowest:?}; first 200 {first_ok_after:?} after PostgreSQL came back; {} requests after the 2 s settling time",
         attempts.len(),
+        came_back - went_down,
         refused,
         during.len(),
         after.len()

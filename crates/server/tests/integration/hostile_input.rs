@@ -5,19 +5,22 @@ use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::time::Duration;
 
+use axum::http::Method;
+
+use crate::harness::{TestApp, TestResponse};
 use crate::support::TestServer;
 
-async fn assert_json_4xx(response: reqwest::Response) -> serde_json::Value {
-    let status = response.status();
+fn assert_json_4xx(response: &TestResponse) -> serde_json::Value {
+    let status = response.status;
     assert!(status.is_client_error(), "expected 4xx, got {status}");
     assert!(
-        response.headers()["content-type"]
+        response.headers["content-type"]
             .to_str()
             .unwrap()
             .starts_with("application/json"),
         "error bodies are JSON"
     );
-    let body: serde_json::Value = response.json().await.unwrap();
+    let body: serde_json::Value = response.json();
     assert!(
         body["error"].is_string() && body["error_description"].is_string(),
         "{body}"
@@ -39,7 +42,7 @@ fn raw_exchange(base: &str, request: &[u8]) -> String {
 
 #[tokio::test]
 async fn unknown_paths_get_json_404() {
-    let server = TestServer::start("").await;
+    let app = TestApp::new("").await;
     for path in [
         "/nope",
         "/..%2f..%2fetc%2fpasswd",
@@ -47,47 +50,44 @@ async fn unknown_paths_get_json_404() {
         "/.well-known/openid-configuration/extra",
         "/end_session/extra",
     ] {
-        let response = server.http.get(server.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), 404, "{path}");
-        assert_eq!(assert_json_4xx(response).await["error"], "not_found");
+        let response = app.get(path).await;
+        assert_eq!(response.status, 404, "{path}");
+        assert_eq!(assert_json_4xx(&response)["error"], "not_found");
     }
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn wrong_methods_get_json_405() {
-    let server = TestServer::start("").await;
+    let app = TestApp::new("").await;
     for path in [
         "/.well-known/openid-configuration",
         "/.well-known/jwks.json",
         "/readyz",
     ] {
-        let response = server.http.delete(server.url(path)).send().await.unwrap();
-        assert_eq!(response.status(), 405, "{path}");
-        assert!(response.headers().contains_key("allow"));
-        assert_json_4xx(response).await;
+        let response = app.send(Method::DELETE, path, &[], None).await;
+        assert_eq!(response.status, 405, "{path}");
+        assert!(response.headers.contains_key("allow"));
+        assert_json_4xx(&response);
     }
-    server.stop().await;
 }
 
 #[tokio::test]
 async fn oversized_body_is_refused() {
-    let server = TestServer::start("").await;
-    let response = server
-        .http
-        .post(server.url("/.well-known/openid-configuration"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(vec![b'a'; 1024 * 1024])
-        .send()
-        .await
-        .unwrap();
+    let app = TestApp::new("").await;
+    let response = app
+        .send(
+            Method::POST,
+            "/.well-known/openid-configuration",
+            &[("content-type", "application/x-www-form-urlencoded")],
+            Some(vec![b'a'; 1024 * 1024]),
+        )
+        .await;
     assert!(
-        matches!(response.status().as_u16(), 405 | 413),
+        matches!(response.status.as_u16(), 405 | 413),
         "{}",
-        response.status()
+        response.status
     );
-    assert_json_4xx(response).await;
-    server.stop().await;
+    assert_json_4xx(&response);
 }
 
 #[tokio::test]
@@ -107,7 +107,7 @@ async fn long_uri_and_huge_headers_are_refused_not_crashed() {
         .await
         .unwrap();
     assert_eq!(response.status(), 431);
-    assert_json_4xx(response).await;
+    assert_json_4xx(&TestResponse::read(response).await);
     // Far above: refused by the HTTP parser itself or with 431; never accepted.
     let huge = "x".repeat(1024 * 1024);
     if let Ok(response) = server
@@ -175,6 +175,7 @@ async fn garbage_on_the_wire_gets_400_and_server_survives() {
 /// Slowloris: a client that never finishes its headers, or idles on a keep-alive connection,
 /// is disconnected after `http.header_read_timeout`, and others are served meanwhile.
 #[tokio::test]
+#[allow(clippy::disallowed_methods)] // measures when the server lets go of a connection
 async fn slow_and_idle_connections_are_closed() {
     let server = TestServer::start("[http]\nheader_read_timeout = 1\n").await;
     let addr = server.base.trim_start_matches("http://").to_string();
@@ -221,55 +222,34 @@ async fn slow_and_idle_connections_are_closed() {
 
 #[tokio::test]
 async fn every_response_has_request_id_and_nosniff() {
-    let server = TestServer::start("").await;
+    let app = TestApp::new("").await;
     for path in ["/healthz", "/nope", "/.well-known/jwks.json"] {
-        let response = server.http.get(server.url(path)).send().await.unwrap();
-        assert!(response.headers().contains_key("x-request-id"), "{path}");
-        assert_eq!(response.headers()["x-content-type-options"], "nosniff");
+        let response = app.get(path).await;
+        assert!(response.headers.contains_key("x-request-id"), "{path}");
+        assert_eq!(response.headers["x-content-type-options"], "nosniff");
     }
     // A caller's request id is kept, so logs can be correlated across services.
-    let response = server
-        .http
-        .get(server.url("/healthz"))
-        .header("x-request-id", "trace-123")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.headers()["x-request-id"], "trace-123");
-    server.stop().await;
+    let response = app
+        .send(
+            Method::GET,
+            "/healthz",
+            &[("x-request-id", "trace-123")],
+            None,
+        )
+        .await;
+    assert_eq!(response.headers["x-request-id"], "trace-123");
 }
 
 #[tokio::test]
 async fn readiness_fails_first_when_shutting_down() {
-    let server = TestServer::start("").await;
-    assert_eq!(
-        server
-            .http
-            .get(server.url("/readyz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    server
-        .running
-        .state
+    let app = TestApp::new("").await;
+    assert_eq!(app.get("/readyz").await.status, 200);
+    app.state
         .readiness
         .shutting_down
         .store(true, std::sync::atomic::Ordering::SeqCst);
-    let response = server.http.get(server.url("/readyz")).send().await.unwrap();
-    assert_eq!(response.status(), 503);
+    let response = app.get("/readyz").await;
+    assert_eq!(response.status, 503);
     // Liveness is unaffected.
-    assert_eq!(
-        server
-            .http
-            .get(server.url("/healthz"))
-            .send()
-            .await
-            .unwrap()
-            .status(),
-        200
-    );
-    server.stop().await;
+    assert_eq!(app.get("/healthz").await.status, 200);
 }

@@ -4,19 +4,32 @@
 //! refetches on an unknown kid).
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use tessera_validation::{TokenValidator, ValidationConfig};
 
-use crate::support::{TestServer, config_text, run_cli, sqlite_url, write_file};
+use crate::support::{TestServer, config_text, eventually, run_cli, sqlite_url, write_file};
 use crate::tokens::{MACHINES, client_credentials};
 
 fn kid(token: &str) -> String {
     jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
 }
 
+async fn published_kids(server: &TestServer) -> Vec<String> {
+    server.get_json("/.well-known/jwks.json").await["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// Tokens the load gets from each key before the test moves on.
+const TOKENS_PER_KEY: usize = 20;
+
 #[tokio::test(flavor = "multi_thread")]
+#[allow(clippy::disallowed_methods)] // orders real events: publication before first signature
 async fn rel08_key_rotation_under_load_breaks_no_token() {
     let server = Arc::new(TestServer::start(MACHINES).await);
     let dir = server.dir.as_ref().unwrap().path().to_path_buf();
@@ -35,9 +48,13 @@ async fn rel08_key_rotation_under_load_breaks_no_token() {
         .unwrap();
 
     let stop = Arc::new(AtomicBool::new(false));
+    // Tokens issued so far by the old key and by another one.
+    let (by_old_count, by_new_count) =
+        (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
     let mut load = tokio::task::JoinSet::new();
     for _ in 0..4 {
-        let (server, stop) = (server.clone(), stop.clone());
+        let (server, stop, old_kid) = (server.clone(), stop.clone(), old_kid.clone());
+        let (by_old_count, by_new_count) = (by_old_count.clone(), by_new_count.clone());
         load.spawn(async move {
             let mut issued = vec![];
             while !stop.load(Ordering::SeqCst) {
@@ -48,6 +65,12 @@ async fn rel08_key_rotation_under_load_breaks_no_token() {
                     "a token request failed during the rotation: {body}"
                 );
                 let token = body["access_token"].as_str().unwrap().to_string();
+                let counter = if kid(&token) == old_kid {
+                    &by_old_count
+                } else {
+                    &by_new_count
+                };
+                counter.fetch_add(1, Ordering::SeqCst);
                 issued.push((Instant::now(), token));
             }
             issued
@@ -73,7 +96,12 @@ async fn rel08_key_rotation_under_load_breaks_no_token() {
         })
     };
 
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    eventually("tokens signed by the old key", || {
+        let n = by_old_count.load(Ordering::SeqCst);
+        async move { n >= TOKENS_PER_KEY }
+    })
+    .await;
+    let before = published_kids(&server).await;
     let out = run_cli(
         &cli_config,
         &[
@@ -93,11 +121,24 @@ async fn rel08_key_rotation_under_load_breaks_no_token() {
         String::from_utf8_lossy(&out.stderr)
     );
     // The server's clock is fixed: move it past the new key's activation (the CLI stamped it
-    // with the real clock, 2 s ahead) once the key has had time to be published.
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    // with the real clock, 2 s ahead) once the key is published.
+    eventually("the new key to be published", || {
+        let (server, before) = (server.clone(), before.clone());
+        async move {
+            published_kids(&server)
+                .await
+                .iter()
+                .any(|k| !before.contains(k))
+        }
+    })
+    .await;
     server.clock.advance(3);
     // Run until the new key has been signing for a while.
-    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    eventually("tokens signed by the new key", || {
+        let n = by_new_count.load(Ordering::SeqCst);
+        async move { n >= TOKENS_PER_KEY }
+    })
+    .await;
     stop.store(true, Ordering::SeqCst);
     let issued: Vec<(Instant, String)> = load.join_all().await.into_iter().flatten().collect();
     let first_seen = watcher.await.unwrap();
@@ -135,12 +176,7 @@ async fn rel08_key_rotation_under_load_breaks_no_token() {
             .unwrap_or_else(|e| panic!("a token of kid {} does not validate: {e:?}", kid(token)));
     }
     // The old key is still published, so its tokens validate until they expire.
-    let kids: Vec<String> = server.get_json("/.well-known/jwks.json").await["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|k| k["kid"].as_str().unwrap().to_string())
-        .collect();
+    let kids = published_kids(&server).await;
     assert!(
         kids.contains(&old_kid) && kids.contains(&new_kid),
         "{kids:?}"

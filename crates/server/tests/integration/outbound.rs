@@ -9,7 +9,8 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::routing::post;
 
 use crate::browser::Browser;
-use crate::signin::{VERIFIER, authorize_url, post_token, redeem};
+use crate::flows::{SignIn, sign_in};
+use crate::signin::post_token;
 use crate::support::{TestServer, config_text, run_cli, sqlite_url, write_file};
 
 /// A loopback listener that counts connections and answers nothing.
@@ -87,21 +88,22 @@ password = "alice-password"
 "#;
 
 /// Signs in to each client in one browser session; returns the token responses.
-async fn sign_in(server: &TestServer, clients: &[&str]) -> Vec<serde_json::Value> {
+async fn sign_in_to(server: &TestServer, clients: &[&str]) -> Vec<serde_json::Value> {
     let browser = Browser::new(&server.base);
     let mut out = Vec::new();
     for id in clients {
         let cb = format!("https://{id}.example/cb");
-        let url = authorize_url(server, id, &cb, "&scope=openid+offline_access");
-        let code = browser
-            .authorize(&url, "alice", "alice-password")
-            .await
-            .param("code")
-            .unwrap();
         let secret = format!("{id}-secret");
-        let (status, body) = redeem(server, (id, &secret), &cb, &code, Some(VERIFIER)).await;
-        assert_eq!(status, 200, "{body}");
-        out.push(body);
+        let how = SignIn {
+            nonce: None,
+            ..SignIn::new(
+                (id, &secret),
+                &cb,
+                "openid+offline_access",
+                ("alice", "alice-password"),
+            )
+        };
+        out.push(sign_in(server, &browser, how).await.tokens);
     }
     out
 }
@@ -134,7 +136,7 @@ async fn sec57_cve11_a_name_resolving_to_loopback_gets_no_request() {
         client("rp", &format!("http://localhost:{port}/logout"))
     );
     let server = TestServer::start(&extra).await;
-    sign_in(&server, &["rp"]).await;
+    sign_in_to(&server, &["rp"]).await;
     let report = end_sessions(&server, &extra);
     assert!(
         report.contains("back-channel logout delivered to 0 of 1 client(s)"),
@@ -156,7 +158,7 @@ async fn sec57_cve12_no_redirects_and_no_request_time_urls() {
         client("plain", &format!("http://127.0.0.1:{rp_port}/logout")),
     );
     let server = TestServer::start(&extra).await;
-    let tokens = sign_in(&server, &["jumpy", "plain"]).await;
+    let tokens = sign_in_to(&server, &["jumpy", "plain"]).await;
     // Keycloak's CVE-2026-4874: a value sent on refresh ended up in the logout URL.
     let refresh_token = tokens[1]["refresh_token"].as_str().unwrap();
     let (status, body) = post_token(

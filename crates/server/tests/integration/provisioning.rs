@@ -5,6 +5,7 @@
 use std::sync::Arc;
 
 use tessera_core::{Clock as _, FixedClock, SystemClock};
+use tessera_server::clock::{Clocks, SystemMonotonicClock};
 use tessera_server::config::load_str;
 use tessera_server::serve::start;
 
@@ -25,9 +26,12 @@ async fn disabled_and_removed_users_are_applied_before_the_server_listens() {
     init();
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
-    let clock = Arc::new(FixedClock::new(SystemClock.now()));
+    let clocks = Clocks {
+        wall: Arc::new(FixedClock::new(SystemClock.now())),
+        monotonic: Arc::new(SystemMonotonicClock),
+    };
     let config = |extra: &str| load_str(&config_text(free_port(), &url, extra), false).unwrap();
-    let first = start(config(USERS), clock.clone()).await.unwrap();
+    let first = start(config(USERS), clocks.clone()).await.unwrap();
     let store = first.state.store.clone();
     let carol = store.find_user_by_username("carol").await.unwrap().unwrap();
     first.shutdown().await.unwrap();
@@ -47,7 +51,7 @@ username = "dave"
 password = "dave-password"
 "#,
         ),
-        clock.clone(),
+        clocks,
     )
     .await
     .unwrap();
@@ -71,7 +75,8 @@ password = "dave-password"
 #[tokio::test]
 async fn disabling_a_user_in_the_configuration_ends_what_they_hold() {
     use crate::browser::Browser;
-    use crate::signin::{PEOPLE, refresh, sign_in};
+    use crate::flows::{SignIn, sign_in};
+    use crate::signin::{PEOPLE, refresh};
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
     let server = crate::support::TestServer::start_on(&url, PEOPLE).await;
@@ -79,12 +84,15 @@ async fn disabling_a_user_in_the_configuration_ends_what_they_hold() {
     let tokens = sign_in(
         &server,
         &browser,
-        ("web", "web-secret"),
-        "https://web.example/cb",
-        "openid+offline_access",
-        ("bob", "bob-password"),
+        SignIn::new(
+            ("web", "web-secret"),
+            "https://web.example/cb",
+            "openid+offline_access",
+            ("bob", "bob-password"),
+        ),
     )
-    .await;
+    .await
+    .tokens;
     server.stop().await;
     let disabled = PEOPLE.replace(
         "password = \"bob-password\"",

@@ -5,7 +5,8 @@
 use serde_json::Value;
 
 use crate::browser::Browser;
-use crate::signin::{PEOPLE, refresh, sign_in};
+use crate::flows::{SignIn, sign_in};
+use crate::signin::{PEOPLE, refresh};
 use crate::support::{TestServer, sqlite_url};
 
 const SPA_CB: &str = "http://127.0.0.1:7777/cb";
@@ -16,12 +17,15 @@ async fn spa_tokens(server: &TestServer) -> Value {
     sign_in(
         server,
         &browser,
-        ("spa", ""),
-        SPA_CB,
-        "openid+profile+offline_access",
-        ("bob", "bob-password"),
+        SignIn::new(
+            ("spa", ""),
+            SPA_CB,
+            "openid+profile+offline_access",
+            ("bob", "bob-password"),
+        ),
     )
     .await
+    .tokens
 }
 
 async fn userinfo_status(server: &TestServer, access: &str) -> u16 {

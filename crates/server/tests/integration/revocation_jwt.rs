@@ -9,7 +9,8 @@ use tessera_core::model::Source;
 use tessera_core::store::ClientStore as _;
 
 use crate::browser::Browser;
-use crate::signin::{PEOPLE, VERIFIER, authorize_url, jwt_claims, redeem, refresh, sign_in};
+use crate::flows::{SignIn, sign_in};
+use crate::signin::{PEOPLE, VERIFIER, authorize_url, jwt_claims, redeem, refresh};
 use crate::support::TestServer;
 use crate::tokens::{client_credentials, post_form};
 
@@ -74,12 +75,10 @@ async fn web_tokens(server: &TestServer, user: (&str, &str)) -> Value {
     sign_in(
         server,
         &browser,
-        WEB,
-        WEB_CB,
-        "openid+profile+offline_access",
-        user,
+        SignIn::new(WEB, WEB_CB, "openid+profile+offline_access", user),
     )
     .await
+    .tokens
 }
 
 /// RFC 6749 §4.1.2, SEC-14: a replayed code revokes the JWT access token issued from it.
@@ -209,12 +208,15 @@ async fn sec26_tokens_of_a_disabled_or_deleted_user_are_inactive() {
         &sign_in(
             &server,
             &browser,
-            ("spa", ""),
-            SPA_CB,
-            "openid+profile+offline_access",
-            ("bob", "bob-password"),
+            SignIn::new(
+                ("spa", ""),
+                SPA_CB,
+                "openid+profile+offline_access",
+                ("bob", "bob-password"),
+            ),
         )
-        .await,
+        .await
+        .tokens,
         "access_token",
     );
     assert!(!reference.contains('.'), "a reference token");
@@ -287,12 +289,15 @@ async fn signing_out_ends_the_jwt_access_tokens_of_the_session() {
     let tokens = sign_in(
         &server,
         &browser,
-        WEB,
-        WEB_CB,
-        "openid+offline_access",
-        ("alice", "alice-password"),
+        SignIn::new(
+            WEB,
+            WEB_CB,
+            "openid+offline_access",
+            ("alice", "alice-password"),
+        ),
     )
-    .await;
+    .await
+    .tokens;
     let access = text(&tokens, "access_token");
     assert_eq!(
         jwt_claims(&access)["sid"],

@@ -10,6 +10,7 @@ use openidconnect::{
 use serde_json::Value;
 
 use crate::browser::{Browser, Landing};
+use crate::flows::{SignIn, sign_in};
 use crate::support::{TestServer, oidc_http};
 
 /// Clients and users of the sign-in tests.
@@ -146,28 +147,6 @@ pub fn jwt_claims(token: &str) -> Value {
             .unwrap(),
     )
     .unwrap()
-}
-
-/// Signs `user` in to `client` and returns the token response.
-pub async fn sign_in(
-    server: &TestServer,
-    browser: &Browser,
-    client: (&str, &str),
-    redirect: &str,
-    scope: &str,
-    user: (&str, &str),
-) -> Value {
-    let url = authorize_url(
-        server,
-        client.0,
-        redirect,
-        &format!("&scope={scope}&nonce=n-1"),
-    );
-    let landing = browser.authorize(&url, user.0, user.1).await;
-    let code = landing.param("code").expect("a code");
-    let (status, body) = redeem(server, client, redirect, &code, Some(VERIFIER)).await;
-    assert_eq!(status, 200, "{body}");
-    body
 }
 
 #[tokio::test]
@@ -308,12 +287,15 @@ async fn a_second_client_signs_in_without_a_second_login() {
     let first = sign_in(
         &server,
         &browser,
-        ("web", "web-secret"),
-        "https://web.example/cb",
-        "openid",
-        ("alice", "alice-password"),
+        SignIn::new(
+            ("web", "web-secret"),
+            "https://web.example/cb",
+            "openid",
+            ("alice", "alice-password"),
+        ),
     )
-    .await;
+    .await
+    .tokens;
     // Single sign-on: no login page, and `other` asks no consent.
     let url = authorize_url(
         &server,
@@ -392,12 +374,15 @@ async fn public_client_with_reference_tokens_refreshes() {
     let tokens = sign_in(
         &server,
         &browser,
-        ("spa", ""),
-        "http://127.0.0.1:7777/cb",
-        "openid+profile+offline_access",
-        ("bob", "bob-password"),
+        SignIn::new(
+            ("spa", ""),
+            "http://127.0.0.1:7777/cb",
+            "openid+profile+offline_access",
+            ("bob", "bob-password"),
+        ),
     )
-    .await;
+    .await
+    .tokens;
     let access = tokens["access_token"].as_str().unwrap();
     assert_eq!(access.len(), 43, "a reference token");
     let info: Value = server
@@ -495,12 +480,15 @@ async fn narrowing_the_scope_narrows_the_audience() {
     let tokens = sign_in(
         &server,
         &browser,
-        ("web", "web-secret"),
-        "https://web.example/cb",
-        "openid+offline_access+api1.read",
-        ("alice", "alice-password"),
+        SignIn::new(
+            ("web", "web-secret"),
+            "https://web.example/cb",
+            "openid+offline_access+api1.read",
+            ("alice", "alice-password"),
+        ),
     )
-    .await;
+    .await
+    .tokens;
     assert_eq!(
         jwt_claims(tokens["access_token"].as_str().unwrap())["aud"],
         "urn:api1"

@@ -5,28 +5,29 @@
 use serde_json::Value;
 
 use crate::browser::{Browser, Landing};
-use crate::signin::{PEOPLE, VERIFIER, authorize_url, jwt_claims, redeem};
+use crate::flows::{SignIn, sign_in};
+use crate::signin::{PEOPLE, VERIFIER, authorize_url, jwt_claims};
 use crate::support::TestServer;
 
 const SPA_CB: &str = "http://127.0.0.1:7777/cb";
 
-/// Signs `user` in on `browser` (a login page is expected); returns the token response and the
-/// login page's URL.
-async fn sign_in(server: &TestServer, browser: &Browser, user: (&str, &str)) -> (Value, String) {
-    let url = authorize_url(server, "spa", SPA_CB, "&scope=openid+profile&nonce=n");
-    let page = browser.open(&url).await;
-    let Landing::Page { url: login_url, .. } = &page else {
-        panic!("expected the login page, got a redirect: single sign-on survived the sign-out");
+/// Signs `user` in to `spa` on `browser` (a login page is expected); returns the token response
+/// and the login page's URL.
+async fn sign_in_to_spa(
+    server: &TestServer,
+    browser: &Browser,
+    user: (&str, &str),
+) -> (Value, String) {
+    let how = SignIn {
+        nonce: Some("n"),
+        remember_consent: false,
+        ..SignIn::new(("spa", ""), SPA_CB, "openid+profile", user)
     };
-    assert!(page.is_login(), "{login_url}");
-    let mut landing = browser.login(&page, user.0, user.1).await;
-    if landing.is_consent() {
-        landing = browser.allow(&landing, false).await;
-    }
-    let code = landing.param("code").expect("a code");
-    let (status, body) = redeem(server, ("spa", ""), SPA_CB, &code, Some(VERIFIER)).await;
-    assert_eq!(status, 200, "{body}");
-    (body, login_url.clone())
+    let signed_in = sign_in(server, browser, how).await;
+    let login_url = signed_in.login_page.unwrap_or_else(|| {
+        panic!("expected the login page, got a redirect: single sign-on survived the sign-out")
+    });
+    (signed_in.tokens, login_url)
 }
 
 async fn userinfo_name(server: &TestServer, tokens: &Value) -> String {
@@ -65,7 +66,7 @@ fn assert_opaque(cookies: &[(String, String)], secrets: &[&str]) {
 async fn cve09_cve17_the_next_user_on_a_browser_gets_only_their_own_session() {
     let server = TestServer::start(PEOPLE).await;
     let browser = Browser::new(&server.base);
-    let (alice, alice_login) = sign_in(&server, &browser, ("alice", "alice-password")).await;
+    let (alice, alice_login) = sign_in_to_spa(&server, &browser, ("alice", "alice-password")).await;
     let alice_cookies = browser.cookies();
     assert_opaque(&alice_cookies, &["alice", "spa", "Alice", VERIFIER]);
     let alice_sid = jwt_claims(alice["id_token"].as_str().unwrap())["sid"].clone();
@@ -80,7 +81,7 @@ async fn cve09_cve17_the_next_user_on_a_browser_gets_only_their_own_session() {
     assert!(matches!(page, Landing::Page { status, .. } if status == 200));
 
     // Bob signs in on the same browser.
-    let (bob, bob_login) = sign_in(&server, &browser, ("bob", "bob-password")).await;
+    let (bob, bob_login) = sign_in_to_spa(&server, &browser, ("bob", "bob-password")).await;
     let bob_cookies = browser.cookies();
     assert_opaque(&bob_cookies, &["bob", "spa", "Bob", VERIFIER]);
     let (a, b) = (
@@ -146,7 +147,7 @@ async fn browser_binding_is_only_what_the_server_issued_and_renewed_at_sign_in()
 async fn signing_in_over_another_users_session_ends_it() {
     let server = TestServer::start(PEOPLE).await;
     let browser = Browser::new(&server.base);
-    let (alice, _) = sign_in(&server, &browser, ("alice", "alice-password")).await;
+    let (alice, _) = sign_in_to_spa(&server, &browser, ("alice", "alice-password")).await;
     assert_eq!(userinfo_name(&server, &alice).await, "Alice Smith");
     let url = authorize_url(&server, "spa", SPA_CB, "&scope=openid+profile&prompt=login");
     let page = browser.open(&url).await;
@@ -216,7 +217,7 @@ async fn the_session_another_user_signs_in_over_is_logged_out_at_its_clients() {
 async fn a_sign_out_can_be_confirmed_with_an_old_browser_binding() {
     let server = TestServer::start(PEOPLE).await;
     let browser = Browser::new(&server.base);
-    sign_in(&server, &browser, ("alice", "alice-password")).await;
+    sign_in_to_spa(&server, &browser, ("alice", "alice-password")).await;
     let base = reqwest::Url::parse(&server.base).unwrap();
     browser.jar.add_cookie_str(
         "tessera-browser=old-plain-value-of-an-earlier-version",

@@ -4,9 +4,8 @@
 use reqwest::header::LOCATION;
 
 use crate::browser::{Browser, Landing};
-use crate::signin::{
-    PEOPLE, VERIFIER, authorize_url, jwt_claims, post_token, redeem, refresh, sign_in,
-};
+use crate::flows::{SignIn, sign_in};
+use crate::signin::{PEOPLE, VERIFIER, authorize_url, jwt_claims, post_token, redeem, refresh};
 use crate::support::TestServer;
 
 const WEB: (&str, &str) = ("web", "web-secret");
@@ -325,7 +324,13 @@ async fn max_age_forces_a_login_when_the_last_one_is_older() {
 async fn sec44_cve25_id_token_hint_names_the_user() {
     let server = TestServer::start(PEOPLE).await;
     let browser = Browser::new(&server.base);
-    let alice = sign_in(&server, &browser, OTHER, OTHER_CB, "openid", ALICE).await;
+    let alice = sign_in(
+        &server,
+        &browser,
+        SignIn::new(OTHER, OTHER_CB, "openid", ALICE),
+    )
+    .await
+    .tokens;
     let hint = alice["id_token"].as_str().unwrap();
     let with_hint = |client: &str, cb: &str, hint: &str| {
         authorize_url(
@@ -348,12 +353,15 @@ async fn sec44_cve25_id_token_hint_names_the_user() {
     let web = sign_in(
         &server,
         &browser,
-        ("web", "web-secret"),
-        "https://web.example/cb",
-        "openid",
-        ALICE,
+        SignIn::new(
+            ("web", "web-secret"),
+            "https://web.example/cb",
+            "openid",
+            ALICE,
+        ),
     )
-    .await;
+    .await
+    .tokens;
     let web_hint = web["id_token"].as_str().unwrap();
     assert_eq!(
         redirected_error(&browser.open(&with_hint("other", OTHER_CB, web_hint)).await),
@@ -373,10 +381,7 @@ async fn sec44_cve25_id_token_hint_names_the_user() {
     sign_in(
         &server,
         &bob,
-        OTHER,
-        OTHER_CB,
-        "openid",
-        ("bob", "bob-password"),
+        SignIn::new(OTHER, OTHER_CB, "openid", ("bob", "bob-password")),
     )
     .await;
     let url = authorize_url(

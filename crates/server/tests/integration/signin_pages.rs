@@ -5,7 +5,8 @@
 use reqwest::header::{LOCATION, SET_COOKIE};
 
 use crate::browser::{Browser, Landing, field};
-use crate::signin::{PEOPLE, authorize_url, sign_in};
+use crate::flows::{SignIn, sign_in};
+use crate::signin::{PEOPLE, authorize_url};
 use crate::support::TestServer;
 
 const OTHER_CB: &str = "https://other.example/cb";
@@ -371,12 +372,15 @@ async fn userinfo_errors_follow_rfc_6750() {
     let tokens = sign_in(
         &server,
         &browser,
-        ("other", "other-secret"),
-        OTHER_CB,
-        "openid+profile",
-        ("alice", "alice-password"),
+        SignIn::new(
+            ("other", "other-secret"),
+            OTHER_CB,
+            "openid+profile",
+            ("alice", "alice-password"),
+        ),
     )
-    .await;
+    .await
+    .tokens;
     let access = tokens["access_token"].as_str().unwrap();
     let url = server.url("/userinfo");
     // No token: a bare challenge.

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tessera_core::{Clock, FixedClock, SystemClock};
+use tessera_server::clock::{Clocks, ManualMonotonicClock};
 use tessera_server::config::load_str;
 use tessera_server::serve::{RunningServer, start};
 
@@ -68,6 +69,9 @@ pub struct TestServer {
     pub running: RunningServer,
     /// The server's clock.
     pub clock: Arc<FixedClock>,
+    /// The clock of the server's in-memory limits (sign-in throttle, parking, introspection
+    /// budget): it stands still until a test moves it.
+    pub monotonic: Arc<ManualMonotonicClock>,
     /// HTTP client.
     pub http: reqwest::Client,
     /// Holds the SQLite file's directory, if any.
@@ -109,11 +113,17 @@ impl TestServer {
         let config =
             load_str(&text, false).unwrap_or_else(|e| panic!("test configuration invalid:\n{e}"));
         let clock = Arc::new(FixedClock::new(SystemClock.now()));
-        let running = start(config, clock.clone()).await.unwrap();
+        let monotonic = Arc::new(ManualMonotonicClock::new());
+        let clocks = Clocks {
+            wall: clock.clone(),
+            monotonic: monotonic.clone(),
+        };
+        let running = start(config, clocks).await.unwrap();
         let server = TestServer {
             base: format!("http://127.0.0.1:{}", running.local_addr.port()),
             running,
             clock,
+            monotonic,
             http: reqwest::Client::new(),
             dir: None,
         };
@@ -122,6 +132,7 @@ impl TestServer {
     }
 
     /// Waits until `/readyz` answers 200.
+    #[allow(clippy::disallowed_methods)] // a real deadline: the server starts in real time
     pub async fn wait_ready(&self) {
         let deadline = Instant::now() + Duration::from_secs(30);
         while Instant::now() < deadline {
@@ -154,6 +165,7 @@ impl TestServer {
 }
 
 /// Polls `check` until it is true or 20 s pass.
+#[allow(clippy::disallowed_methods)] // a real deadline: what is awaited happens in real time
 pub async fn eventually<F, Fut>(what: &str, mut check: F)
 where
     F: FnMut() -> Fut,

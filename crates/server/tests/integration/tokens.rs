@@ -7,6 +7,7 @@ use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, Scope, TokenResponse as _, TokenUrl};
 use serde_json::Value;
 
+use crate::harness::TestApp;
 use crate::support::{TestServer, oidc_http};
 
 pub const MACHINES: &str = r#"
@@ -154,21 +155,17 @@ async fn oauth2_crate_gets_a_verifiable_rfc9068_token() {
 
 #[tokio::test]
 async fn token_response_is_per_rfc6749_section_5_1() {
-    let server = TestServer::start(MACHINES).await;
-    let (status, body, headers) = post_form(
-        &server,
-        "/token",
-        Some(("machine", "machine-secret")),
-        &[("grant_type", "client_credentials")],
-    )
-    .await;
+    let app = TestApp::new(MACHINES).await;
+    let response = app
+        .client_credentials("machine", "machine-secret", &[])
+        .await;
+    let (status, body, headers) = (response.status, response.json(), &response.headers);
     assert_eq!(status, 200);
     assert_eq!(headers["cache-control"], "no-store");
     assert_eq!(headers["pragma"], "no-cache");
     assert_eq!(body["token_type"], "Bearer");
     // Omitted scope: every API scope the client may use; audience: every API offering one.
     assert_eq!(body["scope"], "api1.read api2.read");
-    server.stop().await;
 }
 
 #[tokio::test]

@@ -5,6 +5,7 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{DecodingKey, Validation, decode, decode_header};
 use serde_json::Value;
 
+use crate::harness::TestApp;
 use crate::support::TestServer;
 use crate::tokens::{MACHINES, client_credentials, introspect, post_form};
 
@@ -103,24 +104,24 @@ async fn reference_tokens_introspect_and_revoke() {
 
 #[tokio::test]
 async fn expired_reference_token_is_inactive() {
-    let server = TestServer::start(MACHINES).await;
-    let token = client_credentials(&server, "ref", "ref-secret", &[])
+    let app = TestApp::new(MACHINES).await;
+    let token = app
+        .client_credentials("ref", "ref-secret", &[])
         .await
-        .1["access_token"]
+        .json()["access_token"]
         .as_str()
         .unwrap()
         .to_string();
-    server.clock.advance(299);
+    app.clock.advance(299);
     assert_eq!(
-        introspect(&server, ("urn:api1", "api1-secret"), &token).await["active"],
+        app.introspect(("urn:api1", "api1-secret"), &token).await["active"],
         true
     );
-    server.clock.advance(1);
+    app.clock.advance(1);
     assert_eq!(
-        introspect(&server, ("urn:api1", "api1-secret"), &token).await["active"],
+        app.introspect(("urn:api1", "api1-secret"), &token).await["active"],
         false
     );
-    server.stop().await;
 }
 
 #[tokio::test]
@@ -263,49 +264,56 @@ async fn jwt_introspection_response() {
 /// whatever tokens their callers send, and a limit would let those callers block them.
 #[tokio::test]
 async fn sec35_token_scanning_is_rate_limited_per_client() {
-    let server = TestServer::start(&format!(
+    let app = TestApp::new(&format!(
         "[introspection]\nmax_inactive_per_minute = 5\n{MACHINES}"
     ))
     .await;
-    let (_, body) = client_credentials(&server, "ref", "ref-secret", &[]).await;
+    let body = app
+        .client_credentials("ref", "ref-secret", &[])
+        .await
+        .json();
     let real = body["access_token"].as_str().unwrap().to_string();
     let client = ("ref", "ref-secret");
     // Active answers do not use the budget.
     for _ in 0..10 {
-        assert_eq!(introspect(&server, client, &real).await["active"], true);
+        assert_eq!(app.introspect(client, &real).await["active"], true);
     }
     for i in 0..5 {
-        let answer = introspect(&server, client, &format!("guessed-token-{i}")).await;
+        let answer = app.introspect(client, &format!("guessed-token-{i}")).await;
         assert_eq!(answer["active"], false);
     }
-    let (status, body, headers) = post_form(
-        &server,
-        "/introspect",
-        Some(client),
-        &[("token", real.as_str())],
-    )
-    .await;
+    let response = app
+        .post_form("/introspect", Some(client), &[("token", real.as_str())])
+        .await;
+    let (status, body, headers) = (response.status, response.json(), &response.headers);
     assert_eq!(status, 429, "{body}");
     assert_eq!(body["error"], "temporarily_unavailable");
     let wait: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=60).contains(&wait), "{wait}");
     // No credentials at all: refused, and nothing is looked up.
-    let (status, body, _) =
-        post_form(&server, "/introspect", None, &[("token", real.as_str())]).await;
+    let response = app
+        .post_form("/introspect", None, &[("token", real.as_str())])
+        .await;
+    let (status, body) = (response.status.as_u16(), response.json());
     assert_eq!(
         (status, body["error"].as_str()),
         (401, Some("invalid_client"))
     );
     // Another client still introspects, and an API is never limited.
-    let answer = introspect(&server, ("machine", "machine-secret"), "guessed-token-x").await;
+    let answer = app
+        .introspect(("machine", "machine-secret"), "guessed-token-x")
+        .await;
     assert_eq!(answer["active"], false);
     for i in 0..20 {
         let guess = format!("relayed-token-{i}");
-        let answer = introspect(&server, ("urn:api1", "api1-secret"), &guess).await;
+        let answer = app.introspect(("urn:api1", "api1-secret"), &guess).await;
         assert_eq!(answer["active"], false);
     }
     assert_eq!(
-        introspect(&server, ("urn:api1", "api1-secret"), &real).await["active"],
+        app.introspect(("urn:api1", "api1-secret"), &real).await["active"],
         true
     );
+    // A minute after the client's first inactive answer, its budget is back.
+    app.monotonic.advance(std::time::Duration::from_secs(60));
+    assert_eq!(app.introspect(client, &real).await["active"], true);
 }

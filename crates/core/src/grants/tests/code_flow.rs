@@ -31,28 +31,16 @@ pub(super) struct World {
 }
 
 fn client(id: &str) -> Client {
-    Client {
-        client_id: id.into(),
-        client_name: None,
-        secret_digests: vec![],
-        grant_types: vec![GRANT_TYPE.into()],
-        redirect_uris: vec![REDIRECT.into()],
-        post_logout_redirect_uris: vec![],
-        allowed_scopes: vec!["openid".into()],
-        require_pkce: true,
-        require_consent: false,
-        access_token_type: AccessTokenType::Reference,
-        access_token_lifetime: 300,
-        identity_token_lifetime: 300,
-        refresh_token_sliding_lifetime: 3_600,
-        refresh_token_absolute_lifetime: 7_200,
-        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
-        jwks: vec![],
-        enabled: true,
-        always_include_user_claims_in_id_token: false,
-        logout: Default::default(),
-        ..Client::default()
-    }
+    Client::builder(id)
+        .grant_types(&[GRANT_TYPE])
+        .redirect_uris(&[REDIRECT])
+        .scopes(&["openid"])
+        .consent(false)
+        .access_token_type(AccessTokenType::Reference)
+        .lifetimes(300, 300)
+        .refresh_lifetimes(3_600, 7_200)
+        .auth_method(TokenEndpointAuthMethod::ClientSecretBasic)
+        .build()
 }
 
 fn refreshing(mut c: Client) -> Client {

@@ -54,28 +54,16 @@ macro_rules! store_conformance_tests {
 }
 
 fn client(id: &str) -> Client {
-    Client {
-        client_id: id.into(),
-        client_name: Some(format!("Client {id}")),
-        secret_digests: vec!["digest-1".into()],
-        grant_types: vec!["client_credentials".into()],
-        redirect_uris: vec![],
-        post_logout_redirect_uris: vec![],
-        allowed_scopes: vec!["api1.read".into()],
-        require_pkce: true,
-        require_consent: false,
-        access_token_type: AccessTokenType::Jwt,
-        access_token_lifetime: 3600,
-        identity_token_lifetime: 300,
-        refresh_token_sliding_lifetime: 3_600,
-        refresh_token_absolute_lifetime: 7_200,
-        token_endpoint_auth_method: TokenEndpointAuthMethod::ClientSecretBasic,
-        jwks: vec![],
-        enabled: true,
-        always_include_user_claims_in_id_token: false,
-        logout: Default::default(),
-        ..Client::default()
-    }
+    Client::builder(id)
+        .name(&format!("Client {id}"))
+        .secret_digests(&["digest-1"])
+        .grant_types(&["client_credentials"])
+        .scopes(&["api1.read"])
+        .consent(false)
+        .lifetimes(3_600, 300)
+        .refresh_lifetimes(3_600, 7_200)
+        .auth_method(TokenEndpointAuthMethod::ClientSecretBasic)
+        .build()
 }
 
 pub(super) fn grant(digest: &str, kind: &str, family: Option<&str>, expires_at: i64) -> Grant {

@@ -103,7 +103,7 @@ pub async fn login_submit(
     let device = known_device(&state, &headers, username);
     let attempt = match state
         .throttle
-        .begin(username, address, device, std::time::Instant::now())
+        .begin(username, address, device, state.monotonic.now())
     {
         Ok(attempt) => attempt,
         Err(wait) => {

@@ -128,7 +128,7 @@ pub async fn park_post(
     } else {
         state
             .parking
-            .admit(address, Instant::now())
+            .admit(address, state.monotonic.now())
             .err()
             .map(|why| match why {
                 NotParked::Address => "this address parked its share",
@@ -220,11 +220,13 @@ fn expired() -> OAuthError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{ManualMonotonicClock, MonotonicClock as _};
 
     #[test]
     fn parking_is_bounded_per_address_and_overall() {
         let limit = ParkingLimit::default();
-        let t0 = Instant::now();
+        let clock = ManualMonotonicClock::new();
+        let t0 = clock.now();
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         for _ in 0..PER_ADDRESS {
             assert_eq!(limit.admit(Some(a), t0), Ok(()));
@@ -250,6 +252,7 @@ mod tests {
         let fresh: IpAddr = "198.51.100.7".parse().unwrap();
         assert_eq!(limit.admit(Some(fresh), t0), Err(NotParked::Overall));
         // The next window starts afresh.
-        assert_eq!(limit.admit(Some(a), t0 + WINDOW), Ok(()));
+        clock.advance(WINDOW);
+        assert_eq!(limit.admit(Some(a), clock.now()), Ok(()));
     }
 }

@@ -200,6 +200,7 @@ impl Throttle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::{ManualMonotonicClock, MonotonicClock as _};
 
     fn throttle() -> Throttle {
         Throttle::new(LoginPolicy {
@@ -212,7 +213,7 @@ mod tests {
     #[test]
     fn slows_down_after_the_free_failures() {
         let t = throttle();
-        let now = Instant::now();
+        let now = ManualMonotonicClock::new().now();
         let ip: IpAddr = "192.0.2.1".parse().unwrap();
         let begin = |name: &str, ip| t.begin(name, ip, None, now);
         for _ in 0..3 {
@@ -245,7 +246,7 @@ mod tests {
     #[test]
     fn a_known_device_is_not_locked_out_by_others() {
         let t = throttle();
-        let now = Instant::now();
+        let now = ManualMonotonicClock::new().now();
         let attacker: IpAddr = "203.0.113.9".parse().unwrap();
         let home: IpAddr = "198.51.100.1".parse().unwrap();
         for _ in 0..3 {
@@ -280,7 +281,7 @@ mod tests {
     #[test]
     fn keys_are_digests_whatever_the_input() {
         let t = throttle();
-        let now = Instant::now();
+        let now = ManualMonotonicClock::new().now();
         let huge = "x".repeat(60 * 1024);
         for i in 0..50 {
             let _ = t.begin(&format!("{huge}{i}"), None, None, now);
@@ -292,5 +293,35 @@ mod tests {
             std::mem::size_of_val(tables.accounts.keys().next().unwrap()),
             32
         );
+    }
+
+    /// The wait doubles with each failure past the free ones, up to `max_lockout`, and is over
+    /// once that long has passed since the last failure.
+    #[test]
+    fn the_wait_doubles_and_then_runs_out() {
+        let t = throttle();
+        let clock = ManualMonotonicClock::new();
+        let begin = |clock: &ManualMonotonicClock| t.begin("alice", None, None, clock.now());
+        for _ in 0..3 {
+            assert!(begin(&clock).is_ok());
+        }
+        assert_eq!(begin(&clock), Err(Duration::from_secs(1)));
+        clock.advance(Duration::from_millis(400));
+        assert_eq!(begin(&clock), Err(Duration::from_millis(600)));
+        clock.advance(Duration::from_millis(600));
+        assert!(begin(&clock).is_ok(), "the fourth attempt, after the wait");
+        assert_eq!(begin(&clock), Err(Duration::from_secs(2)));
+        // Capped at max_lockout (60 s), however many failures.
+        for _ in 0..10 {
+            clock.advance(Duration::from_secs(60));
+            assert!(begin(&clock).is_ok());
+        }
+        assert_eq!(begin(&clock), Err(Duration::from_secs(60)));
+        // Forgotten an hour after the last failure: the free attempts again.
+        clock.advance(FORGET_AFTER + Duration::from_secs(1));
+        for _ in 0..3 {
+            assert!(begin(&clock).is_ok());
+        }
+        assert!(begin(&clock).is_err());
     }
 }

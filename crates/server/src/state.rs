@@ -1,0 +1,124 @@
+//! Building the application state from its parts: the configuration, an open store and the
+//! clocks. It needs no socket and no particular backend: `serve::start` builds it on the
+//! configured database, tests also on the memory store.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context as _;
+use axum::body::Bytes;
+use tessera_core::protocol::paths;
+use tessera_core::store::Store;
+use tessera_core::{Clock, Secret};
+
+use crate::clientcache::ClientCache;
+use crate::clock::Clocks;
+use crate::config::Config;
+use crate::http::{self, AppInner, AppState, Readiness};
+use crate::keycache::initial_key_cache;
+use crate::provision::{
+    PendingPassword, PendingSubjects, apply_passwords, apply_users, provision_clients_and_resources,
+};
+
+impl AppState {
+    /// Writes the configured clients, resources and users to `store`, loads the signing keys
+    /// and the clients, and builds what every handler reaches. Returns the state with the
+    /// configured clear passwords left to check ([`AppState::check_configured_passwords`]):
+    /// until they are, `/readyz` fails and those users cannot sign in.
+    pub async fn build(
+        config: Arc<Config>,
+        store: Arc<dyn Store>,
+        clocks: Clocks,
+    ) -> anyhow::Result<(AppState, Vec<PendingPassword>)> {
+        let clock = clocks.wall;
+        provision_clients_and_resources(store.as_ref(), &config)
+            .await
+            .context("cannot write the configured clients and resources to the database")?;
+        // Before listening: no request may see a user the configuration disabled or removed.
+        let pending_passwords = apply_users(store.as_ref(), clock.as_ref(), &config.users)
+            .await
+            .context("cannot write the configured users to the database")?;
+        let waiting_passwords: Arc<PendingSubjects> = Arc::new(RwLock::new(
+            pending_passwords
+                .iter()
+                .map(|p| p.subject().to_string())
+                .collect(),
+        ));
+        let keys = Arc::new(
+            initial_key_cache(store.as_ref(), clock.as_ref(), &config.keys)
+                .await
+                .context("cannot load signing keys")?,
+        );
+        let cookie_secret = cookie_secret(store.as_ref(), clock.as_ref()).await?;
+        let clients = ClientCache::load(store.clone())
+            .await
+            .context("cannot read the registered clients")?;
+        let discovery_json = Bytes::from(serde_json::to_vec(&http::discovery::metadata(&config))?);
+        let endpoint_urls = client_authentication_endpoints(&config);
+        let state = AppState(Arc::new(AppInner {
+            config: config.clone(),
+            store,
+            clients,
+            clock,
+            monotonic: clocks.monotonic,
+            keys,
+            discovery_json,
+            readiness: Arc::new(Readiness::default()),
+            endpoint_urls,
+            pages: http::ui::pages::Pages::load(config.ui_templates.as_deref(), &config.issuer)?,
+            cookies: http::ui::cookies::CookieNames::for_issuer(&config.issuer),
+            cookie_mac: http::ui::cookies::CookieMac::new(cookie_secret.expose().as_bytes()),
+            throttle: http::ui::throttle::Throttle::new(config.login),
+            parking: http::ui::park::ParkingLimit::default(),
+            scan_limit: http::scan_limit::ScanLimit::new(
+                config.introspection.max_inactive_per_minute,
+            ),
+            passwords: crate::hashing::PasswordCheckers::start(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )?,
+            dummy_hash: tokio::sync::OnceCell::new(),
+            backchannel: crate::backchannel::Backchannel::new(config.outbound.clone())?,
+            events: tessera_core::events::Events::logged(),
+            pending_passwords: waiting_passwords,
+        }));
+        Ok((state, pending_passwords))
+    }
+
+    /// Checks the configured clear passwords [`AppState::build`] left (an Argon2 computation
+    /// each), then marks the server provisioned for `/readyz`.
+    pub async fn check_configured_passwords(
+        &self,
+        pending: Vec<PendingPassword>,
+    ) -> anyhow::Result<()> {
+        apply_passwords(
+            self.store.as_ref(),
+            self.clock.as_ref(),
+            pending,
+            &self.pending_passwords,
+        )
+        .await?;
+        self.readiness.provisioned.store(true, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// One MAC key for the server's cookies, shared by every instance on this database.
+async fn cookie_secret(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<Secret<String>> {
+    store
+        .server_secret(
+            "cookie_mac",
+            &Secret::new(tessera_core::crypto::random_handle()?),
+            clock.now(),
+        )
+        .await
+        .context("cannot read the cookie key")
+}
+
+/// Absolute URLs of the endpoints that authenticate clients: where a client assertion may point
+/// its `aud` besides the issuer (RFC 7523 §3).
+fn client_authentication_endpoints(config: &Config) -> Vec<String> {
+    [paths::TOKEN, paths::INTROSPECT, paths::REVOKE]
+        .into_iter()
+        .map(|p| format!("{}{p}", config.issuer))
+        .collect()
+}
