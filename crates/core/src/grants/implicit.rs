@@ -1,15 +1,13 @@
 //! Tokens in the authorization response: the implicit flow (OIDC Core §3.2) and the hybrid
 //! flow (§3.3), for clients registered for `implicit`.
 
-use super::TokenContext;
+use super::{TokenContext, UserIdToken, sign_user_id_token};
 use crate::authorize::AuthorizationRequest;
 use crate::model::{Client, User};
 use crate::protocol::OAuthError;
-use crate::protocol::OrServerError as _;
 use crate::tokens::access_token::{
     AccessTokenRequest, IssuedAccessToken, SignIn, issue_access_token,
 };
-use crate::tokens::id_token::{IdTokenRequest, issue_id_token};
 use crate::userinfo::released_claims;
 
 /// The grant type a client needs for tokens in the front channel.
@@ -86,34 +84,19 @@ pub async fn issue_front_channel(
             &request.claims.id_token,
             ctx.resources,
         );
-        // OIDC Registration §2: the client's id_token_signed_response_alg.
-        let key = ctx
-            .ring
-            .signing_key(client.id_token_signed_response_alg)
-            .or_server_error("finding the signing key")?;
-        let sign_in = &signed_in.sign_in;
-        Some(
-            issue_id_token(
-                &IdTokenRequest {
-                    issuer: ctx.issuer,
-                    subject,
-                    client_id: &client.client_id,
-                    now: ctx.now,
-                    lifetime: client.identity_token_lifetime,
-                    auth_time: sign_in.auth_time,
-                    nonce: request.nonce.as_deref(),
-                    amr: &sign_in.amr,
-                    acr: sign_in.acr.as_deref().filter(|_| signed_in.acr_in_id_token),
-                    idp: &sign_in.idp,
-                    sid: sign_in.sid.as_deref(),
-                    access_token: access.as_ref().map(|a| a.token.as_str()),
-                    code,
-                    user_claims,
-                },
-                key,
-            )
-            .or_server_error("signing a token")?,
-        )
+        Some(sign_user_id_token(
+            ctx,
+            client,
+            subject,
+            UserIdToken {
+                sign_in: &signed_in.sign_in,
+                acr_in_id_token: signed_in.acr_in_id_token,
+                nonce: request.nonce.as_deref(),
+                access_token: access.as_ref().map(|a| a.token.as_str()),
+                code,
+                user_claims,
+            },
+        )?)
     } else {
         None
     };

@@ -195,12 +195,53 @@ pub(crate) fn prepare_user_tokens(
             record,
         });
     }
-    // OIDC Registration §2: the client's id_token_signed_response_alg (RS256 by default).
+    let id_token = sign_user_id_token(
+        ctx,
+        client,
+        subject,
+        UserIdToken {
+            sign_in: &sign_in,
+            acr_in_id_token: tokens.acr_in_id_token,
+            nonce: tokens.nonce,
+            access_token: Some(&access.token),
+            code: None,
+            user_claims,
+        },
+    )?;
+    Ok(PreparedUserTokens {
+        access,
+        id_token: Some(id_token),
+        record,
+    })
+}
+
+/// What a user's identity token says beyond the user and the client.
+pub(crate) struct UserIdToken<'a> {
+    pub(crate) sign_in: &'a SignIn,
+    /// `acr` was asked for, so it is included (OIDC Core §2, §5.5.1.1).
+    pub(crate) acr_in_id_token: bool,
+    pub(crate) nonce: Option<&'a str>,
+    /// For `at_hash` (OIDC Core §3.1.3.6, §3.3.2.11).
+    pub(crate) access_token: Option<&'a str>,
+    /// For `c_hash` (OIDC Core §3.3.2.11).
+    pub(crate) code: Option<&'a str>,
+    pub(crate) user_claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Signs a user's identity token with the client's `id_token_signed_response_alg` (OIDC
+/// Registration §2; RS256 by default).
+pub(crate) fn sign_user_id_token(
+    ctx: &TokenContext<'_>,
+    client: &Client,
+    subject: &str,
+    token: UserIdToken<'_>,
+) -> Result<String, OAuthError> {
     let key = ctx
         .ring
         .signing_key(client.id_token_signed_response_alg)
         .or_server_error("finding the signing key")?;
-    let id_token = issue_id_token(
+    let sign_in = token.sign_in;
+    issue_id_token(
         &IdTokenRequest {
             issuer: ctx.issuer,
             subject,
@@ -208,21 +249,16 @@ pub(crate) fn prepare_user_tokens(
             now: ctx.now,
             lifetime: client.identity_token_lifetime,
             auth_time: sign_in.auth_time,
-            nonce: tokens.nonce,
+            nonce: token.nonce,
             amr: &sign_in.amr,
-            acr: sign_in.acr.as_deref().filter(|_| tokens.acr_in_id_token),
+            acr: sign_in.acr.as_deref().filter(|_| token.acr_in_id_token),
             idp: &sign_in.idp,
             sid: sign_in.sid.as_deref(),
-            access_token: Some(&access.token),
-            code: None,
-            user_claims,
+            access_token: token.access_token,
+            code: token.code,
+            user_claims: token.user_claims,
         },
         key,
     )
-    .or_server_error("signing a token")?;
-    Ok(PreparedUserTokens {
-        access,
-        id_token: Some(id_token),
-        record,
-    })
+    .or_server_error("signing a token")
 }

@@ -1,6 +1,6 @@
 //! Which API scopes and audiences a token request gets (RFC 6749 §3.3, RFC 8707 §2).
 
-use crate::model::{Client, Resources};
+use crate::model::{ApiResource, Client, Resources};
 use crate::protocol::OAuthError;
 use crate::protocol::scope::is_scope_token;
 
@@ -45,10 +45,20 @@ pub fn select_api_access(
     requested_scope: Option<&str>,
     requested_resources: &[String],
 ) -> Result<ApiAccess, OAuthError> {
-    let is_api_scope = |s: &str| resources.api_scopes.iter().any(|a| a.name == s);
-    let client_may = |s: &str| client.allowed_scopes.iter().any(|a| a == s);
+    let targets = resolve_targets(resources, client, requested_resources)?;
+    let scopes = grant_api_scopes(resources, client, requested_scope, &targets)?;
+    let audiences = api_audiences(issuer, resources, &scopes, &targets);
+    Ok(ApiAccess { scopes, audiences })
+}
 
-    let mut targets = Vec::new();
+/// The APIs `requested_resources` name (RFC 8707 §2), each once: absolute URIs without
+/// fragment, naming an API the client may use, else `invalid_target`.
+fn resolve_targets<'r>(
+    resources: &'r Resources,
+    client: &Client,
+    requested_resources: &[String],
+) -> Result<Vec<&'r ApiResource>, OAuthError> {
+    let mut targets: Vec<&ApiResource> = Vec::new();
     for r in requested_resources {
         if url::Url::parse(r).is_err() || r.contains('#') {
             return Err(OAuthError::InvalidTarget(
@@ -59,39 +69,45 @@ pub fn select_api_access(
             .api_resources
             .iter()
             .find(|a| &a.name == r)
-            .filter(|a| a.scopes.iter().any(|s| client_may(s)))
+            .filter(|a| a.scopes.iter().any(|s| client.allowed_scopes.contains(s)))
             .ok_or_else(|| {
                 OAuthError::InvalidTarget(
                     format!("resource `{r}` is not available to this client").into(),
                 )
             })?;
-        if !targets
-            .iter()
-            .any(|t: &&crate::model::ApiResource| t.name == api.name)
-        {
+        if !targets.iter().any(|t| t.name == api.name) {
             targets.push(api);
         }
     }
+    Ok(targets)
+}
+
+/// The API scopes granted: those requested, each allowed for the client, an API scope, and
+/// offered by a requested resource (`invalid_scope` otherwise); without a request, every API
+/// scope the client may use (of the requested resources, if any).
+fn grant_api_scopes(
+    resources: &Resources,
+    client: &Client,
+    requested_scope: Option<&str>,
+    targets: &[&ApiResource],
+) -> Result<Vec<String>, OAuthError> {
+    let is_api_scope = |s: &str| resources.api_scopes.iter().any(|a| a.name == s);
     let in_targets =
         |s: &str| targets.is_empty() || targets.iter().any(|t| t.scopes.iter().any(|x| x == s));
-
+    let refuse = |why: String| Err(OAuthError::InvalidScope(why.into()));
     let scopes = match requested_scope {
         Some(scope) => {
             let scopes = parse_scope(scope)?;
             for s in &scopes {
-                if !client_may(s) {
-                    return Err(OAuthError::InvalidScope(
-                        format!("scope `{s}` is not allowed for this client").into(),
-                    ));
+                if !client.allowed_scopes.contains(s) {
+                    return refuse(format!("scope `{s}` is not allowed for this client"));
                 }
                 if !is_api_scope(s) {
-                    return Err(OAuthError::InvalidScope(
-                        format!("scope `{s}` is not an API scope").into(),
-                    ));
+                    return refuse(format!("scope `{s}` is not an API scope"));
                 }
                 if !in_targets(s) {
-                    return Err(OAuthError::InvalidScope(
-                        format!("scope `{s}` is not offered by the requested resource").into(),
+                    return refuse(format!(
+                        "scope `{s}` is not offered by the requested resource"
                     ));
                 }
             }
@@ -105,29 +121,38 @@ pub fn select_api_access(
             .collect(),
     };
     if scopes.is_empty() {
-        return Err(OAuthError::InvalidScope("no scope could be granted".into()));
+        return refuse("no scope could be granted".into());
     }
-    let audiences: Vec<String> = if targets.is_empty() {
-        let offering: Vec<String> = resources
-            .api_resources
-            .iter()
-            .filter(|a| a.scopes.iter().any(|s| scopes.contains(s)))
-            .map(|a| a.name.clone())
-            .collect();
-        if offering.is_empty() {
-            vec![format!("{issuer}/resources")]
-        } else {
-            offering
-        }
-    } else {
-        // Least privilege (SEC-27): only requested resources that a granted scope is for.
-        targets
+    Ok(scopes)
+}
+
+/// The audiences of a machine token: without resources, every API that offers a granted scope
+/// (or `{issuer}/resources` when none does); with them, least privilege (SEC-27): only the
+/// requested resources that a granted scope is for.
+fn api_audiences(
+    issuer: &str,
+    resources: &Resources,
+    scopes: &[String],
+    targets: &[&ApiResource],
+) -> Vec<String> {
+    if !targets.is_empty() {
+        return targets
             .iter()
             .filter(|t| t.scopes.iter().any(|s| scopes.contains(s)))
             .map(|t| t.name.clone())
-            .collect()
-    };
-    Ok(ApiAccess { scopes, audiences })
+            .collect();
+    }
+    let offering: Vec<String> = resources
+        .api_resources
+        .iter()
+        .filter(|a| a.scopes.iter().any(|s| scopes.contains(s)))
+        .map(|a| a.name.clone())
+        .collect();
+    if offering.is_empty() {
+        vec![format!("{issuer}/resources")]
+    } else {
+        offering
+    }
 }
 
 /// The audiences of a user's access token for the granted `scopes` (already checked against

@@ -32,6 +32,35 @@ pub enum Caller<'a> {
     Client(&'a Client),
 }
 
+impl<'a> Caller<'a> {
+    /// An authenticated client as a caller. RFC 7662 §2.1: the caller must authenticate; a
+    /// public client cannot.
+    pub fn client(client: &'a Client) -> Result<Caller<'a>, OAuthError> {
+        if client.is_public() {
+            return Err(OAuthError::InvalidClient {
+                description: "introspection needs an authenticated client".into(),
+                used_authorization_header: false,
+            });
+        }
+        Ok(Caller::Client(client))
+    }
+
+    /// Its name: the API's or the client's id.
+    pub fn id(&self) -> &'a str {
+        match self {
+            Caller::Api(api) => &api.name,
+            Caller::Client(client) => &client.client_id,
+        }
+    }
+
+    /// RFC 7662 §4: whether its inactive answers are limited (token scanning). Only clients
+    /// are: an API passes on the tokens its own callers send it, so a limit on it would let
+    /// anyone who can call the API stop its introspection.
+    pub fn is_limited(&self) -> bool {
+        matches!(self, Caller::Client(_))
+    }
+}
+
 /// What token lookups need.
 #[derive(Clone, Copy)]
 pub struct TokenLookup<'a> {

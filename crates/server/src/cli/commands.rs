@@ -42,97 +42,97 @@ pub async fn migrate(config: &Config) -> anyhow::Result<()> {
 /// `tessera keys list|rotate`
 pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
     let store = open(config).await?;
-    let clock = SystemClock;
-    match command {
-        KeysCommand::List => {
-            let now = clock.now();
-            let rows: Vec<Vec<String>> =
-                classify(&store.list_keys().await?, now, config.keys.retention)
-                    .into_iter()
-                    .map(|(k, status)| {
-                        let until = match status {
-                            tessera_core::tokens::keyring::KeyStatus::Retiring { until } => {
-                                utc(until)
-                            }
-                            _ => String::new(),
-                        };
-                        vec![
-                            k.kid,
-                            k.alg,
-                            status.label().into(),
-                            utc(k.created_at),
-                            utc(k.activates_at),
-                            until,
-                        ]
-                    })
-                    .collect();
-            if rows.is_empty() {
-                println!("no signing keys yet: they are created when the server first starts");
-            } else {
-                println!(
-                    "{}",
-                    table(
-                        &[
-                            "KID",
-                            "ALG",
-                            "STATUS",
-                            "CREATED",
-                            "SIGNS FROM",
-                            "PUBLISHED UNTIL"
-                        ],
-                        &rows
-                    )
-                );
-            }
-        }
+    let outcome = match command {
+        KeysCommand::List => list_keys(config, &store).await,
         KeysCommand::Rotate {
             algorithms,
             activate_in,
             force,
-        } => {
-            let minimum =
-                config.key_refresh_interval.as_secs() + tessera_core::tokens::JWKS_CACHE_SECONDS;
-            if let Some(seconds) = activate_in
-                && u64::from(seconds) < minimum
-                && !force
-            {
-                bail!(
-                    "--activate-in {seconds} is shorter than keys.refresh_interval + the JWKS cache \
-                     time ({minimum} s): servers and relying parties would not know the key before \
-                     it signs; add --force to do it anyway"
-                );
-            }
-            let algs = if algorithms.is_empty() {
-                config.keys.algorithms.clone()
-            } else {
-                algorithms
-                    .iter()
-                    .map(|a| SigningAlg::parse(a))
-                    .collect::<Result<Vec<_>, _>>()?
-            };
-            let created = rotate_keys(
-                &store,
-                &clock,
-                &config.keys,
-                &algs,
-                activate_in.map(i64::from),
-            )
-            .await?;
-            for k in created {
-                println!(
-                    "created {} key {}: published now, signs from {}",
-                    k.alg,
-                    k.kid,
-                    utc(k.activates_at)
-                );
-            }
-            println!(
-                "running servers pick the new keys up within {} s",
-                config.key_refresh_interval.as_secs()
-            );
-        }
-    }
+        } => rotate(config, &store, &algorithms, activate_in, force).await,
+    };
     store.close().await;
+    outcome
+}
+
+/// `tessera keys list`: every key with its status and times.
+async fn list_keys(config: &Config, store: &SqlStore) -> anyhow::Result<()> {
+    let now = SystemClock.now();
+    let rows: Vec<Vec<String>> = classify(&store.list_keys().await?, now, config.keys.retention)
+        .into_iter()
+        .map(|(k, status)| {
+            let until = match status {
+                tessera_core::tokens::keyring::KeyStatus::Retiring { until } => utc(until),
+                _ => String::new(),
+            };
+            let label = status.label().to_string();
+            vec![
+                k.kid,
+                k.alg,
+                label,
+                utc(k.created_at),
+                utc(k.activates_at),
+                until,
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        println!("no signing keys yet: they are created when the server first starts");
+        return Ok(());
+    }
+    let headers = [
+        "KID",
+        "ALG",
+        "STATUS",
+        "CREATED",
+        "SIGNS FROM",
+        "PUBLISHED UNTIL",
+    ];
+    println!("{}", table(&headers, &rows));
+    Ok(())
+}
+
+/// `tessera keys rotate`: new keys, published now, signing once every server and relying
+/// party can know them (unless forced).
+async fn rotate(
+    config: &Config,
+    store: &SqlStore,
+    algorithms: &[String],
+    activate_in: Option<u32>,
+    force: bool,
+) -> anyhow::Result<()> {
+    let minimum = config.key_refresh_interval.as_secs() + tessera_core::tokens::JWKS_CACHE_SECONDS;
+    if let Some(seconds) = activate_in
+        && u64::from(seconds) < minimum
+        && !force
+    {
+        bail!(
+            "--activate-in {seconds} is shorter than keys.refresh_interval + the JWKS cache \
+             time ({minimum} s): servers and relying parties would not know the key before \
+             it signs; add --force to do it anyway"
+        );
+    }
+    let algs = if algorithms.is_empty() {
+        config.keys.algorithms.clone()
+    } else {
+        algorithms
+            .iter()
+            .map(|a| SigningAlg::parse(a))
+            .collect::<Result<Vec<_>, _>>()?
+    };
+    let activate_in = activate_in.map(i64::from);
+    let created = rotate_keys(store, &SystemClock, &config.keys, &algs, activate_in).await?;
+    for k in created {
+        println!(
+            "created {} key {}: published now, signs from {}",
+            k.alg,
+            k.kid,
+            utc(k.activates_at)
+        );
+    }
+    println!(
+        "running servers pick the new keys up within {} s",
+        config.key_refresh_interval.as_secs()
+    );
     Ok(())
 }
 

@@ -7,6 +7,32 @@ use serde::Serialize;
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::token::TokenType;
 
+/// The one log line of a refused or failed request, with the reason the caller also gets
+/// (never a secret: descriptions name what was wrong, not what was sent) and, for a failure,
+/// its cause (which the caller never gets). The request's span adds the path, the request id
+/// and, once known, the client id. `answer` says how the refusal was answered: `json` or `page`.
+pub fn log_refusal(e: &OAuthError, answer: &'static str) {
+    match e {
+        OAuthError::ServerError(cause) => {
+            tracing::error!(%cause, answer, "request failed with server_error");
+        }
+        OAuthError::TemporarilyUnavailable { description, cause } => {
+            tracing::warn!(
+                reason = %description,
+                cause = cause.as_ref().map(tracing::field::display),
+                answer,
+                "request failed: temporarily unavailable"
+            );
+        }
+        _ => tracing::info!(
+            error = e.code(),
+            reason = %e.description(),
+            answer,
+            "request refused"
+        ),
+    }
+}
+
 /// An [`OAuthError`] on its way to the client.
 #[derive(Debug)]
 pub struct ApiError(pub OAuthError);
@@ -96,22 +122,7 @@ pub fn json_error(status: StatusCode, code: &str, description: &str) -> Response
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let e = &self.0;
-        // One line per refusal, with the reason the caller also gets (never a secret: the
-        // descriptions name what was wrong, not what was sent); the request's span adds the
-        // path, the request id and, once known, the client id.
-        match e {
-            OAuthError::ServerError(cause) => {
-                tracing::error!(%cause, "request failed with server_error");
-            }
-            OAuthError::TemporarilyUnavailable { description, cause } => {
-                tracing::warn!(
-                    reason = %description,
-                    cause = cause.as_ref().map(tracing::field::display),
-                    "request failed: temporarily unavailable"
-                );
-            }
-            _ => tracing::info!(error = e.code(), reason = %e.description(), "request refused"),
-        }
+        log_refusal(e, "json");
         let mut response = json_error(status_of(e), e.code(), e.description());
         let headers = response.headers_mut();
         match e {

@@ -1,62 +1,40 @@
 //! `POST /introspect` (RFC 7662): for APIs (authenticated with their secret) and clients.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, Uri, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_core::clients::{PresentedCredentials, authenticate_api};
-use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::OrServerError as _;
 use tessera_core::tokens::KeyRing;
 use tessera_core::tokens::introspect::{Caller, introspect};
 use tessera_core::tokens::jws::sign_compact;
 
 use super::AppState;
-use super::context::Context;
 use super::error::ApiError;
-use super::form::{authorization, read_form};
+use super::form::{FormRequest, authorization};
 
 /// The introspection endpoint.
 pub async fn introspection(
     State(state): State<AppState>,
-    Context(request_context): Context,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
+    posted: FormRequest,
 ) -> Result<Response, ApiError> {
-    let form = read_form(&headers, &uri, &body)?;
+    let form = &posted.form;
     let token = form.required("token")?;
     // RFC 7662 §2.1: the hint may speed up the lookup; it is not trusted, and the token's
     // own form decides how it is looked up.
     form.one("token_type_hint")?;
-    let presented = PresentedCredentials::extract(authorization(&headers)?, &form)?;
+    let presented = PresentedCredentials::extract(authorization(&posted.headers)?, form)?;
     let client;
     let caller = match authenticate_api(&state.config.resources.api_resources, &presented) {
         Some(api) => Caller::Api(api?),
         None => {
-            client = state
-                .authenticate_presented(&presented, &request_context)
-                .await?;
-            // RFC 7662 §2.1: the caller must authenticate; a public client cannot.
-            if client.is_public() {
-                return Err(OAuthError::InvalidClient {
-                    description: "introspection needs an authenticated client".into(),
-                    used_authorization_header: false,
-                }
-                .into());
-            }
-            Caller::Client(&client)
+            client = (state.authenticate_presented(&presented, &posted.context)).await?;
+            Caller::client(&client)?
         }
     };
-    let caller_id = match caller {
-        Caller::Api(api) => api.name.as_str(),
-        Caller::Client(client) => client.client_id.as_str(),
-    };
-    // Only clients are limited. An API passes on the tokens its own callers send it, so a
-    // limit on it would let anyone who can call the API stop its introspection.
-    let limited = matches!(caller, Caller::Client(_));
+    let (caller_id, limited) = (caller.id(), caller.is_limited());
     let started = state.monotonic.now();
     if limited && let Err(wait) = state.scan_limit.check(caller_id, started) {
         return Ok(too_many_inactive(wait));
@@ -67,7 +45,7 @@ pub async fn introspection(
     if limited && response.get("active") != Some(&Value::Bool(true)) {
         state.scan_limit.record_inactive(caller_id, started);
     }
-    if wants_jwt(&headers) {
+    if wants_jwt(&posted.headers) {
         return jwt_response(&state, &ring, caller_id, lookup.now, response);
     }
     Ok((

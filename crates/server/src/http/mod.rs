@@ -29,7 +29,6 @@ use tessera_core::grants::TokenContext;
 use tessera_core::model::Client;
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::context::RequestContext;
-use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::store::Store;
 use tessera_core::tokens::introspect::TokenLookup;
@@ -153,14 +152,11 @@ impl AppState {
     }
 
     /// Reads the credentials of a form request and authenticates the client.
-    pub async fn authenticate(
-        &self,
-        request: &RequestContext,
-        headers: &axum::http::HeaderMap,
-        form: &Form,
-    ) -> Result<Client, OAuthError> {
-        let presented = PresentedCredentials::extract(form::authorization(headers)?, form)?;
-        self.authenticate_presented(&presented, request).await
+    pub async fn authenticate(&self, posted: &form::FormRequest) -> Result<Client, OAuthError> {
+        let authorization = form::authorization(&posted.headers)?;
+        let presented = PresentedCredentials::extract(authorization, &posted.form)?;
+        self.authenticate_presented(&presented, &posted.context)
+            .await
     }
 
     /// The algorithm access tokens and signed responses use: the first configured one.
@@ -223,50 +219,7 @@ pub fn router(state: AppState) -> Router {
     let timeout = state.config.http.request_timeout;
     let body_limit = state.config.http.body_limit;
     let max_header_bytes = state.config.http.max_header_bytes;
-    Router::new()
-        .route(
-            paths::OPENID_CONFIGURATION,
-            get(discovery::provider_metadata),
-        )
-        .route(
-            paths::OAUTH_AUTHORIZATION_SERVER,
-            get(discovery::provider_metadata),
-        )
-        .route(paths::JWKS, get(jwks::jwks))
-        .route(paths::TOKEN, post(token::post_token))
-        .route(paths::INTROSPECT, post(introspect::introspection))
-        .route(paths::REVOKE, post(revoke::revocation))
-        .route(
-            paths::AUTHORIZE,
-            get(ui::flow::authorize_get).post(ui::flow::authorize_post),
-        )
-        .route(
-            paths::LOGIN,
-            get(ui::login::login_page).post(ui::login::login_submit),
-        )
-        .route(
-            paths::CONSENT,
-            get(ui::consent::consent_page).post(ui::consent::consent_submit),
-        )
-        .route(
-            paths::USERINFO,
-            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
-        )
-        .route(
-            paths::END_SESSION,
-            get(ui::logout::end_session_get).post(ui::logout::end_session_post),
-        )
-        .route(paths::END_SESSION_CONFIRM, post(ui::logout::confirm))
-        .route(paths::CHECK_SESSION, get(ui::check_session::check_session))
-        .route(
-            paths::CHECK_SESSION_SCRIPT,
-            get(ui::check_session::check_session_script),
-        )
-        .route(paths::STYLE, get(ui::style))
-        .route(paths::FORM_POST_SCRIPT, get(ui::form_post_script))
-        .route(paths::SIGNED_OUT_SCRIPT, get(ui::signed_out_script))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
+    routes()
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(middleware::map_response_with_state(
@@ -314,4 +267,52 @@ pub fn router(state: AppState) -> Router {
                 ))
                 .layer(RequestBodyLimitLayer::new(body_limit)),
         )
+}
+
+/// Every endpoint, by path.
+fn routes() -> Router<AppState> {
+    Router::new()
+        .route(
+            paths::OPENID_CONFIGURATION,
+            get(discovery::provider_metadata),
+        )
+        .route(
+            paths::OAUTH_AUTHORIZATION_SERVER,
+            get(discovery::provider_metadata),
+        )
+        .route(paths::JWKS, get(jwks::jwks))
+        .route(paths::TOKEN, post(token::post_token))
+        .route(paths::INTROSPECT, post(introspect::introspection))
+        .route(paths::REVOKE, post(revoke::revocation))
+        .route(
+            paths::AUTHORIZE,
+            get(ui::flow::authorize).post(ui::flow::authorize),
+        )
+        .route(
+            paths::LOGIN,
+            get(ui::login::login_page).post(ui::login::login_submit),
+        )
+        .route(
+            paths::CONSENT,
+            get(ui::consent::consent_page).post(ui::consent::consent_submit),
+        )
+        .route(
+            paths::USERINFO,
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
+        .route(
+            paths::END_SESSION,
+            get(ui::logout::end_session).post(ui::logout::end_session),
+        )
+        .route(paths::END_SESSION_CONFIRM, post(ui::logout::confirm))
+        .route(paths::CHECK_SESSION, get(ui::check_session::check_session))
+        .route(
+            paths::CHECK_SESSION_SCRIPT,
+            get(ui::check_session::check_session_script),
+        )
+        .route(paths::STYLE, get(ui::style))
+        .route(paths::FORM_POST_SCRIPT, get(ui::form_post_script))
+        .route(paths::SIGNED_OUT_SCRIPT, get(ui::signed_out_script))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
 }

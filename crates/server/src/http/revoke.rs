@@ -1,30 +1,22 @@
 //! `POST /revoke` (RFC 7009).
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::tokens::revoke::revoke;
 
 use super::AppState;
-use super::context::Context;
 use super::error::ApiError;
-use super::form::read_form;
+use super::form::FormRequest;
 
 /// The revocation endpoint: 200 for revoked and for unknown tokens alike (RFC 7009 §2.2).
 pub async fn revocation(
     State(state): State<AppState>,
-    Context(request_context): Context,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
+    posted: FormRequest,
 ) -> Result<Response, ApiError> {
-    let form = read_form(&headers, &uri, &body)?;
-    let token = form.required("token")?;
-    form.one("token_type_hint")?;
-    let client = state
-        .authenticate(&request_context, &headers, &form)
-        .await?;
+    let token = posted.form.required("token")?;
+    posted.form.one("token_type_hint")?;
+    let client = state.authenticate(&posted).await?;
     let ring = state.keys.current();
     let lookup = state.token_lookup(&ring);
     revoke(token, &client, &lookup).await?;

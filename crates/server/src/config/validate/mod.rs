@@ -33,56 +33,12 @@ impl Problems {
 pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError> {
     let mut p = Problems::default();
     let issuer = check_issuer(&raw.issuer, &mut p);
-    let listen = raw.listen.parse::<SocketAddr>().unwrap_or_else(|e| {
-        p.add(
-            "listen",
-            format!(
-                "`{}` is not an address:port ({e}); e.g. 127.0.0.1:8080",
-                raw.listen
-            ),
-        );
-        SocketAddr::from(([127, 0, 0, 1], 8080))
-    });
-    if Backend::of_url(raw.database_url.expose()).is_none() {
-        p.add(
-            "database_url",
-            format!(
-                "`{}` is not supported; use sqlite://FILE or postgres://USER@HOST/DB",
-                tessera_store_sql::redact_database_url(raw.database_url.expose())
-            ),
-        );
-    }
-    if raw.database.max_connections == 0 {
-        p.add("database.max_connections", "must be at least 1");
-    }
-    if raw.database.acquire_timeout == 0 {
-        p.add("database.acquire_timeout", "must be at least 1 second");
-    }
-    // `--dev` serves well-known demo credentials: never beyond this machine.
-    if dev && !listen.ip().is_loopback() {
-        p.add(
-            "listen",
-            format!("`{listen}` is not a loopback address; --dev serves demo credentials and only listens on 127.0.0.1 or [::1]"),
-        );
-    }
-    if tracing_subscriber::EnvFilter::try_new(&raw.log.level).is_err() {
-        p.add(
-            "log.level",
-            format!(
-                "`{}` is not a log filter such as `info` or `tessera=debug,warn`",
-                raw.log.level
-            ),
-        );
-    }
+    let listen = check_listen(&raw, &mut p);
+    check_database(&raw, &mut p);
+    check_dev_listen(listen, dev, &mut p);
+    check_log_level(&raw, &mut p);
     let http = check_http(&raw, &mut p);
-    let log_format = match raw.log.format.as_str() {
-        "text" => LogFormat::Text,
-        "json" => LogFormat::Json,
-        other => {
-            p.add("log.format", format!("`{other}` is not `text` or `json`"));
-            LogFormat::Text
-        }
-    };
+    let log_format = check_log_format(&raw, &mut p);
     let resources = check_resources(&raw, &mut p);
     let acr_levels = interactive::check_acr_levels(&raw, &mut p);
     let max_assertion_lifetime = interactive::check_assertion_lifetime(&raw, &mut p);
@@ -125,6 +81,75 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         outbound,
         dev,
     })
+}
+
+/// `listen`: an address and port.
+fn check_listen(raw: &RawConfig, p: &mut Problems) -> SocketAddr {
+    let listen = raw.listen.parse::<SocketAddr>().unwrap_or_else(|e| {
+        p.add(
+            "listen",
+            format!(
+                "`{}` is not an address:port ({e}); e.g. 127.0.0.1:8080",
+                raw.listen
+            ),
+        );
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    });
+    listen
+}
+
+/// `--dev` serves well-known demo credentials: never beyond this machine.
+fn check_dev_listen(listen: SocketAddr, dev: bool, p: &mut Problems) {
+    if dev && !listen.ip().is_loopback() {
+        p.add(
+            "listen",
+            format!("`{listen}` is not a loopback address; --dev serves demo credentials and only listens on 127.0.0.1 or [::1]"),
+        );
+    }
+}
+
+/// `database_url` names a supported backend; the pool has room and a wait.
+fn check_database(raw: &RawConfig, p: &mut Problems) {
+    if Backend::of_url(raw.database_url.expose()).is_none() {
+        p.add(
+            "database_url",
+            format!(
+                "`{}` is not supported; use sqlite://FILE or postgres://USER@HOST/DB",
+                tessera_store_sql::redact_database_url(raw.database_url.expose())
+            ),
+        );
+    }
+    if raw.database.max_connections == 0 {
+        p.add("database.max_connections", "must be at least 1");
+    }
+    if raw.database.acquire_timeout == 0 {
+        p.add("database.acquire_timeout", "must be at least 1 second");
+    }
+}
+
+/// `log.level` is a filter.
+fn check_log_level(raw: &RawConfig, p: &mut Problems) {
+    if tracing_subscriber::EnvFilter::try_new(&raw.log.level).is_err() {
+        p.add(
+            "log.level",
+            format!(
+                "`{}` is not a log filter such as `info` or `tessera=debug,warn`",
+                raw.log.level
+            ),
+        );
+    }
+}
+
+/// `log.format`: text or JSON.
+fn check_log_format(raw: &RawConfig, p: &mut Problems) -> LogFormat {
+    match raw.log.format.as_str() {
+        "text" => LogFormat::Text,
+        "json" => LogFormat::Json,
+        other => {
+            p.add("log.format", format!("`{other}` is not `text` or `json`"));
+            LogFormat::Text
+        }
+    }
 }
 
 /// OIDC Discovery §3 and OIDC Core §16.15: an https URL with no query or fragment; plain http
@@ -213,7 +238,21 @@ fn check_secrets(
 }
 
 fn check_resources(raw: &RawConfig, p: &mut Problems) -> Resources {
+    let identity_resources = check_identity_resources(raw, p);
     let mut names: HashSet<String> = HashSet::from([OFFLINE_ACCESS.to_string()]);
+    names.extend(identity_resources.iter().map(|r| r.name.clone()));
+    let mut api_scopes = check_api_scopes(raw, &mut names, p);
+    let api_resources = check_api_resources(raw, &identity_resources, &mut api_scopes, p);
+    Resources {
+        api_scopes,
+        api_resources,
+        identity_resources,
+    }
+}
+
+/// `[[identity_resources]]`: scope names, each once; a configured profile/email/address/phone
+/// replaces the built-in one; `openid` cannot be redefined.
+fn check_identity_resources(raw: &RawConfig, p: &mut Problems) -> Vec<IdentityResource> {
     let mut identity_resources = IdentityResource::builtin();
     for (i, r) in raw.identity_resources.iter().enumerate() {
         let key = format!("identity_resources[{i}]");
@@ -240,14 +279,20 @@ fn check_resources(raw: &RawConfig, p: &mut Problems) -> Resources {
             display_name: r.display_name.clone(),
             claims: r.claims.clone(),
         };
-        // A configured profile/email/address/phone replaces the built-in one.
         match identity_resources.iter_mut().find(|b| b.name == r.name) {
             Some(existing) => *existing = resource,
             None => identity_resources.push(resource),
         }
     }
-    names.extend(identity_resources.iter().map(|r| r.name.clone()));
+    identity_resources
+}
 
+/// `[[api_scopes]]`: scope names (RFC 6749 §3.3) not declared before.
+fn check_api_scopes(
+    raw: &RawConfig,
+    names: &mut HashSet<String>,
+    p: &mut Problems,
+) -> Vec<ApiScope> {
     let mut api_scopes: Vec<ApiScope> = Vec::new();
     for (i, s) in raw.api_scopes.iter().enumerate() {
         let key = format!("api_scopes[{i}].name");
@@ -265,6 +310,17 @@ fn check_resources(raw: &RawConfig, p: &mut Problems) -> Resources {
             show_in_discovery: s.show_in_discovery,
         });
     }
+    api_scopes
+}
+
+/// `[[api_resources]]`: named once, with API scopes (an API's scope not declared under
+/// `api_scopes` is declared implicitly) and their secrets.
+fn check_api_resources(
+    raw: &RawConfig,
+    identity_resources: &[IdentityResource],
+    api_scopes: &mut Vec<ApiScope>,
+    p: &mut Problems,
+) -> Vec<ApiResource> {
     let mut api_resources = Vec::new();
     for (i, r) in raw.api_resources.iter().enumerate() {
         let key = format!("api_resources[{i}]");
@@ -278,21 +334,17 @@ fn check_resources(raw: &RawConfig, p: &mut Problems) -> Resources {
             );
         }
         for (j, scope) in r.scopes.iter().enumerate() {
+            let skey = format!("{key}.scopes[{j}]");
             if !is_scope_token(scope) {
-                p.add(
-                    format!("{key}.scopes[{j}]"),
-                    format!("`{scope}` is not a valid scope name"),
-                );
+                p.add(skey, format!("`{scope}` is not a valid scope name"));
             } else if identity_resources.iter().any(|ir| &ir.name == scope)
                 || scope == OFFLINE_ACCESS
             {
                 p.add(
-                    format!("{key}.scopes[{j}]"),
+                    skey,
                     format!("`{scope}` is an identity scope, not an API scope"),
                 );
             } else if !api_scopes.iter().any(|s| &s.name == scope) {
-                // An API's scope that is not declared under api_scopes is declared implicitly.
-                names.insert(scope.clone());
                 api_scopes.push(ApiScope {
                     name: scope.clone(),
                     display_name: None,
@@ -306,11 +358,7 @@ fn check_resources(raw: &RawConfig, p: &mut Problems) -> Resources {
             secret_digests: check_secrets(&format!("{key}.secrets"), &r.secrets, p),
         });
     }
-    Resources {
-        api_scopes,
-        api_resources,
-        identity_resources,
-    }
+    api_resources
 }
 
 fn check_keys(raw: &RawConfig, p: &mut Problems) -> KeyPolicy {

@@ -3,9 +3,8 @@
 //! reads the browser (cookies, session) and turns core's next step into HTTP: a page, an
 //! error for the client, or the authorization response.
 
-use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::authorize::flow::{FlowContext, Next, admit_request};
 use tessera_core::authorize::{
@@ -21,33 +20,21 @@ use tessera_core::tokens::KeyRing;
 
 use super::cookies::{BROWSER_PURPOSE, read_cookie};
 use super::error::PageError;
+use super::park::BrowserRequest;
 use crate::http::AppState;
 
-/// `GET /authorize`: parameters in the query (OIDC Core §3.1.2.1).
-pub async fn authorize_get(
+/// `GET` and `POST /authorize` (OIDC Core §3.1.2.1): parameters in the query or form-encoded
+/// in the body. A POST from the client's site carries no SameSite=Lax cookies, so the request
+/// is parked and continues as a GET on our own site (RFC 9110 §15.4.4: 303), where the session
+/// cookie is sent (`park`).
+pub async fn authorize(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    request: BrowserRequest,
 ) -> Result<Response, PageError> {
-    let form = super::park::get_form(&state, query.as_deref()).await?;
-    start(&state, &headers, &form).await
-}
-
-/// `POST /authorize`: parameters form-encoded in the body (OIDC Core §3.1.2.1). A POST from
-/// the client's site carries no SameSite=Lax cookies, so the request is parked and continues
-/// as a GET on our own site (RFC 9110 §15.4.4: 303), where the session cookie is sent.
-pub async fn authorize_post(
-    State(state): State<AppState>,
-    peer: Option<axum::Extension<crate::connections::PeerAddr>>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Result<Response, PageError> {
-    let address = peer.map(|p| p.0.0.ip());
-    match super::park::park_post(&state, (&headers, &uri, &body), address, paths::AUTHORIZE).await?
-    {
-        super::park::Posted::Answered(response) => Ok(response),
-        super::park::Posted::Continue(form) => start(&state, &headers, &form).await,
+    match request {
+        BrowserRequest::Answered(response) => Ok(response),
+        BrowserRequest::Form(form) => start(&state, &headers, &form).await,
     }
 }
 
@@ -217,23 +204,7 @@ impl AppState {
     /// An error page for the user; nothing is redirected (RFC 6749 §4.1.2.1).
     pub fn error_page(&self, error: &OAuthError) -> Response {
         let status = crate::http::error::status_of(error);
-        match error {
-            OAuthError::ServerError(cause) => {
-                tracing::error!(%cause, "an interactive request failed with server_error");
-            }
-            OAuthError::TemporarilyUnavailable { description, cause } => {
-                tracing::warn!(
-                    reason = %description,
-                    cause = cause.as_ref().map(tracing::field::display),
-                    "an interactive request failed: temporarily unavailable"
-                );
-            }
-            _ => tracing::info!(
-                error = error.code(),
-                reason = %error.description(),
-                "request refused with an error page"
-            ),
-        }
+        crate::http::error::log_refusal(error, "page");
         let (status, title) = match status {
             StatusCode::SERVICE_UNAVAILABLE => (status, "Try again shortly"),
             s if s.is_server_error() => (s, "Something went wrong"),

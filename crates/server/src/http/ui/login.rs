@@ -11,7 +11,6 @@ use axum::response::Response;
 use tessera_core::crypto::handle_digest;
 use tessera_core::events::{Event, SessionEnd};
 use tessera_core::login::{Authenticated, LoginMethod};
-use tessera_core::logout::end_session;
 use tessera_core::model::{Client, Session, User, check_username};
 use tessera_core::protocol::OAuthError;
 use tessera_core::sessions::{
@@ -243,28 +242,7 @@ async fn open_session(
 /// Ends the session another user signs in over, with what belongs to it and back-channel
 /// logout to its clients (in the background).
 async fn end_replaced_session(state: &AppState, old: &Session) -> Result<(), OAuthError> {
-    let ended = end_session(
-        state.store.as_ref(),
-        state.store.as_ref(),
-        state.clients.as_ref(),
-        &old.id_digest,
-    )
-    .await?;
-    if let Some((session, clients)) = ended {
-        state.events.emit(Event::SessionEnded {
-            sid: &session.sid,
-            clients: clients.len(),
-            why: SessionEnd::Replaced,
-        });
-        let ring = state.keys.current();
-        drop(state.backchannel.notify(
-            &state.config.issuer,
-            &ring,
-            &session,
-            &clients,
-            state.clock.now(),
-        ));
-    }
+    super::logout::end_browser_session(state, &old.id_digest, SessionEnd::Replaced).await?;
     Ok(())
 }
 

@@ -4,7 +4,7 @@
 //! the front channel, then returns to a registered post-logout redirect URI.
 
 use axum::body::Bytes;
-use axum::extract::{RawQuery, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use tessera_core::crypto::{constant_time_eq, handle_digest};
@@ -12,45 +12,30 @@ use tessera_core::events::{Event, SessionEnd};
 use tessera_core::logout::confirm::{
     After, LogoutConfirmation, after, ask_confirmation, confirmed_request, tied_to_session,
 };
-use tessera_core::logout::{EndSessionRequest, end_session, frontchannel_url, parse_end_session};
-use tessera_core::model::Session;
+use tessera_core::logout::{EndSessionRequest, frontchannel_url, parse_end_session};
+use tessera_core::model::{Client, Session};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
-use tessera_core::protocol::paths;
 use tessera_core::sessions::{InteractionRefusal, load_session, take_interaction};
 
 use super::cookies::read_cookie;
 use super::error::PageError;
 use super::flow::{see_other, with_cookies};
 use super::pages::signed_out_csp;
+use super::park::BrowserRequest;
 use crate::http::AppState;
 use crate::http::form::read_form;
 
-/// `GET /end_session`
-pub async fn end_session_get(
+/// `GET` and `POST /end_session`. A POST is parked, then continued as a GET on our own site,
+/// where the SameSite=Lax session cookie is sent (a POST from the client's site carries none).
+pub async fn end_session(
     State(state): State<AppState>,
     headers: HeaderMap,
-    RawQuery(query): RawQuery,
+    request: BrowserRequest,
 ) -> Result<Response, PageError> {
-    let form = super::park::get_form(&state, query.as_deref()).await?;
-    start(&state, &headers, &form).await
-}
-
-/// `POST /end_session`: parked, then continued as a GET on our own site, where the
-/// SameSite=Lax session cookie is sent (a POST from the client's site carries none).
-pub async fn end_session_post(
-    State(state): State<AppState>,
-    peer: Option<axum::Extension<crate::connections::PeerAddr>>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Result<Response, PageError> {
-    let address = peer.map(|p| p.0.0.ip());
-    match super::park::park_post(&state, (&headers, &uri, &body), address, paths::END_SESSION)
-        .await?
-    {
-        super::park::Posted::Answered(response) => Ok(response),
-        super::park::Posted::Continue(form) => start(&state, &headers, &form).await,
+    match request {
+        BrowserRequest::Answered(response) => Ok(response),
+        BrowserRequest::Form(form) => start(&state, &headers, &form).await,
     }
 }
 
@@ -187,33 +172,45 @@ pub async fn confirm(
     }
 }
 
-/// Ends the session, starts the back-channel notifications and shows the signed-out page.
-async fn sign_out(state: &AppState, id_digest: &str, after: After) -> Result<Response, PageError> {
-    let ended = end_session(
-        state.store.as_ref(),
-        state.store.as_ref(),
-        state.clients.as_ref(),
-        id_digest,
-    )
-    .await?;
-    // Already ended elsewhere (another tab, the CLI): its clients were notified then.
+/// Ends the session under `id_digest` with what belongs to it, tells the event subscribers,
+/// and starts back-channel logout to its clients (delivered in the background: nobody waits
+/// for the clients). `None` when it had ended already (another tab, the CLI): its clients were
+/// told then.
+pub(super) async fn end_browser_session(
+    state: &AppState,
+    id_digest: &str,
+    why: SessionEnd,
+) -> Result<Option<(Session, Vec<Client>)>, OAuthError> {
+    let stores = (state.store.as_ref(), state.store.as_ref());
+    let ended =
+        tessera_core::logout::end_session(stores.0, stores.1, state.clients.as_ref(), id_digest)
+            .await?;
     let Some((session, clients)) = ended else {
-        return Ok(signed_out(state, vec![], after, false));
+        return Ok(None);
     };
     state.events.emit(Event::SessionEnded {
         sid: &session.sid,
         clients: clients.len(),
-        why: SessionEnd::SignedOut,
+        why,
     });
     let ring = state.keys.current();
-    // Delivered in the background: the page does not wait for the clients.
-    drop(state.backchannel.notify(
-        &state.config.issuer,
-        &ring,
-        &session,
-        &clients,
-        state.clock.now(),
-    ));
+    let now = state.clock.now();
+    let issuer = &state.config.issuer;
+    drop(
+        state
+            .backchannel
+            .notify(issuer, &ring, &session, &clients, now),
+    );
+    Ok(Some((session, clients)))
+}
+
+/// Ends the session, starts the back-channel notifications and shows the signed-out page.
+async fn sign_out(state: &AppState, id_digest: &str, after: After) -> Result<Response, PageError> {
+    let Some((session, clients)) =
+        end_browser_session(state, id_digest, SessionEnd::SignedOut).await?
+    else {
+        return Ok(signed_out(state, vec![], after, false));
+    };
     let frames: Vec<String> = clients
         .iter()
         .filter_map(|c| frontchannel_url(c, &state.config.issuer, &session.sid))

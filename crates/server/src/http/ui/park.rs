@@ -102,6 +102,47 @@ pub async fn get_form(state: &AppState, query: Option<&str>) -> Result<Form, OAu
     continued(state, &Form::parse(query.unwrap_or_default().as_bytes())?).await
 }
 
+/// A browser request to `/authorize` or `/end_session`, by GET or POST: its parameters, or the
+/// answer already given (the redirect to the parked request, or our page that posts it
+/// again).
+pub enum BrowserRequest {
+    /// Answered already.
+    Answered(Response),
+    /// Continue with these parameters now.
+    Form(Form),
+}
+
+impl axum::extract::FromRequest<AppState> for BrowserRequest {
+    /// A body that cannot be read gets the body extractor's answer (413 past the limit); other
+    /// refusals are error pages.
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        use axum::response::IntoResponse as _;
+        if request.method() == axum::http::Method::GET {
+            let form = get_form(state, request.uri().query()).await;
+            return form
+                .map(Self::Form)
+                .map_err(|e| PageError::from(e).into_response());
+        }
+        let (parts, body) = request.into_parts();
+        let address = (parts.extensions.get::<crate::connections::PeerAddr>()).map(|p| p.0.ip());
+        let (headers, uri) = (parts.headers.clone(), parts.uri.clone());
+        let request = axum::extract::Request::from_parts(parts, body);
+        let body = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| rejection.into_response())?;
+        let posted = park_post(state, (&headers, &uri, &body), address, uri.path()).await;
+        match posted.map_err(|e| e.into_response())? {
+            Posted::Answered(response) => Ok(Self::Answered(response)),
+            Posted::Continue(form) => Ok(Self::Form(form)),
+        }
+    }
+}
+
 /// What a browser POST becomes.
 pub enum Posted {
     /// Answered already: the redirect to the parked request, or the page that posts the form
