@@ -85,7 +85,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
 
 /// `listen`: an address and port.
 fn check_listen(raw: &RawConfig, p: &mut Problems) -> SocketAddr {
-    let listen = raw.listen.parse::<SocketAddr>().unwrap_or_else(|e| {
+    raw.listen.parse::<SocketAddr>().unwrap_or_else(|e| {
         p.add(
             "listen",
             format!(
@@ -94,8 +94,7 @@ fn check_listen(raw: &RawConfig, p: &mut Problems) -> SocketAddr {
             ),
         );
         SocketAddr::from(([127, 0, 0, 1], 8080))
-    });
-    listen
+    })
 }
 
 /// `--dev` serves well-known demo credentials: never beyond this machine.
