@@ -1,21 +1,19 @@
 //! The consent page (OIDC Core §3.1.2.4): what the client asks for, in the scopes' display
 //! names; the decision may be remembered per user and client.
 
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde::Serialize;
 use tessera_core::authorize::AuthorizationRequest;
 use tessera_core::events::Event;
 use tessera_core::model::Client;
 use tessera_core::protocol::OAuthError;
-use tessera_core::sessions::{Step, load_session, remember_consent};
+use tessera_core::sessions::{Step, remember_consent};
 
-use super::cookies::read_cookie;
-use super::error::PageError;
+use super::error::{Page, PageError, PageForm};
 use super::flow::proceed;
-use super::interaction::{PageInteraction, page_interaction, submitted_interaction};
+use super::interaction::{page_interaction, submitted_interaction};
 use crate::http::AppState;
 
 #[derive(Serialize)]
@@ -70,22 +68,18 @@ pub async fn consent_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let PageInteraction {
-        id,
-        interaction,
-        client,
-    } = page_interaction(&state, &headers, query.as_deref(), Step::Consent).await?;
+    let page = page_interaction(&state, &headers, query.as_deref(), Step::Consent).await?;
     let username = session_username(&state, &headers).await?;
     Ok(state.pages.render(
         StatusCode::OK,
         "consent.html",
         minijinja::context! {
-            interaction => id,
-            csrf => interaction.csrf,
-            client_name => client_display(&client),
+            interaction => page.id,
+            csrf => page.interaction.csrf,
+            client_name => client_display(&page.client),
             username,
-            scopes => scope_views(&state, &interaction.request.scopes),
-            claims => named_claims(&state, &interaction.request),
+            scopes => scope_views(&state, &page.interaction.request.scopes),
+            claims => named_claims(&state, &page.interaction.request),
         },
     ))
 }
@@ -94,17 +88,7 @@ async fn session_username(
     state: &AppState,
     headers: &HeaderMap,
 ) -> Result<Option<String>, OAuthError> {
-    let Some(cookie) = read_cookie(headers, state.cookies.session) else {
-        return Ok(None);
-    };
-    let Some(session) = load_session(
-        state.store.as_ref(),
-        cookie,
-        state.clock.now(),
-        state.config.sessions,
-    )
-    .await?
-    else {
+    let Some(session) = state.browser_session(headers).await? else {
         return Ok(None);
     };
     Ok(state
@@ -115,14 +99,9 @@ async fn session_username(
 }
 
 /// `POST /consent`
-pub async fn consent_submit(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Result<Response, PageError> {
-    let (form, mut interaction, client) =
-        submitted_interaction(&state, &headers, &uri, &body, Step::Consent).await?;
+pub async fn consent_submit(State(state): State<AppState>, posted: PageForm) -> Page {
+    let (mut interaction, client) = submitted_interaction(&state, &posted, Step::Consent).await?;
+    let (form, headers) = (&posted.form, &posted.headers);
     if form.one("action").ok().flatten() != Some("allow") {
         // RFC 6749 §4.1.2.1
         return Ok(state.redirect_error(
@@ -131,12 +110,7 @@ pub async fn consent_submit(
         ));
     }
     let now = state.clock.now();
-    let session = match read_cookie(&headers, state.cookies.session) {
-        Some(cookie) => {
-            load_session(state.store.as_ref(), cookie, now, state.config.sessions).await?
-        }
-        None => None,
-    };
+    let session = state.browser_session(headers).await?;
     // The consent is the user's the page was shown to, signed in in this browser.
     let session = session.filter(|s| interaction.subject.as_deref() == Some(s.subject.as_str()));
     let remember = form.one("remember").ok().flatten() == Some("yes");

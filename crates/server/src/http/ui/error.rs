@@ -10,6 +10,9 @@ use tessera_core::store::StoreError;
 
 use crate::http::AppState;
 
+/// What a page handler answers.
+pub type Page = Result<Response, PageError>;
+
 /// Why a page cannot go on.
 #[derive(Debug, Clone)]
 pub enum PageError {
@@ -59,5 +62,41 @@ pub async fn render_error_pages(State(state): State<AppState>, mut response: Res
             "The form was not sent from the page this browser opened. Go back to the application and start the sign-in again.",
             "",
         ),
+    }
+}
+
+/// A form posted from one of our pages: its headers, parameters and the peer's address.
+pub struct PageForm {
+    /// Its headers (cookies).
+    pub headers: axum::http::HeaderMap,
+    /// Its parameters.
+    pub form: tessera_core::protocol::form::Form,
+    /// The address of the connection's peer.
+    pub peer: Option<std::net::IpAddr>,
+}
+
+impl axum::extract::FromRequest<AppState> for PageForm {
+    /// A body that cannot be read gets the body extractor's answer (413 past the limit); a
+    /// malformed form is an error page.
+    type Rejection = Response;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Response> {
+        let (parts, body) = request.into_parts();
+        let peer = (parts.extensions.get::<crate::connections::PeerAddr>()).map(|p| p.0.ip());
+        let (headers, uri) = (parts.headers.clone(), parts.uri.clone());
+        let request = axum::extract::Request::from_parts(parts, body);
+        let body = axum::body::Bytes::from_request(request, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let form = crate::http::form::read_form(&headers, &uri, &body)
+            .map_err(|e| PageError::from(e).into_response())?;
+        Ok(PageForm {
+            headers,
+            form,
+            peer,
+        })
     }
 }

@@ -19,7 +19,7 @@ use tessera_core::sessions::{Flow, Interaction, Step, load_session};
 use tessera_core::tokens::KeyRing;
 
 use super::cookies::{BROWSER_PURPOSE, read_cookie};
-use super::error::PageError;
+use super::error::{Page, PageError};
 use super::park::BrowserRequest;
 use crate::http::AppState;
 
@@ -27,15 +27,10 @@ use crate::http::AppState;
 /// in the body. A POST from the client's site carries no SameSite=Lax cookies, so the request
 /// is parked and continues as a GET on our own site (RFC 9110 §15.4.4: 303), where the session
 /// cookie is sent (`park`).
-pub async fn authorize(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: BrowserRequest,
-) -> Result<Response, PageError> {
-    match request {
-        BrowserRequest::Answered(response) => Ok(response),
-        BrowserRequest::Form(form) => start(&state, &headers, &form).await,
-    }
+pub async fn authorize(State(state): State<AppState>, request: BrowserRequest) -> Page {
+    request
+        .answer(async |form, headers| start(&state, &headers, &form).await)
+        .await
 }
 
 async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, PageError> {
@@ -78,13 +73,7 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Res
             (b, set)
         }
     };
-    let session = match read_cookie(headers, state.cookies.session) {
-        Some(cookie) => {
-            let (now, lifetimes) = (state.clock.now(), state.config.sessions);
-            load_session(state.store.as_ref(), cookie, now, lifetimes).await?
-        }
-        None => None,
-    };
+    let session = state.browser_session(headers).await?;
     let browser = tessera_core::crypto::handle_digest(&browser);
     let interaction = Interaction::new(Flow::Authorize, request, browser);
     let response = proceed(state, &client, interaction, session).await?;
@@ -153,6 +142,18 @@ pub fn see_other(location: &str) -> Response {
 }
 
 impl AppState {
+    /// The live session of the browser's session cookie, if any.
+    pub async fn browser_session(
+        &self,
+        headers: &HeaderMap,
+    ) -> Result<Option<Session>, OAuthError> {
+        let Some(cookie) = read_cookie(headers, self.cookies.session) else {
+            return Ok(None);
+        };
+        let (now, lifetimes) = (self.clock.now(), self.config.sessions);
+        load_session(self.store.as_ref(), cookie, now, lifetimes).await
+    }
+
     /// What the authorization flow needs, with the key ring in force.
     pub fn flow_context<'a>(&'a self, ring: &'a KeyRing) -> FlowContext<'a> {
         FlowContext {

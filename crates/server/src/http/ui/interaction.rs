@@ -2,7 +2,7 @@
 //! it exists and is live, it belongs to this browser, and for submissions the CSRF token
 //! matches and the interaction is used exactly once.
 
-use axum::http::{HeaderMap, Uri};
+use axum::http::HeaderMap;
 use tessera_core::model::Client;
 use tessera_core::protocol::form::Form;
 use tessera_core::sessions::{
@@ -11,9 +11,8 @@ use tessera_core::sessions::{
 use tessera_core::store::ClientStore as _;
 
 use super::cookies::read_cookie;
-use super::error::PageError;
+use super::error::{PageError, PageForm};
 use crate::http::AppState;
-use crate::http::form::read_form;
 
 /// An interaction shown on a page.
 pub struct PageInteraction {
@@ -72,14 +71,11 @@ pub async fn page_interaction(
 /// submitted again.
 pub async fn submitted_interaction(
     state: &AppState,
-    headers: &HeaderMap,
-    uri: &Uri,
-    body: &[u8],
+    posted: &PageForm,
     step: Step,
-) -> Result<(Form, Interaction, Client), PageError> {
-    let form = read_form(headers, uri, body)?;
-    let field = |name: &str| form.one(name).ok().flatten().unwrap_or_default();
-    let browser = read_cookie(headers, state.cookies.browser).unwrap_or_default();
+) -> Result<(Interaction, Client), PageError> {
+    let field = |name: &str| posted.form.one(name).ok().flatten().unwrap_or_default();
+    let browser = read_cookie(&posted.headers, state.cookies.browser).unwrap_or_default();
     let taken = take_interaction::<Interaction>(
         state.store.as_ref(),
         field("interaction"),
@@ -94,5 +90,5 @@ pub async fn submitted_interaction(
         Err(InteractionRefusal::Forged) => return Err(PageError::Forged),
     };
     let client = client_of(state, &interaction).await?;
-    Ok((form, interaction, client))
+    Ok((interaction, client))
 }

@@ -4,9 +4,8 @@
 
 use std::net::IpAddr;
 
-use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tessera_core::crypto::handle_digest;
 use tessera_core::events::{Event, SessionEnd};
@@ -14,14 +13,13 @@ use tessera_core::login::{Authenticated, LoginMethod};
 use tessera_core::model::{Client, Session, User, check_username};
 use tessera_core::protocol::OAuthError;
 use tessera_core::sessions::{
-    Interaction, SessionData, Step, load_session, renew_session, save_interaction, start_session,
+    Interaction, SessionData, Step, renew_session, save_interaction, start_session,
 };
 
 use super::cookies::{BROWSER_PURPOSE, read_cookie};
-use super::error::PageError;
+use super::error::{Page, PageError, PageForm};
 use super::flow::{proceed, with_cookies};
-use super::interaction::{PageInteraction, page_interaction, submitted_interaction};
-use crate::connections::PeerAddr;
+use super::interaction::{page_interaction, submitted_interaction};
 use crate::http::AppState;
 
 /// The one message for a wrong username or password (SEC: no account enumeration).
@@ -35,21 +33,12 @@ pub async fn login_page(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let PageInteraction {
-        id,
-        interaction,
-        client,
-    } = page_interaction(&state, &headers, query.as_deref(), Step::Login).await?;
-    let username = interaction.request.login_hint.clone().unwrap_or_default();
-    Ok(render(
-        &state,
-        StatusCode::OK,
-        &id,
-        &interaction,
-        client.client_name.as_deref(),
-        &username,
-        None,
-    ))
+    let page = page_interaction(&state, &headers, query.as_deref(), Step::Login).await?;
+    let username = page.interaction.request.login_hint.as_deref();
+    let client_name = page.client.client_name.as_deref();
+    let (id, interaction) = (&page.id, &page.interaction);
+    let shown = (client_name, username.unwrap_or_default());
+    Ok(render(&state, StatusCode::OK, id, interaction, shown, None))
 }
 
 fn render(
@@ -57,8 +46,7 @@ fn render(
     status: StatusCode,
     id: &str,
     interaction: &Interaction,
-    client_name: Option<&str>,
-    username: &str,
+    (client_name, username): (Option<&str>, &str),
     error: Option<&str>,
 ) -> Response {
     state.pages.render(
@@ -75,22 +63,16 @@ fn render(
 }
 
 /// `POST /login`
-pub async fn login_submit(
-    State(state): State<AppState>,
-    peer: Option<axum::Extension<PeerAddr>>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Result<Response, PageError> {
-    let (form, interaction, client) =
-        submitted_interaction(&state, &headers, &uri, &body, Step::Login).await?;
+pub async fn login_submit(State(state): State<AppState>, posted: PageForm) -> Page {
+    let (interaction, client) = submitted_interaction(&state, &posted, Step::Login).await?;
+    let (form, headers) = (&posted.form, &posted.headers);
     if form.one("action").ok().flatten() == Some("cancel") {
         return Ok(state.redirect_error(
             &interaction.request,
             &OAuthError::AccessDenied("the user cancelled the sign-in".into()),
         ));
     }
-    let address: Option<IpAddr> = peer.map(|p| p.0.0.ip());
+    let address: Option<IpAddr> = posted.peer;
     let username = form.one("username").ok().flatten().unwrap_or_default();
     let password = form.one("password").ok().flatten().unwrap_or_default();
     let shown = (&client, username);
@@ -99,7 +81,7 @@ pub async fn login_submit(
     if username.is_empty() || password.is_empty() || check_username(username).is_err() {
         return show_again(&state, interaction, shown, StatusCode::OK, WRONG).await;
     }
-    let device = known_device(&state, &headers, username);
+    let device = known_device(&state, headers, username);
     let attempt = match state
         .throttle
         .begin(username, address, device, state.monotonic.now())
@@ -124,7 +106,7 @@ pub async fn login_submit(
     };
     state.throttle.succeeded(username, address, device, attempt);
     let method = LoginMethod::Password;
-    Ok(signed_in(&state, &headers, &client, interaction, (&user, method)).await?)
+    Ok(signed_in(&state, headers, &client, interaction, (&user, method)).await?)
 }
 
 /// Re-shows the login form under a new interaction id (the old one was used up).
@@ -141,13 +123,13 @@ async fn show_again(
     shown.csrf = handle.csrf;
     // A name too long to be one is not shown back.
     let username = if username.len() > 255 { "" } else { username };
+    let client_name = client.client_name.as_deref();
     Ok(render(
         state,
         status,
         &handle.id,
         &shown,
-        client.client_name.as_deref(),
-        username,
+        (client_name, username),
         Some(message),
     ))
 }
@@ -221,11 +203,7 @@ async fn open_session(
         idp: authenticated.idp.clone(),
         browser_state: String::new(),
     };
-    let previous = match read_cookie(headers, state.cookies.session) {
-        Some(cookie) => load_session(store, cookie, now, state.config.sessions).await?,
-        None => None,
-    };
-    if let Some(old) = previous {
+    if let Some(old) = state.browser_session(headers).await? {
         if old.subject == user.subject {
             if let Some(renewed) =
                 renew_session(store, &old, now, state.config.sessions, &data).await?

@@ -3,9 +3,8 @@
 //! notifies the clients signed in through it on the back channel and, on the signed-out page,
 //! the front channel, then returns to a registered post-logout redirect URI.
 
-use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tessera_core::crypto::{constant_time_eq, handle_digest};
 use tessera_core::events::{Event, SessionEnd};
@@ -16,45 +15,21 @@ use tessera_core::logout::{EndSessionRequest, frontchannel_url, parse_end_sessio
 use tessera_core::model::{Client, Session};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
-use tessera_core::sessions::{InteractionRefusal, load_session, take_interaction};
+use tessera_core::sessions::{InteractionRefusal, take_interaction};
 
 use super::cookies::read_cookie;
-use super::error::PageError;
+use super::error::{Page, PageError, PageForm};
 use super::flow::{see_other, with_cookies};
 use super::pages::signed_out_csp;
 use super::park::BrowserRequest;
 use crate::http::AppState;
-use crate::http::form::read_form;
 
 /// `GET` and `POST /end_session`. A POST is parked, then continued as a GET on our own site,
 /// where the SameSite=Lax session cookie is sent (a POST from the client's site carries none).
-pub async fn end_session(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    request: BrowserRequest,
-) -> Result<Response, PageError> {
-    match request {
-        BrowserRequest::Answered(response) => Ok(response),
-        BrowserRequest::Form(form) => start(&state, &headers, &form).await,
-    }
-}
-
-async fn current_session(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Session>, OAuthError> {
-    match read_cookie(headers, state.cookies.session) {
-        Some(cookie) => {
-            load_session(
-                state.store.as_ref(),
-                cookie,
-                state.clock.now(),
-                state.config.sessions,
-            )
-            .await
-        }
-        None => Ok(None),
-    }
+pub async fn end_session(State(state): State<AppState>, request: BrowserRequest) -> Page {
+    request
+        .answer(async |form, headers| start(&state, &headers, &form).await)
+        .await
 }
 
 async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, PageError> {
@@ -73,7 +48,7 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Res
             "end-session request: a value was ignored"
         );
     }
-    let Some(session) = current_session(state, headers).await? else {
+    let Some(session) = state.browser_session(headers).await? else {
         // Nothing to end: straight to the end.
         return Ok(signed_out(state, vec![], after(&request), false));
     };
@@ -118,13 +93,8 @@ async fn confirm_page(
 }
 
 /// `POST /end_session/confirm`
-pub async fn confirm(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    uri: Uri,
-    body: Bytes,
-) -> Result<Response, PageError> {
-    let form = read_form(&headers, &uri, &body)?;
+pub async fn confirm(State(state): State<AppState>, posted: PageForm) -> Page {
+    let (form, headers) = (&posted.form, &posted.headers);
     let field = |name: &str| form.one(name).ok().flatten().unwrap_or_default();
     let refused = |status: StatusCode, title: &str| {
         state.pages.error(
@@ -134,7 +104,7 @@ pub async fn confirm(
             "",
         )
     };
-    let browser = read_cookie(&headers, state.cookies.browser).unwrap_or_default();
+    let browser = read_cookie(headers, state.cookies.browser).unwrap_or_default();
     let (id, csrf, now) = (field("interaction"), field("csrf"), state.clock.now());
     let taken =
         take_interaction::<LogoutConfirmation>(state.store.as_ref(), id, csrf, browser, now)
@@ -163,7 +133,7 @@ pub async fn confirm(
             minijinja::context! { signed_out => false },
         ));
     }
-    match current_session(&state, &headers).await? {
+    match state.browser_session(headers).await? {
         // Only the session the user was asked about (not one started since in this browser).
         Some(session) if constant_time_eq(session.sid.as_bytes(), sid.as_bytes()) => {
             sign_out(&state, &session.id_digest, after).await

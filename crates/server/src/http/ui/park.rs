@@ -108,8 +108,21 @@ pub async fn get_form(state: &AppState, query: Option<&str>) -> Result<Form, OAu
 pub enum BrowserRequest {
     /// Answered already.
     Answered(Response),
-    /// Continue with these parameters now.
-    Form(Form),
+    /// Continue with these parameters, sent with these headers.
+    Form(Form, HeaderMap),
+}
+
+impl BrowserRequest {
+    /// The answer given already, or what `start` answers for the parameters and headers.
+    pub async fn answer(
+        self,
+        start: impl AsyncFnOnce(Form, HeaderMap) -> Result<Response, PageError>,
+    ) -> Result<Response, PageError> {
+        match self {
+            Self::Answered(response) => Ok(response),
+            Self::Form(form, headers) => start(form, headers).await,
+        }
+    }
 }
 
 impl axum::extract::FromRequest<AppState> for BrowserRequest {
@@ -124,8 +137,9 @@ impl axum::extract::FromRequest<AppState> for BrowserRequest {
         use axum::response::IntoResponse as _;
         if request.method() == axum::http::Method::GET {
             let form = get_form(state, request.uri().query()).await;
+            let headers = request.headers().clone();
             return form
-                .map(Self::Form)
+                .map(|form| Self::Form(form, headers))
                 .map_err(|e| PageError::from(e).into_response());
         }
         let (parts, body) = request.into_parts();
@@ -138,7 +152,7 @@ impl axum::extract::FromRequest<AppState> for BrowserRequest {
         let posted = park_post(state, (&headers, &uri, &body), address, uri.path()).await;
         match posted.map_err(|e| e.into_response())? {
             Posted::Answered(response) => Ok(Self::Answered(response)),
-            Posted::Continue(form) => Ok(Self::Form(form)),
+            Posted::Continue(form) => Ok(Self::Form(form, headers)),
         }
     }
 }
