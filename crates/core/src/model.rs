@@ -341,10 +341,8 @@ pub struct Resources {
     pub identity_resources: Vec<IdentityResource>,
 }
 
-/// Claims the server sets itself (OIDC Core §2, §3.1.3.6; RFC 9068 §2.2); a user's profile
-/// may not carry them.
-pub const SERVER_SET_CLAIMS: &[&str] = &[
-    "sub",
+/// Claims the server puts in identity tokens (OIDC Core §2, §3.1.3.6), besides `sub`.
+pub const ID_TOKEN_PROTOCOL_CLAIMS: &[&str] = &[
     "iss",
     "aud",
     "exp",
@@ -352,19 +350,21 @@ pub const SERVER_SET_CLAIMS: &[&str] = &[
     "nbf",
     "auth_time",
     "nonce",
-    "amr",
     "acr",
-    "azp",
+    "amr",
     "idp",
     "sid",
     "at_hash",
     "c_hash",
-    "s_hash",
-    "jti",
-    "cnf",
-    "client_id",
-    "scope",
 ];
+
+/// The other claims the server sets itself (OIDC Core §2, §3.3.2.11; RFC 9068 §2.2; RFC 7800).
+const OTHER_SERVER_CLAIMS: &[&str] = &["sub", "azp", "s_hash", "jti", "cnf", "client_id", "scope"];
+
+/// Whether the server sets the claim `name` itself: a user's profile may not carry it.
+pub fn is_server_set_claim(name: &str) -> bool {
+    ID_TOKEN_PROTOCOL_CLAIMS.contains(&name) || OTHER_SERVER_CLAIMS.contains(&name)
+}
 
 /// Checks a login name: 1-255 characters, no control characters, no surrounding spaces.
 pub fn check_username(username: &str) -> Result<(), String> {
@@ -382,7 +382,7 @@ pub fn check_profile_claim(name: &str) -> Result<(), String> {
     if name.is_empty() || name.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("claim names must be non-empty without spaces".into());
     }
-    if SERVER_SET_CLAIMS.contains(&name) {
+    if is_server_set_claim(name) {
         return Err(format!(
             "`{name}` is set by the server and cannot be given to a user"
         ));

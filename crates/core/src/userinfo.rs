@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::model::{Resources, SERVER_SET_CLAIMS, User};
+use crate::model::{Resources, User, is_server_set_claim};
 use crate::protocol::OAuthError;
 use crate::tokens::introspect::{TokenLookup, live_access_token};
 
@@ -28,10 +28,7 @@ pub fn grantable_claims(
     let allowed = scope_claims(allowed_scopes, resources);
     let mut out: Vec<String> = Vec::new();
     for name in requested {
-        if allowed.contains(&name.as_str())
-            && !SERVER_SET_CLAIMS.contains(&name.as_str())
-            && !out.contains(name)
-        {
+        if allowed.contains(&name.as_str()) && !is_server_set_claim(name) && !out.contains(name) {
             out.push(name.clone());
         }
     }
@@ -67,7 +64,7 @@ pub fn released_claims(
     names.extend(named.iter().map(String::as_str));
     let mut out = Map::new();
     for name in names {
-        if SERVER_SET_CLAIMS.contains(&name) || out.contains_key(name) {
+        if is_server_set_claim(name) || out.contains_key(name) {
             continue;
         }
         let value = match user.claims.get(name) {

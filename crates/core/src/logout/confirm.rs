@@ -40,11 +40,8 @@ impl PageRecord for LogoutConfirmation {
     const KIND: &'static str = CONFIRMATION;
     /// How long the confirmation page may stay open.
     const LIFETIME: i64 = 10 * 60;
-    fn browser(&self) -> &str {
-        &self.browser
-    }
-    fn csrf(&self) -> &str {
-        &self.csrf
+    fn binding(&self) -> (&str, &str) {
+        (&self.browser, &self.csrf)
     }
     fn set_csrf(&mut self, csrf: String) {
         self.csrf = csrf;

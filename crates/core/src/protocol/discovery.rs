@@ -18,23 +18,6 @@ const CLIENT_AUTH_METHODS: &[&str] = &[
     "private_key_jwt",
 ];
 
-/// Claims the server puts in identity tokens (OIDC Core §2, §3.1.3.6).
-const PROTOCOL_CLAIMS: &[&str] = &[
-    "iss",
-    "aud",
-    "exp",
-    "iat",
-    "nbf",
-    "auth_time",
-    "nonce",
-    "acr",
-    "amr",
-    "idp",
-    "sid",
-    "at_hash",
-    "c_hash",
-];
-
 /// Algorithms accepted in client assertions: HMAC for client_secret_jwt, then the asymmetric
 /// ones for private_key_jwt, from the lists the verifier itself uses.
 fn client_assertion_algs() -> Vec<&'static str> {
@@ -133,7 +116,7 @@ impl ProviderMetadata {
         // Claims about the user that scopes release; protocol claims follow when identity
         // tokens are issued.
         let mut claims = vec!["sub".to_string()];
-        for c in PROTOCOL_CLAIMS
+        for c in crate::model::ID_TOKEN_PROTOCOL_CLAIMS
             .iter()
             .map(|c| c.to_string())
             .chain(profile_claims)

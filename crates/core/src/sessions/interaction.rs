@@ -115,10 +115,9 @@ pub trait PageRecord: Serialize + DeserializeOwned {
     const KIND: &'static str;
     /// How long its page stays valid, in seconds.
     const LIFETIME: i64;
-    /// The digest of the binding cookie of the browser that opened the page.
-    fn browser(&self) -> &str;
-    /// The CSRF token its form carries.
-    fn csrf(&self) -> &str;
+    /// The digest of the binding cookie of the browser that opened the page, and the CSRF
+    /// token its form carries.
+    fn binding(&self) -> (&str, &str);
     /// Sets the CSRF token, when the record is stored.
     fn set_csrf(&mut self, csrf: String);
     /// The client the record is for (stored with it, for listing and clean-up).
@@ -132,11 +131,8 @@ pub trait PageRecord: Serialize + DeserializeOwned {
 impl PageRecord for Interaction {
     const KIND: &'static str = INTERACTION;
     const LIFETIME: i64 = INTERACTION_LIFETIME;
-    fn browser(&self) -> &str {
-        &self.browser
-    }
-    fn csrf(&self) -> &str {
-        &self.csrf
+    fn binding(&self) -> (&str, &str) {
+        (&self.browser, &self.csrf)
     }
     fn set_csrf(&mut self, csrf: String) {
         self.csrf = csrf;
@@ -177,7 +173,7 @@ pub async fn save_interaction<R: PageRecord>(
 pub fn same_browser<R: PageRecord>(record: &R, browser_cookie: &str) -> bool {
     constant_time_eq(
         handle_digest(browser_cookie).as_bytes(),
-        record.browser().as_bytes(),
+        record.binding().0.as_bytes(),
     )
 }
 
@@ -222,7 +218,7 @@ pub async fn take_interaction<R: PageRecord>(
     let Some(record) = find_interaction::<R>(grants, id, now).await? else {
         return Ok(Err(InteractionRefusal::Gone));
     };
-    let csrf_ok = constant_time_eq(csrf.as_bytes(), record.csrf().as_bytes());
+    let csrf_ok = constant_time_eq(csrf.as_bytes(), record.binding().1.as_bytes());
     if !(csrf_ok && same_browser(&record, browser_cookie)) {
         return Ok(Err(InteractionRefusal::Forged));
     }
