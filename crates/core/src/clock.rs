@@ -6,6 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Seconds since the Unix epoch, the unit of every JWT NumericDate (RFC 7519 §2).
 pub type UnixTime = i64;
 
+/// A configured number of seconds as a time difference. Configuration bounds every lifetime far
+/// below `i64::MAX`; a larger value would mean "never" and saturates.
+pub fn seconds(value: u64) -> UnixTime {
+    UnixTime::try_from(value).unwrap_or(UnixTime::MAX)
+}
+
 /// The source of the current time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current time in seconds since the Unix epoch.
@@ -21,7 +27,7 @@ impl Clock for SystemClock {
     fn now(&self) -> UnixTime {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .map(|d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+            .map(|d| seconds(d.as_secs()))
             .unwrap_or(0)
     }
 }

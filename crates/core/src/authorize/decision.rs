@@ -63,7 +63,7 @@ pub fn decide(
             .iter()
             .any(|p| matches!(p, Prompt::Login | Prompt::SelectAccount));
         let too_old = request.max_age.is_some_and(|max| {
-            max == 0 || now.saturating_sub(s.auth_time) > i64::try_from(max).unwrap_or(i64::MAX)
+            max == 0 || now.saturating_sub(s.auth_time) > crate::clock::seconds(max)
         });
         !s.fresh && (prompted || too_old)
     };

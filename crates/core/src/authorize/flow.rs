@@ -140,7 +140,7 @@ pub async fn proceed(
     // A sign-in or consent during this interaction counts only for the user it was for.
     let same_user = |s: &Session| interaction.subject.as_deref() == Some(s.subject.as_str());
     let acr = match &session {
-        Some(s) => check_acr(ctx.acr_levels, &request.acr, &session_data(s).amr),
+        Some(s) => check_acr(ctx.acr_levels, &request.acr, &session_data(s)?.amr),
         None => AcrCheck::Met(None),
     };
     let signed_in = session.as_ref().map(|s| SignedIn {
@@ -226,13 +226,13 @@ fn code_data(
     session: &Session,
     audiences: Vec<String>,
     acr: Option<String>,
-) -> CodeData {
-    let sign_in = session_data(session);
+) -> Result<CodeData, OAuthError> {
+    let sign_in = session_data(session)?;
     let (code_challenge, code_challenge_method) = match &request.code_challenge {
         Some((c, m)) => (Some(c.clone()), *m),
         None => (None, ChallengeMethod::S256),
     };
-    CodeData {
+    Ok(CodeData {
         redirect_uri: request.redirect_uri.clone(),
         redirect_uri_presented: request.redirect_uri_presented,
         scopes: request.scopes.clone(),
@@ -247,7 +247,7 @@ fn code_data(
         acr_in_id_token: request.acr.requested,
         idp: sign_in.idp,
         sid: Some(session.sid.clone()),
-    }
+    })
 }
 
 /// Issues the code (RFC 6749 §4.1.2) and the front-channel tokens the response type asks for
@@ -262,7 +262,7 @@ async fn issue(
 ) -> Result<Issued, OAuthError> {
     let t = &ctx.tokens;
     let audiences = user_audiences(t.issuer, t.resources, &request.scopes, &request.resources)?;
-    let data = code_data(request, session, audiences, acr);
+    let data = code_data(request, session, audiences, acr)?;
     let rt = request.response_type;
     let code = match rt.code {
         true => Some(issue_code(t, client, &session.subject, &data).await?),
@@ -285,7 +285,7 @@ async fn issue(
     }
     // Session Management 1.0 §3: the client watches this value through the check-session
     // iframe.
-    let opbs = browser_state(session);
+    let opbs = browser_state(session)?;
     if let Ok(uri) = url::Url::parse(&request.redirect_uri) {
         let origin = uri.origin().ascii_serialization();
         params.push((

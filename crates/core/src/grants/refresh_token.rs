@@ -68,9 +68,12 @@ impl RefreshData {
             acr_in_id_token: data.acr_in_id_token,
             idp: data.idp.clone(),
             sid: data.sid.clone(),
-            absolute_expires_at: data.auth_time.max(now).saturating_add(
-                i64::try_from(client.refresh_token_absolute_lifetime).unwrap_or(i64::MAX),
-            ),
+            absolute_expires_at: data
+                .auth_time
+                .max(now)
+                .saturating_add(crate::clock::seconds(
+                    client.refresh_token_absolute_lifetime,
+                )),
             claims: data.claims.clone(),
         }
     }
@@ -104,7 +107,7 @@ pub(crate) fn refresh_grant(
     let handle = random_handle().or_server_error("drawing random bytes")?;
     let sliding = ctx
         .now
-        .saturating_add(i64::try_from(client.refresh_token_sliding_lifetime).unwrap_or(i64::MAX));
+        .saturating_add(crate::clock::seconds(client.refresh_token_sliding_lifetime));
     let grant = Grant {
         handle_digest: handle_digest(&handle),
         kind: GRANT_TYPE.into(),

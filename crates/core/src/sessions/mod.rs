@@ -34,10 +34,6 @@ pub struct SessionLifetimes {
 /// Seconds between writes of a session's `last_seen` (so that every request does not write).
 const TOUCH_INTERVAL: i64 = 60;
 
-fn secs(s: u64) -> i64 {
-    i64::try_from(s).unwrap_or(i64::MAX)
-}
-
 pub(crate) fn random_id() -> Result<String, OAuthError> {
     random_handle().or_server_error("drawing random bytes")
 }
@@ -55,9 +51,10 @@ pub struct SessionData {
     pub browser_state: String,
 }
 
-/// Reads a session's data.
-pub fn session_data(session: &Session) -> SessionData {
-    serde_json::from_value(session.data.clone()).unwrap_or_default()
+/// Reads a session's data; unreadable data is a server error with its cause, never a sign-in
+/// with no methods.
+pub fn session_data(session: &Session) -> Result<SessionData, OAuthError> {
+    SessionData::deserialize(&session.data).or_server_error("reading a session's data")
 }
 
 /// A session record for a sign-in at `now`, under a new cookie value (returned with it) and a
@@ -71,7 +68,7 @@ fn signed_in_record(
     let cookie = random_id()?;
     let mut data = data.clone();
     data.browser_state = random_id()?;
-    let absolute = now.saturating_add(secs(lifetimes.absolute));
+    let absolute = now.saturating_add(crate::clock::seconds(lifetimes.absolute));
     let session = Session {
         id_digest: handle_digest(&cookie),
         sid,
@@ -79,7 +76,9 @@ fn signed_in_record(
         auth_time: now,
         created_at,
         last_seen: now,
-        expires_at: now.saturating_add(secs(lifetimes.idle)).min(absolute),
+        expires_at: now
+            .saturating_add(crate::clock::seconds(lifetimes.idle))
+            .min(absolute),
         absolute_expires_at: absolute,
         data: serde_json::to_value(&data).or_server_error("encoding a stored record")?,
     };
@@ -140,7 +139,7 @@ pub async fn load_session(
     if now.saturating_sub(session.last_seen) >= TOUCH_INTERVAL {
         session.last_seen = now;
         session.expires_at = now
-            .saturating_add(secs(lifetimes.idle))
+            .saturating_add(crate::clock::seconds(lifetimes.idle))
             .min(session.absolute_expires_at);
         sessions.update_session(&session).await?;
     }
@@ -192,8 +191,8 @@ pub async fn session_clients(
 
 /// The OP browser state of Session Management 1.0 §3 for `session` (the value of the
 /// script-readable cookie the check-session iframe compares against).
-pub fn browser_state(session: &Session) -> String {
-    session_data(session).browser_state
+pub fn browser_state(session: &Session) -> Result<String, OAuthError> {
+    Ok(session_data(session)?.browser_state)
 }
 
 /// The `session_state` of an authorization response (Session Management 1.0 §3):

@@ -211,9 +211,7 @@ pub fn prepare_access_token(
     alg: SigningAlg,
 ) -> Result<(IssuedAccessToken, Option<Grant>), OAuthError> {
     let lifetime = request.client.access_token_lifetime;
-    let exp = request
-        .now
-        .saturating_add(i64::try_from(lifetime).unwrap_or(i64::MAX));
+    let exp = request.now.saturating_add(crate::clock::seconds(lifetime));
     let scope = request.scopes.join(" ");
     let sign_in = request.sign_in.clone().unwrap_or_default();
     let for_user = request.sign_in.is_some();

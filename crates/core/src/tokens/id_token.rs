@@ -74,7 +74,7 @@ pub fn issue_id_token(request: &IdTokenRequest<'_>, key: &SigningKey) -> Result<
         aud: request.client_id,
         exp: request
             .now
-            .saturating_add(i64::try_from(request.lifetime).unwrap_or(i64::MAX)),
+            .saturating_add(crate::clock::seconds(request.lifetime)),
         iat: request.now,
         nbf: request.now,
         auth_time: request.auth_time,

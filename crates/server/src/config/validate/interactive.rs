@@ -150,5 +150,5 @@ pub(super) fn check_assertion_lifetime(raw: &RawConfig, p: &mut Problems) -> i64
             "must be between 60 and 86400 seconds",
         );
     }
-    i64::try_from(seconds).unwrap_or(i64::MAX)
+    tessera_core::clock::seconds(seconds)
 }

@@ -409,8 +409,8 @@ fn check_keys(raw: &RawConfig, p: &mut Problems) -> KeyPolicy {
     }
     KeyPolicy {
         algorithms,
-        propagation: i64::try_from(raw.keys.propagation).unwrap_or(i64::MAX),
-        retention: i64::try_from(raw.keys.retention).unwrap_or(i64::MAX),
+        propagation: tessera_core::clock::seconds(raw.keys.propagation),
+        retention: tessera_core::clock::seconds(raw.keys.retention),
     }
 }
 
