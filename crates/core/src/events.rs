@@ -2,6 +2,7 @@
 //! The log subscribes today; metrics and an audit trail subscribe the same way, without the
 //! code that emits an event knowing about them.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use crate::login::LoginMethod;
@@ -38,6 +39,8 @@ pub enum Event<'a> {
         kind: &'a str,
         /// The client it was issued to.
         client_id: &'a str,
+        /// Who presented it.
+        peer: Option<IpAddr>,
     },
     /// A user signed in.
     SignInSucceeded {
@@ -59,6 +62,8 @@ pub enum Event<'a> {
         claimed_client_id: Option<&'a str>,
         /// Why, as the client was told.
         reason: &'a str,
+        /// Who presented the credentials.
+        peer: Option<IpAddr>,
     },
     /// A user consented to a client's request (OIDC Core §3.1.2.4).
     ConsentGiven {
@@ -137,8 +142,18 @@ impl Subscriber for LogSubscriber {
             Event::RefreshRotated { client_id } => {
                 tracing::debug!(client_id, "refresh token rotated");
             }
-            Event::ReplayDetected { kind, client_id } => {
-                tracing::warn!(kind, client_id, "replay detected: the family is revoked");
+            Event::ReplayDetected {
+                kind,
+                client_id,
+                peer,
+            } => {
+                let peer = peer.map(tracing::field::display);
+                tracing::warn!(
+                    kind,
+                    client_id,
+                    peer,
+                    "replay detected: the family is revoked"
+                );
             }
             Event::SignInSucceeded { method, sid, .. } => {
                 tracing::info!(outcome = "signed_in", ?method, sid, "sign-in attempt")

@@ -16,6 +16,7 @@ use crate::events::{Event, Events};
 use crate::model::{Client, Grant, Resources, User};
 use crate::protocol::OAuthError;
 use crate::protocol::OrServerError as _;
+use crate::protocol::context::RequestContext;
 use crate::protocol::grant_type::GrantType;
 use crate::protocol::token::{TokenRequest, TokenResponse, TokenType};
 use crate::store::{GrantStore, UserStore};
@@ -44,6 +45,9 @@ pub struct TokenContext<'a> {
     pub grants: &'a dyn GrantStore,
     /// Where what happens is told.
     pub events: &'a Events,
+    /// The HTTP request being served, when a grant is redeemed at an endpoint: what proofs of
+    /// possession (DPoP, mTLS) are read from; its peer goes into replay events.
+    pub http: Option<&'a RequestContext>,
 }
 
 /// The token endpoint's one dispatch (RFC 6749 §3.2): the policy every grant shares, then the

@@ -112,6 +112,7 @@ pub(crate) async fn burn(
         ctx.events.emit(Event::ReplayDetected {
             kind,
             client_id: &used.client_id,
+            peer: ctx.http.and_then(|h| h.peer),
         });
     }
     Ok(())

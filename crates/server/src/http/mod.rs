@@ -146,6 +146,7 @@ impl AppState {
             self.events.emit(Event::ClientAuthenticationFailed {
                 claimed_client_id: presented.claimed_client_id(),
                 reason: e.description(),
+                peer: request.peer,
             });
         }
         authenticated
@@ -169,8 +170,13 @@ impl AppState {
             .unwrap_or(SigningAlg::Es256)
     }
 
-    /// What grants need, with the key ring in force.
-    pub fn token_context<'a>(&'a self, ring: &'a KeyRing) -> TokenContext<'a> {
+    /// What grants need, with the key ring in force, for the HTTP request `http` if there is
+    /// one.
+    pub fn token_context<'a>(
+        &'a self,
+        ring: &'a KeyRing,
+        http: Option<&'a RequestContext>,
+    ) -> TokenContext<'a> {
         TokenContext {
             issuer: &self.config.issuer,
             now: self.clock.now(),
@@ -179,6 +185,7 @@ impl AppState {
             alg: self.default_alg(),
             grants: self.store.as_ref(),
             events: &self.events,
+            http,
         }
     }
 

@@ -22,7 +22,7 @@ pub async fn post_token(
     let client = state.authenticate(&posted).await?;
     let request = TokenRequest::parse(&posted.form)?;
     let ring = state.keys.current();
-    let ctx = state.token_context(&ring);
+    let ctx = state.token_context(&ring, Some(&posted.context));
     let response = grants::exchange(&ctx, state.store.as_ref(), &client, &request).await?;
     // RFC 6749 §5.1: JSON with `Cache-Control: no-store` and `Pragma: no-cache`.
     Ok((

@@ -94,6 +94,7 @@ impl World {
             alg: SigningAlg::Es256,
             grants: &self.store,
             events: &self.events,
+            http: None,
         }
     }
 
@@ -460,7 +461,7 @@ async fn issuing_rotating_and_replaying_are_told_as_events() {
             r#"TokensIssued { grant_type: AuthorizationCode, client_id: "web" }"#,
             r#"RefreshRotated { client_id: "web" }"#,
             r#"TokensIssued { grant_type: RefreshToken, client_id: "web" }"#,
-            r#"ReplayDetected { kind: "refresh_token", client_id: "web" }"#,
+            r#"ReplayDetected { kind: "refresh_token", client_id: "web", peer: None }"#,
         ]
     );
 }

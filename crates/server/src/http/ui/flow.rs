@@ -157,7 +157,7 @@ impl AppState {
     /// What the authorization flow needs, with the key ring in force.
     pub fn flow_context<'a>(&'a self, ring: &'a KeyRing) -> FlowContext<'a> {
         FlowContext {
-            tokens: self.token_context(ring),
+            tokens: self.token_context(ring, None),
             users: self.store.as_ref(),
             acr_levels: &self.config.acr_levels,
         }
