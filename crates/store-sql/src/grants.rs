@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use tessera_core::clock::UnixTime;
-use tessera_core::model::{Grant, Session};
-use tessera_core::store::{GrantStore, SessionStore, StoreResult};
+use tessera_core::model::{Grant, GrantKind, Session};
+use tessera_core::store::{GrantStore, SessionStore, StoreError, StoreResult};
 
 use crate::SqlStore;
 use crate::entities::{from_json, to_json};
@@ -19,7 +19,10 @@ macro_rules! grant_columns {
 fn grant_from_row(row: &dyn Fields) -> StoreResult<Grant> {
     Ok(Grant {
         handle_digest: row.text("handle_digest")?,
-        kind: row.text("kind")?,
+        kind: row
+            .text("kind")?
+            .parse()
+            .map_err(|e| StoreError::Internal(format!("reading a grant: {e}")))?,
         client_id: row.text("client_id")?,
         subject: row.opt_text("subject")?,
         session_id: row.opt_text("session_id")?,
@@ -40,7 +43,7 @@ fn insert(grant: &Grant) -> StoreResult<Query> {
     );
     Ok(Query::new(sql)
         .text(&grant.handle_digest)
-        .text(&grant.kind)
+        .text(grant.kind.as_str())
         .text(&grant.client_id)
         .opt_text(grant.subject.as_deref())
         .opt_text(grant.session_id.as_deref())
@@ -53,7 +56,7 @@ fn insert(grant: &Grant) -> StoreResult<Query> {
 
 /// The conditional UPDATE that consumes a live grant: the database decides the single winner,
 /// on one instance or many, so no read-then-write race is possible.
-fn consume(handle_digest: &str, kind: &str, now: UnixTime) -> Query {
+fn consume(handle_digest: &str, kind: GrantKind, now: UnixTime) -> Query {
     const CONSUME: &str = concat!(
         "UPDATE grants SET consumed_at = $1
          WHERE handle_digest = $2 AND kind = $3 AND consumed_at IS NULL AND expires_at > $4
@@ -64,7 +67,7 @@ fn consume(handle_digest: &str, kind: &str, now: UnixTime) -> Query {
     Query::new(CONSUME)
         .int(now)
         .text(handle_digest)
-        .text(kind)
+        .text(kind.as_str())
         .int(now)
 }
 
@@ -87,7 +90,7 @@ impl GrantStore for SqlStore {
     async fn consume_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
     ) -> StoreResult<Option<Grant>> {
         self.write_returning(consume(handle_digest, kind, now), grant_from_row)
@@ -97,7 +100,7 @@ impl GrantStore for SqlStore {
     async fn rotate_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
         next: &[Grant],
     ) -> StoreResult<Option<Grant>> {
@@ -118,27 +121,32 @@ impl GrantStore for SqlStore {
             .await
     }
 
-    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64> {
+    async fn delete_session_grants(&self, sid: &str, keep_kind: GrantKind) -> StoreResult<u64> {
         let q = Query::new("DELETE FROM grants WHERE session_id = $1 AND kind <> $2")
             .text(sid)
-            .text(keep_kind);
+            .text(keep_kind.as_str());
         self.execute(q).await
     }
 
-    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64> {
+    async fn delete_subject_grants(
+        &self,
+        subject: &str,
+        keep_kind: Option<GrantKind>,
+    ) -> StoreResult<u64> {
+        // No kind is named "": keeping it keeps nothing (a NULL would match no row at all).
         let q = Query::new("DELETE FROM grants WHERE subject = $1 AND kind <> $2")
             .text(subject)
-            .text(keep_kind);
+            .text(keep_kind.map_or("", GrantKind::as_str));
         self.execute(q).await
     }
 
-    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
+    async fn session_grant_clients(&self, sid: &str, kind: GrantKind) -> StoreResult<Vec<String>> {
         let q = Query::new(
             "SELECT DISTINCT client_id FROM grants WHERE session_id = $1 AND kind = $2 \
              ORDER BY client_id",
         )
         .text(sid)
-        .text(kind);
+        .text(kind.as_str());
         self.fetch_all(q, |row| row.text("client_id")).await
     }
 

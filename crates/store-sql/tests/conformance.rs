@@ -197,7 +197,7 @@ async fn rel12_purged_space_is_given_back_to_the_file_system() {
     for i in 0..1_500 {
         let grant = Grant {
             handle_digest: format!("parked-{i}"),
-            kind: "parked_request".into(),
+            kind: tessera_core::model::GrantKind::ParkedRequest,
             client_id: "c".into(),
             subject: None,
             session_id: None,

@@ -10,7 +10,7 @@ use super::{
     StoreResult, UserStore,
 };
 use crate::clock::UnixTime;
-use crate::model::{Client, Grant, KeyRecord, Resources, Session, Source, User};
+use crate::model::{Client, Grant, GrantKind, KeyRecord, Resources, Session, Source, User};
 use crate::secret::Secret;
 
 #[derive(Default)]
@@ -77,6 +77,11 @@ impl ResourceStore for MemoryStore {
     }
 }
 
+/// Whether `grant` is of `kind` and live at `now`, as the SQL stores' conditions.
+fn live_of(grant: &Grant, kind: GrantKind, now: UnixTime) -> bool {
+    grant.kind == kind && grant.is_live(now)
+}
+
 #[async_trait]
 impl GrantStore for MemoryStore {
     async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
@@ -97,12 +102,12 @@ impl GrantStore for MemoryStore {
     async fn consume_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
     ) -> StoreResult<Option<Grant>> {
         let mut inner = self.lock()?;
         match inner.grants.get_mut(handle_digest) {
-            Some(g) if g.kind == kind && g.consumed_at.is_none() && g.expires_at > now => {
+            Some(g) if live_of(g, kind, now) => {
                 g.consumed_at = Some(now);
                 Ok(Some(g.clone()))
             }
@@ -113,7 +118,7 @@ impl GrantStore for MemoryStore {
     async fn rotate_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
         next: &[Grant],
     ) -> StoreResult<Option<Grant>> {
@@ -121,7 +126,7 @@ impl GrantStore for MemoryStore {
         // As the SQL stores: not consumable is `None` before anything else; a successor that
         // exists (or repeats) is a conflict, and then nothing changes.
         match inner.grants.get(handle_digest) {
-            Some(g) if g.kind == kind && g.consumed_at.is_none() && g.expires_at > now => {}
+            Some(g) if live_of(g, kind, now) => {}
             _ => return Ok(None),
         }
         let mut digests = std::collections::HashSet::new();
@@ -154,7 +159,7 @@ impl GrantStore for MemoryStore {
         Ok((before - inner.grants.len()) as u64)
     }
 
-    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64> {
+    async fn delete_session_grants(&self, sid: &str, keep_kind: GrantKind) -> StoreResult<u64> {
         let mut inner = self.lock()?;
         let before = inner.grants.len();
         inner
@@ -163,16 +168,20 @@ impl GrantStore for MemoryStore {
         Ok((before - inner.grants.len()) as u64)
     }
 
-    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64> {
+    async fn delete_subject_grants(
+        &self,
+        subject: &str,
+        keep_kind: Option<GrantKind>,
+    ) -> StoreResult<u64> {
         let mut inner = self.lock()?;
         let before = inner.grants.len();
         inner
             .grants
-            .retain(|_, g| g.subject.as_deref() != Some(subject) || g.kind == keep_kind);
+            .retain(|_, g| g.subject.as_deref() != Some(subject) || Some(g.kind) == keep_kind);
         Ok((before - inner.grants.len()) as u64)
     }
 
-    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
+    async fn session_grant_clients(&self, sid: &str, kind: GrantKind) -> StoreResult<Vec<String>> {
         let mut clients: Vec<String> = self
             .lock()?
             .grants

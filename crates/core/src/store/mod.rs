@@ -6,14 +6,16 @@
 use async_trait::async_trait;
 
 use crate::clock::UnixTime;
-use crate::model::{Client, Grant, KeyRecord, Resources, Session, Source, User};
+use crate::model::{Client, Grant, GrantKind, KeyRecord, Resources, Session, Source, User};
 use crate::secret::Secret;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod memory;
+pub mod persisted;
 
 pub use memory::MemoryStore;
+pub use persisted::GrantPayload;
 
 /// A store failure. Callers map `Unavailable` to `temporarily_unavailable` (503) and the rest
 /// to `server_error`, logging the detail.
@@ -62,7 +64,8 @@ pub trait ResourceStore: Send + Sync {
     async fn load_resources(&self) -> StoreResult<Resources>;
 }
 
-/// Grants stored under the digest of their handle, with atomic single use.
+/// Grants stored under the digest of their handle, with atomic single use. Callers store and
+/// read them typed ([`persisted`]).
 #[async_trait]
 pub trait GrantStore: Send + Sync {
     /// Stores a new grant; `Conflict` if the digest exists.
@@ -75,7 +78,7 @@ pub trait GrantStore: Send + Sync {
     async fn consume_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
     ) -> StoreResult<Option<Grant>>;
     /// Consumes the live grant `handle_digest` of `kind` (as [`GrantStore::consume_grant`])
@@ -85,7 +88,7 @@ pub trait GrantStore: Send + Sync {
     async fn rotate_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
         next: &[Grant],
     ) -> StoreResult<Option<Grant>>;
@@ -95,12 +98,16 @@ pub trait GrantStore: Send + Sync {
     async fn delete_grant_family(&self, family: &str) -> StoreResult<u64>;
     /// Deletes the grants bound to a session (`session_id` = its `sid`) except those of
     /// `keep_kind` (offline refresh tokens outlive the session); returns how many.
-    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64>;
-    /// Deletes every grant of the user `subject` except those of `keep_kind` (remembered
-    /// consent); returns how many.
-    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64>;
+    async fn delete_session_grants(&self, sid: &str, keep_kind: GrantKind) -> StoreResult<u64>;
+    /// Deletes every grant of the user `subject` except those of `keep_kind`, if any
+    /// (remembered consent); returns how many.
+    async fn delete_subject_grants(
+        &self,
+        subject: &str,
+        keep_kind: Option<GrantKind>,
+    ) -> StoreResult<u64>;
     /// The distinct clients of the grants of `kind` bound to session `sid`.
-    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>>;
+    async fn session_grant_clients(&self, sid: &str, kind: GrantKind) -> StoreResult<Vec<String>>;
     /// Deletes grants that expired before `before`; returns how many.
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64>;
 }
