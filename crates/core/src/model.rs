@@ -518,8 +518,16 @@ pub struct Grant {
     pub session_id: Option<String>,
     /// Grants issued from one another share a family (refresh rotation, code → tokens).
     pub family: Option<String>,
+    /// The digest of a second key the grant is found by (a device flow's user code), unique
+    /// among grants; never the key in clear.
+    #[serde(default)]
+    pub lookup_digest: Option<String>,
     /// The kind's payload (scopes, PKCE challenge, claims), as JSON.
     pub data: serde_json::Value,
+    /// How often `data` was replaced since the grant was stored (0 at first): what a
+    /// compare-and-set of `data` expects.
+    #[serde(default)]
+    pub version: i64,
     /// When it was issued.
     pub created_at: UnixTime,
     /// When it expires.

@@ -11,8 +11,8 @@ use crate::query::{Fields, Query};
 
 macro_rules! grant_columns {
     () => {
-        "handle_digest, kind, client_id, subject, session_id, family, data, created_at, \
-         expires_at, consumed_at"
+        "handle_digest, kind, client_id, subject, session_id, family, lookup_digest, data, \
+         version, created_at, expires_at, consumed_at"
     };
 }
 
@@ -27,7 +27,9 @@ fn grant_from_row(row: &dyn Fields) -> StoreResult<Grant> {
         subject: row.opt_text("subject")?,
         session_id: row.opt_text("session_id")?,
         family: row.opt_text("family")?,
+        lookup_digest: row.opt_text("lookup_digest")?,
         data: from_json(&row.text("data")?, "grant data")?,
+        version: row.int("version")?,
         created_at: row.int("created_at")?,
         expires_at: row.int("expires_at")?,
         consumed_at: row.opt_int("consumed_at")?,
@@ -39,7 +41,7 @@ fn insert(grant: &Grant) -> StoreResult<Query> {
     let sql: &str = concat!(
         "INSERT INTO grants (",
         grant_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     );
     Ok(Query::new(sql)
         .text(&grant.handle_digest)
@@ -48,7 +50,9 @@ fn insert(grant: &Grant) -> StoreResult<Query> {
         .opt_text(grant.subject.as_deref())
         .opt_text(grant.session_id.as_deref())
         .opt_text(grant.family.as_deref())
+        .opt_text(grant.lookup_digest.as_deref())
         .text(to_json(&grant.data)?)
+        .int(grant.version)
         .int(grant.created_at)
         .int(grant.expires_at)
         .opt_int(grant.consumed_at))
@@ -87,6 +91,25 @@ impl GrantStore for SqlStore {
             .await
     }
 
+    async fn find_grant_by_lookup(
+        &self,
+        lookup_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>> {
+        let sql: &str = concat!(
+            "SELECT ",
+            grant_columns!(),
+            " FROM grants
+             WHERE lookup_digest = $1 AND kind = $2 AND consumed_at IS NULL AND expires_at > $3"
+        );
+        let q = Query::new(sql)
+            .text(lookup_digest)
+            .text(kind.as_str())
+            .int(now);
+        self.fetch_optional(q, grant_from_row).await
+    }
+
     async fn consume_grant(
         &self,
         handle_digest: &str,
@@ -109,6 +132,29 @@ impl GrantStore for SqlStore {
         let inserts = next.iter().map(insert).collect::<StoreResult<Vec<_>>>()?;
         self.write_then(consume(handle_digest, kind, now), grant_from_row, inserts)
             .await
+    }
+
+    async fn update_grant_data(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        expected_version: i64,
+        data: &serde_json::Value,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        // One conditional UPDATE: the database lets one of several deciders through, as it
+        // does for consumption.
+        let q = Query::new(
+            "UPDATE grants SET data = $1, version = version + 1
+             WHERE handle_digest = $2 AND kind = $3 AND version = $4
+               AND consumed_at IS NULL AND expires_at > $5",
+        )
+        .text(to_json(data)?)
+        .text(handle_digest)
+        .text(kind.as_str())
+        .int(expected_version)
+        .int(now);
+        Ok(self.execute(q).await? > 0)
     }
 
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {

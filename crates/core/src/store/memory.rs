@@ -77,6 +77,19 @@ impl ResourceStore for MemoryStore {
     }
 }
 
+impl Inner {
+    /// Whether `grant` cannot be stored: its digest, or its lookup digest, is taken (the SQL
+    /// stores' primary key and unique index).
+    fn grant_conflicts(&self, grant: &Grant) -> bool {
+        self.grants.contains_key(&grant.handle_digest)
+            || grant.lookup_digest.as_ref().is_some_and(|lookup| {
+                self.grants
+                    .values()
+                    .any(|g| g.lookup_digest.as_ref() == Some(lookup))
+            })
+    }
+}
+
 /// Whether `grant` is of `kind` and live at `now`, as the SQL stores' conditions.
 fn live_of(grant: &Grant, kind: GrantKind, now: UnixTime) -> bool {
     grant.kind == kind && grant.is_live(now)
@@ -86,7 +99,7 @@ fn live_of(grant: &Grant, kind: GrantKind, now: UnixTime) -> bool {
 impl GrantStore for MemoryStore {
     async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
         let mut inner = self.lock()?;
-        if inner.grants.contains_key(&grant.handle_digest) {
+        if inner.grant_conflicts(grant) {
             return Err(StoreError::Conflict("grant exists".into()));
         }
         inner
@@ -97,6 +110,20 @@ impl GrantStore for MemoryStore {
 
     async fn find_grant(&self, handle_digest: &str) -> StoreResult<Option<Grant>> {
         Ok(self.lock()?.grants.get(handle_digest).cloned())
+    }
+
+    async fn find_grant_by_lookup(
+        &self,
+        lookup_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>> {
+        Ok(self
+            .lock()?
+            .grants
+            .values()
+            .find(|g| g.lookup_digest.as_deref() == Some(lookup_digest) && live_of(g, kind, now))
+            .cloned())
     }
 
     async fn consume_grant(
@@ -130,8 +157,11 @@ impl GrantStore for MemoryStore {
             _ => return Ok(None),
         }
         let mut digests = std::collections::HashSet::new();
+        let mut lookups = std::collections::HashSet::new();
         if next.iter().any(|n| {
-            inner.grants.contains_key(&n.handle_digest) || !digests.insert(&n.handle_digest)
+            inner.grant_conflicts(n)
+                || !digests.insert(&n.handle_digest)
+                || n.lookup_digest.as_ref().is_some_and(|l| !lookups.insert(l))
         }) {
             return Err(StoreError::Conflict("grant exists".into()));
         }
@@ -144,6 +174,25 @@ impl GrantStore for MemoryStore {
             inner.grants.insert(n.handle_digest.clone(), n.clone());
         }
         Ok(Some(consumed))
+    }
+
+    async fn update_grant_data(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        expected_version: i64,
+        data: &serde_json::Value,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        match inner.grants.get_mut(handle_digest) {
+            Some(g) if live_of(g, kind, now) && g.version == expected_version => {
+                g.data = data.clone();
+                g.version += 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {

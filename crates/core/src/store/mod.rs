@@ -15,7 +15,7 @@ pub mod memory;
 pub mod persisted;
 
 pub use memory::MemoryStore;
-pub use persisted::GrantPayload;
+pub use persisted::{GrantPayload, replace_payload};
 
 /// A store failure. Callers map `Unavailable` to `temporarily_unavailable` (503) and the rest
 /// to `server_error`, logging the detail.
@@ -68,10 +68,19 @@ pub trait ResourceStore: Send + Sync {
 /// read them typed ([`persisted`]).
 #[async_trait]
 pub trait GrantStore: Send + Sync {
-    /// Stores a new grant; `Conflict` if the digest exists.
+    /// Stores a new grant; `Conflict` if the digest exists, or its lookup digest is another
+    /// grant's (expired or not).
     async fn insert_grant(&self, grant: &Grant) -> StoreResult<()>;
     /// The grant with this digest, consumed or not, expired or not.
     async fn find_grant(&self, handle_digest: &str) -> StoreResult<Option<Grant>>;
+    /// The grant of `kind` whose lookup digest is `lookup_digest` (a device flow's user code),
+    /// if it has not been consumed and has not expired at `now`.
+    async fn find_grant_by_lookup(
+        &self,
+        lookup_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>>;
     /// Atomically marks the grant consumed and returns it, if it exists, is of `kind`, has not
     /// been consumed and has not expired at `now`. Of several concurrent callers exactly one
     /// gets `Some`.
@@ -92,6 +101,18 @@ pub trait GrantStore: Send + Sync {
         now: UnixTime,
         next: &[Grant],
     ) -> StoreResult<Option<Grant>>;
+    /// Replaces the data of the grant `handle_digest` of `kind` with `data` and counts its
+    /// version up, in one step, if its version is still `expected_version` and it has been
+    /// neither consumed nor expired at `now` (compare-and-set: of two instances deciding a
+    /// pending grant at once, one wins). True when it was replaced.
+    async fn update_grant_data(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        expected_version: i64,
+        data: &serde_json::Value,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
     /// Deletes one grant; true when it existed.
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool>;
     /// Deletes every grant of a family; returns how many.

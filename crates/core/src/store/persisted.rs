@@ -8,6 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use super::GrantStore;
 use crate::clock::UnixTime;
 use crate::model::{Grant, GrantKind};
 use crate::protocol::{OAuthError, OrServerError as _};
@@ -47,8 +48,8 @@ pub enum PayloadError {
 
 impl Grant {
     /// A new grant of `payload`'s kind under `handle_digest`, issued to `client_id` at
-    /// `created_at` and live until `expires_at`: not bound to a user, session or family (set
-    /// those on the result).
+    /// `created_at` and live until `expires_at`: not bound to a user, session or family, with
+    /// no lookup key (set those on the result).
     pub fn new<T: GrantPayload>(
         handle_digest: String,
         client_id: impl Into<String>,
@@ -63,7 +64,9 @@ impl Grant {
             subject: None,
             session_id: None,
             family: None,
+            lookup_digest: None,
             data: serde_json::to_value(payload).or_server_error("encoding a grant's payload")?,
+            version: 0,
             created_at,
             expires_at,
             consumed_at: None,
@@ -99,11 +102,38 @@ impl Grant {
     }
 }
 
+/// Replaces the payload of `grant` (as it was read) with `payload` if the stored grant is still
+/// that one: live, and its payload not replaced meanwhile, on this instance or another
+/// (compare-and-set). True when this call replaced it; false when someone else changed it
+/// first or it was consumed or expired.
+pub async fn replace_payload<T: GrantPayload>(
+    grants: &dyn GrantStore,
+    grant: &Grant,
+    payload: &T,
+    now: UnixTime,
+) -> Result<bool, OAuthError> {
+    if !grant.is::<T>() {
+        let mismatch = PayloadError::OtherKind {
+            stored: grant.kind,
+            wanted: T::KIND,
+        };
+        return Err(OAuthError::internal(
+            "replacing a grant's payload",
+            mismatch,
+        ));
+    }
+    let data = serde_json::to_value(payload).or_server_error("encoding a grant's payload")?;
+    Ok(grants
+        .update_grant_data(&grant.handle_digest, T::KIND, grant.version, &data, now)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use serde::Deserialize;
 
     use super::*;
+    use crate::store::MemoryStore;
 
     #[derive(Debug, PartialEq, Serialize, Deserialize)]
     struct Pending {
@@ -148,5 +178,26 @@ mod tests {
         let marker = Grant::new("m".into(), "c", &Marker, 1, 2).unwrap();
         assert_eq!(marker.data, Value::Null);
         assert_eq!(marker.payload::<Marker>().unwrap(), Marker);
+    }
+
+    #[tokio::test]
+    async fn a_payload_is_replaced_once_by_one_of_two_readers() {
+        let store = MemoryStore::new();
+        let pending = Grant::new("d".into(), "c", &Pending { approved: None }, 1, 100).unwrap();
+        store.insert_grant(&pending).await.unwrap();
+        let first = store.find_grant("d").await.unwrap().unwrap();
+        let second = first.clone();
+        let approve = Pending {
+            approved: Some(true),
+        };
+        let deny = Pending {
+            approved: Some(false),
+        };
+        assert!(replace_payload(&store, &first, &approve, 2).await.unwrap());
+        assert!(!replace_payload(&store, &second, &deny, 2).await.unwrap());
+        let stored = store.find_grant("d").await.unwrap().unwrap();
+        assert_eq!(stored.payload::<Pending>().unwrap(), approve);
+        assert_eq!(stored.version, 1);
+        assert!(replace_payload(&store, &first, &Marker, 2).await.is_err());
     }
 }

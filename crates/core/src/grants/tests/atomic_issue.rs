@@ -24,6 +24,14 @@ impl GrantStore for FailingCommit<'_> {
     async fn find_grant(&self, handle_digest: &str) -> StoreResult<Option<Grant>> {
         self.0.find_grant(handle_digest).await
     }
+    async fn find_grant_by_lookup(
+        &self,
+        lookup_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>> {
+        self.0.find_grant_by_lookup(lookup_digest, kind, now).await
+    }
     async fn consume_grant(
         &self,
         handle_digest: &str,
@@ -42,6 +50,18 @@ impl GrantStore for FailingCommit<'_> {
         Err(StoreError::Unavailable(
             "injected failure before commit".into(),
         ))
+    }
+    async fn update_grant_data(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        expected_version: i64,
+        data: &serde_json::Value,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        self.0
+            .update_grant_data(handle_digest, kind, expected_version, data, now)
+            .await
     }
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {
         self.0.delete_grant(handle_digest).await

@@ -1,6 +1,6 @@
 //! The grant checks of the conformance suite: insert and find, single use (also under
-//! concurrency), kinds and expiry, families, rotation in one transaction, and what goes with a
-//! session or a user.
+//! concurrency), kinds and expiry, families, rotation in one transaction, what goes with a
+//! session or a user, lookup by a second key, and compare-and-set of a grant's data.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test support code
 
 use std::sync::Arc;
@@ -314,4 +314,162 @@ pub async fn every_grant_kind_is_stored_by_its_name(store: Arc<dyn Store>) {
         let found = store.find_grant(kind.as_str()).await.unwrap().unwrap();
         assert_eq!(found.kind, kind);
     }
+}
+
+/// A grant with a lookup digest is found by it while it is live and of the kind asked for.
+pub async fn grants_are_found_by_their_lookup_digest(store: Arc<dyn Store>) {
+    let mut pending = grant("p1", GrantKind::Interaction, None, 2_000);
+    pending.lookup_digest = Some("user-code-1".into());
+    store.insert_grant(&pending).await.unwrap();
+    assert_eq!(store.find_grant("p1").await.unwrap(), Some(pending.clone()));
+    let found = |lookup: &'static str, kind, now| {
+        let store = store.clone();
+        async move { store.find_grant_by_lookup(lookup, kind, now).await.unwrap() }
+    };
+    assert_eq!(
+        found("user-code-1", GrantKind::Interaction, 1_500).await,
+        Some(pending)
+    );
+    assert!(
+        found("user-code-2", GrantKind::Interaction, 1_500)
+            .await
+            .is_none()
+    );
+    assert!(
+        found("user-code-1", GrantKind::Consent, 1_500)
+            .await
+            .is_none()
+    );
+    assert!(
+        found("user-code-1", GrantKind::Interaction, 2_000)
+            .await
+            .is_none(),
+        "a grant is expired at its expires_at"
+    );
+    store
+        .consume_grant("p1", GrantKind::Interaction, 1_600)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        found("user-code-1", GrantKind::Interaction, 1_700)
+            .await
+            .is_none()
+    );
+}
+
+/// A lookup digest names one grant: a second grant with it is a conflict, also as the
+/// successor of a rotation (which then changes nothing), also while the first is expired.
+pub async fn a_lookup_digest_names_one_grant(store: Arc<dyn Store>) {
+    let mut first = grant("l1", GrantKind::Interaction, None, 1_200);
+    first.lookup_digest = Some("code".into());
+    store.insert_grant(&first).await.unwrap();
+    let mut second = grant("l2", GrantKind::Interaction, None, 9_000);
+    second.lookup_digest = Some("code".into());
+    assert!(matches!(
+        store.insert_grant(&second).await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert!(store.find_grant("l2").await.unwrap().is_none());
+    store
+        .insert_grant(&grant("r0", GrantKind::RefreshToken, Some("f"), 9_000))
+        .await
+        .unwrap();
+    let rotated = store
+        .rotate_grant(
+            "r0",
+            GrantKind::RefreshToken,
+            1_500,
+            std::slice::from_ref(&second),
+        )
+        .await;
+    assert!(matches!(rotated, Err(StoreError::Conflict(_))));
+    assert_eq!(
+        store.find_grant("r0").await.unwrap().unwrap().consumed_at,
+        None
+    );
+    assert!(store.find_grant("l2").await.unwrap().is_none());
+    // Once the first is purged, the digest is free again.
+    assert_eq!(store.purge_expired_grants(1_300).await.unwrap(), 1);
+    store.insert_grant(&second).await.unwrap();
+    assert_eq!(
+        store
+            .find_grant_by_lookup("code", GrantKind::Interaction, 1_500)
+            .await
+            .unwrap()
+            .map(|g| g.handle_digest),
+        Some("l2".into())
+    );
+}
+
+/// A grant's data is replaced only while it is live, of the kind named, and still at the
+/// version expected; each replacement counts the version up.
+pub async fn grant_data_is_compared_and_set(store: Arc<dyn Store>) {
+    store
+        .insert_grant(&grant("p1", GrantKind::Interaction, None, 2_000))
+        .await
+        .unwrap();
+    let approved = json!({"approved": true});
+    let denied = json!({"approved": false});
+    let kind = GrantKind::Interaction;
+    let set = |digest: &'static str, kind, version, data: serde_json::Value, now| {
+        let store = store.clone();
+        async move {
+            store
+                .update_grant_data(digest, kind, version, &data, now)
+                .await
+                .unwrap()
+        }
+    };
+    assert!(!set("p1", GrantKind::Consent, 0, approved.clone(), 1_500).await);
+    assert!(!set("p1", kind, 1, approved.clone(), 1_500).await);
+    assert!(
+        !set("p1", kind, 0, approved.clone(), 2_000).await,
+        "expired"
+    );
+    assert!(!set("missing", kind, 0, approved.clone(), 1_500).await);
+    assert!(set("p1", kind, 0, approved.clone(), 1_500).await);
+    let stored = store.find_grant("p1").await.unwrap().unwrap();
+    assert_eq!((stored.data, stored.version), (approved.clone(), 1));
+    assert!(
+        !set("p1", kind, 0, denied.clone(), 1_500).await,
+        "decided already"
+    );
+    assert!(set("p1", kind, 1, denied.clone(), 1_500).await);
+    store
+        .consume_grant("p1", kind, 1_600)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(!set("p1", kind, 2, approved, 1_700).await, "consumed");
+    let stored = store.find_grant("p1").await.unwrap().unwrap();
+    assert_eq!((stored.data, stored.version), (denied, 2));
+}
+
+/// Many instances deciding one pending grant at once: exactly one decision is stored.
+pub async fn concurrent_compare_and_set_has_one_winner(store: Arc<dyn Store>) {
+    store
+        .insert_grant(&grant("race", GrantKind::Interaction, None, 9_000))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..32)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let data = json!({ "decided_by": i });
+                let won = store
+                    .update_grant_data("race", GrantKind::Interaction, 0, &data, 1_500)
+                    .await
+                    .unwrap();
+                won.then_some(data)
+            })
+        })
+        .collect();
+    let mut winners = Vec::new();
+    for t in tasks {
+        winners.extend(t.await.unwrap());
+    }
+    assert_eq!(winners.len(), 1);
+    let stored = store.find_grant("race").await.unwrap().unwrap();
+    assert_eq!((Some(stored.data), stored.version), (winners.pop(), 1));
 }

@@ -39,6 +39,10 @@ macro_rules! store_conformance_tests {
             server_secrets_are_created_once,
             a_users_grants_go_together,
             every_grant_kind_is_stored_by_its_name,
+            grants_are_found_by_their_lookup_digest,
+            a_lookup_digest_names_one_grant,
+            grant_data_is_compared_and_set,
+            concurrent_compare_and_set_has_one_winner,
             a_session_is_renewed_in_one_step,
             ping_answers
         );
@@ -87,7 +91,9 @@ pub(super) fn grant(digest: &str, kind: GrantKind, family: Option<&str>, expires
         subject: Some("sub-1".into()),
         session_id: Some("sid-1".into()),
         family: family.map(Into::into),
+        lookup_digest: None,
         data: json!({"scope": "openid api1.read", "n": 1}),
+        version: 0,
         created_at: 1_000,
         expires_at,
         consumed_at: None,
