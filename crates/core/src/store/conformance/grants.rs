@@ -171,54 +171,32 @@ pub async fn rotation_consumes_and_inserts_together(store: Arc<dyn Store>) {
     );
     assert!(store.find_grant("r1").await.unwrap().is_some());
     assert!(store.find_grant("a1").await.unwrap().is_some());
-    // Not consumable any more: nothing is inserted.
+    // Not consumable any more, of another kind, or expired: nothing is inserted.
     let again = grant("r2", GrantKind::RefreshToken, Some("f"), 9_000);
-    assert!(
-        store
-            .rotate_grant(
-                "r0",
-                GrantKind::RefreshToken,
-                2_001,
-                std::slice::from_ref(&again)
-            )
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(store.find_grant("r2").await.unwrap().is_none());
-    // Wrong kind or expired: the same.
-    assert!(
-        store
-            .rotate_grant(
-                "r1",
-                GrantKind::AuthorizationCode,
-                2_001,
-                std::slice::from_ref(&again)
-            )
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert!(
-        store
-            .rotate_grant(
-                "r1",
-                GrantKind::RefreshToken,
-                9_000,
-                std::slice::from_ref(&again)
-            )
-            .await
-            .unwrap()
-            .is_none()
-    );
-    // 16 concurrent rotations of r1, each with its own successor: one winner.
+    for (digest, kind, now) in [
+        ("r0", GrantKind::RefreshToken, 2_001),
+        ("r1", GrantKind::AuthorizationCode, 2_001),
+        ("r1", GrantKind::RefreshToken, 9_000),
+    ] {
+        let rotated = store
+            .rotate_grant(digest, kind, now, std::slice::from_ref(&again))
+            .await;
+        assert!(rotated.unwrap().is_none(), "{digest} as {kind} at {now}");
+        assert!(store.find_grant("r2").await.unwrap().is_none());
+    }
+    one_of_concurrent_rotations_wins(store, "r1").await;
+}
+
+/// 16 concurrent rotations of the live refresh token `digest`, each with its own successor:
+/// one winner, and only its successor exists.
+async fn one_of_concurrent_rotations_wins(store: Arc<dyn Store>, digest: &'static str) {
     let mut tasks = Vec::new();
     for i in 0..16 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             let next = grant(&format!("n{i}"), GrantKind::RefreshToken, Some("f"), 9_000);
             store
-                .rotate_grant("r1", GrantKind::RefreshToken, 3_000, &[next])
+                .rotate_grant(digest, GrantKind::RefreshToken, 3_000, &[next])
                 .await
                 .unwrap()
                 .is_some()
