@@ -8,9 +8,8 @@ use serde_json::{Map, Value};
 
 use crate::clock::Clock;
 use crate::crypto::{RandomError, base64url, random_bytes};
-use crate::model::{Source, User};
+use crate::model::{GrantKind, Source, User};
 use crate::secret::Secret;
-use crate::sessions::CONSENT;
 use crate::store::{GrantStore, SessionStore, Store, StoreError, UserStore};
 
 pub use crate::model::{check_profile_claim, check_username};
@@ -222,7 +221,10 @@ impl<'a> Users<'a> {
         }
         let mut updated = Updated::default();
         if change.disabled == Some(true) && !user.disabled {
-            updated.ended_grants = Some(self.end_everything_of(&user.subject, CONSENT).await?);
+            updated.ended_grants = Some(
+                self.end_everything_of(&user.subject, Some(GrantKind::Consent))
+                    .await?,
+            );
         }
         let mut changed = false;
         if let Some(hash) = change.password_hash
@@ -296,13 +298,17 @@ impl<'a> Users<'a> {
     pub async fn delete(&self, subject: &str) -> Result<Option<u64>, UserError> {
         // Grants first: a user deleted with grants left would have tokens that name a subject
         // no longer there, and a retry would not find the user to clean them up.
-        let ended = self.end_everything_of(subject, "").await?;
+        let ended = self.end_everything_of(subject, None).await?;
         Ok(self.users.delete_user(subject).await?.then_some(ended))
     }
 
     /// Ends the sessions of `subject` and deletes the grants they hold, except those of the
-    /// kind `keep` (empty: none kept). Returns how many grants went.
-    async fn end_everything_of(&self, subject: &str, keep: &str) -> Result<u64, StoreError> {
+    /// kind `keep`, if any. Returns how many grants went.
+    async fn end_everything_of(
+        &self,
+        subject: &str,
+        keep: Option<GrantKind>,
+    ) -> Result<u64, StoreError> {
         let now = self.clock.now();
         for session in self
             .sessions
@@ -357,16 +363,21 @@ mod tests {
             })
             .await
             .unwrap();
-        for (digest, kind) in [("refresh", "refresh_token"), ("consent", CONSENT)] {
+        for (digest, kind) in [
+            ("refresh", GrantKind::RefreshToken),
+            ("consent", GrantKind::Consent),
+        ] {
             store
                 .insert_grant(&Grant {
                     handle_digest: digest.into(),
-                    kind: kind.into(),
+                    kind,
                     client_id: "app".into(),
                     subject: Some(subject.into()),
                     session_id: None,
                     family: None,
+                    lookup_digest: None,
                     data: json!({}),
+                    version: 0,
                     created_at: NOW,
                     expires_at: NOW + 3_600,
                     consumed_at: None,

@@ -2,8 +2,8 @@
 
 use async_trait::async_trait;
 use tessera_core::clock::UnixTime;
-use tessera_core::model::{Grant, Session};
-use tessera_core::store::{GrantStore, SessionStore, StoreResult};
+use tessera_core::model::{Grant, GrantKind, Session};
+use tessera_core::store::{GrantStore, SessionStore, StoreError, StoreResult};
 
 use crate::SqlStore;
 use crate::entities::{from_json, to_json};
@@ -11,20 +11,25 @@ use crate::query::{Fields, Query};
 
 macro_rules! grant_columns {
     () => {
-        "handle_digest, kind, client_id, subject, session_id, family, data, created_at, \
-         expires_at, consumed_at"
+        "handle_digest, kind, client_id, subject, session_id, family, lookup_digest, data, \
+         version, created_at, expires_at, consumed_at"
     };
 }
 
 fn grant_from_row(row: &dyn Fields) -> StoreResult<Grant> {
     Ok(Grant {
         handle_digest: row.text("handle_digest")?,
-        kind: row.text("kind")?,
+        kind: row
+            .text("kind")?
+            .parse()
+            .map_err(|e| StoreError::Internal(format!("reading a grant: {e}")))?,
         client_id: row.text("client_id")?,
         subject: row.opt_text("subject")?,
         session_id: row.opt_text("session_id")?,
         family: row.opt_text("family")?,
+        lookup_digest: row.opt_text("lookup_digest")?,
         data: from_json(&row.text("data")?, "grant data")?,
+        version: row.int("version")?,
         created_at: row.int("created_at")?,
         expires_at: row.int("expires_at")?,
         consumed_at: row.opt_int("consumed_at")?,
@@ -36,16 +41,18 @@ fn insert(grant: &Grant) -> StoreResult<Query> {
     let sql: &str = concat!(
         "INSERT INTO grants (",
         grant_columns!(),
-        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     );
     Ok(Query::new(sql)
         .text(&grant.handle_digest)
-        .text(&grant.kind)
+        .text(grant.kind.as_str())
         .text(&grant.client_id)
         .opt_text(grant.subject.as_deref())
         .opt_text(grant.session_id.as_deref())
         .opt_text(grant.family.as_deref())
+        .opt_text(grant.lookup_digest.as_deref())
         .text(to_json(&grant.data)?)
+        .int(grant.version)
         .int(grant.created_at)
         .int(grant.expires_at)
         .opt_int(grant.consumed_at))
@@ -53,7 +60,7 @@ fn insert(grant: &Grant) -> StoreResult<Query> {
 
 /// The conditional UPDATE that consumes a live grant: the database decides the single winner,
 /// on one instance or many, so no read-then-write race is possible.
-fn consume(handle_digest: &str, kind: &str, now: UnixTime) -> Query {
+fn consume(handle_digest: &str, kind: GrantKind, now: UnixTime) -> Query {
     const CONSUME: &str = concat!(
         "UPDATE grants SET consumed_at = $1
          WHERE handle_digest = $2 AND kind = $3 AND consumed_at IS NULL AND expires_at > $4
@@ -64,7 +71,7 @@ fn consume(handle_digest: &str, kind: &str, now: UnixTime) -> Query {
     Query::new(CONSUME)
         .int(now)
         .text(handle_digest)
-        .text(kind)
+        .text(kind.as_str())
         .int(now)
 }
 
@@ -84,10 +91,29 @@ impl GrantStore for SqlStore {
             .await
     }
 
+    async fn find_grant_by_lookup(
+        &self,
+        lookup_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>> {
+        let sql: &str = concat!(
+            "SELECT ",
+            grant_columns!(),
+            " FROM grants
+             WHERE lookup_digest = $1 AND kind = $2 AND consumed_at IS NULL AND expires_at > $3"
+        );
+        let q = Query::new(sql)
+            .text(lookup_digest)
+            .text(kind.as_str())
+            .int(now);
+        self.fetch_optional(q, grant_from_row).await
+    }
+
     async fn consume_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
     ) -> StoreResult<Option<Grant>> {
         self.write_returning(consume(handle_digest, kind, now), grant_from_row)
@@ -97,7 +123,7 @@ impl GrantStore for SqlStore {
     async fn rotate_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
         next: &[Grant],
     ) -> StoreResult<Option<Grant>> {
@@ -106,6 +132,29 @@ impl GrantStore for SqlStore {
         let inserts = next.iter().map(insert).collect::<StoreResult<Vec<_>>>()?;
         self.write_then(consume(handle_digest, kind, now), grant_from_row, inserts)
             .await
+    }
+
+    async fn update_grant_data(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        expected_version: i64,
+        data: &serde_json::Value,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        // One conditional UPDATE: the database lets one of several deciders through, as it
+        // does for consumption.
+        let q = Query::new(
+            "UPDATE grants SET data = $1, version = version + 1
+             WHERE handle_digest = $2 AND kind = $3 AND version = $4
+               AND consumed_at IS NULL AND expires_at > $5",
+        )
+        .text(to_json(data)?)
+        .text(handle_digest)
+        .text(kind.as_str())
+        .int(expected_version)
+        .int(now);
+        Ok(self.execute(q).await? > 0)
     }
 
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {
@@ -118,27 +167,32 @@ impl GrantStore for SqlStore {
             .await
     }
 
-    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64> {
+    async fn delete_session_grants(&self, sid: &str, keep_kind: GrantKind) -> StoreResult<u64> {
         let q = Query::new("DELETE FROM grants WHERE session_id = $1 AND kind <> $2")
             .text(sid)
-            .text(keep_kind);
+            .text(keep_kind.as_str());
         self.execute(q).await
     }
 
-    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64> {
+    async fn delete_subject_grants(
+        &self,
+        subject: &str,
+        keep_kind: Option<GrantKind>,
+    ) -> StoreResult<u64> {
+        // No kind is named "": keeping it keeps nothing (a NULL would match no row at all).
         let q = Query::new("DELETE FROM grants WHERE subject = $1 AND kind <> $2")
             .text(subject)
-            .text(keep_kind);
+            .text(keep_kind.map_or("", GrantKind::as_str));
         self.execute(q).await
     }
 
-    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
+    async fn session_grant_clients(&self, sid: &str, kind: GrantKind) -> StoreResult<Vec<String>> {
         let q = Query::new(
             "SELECT DISTINCT client_id FROM grants WHERE session_id = $1 AND kind = $2 \
              ORDER BY client_id",
         )
         .text(sid)
-        .text(kind);
+        .text(kind.as_str());
         self.fetch_all(q, |row| row.text("client_id")).await
     }
 

@@ -28,6 +28,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0002_server_secrets.sql"),
         postgres: include_str!("../migrations/0002_server_secrets.sql"),
     },
+    Migration {
+        version: 3,
+        name: "grant_lookup_and_version",
+        sqlite: include_str!("../migrations/0003_grant_lookup_and_version.sql"),
+        postgres: include_str!("../migrations/0003_grant_lookup_and_version.sql"),
+    },
 ];
 
 /// Takes Tessera's migration lock in PostgreSQL (an arbitrary constant key).

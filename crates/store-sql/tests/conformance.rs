@@ -197,12 +197,14 @@ async fn rel12_purged_space_is_given_back_to_the_file_system() {
     for i in 0..1_500 {
         let grant = Grant {
             handle_digest: format!("parked-{i}"),
-            kind: "parked_request".into(),
+            kind: tessera_core::model::GrantKind::ParkedRequest,
             client_id: "c".into(),
             subject: None,
             session_id: None,
             family: None,
+            lookup_digest: None,
             data: serde_json::Value::String(padding.clone()),
+            version: 0,
             created_at: 0,
             expires_at: 100,
             consumed_at: None,
@@ -220,4 +222,98 @@ async fn rel12_purged_space_is_given_back_to_the_file_system() {
         after < full / 10,
         "the file kept its space: {full} bytes before, {after} after"
     );
+}
+
+/// Grants as version 2 of the schema stored them: a consent remembered as a list of scopes, a
+/// session's client record (no data), a refresh token.
+const VERSION_2_GRANTS: &str = "
+    CREATE TABLE tessera_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL);
+    INSERT INTO tessera_migrations (version, name) VALUES (1, 'initial'), (2, 'server_secrets');
+    INSERT INTO grants (handle_digest, kind, client_id, subject, session_id, family, data,
+                        created_at, expires_at, consumed_at)
+    VALUES ('consent-1', 'consent', 'web', 'alice', NULL, NULL, '[\"openid\",\"profile\"]',
+            1, 5000, NULL),
+           ('client-1', 'session_client', 'web', 'alice', 'sid-1', NULL, 'null', 1, 5000, NULL),
+           ('refresh-1', 'refresh_token', 'web', 'alice', 'sid-1', 'fam', '{\"scopes\":[]}',
+            1, 5000, 2);
+";
+
+/// The grants of [`VERSION_2_GRANTS`] after the migrations that followed: every kind and
+/// payload reads as before, with no lookup key and version 0, and they can be decided on.
+async fn version_2_grants_read_as_before(store: &dyn Store) {
+    use tessera_core::model::GrantKind;
+    use tessera_core::sessions::RememberedConsent;
+    let consent = store.find_grant("consent-1").await.unwrap().unwrap();
+    assert_eq!(consent.kind, GrantKind::Consent);
+    assert_eq!(
+        (consent.lookup_digest.as_deref(), consent.version),
+        (None, 0)
+    );
+    let remembered: RememberedConsent = consent.payload().unwrap();
+    assert_eq!(remembered.scopes, ["openid", "profile"]);
+    let client = store.find_grant("client-1").await.unwrap().unwrap();
+    assert_eq!(client.kind, GrantKind::SessionClient);
+    assert_eq!(client.data, serde_json::Value::Null);
+    let refresh = store.find_grant("refresh-1").await.unwrap().unwrap();
+    assert_eq!(
+        (refresh.kind, refresh.family.as_deref(), refresh.consumed_at),
+        (GrantKind::RefreshToken, Some("fam"), Some(2))
+    );
+    let decided = serde_json::json!({"scopes": ["openid"], "claims": []});
+    assert!(
+        store
+            .update_grant_data("consent-1", GrantKind::Consent, 0, &decided, 10)
+            .await
+            .unwrap()
+    );
+}
+
+/// A SQLite database of schema version 2 is migrated with its grants readable as before.
+#[cfg(unix)]
+#[tokio::test]
+async fn sqlite_grants_of_schema_version_2_read_as_before() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.db");
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(include_str!("../migrations/0001_initial.sql"))
+        .unwrap();
+    conn.execute_batch(include_str!("../migrations/0002_server_secrets.sql"))
+        .unwrap();
+    conn.execute_batch(VERSION_2_GRANTS).unwrap();
+    drop(conn);
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let url = format!("sqlite://{}", path.display());
+    let store = SqlStore::open(&url, &SqlOptions::default()).await.unwrap();
+    version_2_grants_read_as_before(&store).await;
+}
+
+/// A PostgreSQL database of schema version 2 is migrated with its grants readable as before.
+#[tokio::test]
+async fn postgres_grants_of_schema_version_2_read_as_before() {
+    use sqlx::Connection as _;
+    let admin_url = std::env::var("TESSERA_TEST_DATABASE_URL")
+        .expect("TESSERA_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh");
+    let name = format!(
+        "version2_{}",
+        tessera_core::crypto::random_bytes(8)
+            .unwrap()
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    );
+    let url = tessera_store_sql::create_postgres_database(&admin_url, &name)
+        .await
+        .unwrap();
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
+    for sql in [
+        include_str!("../migrations/0001_initial.sql"),
+        include_str!("../migrations/0002_server_secrets.sql"),
+        VERSION_2_GRANTS,
+    ] {
+        sqlx::raw_sql(sql).execute(&mut conn).await.unwrap();
+    }
+    conn.close().await.unwrap();
+    let store = SqlStore::open(&url, &SqlOptions::default()).await.unwrap();
+    version_2_grants_read_as_before(&store).await;
 }

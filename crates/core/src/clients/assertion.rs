@@ -6,22 +6,29 @@
 //! client_id, `aud` naming us, `exp` required and close, NumericDates that are numbers, and a
 //! `jti` that is used once, persisted so replays fail on every instance and after restarts.
 
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::jwk::ASSERTION_ALGS;
 use crate::clock::UnixTime;
 use crate::crypto::handle_digest;
-use crate::model::{Client, Grant, TokenEndpointAuthMethod};
+use crate::model::{Client, Grant, GrantKind, TokenEndpointAuthMethod};
 use crate::protocol::OAuthError;
 use crate::secret::Secret;
-use crate::store::{ClientStore, GrantStore, StoreError};
+use crate::store::{ClientStore, GrantPayload, GrantStore, StoreError};
 use crate::tokens::verify::{UnverifiedJws, parse_compact};
 
 /// RFC 7523 §2.2.
 pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
 
-/// Grant kind of the replay markers.
-pub const ASSERTION_JTI: &str = "client_assertion_jti";
+/// The replay marker of an assertion's `jti`, kept until the assertion expires. It carries
+/// nothing besides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsedAssertion;
+
+impl GrantPayload for UsedAssertion {
+    const KIND: GrantKind = GrantKind::ClientAssertionJti;
+}
 
 /// Clock skew tolerated between client and server.
 pub const LEEWAY: i64 = 60;
@@ -311,18 +318,19 @@ async fn remember_jti(
     exp: i64,
     now: i64,
 ) -> Result<(), OAuthError> {
-    let marker = Grant {
-        handle_digest: handle_digest(&format!("{ASSERTION_JTI}\n{}\n{jti}", client.client_id)),
-        kind: ASSERTION_JTI.into(),
-        client_id: client.client_id.clone(),
-        subject: None,
-        session_id: None,
-        family: None,
-        data: Value::Null,
-        created_at: now,
-        expires_at: exp.saturating_add(LEEWAY),
-        consumed_at: None,
-    };
+    // The kind's name is part of the key of every marker stored so far.
+    let key = handle_digest(&format!(
+        "{}\n{}\n{jti}",
+        UsedAssertion::KIND.as_str(),
+        client.client_id
+    ));
+    let marker = Grant::new(
+        key,
+        &client.client_id,
+        &UsedAssertion,
+        now,
+        exp.saturating_add(LEEWAY),
+    )?;
     match grants.insert_grant(&marker).await {
         Ok(()) => Ok(()),
         Err(StoreError::Conflict(_)) => Err(refuse("jti already used")),

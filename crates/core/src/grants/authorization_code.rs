@@ -13,15 +13,15 @@ use super::{
 };
 use crate::authorize::ClaimsRequest;
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
-use crate::model::{Client, Grant, User};
+use crate::model::{Client, Grant, GrantKind, User};
 use crate::protocol::OAuthError;
 use crate::protocol::grant_type::GrantType;
 use crate::protocol::pkce::{ChallengeMethod, verify_challenge};
 use crate::protocol::token::{CodeRequest, TokenResponse};
-use crate::store::UserStore;
+use crate::store::{GrantPayload, UserStore};
 use crate::tokens::access_token::SignIn;
 
-/// The grant type name, and the kind codes are stored under.
+/// The grant type name.
 pub const GRANT_TYPE: &str = GrantType::AuthorizationCode.name();
 
 /// Codes live this long by default (SECURITY.md SEC-13; RFC 6749 §4.1.2 allows ten minutes).
@@ -93,6 +93,10 @@ fn s256() -> ChallengeMethod {
     ChallengeMethod::S256
 }
 
+impl GrantPayload for CodeData {
+    const KIND: GrantKind = GrantKind::AuthorizationCode;
+}
+
 /// Stores a new code for `client` and `subject` and returns it (128+ bits, stored as a digest).
 pub async fn issue_code(
     ctx: &TokenContext<'_>,
@@ -103,17 +107,17 @@ pub async fn issue_code(
     let code = random_handle().or_server_error("drawing random bytes")?;
     let family = base64url(&random_bytes(16).or_server_error("drawing random bytes")?);
     let grant = Grant {
-        handle_digest: handle_digest(&code),
-        kind: GRANT_TYPE.into(),
-        client_id: client.client_id.clone(),
         subject: Some(subject.to_string()),
         session_id: data.sid.clone(),
         // Tokens issued from this code share its family, so a reuse can revoke them.
         family: Some(family),
-        data: serde_json::to_value(data).or_server_error("encoding a stored record")?,
-        created_at: ctx.now,
-        expires_at: ctx.now + CODE_LIFETIME,
-        consumed_at: None,
+        ..Grant::new(
+            handle_digest(&code),
+            &client.client_id,
+            data,
+            ctx.now,
+            ctx.now + CODE_LIFETIME,
+        )?
     };
     ctx.grants.insert_grant(&grant).await?;
     Ok(code)
@@ -134,7 +138,7 @@ pub(crate) async fn exchange(
         ctx,
         Presented {
             handle: &request.code,
-            kind: GRANT_TYPE,
+            kind: CodeData::KIND,
             refusal: "the code is invalid, expired or already used",
         },
         async |grant| check(users, client, request, grant).await,
@@ -192,8 +196,7 @@ async fn check(
     request: &CodeRequest,
     grant: &Grant,
 ) -> Result<(CodeData, User), OAuthError> {
-    let data: CodeData =
-        serde_json::from_value(grant.data.clone()).or_server_error("reading a stored record")?;
+    let data: CodeData = grant.payload()?;
     // SEC-16: the code is bound to its client.
     if grant.client_id != client.client_id {
         return Err(invalid_grant("the code was issued to another client"));

@@ -12,14 +12,14 @@ use super::{
     prepare_user_tokens,
 };
 use crate::crypto::{handle_digest, random_handle};
-use crate::model::{Client, Grant, OFFLINE_ACCESS};
+use crate::model::{Client, Grant, GrantKind, OFFLINE_ACCESS};
 use crate::protocol::OAuthError;
 use crate::protocol::grant_type::GrantType;
 use crate::protocol::token::{RefreshRequest, TokenResponse};
-use crate::store::UserStore;
+use crate::store::{GrantPayload, UserStore};
 use crate::tokens::access_token::SignIn;
 
-/// The grant type name, and the kind refresh tokens are stored under.
+/// The grant type name.
 pub const GRANT_TYPE: &str = GrantType::RefreshToken.name();
 
 /// What a refresh token stands for.
@@ -90,6 +90,10 @@ impl RefreshData {
     }
 }
 
+impl GrantPayload for RefreshData {
+    const KIND: GrantKind = GrantKind::RefreshToken;
+}
+
 /// Whether a grant of `scopes` gets a refresh token (OIDC Core §11).
 pub fn wants_refresh_token(client: &Client, scopes: &[String]) -> bool {
     scopes.iter().any(|s| s == OFFLINE_ACCESS) && client.grant_types.iter().any(|g| g == GRANT_TYPE)
@@ -109,16 +113,16 @@ pub(crate) fn refresh_grant(
         .now
         .saturating_add(crate::clock::seconds(client.refresh_token_sliding_lifetime));
     let grant = Grant {
-        handle_digest: handle_digest(&handle),
-        kind: GRANT_TYPE.into(),
-        client_id: client.client_id.clone(),
         subject: Some(subject.to_string()),
         session_id: data.sid.clone(),
         family: Some(family.to_string()),
-        data: serde_json::to_value(data).or_server_error("encoding a stored record")?,
-        created_at: ctx.now,
-        expires_at: sliding.min(data.absolute_expires_at),
-        consumed_at: None,
+        ..Grant::new(
+            handle_digest(&handle),
+            &client.client_id,
+            data,
+            ctx.now,
+            sliding.min(data.absolute_expires_at),
+        )?
     };
     Ok((handle, grant))
 }
@@ -175,8 +179,7 @@ async fn check(
         ));
     }
     let family = grant.family.clone().unwrap_or_default();
-    let data: RefreshData =
-        serde_json::from_value(grant.data.clone()).or_server_error("reading a stored record")?;
+    let data: RefreshData = grant.payload()?;
     // SEC-25, CVE-16: a client that may no longer hold offline access (its `offline_access`
     // scope or its refresh grant was taken away) loses the refresh tokens it holds.
     if !wants_refresh_token(client, &client.allowed_scopes) {
@@ -233,7 +236,7 @@ pub(crate) async fn exchange(
         ctx,
         Presented {
             handle: &request.refresh_token,
-            kind: GRANT_TYPE,
+            kind: RefreshData::KIND,
             refusal: "the refresh token is invalid, expired or already used",
         },
         async |grant| check(ctx, users, client, request, grant).await,

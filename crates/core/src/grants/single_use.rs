@@ -4,7 +4,7 @@
 use super::{TokenContext, invalid_grant};
 use crate::crypto::handle_digest;
 use crate::events::Event;
-use crate::model::Grant;
+use crate::model::{Grant, GrantKind};
 use crate::protocol::OAuthError;
 
 /// A single-use handle as a client presented it.
@@ -12,7 +12,7 @@ pub(crate) struct Presented<'a> {
     /// The handle; stored only as its digest.
     pub(crate) handle: &'a str,
     /// The kind it is stored under.
-    pub(crate) kind: &'static str,
+    pub(crate) kind: GrantKind,
     /// What the client is told when the handle is not live; it never says which of unknown,
     /// expired or used.
     pub(crate) refusal: &'static str,
@@ -79,13 +79,13 @@ pub(crate) async fn redeem_single_use<C, R>(
 async fn find_live_grant(
     ctx: &TokenContext<'_>,
     digest: &str,
-    kind: &str,
+    kind: GrantKind,
 ) -> Result<Option<Grant>, OAuthError> {
     Ok(ctx
         .grants
         .find_grant(digest)
         .await?
-        .filter(|g| g.kind == kind && g.consumed_at.is_none() && g.expires_at > ctx.now))
+        .filter(|g| g.kind == kind && g.is_live(ctx.now)))
 }
 
 /// Burns the handle under `digest`: consumes it if it is still live, so that it cannot be tried
@@ -93,7 +93,7 @@ async fn find_live_grant(
 pub(crate) async fn burn(
     ctx: &TokenContext<'_>,
     digest: &str,
-    kind: &str,
+    kind: GrantKind,
 ) -> Result<(), OAuthError> {
     if ctx
         .grants
@@ -110,7 +110,7 @@ pub(crate) async fn burn(
     {
         ctx.grants.delete_grant_family(family).await?;
         ctx.events.emit(Event::ReplayDetected {
-            kind,
+            kind: kind.as_str(),
             client_id: &used.client_id,
             peer: ctx.http.and_then(|h| h.peer),
         });

@@ -7,13 +7,10 @@ use serde::{Deserialize, Serialize};
 use super::EndSessionRequest;
 use crate::clock::UnixTime;
 use crate::crypto::constant_time_eq;
-use crate::model::Session;
+use crate::model::{GrantKind, Session};
 use crate::protocol::OAuthError;
 use crate::sessions::{InteractionHandle, PageRecord, save_interaction};
-use crate::store::{ClientStore, GrantStore};
-
-/// The grant kind of a pending sign-out confirmation.
-pub const CONFIRMATION: &str = "logout_confirmation";
+use crate::store::{ClientStore, GrantPayload, GrantStore};
 
 /// A sign-out waiting for the user's confirmation, and what it carries to the form's
 /// submission.
@@ -36,8 +33,11 @@ pub struct LogoutConfirmation {
     pub state: Option<String>,
 }
 
+impl GrantPayload for LogoutConfirmation {
+    const KIND: GrantKind = GrantKind::LogoutConfirmation;
+}
+
 impl PageRecord for LogoutConfirmation {
-    const KIND: &'static str = CONFIRMATION;
     /// How long the confirmation page may stay open.
     const LIFETIME: i64 = 10 * 60;
     fn binding(&self) -> (&str, &str) {

@@ -9,8 +9,7 @@ use serde_json::{Map, Value, json};
 
 use crate::clock::UnixTime;
 use crate::crypto::{base64url, random_bytes};
-use crate::grants::refresh_token;
-use crate::model::{Client, Session};
+use crate::model::{Client, GrantKind, Session};
 use crate::protocol::OAuthError;
 use crate::protocol::form::Form;
 use crate::sessions::session_clients;
@@ -151,7 +150,7 @@ pub async fn end_session(
     };
     let ids = session_clients(grants, &session.sid).await?;
     grants
-        .delete_session_grants(&session.sid, refresh_token::GRANT_TYPE)
+        .delete_session_grants(&session.sid, GrantKind::RefreshToken)
         .await?;
     let mut signed_in = Vec::new();
     for id in ids {

@@ -1,25 +1,24 @@
 //! Remembered consent (OIDC Core §3.1.2.4): what a user allowed a client, kept per user and
 //! client when they asked for it to be remembered.
 
-use crate::protocol::OrServerError as _;
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 use crate::clock::UnixTime;
 use crate::crypto::handle_digest;
-use crate::model::Grant;
+use crate::model::{Grant, GrantKind};
 use crate::protocol::OAuthError;
-use crate::store::GrantStore;
-
-/// The grant kind remembered consent is stored under.
-pub const CONSENT: &str = "consent";
+use crate::store::{GrantPayload, GrantStore};
 
 /// Remembered consent lasts this long.
 pub const CONSENT_LIFETIME: i64 = 365 * 86_400;
 
 fn consent_key(subject: &str, client_id: &str) -> String {
-    // The two parts are length-prefixed so that no pair of values can collide.
+    // The two parts are length-prefixed so that no pair of values can collide. The kind's
+    // name is part of the key of every consent stored so far.
     handle_digest(&format!(
-        "{CONSENT}:{}:{subject}:{client_id}",
+        "{}:{}:{subject}:{client_id}",
+        GrantKind::Consent.as_str(),
         subject.len()
     ))
 }
@@ -50,6 +49,21 @@ enum StoredConsent {
     Scopes(Vec<String>),
 }
 
+impl GrantPayload for RememberedConsent {
+    const KIND: GrantKind = GrantKind::Consent;
+
+    /// Also reads consent stored before claims were remembered.
+    fn read(data: &Value) -> serde_json::Result<RememberedConsent> {
+        Ok(match StoredConsent::deserialize(data)? {
+            StoredConsent::Current(consent) => consent,
+            StoredConsent::Scopes(scopes) => RememberedConsent {
+                scopes,
+                claims: vec![],
+            },
+        })
+    }
+}
+
 /// What `subject` has consented to for `client_id` and asked to be remembered.
 pub async fn remembered_consent(
     grants: &dyn GrantStore,
@@ -60,16 +74,11 @@ pub async fn remembered_consent(
     let stored = grants
         .find_grant(&consent_key(subject, client_id))
         .await?
-        .filter(|g| g.kind == CONSENT && g.expires_at > now)
-        .and_then(|g| serde_json::from_value::<StoredConsent>(g.data).ok());
-    Ok(match stored {
-        Some(StoredConsent::Current(c)) => c,
-        Some(StoredConsent::Scopes(scopes)) => RememberedConsent {
-            scopes,
-            claims: vec![],
-        },
-        None => RememberedConsent::default(),
-    })
+        .filter(|g| g.is::<RememberedConsent>() && g.expires_at > now);
+    match stored {
+        Some(grant) => grant.payload(),
+        None => Ok(RememberedConsent::default()),
+    }
 }
 
 /// Remembers consent to `scopes` and `claims` (added to what was remembered before).
@@ -94,16 +103,14 @@ pub async fn remember_consent(
     }
     grants.delete_grant(&key).await?;
     let record = Grant {
-        handle_digest: key,
-        kind: CONSENT.into(),
-        client_id: client_id.to_string(),
         subject: Some(subject.to_string()),
-        session_id: None,
-        family: None,
-        data: serde_json::to_value(&all).or_server_error("encoding a stored record")?,
-        created_at: now,
-        expires_at: now.saturating_add(CONSENT_LIFETIME),
-        consumed_at: None,
+        ..Grant::new(
+            key,
+            client_id,
+            &all,
+            now,
+            now.saturating_add(CONSENT_LIFETIME),
+        )?
     };
     match grants.insert_grant(&record).await {
         // Another instance remembered the same consent at the same moment.
@@ -139,6 +146,33 @@ mod tests {
         assert_eq!(
             remembered_consent(&store, "u", "other", 2).await.unwrap(),
             RememberedConsent::default()
+        );
+    }
+
+    #[tokio::test]
+    async fn consent_stored_as_a_list_of_scopes_reads_and_corrupt_consent_is_an_error() {
+        let store = MemoryStore::new();
+        let s = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        remember_consent(&store, "u", "c", (&s(&["openid"]), &[]), 0)
+            .await
+            .unwrap();
+        let key = consent_key("u", "c");
+        let mut stored = store.find_grant(&key).await.unwrap().unwrap();
+        stored.data = serde_json::json!(["openid", "profile"]);
+        store.delete_grant(&key).await.unwrap();
+        store.insert_grant(&stored).await.unwrap();
+        let remembered = remembered_consent(&store, "u", "c", 1).await.unwrap();
+        assert_eq!(remembered.scopes, s(&["openid", "profile"]));
+        assert!(remembered.claims.is_empty());
+        stored.data = serde_json::json!({"scopes": "openid"});
+        store.delete_grant(&key).await.unwrap();
+        store.insert_grant(&stored).await.unwrap();
+        let corrupt = remembered_consent(&store, "u", "c", 1).await.unwrap_err();
+        assert!(
+            corrupt
+                .to_string()
+                .contains("payload of a grant of kind consent"),
+            "{corrupt}"
         );
     }
 }

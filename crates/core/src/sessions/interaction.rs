@@ -1,8 +1,6 @@
 //! Interactions: an authorization request waiting for the user on the login and consent
 //! pages, bound to the browser that made it, each form taken once.
 
-use crate::protocol::OrServerError as _;
-use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use super::random_id;
@@ -10,12 +8,9 @@ use crate::authorize::AuthorizationRequest;
 use crate::clock::UnixTime;
 use crate::crypto::{constant_time_eq, handle_digest};
 use crate::login::LoginMethod;
-use crate::model::Grant;
+use crate::model::{Grant, GrantKind};
 use crate::protocol::OAuthError;
-use crate::store::GrantStore;
-
-/// The grant kind interactions are stored under.
-pub const INTERACTION: &str = "interaction";
+use crate::store::{GrantPayload, GrantStore};
 
 /// How long a user has to complete the login and consent pages.
 pub const INTERACTION_LIFETIME: i64 = 15 * 60;
@@ -109,10 +104,8 @@ impl std::fmt::Debug for InteractionHandle {
 
 /// A record a page's form comes back to (an interaction, a sign-out confirmation): bound to
 /// the browser that opened the page by the digest of its binding cookie, with a CSRF token
-/// that its form carries, and taken exactly once.
-pub trait PageRecord: Serialize + DeserializeOwned {
-    /// The grant kind it is stored under.
-    const KIND: &'static str;
+/// that its form carries, and taken exactly once. Stored as a grant of its payload's kind.
+pub trait PageRecord: GrantPayload {
     /// How long its page stays valid, in seconds.
     const LIFETIME: i64;
     /// The digest of the binding cookie of the browser that opened the page, and the CSRF
@@ -128,8 +121,11 @@ pub trait PageRecord: Serialize + DeserializeOwned {
     }
 }
 
+impl GrantPayload for Interaction {
+    const KIND: GrantKind = GrantKind::Interaction;
+}
+
 impl PageRecord for Interaction {
-    const KIND: &'static str = INTERACTION;
     const LIFETIME: i64 = INTERACTION_LIFETIME;
     fn binding(&self) -> (&str, &str) {
         (&self.browser, &self.csrf)
@@ -154,16 +150,15 @@ pub async fn save_interaction<R: PageRecord>(
     };
     record.set_csrf(handle.csrf.clone());
     let grant = Grant {
-        handle_digest: handle_digest(&handle.id),
-        kind: R::KIND.into(),
-        client_id: record.client_id().to_string(),
         subject: record.session().map(|(subject, _)| subject.to_string()),
         session_id: record.session().map(|(_, sid)| sid.to_string()),
-        family: None,
-        data: serde_json::to_value(&record).or_server_error("encoding a page's record")?,
-        created_at: now,
-        expires_at: now.saturating_add(R::LIFETIME),
-        consumed_at: None,
+        ..Grant::new(
+            handle_digest(&handle.id),
+            record.client_id(),
+            &record,
+            now,
+            now.saturating_add(R::LIFETIME),
+        )?
     };
     grants.insert_grant(&grant).await?;
     Ok(handle)
@@ -189,12 +184,11 @@ pub async fn find_interaction<R: PageRecord>(
     let Some(grant) = grants
         .find_grant(&handle_digest(id))
         .await?
-        .filter(|g| g.kind == R::KIND && g.consumed_at.is_none() && g.expires_at > now)
+        .filter(|g| g.is::<R>() && g.is_live(now))
     else {
         return Ok(None);
     };
-    let record = serde_json::from_value(grant.data).or_server_error("reading a page's record")?;
-    Ok(Some(record))
+    Ok(Some(grant.payload()?))
 }
 
 /// Why a form submission was refused.

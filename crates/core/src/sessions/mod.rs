@@ -5,12 +5,10 @@
 mod consent;
 mod interaction;
 
-pub use consent::{
-    CONSENT, CONSENT_LIFETIME, RememberedConsent, remember_consent, remembered_consent,
-};
+pub use consent::{CONSENT_LIFETIME, RememberedConsent, remember_consent, remembered_consent};
 pub use interaction::{
-    Flow, INTERACTION, INTERACTION_LIFETIME, Interaction, InteractionHandle, InteractionRefusal,
-    PageRecord, Step, find_interaction, same_browser, save_interaction, take_interaction,
+    Flow, INTERACTION_LIFETIME, Interaction, InteractionHandle, InteractionRefusal, PageRecord,
+    Step, find_interaction, same_browser, save_interaction, take_interaction,
 };
 
 use crate::protocol::OrServerError as _;
@@ -18,9 +16,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::UnixTime;
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
-use crate::model::{Grant, Session};
+use crate::model::{Grant, GrantKind, Session};
 use crate::protocol::OAuthError;
-use crate::store::{GrantStore, SessionStore};
+use crate::store::{GrantPayload, GrantStore, SessionStore};
 
 /// How long a session lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,10 +144,15 @@ pub async fn load_session(
     Ok(Some(session))
 }
 
-/// The grant kind recording that a client got a response through a session: one row per
-/// client and session, inserted atomically (concurrent sign-ins of several clients cannot
-/// lose one), bound to the session so that it ends with it.
-pub const SESSION_CLIENT: &str = "session_client";
+/// The record that a client got a response through a session: one row per client and
+/// session, inserted atomically (concurrent sign-ins of several clients cannot lose one),
+/// bound to the session so that it ends with it. It carries nothing besides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClient;
+
+impl GrantPayload for SessionClient {
+    const KIND: GrantKind = GrantKind::SessionClient;
+}
 
 /// Records that `client_id` got a response through `session`.
 pub async fn add_session_client(
@@ -158,21 +161,23 @@ pub async fn add_session_client(
     client_id: &str,
     now: UnixTime,
 ) -> Result<(), OAuthError> {
+    // The kind's name is part of the key of every record stored so far.
+    let key = handle_digest(&format!(
+        "{}:{}:{}:{client_id}",
+        SessionClient::KIND.as_str(),
+        session.sid.len(),
+        session.sid
+    ));
     let record = Grant {
-        handle_digest: handle_digest(&format!(
-            "{SESSION_CLIENT}:{}:{}:{client_id}",
-            session.sid.len(),
-            session.sid
-        )),
-        kind: SESSION_CLIENT.into(),
-        client_id: client_id.to_string(),
         subject: Some(session.subject.clone()),
         session_id: Some(session.sid.clone()),
-        family: None,
-        data: serde_json::Value::Null,
-        created_at: now,
-        expires_at: session.absolute_expires_at,
-        consumed_at: None,
+        ..Grant::new(
+            key,
+            client_id,
+            &SessionClient,
+            now,
+            session.absolute_expires_at,
+        )?
     };
     match grants.insert_grant(&record).await {
         // Recorded before: nothing to do.
@@ -186,7 +191,9 @@ pub async fn session_clients(
     grants: &dyn GrantStore,
     sid: &str,
 ) -> Result<Vec<String>, OAuthError> {
-    Ok(grants.session_grant_clients(sid, SESSION_CLIENT).await?)
+    Ok(grants
+        .session_grant_clients(sid, SessionClient::KIND)
+        .await?)
 }
 
 /// The OP browser state of Session Management 1.0 §3 for `session` (the value of the

@@ -10,7 +10,7 @@ use super::{
     StoreResult, UserStore,
 };
 use crate::clock::UnixTime;
-use crate::model::{Client, Grant, KeyRecord, Resources, Session, Source, User};
+use crate::model::{Client, Grant, GrantKind, KeyRecord, Resources, Session, Source, User};
 use crate::secret::Secret;
 
 #[derive(Default)]
@@ -77,11 +77,29 @@ impl ResourceStore for MemoryStore {
     }
 }
 
+impl Inner {
+    /// Whether `grant` cannot be stored: its digest, or its lookup digest, is taken (the SQL
+    /// stores' primary key and unique index).
+    fn grant_conflicts(&self, grant: &Grant) -> bool {
+        self.grants.contains_key(&grant.handle_digest)
+            || grant.lookup_digest.as_ref().is_some_and(|lookup| {
+                self.grants
+                    .values()
+                    .any(|g| g.lookup_digest.as_ref() == Some(lookup))
+            })
+    }
+}
+
+/// Whether `grant` is of `kind` and live at `now`, as the SQL stores' conditions.
+fn live_of(grant: &Grant, kind: GrantKind, now: UnixTime) -> bool {
+    grant.kind == kind && grant.is_live(now)
+}
+
 #[async_trait]
 impl GrantStore for MemoryStore {
     async fn insert_grant(&self, grant: &Grant) -> StoreResult<()> {
         let mut inner = self.lock()?;
-        if inner.grants.contains_key(&grant.handle_digest) {
+        if inner.grant_conflicts(grant) {
             return Err(StoreError::Conflict("grant exists".into()));
         }
         inner
@@ -94,15 +112,29 @@ impl GrantStore for MemoryStore {
         Ok(self.lock()?.grants.get(handle_digest).cloned())
     }
 
+    async fn find_grant_by_lookup(
+        &self,
+        lookup_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>> {
+        Ok(self
+            .lock()?
+            .grants
+            .values()
+            .find(|g| g.lookup_digest.as_deref() == Some(lookup_digest) && live_of(g, kind, now))
+            .cloned())
+    }
+
     async fn consume_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
     ) -> StoreResult<Option<Grant>> {
         let mut inner = self.lock()?;
         match inner.grants.get_mut(handle_digest) {
-            Some(g) if g.kind == kind && g.consumed_at.is_none() && g.expires_at > now => {
+            Some(g) if live_of(g, kind, now) => {
                 g.consumed_at = Some(now);
                 Ok(Some(g.clone()))
             }
@@ -113,7 +145,7 @@ impl GrantStore for MemoryStore {
     async fn rotate_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
         next: &[Grant],
     ) -> StoreResult<Option<Grant>> {
@@ -121,12 +153,15 @@ impl GrantStore for MemoryStore {
         // As the SQL stores: not consumable is `None` before anything else; a successor that
         // exists (or repeats) is a conflict, and then nothing changes.
         match inner.grants.get(handle_digest) {
-            Some(g) if g.kind == kind && g.consumed_at.is_none() && g.expires_at > now => {}
+            Some(g) if live_of(g, kind, now) => {}
             _ => return Ok(None),
         }
         let mut digests = std::collections::HashSet::new();
+        let mut lookups = std::collections::HashSet::new();
         if next.iter().any(|n| {
-            inner.grants.contains_key(&n.handle_digest) || !digests.insert(&n.handle_digest)
+            inner.grant_conflicts(n)
+                || !digests.insert(&n.handle_digest)
+                || n.lookup_digest.as_ref().is_some_and(|l| !lookups.insert(l))
         }) {
             return Err(StoreError::Conflict("grant exists".into()));
         }
@@ -139,6 +174,25 @@ impl GrantStore for MemoryStore {
             inner.grants.insert(n.handle_digest.clone(), n.clone());
         }
         Ok(Some(consumed))
+    }
+
+    async fn update_grant_data(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        expected_version: i64,
+        data: &serde_json::Value,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        match inner.grants.get_mut(handle_digest) {
+            Some(g) if live_of(g, kind, now) && g.version == expected_version => {
+                g.data = data.clone();
+                g.version += 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
     }
 
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {
@@ -154,7 +208,7 @@ impl GrantStore for MemoryStore {
         Ok((before - inner.grants.len()) as u64)
     }
 
-    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64> {
+    async fn delete_session_grants(&self, sid: &str, keep_kind: GrantKind) -> StoreResult<u64> {
         let mut inner = self.lock()?;
         let before = inner.grants.len();
         inner
@@ -163,16 +217,20 @@ impl GrantStore for MemoryStore {
         Ok((before - inner.grants.len()) as u64)
     }
 
-    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64> {
+    async fn delete_subject_grants(
+        &self,
+        subject: &str,
+        keep_kind: Option<GrantKind>,
+    ) -> StoreResult<u64> {
         let mut inner = self.lock()?;
         let before = inner.grants.len();
         inner
             .grants
-            .retain(|_, g| g.subject.as_deref() != Some(subject) || g.kind == keep_kind);
+            .retain(|_, g| g.subject.as_deref() != Some(subject) || Some(g.kind) == keep_kind);
         Ok((before - inner.grants.len()) as u64)
     }
 
-    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
+    async fn session_grant_clients(&self, sid: &str, kind: GrantKind) -> StoreResult<Vec<String>> {
         let mut clients: Vec<String> = self
             .lock()?
             .grants

@@ -6,14 +6,16 @@
 use async_trait::async_trait;
 
 use crate::clock::UnixTime;
-use crate::model::{Client, Grant, KeyRecord, Resources, Session, Source, User};
+use crate::model::{Client, Grant, GrantKind, KeyRecord, Resources, Session, Source, User};
 use crate::secret::Secret;
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod memory;
+pub mod persisted;
 
 pub use memory::MemoryStore;
+pub use persisted::{GrantPayload, replace_payload};
 
 /// A store failure. Callers map `Unavailable` to `temporarily_unavailable` (503) and the rest
 /// to `server_error`, logging the detail.
@@ -62,20 +64,30 @@ pub trait ResourceStore: Send + Sync {
     async fn load_resources(&self) -> StoreResult<Resources>;
 }
 
-/// Grants stored under the digest of their handle, with atomic single use.
+/// Grants stored under the digest of their handle, with atomic single use. Callers store and
+/// read them typed ([`persisted`]).
 #[async_trait]
 pub trait GrantStore: Send + Sync {
-    /// Stores a new grant; `Conflict` if the digest exists.
+    /// Stores a new grant; `Conflict` if the digest exists, or its lookup digest is another
+    /// grant's (expired or not).
     async fn insert_grant(&self, grant: &Grant) -> StoreResult<()>;
     /// The grant with this digest, consumed or not, expired or not.
     async fn find_grant(&self, handle_digest: &str) -> StoreResult<Option<Grant>>;
+    /// The grant of `kind` whose lookup digest is `lookup_digest` (a device flow's user code),
+    /// if it has not been consumed and has not expired at `now`.
+    async fn find_grant_by_lookup(
+        &self,
+        lookup_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>>;
     /// Atomically marks the grant consumed and returns it, if it exists, is of `kind`, has not
     /// been consumed and has not expired at `now`. Of several concurrent callers exactly one
     /// gets `Some`.
     async fn consume_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
     ) -> StoreResult<Option<Grant>>;
     /// Consumes the live grant `handle_digest` of `kind` (as [`GrantStore::consume_grant`])
@@ -85,22 +97,38 @@ pub trait GrantStore: Send + Sync {
     async fn rotate_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
         next: &[Grant],
     ) -> StoreResult<Option<Grant>>;
+    /// Replaces the data of the grant `handle_digest` of `kind` with `data` and counts its
+    /// version up, in one step, if its version is still `expected_version` and it has been
+    /// neither consumed nor expired at `now` (compare-and-set: of two instances deciding a
+    /// pending grant at once, one wins). True when it was replaced.
+    async fn update_grant_data(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        expected_version: i64,
+        data: &serde_json::Value,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
     /// Deletes one grant; true when it existed.
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool>;
     /// Deletes every grant of a family; returns how many.
     async fn delete_grant_family(&self, family: &str) -> StoreResult<u64>;
     /// Deletes the grants bound to a session (`session_id` = its `sid`) except those of
     /// `keep_kind` (offline refresh tokens outlive the session); returns how many.
-    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64>;
-    /// Deletes every grant of the user `subject` except those of `keep_kind` (remembered
-    /// consent); returns how many.
-    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64>;
+    async fn delete_session_grants(&self, sid: &str, keep_kind: GrantKind) -> StoreResult<u64>;
+    /// Deletes every grant of the user `subject` except those of `keep_kind`, if any
+    /// (remembered consent); returns how many.
+    async fn delete_subject_grants(
+        &self,
+        subject: &str,
+        keep_kind: Option<GrantKind>,
+    ) -> StoreResult<u64>;
     /// The distinct clients of the grants of `kind` bound to session `sid`.
-    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>>;
+    async fn session_grant_clients(&self, sid: &str, kind: GrantKind) -> StoreResult<Vec<String>>;
     /// Deletes grants that expired before `before`; returns how many.
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64>;
 }

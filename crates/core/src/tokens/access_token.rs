@@ -15,19 +15,9 @@ use super::jws::sign_compact;
 use super::{KeyRing, SigningAlg};
 use crate::clock::UnixTime;
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
-use crate::model::{AccessTokenType, Client, Grant};
+use crate::model::{AccessTokenType, Client, Grant, GrantKind};
 use crate::protocol::OAuthError;
-use crate::store::GrantStore;
-
-/// The grant kind under which reference tokens are stored.
-pub const REFERENCE_TOKEN: &str = "reference_token";
-
-/// The grant kind of the record a user's JWT access token is live with.
-pub const JWT_ACCESS_TOKEN: &str = "jwt_access_token";
-
-/// The grant kind of a revoked JWT access token that has no record (a client's own token):
-/// a deny-list entry, until the token expires.
-pub const REVOKED_ACCESS_TOKEN: &str = "revoked_access_token";
+use crate::store::{GrantPayload, GrantStore};
 
 /// The `typ` header of JWT access tokens (RFC 9068 §2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
@@ -106,7 +96,8 @@ pub struct SignIn {
     pub sid: Option<String>,
 }
 
-/// What a user's access token record keeps besides the columns of its row.
+/// What a user's access token record keeps besides the columns of its row: the payload of
+/// the record a user's JWT access token lives with.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordData {
     /// Claims asked for by name for userinfo (OIDC Core §5.5) and consented to.
@@ -114,9 +105,13 @@ pub struct RecordData {
     pub userinfo_claims: Vec<String>,
 }
 
+impl GrantPayload for RecordData {
+    const KIND: GrantKind = GrantKind::JwtAccessToken;
+}
+
 /// A reference token's record: its claims and what a JWT's record keeps, side by side in one
 /// JSON object.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReferenceRecord {
     /// The token's claims.
     #[serde(flatten)]
@@ -126,15 +121,26 @@ pub struct ReferenceRecord {
     pub data: RecordData,
 }
 
-impl ReferenceRecord {
-    /// Reads a stored record: each part from the one object (no buffering through `flatten`,
-    /// which would cost introspection much of its speed). `None` when the claims do not read.
-    pub fn read(stored: &Value) -> Option<ReferenceRecord> {
-        Some(ReferenceRecord {
-            claims: AccessTokenClaims::deserialize(stored).ok()?,
-            data: RecordData::deserialize(stored).unwrap_or_default(),
+impl GrantPayload for ReferenceRecord {
+    const KIND: GrantKind = GrantKind::ReferenceToken;
+
+    /// Each part from the one object: no buffering through `flatten`, which would cost
+    /// introspection much of its speed.
+    fn read(stored: &Value) -> serde_json::Result<ReferenceRecord> {
+        Ok(ReferenceRecord {
+            claims: AccessTokenClaims::deserialize(stored)?,
+            data: RecordData::deserialize(stored)?,
         })
     }
+}
+
+/// A revoked JWT access token that has no record (a client's own token): a deny-list entry
+/// under [`jti_key`] until the token expires. It carries nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevokedAccessToken;
+
+impl GrantPayload for RevokedAccessToken {
+    const KIND: GrantKind = GrantKind::RevokedAccessToken;
 }
 
 /// What to put in an access token.
@@ -234,18 +240,6 @@ pub fn prepare_access_token(
     let data = RecordData {
         userinfo_claims: request.userinfo_claims.clone(),
     };
-    let record = |handle_digest: String, kind: &str, data: Value| Grant {
-        handle_digest,
-        kind: kind.into(),
-        client_id: claims.client_id.clone(),
-        subject: Some(claims.sub.clone()),
-        session_id: sign_in.sid.clone(),
-        family: request.family.clone(),
-        data,
-        created_at: request.now,
-        expires_at: exp,
-        consumed_at: None,
-    };
     let (token, record) = match request.client.access_token_type {
         AccessTokenType::Jwt => {
             let key = ring
@@ -254,9 +248,8 @@ pub fn prepare_access_token(
             let jwt = sign_compact(key, ACCESS_TOKEN_TYP, &claims)
                 .or_server_error("signing an access token")?;
             let record = if for_user {
-                let data =
-                    serde_json::to_value(&data).or_server_error("encoding a stored record")?;
-                Some(record(jti_key(&claims.jti), JWT_ACCESS_TOKEN, data))
+                let key = jti_key(&claims.jti);
+                Some(token_record(key, &data, &claims, request.family.clone())?)
             } else {
                 None
             };
@@ -268,9 +261,8 @@ pub fn prepare_access_token(
                 claims: claims.clone(),
                 data,
             };
-            let stored =
-                serde_json::to_value(&stored).or_server_error("encoding a stored record")?;
-            let grant = record(handle_digest(&handle), REFERENCE_TOKEN, stored);
+            let key = handle_digest(&handle);
+            let grant = token_record(key, &stored, &stored.claims, request.family.clone())?;
             (handle, Some(grant))
         }
     };
@@ -280,4 +272,26 @@ pub fn prepare_access_token(
         scope,
     };
     Ok((issued, record))
+}
+
+/// The stored record of an access token with `claims`, under `handle_digest`: bound to its
+/// user, session and grant family, so that ending any of them ends the token.
+fn token_record<T: GrantPayload>(
+    handle_digest: String,
+    payload: &T,
+    claims: &AccessTokenClaims,
+    family: Option<String>,
+) -> Result<Grant, OAuthError> {
+    Ok(Grant {
+        subject: Some(claims.sub.clone()),
+        session_id: claims.sid.clone(),
+        family,
+        ..Grant::new(
+            handle_digest,
+            &claims.client_id,
+            payload,
+            claims.iat,
+            claims.exp,
+        )?
+    })
 }

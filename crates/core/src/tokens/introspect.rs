@@ -1,18 +1,16 @@
 //! Token introspection (RFC 7662): is this one of our live access tokens, and may this caller
 //! learn about it?
 
-use serde::Deserialize as _;
 use serde_json::{Value, json};
 
 use super::KeyRing;
 use super::access_token::{
-    ACCESS_TOKEN_TYP, AccessTokenClaims, JWT_ACCESS_TOKEN, REFERENCE_TOKEN, REVOKED_ACCESS_TOKEN,
-    RecordData, ReferenceRecord, jti_key,
+    ACCESS_TOKEN_TYP, AccessTokenClaims, RecordData, ReferenceRecord, RevokedAccessToken, jti_key,
 };
 use super::verify::{looks_like_jws, verify_own_jws};
 use crate::clock::UnixTime;
 use crate::crypto::handle_digest;
-use crate::grants::refresh_token::{self, RefreshData};
+use crate::grants::refresh_token::RefreshData;
 use crate::model::{ApiResource, Client, Grant, User};
 use crate::protocol::OAuthError;
 use crate::store::{ClientStore, GrantStore, UserStore};
@@ -92,7 +90,8 @@ pub struct LiveAccessToken {
 /// The access token `token` if it is one we issued and it is live: signed by us (a JWT) or
 /// stored (a reference token), not expired, not revoked, and its client, its user and the
 /// grant it came from still there (SEC-25, SEC-26, SEC-34). Expired, revoked, foreign,
-/// malformed or unknown tokens give `None`, never an error; only a store failure is an error.
+/// malformed or unknown tokens give `None`, never an error; only a store failure or a stored
+/// record that does not read is an error.
 pub async fn live_access_token(
     token: &str,
     lookup: &TokenLookup<'_>,
@@ -104,8 +103,9 @@ pub async fn live_access_token(
             .grants
             .find_grant(&handle_digest(token))
             .await?
-            .filter(|g| g.kind == REFERENCE_TOKEN && g.consumed_at.is_none())
-            .and_then(|g| ReferenceRecord::read(&g.data))
+            .filter(|g| g.is::<ReferenceRecord>() && g.consumed_at.is_none())
+            .map(|g| g.payload::<ReferenceRecord>())
+            .transpose()?
             .filter(|r| timely(&r.claims, lookup))
             .map(|r| (r.claims, r.data))
     } else {
@@ -158,10 +158,11 @@ async fn jwt_access_token(
     let record = lookup.grants.find_grant(&jti_key(&claims.jti)).await?;
     Ok(if claims.has_record() {
         record
-            .filter(|g| g.kind == JWT_ACCESS_TOKEN && g.consumed_at.is_none())
-            .and_then(|g| RecordData::deserialize(&g.data).ok())
+            .filter(|g| g.is::<RecordData>() && g.consumed_at.is_none())
+            .map(|g| g.payload::<RecordData>())
+            .transpose()?
             .map(|data| (claims, data))
-    } else if record.is_some_and(|g| g.kind == REVOKED_ACCESS_TOKEN) {
+    } else if record.is_some_and(|g| g.is::<RevokedAccessToken>()) {
         None
     } else {
         Some((claims, RecordData::default()))
@@ -195,7 +196,7 @@ async fn live_refresh_token(
         .find_grant(&handle_digest(token))
         .await?
         .filter(|g| {
-            g.kind == refresh_token::GRANT_TYPE
+            g.is::<RefreshData>()
                 && g.consumed_at.is_none()
                 && g.expires_at > lookup.now
                 && g.client_id == client.client_id
@@ -203,9 +204,7 @@ async fn live_refresh_token(
     else {
         return Ok(None);
     };
-    let Ok(data) = serde_json::from_value::<RefreshData>(grant.data.clone()) else {
-        return Ok(None);
-    };
+    let data: RefreshData = grant.payload()?;
     let subject = grant.subject.clone().unwrap_or_default();
     if !client_active(lookup, &grant.client_id).await?
         || active_user(lookup, &subject).await?.is_none()

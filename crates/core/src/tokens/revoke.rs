@@ -1,11 +1,10 @@
 //! Token revocation (RFC 7009).
 
-use super::access_token::{AccessTokenClaims, REFERENCE_TOKEN, REVOKED_ACCESS_TOKEN, jti_key};
+use super::access_token::{AccessTokenClaims, RevokedAccessToken, jti_key};
 use super::introspect::{TokenLookup, own_jwt_access_token};
 use super::verify::looks_like_jws;
 use crate::crypto::handle_digest;
-use crate::grants::refresh_token;
-use crate::model::{Client, Grant};
+use crate::model::{Client, Grant, GrantKind};
 use crate::protocol::OAuthError;
 use crate::store::StoreError;
 
@@ -36,11 +35,11 @@ pub async fn revoke(
     if grant.client_id != client.client_id {
         return Ok(());
     }
-    match (grant.kind.as_str(), &grant.family) {
-        (refresh_token::GRANT_TYPE, Some(family)) => {
+    match (grant.kind, &grant.family) {
+        (GrantKind::RefreshToken, Some(family)) => {
             lookup.grants.delete_grant_family(family).await?;
         }
-        (refresh_token::GRANT_TYPE | REFERENCE_TOKEN, _) => {
+        (GrantKind::RefreshToken | GrantKind::ReferenceToken, _) => {
             lookup.grants.delete_grant(&digest).await?;
         }
         _ => {}
@@ -58,16 +57,14 @@ async fn revoke_jwt(
         return Ok(());
     }
     let entry = Grant {
-        handle_digest: key,
-        kind: REVOKED_ACCESS_TOKEN.into(),
-        client_id: claims.client_id.clone(),
         subject: Some(claims.sub.clone()),
-        session_id: None,
-        family: None,
-        data: serde_json::Value::Null,
-        created_at: lookup.now,
-        expires_at: claims.exp,
-        consumed_at: None,
+        ..Grant::new(
+            key,
+            &claims.client_id,
+            &RevokedAccessToken,
+            lookup.now,
+            claims.exp,
+        )?
     };
     match lookup.grants.insert_grant(&entry).await {
         // Revoked already (by a concurrent request).

@@ -8,7 +8,7 @@ use super::code_flow::{VERIFIER, World, body, world};
 use crate::clock::UnixTime;
 use crate::crypto::handle_digest;
 use crate::grants::TokenContext;
-use crate::model::Grant;
+use crate::model::{Grant, GrantKind};
 use crate::protocol::OAuthError;
 use crate::protocol::pkce::s256_challenge;
 use crate::store::{GrantStore, MemoryStore, StoreError, StoreResult};
@@ -24,10 +24,18 @@ impl GrantStore for FailingCommit<'_> {
     async fn find_grant(&self, handle_digest: &str) -> StoreResult<Option<Grant>> {
         self.0.find_grant(handle_digest).await
     }
+    async fn find_grant_by_lookup(
+        &self,
+        lookup_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+    ) -> StoreResult<Option<Grant>> {
+        self.0.find_grant_by_lookup(lookup_digest, kind, now).await
+    }
     async fn consume_grant(
         &self,
         handle_digest: &str,
-        kind: &str,
+        kind: GrantKind,
         now: UnixTime,
     ) -> StoreResult<Option<Grant>> {
         self.0.consume_grant(handle_digest, kind, now).await
@@ -35,7 +43,7 @@ impl GrantStore for FailingCommit<'_> {
     async fn rotate_grant(
         &self,
         _: &str,
-        _: &str,
+        _: GrantKind,
         _: UnixTime,
         _: &[Grant],
     ) -> StoreResult<Option<Grant>> {
@@ -43,19 +51,35 @@ impl GrantStore for FailingCommit<'_> {
             "injected failure before commit".into(),
         ))
     }
+    async fn update_grant_data(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        expected_version: i64,
+        data: &serde_json::Value,
+        now: UnixTime,
+    ) -> StoreResult<bool> {
+        self.0
+            .update_grant_data(handle_digest, kind, expected_version, data, now)
+            .await
+    }
     async fn delete_grant(&self, handle_digest: &str) -> StoreResult<bool> {
         self.0.delete_grant(handle_digest).await
     }
     async fn delete_grant_family(&self, family: &str) -> StoreResult<u64> {
         self.0.delete_grant_family(family).await
     }
-    async fn delete_session_grants(&self, sid: &str, keep_kind: &str) -> StoreResult<u64> {
+    async fn delete_session_grants(&self, sid: &str, keep_kind: GrantKind) -> StoreResult<u64> {
         self.0.delete_session_grants(sid, keep_kind).await
     }
-    async fn delete_subject_grants(&self, subject: &str, keep_kind: &str) -> StoreResult<u64> {
+    async fn delete_subject_grants(
+        &self,
+        subject: &str,
+        keep_kind: Option<GrantKind>,
+    ) -> StoreResult<u64> {
         self.0.delete_subject_grants(subject, keep_kind).await
     }
-    async fn session_grant_clients(&self, sid: &str, kind: &str) -> StoreResult<Vec<String>> {
+    async fn session_grant_clients(&self, sid: &str, kind: GrantKind) -> StoreResult<Vec<String>> {
         self.0.session_grant_clients(sid, kind).await
     }
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
@@ -118,7 +142,7 @@ async fn a_failed_check_on_a_code_redeemed_meanwhile_revokes_its_family() {
     let outcome = crate::grants::single_use::burn(
         &w.ctx(),
         &handle_digest(&code),
-        crate::grants::authorization_code::GRANT_TYPE,
+        GrantKind::AuthorizationCode,
     )
     .await;
     assert!(outcome.is_ok());

@@ -12,8 +12,8 @@ use super::{Store, StoreError};
 
 mod grants;
 use crate::model::{
-    AccessTokenType, ApiResource, ApiScope, Client, Grant, IdentityResource, KeyRecord, Resources,
-    Session, Source, TokenEndpointAuthMethod, User,
+    AccessTokenType, ApiResource, ApiScope, Client, Grant, GrantKind, IdentityResource, KeyRecord,
+    Resources, Session, Source, TokenEndpointAuthMethod, User,
 };
 use crate::secret::Secret;
 pub use grants::*;
@@ -38,6 +38,11 @@ macro_rules! store_conformance_tests {
             session_grants_end_with_the_session,
             server_secrets_are_created_once,
             a_users_grants_go_together,
+            every_grant_kind_is_stored_by_its_name,
+            grants_are_found_by_their_lookup_digest,
+            a_lookup_digest_names_one_grant,
+            grant_data_is_compared_and_set,
+            concurrent_compare_and_set_has_one_winner,
             a_session_is_renewed_in_one_step,
             ping_answers
         );
@@ -66,15 +71,17 @@ fn client(id: &str) -> Client {
         .build()
 }
 
-pub(super) fn grant(digest: &str, kind: &str, family: Option<&str>, expires_at: i64) -> Grant {
+pub(super) fn grant(digest: &str, kind: GrantKind, family: Option<&str>, expires_at: i64) -> Grant {
     Grant {
         handle_digest: digest.into(),
-        kind: kind.into(),
+        kind,
         client_id: "c1".into(),
         subject: Some("sub-1".into()),
         session_id: Some("sid-1".into()),
         family: family.map(Into::into),
+        lookup_digest: None,
         data: json!({"scope": "openid api1.read", "n": 1}),
+        version: 0,
         created_at: 1_000,
         expires_at,
         consumed_at: None,

@@ -10,10 +10,12 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use tessera_core::protocol::OrServerError as _;
 
+use serde::{Deserialize, Serialize};
 use tessera_core::crypto::{handle_digest, random_handle};
-use tessera_core::model::Grant;
+use tessera_core::model::{Grant, GrantKind};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
+use tessera_core::store::GrantPayload;
 
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
@@ -23,8 +25,14 @@ use super::flow::see_other;
 use crate::http::AppState;
 use crate::http::form::read_form;
 
-/// The grant kind of parked requests.
-const PARKED: &str = "parked_request";
+/// A parked request: its form, URL-encoded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct ParkedRequest(String);
+
+impl GrantPayload for ParkedRequest {
+    const KIND: GrantKind = GrantKind::ParkedRequest;
+}
+
 /// The query parameter that names a parked request.
 pub const CONTINUE: &str = "continue";
 /// A parked request waits this long.
@@ -219,23 +227,15 @@ fn post_again(state: &AppState, form: &Form, path: &str) -> Response {
 async fn park(state: &AppState, form: &Form, path: &str) -> Result<Response, OAuthError> {
     let handle = random_handle().or_server_error("drawing random bytes")?;
     let now = state.clock.now();
-    let record = Grant {
-        handle_digest: handle_digest(&handle),
-        kind: PARKED.into(),
-        client_id: form
-            .one("client_id")
-            .ok()
-            .flatten()
-            .unwrap_or_default()
-            .into(),
-        subject: None,
-        session_id: None,
-        family: None,
-        data: serde_json::Value::String(form.encode()),
-        created_at: now,
-        expires_at: now + LIFETIME,
-        consumed_at: None,
-    };
+    let client_id = form.one("client_id").ok().flatten().unwrap_or_default();
+    let parked = ParkedRequest(form.encode());
+    let record = Grant::new(
+        handle_digest(&handle),
+        client_id,
+        &parked,
+        now,
+        now + LIFETIME,
+    )?;
     state.store.insert_grant(&record).await?;
     let base = state.config.issuer.trim_end_matches('/');
     Ok(see_other(&format!("{base}{path}?{CONTINUE}={handle}")))
@@ -252,18 +252,13 @@ async fn continued(state: &AppState, query: &Form) -> Result<Form, OAuthError> {
     let digest = handle_digest(handle);
     let parked = state
         .store
-        .consume_grant(&digest, PARKED, state.clock.now())
+        .consume_grant(&digest, ParkedRequest::KIND, state.clock.now())
         .await?
         .ok_or_else(expired)?;
     // Used: its room is given back at once rather than at the next purge.
     state.store.delete_grant(&digest).await?;
-    match parked.data {
-        serde_json::Value::String(encoded) => Form::parse(encoded.as_bytes()),
-        _ => Err(OAuthError::internal(
-            "reading a parked request",
-            "its record is not a string",
-        )),
-    }
+    let ParkedRequest(encoded) = parked.payload()?;
+    Form::parse(encoded.as_bytes())
 }
 
 fn expired() -> OAuthError {
