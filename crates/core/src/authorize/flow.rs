@@ -19,6 +19,7 @@ use crate::sessions::{
     save_interaction, session_data, session_state,
 };
 use crate::store::UserStore;
+use crate::tokens::access_token::SignIn;
 use crate::tokens::id_token::id_token_hint_subject;
 use crate::userinfo::{claims_beyond_scopes, grantable_claims};
 
@@ -241,12 +242,14 @@ fn code_data(
         code_challenge_method,
         claims: request.claims.clone(),
         nonce: request.nonce.clone(),
-        auth_time: session.auth_time,
-        amr: sign_in.amr,
-        acr,
+        sign_in: SignIn {
+            auth_time: session.auth_time,
+            amr: sign_in.amr,
+            acr,
+            idp: sign_in.idp,
+            sid: Some(session.sid.clone()),
+        },
         acr_in_id_token: request.acr.requested,
-        idp: sign_in.idp,
-        sid: Some(session.sid.clone()),
     })
 }
 
@@ -323,7 +326,7 @@ async fn front_channel_params(
         data.audiences.clone(),
         &FrontChannelUser {
             user: &user,
-            sign_in: data.sign_in(),
+            sign_in: data.sign_in.clone(),
             acr_in_id_token: data.acr_in_id_token,
         },
         code,

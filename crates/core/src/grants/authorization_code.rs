@@ -50,21 +50,12 @@ pub struct CodeData {
     pub claims: ClaimsRequest,
     /// The request's nonce, for the identity token.
     pub nonce: Option<String>,
-    /// When the user authenticated.
-    pub auth_time: i64,
-    /// Authentication methods.
-    pub amr: Vec<String>,
-    /// The authentication context class reached, for the tokens.
-    #[serde(default)]
-    pub acr: Option<String>,
+    /// The sign-in the code's tokens describe.
+    #[serde(flatten)]
+    pub sign_in: SignIn,
     /// `acr` was asked for: the identity token carries it.
     #[serde(default)]
     pub acr_in_id_token: bool,
-    /// The identity provider that authenticated the user.
-    #[serde(default = "local")]
-    pub idp: String,
-    /// Session id.
-    pub sid: Option<String>,
 }
 
 fn yes() -> bool {
@@ -74,19 +65,6 @@ fn yes() -> bool {
 /// Records made before the provider was recorded are local sign-ins.
 pub(crate) fn local() -> String {
     crate::login::LOCAL_IDP.into()
-}
-
-impl CodeData {
-    /// The sign-in the code's tokens describe.
-    pub fn sign_in(&self) -> SignIn {
-        SignIn {
-            auth_time: self.auth_time,
-            amr: self.amr.clone(),
-            acr: self.acr.clone(),
-            idp: self.idp.clone(),
-            sid: self.sid.clone(),
-        }
-    }
 }
 
 fn s256() -> ChallengeMethod {
@@ -108,7 +86,7 @@ pub async fn issue_code(
     let family = base64url(&random_bytes(16).or_server_error("drawing random bytes")?);
     let grant = Grant {
         subject: Some(subject.to_string()),
-        session_id: data.sid.clone(),
+        session_id: data.sign_in.sid.clone(),
         // Tokens issued from this code share its family, so a reuse can revoke them.
         family: Some(family),
         ..Grant::new(
@@ -168,7 +146,7 @@ fn issue(
             scopes: data.scopes.clone(),
             audiences,
             family: grant.family.clone(),
-            sign_in: data.sign_in(),
+            sign_in: data.sign_in.clone(),
             acr_in_id_token: data.acr_in_id_token,
             nonce: data.nonce.as_deref(),
         },

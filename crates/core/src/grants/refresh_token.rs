@@ -29,21 +29,12 @@ pub struct RefreshData {
     pub scopes: Vec<String>,
     /// Access token audiences.
     pub audiences: Vec<String>,
-    /// When the user authenticated (kept in refreshed identity tokens, OIDC Core §12.2).
-    pub auth_time: i64,
-    /// Authentication methods.
-    pub amr: Vec<String>,
-    /// The authentication context class reached.
-    #[serde(default)]
-    pub acr: Option<String>,
+    /// The sign-in (its `auth_time` kept in refreshed identity tokens, OIDC Core §12.2).
+    #[serde(flatten)]
+    pub sign_in: SignIn,
     /// `acr` was asked for: refreshed identity tokens carry it.
     #[serde(default)]
     pub acr_in_id_token: bool,
-    /// The identity provider that authenticated the user.
-    #[serde(default = "super::authorization_code::local")]
-    pub idp: String,
-    /// Session id.
-    pub sid: Option<String>,
     /// The end of the family's absolute lifetime.
     pub absolute_expires_at: i64,
     /// Individual claims asked for at sign-in (OIDC Core §5.5).
@@ -62,30 +53,12 @@ impl RefreshData {
         RefreshData {
             scopes: data.scopes.clone(),
             audiences: data.audiences.clone(),
-            auth_time: data.auth_time,
-            amr: data.amr.clone(),
-            acr: data.acr.clone(),
+            sign_in: data.sign_in.clone(),
             acr_in_id_token: data.acr_in_id_token,
-            idp: data.idp.clone(),
-            sid: data.sid.clone(),
-            absolute_expires_at: data
-                .auth_time
-                .max(now)
-                .saturating_add(crate::clock::seconds(
-                    client.refresh_token_absolute_lifetime,
-                )),
+            absolute_expires_at: data.sign_in.auth_time.max(now).saturating_add(
+                crate::clock::seconds(client.refresh_token_absolute_lifetime),
+            ),
             claims: data.claims.clone(),
-        }
-    }
-
-    /// The sign-in its tokens describe.
-    pub(crate) fn sign_in(&self) -> SignIn {
-        SignIn {
-            auth_time: self.auth_time,
-            amr: self.amr.clone(),
-            acr: self.acr.clone(),
-            idp: self.idp.clone(),
-            sid: self.sid.clone(),
         }
     }
 }
@@ -114,7 +87,7 @@ pub(crate) fn refresh_grant(
         .saturating_add(crate::clock::seconds(client.refresh_token_sliding_lifetime));
     let grant = Grant {
         subject: Some(subject.to_string()),
-        session_id: data.sid.clone(),
+        session_id: data.sign_in.sid.clone(),
         family: Some(family.to_string()),
         ..Grant::new(
             handle_digest(&handle),
@@ -273,7 +246,7 @@ fn issue(
             audiences,
             scopes,
             family: Some(family.clone()),
-            sign_in: data.sign_in(),
+            sign_in: data.sign_in.clone(),
             acr_in_id_token: data.acr_in_id_token,
             nonce: None,
         },
@@ -284,4 +257,32 @@ fn issue(
         response: bearer_response(prepared.access, Some(refresh_token), prepared.id_token),
         records,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Refresh tokens stored before the sign-in was its own type read the same, and are
+    /// written in the same flat shape.
+    #[test]
+    fn stored_refresh_data_keeps_its_flat_shape() {
+        let stored = serde_json::json!({
+            "scopes": ["openid", "offline_access"], "audiences": ["https://id.example/resources"],
+            "auth_time": 1_700_000_000, "amr": ["pwd"], "sid": "s1",
+            "absolute_expires_at": 1_700_007_200,
+        });
+        let data: RefreshData = serde_json::from_value(stored.clone()).unwrap();
+        assert_eq!(data.sign_in.idp, "local");
+        assert_eq!(data.sign_in.acr, None);
+        assert_eq!(data.sign_in.sid.as_deref(), Some("s1"));
+        let written = serde_json::to_value(&data).unwrap();
+        for key in ["auth_time", "amr", "idp", "sid", "acr", "acr_in_id_token"] {
+            assert!(
+                written.get(key).is_some(),
+                "{key} at the top level: {written}"
+            );
+        }
+        assert_eq!(written["auth_time"], stored["auth_time"]);
+    }
 }

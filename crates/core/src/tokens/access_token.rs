@@ -81,16 +81,19 @@ impl AccessTokenClaims {
     }
 }
 
-/// The sign-in behind an access token issued to a user.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The sign-in behind the tokens issued to a user; codes and refresh tokens store it with
+/// their grant.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SignIn {
     /// When the user authenticated.
     pub auth_time: UnixTime,
     /// How (RFC 8176).
     pub amr: Vec<String>,
     /// The authentication context class, when one was achieved.
+    #[serde(default)]
     pub acr: Option<String>,
-    /// The identity provider.
+    /// The identity provider (records made before it was recorded are local sign-ins).
+    #[serde(default = "crate::grants::authorization_code::local")]
     pub idp: String,
     /// The session; ending it ends the token.
     pub sid: Option<String>,

@@ -250,7 +250,7 @@ pub async fn introspect(
             "scope": data.scopes.join(" "),
             "exp": grant.expires_at,
             "iat": grant.created_at,
-            "auth_time": data.auth_time,
+            "auth_time": data.sign_in.auth_time,
         }));
     }
     Ok(json!({ "active": false }))

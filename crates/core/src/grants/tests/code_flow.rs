@@ -112,12 +112,14 @@ impl World {
             code_challenge_method: crate::protocol::pkce::ChallengeMethod::S256,
             claims: Default::default(),
             nonce: Some("n-0S6_WzA2Mj".into()),
-            auth_time: self.clock.now() - 10,
-            amr: vec!["pwd".into()],
-            acr: Some("1".into()),
+            sign_in: crate::tokens::access_token::SignIn {
+                auth_time: self.clock.now() - 10,
+                amr: vec!["pwd".into()],
+                acr: Some("1".into()),
+                idp: "local".into(),
+                sid: Some("sid-1".into()),
+            },
             acr_in_id_token: false,
-            idp: "local".into(),
-            sid: Some("sid-1".into()),
         };
         issue_code(&self.ctx(), &self.web, "alice-sub", &data)
             .await
