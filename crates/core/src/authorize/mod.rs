@@ -4,6 +4,7 @@ pub mod acr;
 pub mod claims;
 pub mod decision;
 pub mod flow;
+pub mod parked;
 pub mod request;
 pub mod response;
 pub mod response_type;

@@ -239,6 +239,50 @@ pub fn bearer_challenge(error: Option<&'static str>) -> HeaderValue {
     HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("Bearer"))
 }
 
+/// RFC 6750 §3.1: a request without a bearer token gets a bare challenge and no error code.
+pub fn no_token() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [
+            (header::WWW_AUTHENTICATE, bearer_challenge(None)),
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+        ],
+        r#"{"error_description":"a bearer access token is required"}"#,
+    )
+        .into_response()
+}
+
+/// An error with its RFC 6750 §3 challenge (invalid_request included).
+pub fn bearer_error(e: OAuthError) -> Response {
+    let invalid_request = matches!(e, OAuthError::InvalidRequest(_));
+    let mut response = ApiError(e).into_response();
+    if invalid_request {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            bearer_challenge(Some("invalid_request")),
+        );
+    }
+    response
+}
+
+/// RFC 6585 §4: too many requests from this caller; it may retry after `wait`.
+pub fn too_many_requests(description: &str, wait: std::time::Duration) -> Response {
+    let mut response = json_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "temporarily_unavailable",
+        description,
+    );
+    let seconds = wait.as_secs().max(1).to_string();
+    if let Ok(value) = HeaderValue::from_str(&seconds) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

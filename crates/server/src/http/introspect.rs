@@ -37,7 +37,10 @@ pub async fn introspection(
     let (caller_id, limited) = (caller.id(), caller.is_limited());
     let started = state.monotonic.now();
     if limited && let Err(wait) = state.scan_limit.check(caller_id, started) {
-        return Ok(too_many_inactive(wait));
+        return Ok(super::error::too_many_requests(
+            "too many inactive tokens introspected by this caller in a minute; retry later",
+            wait,
+        ));
     }
     let ring = state.keys.current();
     let lookup = state.token_lookup(&ring);
@@ -56,21 +59,6 @@ pub async fn introspection(
         Json(response),
     )
         .into_response())
-}
-
-/// RFC 7662 §4, RFC 6585 §4: the caller got too many inactive answers this minute (it looks
-/// like it is guessing tokens); it may retry after `wait`.
-fn too_many_inactive(wait: std::time::Duration) -> Response {
-    let mut response = super::error::json_error(
-        axum::http::StatusCode::TOO_MANY_REQUESTS,
-        "temporarily_unavailable",
-        "too many inactive tokens introspected by this caller in a minute; retry later",
-    );
-    let seconds = wait.as_secs().max(1).to_string();
-    if let Ok(value) = axum::http::HeaderValue::from_str(&seconds) {
-        response.headers_mut().insert(header::RETRY_AFTER, value);
-    }
-    response
 }
 
 /// RFC 9701 §4: the caller asks for a signed response with this media type.

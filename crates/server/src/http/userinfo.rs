@@ -5,7 +5,7 @@
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
@@ -13,38 +13,8 @@ use tessera_core::protocol::token::TokenType;
 use tessera_core::userinfo::userinfo;
 
 use super::AppState;
-use super::error::{ApiError, bearer_challenge};
+use super::error::{bearer_error, no_token};
 use super::form::read_form;
-
-/// RFC 6750 §3.1: a request without a bearer token gets a bare challenge and no error code.
-fn no_token() -> Response {
-    (
-        StatusCode::UNAUTHORIZED,
-        [
-            (header::WWW_AUTHENTICATE, bearer_challenge(None)),
-            (
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            ),
-            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
-        ],
-        r#"{"error_description":"a bearer access token is required"}"#,
-    )
-        .into_response()
-}
-
-/// An error with its RFC 6750 §3 challenge (invalid_request included).
-fn bearer_error(e: OAuthError) -> Response {
-    let invalid_request = matches!(e, OAuthError::InvalidRequest(_));
-    let mut response = ApiError(e).into_response();
-    if invalid_request {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            bearer_challenge(Some("invalid_request")),
-        );
-    }
-    response
-}
 
 /// The bearer token in the Authorization header (RFC 6750 §2.1), if any.
 fn header_token(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {

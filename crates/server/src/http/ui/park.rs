@@ -8,14 +8,10 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use tessera_core::protocol::OrServerError as _;
 
-use serde::{Deserialize, Serialize};
-use tessera_core::crypto::{handle_digest, random_handle};
-use tessera_core::model::{Grant, GrantKind};
+use tessera_core::authorize::parked::{PARKED_LIFETIME, park_request, take_parked_request};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
-use tessera_core::store::GrantPayload;
 
 use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
@@ -25,18 +21,8 @@ use super::flow::see_other;
 use crate::http::AppState;
 use crate::http::form::read_form;
 
-/// A parked request: its form, URL-encoded.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct ParkedRequest(String);
-
-impl GrantPayload for ParkedRequest {
-    const KIND: GrantKind = GrantKind::ParkedRequest;
-}
-
 /// The query parameter that names a parked request.
 pub const CONTINUE: &str = "continue";
-/// A parked request waits this long.
-const LIFETIME: i64 = 120;
 
 /// Parked requests are unauthenticated writes: bounded in size, per address and overall, so
 /// that a flood cannot grow the database (each window is one parked request's lifetime, so at
@@ -50,7 +36,7 @@ pub const MAX_PARKED_BYTES: usize = 16 * 1024;
 pub const PER_ADDRESS: u32 = 20;
 /// Parked requests this instance takes per window from everyone.
 pub const OVERALL: u32 = 1_000;
-const WINDOW: Duration = Duration::from_secs(LIFETIME.unsigned_abs());
+const WINDOW: Duration = Duration::from_secs(PARKED_LIFETIME.unsigned_abs());
 
 /// The marker of a form our own page posted again: handled at once, not parked.
 pub const RESUBMITTED: &str = "resubmitted";
@@ -225,18 +211,7 @@ fn post_again(state: &AppState, form: &Form, path: &str) -> Response {
 
 /// Parks `form` and sends the browser to `path` to continue it.
 async fn park(state: &AppState, form: &Form, path: &str) -> Result<Response, OAuthError> {
-    let handle = random_handle().or_server_error("drawing random bytes")?;
-    let now = state.clock.now();
-    let client_id = form.one("client_id").ok().flatten().unwrap_or_default();
-    let parked = ParkedRequest(form.encode());
-    let record = Grant::new(
-        handle_digest(&handle),
-        client_id,
-        &parked,
-        now,
-        now + LIFETIME,
-    )?;
-    state.store.insert_grant(&record).await?;
+    let handle = park_request(state.store.as_ref(), form, state.clock.now()).await?;
     let base = state.config.issuer.trim_end_matches('/');
     Ok(see_other(&format!("{base}{path}?{CONTINUE}={handle}")))
 }
@@ -246,19 +221,9 @@ async fn continued(state: &AppState, query: &Form) -> Result<Form, OAuthError> {
     let Some(handle) = query.one(CONTINUE)? else {
         return Ok(query.clone());
     };
-    if handle.len() > 256 {
-        return Err(expired());
-    }
-    let digest = handle_digest(handle);
-    let parked = state
-        .store
-        .consume_grant(&digest, ParkedRequest::KIND, state.clock.now())
+    take_parked_request(state.store.as_ref(), handle, state.clock.now())
         .await?
-        .ok_or_else(expired)?;
-    // Used: its room is given back at once rather than at the next purge.
-    state.store.delete_grant(&digest).await?;
-    let ParkedRequest(encoded) = parked.payload()?;
-    Form::parse(encoded.as_bytes())
+        .ok_or_else(expired)
 }
 
 fn expired() -> OAuthError {
