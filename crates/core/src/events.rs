@@ -48,6 +48,8 @@ pub enum Event<'a> {
         subject: &'a str,
         /// How.
         method: LoginMethod,
+        /// The authentication context class the sign-in reached.
+        acr: Option<&'a str>,
         /// The session.
         sid: &'a str,
     },
@@ -155,9 +157,9 @@ impl Subscriber for LogSubscriber {
                     "replay detected: the family is revoked"
                 );
             }
-            Event::SignInSucceeded { method, sid, .. } => {
-                tracing::info!(outcome = "signed_in", ?method, sid, "sign-in attempt")
-            }
+            Event::SignInSucceeded {
+                method, acr, sid, ..
+            } => tracing::info!(outcome = "signed_in", ?method, acr, sid, "sign-in attempt"),
             Event::SignInFailed { known_device } => {
                 tracing::info!(outcome = "failed", known_device, "sign-in attempt");
             }

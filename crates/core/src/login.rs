@@ -11,6 +11,11 @@ use crate::authorize::acr::AcrLevels;
 /// The identity provider of local accounts: the `idp` of their sign-ins.
 pub const LOCAL_IDP: &str = "local";
 
+/// The provider of sign-ins recorded before the provider was: local ones.
+pub(crate) fn local_idp() -> String {
+    LOCAL_IDP.into()
+}
+
 /// A way to sign in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -82,7 +82,11 @@ impl PasswordCheckers {
                 let matches = std::panic::catch_unwind(|| {
                     tessera_core::passwords::verify_password(&password, &hash)
                 })
-                .unwrap_or(false);
+                .unwrap_or_else(|_| {
+                    // A check that fails this way admits nobody; the operator hears of it.
+                    tracing::error!("a password check panicked; the sign-in is refused");
+                    false
+                });
                 drop(turn);
                 let _ = reply.send(matches);
             }))

@@ -32,6 +32,8 @@ pub struct Checking<'p> {
     pub request: AuthorizationRequest,
     /// `state` was repeated, so it cannot be echoed (RFC 6749 §3.1).
     repeated_state: bool,
+    /// The redirect URI was checked against the registration: errors may go there.
+    redirect_verified: bool,
 }
 
 /// One step: it reads what it checks into the request, or refuses it.
@@ -70,6 +72,7 @@ pub async fn parse_authorization_request(
         client,
         params,
         repeated_state: false,
+        redirect_verified: false,
     };
     for (_, step) in AUTHORIZATION_STEPS {
         step(&mut checking)?;
@@ -83,8 +86,12 @@ fn page(description: &'static str) -> AuthorizeError {
 
 impl Checking<'_> {
     /// An error for the client, sent to its verified redirect URI with the response mode
-    /// known so far.
+    /// known so far; shown on a page while the redirect URI is not verified (RFC 6749
+    /// §4.1.2.1: never redirect to an unverified address).
     fn fail(&self, error: OAuthError) -> AuthorizeError {
+        if !self.redirect_verified {
+            return AuthorizeError::Page(error);
+        }
         AuthorizeError::Redirect {
             error,
             redirect_uri: self.request.redirect_uri.clone(),
@@ -160,6 +167,7 @@ pub fn check_redirect_uri(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
     };
     c.request.redirect_uri_presented = presented.is_some();
     c.request.redirect_uri = redirect_uri;
+    c.redirect_verified = true;
     Ok(())
 }
 
@@ -421,5 +429,46 @@ fn requested_acr(
             essential: false,
             requested: !defaults.is_empty(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_redirect_uri_is_checked_first_and_errors_never_go_to_an_unverified_one() {
+        let names: Vec<&str> = AUTHORIZATION_STEPS.iter().map(|(name, _)| *name).collect();
+        assert_eq!(
+            names,
+            [
+                "redirect_uri",
+                "state",
+                "response_mode",
+                "repeated_state",
+                "request_object",
+                "response_type",
+                "scope",
+                "pkce",
+                "prompt",
+                "max_age",
+                "claims_and_acr",
+                "nonce",
+                "hints_and_resources",
+            ]
+        );
+        // A list that left the redirect check out would show its errors on a page.
+        let params = Form::parse(b"response_type=token+nope").unwrap();
+        let mut checking = Checking {
+            client: Client::default(),
+            params: Cow::Owned(params),
+            request: AuthorizationRequest::default(),
+            repeated_state: false,
+            redirect_verified: false,
+        };
+        assert!(matches!(
+            check_response_type(&mut checking),
+            Err(AuthorizeError::Page(OAuthError::UnsupportedResponseType(_)))
+        ));
     }
 }

@@ -62,11 +62,6 @@ fn yes() -> bool {
     true
 }
 
-/// Records made before the provider was recorded are local sign-ins.
-pub(crate) fn local() -> String {
-    crate::login::LOCAL_IDP.into()
-}
-
 fn s256() -> ChallengeMethod {
     ChallengeMethod::S256
 }

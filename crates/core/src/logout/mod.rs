@@ -191,7 +191,7 @@ pub fn issue_logout_token(
         aud: client_id,
         iat: now,
         exp: now + LOGOUT_TOKEN_LIFETIME,
-        jti: base64url(&random_bytes(16).map_err(|_| KeyError::Crypto)?),
+        jti: base64url(&random_bytes(16).map_err(|_| KeyError::Crypto("drawing random bytes"))?),
         sub: subject,
         sid: Some(sid),
         events,

@@ -83,7 +83,8 @@ pub struct ProviderMetadata {
     pub authorization_response_iss_parameter_supported: bool,
     /// OpenID Connect Prompt Create 1.0 §4.
     pub prompt_values_supported: Vec<&'static str>,
-    /// RFC 8414 §2: the default would include `implicit`, which is not offered by default.
+    /// RFC 8414 §2: the grant types served (`protocol::grant_type`); `implicit` only for
+    /// clients registered for it.
     pub grant_types_supported: Vec<&'static str>,
     /// Discovery §3 REQUIRED.
     pub subject_types_supported: Vec<&'static str>,

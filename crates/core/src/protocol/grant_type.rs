@@ -3,7 +3,8 @@
 //! endpoint dispatches on them (`grants::exchange`): a grant type added here is a variant the
 //! compiler then asks for at every match.
 
-/// A grant type (RFC 6749 §1.3, extension grants §4.5).
+/// A grant type (RFC 6749 §1.3, extension grants §4.5). Its token request's parameters are its
+/// variant of `protocol::token::TokenRequest`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum GrantType {
     /// RFC 6749 §4.1.
@@ -39,19 +40,6 @@ impl GrantType {
     /// Whether a client redeems it at the token endpoint.
     pub const fn at_token_endpoint(self) -> bool {
         !matches!(self, Self::Implicit)
-    }
-
-    /// The token request's own parameters, besides `grant_type` and client authentication.
-    pub const fn parameters(self) -> &'static [&'static str] {
-        match self {
-            // RFC 6749 §4.1.3, RFC 7636 §4.5, RFC 8707 §2.2.
-            Self::AuthorizationCode => &["code", "redirect_uri", "code_verifier", "resource"],
-            Self::Implicit => &[],
-            // RFC 6749 §6, RFC 8707 §2.2.
-            Self::RefreshToken => &["refresh_token", "scope", "resource"],
-            // RFC 6749 §4.4.2, RFC 8707 §2.
-            Self::ClientCredentials => &["scope", "resource"],
-        }
     }
 
     /// The grant type named `name`, if it is served.

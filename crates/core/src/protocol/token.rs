@@ -117,9 +117,6 @@ impl TokenType {
     }
 }
 
-/// The kind of a token issued by token exchange (RFC 8693 §3).
-pub const ACCESS_TOKEN_TYPE: &str = "urn:ietf:params:oauth:token-type:access_token";
-
 /// A successful token response (RFC 6749 §5.1; OIDC Core §3.1.3.3; RFC 8693 §2.2.1).
 #[derive(Clone, Serialize)]
 pub struct TokenResponse {

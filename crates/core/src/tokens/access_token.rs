@@ -93,7 +93,7 @@ pub struct SignIn {
     #[serde(default)]
     pub acr: Option<String>,
     /// The identity provider (records made before it was recorded are local sign-ins).
-    #[serde(default = "crate::grants::authorization_code::local")]
+    #[serde(default = "crate::login::local_idp")]
     pub idp: String,
     /// The session; ending it ends the token.
     pub sid: Option<String>,

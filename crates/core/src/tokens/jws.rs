@@ -23,8 +23,10 @@ pub fn sign_compact<C: Serialize>(
         kid: key.kid(),
         typ,
     };
-    let header_json = serde_json::to_vec(&header).map_err(|_| KeyError::Crypto)?;
-    let claims_json = serde_json::to_vec(claims).map_err(|_| KeyError::Crypto)?;
+    let header_json =
+        serde_json::to_vec(&header).map_err(|_| KeyError::Crypto("encoding a JWS header"))?;
+    let claims_json =
+        serde_json::to_vec(claims).map_err(|_| KeyError::Crypto("encoding JWT claims"))?;
     let mut out = base64url(&header_json);
     out.push('.');
     out.push_str(&base64url(&claims_json));

@@ -124,7 +124,7 @@ impl KeyRing {
         }
         let jwks = serde_json::json!({ "keys": published });
         let jwks_json: Arc<[u8]> = serde_json::to_vec(&jwks)
-            .map_err(|_| KeyError::Crypto)?
+            .map_err(|_| KeyError::Crypto("encoding the JWKS"))?
             .into();
         Ok(KeyRing {
             signing,

@@ -100,17 +100,21 @@ impl SigningKey {
         let der = match alg {
             SigningAlg::Es256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
                 .and_then(|k| k.to_pkcs8v1())
-                .map_err(|_| KeyError::Crypto)?
+                .map_err(|_| KeyError::Crypto("generating an EC P-256 key"))?
                 .as_ref()
                 .to_vec(),
             SigningAlg::Rs256 => {
                 use aws_lc_rs::encoding::AsDer;
-                let pair = RsaKeyPair::generate(KeySize::Rsa2048).map_err(|_| KeyError::Crypto)?;
-                let der = pair.as_der().map_err(|_| KeyError::Crypto)?;
+                let pair = RsaKeyPair::generate(KeySize::Rsa2048)
+                    .map_err(|_| KeyError::Crypto("generating an RSA key"))?;
+                let der = pair
+                    .as_der()
+                    .map_err(|_| KeyError::Crypto("encoding an RSA key"))?;
                 der.as_ref().to_vec()
             }
         };
-        let key = Self::from_pkcs8(alg, &der).map_err(|_| KeyError::Crypto)?;
+        let key =
+            Self::from_pkcs8(alg, &der).map_err(|_| KeyError::Crypto("reading a generated key"))?;
         Ok((key, der))
     }
 
@@ -204,11 +208,11 @@ impl SigningKey {
             KeyPairKind::Ec(pair) => pair
                 .sign(&rng, message)
                 .map(|s| s.as_ref().to_vec())
-                .map_err(|_| KeyError::Crypto),
+                .map_err(|_| KeyError::Crypto("signing with an EC key")),
             KeyPairKind::Rsa(pair) => {
                 let mut sig = vec![0u8; pair.public_modulus_len()];
                 pair.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig)
-                    .map_err(|_| KeyError::Crypto)?;
+                    .map_err(|_| KeyError::Crypto("signing with an RSA key"))?;
                 Ok(sig)
             }
         }

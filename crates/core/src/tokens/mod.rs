@@ -29,9 +29,9 @@ pub enum KeyError {
         /// What went wrong.
         reason: String,
     },
-    /// Generating or using a key failed in the crypto library.
-    #[error("cryptographic operation failed")]
-    Crypto,
+    /// Generating or using a key failed: the operation (the crypto library says no more).
+    #[error("cryptographic operation failed: {0}")]
+    Crypto(&'static str),
     /// No key is active for the algorithm.
     #[error("no active signing key for {0}")]
     NoActiveKey(&'static str),

@@ -18,10 +18,48 @@ pub type Page = Result<Response, PageError>;
 pub enum PageError {
     /// A protocol or server error, shown with its code.
     Protocol(OAuthError),
-    /// The page's interaction is gone: expired, or already submitted.
-    Expired,
+    /// A page's form refused for what it is, not for a protocol error.
+    Refused(Refusal),
+}
+
+/// A refused page form: what the user is shown, and the reason the log gives.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Refusal {
+    status: StatusCode,
+    title: &'static str,
+    detail: &'static str,
+    reason: &'static str,
+}
+
+impl PageError {
+    /// The sign-in page's interaction is gone: expired, or already submitted.
+    pub const EXPIRED: PageError = PageError::Refused(Refusal {
+        status: StatusCode::BAD_REQUEST,
+        title: "This sign-in page has expired",
+        detail: "Go back to the application and start the sign-in again.",
+        reason: "the interaction is unknown, expired or already used",
+    });
     /// The form was not sent from the page this browser opened (CSRF).
-    Forged,
+    pub const FORGED: PageError = PageError::Refused(Refusal {
+        status: StatusCode::FORBIDDEN,
+        title: "This form cannot be accepted",
+        detail: "The form was not sent from the page this browser opened. Go back to the application and start the sign-in again.",
+        reason: "the form's CSRF token or browser binding does not match",
+    });
+    /// The sign-out confirmation is gone: expired, or already submitted.
+    pub const SIGN_OUT_EXPIRED: PageError = PageError::Refused(Refusal {
+        status: StatusCode::BAD_REQUEST,
+        title: "This sign-out page has expired",
+        detail: "Go back to the application and sign out again.",
+        reason: "the sign-out confirmation is unknown, expired or already used",
+    });
+    /// The sign-out form was not sent from the page this browser opened (CSRF).
+    pub const SIGN_OUT_FORGED: PageError = PageError::Refused(Refusal {
+        status: StatusCode::FORBIDDEN,
+        title: "This form cannot be accepted",
+        detail: "Go back to the application and sign out again.",
+        reason: "the sign-out form's CSRF token or browser binding does not match",
+    });
 }
 
 impl From<OAuthError> for PageError {
@@ -45,23 +83,34 @@ impl IntoResponse for PageError {
     }
 }
 
-/// Renders the page of a handler's [`PageError`].
+/// Renders the page of a handler's [`PageError`], after its one log line.
 pub async fn render_error_pages(State(state): State<AppState>, mut response: Response) -> Response {
     match response.extensions_mut().remove::<PageError>() {
         None => response,
         Some(PageError::Protocol(e)) => state.error_page(&e),
-        Some(PageError::Expired) => state.pages.error(
-            StatusCode::BAD_REQUEST,
-            "This sign-in page has expired",
-            "Go back to the application and start the sign-in again.",
-            "",
-        ),
-        Some(PageError::Forged) => state.pages.error(
-            StatusCode::FORBIDDEN,
-            "This form cannot be accepted",
-            "The form was not sent from the page this browser opened. Go back to the application and start the sign-in again.",
-            "",
-        ),
+        Some(PageError::Refused(r)) => {
+            tracing::info!(reason = r.reason, answer = "page", "request refused");
+            state.pages.error(r.status, r.title, r.detail, "")
+        }
+    }
+}
+
+impl AppState {
+    /// An error page for the user; nothing is redirected (RFC 6749 §4.1.2.1).
+    pub fn error_page(&self, error: &OAuthError) -> Response {
+        crate::http::error::log_refusal(error, "page");
+        let (status, title) = match crate::http::error::status_of(error) {
+            StatusCode::SERVICE_UNAVAILABLE => {
+                (StatusCode::SERVICE_UNAVAILABLE, "Try again shortly")
+            }
+            s if s.is_server_error() => (s, "Something went wrong"),
+            _ => (
+                StatusCode::BAD_REQUEST,
+                "This sign-in request cannot be completed",
+            ),
+        };
+        self.pages
+            .error(status, title, error.description(), error.code())
     }
 }
 

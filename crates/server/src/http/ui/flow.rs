@@ -201,20 +201,4 @@ impl AppState {
             &self.config.issuer,
         ))
     }
-
-    /// An error page for the user; nothing is redirected (RFC 6749 §4.1.2.1).
-    pub fn error_page(&self, error: &OAuthError) -> Response {
-        let status = crate::http::error::status_of(error);
-        crate::http::error::log_refusal(error, "page");
-        let (status, title) = match status {
-            StatusCode::SERVICE_UNAVAILABLE => (status, "Try again shortly"),
-            s if s.is_server_error() => (s, "Something went wrong"),
-            _ => (
-                StatusCode::BAD_REQUEST,
-                "This sign-in request cannot be completed",
-            ),
-        };
-        self.pages
-            .error(status, title, error.description(), error.code())
-    }
 }

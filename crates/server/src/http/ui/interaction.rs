@@ -31,7 +31,7 @@ async fn client_of(state: &AppState, interaction: &Interaction) -> Result<Client
         .await
     {
         Ok(Some(c)) if c.enabled => Ok(c),
-        Ok(_) => Err(PageError::Expired),
+        Ok(_) => Err(PageError::EXPIRED),
         Err(e) => Err(e.into()),
     }
 }
@@ -43,21 +43,21 @@ pub async fn page_interaction(
     query: Option<&str>,
     step: Step,
 ) -> Result<PageInteraction, PageError> {
-    let form = Form::parse(query.unwrap_or_default().as_bytes()).map_err(|_| PageError::Expired)?;
+    let form = Form::parse(query.unwrap_or_default().as_bytes()).map_err(|_| PageError::EXPIRED)?;
     let id = form
         .one("interaction")
         .ok()
         .flatten()
-        .ok_or(PageError::Expired)?;
+        .ok_or(PageError::EXPIRED)?;
     let interaction = find_interaction::<Interaction>(state.store.as_ref(), id, state.clock.now())
         .await?
-        .ok_or(PageError::Expired)?;
+        .ok_or(PageError::EXPIRED)?;
     if interaction.step != step {
-        return Err(PageError::Expired);
+        return Err(PageError::EXPIRED);
     }
     let browser = read_cookie(headers, state.cookies.browser).unwrap_or_default();
     if !same_browser(&interaction, browser) {
-        return Err(PageError::Forged);
+        return Err(PageError::FORGED);
     }
     let client = client_of(state, &interaction).await?;
     Ok(PageInteraction {
@@ -86,8 +86,8 @@ pub async fn submitted_interaction(
     .await?;
     let interaction = match taken {
         Ok(i) if i.step == step => i,
-        Ok(_) | Err(InteractionRefusal::Gone) => return Err(PageError::Expired),
-        Err(InteractionRefusal::Forged) => return Err(PageError::Forged),
+        Ok(_) | Err(InteractionRefusal::Gone) => return Err(PageError::EXPIRED),
+        Err(InteractionRefusal::Forged) => return Err(PageError::FORGED),
     };
     let client = client_of(state, &interaction).await?;
     Ok((interaction, client))

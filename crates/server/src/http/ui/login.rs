@@ -160,12 +160,17 @@ async fn signed_in(
     mut interaction: Interaction,
     (user, method): (&User, LoginMethod),
 ) -> Result<Response, OAuthError> {
+    // Methods count only for the user who used them: another user starts afresh.
+    if interaction.subject.as_deref() != Some(user.subject.as_str()) {
+        interaction.methods.clear();
+    }
     interaction.methods.push(method);
     let authenticated = Authenticated::by(&interaction.methods, &state.config.acr_levels);
     let (cookie, session) = open_session(state, headers, user, &authenticated).await?;
     state.events.emit(Event::SignInSucceeded {
         subject: &user.subject,
         method,
+        acr: authenticated.acr.as_deref(),
         sid: &session.sid,
     });
     let browser = state.cookie_mac.issue(BROWSER_PURPOSE)?;

@@ -96,14 +96,6 @@ async fn confirm_page(
 pub async fn confirm(State(state): State<AppState>, posted: PageForm) -> Page {
     let (form, headers) = (&posted.form, &posted.headers);
     let field = |name: &str| form.one(name).ok().flatten().unwrap_or_default();
-    let refused = |status: StatusCode, title: &str| {
-        state.pages.error(
-            status,
-            title,
-            "Go back to the application and sign out again.",
-            "",
-        )
-    };
     let browser = read_cookie(headers, state.cookies.browser).unwrap_or_default();
     let (id, csrf, now) = (field("interaction"), field("csrf"), state.clock.now());
     let taken =
@@ -111,18 +103,8 @@ pub async fn confirm(State(state): State<AppState>, posted: PageForm) -> Page {
             .await?;
     let confirmation = match taken {
         Ok(confirmation) => confirmation,
-        Err(InteractionRefusal::Gone) => {
-            return Ok(refused(
-                StatusCode::BAD_REQUEST,
-                "This sign-out page has expired",
-            ));
-        }
-        Err(InteractionRefusal::Forged) => {
-            return Ok(refused(
-                StatusCode::FORBIDDEN,
-                "This form cannot be accepted",
-            ));
-        }
+        Err(InteractionRefusal::Gone) => return Err(PageError::SIGN_OUT_EXPIRED),
+        Err(InteractionRefusal::Forged) => return Err(PageError::SIGN_OUT_FORGED),
     };
     let sid = confirmation.sid.clone();
     let after = after(&confirmed_request(state.clients.as_ref(), confirmation).await?);

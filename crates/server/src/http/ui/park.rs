@@ -129,7 +129,8 @@ impl axum::extract::FromRequest<AppState> for BrowserRequest {
         state: &AppState,
     ) -> Result<Self, Response> {
         use axum::response::IntoResponse as _;
-        if request.method() == axum::http::Method::GET {
+        // GET (and HEAD) carry the parameters in the query; a POST in its body.
+        if request.method() != axum::http::Method::POST {
             let form = get_form(state, request.uri().query()).await;
             let headers = request.headers().clone();
             return form
