@@ -46,7 +46,7 @@ pub enum Event<'a> {
     SignInSucceeded {
         /// The user.
         subject: &'a str,
-        /// How.
+        /// The method used.
         method: LoginMethod,
         /// The authentication context class the sign-in reached.
         acr: Option<&'a str>,

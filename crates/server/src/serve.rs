@@ -49,7 +49,7 @@ pub struct RunningServer {
     failed: watch::Receiver<Option<String>>,
 }
 
-/// SECURITY.md REL-14: one server per SQLite file. A second `tessera serve` on the same file
+/// SECURITY-STATUS.md REL-14: one server per SQLite file. A second `tessera serve` on the same file
 /// fails at once with a clear message instead of sharing it: the writer thread, the caches and
 /// the key rotation assume they are alone. The lock is an OS file lock on `FILE.serve-lock`,
 /// released by the OS when the process ends, however it ends. The CLI does not take it, so it

@@ -330,7 +330,7 @@ impl TokenValidator {
         if typ != "at+jwt" && typ != "application/at+jwt" {
             return Err(Invalid("not an access token (typ)".into()));
         }
-        // RFC 7515 §4.1.11: no critical extensions are understood (SECURITY.md SEC-39).
+        // RFC 7515 §4.1.11: no critical extensions are understood (SECURITY-STATUS.md SEC-39).
         if header.crit.is_some() {
             return Err(Invalid(
                 "critical header extensions are not understood".into(),

@@ -88,9 +88,9 @@ pub enum AuthorizeError {
     Redirect {
         /// The error.
         error: OAuthError,
-        /// Where to.
+        /// The verified redirect URI it goes to.
         redirect_uri: String,
-        /// How.
+        /// The response mode it goes with.
         response_mode: ResponseMode,
         /// The request's state, echoed.
         state: Option<String>,

@@ -1,7 +1,7 @@
 //! Client assertions: `private_key_jwt` and `client_secret_jwt` (OIDC Core §9, RFC 7523 §2.2,
 //! §3).
 //!
-//! The assertion is checked as SECURITY.md SEC-37/38/39/40 ask: a fixed algorithm allow-list,
+//! The assertion is checked as SECURITY-STATUS.md SEC-37/38/39/40 ask: a fixed algorithm allow-list,
 //! the key taken from the client's registration (never from the token), `iss` = `sub` =
 //! client_id, `aud` naming us, `exp` required and close, NumericDates that are numbers, and a
 //! `jti` that is used once, persisted so replays fail on every instance and after restarts.
@@ -58,7 +58,7 @@ pub struct AssertionAudience<'a> {
     pub endpoints: &'a [String],
     /// The longest lifetime (`exp` after now) accepted, in seconds.
     pub max_lifetime: i64,
-    /// Now.
+    /// The time of the request (the assertion's `exp`, `nbf` and `iat` are compared with it).
     pub now: UnixTime,
     /// HMAC keys of `client_secret_jwt` clients.
     pub shared_secrets: &'a SharedSecrets,

@@ -12,7 +12,7 @@ use crate::crypto::base64url_decode;
 /// Members that only private keys have (RFC 7518 §6.2.2, §6.3.2, §6.4; RFC 8037 §2).
 const PRIVATE_MEMBERS: &[&str] = &["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 
-/// Algorithms accepted for client assertions (SECURITY.md SEC-38: asymmetric only here,
+/// Algorithms accepted for client assertions (SECURITY-STATUS.md SEC-38: asymmetric only here,
 /// `none` and HS* never).
 pub const ASSERTION_ALGS: &[&str] = &["RS256", "PS256", "ES256", "EdDSA"];
 

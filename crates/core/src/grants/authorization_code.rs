@@ -24,7 +24,7 @@ use crate::tokens::access_token::SignIn;
 /// The grant type name.
 pub const GRANT_TYPE: &str = GrantType::AuthorizationCode.name();
 
-/// Codes live this long by default (SECURITY.md SEC-13; RFC 6749 §4.1.2 allows ten minutes).
+/// Codes live this long by default (SECURITY-STATUS.md SEC-13; RFC 6749 §4.1.2 allows ten minutes).
 pub const CODE_LIFETIME: i64 = 60;
 
 /// What a code stands for, stored with it.
@@ -42,7 +42,7 @@ pub struct CodeData {
     pub audiences: Vec<String>,
     /// PKCE challenge.
     pub code_challenge: Option<String>,
-    /// Its method (S256 unless the client may use plain).
+    /// Its method: S256 (codes recorded without one were S256 too).
     #[serde(default = "s256")]
     pub code_challenge_method: ChallengeMethod,
     /// Individual claims asked for (OIDC Core §5.5).

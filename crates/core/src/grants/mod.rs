@@ -33,7 +33,7 @@ use scopes::scopes_for_audiences;
 pub struct TokenContext<'a> {
     /// Issuer identifier.
     pub issuer: &'a str,
-    /// Now.
+    /// The time of the request.
     pub now: UnixTime,
     /// Scopes and resources.
     pub resources: &'a Resources,

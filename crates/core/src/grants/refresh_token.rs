@@ -1,6 +1,6 @@
 //! The refresh token grant (RFC 6749 §6) with rotation: every use returns a new refresh token
 //! and consumes the old one; presenting a consumed one revokes the whole family
-//! (RFC 9700 §4.14.2, SECURITY.md SEC-20/22). There is no grace period (SEC-21).
+//! (RFC 9700 §4.14.2, SECURITY-STATUS.md SEC-20/22). There is no grace period (SEC-21).
 
 use crate::protocol::OrServerError as _;
 use serde::{Deserialize, Serialize};

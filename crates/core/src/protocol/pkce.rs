@@ -1,6 +1,5 @@
-//! Proof Key for Code Exchange (RFC 7636). S256 by default: `plain` is refused (RFC 9700
-//! §2.1.1, SECURITY.md SEC-17) unless a client is registered for it, and a missing method is
-//! never read as plain.
+//! Proof Key for Code Exchange (RFC 7636). S256 only: `plain` is refused (RFC 9700 §2.1.1,
+//! SECURITY-STATUS.md SEC-17), and a missing method is never read as plain.
 
 use crate::crypto::{base64url, constant_time_eq, sha256};
 

@@ -64,7 +64,7 @@ impl<'a> Caller<'a> {
 pub struct TokenLookup<'a> {
     /// Our issuer identifier.
     pub issuer: &'a str,
-    /// Now.
+    /// The time of the lookup (expiry is compared with it).
     pub now: UnixTime,
     /// Keys for JWT access tokens.
     pub ring: &'a KeyRing,

@@ -11,7 +11,7 @@ use serde_json::{Map, Value};
 use super::{KeyRing, SigningAlg};
 use crate::crypto::base64url_decode;
 
-/// Compact serialisations longer than this are refused before any decoding (SECURITY.md SEC-41).
+/// Compact serialisations longer than this are refused before any decoding (SECURITY-STATUS.md SEC-41).
 pub const MAX_COMPACT_JWS: usize = 64 * 1024;
 
 /// The protected header members we read (RFC 7515 §4.1).

@@ -14,7 +14,7 @@ use super::error::ApiError;
 
 /// Parses a form POST. RFC 6749 §3.2 (and RFC 7009 §2.1, RFC 7662 §2.1): parameters come in an
 /// `application/x-www-form-urlencoded` body; parameters in the query string are refused so that
-/// credentials never travel in URLs (SECURITY.md SEC-33).
+/// credentials never travel in URLs (SECURITY-STATUS.md SEC-33).
 pub fn read_form(headers: &HeaderMap, uri: &Uri, body: &[u8]) -> Result<Form, OAuthError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)

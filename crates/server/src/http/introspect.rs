@@ -16,7 +16,7 @@ use super::error::ApiError;
 use super::form::{FormRequest, authorization};
 
 /// The introspection endpoint.
-pub async fn introspection(
+pub async fn post_introspect(
     State(state): State<AppState>,
     posted: FormRequest,
 ) -> Result<Response, ApiError> {

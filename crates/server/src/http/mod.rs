@@ -289,8 +289,8 @@ fn routes() -> Router<AppState> {
         )
         .route(paths::JWKS, get(jwks::jwks))
         .route(paths::TOKEN, post(token::post_token))
-        .route(paths::INTROSPECT, post(introspect::introspection))
-        .route(paths::REVOKE, post(revoke::revocation))
+        .route(paths::INTROSPECT, post(introspect::post_introspect))
+        .route(paths::REVOKE, post(revoke::post_revoke))
         .route(
             paths::AUTHORIZE,
             get(ui::flow::authorize).post(ui::flow::authorize),

@@ -10,7 +10,7 @@ use super::error::ApiError;
 use super::form::FormRequest;
 
 /// The revocation endpoint: 200 for revoked and for unknown tokens alike (RFC 7009 §2.2).
-pub async fn revocation(
+pub async fn post_revoke(
     State(state): State<AppState>,
     posted: FormRequest,
 ) -> Result<Response, ApiError> {

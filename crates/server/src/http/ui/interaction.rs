@@ -16,7 +16,7 @@ use crate::http::AppState;
 
 /// An interaction shown on a page.
 pub struct PageInteraction {
-    /// Its id.
+    /// The id that names it in the page's URL and form.
     pub id: String,
     /// The interaction.
     pub interaction: Interaction,
