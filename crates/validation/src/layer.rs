@@ -77,41 +77,45 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Box<Response>> {
     Ok(token)
 }
 
-/// Validates the bearer token of every request and puts [`Claims`] in its extensions.
+/// A check a layer runs before the request goes on: it hands back the request (with what the
+/// check adds to its extensions) or the response that refuses it.
+pub trait Guard: Clone + Send + Sync + 'static {
+    /// Checks `request`.
+    fn check<B: Send + 'static>(
+        &self,
+        request: Request<B>,
+    ) -> BoxFuture<Result<Request<B>, Response>>;
+}
+
+/// A layer that runs its guard in front of the inner service.
 #[derive(Clone, Debug)]
-pub struct TokenValidationLayer {
-    validator: Arc<TokenValidator>,
+pub struct GuardLayer<G> {
+    guard: G,
 }
 
-impl TokenValidationLayer {
-    /// A layer using `validator`.
-    pub fn new(validator: Arc<TokenValidator>) -> Self {
-        Self { validator }
-    }
-}
-
-impl<S> Layer<S> for TokenValidationLayer {
-    type Service = TokenValidation<S>;
+impl<S, G: Guard> Layer<S> for GuardLayer<G> {
+    type Service = Guarded<S, G>;
     fn layer(&self, inner: S) -> Self::Service {
-        TokenValidation {
+        Guarded {
             inner,
-            validator: self.validator.clone(),
+            guard: self.guard.clone(),
         }
     }
 }
 
-/// The service made by [`TokenValidationLayer`].
+/// The service a [`GuardLayer`] makes.
 #[derive(Clone, Debug)]
-pub struct TokenValidation<S> {
+pub struct Guarded<S, G> {
     inner: S,
-    validator: Arc<TokenValidator>,
+    guard: G,
 }
 
-impl<S, B> Service<Request<B>> for TokenValidation<S>
+impl<S, B, G> Service<Request<B>> for Guarded<S, G>
 where
     S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
+    G: Guard,
 {
     type Response = Response;
     type Error = S::Error;
@@ -121,24 +125,54 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+    fn call(&mut self, request: Request<B>) -> Self::Future {
         // The clone that was polled ready is the one that gets the call.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let validator = self.validator.clone();
+        let checked = self.guard.check(request);
         Box::pin(async move {
-            let token = match bearer_token(request.headers()) {
-                Ok(token) => token.to_string(),
-                Err(response) => return Ok(*response),
-            };
+            match checked.await {
+                Ok(request) => inner.call(request).await,
+                Err(refusal) => Ok(refusal),
+            }
+        })
+    }
+}
+
+/// Validates the bearer token of every request and puts [`Claims`] in its extensions.
+pub type TokenValidationLayer = GuardLayer<ValidToken>;
+
+impl TokenValidationLayer {
+    /// A layer using `validator`.
+    pub fn new(validator: Arc<TokenValidator>) -> Self {
+        GuardLayer {
+            guard: ValidToken(validator),
+        }
+    }
+}
+
+/// The guard of [`TokenValidationLayer`]: a valid bearer token (RFC 6750 §2.1, §3.1).
+#[derive(Clone, Debug)]
+pub struct ValidToken(Arc<TokenValidator>);
+
+impl Guard for ValidToken {
+    fn check<B: Send + 'static>(
+        &self,
+        mut request: Request<B>,
+    ) -> BoxFuture<Result<Request<B>, Response>> {
+        let validator = self.0.clone();
+        Box::pin(async move {
+            let token = bearer_token(request.headers())
+                .map_err(|response| *response)?
+                .to_string();
             match validator.validate(&token).await {
                 Ok(claims) => {
                     request.extensions_mut().insert(claims);
-                    inner.call(request).await
+                    Ok(request)
                 }
                 Err(ValidationError::Invalid(why)) => {
                     tracing::debug!(%why, "access token refused");
-                    Ok(challenge(
+                    Err(challenge(
                         StatusCode::UNAUTHORIZED,
                         Some("invalid_token"),
                         "the access token is invalid",
@@ -147,7 +181,7 @@ where
                 }
                 Err(ValidationError::Unavailable(why)) => {
                     tracing::warn!(%why, "cannot validate access tokens: issuer unavailable");
-                    Ok((
+                    Err((
                         StatusCode::SERVICE_UNAVAILABLE,
                         axum::Json(serde_json::json!({"error": "temporarily_unavailable", "error_description": "the token issuer cannot be reached"})),
                     )
@@ -160,66 +194,43 @@ where
 
 /// Refuses requests whose validated token lacks a scope (RFC 6750 §3.1: 403
 /// `insufficient_scope`). Goes inside [`TokenValidationLayer`].
-#[derive(Clone, Debug)]
-pub struct RequireScopeLayer {
-    scope: Arc<str>,
-}
+pub type RequireScopeLayer = GuardLayer<HasScope>;
 
 impl RequireScopeLayer {
     /// Requires `scope`.
     pub fn new(scope: &str) -> Self {
-        Self {
-            scope: scope.into(),
+        GuardLayer {
+            guard: HasScope(scope.into()),
         }
     }
 }
 
-impl<S> Layer<S> for RequireScopeLayer {
-    type Service = RequireScope<S>;
-    fn layer(&self, inner: S) -> Self::Service {
-        RequireScope {
-            inner,
-            scope: self.scope.clone(),
-        }
-    }
-}
-
-/// The service made by [`RequireScopeLayer`].
+/// The guard of [`RequireScopeLayer`]: the validated token carries the scope.
 #[derive(Clone, Debug)]
-pub struct RequireScope<S> {
-    inner: S,
-    scope: Arc<str>,
-}
+pub struct HasScope(Arc<str>);
 
-impl<S, B> Service<Request<B>> for RequireScope<S>
-where
-    S: Service<Request<B>, Response = Response> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-    B: Send + 'static,
-{
-    type Response = Response;
-    type Error = S::Error;
-    type Future = BoxFuture<Result<Response, S::Error>>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: Request<B>) -> Self::Future {
+impl Guard for HasScope {
+    fn check<B: Send + 'static>(
+        &self,
+        request: Request<B>,
+    ) -> BoxFuture<Result<Request<B>, Response>> {
         let allowed = request
             .extensions()
             .get::<Claims>()
-            .is_some_and(|c| c.has_scope(&self.scope));
-        if !allowed {
-            let response = challenge(
+            .is_some_and(|c| c.has_scope(&self.0));
+        let refusal = (!allowed).then(|| {
+            challenge(
                 StatusCode::FORBIDDEN,
                 Some("insufficient_scope"),
                 "the access token lacks the required scope",
-                Some(&self.scope),
-            );
-            return Box::pin(async move { Ok(response) });
-        }
-        let future = self.inner.call(request);
-        Box::pin(future)
+                Some(&self.0),
+            )
+        });
+        Box::pin(async move {
+            match refusal {
+                Some(response) => Err(response),
+                None => Ok(request),
+            }
+        })
     }
 }
