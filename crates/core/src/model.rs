@@ -106,6 +106,44 @@ impl ApplicationType {
     }
 }
 
+/// The settings a client registration chooses for its requests and tokens, with defaults: a
+/// registration's metadata and the registered client carry the same ones.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientSettings {
+    /// PKCE required at the authorization endpoint (RFC 7636, RFC 9700 §2.1.1).
+    pub require_pkce: bool,
+    /// The user is asked for consent.
+    pub require_consent: bool,
+    /// JWT or reference access tokens.
+    pub access_token_type: AccessTokenType,
+    /// Access token lifetime in seconds.
+    pub access_token_lifetime: u64,
+    /// Identity token lifetime in seconds.
+    pub identity_token_lifetime: u64,
+    /// A refresh token expires this long after its last use (sliding lifetime), in seconds.
+    #[serde(default = "default_refresh_sliding")]
+    pub refresh_token_sliding_lifetime: u64,
+    /// A refresh token family ends this long after the sign-in, however often it is used.
+    #[serde(default = "default_refresh_absolute")]
+    pub refresh_token_absolute_lifetime: u64,
+}
+
+impl Default for ClientSettings {
+    /// PKCE and consent required; JWT access tokens for an hour, identity tokens for five
+    /// minutes; refresh tokens with the default sliding and absolute lifetimes.
+    fn default() -> Self {
+        Self {
+            require_pkce: true,
+            require_consent: true,
+            access_token_type: AccessTokenType::Jwt,
+            access_token_lifetime: 3_600,
+            identity_token_lifetime: 300,
+            refresh_token_sliding_lifetime: DEFAULT_REFRESH_SLIDING,
+            refresh_token_absolute_lifetime: DEFAULT_REFRESH_ABSOLUTE,
+        }
+    }
+}
+
 /// A registered client (RFC 6749 §2).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Client {
@@ -124,22 +162,9 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     /// Scopes the client may request.
     pub allowed_scopes: Vec<String>,
-    /// PKCE required at the authorization endpoint (RFC 7636, RFC 9700 §2.1.1).
-    pub require_pkce: bool,
-    /// The user is asked for consent.
-    pub require_consent: bool,
-    /// JWT or reference access tokens.
-    pub access_token_type: AccessTokenType,
-    /// Access token lifetime in seconds.
-    pub access_token_lifetime: u64,
-    /// Identity token lifetime in seconds.
-    pub identity_token_lifetime: u64,
-    /// A refresh token expires this long after its last use (sliding lifetime), in seconds.
-    #[serde(default = "default_refresh_sliding")]
-    pub refresh_token_sliding_lifetime: u64,
-    /// A refresh token family ends this long after the sign-in, however often it is used.
-    #[serde(default = "default_refresh_absolute")]
-    pub refresh_token_absolute_lifetime: u64,
+    /// How its requests are checked and its tokens made (stored flat, as before).
+    #[serde(flatten)]
+    pub settings: ClientSettings,
     /// How the client authenticates at the token endpoint.
     pub token_endpoint_auth_method: TokenEndpointAuthMethod,
     /// Whether `token_endpoint_auth_method` was registered explicitly. A client with secrets
@@ -215,13 +240,7 @@ impl Default for Client {
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             allowed_scopes: vec![],
-            require_pkce: true,
-            require_consent: true,
-            access_token_type: AccessTokenType::Jwt,
-            access_token_lifetime: 3_600,
-            identity_token_lifetime: 300,
-            refresh_token_sliding_lifetime: DEFAULT_REFRESH_SLIDING,
-            refresh_token_absolute_lifetime: DEFAULT_REFRESH_ABSOLUTE,
+            settings: ClientSettings::default(),
             token_endpoint_auth_method: TokenEndpointAuthMethod::None,
             auth_method_pinned: false,
             application_type: ApplicationType::Web,
@@ -589,6 +608,26 @@ impl std::fmt::Debug for KeyRecord {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A client's settings are stored flat beside its other fields, as before they were their
+    /// own type: clients stored earlier read back the same.
+    #[test]
+    fn client_settings_are_stored_flat() {
+        let client = Client {
+            client_id: "web".into(),
+            ..Client::default()
+        };
+        let stored = serde_json::to_value(&client).unwrap();
+        assert_eq!(stored["require_pkce"], true);
+        assert_eq!(stored["access_token_lifetime"], 3_600);
+        assert!(stored.get("settings").is_none());
+        let mut earlier = stored.clone();
+        let object = earlier.as_object_mut().unwrap();
+        object.remove("refresh_token_sliding_lifetime");
+        object.remove("refresh_token_absolute_lifetime");
+        let read: Client = serde_json::from_value(earlier).unwrap();
+        assert_eq!(read, client);
+    }
 
     #[test]
     fn grant_kinds_keep_their_stored_names() {

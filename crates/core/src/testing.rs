@@ -65,7 +65,7 @@ impl ClientBuilder {
 
     /// Whether the user is asked for consent.
     pub fn consent(mut self, required: bool) -> Self {
-        self.0.require_consent = required;
+        self.0.settings.require_consent = required;
         self
     }
 
@@ -77,21 +77,21 @@ impl ClientBuilder {
 
     /// JWT or reference access tokens.
     pub fn access_token_type(mut self, kind: AccessTokenType) -> Self {
-        self.0.access_token_type = kind;
+        self.0.settings.access_token_type = kind;
         self
     }
 
     /// Access and identity token lifetimes, in seconds.
     pub fn lifetimes(mut self, access: u64, identity: u64) -> Self {
-        self.0.access_token_lifetime = access;
-        self.0.identity_token_lifetime = identity;
+        self.0.settings.access_token_lifetime = access;
+        self.0.settings.identity_token_lifetime = identity;
         self
     }
 
     /// Refresh token lifetimes, in seconds: after the last use, and since the sign-in.
     pub fn refresh_lifetimes(mut self, sliding: u64, absolute: u64) -> Self {
-        self.0.refresh_token_sliding_lifetime = sliding;
-        self.0.refresh_token_absolute_lifetime = absolute;
+        self.0.settings.refresh_token_sliding_lifetime = sliding;
+        self.0.settings.refresh_token_absolute_lifetime = absolute;
         self
     }
 

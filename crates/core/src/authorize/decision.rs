@@ -113,7 +113,7 @@ pub fn decide(
     // §3.1.2.1: prompt=consent asks even clients that skip consent otherwise.
     let wants_consent = !consent.fresh
         && (request.prompt.contains(&Prompt::Consent)
-            || (client.require_consent && !consent.covered));
+            || (client.settings.require_consent && !consent.covered));
     match (wants_consent, prompt_none) {
         (true, true) => Decision::Fail(OAuthError::ConsentRequired(
             "the user has not consented to this request".into(),

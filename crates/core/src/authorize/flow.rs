@@ -128,7 +128,7 @@ pub async fn proceed(
         Err(refusal) => return Ok(Next::Refuse(refusal)),
     };
     let consented = match &session {
-        Some(s) if client.require_consent => {
+        Some(s) if client.settings.require_consent => {
             remembered_consent(ctx.tokens.grants, &s.subject, &client.client_id, now)
                 .await?
                 .covers(

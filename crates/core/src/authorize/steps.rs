@@ -292,7 +292,7 @@ pub fn check_pkce(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
     let challenge = match (c.one("code_challenge")?, c.one("code_challenge_method")?) {
         // Without a code there is nothing to bind a challenge to.
         (None, None) if !c.request.response_type.code => None,
-        (None, None) if c.client.require_pkce || c.client.is_public() => {
+        (None, None) if c.client.settings.require_pkce || c.client.is_public() => {
             return Err(invalid(
                 "PKCE is required: send code_challenge with code_challenge_method=S256",
             ));

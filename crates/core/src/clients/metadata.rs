@@ -8,8 +8,8 @@ use crate::authorize::acr::AcrLevels;
 use crate::clients::jwk::ClientJwk;
 use crate::crypto::handle_digest;
 use crate::model::{
-    AccessTokenType, ApplicationType, Client, ClientLogout, DEFAULT_REFRESH_ABSOLUTE,
-    DEFAULT_REFRESH_SLIDING, OFFLINE_ACCESS, Resources, TokenEndpointAuthMethod,
+    ApplicationType, Client, ClientLogout, ClientSettings, OFFLINE_ACCESS, Resources,
+    TokenEndpointAuthMethod,
 };
 use crate::protocol::grant_type::GrantType;
 use crate::protocol::redirect::check_registrable_redirect_uri;
@@ -37,20 +37,8 @@ pub struct ClientMetadata {
     pub post_logout_redirect_uris: Vec<String>,
     /// The scopes the client may request (RFC 7591 §2 `scope`, as a list).
     pub allowed_scopes: Vec<String>,
-    /// PKCE required at the authorization endpoint.
-    pub require_pkce: bool,
-    /// The user is asked for consent.
-    pub require_consent: bool,
-    /// JWT or reference access tokens.
-    pub access_token_type: AccessTokenType,
-    /// Seconds.
-    pub access_token_lifetime: u64,
-    /// Seconds.
-    pub identity_token_lifetime: u64,
-    /// Seconds a refresh token lives after its last use.
-    pub refresh_token_sliding_lifetime: u64,
-    /// Seconds a refresh-token family lives at most.
-    pub refresh_token_absolute_lifetime: u64,
+    /// How its requests are checked and its tokens made.
+    pub settings: ClientSettings,
     /// OIDC Registration §2 `application_type`.
     pub application_type: ApplicationType,
     /// OIDC Registration §2 `id_token_signed_response_alg`, by name; `None`: RS256.
@@ -86,13 +74,7 @@ impl Default for ClientMetadata {
             redirect_uris: vec![],
             post_logout_redirect_uris: vec![],
             allowed_scopes: vec![],
-            require_pkce: true,
-            require_consent: true,
-            access_token_type: AccessTokenType::Jwt,
-            access_token_lifetime: 3_600,
-            identity_token_lifetime: 300,
-            refresh_token_sliding_lifetime: DEFAULT_REFRESH_SLIDING,
-            refresh_token_absolute_lifetime: DEFAULT_REFRESH_ABSOLUTE,
+            settings: ClientSettings::default(),
             application_type: ApplicationType::Web,
             id_token_signed_response_alg: None,
             default_acr_values: vec![],
@@ -176,13 +158,7 @@ pub fn validate_client_metadata(
         redirect_uris: m.redirect_uris.clone(),
         post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
         allowed_scopes: m.allowed_scopes.clone(),
-        require_pkce: m.require_pkce,
-        require_consent: m.require_consent,
-        access_token_type: m.access_token_type,
-        access_token_lifetime: m.access_token_lifetime,
-        identity_token_lifetime: m.identity_token_lifetime,
-        refresh_token_sliding_lifetime: m.refresh_token_sliding_lifetime,
-        refresh_token_absolute_lifetime: m.refresh_token_absolute_lifetime,
+        settings: m.settings.clone(),
         token_endpoint_auth_method: method,
         auth_method_pinned: m.token_endpoint_auth_method.is_some(),
         application_type: m.application_type,
@@ -340,8 +316,11 @@ fn check_scopes(m: &ClientMetadata, resources: &Resources, p: &mut Problems) {
 /// tokens already expired, and signing keys stay published as long as the longest lifetime.
 fn check_token_lifetimes(m: &ClientMetadata, p: &mut Problems) {
     for (field, value) in [
-        ("access_token_lifetime", m.access_token_lifetime),
-        ("identity_token_lifetime", m.identity_token_lifetime),
+        ("access_token_lifetime", m.settings.access_token_lifetime),
+        (
+            "identity_token_lifetime",
+            m.settings.identity_token_lifetime,
+        ),
     ] {
         if value == 0 || value > 31_536_000 {
             p.add(field, "must be between 1 second and 1 year");
@@ -391,7 +370,7 @@ fn check_native_app(m: &ClientMetadata, p: &mut Problems) {
             "a native app cannot keep a secret (RFC 8252 §8.4); register it as a public client",
         );
     }
-    if !m.require_pkce {
+    if !m.settings.require_pkce {
         p.add(
             "require_pkce",
             "native apps always use PKCE (RFC 8252 §8.1)",
@@ -443,8 +422,8 @@ fn check_acr_values(m: &ClientMetadata, levels: &AcrLevels, p: &mut Problems) {
 /// A refresh token's sliding lifetime ends within its family's absolute lifetime, or sliding
 /// would never apply.
 fn check_refresh_lifetimes(m: &ClientMetadata, p: &mut Problems) {
-    let sliding = m.refresh_token_sliding_lifetime;
-    if sliding == 0 || sliding > m.refresh_token_absolute_lifetime {
+    let sliding = m.settings.refresh_token_sliding_lifetime;
+    if sliding == 0 || sliding > m.settings.refresh_token_absolute_lifetime {
         p.add(
             "refresh_token_sliding_lifetime",
             "must be at least 1 second and at most refresh_token_absolute_lifetime",
@@ -523,8 +502,8 @@ mod tests {
         );
         assert_eq!(client.id_token_signed_response_alg, SigningAlg::Rs256);
         assert_eq!(
-            client.refresh_token_absolute_lifetime,
-            DEFAULT_REFRESH_ABSOLUTE
+            client.settings.refresh_token_absolute_lifetime,
+            crate::model::DEFAULT_REFRESH_ABSOLUTE
         );
         assert!(client.logout.backchannel_logout_session_required);
     }
@@ -583,7 +562,10 @@ mod tests {
     fn a_native_app_is_public_and_uses_pkce() {
         let m = ClientMetadata {
             application_type: ApplicationType::Native,
-            require_pkce: false,
+            settings: ClientSettings {
+                require_pkce: false,
+                ..ClientSettings::default()
+            },
             redirect_uris: vec!["com.example.app:/cb".into()],
             ..web_app()
         };

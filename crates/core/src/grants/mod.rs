@@ -251,7 +251,7 @@ pub(crate) fn sign_user_id_token(
             subject,
             client_id: &client.client_id,
             now: ctx.now,
-            lifetime: client.identity_token_lifetime,
+            lifetime: client.settings.identity_token_lifetime,
             auth_time: sign_in.auth_time,
             nonce: token.nonce,
             amr: &sign_in.amr,

@@ -56,7 +56,7 @@ impl RefreshData {
             sign_in: data.sign_in.clone(),
             acr_in_id_token: data.acr_in_id_token,
             absolute_expires_at: data.sign_in.auth_time.max(now).saturating_add(
-                crate::clock::seconds(client.refresh_token_absolute_lifetime),
+                crate::clock::seconds(client.settings.refresh_token_absolute_lifetime),
             ),
             claims: data.claims.clone(),
         }
@@ -82,9 +82,9 @@ pub(crate) fn refresh_grant(
     data: &RefreshData,
 ) -> Result<(String, Grant), OAuthError> {
     let handle = random_handle().or_server_error("drawing random bytes")?;
-    let sliding = ctx
-        .now
-        .saturating_add(crate::clock::seconds(client.refresh_token_sliding_lifetime));
+    let sliding = ctx.now.saturating_add(crate::clock::seconds(
+        client.settings.refresh_token_sliding_lifetime,
+    ));
     let grant = Grant {
         subject: Some(subject.to_string()),
         session_id: data.sign_in.sid.clone(),

@@ -219,7 +219,7 @@ pub fn prepare_access_token(
     ring: &KeyRing,
     alg: SigningAlg,
 ) -> Result<(IssuedAccessToken, Option<Grant>), OAuthError> {
-    let lifetime = request.client.access_token_lifetime;
+    let lifetime = request.client.settings.access_token_lifetime;
     let exp = request.now.saturating_add(crate::clock::seconds(lifetime));
     let scope = request.scopes.join(" ");
     let sign_in = request.sign_in.clone().unwrap_or_default();
@@ -243,7 +243,7 @@ pub fn prepare_access_token(
     let data = RecordData {
         userinfo_claims: request.userinfo_claims.clone(),
     };
-    let (token, record) = match request.client.access_token_type {
+    let (token, record) = match request.client.settings.access_token_type {
         AccessTokenType::Jwt => {
             let key = ring
                 .signing_key(alg)

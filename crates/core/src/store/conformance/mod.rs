@@ -131,7 +131,7 @@ pub async fn clients_roundtrip(store: Arc<dyn Store>) {
         .unwrap();
     let mut changed = client("b");
     changed.allowed_scopes.push("api1.write".into());
-    changed.access_token_type = AccessTokenType::Reference;
+    changed.settings.access_token_type = AccessTokenType::Reference;
     store.upsert_client(&changed, Source::Config).await.unwrap();
     assert_eq!(store.find_client("b").await.unwrap(), Some(changed.clone()));
     let list = store.list_clients().await.unwrap();

@@ -4,7 +4,7 @@
 use tessera_core::authorize::acr::AcrLevels;
 use tessera_core::clients::assertion::SharedSecrets;
 use tessera_core::clients::{ClientMetadata, ServerOffer, validate_client_metadata};
-use tessera_core::model::{Client, Resources, TokenEndpointAuthMethod};
+use tessera_core::model::{Client, ClientSettings, Resources, TokenEndpointAuthMethod};
 use tessera_core::tokens::SigningAlg;
 
 use super::Problems;
@@ -107,13 +107,15 @@ fn metadata_of(c: &RawClient) -> ClientMetadata {
         redirect_uris: c.redirect_uris.clone(),
         post_logout_redirect_uris: c.post_logout_redirect_uris.clone(),
         allowed_scopes: c.allowed_scopes.clone(),
-        require_pkce: c.require_pkce,
-        require_consent: c.require_consent,
-        access_token_type: c.access_token_type,
-        access_token_lifetime: c.access_token_lifetime,
-        identity_token_lifetime: c.identity_token_lifetime,
-        refresh_token_sliding_lifetime: c.refresh_token_sliding_lifetime,
-        refresh_token_absolute_lifetime: c.refresh_token_absolute_lifetime,
+        settings: ClientSettings {
+            require_pkce: c.require_pkce,
+            require_consent: c.require_consent,
+            access_token_type: c.access_token_type,
+            access_token_lifetime: c.access_token_lifetime,
+            identity_token_lifetime: c.identity_token_lifetime,
+            refresh_token_sliding_lifetime: c.refresh_token_sliding_lifetime,
+            refresh_token_absolute_lifetime: c.refresh_token_absolute_lifetime,
+        },
         application_type: c.application_type,
         id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),
         default_acr_values: c.default_acr_values.clone(),
