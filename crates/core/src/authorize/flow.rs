@@ -15,8 +15,8 @@ use crate::protocol::OAuthError;
 use crate::protocol::pkce::ChallengeMethod;
 use crate::protocol::token::TokenType;
 use crate::sessions::{
-    Interaction, InteractionHandle, Step, add_session_client, browser_state, remembered_consent,
-    save_interaction, session_data, session_state,
+    Interaction, PageHandle, Step, add_session_client, browser_state, remembered_consent,
+    save_page_record, session_data, session_state,
 };
 use crate::store::UserStore;
 use crate::tokens::access_token::SignIn;
@@ -42,7 +42,7 @@ pub enum Next {
         /// The page.
         step: Step,
         /// The stored interaction.
-        handle: InteractionHandle,
+        handle: PageHandle,
     },
     /// The client is answered with an error at its redirect URI (OIDC Core §3.1.2.6).
     Refuse(OAuthError),
@@ -217,7 +217,7 @@ async fn interact(
     if step == Step::Consent {
         interaction.subject = subject;
     }
-    let handle = save_interaction(ctx.tokens.grants, interaction, ctx.tokens.now).await?;
+    let handle = save_page_record(ctx.tokens.grants, interaction, ctx.tokens.now).await?;
     Ok(Next::Interact { step, handle })
 }
 

@@ -9,7 +9,7 @@ use crate::clock::UnixTime;
 use crate::crypto::constant_time_eq;
 use crate::model::{GrantKind, Session};
 use crate::protocol::OAuthError;
-use crate::sessions::{InteractionHandle, PageRecord, save_interaction};
+use crate::sessions::{PageHandle, PageRecord, save_page_record};
 use crate::store::{ClientStore, GrantPayload, GrantStore};
 
 /// A sign-out waiting for the user's confirmation, and what it carries to the form's
@@ -73,7 +73,7 @@ pub async fn ask_confirmation(
     session: &Session,
     browser: String,
     now: UnixTime,
-) -> Result<InteractionHandle, OAuthError> {
+) -> Result<PageHandle, OAuthError> {
     let confirmation = LogoutConfirmation {
         browser,
         csrf: String::new(),
@@ -83,7 +83,7 @@ pub async fn ask_confirmation(
         post_logout_redirect_uri: request.post_logout_redirect_uri.clone(),
         state: request.state.clone(),
     };
-    save_interaction(grants, confirmation, now).await
+    save_page_record(grants, confirmation, now).await
 }
 
 /// The end-session request a submitted confirmation stands for: its client if it still exists

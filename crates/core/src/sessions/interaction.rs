@@ -89,16 +89,16 @@ pub enum Step {
 
 /// A stored interaction: its id (in the page URL and forms) and CSRF token.
 #[derive(Clone, PartialEq, Eq)]
-pub struct InteractionHandle {
+pub struct PageHandle {
     /// The id.
     pub id: String,
     /// The CSRF token for its forms.
     pub csrf: String,
 }
 
-impl std::fmt::Debug for InteractionHandle {
+impl std::fmt::Debug for PageHandle {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("InteractionHandle(..)")
+        f.write_str("PageHandle(..)")
     }
 }
 
@@ -139,12 +139,12 @@ impl PageRecord for Interaction {
 }
 
 /// Stores `record` under a new id with a new CSRF token.
-pub async fn save_interaction<R: PageRecord>(
+pub async fn save_page_record<R: PageRecord>(
     grants: &dyn GrantStore,
     mut record: R,
     now: UnixTime,
-) -> Result<InteractionHandle, OAuthError> {
-    let handle = InteractionHandle {
+) -> Result<PageHandle, OAuthError> {
+    let handle = PageHandle {
         id: random_id()?,
         csrf: random_id()?,
     };
@@ -173,7 +173,7 @@ pub fn same_browser<R: PageRecord>(record: &R, browser_cookie: &str) -> bool {
 }
 
 /// Reads a live record for display.
-pub async fn find_interaction<R: PageRecord>(
+pub async fn find_page_record<R: PageRecord>(
     grants: &dyn GrantStore,
     id: &str,
     now: UnixTime,
@@ -193,7 +193,7 @@ pub async fn find_interaction<R: PageRecord>(
 
 /// Why a form submission was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum InteractionRefusal {
+pub enum PageRefusal {
     /// Unknown, expired or already submitted.
     Gone,
     /// The CSRF token or the browser does not match.
@@ -202,26 +202,26 @@ pub enum InteractionRefusal {
 
 /// Takes a record for a form submission: exactly once (a second submission of the same form
 /// is refused), from the browser that opened the page, with its CSRF token.
-pub async fn take_interaction<R: PageRecord>(
+pub async fn take_page_record<R: PageRecord>(
     grants: &dyn GrantStore,
     id: &str,
     csrf: &str,
     browser_cookie: &str,
     now: UnixTime,
-) -> Result<Result<R, InteractionRefusal>, OAuthError> {
-    let Some(record) = find_interaction::<R>(grants, id, now).await? else {
-        return Ok(Err(InteractionRefusal::Gone));
+) -> Result<Result<R, PageRefusal>, OAuthError> {
+    let Some(record) = find_page_record::<R>(grants, id, now).await? else {
+        return Ok(Err(PageRefusal::Gone));
     };
     let csrf_ok = constant_time_eq(csrf.as_bytes(), record.binding().1.as_bytes());
     if !(csrf_ok && same_browser(&record, browser_cookie)) {
-        return Ok(Err(InteractionRefusal::Forged));
+        return Ok(Err(PageRefusal::Forged));
     }
     if grants
         .consume_grant(&handle_digest(id), R::KIND, now)
         .await?
         .is_none()
     {
-        return Ok(Err(InteractionRefusal::Gone));
+        return Ok(Err(PageRefusal::Gone));
     }
     Ok(Ok(record))
 }
@@ -262,11 +262,11 @@ mod tests {
     #[tokio::test]
     async fn interactions_are_taken_once_by_their_browser() {
         let store = MemoryStore::new();
-        let h = save_interaction(&store, interaction("b1"), 100)
+        let h = save_page_record(&store, interaction("b1"), 100)
             .await
             .unwrap();
         assert!(
-            find_interaction::<Interaction>(&store, &h.id, 101)
+            find_page_record::<Interaction>(&store, &h.id, 101)
                 .await
                 .unwrap()
                 .is_some()
@@ -275,20 +275,20 @@ mod tests {
             let (id, csrf, browser) = (h.id.clone(), csrf.to_string(), browser.to_string());
             let store = &store;
             async move {
-                take_interaction::<Interaction>(store, &id, &csrf, &browser, 102)
+                take_page_record::<Interaction>(store, &id, &csrf, &browser, 102)
                     .await
                     .unwrap()
             }
         };
-        assert_eq!(take("wrong", "b1").await, Err(InteractionRefusal::Forged));
-        assert_eq!(take(&h.csrf, "b2").await, Err(InteractionRefusal::Forged));
+        assert_eq!(take("wrong", "b1").await, Err(PageRefusal::Forged));
+        assert_eq!(take(&h.csrf, "b2").await, Err(PageRefusal::Forged));
         assert!(take(&h.csrf, "b1").await.is_ok());
-        assert_eq!(take(&h.csrf, "b1").await, Err(InteractionRefusal::Gone));
-        let late = save_interaction(&store, interaction("b1"), 100)
+        assert_eq!(take(&h.csrf, "b1").await, Err(PageRefusal::Gone));
+        let late = save_page_record(&store, interaction("b1"), 100)
             .await
             .unwrap();
         assert!(
-            find_interaction::<Interaction>(&store, &late.id, 100 + INTERACTION_LIFETIME)
+            find_page_record::<Interaction>(&store, &late.id, 100 + INTERACTION_LIFETIME)
                 .await
                 .unwrap()
                 .is_none()

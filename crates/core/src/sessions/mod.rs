@@ -7,8 +7,8 @@ mod interaction;
 
 pub use consent::{CONSENT_LIFETIME, RememberedConsent, remember_consent, remembered_consent};
 pub use interaction::{
-    Flow, INTERACTION_LIFETIME, Interaction, InteractionHandle, InteractionRefusal, PageRecord,
-    Step, find_interaction, same_browser, save_interaction, take_interaction,
+    Flow, INTERACTION_LIFETIME, Interaction, PageHandle, PageRecord, PageRefusal, Step,
+    find_page_record, same_browser, save_page_record, take_page_record,
 };
 
 use crate::protocol::OrServerError as _;

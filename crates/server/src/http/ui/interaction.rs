@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use tessera_core::model::Client;
 use tessera_core::protocol::form::Form;
 use tessera_core::sessions::{
-    Interaction, InteractionRefusal, Step, find_interaction, same_browser, take_interaction,
+    Interaction, PageRefusal, Step, find_page_record, same_browser, take_page_record,
 };
 use tessera_core::store::ClientStore as _;
 
@@ -49,7 +49,7 @@ pub async fn page_interaction(
         .ok()
         .flatten()
         .ok_or(PageError::EXPIRED)?;
-    let interaction = find_interaction::<Interaction>(state.store.as_ref(), id, state.clock.now())
+    let interaction = find_page_record::<Interaction>(state.store.as_ref(), id, state.clock.now())
         .await?
         .ok_or(PageError::EXPIRED)?;
     if interaction.step != step {
@@ -76,7 +76,7 @@ pub async fn submitted_interaction(
 ) -> Result<(Interaction, Client), PageError> {
     let field = |name: &str| posted.form.one(name).ok().flatten().unwrap_or_default();
     let browser = read_cookie(&posted.headers, state.cookies.browser).unwrap_or_default();
-    let taken = take_interaction::<Interaction>(
+    let taken = take_page_record::<Interaction>(
         state.store.as_ref(),
         field("interaction"),
         field("csrf"),
@@ -86,8 +86,8 @@ pub async fn submitted_interaction(
     .await?;
     let interaction = match taken {
         Ok(i) if i.step == step => i,
-        Ok(_) | Err(InteractionRefusal::Gone) => return Err(PageError::EXPIRED),
-        Err(InteractionRefusal::Forged) => return Err(PageError::FORGED),
+        Ok(_) | Err(PageRefusal::Gone) => return Err(PageError::EXPIRED),
+        Err(PageRefusal::Forged) => return Err(PageError::FORGED),
     };
     let client = client_of(state, &interaction).await?;
     Ok((interaction, client))

@@ -13,7 +13,7 @@ use tessera_core::login::{Authenticated, LoginMethod};
 use tessera_core::model::{Client, Session, User, check_username};
 use tessera_core::protocol::OAuthError;
 use tessera_core::sessions::{
-    Interaction, SessionData, Step, renew_session, save_interaction, start_session,
+    Interaction, SessionData, Step, renew_session, save_page_record, start_session,
 };
 
 use super::cookies::{BROWSER_PURPOSE, read_cookie};
@@ -118,7 +118,7 @@ async fn show_again(
     message: &str,
 ) -> Result<Response, PageError> {
     let handle =
-        save_interaction(state.store.as_ref(), interaction.clone(), state.clock.now()).await?;
+        save_page_record(state.store.as_ref(), interaction.clone(), state.clock.now()).await?;
     let mut shown = interaction;
     shown.csrf = handle.csrf;
     // A name too long to be one is not shown back.

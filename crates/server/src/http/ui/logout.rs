@@ -15,7 +15,7 @@ use tessera_core::logout::{EndSessionRequest, frontchannel_url, parse_end_sessio
 use tessera_core::model::{Client, Session};
 use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
-use tessera_core::sessions::{InteractionRefusal, take_interaction};
+use tessera_core::sessions::{PageRefusal, take_page_record};
 
 use super::cookies::read_cookie;
 use super::error::{Page, PageError, PageForm};
@@ -99,12 +99,12 @@ pub async fn confirm(State(state): State<AppState>, posted: PageForm) -> Page {
     let browser = read_cookie(headers, state.cookies.browser).unwrap_or_default();
     let (id, csrf, now) = (field("interaction"), field("csrf"), state.clock.now());
     let taken =
-        take_interaction::<LogoutConfirmation>(state.store.as_ref(), id, csrf, browser, now)
+        take_page_record::<LogoutConfirmation>(state.store.as_ref(), id, csrf, browser, now)
             .await?;
     let confirmation = match taken {
         Ok(confirmation) => confirmation,
-        Err(InteractionRefusal::Gone) => return Err(PageError::SIGN_OUT_EXPIRED),
-        Err(InteractionRefusal::Forged) => return Err(PageError::SIGN_OUT_FORGED),
+        Err(PageRefusal::Gone) => return Err(PageError::SIGN_OUT_EXPIRED),
+        Err(PageRefusal::Forged) => return Err(PageError::SIGN_OUT_FORGED),
     };
     let sid = confirmation.sid.clone();
     let after = after(&confirmed_request(state.clients.as_ref(), confirmation).await?);
