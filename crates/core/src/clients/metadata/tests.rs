@@ -1,0 +1,161 @@
+//! The client metadata rules, one registration at a time.
+
+use super::*;
+use crate::model::IdentityResource;
+
+fn offer_with<'a>(resources: &'a Resources, levels: &'a AcrLevels) -> ServerOffer<'a> {
+    ServerOffer {
+        resources,
+        acr_levels: levels,
+        signing_algs: &[SigningAlg::Rs256],
+    }
+}
+
+fn resources() -> Resources {
+    Resources {
+        identity_resources: IdentityResource::builtin(),
+        ..Resources::default()
+    }
+}
+
+fn web_app() -> ClientMetadata {
+    ClientMetadata {
+        client_id: "app".into(),
+        secrets: vec![Secret::new("0123456789abcdef0123456789abcdef".into())],
+        grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+        redirect_uris: vec!["https://app.example/cb".into()],
+        allowed_scopes: vec!["openid".into(), "offline_access".into()],
+        ..ClientMetadata::default()
+    }
+}
+
+fn problems(m: &ClientMetadata) -> Vec<String> {
+    let (resources, levels) = (resources(), AcrLevels::default());
+    match validate_client_metadata(m, &offer_with(&resources, &levels)) {
+        Ok(_) => vec![],
+        Err(problems) => problems.iter().map(ToString::to_string).collect(),
+    }
+}
+
+#[test]
+fn a_valid_registration_becomes_its_client() {
+    let (resources, levels) = (resources(), AcrLevels::default());
+    let client =
+        validate_client_metadata(&web_app(), &offer_with(&resources, &levels)).expect("valid");
+    assert_eq!(client.client_id, "app");
+    // Secrets with no chosen method: basic, not pinned (either secret method accepted).
+    assert_eq!(
+        client.token_endpoint_auth_method,
+        TokenEndpointAuthMethod::ClientSecretBasic
+    );
+    assert!(!client.auth_method_pinned);
+    assert_eq!(
+        client.secret_digests,
+        [handle_digest("0123456789abcdef0123456789abcdef")]
+    );
+    assert_eq!(client.id_token_signed_response_alg, SigningAlg::Rs256);
+    assert_eq!(
+        client.settings.refresh_token_absolute_lifetime,
+        crate::model::DEFAULT_REFRESH_ABSOLUTE
+    );
+    assert!(client.logout.backchannel_logout_session_required);
+}
+
+#[test]
+fn a_registration_without_secrets_is_a_public_client() {
+    let m = ClientMetadata {
+        secrets: vec![],
+        ..web_app()
+    };
+    let (resources, levels) = (resources(), AcrLevels::default());
+    let client = validate_client_metadata(&m, &offer_with(&resources, &levels)).unwrap();
+    assert!(client.is_public());
+}
+
+#[test]
+fn each_problem_names_its_field_relative_to_the_registration() {
+    let m = ClientMetadata {
+        grant_types: vec!["authorization_code".into(), "device_code".into()],
+        allowed_scopes: vec!["openid".into(), "payroll".into()],
+        jwks: Some(vec![]),
+        ..web_app()
+    };
+    assert_eq!(
+        problems(&m),
+        [
+            "grant_types[1]: unknown grant type `device_code`; known: authorization_code, \
+             implicit, refresh_token, client_credentials",
+            "allowed_scopes[1]: unknown scope `payroll`; declare it under api_scopes or \
+             identity_resources",
+            "jwks: is only used with token_endpoint_auth_method = \"private_key_jwt\"",
+        ]
+    );
+}
+
+#[test]
+fn grant_type_names_come_from_the_served_grants() {
+    for g in GrantType::ALL {
+        let m = ClientMetadata {
+            grant_types: vec![g.name().into()],
+            ..web_app()
+        };
+        assert!(problems(&m).is_empty(), "{g}: {:?}", problems(&m));
+    }
+    let password = ClientMetadata {
+        grant_types: vec!["password".into()],
+        ..web_app()
+    };
+    assert_eq!(
+        problems(&password),
+        ["grant_types[0]: the resource owner password grant is not offered (RFC 9700 §2.4)"]
+    );
+}
+
+#[test]
+fn a_native_app_is_public_and_uses_pkce() {
+    let m = ClientMetadata {
+        application_type: ApplicationType::Native,
+        settings: ClientSettings {
+            require_pkce: false,
+            ..ClientSettings::default()
+        },
+        redirect_uris: vec!["com.example.app:/cb".into()],
+        ..web_app()
+    };
+    assert_eq!(
+        problems(&m),
+        [
+            "secrets: a native app cannot keep a secret (RFC 8252 §8.4); register it as a \
+             public client",
+            "require_pkce: native apps always use PKCE (RFC 8252 §8.1)",
+        ]
+    );
+}
+
+#[test]
+fn private_key_jwt_needs_public_keys_and_no_secrets() {
+    let m = ClientMetadata {
+        token_endpoint_auth_method: Some(TokenEndpointAuthMethod::PrivateKeyJwt),
+        jwks: Some(vec![serde_json::json!({"kty": "oct", "k": "c2VjcmV0"})]),
+        ..web_app()
+    };
+    let found = problems(&m);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].starts_with("token_endpoint_auth_method: is `private_key_jwt`"));
+    assert!(found[1].starts_with("jwks.keys[0]: "), "{found:?}");
+}
+
+#[test]
+fn the_id_token_algorithm_must_be_one_the_server_signs_with() {
+    let m = ClientMetadata {
+        id_token_signed_response_alg: Some("ES256".into()),
+        ..web_app()
+    };
+    assert_eq!(
+        problems(&m),
+        [
+            "id_token_signed_response_alg: `ES256` is not in keys.algorithms; add it there to \
+          sign with it"
+        ]
+    );
+}

@@ -1,0 +1,167 @@
+//! Grants: every handle the server stores (codes, tokens, consent, page records, …) in the one
+//! grant table, each of a kind.
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::UnixTime;
+
+/// What a stored grant is. Every kind shares the one grant table; its name is what the `kind`
+/// column holds, a storage contract: rows written before are read by the same names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GrantKind {
+    /// An authorization code (RFC 6749 §4.1.2), redeemed once.
+    AuthorizationCode,
+    /// A refresh token (RFC 6749 §6), rotated on every use.
+    RefreshToken,
+    /// A reference access token: its handle is the token, its record the claims.
+    ReferenceToken,
+    /// The record a user's JWT access token lives with (under the digest of its `jti`).
+    JwtAccessToken,
+    /// A revoked JWT access token without a record (a client's own token): a deny-list entry
+    /// until the token expires.
+    RevokedAccessToken,
+    /// Consent a user asked to be remembered for a client (OIDC Core §3.1.2.4).
+    Consent,
+    /// A client that got a response through a session (for logout notifications).
+    SessionClient,
+    /// An authorization request waiting on the login and consent pages.
+    Interaction,
+    /// A sign-out waiting for the user's confirmation (RP-Initiated Logout §2).
+    LogoutConfirmation,
+    /// A browser's POSTed request, parked for the GET that continues it on our own site.
+    ParkedRequest,
+    /// A client assertion's `jti`, remembered until it expires so that it is used once
+    /// (RFC 7523 §3).
+    ClientAssertionJti,
+}
+
+impl GrantKind {
+    /// Every kind.
+    pub const ALL: [GrantKind; 11] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::ReferenceToken,
+        Self::JwtAccessToken,
+        Self::RevokedAccessToken,
+        Self::Consent,
+        Self::SessionClient,
+        Self::Interaction,
+        Self::LogoutConfirmation,
+        Self::ParkedRequest,
+        Self::ClientAssertionJti,
+    ];
+
+    /// The name stored in the `kind` column.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::ReferenceToken => "reference_token",
+            Self::JwtAccessToken => "jwt_access_token",
+            Self::RevokedAccessToken => "revoked_access_token",
+            Self::Consent => "consent",
+            Self::SessionClient => "session_client",
+            Self::Interaction => "interaction",
+            Self::LogoutConfirmation => "logout_confirmation",
+            Self::ParkedRequest => "parked_request",
+            Self::ClientAssertionJti => "client_assertion_jti",
+        }
+    }
+}
+
+impl std::fmt::Display for GrantKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A stored kind name this version does not know (a newer version wrote it, or the row is
+/// corrupt).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown grant kind `{0}`")]
+pub struct UnknownGrantKind(pub String);
+
+impl std::str::FromStr for GrantKind {
+    type Err = UnknownGrantKind;
+
+    /// Parses a stored name.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .into_iter()
+            .find(|kind| kind.as_str() == s)
+            .ok_or_else(|| UnknownGrantKind(s.to_string()))
+    }
+}
+
+/// A persisted grant: an authorization code, refresh token, reference token or similar,
+/// stored under the digest of its handle, never the handle itself. Every kind has this one
+/// shape; what a kind keeps besides is its typed payload in `data`, written by
+/// [`Grant::new`] and read by [`Grant::payload`] (see [`crate::store::persisted`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Grant {
+    /// base64url(SHA-256(handle)).
+    pub handle_digest: String,
+    /// What the handle is.
+    pub kind: GrantKind,
+    /// The client it was issued to.
+    pub client_id: String,
+    /// The user, if any.
+    pub subject: Option<String>,
+    /// The session it belongs to, if any.
+    pub session_id: Option<String>,
+    /// Grants issued from one another share a family (refresh rotation, code → tokens).
+    pub family: Option<String>,
+    /// The digest of a second key the grant is found by (a device flow's user code), unique
+    /// among grants; never the key in clear.
+    #[serde(default)]
+    pub lookup_digest: Option<String>,
+    /// The kind's payload (scopes, PKCE challenge, claims), as JSON.
+    pub data: serde_json::Value,
+    /// How often `data` was replaced since the grant was stored (0 at first): what a
+    /// compare-and-set of `data` expects.
+    #[serde(default)]
+    pub version: i64,
+    /// When it was issued.
+    pub created_at: UnixTime,
+    /// When it expires.
+    pub expires_at: UnixTime,
+    /// When it was consumed; single-use grants are consumed atomically.
+    pub consumed_at: Option<UnixTime>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grant_kinds_keep_their_stored_names() {
+        // The `kind` column of rows already stored holds these names.
+        let names: Vec<&str> = GrantKind::ALL.iter().map(|k| k.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "authorization_code",
+                "refresh_token",
+                "reference_token",
+                "jwt_access_token",
+                "revoked_access_token",
+                "consent",
+                "session_client",
+                "interaction",
+                "logout_confirmation",
+                "parked_request",
+                "client_assertion_jti",
+            ]
+        );
+        for kind in GrantKind::ALL {
+            assert_eq!(kind.as_str().parse(), Ok(kind));
+            let json = serde_json::to_value(kind).unwrap();
+            assert_eq!(json, serde_json::json!(kind.as_str()));
+        }
+        assert_eq!(
+            "device_code".parse::<GrantKind>(),
+            Err(UnknownGrantKind("device_code".into()))
+        );
+    }
+}
