@@ -38,5 +38,7 @@ mod layer;
 mod validator;
 
 pub use claims::Claims;
-pub use layer::{RequireScopeLayer, TokenValidationLayer};
+pub use layer::{
+    Guard, GuardLayer, Guarded, HasScope, RequireScopeLayer, TokenValidationLayer, ValidToken,
+};
 pub use validator::{TokenValidator, ValidationConfig, ValidationError};

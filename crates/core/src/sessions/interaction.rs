@@ -87,7 +87,7 @@ pub enum Step {
     Consent,
 }
 
-/// A stored interaction: its id (in the page URL and forms) and CSRF token.
+/// A stored page record: its id (in the page URL and forms) and CSRF token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PageHandle {
     /// The id.
