@@ -9,6 +9,7 @@ pub mod clients;
 pub mod clock;
 pub mod crypto;
 pub mod events;
+pub mod factors;
 pub mod grants;
 pub mod login;
 pub mod logout;
