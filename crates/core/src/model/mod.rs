@@ -7,9 +7,11 @@ use crate::clock::UnixTime;
 use crate::secret::Secret;
 
 mod client;
+mod factor;
 mod grant;
 
 pub use client::*;
+pub use factor::*;
 pub use grant::*;
 
 /// Where a stored entity came from. Entities from the configuration file are replaced on each

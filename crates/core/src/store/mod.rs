@@ -6,7 +6,9 @@
 use async_trait::async_trait;
 
 use crate::clock::UnixTime;
-use crate::model::{Client, Grant, GrantKind, KeyRecord, Resources, Session, Source, User};
+use crate::model::{
+    Client, ExternalIdentity, Factor, Grant, GrantKind, KeyRecord, Resources, Session, Source, User,
+};
 use crate::secret::Secret;
 
 #[cfg(feature = "conformance")]
@@ -162,6 +164,49 @@ pub trait UserStore: Send + Sync {
     async fn delete_user(&self, subject: &str) -> StoreResult<bool>;
 }
 
+/// A user's factors beyond the password.
+#[async_trait]
+pub trait FactorStore: Send + Sync {
+    /// Stores a new factor (its `version` as given); `Conflict` if the id exists.
+    async fn insert_factor(&self, factor: &Factor) -> StoreResult<()>;
+    /// The factors of a user, oldest first.
+    async fn list_factors(&self, subject: &str) -> StoreResult<Vec<Factor>>;
+    /// Replaces the data and `last_used_at` of `factor` and counts its version up, if the
+    /// stored version is still `factor.version` (compare-and-set: of two uses at once, one
+    /// wins). True when it was replaced.
+    async fn update_factor(&self, factor: &Factor) -> StoreResult<bool>;
+    /// Deletes one factor of a user; true when it existed.
+    async fn delete_factor(&self, subject: &str, id: &str) -> StoreResult<bool>;
+    /// Deletes every factor of a user; returns how many.
+    async fn delete_factors(&self, subject: &str) -> StoreResult<u64>;
+}
+
+/// Links of local accounts to accounts at external identity providers.
+#[async_trait]
+pub trait IdentityLinkStore: Send + Sync {
+    /// Stores a new link; `Conflict` if the upstream account is linked already.
+    async fn insert_link(&self, link: &ExternalIdentity) -> StoreResult<()>;
+    /// The link of an upstream account.
+    async fn find_link(
+        &self,
+        provider: &str,
+        upstream_subject: &str,
+    ) -> StoreResult<Option<ExternalIdentity>>;
+    /// Records a sign-in through the link.
+    async fn touch_link(
+        &self,
+        provider: &str,
+        upstream_subject: &str,
+        now: UnixTime,
+    ) -> StoreResult<bool>;
+    /// The links of a local user, by provider.
+    async fn list_links(&self, subject: &str) -> StoreResult<Vec<ExternalIdentity>>;
+    /// Deletes one link; true when it existed.
+    async fn delete_link(&self, provider: &str, upstream_subject: &str) -> StoreResult<bool>;
+    /// Deletes every link of a local user; returns how many.
+    async fn delete_links(&self, subject: &str) -> StoreResult<u64>;
+}
+
 /// Server-side sessions.
 #[async_trait]
 pub trait SessionStore: Send + Sync {
@@ -211,6 +256,8 @@ pub trait Store:
     + GrantStore
     + KeyStore
     + UserStore
+    + FactorStore
+    + IdentityLinkStore
     + SessionStore
     + SecretStore
     + Send

@@ -5,12 +5,16 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
+mod accounts;
+
 use super::{
     ClientStore, GrantStore, KeyStore, ResourceStore, SecretStore, SessionStore, Store, StoreError,
     StoreResult, UserStore,
 };
 use crate::clock::UnixTime;
-use crate::model::{Client, Grant, GrantKind, KeyRecord, Resources, Session, Source, User};
+use crate::model::{
+    Client, ExternalIdentity, Factor, Grant, GrantKind, KeyRecord, Resources, Session, Source, User,
+};
 use crate::secret::Secret;
 
 #[derive(Default)]
@@ -20,6 +24,8 @@ struct Inner {
     grants: HashMap<String, Grant>,
     keys: Vec<KeyRecord>,
     users: BTreeMap<String, User>,
+    factors: Vec<Factor>,
+    links: BTreeMap<(String, String), ExternalIdentity>,
     sessions: HashMap<String, Session>,
     secrets: HashMap<String, Secret<String>>,
 }
