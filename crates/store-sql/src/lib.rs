@@ -6,6 +6,7 @@
 //! `Any` driver; SQLite through rusqlite, reading on the calling thread and writing through
 //! one group-committing writer thread ([`lite`]). Migrations run through sqlx on both.
 
+mod accounts;
 mod entities;
 mod error;
 mod grants;

@@ -26,7 +26,7 @@ const MAX_BATCH: usize = 64;
 /// `PRAGMA auto_vacuum` value of incremental vacuum.
 const INCREMENTAL: i64 = 2;
 
-/// Statements kept prepared per connection (the store uses about forty).
+/// Statements kept prepared per connection (the store uses about fifty).
 const STATEMENT_CACHE: usize = 64;
 
 /// A rusqlite error as a store error: busy or locked databases and I/O failures are

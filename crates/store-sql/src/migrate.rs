@@ -34,6 +34,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0003_grant_lookup_and_version.sql"),
         postgres: include_str!("../migrations/0003_grant_lookup_and_version.sql"),
     },
+    Migration {
+        version: 4,
+        name: "factors_and_links",
+        sqlite: include_str!("../migrations/0004_factors_and_links.sql"),
+        postgres: include_str!("../migrations/0004_factors_and_links.sql"),
+    },
 ];
 
 /// Takes Tessera's migration lock in PostgreSQL (an arbitrary constant key).

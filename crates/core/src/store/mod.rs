@@ -169,7 +169,7 @@ pub trait UserStore: Send + Sync {
 pub trait FactorStore: Send + Sync {
     /// Stores a new factor (its `version` as given); `Conflict` if the id exists.
     async fn insert_factor(&self, factor: &Factor) -> StoreResult<()>;
-    /// The factors of a user, oldest first.
+    /// The factors of a user, oldest first (then by id).
     async fn list_factors(&self, subject: &str) -> StoreResult<Vec<Factor>>;
     /// Replaces the data and `last_used_at` of `factor` and counts its version up, if the
     /// stored version is still `factor.version` (compare-and-set: of two uses at once, one
@@ -199,7 +199,7 @@ pub trait IdentityLinkStore: Send + Sync {
         upstream_subject: &str,
         now: UnixTime,
     ) -> StoreResult<bool>;
-    /// The links of a local user, by provider.
+    /// The links of a local user, by provider, then upstream subject.
     async fn list_links(&self, subject: &str) -> StoreResult<Vec<ExternalIdentity>>;
     /// Deletes one link; true when it existed.
     async fn delete_link(&self, provider: &str, upstream_subject: &str) -> StoreResult<bool>;

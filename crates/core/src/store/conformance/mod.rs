@@ -10,12 +10,14 @@ use serde_json::json;
 
 use super::{Store, StoreError};
 
+mod accounts;
 mod grants;
 use crate::model::{
     AccessTokenType, ApiResource, ApiScope, Client, Grant, GrantKind, IdentityResource, KeyRecord,
     Resources, Session, Source, TokenEndpointAuthMethod, User,
 };
 use crate::secret::Secret;
+pub use accounts::*;
 pub use grants::*;
 
 /// Writes one `#[tokio::test]` per conformance check, each on a fresh store made by `$make`
@@ -44,6 +46,10 @@ macro_rules! store_conformance_tests {
             grant_data_is_compared_and_set,
             concurrent_compare_and_set_has_one_winner,
             a_session_is_renewed_in_one_step,
+            factors_roundtrip,
+            factor_updates_are_compared_and_set,
+            concurrent_factor_updates_have_one_winner,
+            links_roundtrip,
             ping_answers
         );
     };

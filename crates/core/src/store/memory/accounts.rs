@@ -24,7 +24,7 @@ impl FactorStore for MemoryStore {
             .filter(|f| f.subject == subject)
             .cloned()
             .collect();
-        factors.sort_by_key(|f| f.created_at);
+        factors.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(factors)
     }
 
