@@ -58,6 +58,20 @@ pub enum Event<'a> {
         /// The browser was known for the account it named (a device cookie).
         known_device: bool,
     },
+    /// A second factor was refused: a wrong, reused or malformed code.
+    FactorFailed {
+        /// The user whose factor it was.
+        subject: &'a str,
+    },
+    /// A factor was enrolled or removed on the account page.
+    FactorChanged {
+        /// The user.
+        subject: &'a str,
+        /// Its kind.
+        kind: crate::model::FactorKind,
+        /// Enrolled (true) or removed.
+        enrolled: bool,
+    },
     /// A client failed to authenticate (RFC 6749 §2.3, §5.2 `invalid_client`).
     ClientAuthenticationFailed {
         /// The client it claimed to be, unverified.
@@ -162,6 +176,12 @@ impl Subscriber for LogSubscriber {
             } => tracing::info!(outcome = "signed_in", ?method, acr, sid, "sign-in attempt"),
             Event::SignInFailed { known_device } => {
                 tracing::info!(outcome = "failed", known_device, "sign-in attempt");
+            }
+            Event::FactorFailed { .. } => {
+                tracing::info!(outcome = "failed", "second factor refused");
+            }
+            Event::FactorChanged { kind, enrolled, .. } => {
+                tracing::info!(kind = kind.as_str(), enrolled, "factor changed");
             }
             // The refusal's own line ("request refused") carries the reason already.
             Event::ClientAuthenticationFailed { .. } => {}

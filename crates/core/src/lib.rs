@@ -14,6 +14,7 @@ pub mod grants;
 pub mod login;
 pub mod logout;
 pub mod model;
+pub mod password_policy;
 pub mod passwords;
 pub mod protocol;
 pub mod secret;

@@ -10,7 +10,9 @@ use crate::clock::Clock;
 use crate::crypto::{RandomError, base64url, random_bytes};
 use crate::model::{GrantKind, Source, User};
 use crate::secret::Secret;
-use crate::store::{GrantStore, SessionStore, Store, StoreError, UserStore};
+use crate::store::{
+    FactorStore, GrantStore, IdentityLinkStore, SessionStore, Store, StoreError, UserStore,
+};
 
 pub use crate::model::{check_profile_claim, check_username};
 
@@ -154,6 +156,8 @@ pub struct Users<'a> {
     users: &'a dyn UserStore,
     sessions: &'a dyn SessionStore,
     grants: &'a dyn GrantStore,
+    factors: &'a dyn FactorStore,
+    links: &'a dyn IdentityLinkStore,
     clock: &'a dyn Clock,
 }
 
@@ -164,6 +168,8 @@ impl<'a> Users<'a> {
             users: store,
             sessions: store,
             grants: store,
+            factors: store,
+            links: store,
             clock,
         }
     }
@@ -293,12 +299,15 @@ impl<'a> Users<'a> {
         self.update(&mut user, change).await
     }
 
-    /// Deletes the user `subject` with everything they hold, consent included. Returns how
+    /// Deletes the user `subject` with everything they hold, consent, factors and links to
+    /// external identities included. Returns how
     /// many grants went, or `None` when there was no such user.
     pub async fn delete(&self, subject: &str) -> Result<Option<u64>, UserError> {
         // Grants first: a user deleted with grants left would have tokens that name a subject
         // no longer there, and a retry would not find the user to clean them up.
         let ended = self.end_everything_of(subject, None).await?;
+        self.factors.delete_factors(subject).await?;
+        self.links.delete_links(subject).await?;
         Ok(self.users.delete_user(subject).await?.then_some(ended))
     }
 

@@ -72,6 +72,37 @@ impl PasswordCheckers {
 
     /// True when `password` matches the PHC `hash`.
     pub async fn verify(&self, password: String, hash: String) -> Result<bool, OAuthError> {
+        self.run(move || tessera_core::passwords::verify_password(&password, &hash))
+            .await
+            .map(|matches| matches.unwrap_or(false))
+    }
+
+    /// The Argon2id PHC string of a new `password`.
+    pub async fn hash(&self, password: String) -> Result<String, OAuthError> {
+        self.run(move || tessera_core::passwords::hash_password(&password))
+            .await?
+            .ok_or_else(|| OAuthError::internal("hashing a password", "the hashing job failed"))?
+            .map_err(|e| OAuthError::internal("hashing a password", e.to_string()))
+    }
+
+    /// The index of the stored recovery-code hash `presented` matches, if any (a hash check
+    /// per stored code, on these threads).
+    pub async fn find_recovery_code(
+        &self,
+        hashes: Vec<String>,
+        presented: String,
+    ) -> Result<Option<usize>, OAuthError> {
+        self.run(move || tessera_core::factors::recovery::find_recovery_code(&hashes, &presented))
+            .await
+            .map(Option::flatten)
+    }
+
+    /// Runs a hashing job on these threads; `None` when it panicked (which admits nobody;
+    /// the operator hears of it).
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        job: impl FnOnce() -> T + Send + std::panic::UnwindSafe + 'static,
+    ) -> Result<Option<T>, OAuthError> {
         let turn = tokio::time::timeout(QUEUE_WAIT, Arc::clone(&self.turns).acquire_owned())
             .await
             .map_err(|_| OAuthError::unavailable("too many sign-ins at once", None))?
@@ -79,16 +110,12 @@ impl PasswordCheckers {
         let (reply, answer) = tokio::sync::oneshot::channel();
         self.jobs
             .send(Box::new(move || {
-                let matches = std::panic::catch_unwind(|| {
-                    tessera_core::passwords::verify_password(&password, &hash)
-                })
-                .unwrap_or_else(|_| {
-                    // A check that fails this way admits nobody; the operator hears of it.
+                let result = std::panic::catch_unwind(job).ok();
+                if result.is_none() {
                     tracing::error!("a password check panicked; the sign-in is refused");
-                    false
-                });
+                }
                 drop(turn);
-                let _ = reply.send(matches);
+                let _ = reply.send(result);
             }))
             .map_err(|_| {
                 OAuthError::internal(

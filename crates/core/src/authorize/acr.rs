@@ -23,16 +23,14 @@ pub struct AcrLevel {
 pub struct AcrLevels(pub Vec<AcrLevel>);
 
 impl Default for AcrLevels {
-    /// One level, `1`, for a password sign-in (single factor, as ISO/IEC 29115 level 1).
+    /// Two levels: `1` for a password sign-in (single factor, as ISO/IEC 29115 level 1) and
+    /// `2` for a multi-factor one (RFC 8176 `mfa`: two kinds of factor, as level 2 and up).
     fn default() -> Self {
-        Self(vec![AcrLevel {
-            acr: "1".into(),
-            amr: crate::login::LoginMethod::Password
-                .amr()
-                .iter()
-                .map(|m| m.to_string())
-                .collect(),
-        }])
+        let level = |acr: &str, amr: &str| AcrLevel {
+            acr: acr.into(),
+            amr: vec![amr.into()],
+        };
+        Self(vec![level("1", "pwd"), level("2", crate::login::MFA)])
     }
 }
 
@@ -51,6 +49,28 @@ impl AcrLevels {
         self.0
             .iter()
             .rposition(|l| l.amr.iter().all(|m| amr.contains(m)))
+    }
+
+    /// The `amr` values a sign-in needs to reach the level `acr`, if it is offered.
+    pub fn required_amr(&self, acr: &str) -> Option<&[String]> {
+        self.0
+            .iter()
+            .find(|l| l.acr == acr)
+            .map(|l| l.amr.as_slice())
+    }
+
+    /// The weakest level that needs the `amr` value `method`: what a client's `require_mfa`
+    /// means for `mfa`.
+    pub fn weakest_needing(&self, method: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|l| l.amr.iter().any(|m| m == method))
+            .map(|l| l.acr.as_str())
+    }
+
+    /// Whether `acr` is at least as strong as `floor` (both offered levels).
+    pub fn at_least(&self, acr: &str, floor: &str) -> bool {
+        matches!((self.rank(acr), self.rank(floor)), (Some(a), Some(f)) if a >= f)
     }
 
     /// The `acr` value a sign-in with `amr` reached.
@@ -81,11 +101,36 @@ pub enum AcrCheck {
     /// Met: the `acr` value tokens carry (the first requested value the sign-in meets, else
     /// the level it reached; `None` when it reached none).
     Met(Option<String>),
-    /// An essential value is an offered level above the one reached: a new sign-in could
-    /// reach it.
-    StepUp,
+    /// Requested values are offered levels above the one reached: a further factor could reach
+    /// one of them.
+    StepUp {
+        /// Those values, in the request's order of preference.
+        wanted: Vec<String>,
+        /// Without one of them the request fails (§5.5.1.1); otherwise the tokens say
+        /// `reached` when none can be had (§3.1.2.1: `acr_values` are voluntary).
+        essential: bool,
+        /// The level reached.
+        reached: Option<String>,
+    },
     /// An essential request no sign-in here can meet.
     Unmet,
+}
+
+impl AcrCheck {
+    /// What a check comes to when no step-up will happen (the request allows no interaction,
+    /// the user just signed in, or has no factor that would reach the level): a voluntary
+    /// request is met at the level reached; an essential one is not met.
+    pub fn settled(self) -> AcrCheck {
+        match self {
+            Self::StepUp {
+                essential: false,
+                reached,
+                ..
+            } => Self::Met(reached),
+            Self::StepUp { .. } => Self::Unmet,
+            other => other,
+        }
+    }
 }
 
 /// Checks a sign-in that used `amr` against `request`.
@@ -100,21 +145,26 @@ pub fn check_acr(levels: &AcrLevels, request: &AcrRequest, amr: &[String]) -> Ac
         return AcrCheck::Met(Some(value.clone()));
     }
     let actual = reached.map(|r| levels.0[r].acr.clone());
-    if !request.essential {
-        // §3.1.2.1: acr_values are voluntary; the token says what was reached.
-        return AcrCheck::Met(actual);
-    }
     if request.values.is_empty() {
         // Essential without values: any level will do, but there must be one.
-        return match actual {
-            Some(acr) => AcrCheck::Met(Some(acr)),
-            None => AcrCheck::Unmet,
+        return match (actual, request.essential) {
+            (None, true) => AcrCheck::Unmet,
+            (actual, _) => AcrCheck::Met(actual),
         };
     }
-    if request.values.iter().any(|v| levels.rank(v).is_some()) {
-        AcrCheck::StepUp
-    } else {
-        AcrCheck::Unmet
+    // No requested value is met: the offered ones are all above the level reached.
+    let wanted: Vec<String> = (request.values.iter())
+        .filter(|v| levels.rank(v).is_some())
+        .cloned()
+        .collect();
+    match (wanted.is_empty(), request.essential) {
+        (true, true) => AcrCheck::Unmet,
+        (true, false) => AcrCheck::Met(actual),
+        (false, essential) => AcrCheck::StepUp {
+            wanted,
+            essential,
+            reached: actual,
+        },
     }
 }
 
@@ -160,9 +210,19 @@ mod tests {
             check_acr(&l, &request(&["x", "mfa", "1"], true), &both),
             AcrCheck::Met(Some("mfa".into()))
         );
-        // Voluntary: what was reached.
+        // Voluntary: a step-up if one can be had, else what was reached.
+        let voluntary = check_acr(&l, &request(&["mfa"], false), &pwd);
         assert_eq!(
-            check_acr(&l, &request(&["mfa"], false), &pwd),
+            voluntary,
+            AcrCheck::StepUp {
+                wanted: vec!["mfa".into()],
+                essential: false,
+                reached: Some("1".into())
+            }
+        );
+        assert_eq!(voluntary.settled(), AcrCheck::Met(Some("1".into())));
+        assert_eq!(
+            check_acr(&l, &request(&["urn:unknown"], false), &pwd),
             AcrCheck::Met(Some("1".into()))
         );
         assert_eq!(
@@ -175,10 +235,16 @@ mod tests {
     fn essential_values_step_up_or_fail() {
         let pwd = vec!["pwd".to_string()];
         let l = levels();
+        let essential = check_acr(&l, &request(&["urn:unknown", "mfa"], true), &pwd);
         assert_eq!(
-            check_acr(&l, &request(&["mfa"], true), &pwd),
-            AcrCheck::StepUp
+            essential,
+            AcrCheck::StepUp {
+                wanted: vec!["mfa".into()],
+                essential: true,
+                reached: Some("1".into())
+            }
         );
+        assert_eq!(essential.settled(), AcrCheck::Unmet);
         assert_eq!(
             check_acr(&l, &request(&["urn:unknown"], true), &pwd),
             AcrCheck::Unmet

@@ -34,6 +34,9 @@ pub struct Consent {
 pub enum Decision {
     /// Show the login page.
     Login,
+    /// Ask the signed-in user for the factor that reaches the requested `acr` (a step-up: not a
+    /// new password).
+    StepUp,
     /// Show the consent page.
     Consent,
     /// Issue the authorization response.
@@ -94,16 +97,17 @@ pub fn decide(
             };
         }
         // §5.5.1.1: an essential acr that cannot be met fails the authentication; one that a
-        // new sign-in could reach asks for it (step-up), once.
+        // further factor could reach asks for it (step-up), once. (A voluntary one that cannot
+        // be had comes here settled: met at the level reached.)
         Some(s) => match s.acr {
             AcrCheck::Met(_) => {}
-            AcrCheck::StepUp if !s.fresh && !prompt_none => return Decision::Login,
-            AcrCheck::StepUp if prompt_none => {
+            AcrCheck::StepUp { .. } if prompt_none => {
                 return Decision::Fail(OAuthError::LoginRequired(
                     "the requested acr needs a stronger sign-in".into(),
                 ));
             }
-            AcrCheck::StepUp | AcrCheck::Unmet => {
+            AcrCheck::StepUp { .. } if !s.fresh => return Decision::StepUp,
+            AcrCheck::StepUp { .. } | AcrCheck::Unmet => {
                 return Decision::Fail(OAuthError::UnmetAuthenticationRequirements(
                     "the sign-in does not meet the essential acr requested".into(),
                 ));
@@ -285,10 +289,14 @@ mod tests {
                 acr: check,
             })
         };
-        static STEP_UP: AcrCheck = AcrCheck::StepUp;
+        static STEP_UP: AcrCheck = AcrCheck::StepUp {
+            wanted: Vec::new(),
+            essential: true,
+            reached: None,
+        };
         static UNMET: AcrCheck = AcrCheck::Unmet;
         let go = |r: &AuthorizationRequest, s| decide(r, &c, s, None, Consent::default(), NOW);
-        assert_eq!(go(&plain, with(&STEP_UP, false)), Decision::Login);
+        assert_eq!(go(&plain, with(&STEP_UP, false)), Decision::StepUp);
         assert_eq!(
             go(&plain, with(&STEP_UP, true)).code(),
             "unmet_authentication_requirements"

@@ -9,7 +9,8 @@ use crate::grants::TokenContext;
 use crate::grants::authorization_code::{CodeData, issue_code};
 use crate::grants::implicit::{FrontChannelUser, issue_front_channel};
 use crate::grants::scopes::user_audiences;
-use crate::login::LoginMethod;
+use crate::login::second_factor::{methods_reaching, offered_methods};
+use crate::login::{LoginMethod, PriorSignIn};
 use crate::model::{Client, Resources, Session};
 use crate::protocol::OAuthError;
 use crate::protocol::pkce::ChallengeMethod;
@@ -18,7 +19,7 @@ use crate::sessions::{
     Interaction, PageHandle, Step, add_session_client, browser_state, remembered_consent,
     save_page_record, session_data, session_state,
 };
-use crate::store::UserStore;
+use crate::store::{FactorStore, UserStore};
 use crate::tokens::access_token::SignIn;
 use crate::tokens::id_token::id_token_hint_subject;
 use crate::userinfo::{claims_beyond_scopes, grantable_claims};
@@ -30,6 +31,8 @@ pub struct FlowContext<'a> {
     pub tokens: TokenContext<'a>,
     /// The users.
     pub users: &'a dyn UserStore,
+    /// The users' second factors.
+    pub factors: &'a dyn FactorStore,
     /// The authentication context classes offered.
     pub acr_levels: &'a AcrLevels,
 }
@@ -76,6 +79,18 @@ pub fn admit_request(
     for names in [&mut request.claims.userinfo, &mut request.claims.id_token] {
         *names = grantable_claims(names, &client.allowed_scopes, t.resources);
     }
+    if let Some(floor) = client_floor(client, ctx.acr_levels) {
+        // The client's minimum is essential in every request: the requested values at or
+        // above it are kept in their order, the minimum itself last.
+        let acr = &mut request.acr;
+        acr.values.retain(|v| ctx.acr_levels.at_least(v, floor));
+        if !acr.values.iter().any(|v| v == floor) {
+            acr.values.push(floor.to_string());
+        }
+        acr.essential = true;
+        // The client relies on the level: its identity tokens say which was reached.
+        acr.requested = true;
+    }
     if check_acr(ctx.acr_levels, &request.acr, &LoginMethod::best_amr()) == AcrCheck::Unmet {
         let offered: Vec<&str> = ctx.acr_levels.values().collect();
         return Err(OAuthError::UnmetAuthenticationRequirements(
@@ -87,6 +102,21 @@ pub fn admit_request(
         ));
     }
     Ok(request)
+}
+
+/// The weakest `acr` level every sign-in for `client` must reach: its `minimum_acr`, or for
+/// `require_mfa` the weakest level that asks for `mfa`, whichever is stronger.
+fn client_floor<'a>(client: &'a Client, levels: &'a AcrLevels) -> Option<&'a str> {
+    let minimum = client.settings.minimum_acr.as_deref();
+    let mfa = match client.settings.require_mfa {
+        true => levels.weakest_needing(crate::login::MFA),
+        false => None,
+    };
+    match (minimum, mfa) {
+        (Some(m), Some(f)) if levels.at_least(f, m) => Some(f),
+        (Some(m), _) => Some(m),
+        (None, f) => f,
+    }
 }
 
 /// The claims a request asks for by name beyond what its scopes release: the consent page
@@ -140,14 +170,24 @@ pub async fn proceed(
     };
     // A sign-in or consent during this interaction counts only for the user it was for.
     let same_user = |s: &Session| interaction.subject.as_deref() == Some(s.subject.as_str());
+    let fresh = |s: &Session| interaction.signed_in() && same_user(s);
     let acr = match &session {
-        Some(s) => check_acr(ctx.acr_levels, &request.acr, &session_data(s)?.amr),
+        Some(s) => {
+            let check = check_acr(ctx.acr_levels, &request.acr, &session_data(s)?.amr);
+            settle_step_up(
+                ctx,
+                check,
+                s,
+                fresh(s) || request.prompt.contains(&Prompt::None),
+            )
+            .await?
+        }
         None => AcrCheck::Met(None),
     };
     let signed_in = session.as_ref().map(|s| SignedIn {
         subject: &s.subject,
         auth_time: s.auth_time,
-        fresh: interaction.signed_in() && same_user(s),
+        fresh: fresh(s),
         acr: &acr,
     });
     let consent_given = interaction.consented && session.as_ref().is_some_and(same_user);
@@ -166,6 +206,13 @@ pub async fn proceed(
     match decision {
         Decision::Fail(e) => Ok(Next::Refuse(e)),
         Decision::Login => interact(ctx, interaction, Step::Login, None).await,
+        Decision::StepUp => match session {
+            Some(s) => step_up(ctx, interaction, &s).await,
+            None => Err(OAuthError::internal(
+                "asking for a step-up",
+                "the decision to step up came without a session",
+            )),
+        },
         Decision::Consent => {
             let subject = session.as_ref().map(|s| s.subject.clone());
             interact(ctx, interaction, Step::Consent, subject).await
@@ -181,6 +228,72 @@ pub async fn proceed(
             )),
         },
     }
+}
+
+/// A step-up the request cannot have settles (`AcrCheck::settled`): when it allows no
+/// interaction or the user just signed in (`no_step_up`), or when none of the user's factors
+/// would reach a wanted level.
+async fn settle_step_up(
+    ctx: &FlowContext<'_>,
+    check: AcrCheck,
+    session: &Session,
+    no_step_up: bool,
+) -> Result<AcrCheck, OAuthError> {
+    let AcrCheck::StepUp { wanted, .. } = &check else {
+        return Ok(check);
+    };
+    if no_step_up {
+        return Ok(check.settled());
+    }
+    let factors = ctx.factors.list_factors(&session.subject).await?;
+    let prior = prior_sign_in(session)?;
+    let offered = offered_methods(&factors);
+    let reaching = methods_reaching(ctx.acr_levels, (Some(&prior), &[]), &offered, wanted);
+    Ok(match reaching.is_empty() {
+        true => check.settled(),
+        false => check,
+    })
+}
+
+/// The session's sign-in, as a step-up adds to it.
+fn prior_sign_in(session: &Session) -> Result<PriorSignIn, OAuthError> {
+    let data = session_data(session)?;
+    Ok(PriorSignIn {
+        amr: data.amr,
+        idp: data.idp,
+    })
+}
+
+/// Asks the session's user for a further factor, adding to the session's sign-in.
+async fn step_up(
+    ctx: &FlowContext<'_>,
+    mut interaction: Interaction,
+    session: &Session,
+) -> Result<Next, OAuthError> {
+    interaction.methods.clear();
+    interaction.prior = Some(prior_sign_in(session)?);
+    interaction.subject = Some(session.subject.clone());
+    interact(ctx, interaction, Step::Factor, None).await
+}
+
+/// After a first factor of `interaction`'s user: the second-factor page when the user has
+/// enrolled a second factor (every sign-in then uses it), `None` when the sign-in is complete.
+pub async fn ask_second_factor(
+    ctx: &FlowContext<'_>,
+    interaction: &Interaction,
+) -> Result<Option<Next>, OAuthError> {
+    let Some(subject) = &interaction.subject else {
+        return Ok(None);
+    };
+    if interaction.methods.iter().any(|m| m.is_second_factor()) {
+        return Ok(None);
+    }
+    let factors = ctx.factors.list_factors(subject).await?;
+    if offered_methods(&factors).is_empty() {
+        return Ok(None);
+    }
+    let next = interact(ctx, interaction.clone(), Step::Factor, None).await?;
+    Ok(Some(next))
 }
 
 /// The `sub` of the request's `id_token_hint`, when it has one that verifies. SEC-44, CVE-25:

@@ -77,13 +77,20 @@ fn normalize(presented: &str) -> String {
         .collect()
 }
 
+/// Whether `presented` has the shape of a recovery code (however it is typed): only then is
+/// it worth checking against the stored hashes.
+pub fn looks_like_recovery_code(presented: &str) -> bool {
+    let code = normalize(presented);
+    code.len() == LENGTH && code.bytes().all(|b| ALPHABET.contains(&b))
+}
+
 /// The index of the stored hash `presented` matches, if any. The caller removes the matched
 /// one: a code is used once.
 pub fn find_recovery_code(hashes: &[String], presented: &str) -> Option<usize> {
-    let presented = normalize(presented);
-    if presented.len() != LENGTH {
+    if !looks_like_recovery_code(presented) {
         return None;
     }
+    let presented = normalize(presented);
     hashes
         .iter()
         .position(|hash| verify_password(&presented, hash))

@@ -37,6 +37,12 @@ impl TotpSecret {
         TotpSecret(Secret::new(bytes))
     }
 
+    /// The secret from its base32 form (as stored), if it is one.
+    pub fn from_base32(text: &str) -> Option<TotpSecret> {
+        let bytes = BASE32_NOPAD.decode(text.as_bytes()).ok()?;
+        (!bytes.is_empty()).then(|| TotpSecret(Secret::new(bytes)))
+    }
+
     /// Its base32 form (RFC 4648 §6, unpadded), what a user types into an authenticator app.
     pub fn base32(&self) -> String {
         BASE32_NOPAD.encode(self.0.expose())
@@ -146,6 +152,9 @@ mod tests {
     fn the_secret_is_given_as_base32_in_an_otpauth_uri() {
         let secret = TotpSecret::from_bytes(b"12345678901234567890".to_vec());
         assert_eq!(secret.base32(), "GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+        let again = TotpSecret::from_base32(&secret.base32()).unwrap();
+        assert_eq!(again.code_at(1, DIGITS), secret.code_at(1, DIGITS));
+        assert!(TotpSecret::from_base32("not base32!").is_none());
         assert_eq!(
             secret.otpauth_uri("Tessera Example", "alice@example.com"),
             "otpauth://totp/Tessera%20Example:alice%40example.com?secret=GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ&issuer=Tessera%20Example&algorithm=SHA1&digits=6&period=30"

@@ -93,6 +93,14 @@ pub struct ClientSettings {
     /// A refresh token family ends this long after the sign-in, however often it is used.
     #[serde(default = "default_refresh_absolute")]
     pub refresh_token_absolute_lifetime: u64,
+    /// Every sign-in for the client must be multi-factor (RFC 8176 `mfa`): it asks for at least
+    /// the weakest `acr` level that needs `mfa`.
+    #[serde(default)]
+    pub require_mfa: bool,
+    /// Every sign-in for the client must reach at least this `acr` level, essential in every
+    /// request whatever the request asks for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub minimum_acr: Option<String>,
 }
 
 impl Default for ClientSettings {
@@ -107,6 +115,8 @@ impl Default for ClientSettings {
             identity_token_lifetime: 300,
             refresh_token_sliding_lifetime: DEFAULT_REFRESH_SLIDING,
             refresh_token_absolute_lifetime: DEFAULT_REFRESH_ABSOLUTE,
+            require_mfa: false,
+            minimum_acr: None,
         }
     }
 }

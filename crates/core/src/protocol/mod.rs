@@ -41,8 +41,26 @@ pub mod paths {
     pub const CHECK_SESSION_SCRIPT: &str = "/assets/check_session.js";
     /// The login page.
     pub const LOGIN: &str = "/login";
+    /// The second-factor page.
+    pub const LOGIN_FACTOR: &str = "/login/factor";
     /// The consent page.
     pub const CONSENT: &str = "/consent";
+    /// The account page.
+    pub const ACCOUNT: &str = "/account";
+    /// Signing in again on the account page.
+    pub const ACCOUNT_SIGN_IN: &str = "/account/signin";
+    /// Changing one's password.
+    pub const ACCOUNT_PASSWORD: &str = "/account/password";
+    /// Beginning an authenticator app's enrolment.
+    pub const ACCOUNT_TOTP_NEW: &str = "/account/totp/new";
+    /// Confirming an authenticator app's enrolment.
+    pub const ACCOUNT_TOTP: &str = "/account/totp";
+    /// New recovery codes.
+    pub const ACCOUNT_RECOVERY: &str = "/account/recovery";
+    /// Removing a factor.
+    pub const ACCOUNT_FACTOR_REMOVE: &str = "/account/factors/remove";
+    /// Ending one of one's sessions.
+    pub const ACCOUNT_SESSION_END: &str = "/account/sessions/end";
     /// Stylesheet of the pages.
     pub const STYLE: &str = "/assets/style.css";
     /// The script of the signed-out page.

@@ -7,7 +7,7 @@ use super::random_id;
 use crate::authorize::AuthorizationRequest;
 use crate::clock::UnixTime;
 use crate::crypto::{constant_time_eq, handle_digest};
-use crate::login::LoginMethod;
+use crate::login::{LoginMethod, PriorSignIn};
 use crate::model::{Grant, GrantKind};
 use crate::protocol::OAuthError;
 use crate::store::{GrantPayload, GrantStore};
@@ -44,6 +44,10 @@ pub struct Interaction {
     /// The user it is for: who signed in during it, or whom the consent page was shown to.
     #[serde(default)]
     pub subject: Option<String>,
+    /// The session's sign-in that a step-up adds a factor to (its methods are not in
+    /// `methods`: they were used before this interaction).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prior: Option<PriorSignIn>,
 }
 
 impl Interaction {
@@ -60,10 +64,12 @@ impl Interaction {
             failures: 0,
             step: Step::Login,
             subject: None,
+            prior: None,
         }
     }
 
-    /// The user signed in during this interaction.
+    /// The user signed in during this interaction: a first factor, or a factor added to the
+    /// session's sign-in.
     pub fn signed_in(&self) -> bool {
         !self.methods.is_empty()
     }
@@ -75,6 +81,8 @@ pub enum Flow {
     /// An authorization request (OIDC Core §3.1.2): it ends in an authorization response.
     #[default]
     Authorize,
+    /// A sign-in to the account page: it ends on that page, signed in.
+    Account,
 }
 
 /// The page an interaction waits on.
@@ -83,6 +91,9 @@ pub enum Step {
     /// The login page.
     #[default]
     Login,
+    /// The second-factor page: a first factor was used, or the session's sign-in needs one
+    /// more for the requested `acr`.
+    Factor,
     /// The consent page.
     Consent,
 }

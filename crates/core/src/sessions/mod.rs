@@ -32,7 +32,7 @@ pub struct SessionLifetimes {
 /// Seconds between writes of a session's `last_seen` (so that every request does not write).
 const TOUCH_INTERVAL: i64 = 60;
 
-pub(crate) fn random_id() -> Result<String, OAuthError> {
+pub fn random_id() -> Result<String, OAuthError> {
     random_handle().or_server_error("drawing random bytes")
 }
 

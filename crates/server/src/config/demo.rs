@@ -34,6 +34,8 @@ fn client(
         application_type: Default::default(),
         id_token_signed_response_alg: None,
         default_acr_values: vec![],
+        require_mfa: false,
+        minimum_acr: None,
         jwks: None,
         enabled: true,
         allow_plain_pkce: false,

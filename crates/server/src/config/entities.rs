@@ -106,6 +106,13 @@ pub struct RawClient {
     /// tokens then always carry `acr`.
     #[serde(default)]
     pub default_acr_values: Vec<String>,
+    /// Every sign-in for the client must be multi-factor (RFC 8176 `mfa`); a user without a
+    /// second factor cannot sign in to it.
+    #[serde(default)]
+    pub require_mfa: bool,
+    /// Every sign-in for the client must reach at least this `acr` level (one of
+    /// `[[acr_levels]]`).
+    pub minimum_acr: Option<String>,
     /// Public keys for `private_key_jwt`: `{ keys = [ { kty = "EC", crv = "P-256", ... } ] }`.
     pub jwks: Option<RawJwks>,
     /// A disabled client gets no tokens.

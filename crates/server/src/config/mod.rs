@@ -52,6 +52,9 @@ pub struct RawConfig {
     /// Sign-in throttling.
     #[serde(default)]
     pub login: RawLogin,
+    /// The policy for new passwords.
+    #[serde(default)]
+    pub passwords: RawPasswords,
     /// Login and consent pages.
     #[serde(default)]
     pub ui: RawUi,
@@ -106,6 +109,7 @@ impl Default for RawConfig {
             log: RawLog::default(),
             sessions: RawSessions::default(),
             login: RawLogin::default(),
+            passwords: RawPasswords::default(),
             introspection: RawIntrospection::default(),
             client_authentication: RawClientAuthentication::default(),
             acr_levels: None,
@@ -256,6 +260,24 @@ impl Default for RawLogin {
             max_failures_per_account: 5,
             max_failures_per_address: 50,
             max_lockout: 900,
+        }
+    }
+}
+
+/// `[passwords]`: the policy for new passwords (NIST SP 800-63B §3.1.1.2), on the account page,
+/// in the CLI and for clear-text passwords in this file.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawPasswords {
+    /// Fewest characters (8 to 64; SP 800-63B asks for 15 where a password is the only
+    /// factor).
+    pub min_length: usize,
+}
+
+impl Default for RawPasswords {
+    fn default() -> Self {
+        Self {
+            min_length: tessera_core::password_policy::DEFAULT_MIN_LENGTH,
         }
     }
 }
@@ -424,6 +446,8 @@ pub struct Config {
     pub sessions: tessera_core::sessions::SessionLifetimes,
     /// Sign-in throttling.
     pub login: LoginPolicy,
+    /// The policy for new passwords.
+    pub password_policy: RawPasswords,
     /// Introspection limits.
     pub introspection: RawIntrospection,
     /// Longest client assertion lifetime, in seconds.

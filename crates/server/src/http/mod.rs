@@ -300,6 +300,36 @@ fn routes() -> Router<AppState> {
             get(ui::login::login_page).post(ui::login::login_submit),
         )
         .route(
+            paths::LOGIN_FACTOR,
+            get(ui::factor::factor_page).post(ui::factor::factor_submit),
+        )
+        .route(paths::ACCOUNT, get(ui::account::account_page))
+        .route(paths::ACCOUNT_SIGN_IN, get(ui::account::account_sign_in))
+        .route(
+            paths::ACCOUNT_PASSWORD,
+            post(ui::account::password::change_password),
+        )
+        .route(
+            paths::ACCOUNT_TOTP_NEW,
+            post(ui::account::factors::begin_totp),
+        )
+        .route(
+            paths::ACCOUNT_TOTP,
+            post(ui::account::factors::confirm_totp),
+        )
+        .route(
+            paths::ACCOUNT_RECOVERY,
+            post(ui::account::factors::renew_recovery_codes),
+        )
+        .route(
+            paths::ACCOUNT_FACTOR_REMOVE,
+            post(ui::account::factors::remove_factor),
+        )
+        .route(
+            paths::ACCOUNT_SESSION_END,
+            post(ui::account::end_own_session),
+        )
+        .route(
             paths::CONSENT,
             get(ui::consent::consent_page).post(ui::consent::consent_submit),
         )

@@ -164,6 +164,11 @@ impl Browser {
         panic!("too many redirects");
     }
 
+    /// Follows the server's redirects from `response`.
+    pub async fn follow(&self, response: reqwest::Response) -> Landing {
+        self.land(response).await
+    }
+
     /// Opens `url` and follows the server's redirects.
     pub async fn open(&self, url: &str) -> Landing {
         let response = self.http.get(url).send().await.unwrap();

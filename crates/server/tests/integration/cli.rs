@@ -34,7 +34,9 @@ fn stdout(out: &std::process::Output) -> String {
 #[test]
 fn migrate_then_up_to_date() {
     let (_dir, config) = setup();
-    assert!(stdout(&run_cli(&config, &["migrate"], "")).contains("applied migrations: [1, 2, 3]"));
+    assert!(
+        stdout(&run_cli(&config, &["migrate"], "")).contains("applied migrations: [1, 2, 3, 4]")
+    );
     assert!(stdout(&run_cli(&config, &["migrate"], "")).contains("up to date"));
 }
 

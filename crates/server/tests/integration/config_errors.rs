@@ -487,9 +487,9 @@ fn application_types_algorithms_and_acr_levels_are_checked() {
         &["clients[0].default_acr_values[0]", "urn:gold", "acr_levels"],
     );
     assert_config_error(
-        "[[acr_levels]]\nacr = \"urn:mfa\"\namr = [\"pwd\", \"otp\"]\n",
+        "[[acr_levels]]\nacr = \"urn:face\"\namr = [\"pwd\", \"face\"]\n",
         &[],
-        &["acr_levels[0].amr[1]", "otp"],
+        &["acr_levels[0].amr[1]", "face"],
     );
     assert_config_error(
         "[client_authentication]\nmax_assertion_lifetime = 10\n",

@@ -167,7 +167,7 @@ async fn openid_configuration_is_complete_and_honest() {
     }
     // OIDC Core §2, Discovery §3: the authentication context classes offered (by default one
     // level, `1`, for a password sign-in).
-    assert_eq!(doc["acr_values_supported"], serde_json::json!(["1"]));
+    assert_eq!(doc["acr_values_supported"], serde_json::json!(["1", "2"]));
     // §3: request_uri_parameter_supported defaults to true, so it must be stated.
     assert_eq!(doc["request_uri_parameter_supported"], false);
     // Nothing that is not implemented is advertised.

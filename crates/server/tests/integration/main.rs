@@ -17,6 +17,7 @@ mod hostile_sweep;
 mod keys;
 mod keys_rotation;
 mod log_scan;
+mod mfa;
 mod outbound;
 mod parking;
 mod postgres;

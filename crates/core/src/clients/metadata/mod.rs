@@ -402,9 +402,28 @@ fn check_id_token_alg(m: &ClientMetadata, offered: &[SigningAlg], p: &mut Proble
     }
 }
 
-/// OIDC Registration §2 `default_acr_values`: only levels the server offers, since a request
-/// asking for another could never be met.
+/// OIDC Registration §2 `default_acr_values`, and `minimum_acr`: only levels the server offers,
+/// since a request asking for another could never be met; `require_mfa` needs a level that
+/// asks for `mfa`.
 fn check_acr_values(m: &ClientMetadata, levels: &AcrLevels, p: &mut Problems) {
+    let offered = levels.values().collect::<Vec<_>>().join(", ");
+    if let Some(acr) = &m.settings.minimum_acr
+        && !levels.values().any(|v| v == acr)
+    {
+        p.add(
+            "minimum_acr",
+            format!(
+                "`{acr}` is not an offered acr level; declare it under [[acr_levels]] \
+                 (offered: {offered})"
+            ),
+        );
+    }
+    if m.settings.require_mfa && levels.weakest_needing(crate::login::MFA).is_none() {
+        p.add(
+            "require_mfa",
+            "no acr level asks for `mfa`; add one under [[acr_levels]] with amr = [\"mfa\"]",
+        );
+    }
     for (j, acr) in m.default_acr_values.iter().enumerate() {
         if !levels.values().any(|v| v == acr) {
             let offered = levels.values().collect::<Vec<_>>().join(", ");

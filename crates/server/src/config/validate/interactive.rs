@@ -45,6 +45,18 @@ pub(super) fn check_login(raw: &RawConfig, p: &mut Problems) -> LoginPolicy {
     }
 }
 
+/// `[passwords]`: SP 800-63B's floor of eight characters, and no more than the 64 every
+/// password field must accept.
+pub(super) fn check_passwords(raw: &RawConfig, p: &mut Problems) {
+    let min = raw.passwords.min_length;
+    if !(8..=64).contains(&min) {
+        p.add(
+            "passwords.min_length",
+            format!("{min} is out of range: 8 to 64 characters (NIST SP 800-63B §3.1.1.2)"),
+        );
+    }
+}
+
 pub(super) fn check_ui(raw: &RawConfig, p: &mut Problems) -> Option<std::path::PathBuf> {
     let dir = raw.ui.templates.clone()?;
     if !dir.is_dir() {

@@ -49,6 +49,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     let users = check_users(&raw, &mut p);
     let sessions = interactive::check_sessions(&raw, &mut p);
     let login = interactive::check_login(&raw, &mut p);
+    interactive::check_passwords(&raw, &mut p);
     let ui_templates = interactive::check_ui(&raw, &mut p);
     let outbound = interactive::check_outbound(&raw, dev, &mut p);
     if !p.0.is_empty() {
@@ -74,6 +75,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         users,
         sessions,
         login,
+        password_policy: raw.passwords,
         introspection: raw.introspection,
         max_assertion_lifetime,
         acr_levels,

@@ -46,6 +46,27 @@ impl PageError {
         detail: "The form was not sent from the page this browser opened. Go back to the application and start the sign-in again.",
         reason: "the form's CSRF token or browser binding does not match",
     });
+    /// An account form came from a browser that is not signed in (any more).
+    pub const ACCOUNT_SIGNED_OUT: PageError = PageError::Refused(Refusal {
+        status: StatusCode::UNAUTHORIZED,
+        title: "You are not signed in",
+        detail: "Open your account page again and sign in.",
+        reason: "an account form came without a live session",
+    });
+    /// An account form does not carry its session's CSRF token.
+    pub const ACCOUNT_FORGED: PageError = PageError::Refused(Refusal {
+        status: StatusCode::FORBIDDEN,
+        title: "This form cannot be accepted",
+        detail: "The form was not sent from your account page. Open your account page again.",
+        reason: "an account form's CSRF token does not match the session",
+    });
+    /// A sign-in to the account page was cancelled.
+    pub const ACCOUNT_CANCELLED: PageError = PageError::Refused(Refusal {
+        status: StatusCode::OK,
+        title: "Sign-in cancelled",
+        detail: "You did not sign in. Open your account page again to sign in.",
+        reason: "the user cancelled a sign-in to the account page",
+    });
     /// The sign-out confirmation is gone: expired, or already submitted.
     pub const SIGN_OUT_EXPIRED: PageError = PageError::Refused(Refusal {
         status: StatusCode::BAD_REQUEST,

@@ -99,6 +99,10 @@ pub async fn proceed(
     interaction: Interaction,
     session: Option<Session>,
 ) -> Result<Response, OAuthError> {
+    if interaction.flow == Flow::Account {
+        // A sign-in to the account page ends there (the session is open by now).
+        return Ok(see_other(&state.account_url("")));
+    }
     let request = interaction.request.clone();
     let ring = state.keys.current();
     let next = tessera_core::authorize::flow::proceed(
@@ -108,11 +112,18 @@ pub async fn proceed(
         session,
     )
     .await?;
-    Ok(match next {
-        Next::Refuse(e) => state.redirect_error(&request, &e),
+    Ok(answer(state, &request, next))
+}
+
+/// Answers with core's next step for `request`: the page it waits on, an error for the client,
+/// or the authorization response.
+pub fn answer(state: &AppState, request: &AuthorizationRequest, next: Next) -> Response {
+    match next {
+        Next::Refuse(e) => state.redirect_error(request, &e),
         Next::Interact { step, handle } => {
             let page = match step {
                 Step::Login => paths::LOGIN,
+                Step::Factor => paths::LOGIN_FACTOR,
                 Step::Consent => paths::CONSENT,
             };
             let base = state.config.issuer.trim_end_matches('/');
@@ -130,7 +141,19 @@ pub async fn proceed(
                 (state.cookies).set_browser_state(&issued.browser_state, issued.session_lifetime);
             with_cookies(response, cookie)
         }
-    })
+    }
+}
+
+/// The user cancelled the sign-in of `interaction`: the client hears `access_denied`
+/// (RFC 6749 §4.1.2.1); a sign-in to the account page just says so.
+pub fn cancelled(state: &AppState, interaction: &Interaction) -> Page {
+    if interaction.flow == Flow::Account {
+        return Err(PageError::ACCOUNT_CANCELLED);
+    }
+    Ok(state.redirect_error(
+        &interaction.request,
+        &OAuthError::AccessDenied("the user cancelled the sign-in".into()),
+    ))
 }
 
 /// A 303 See Other to `location`.
@@ -159,6 +182,7 @@ impl AppState {
         FlowContext {
             tokens: self.token_context(ring, None),
             users: self.store.as_ref(),
+            factors: self.store.as_ref(),
             acr_levels: &self.config.acr_levels,
         }
     }

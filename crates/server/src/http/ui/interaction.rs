@@ -6,7 +6,7 @@ use axum::http::HeaderMap;
 use tessera_core::model::Client;
 use tessera_core::protocol::form::Form;
 use tessera_core::sessions::{
-    Interaction, PageRefusal, Step, find_page_record, same_browser, take_page_record,
+    Flow, Interaction, PageRefusal, Step, find_page_record, same_browser, take_page_record,
 };
 use tessera_core::store::ClientStore as _;
 
@@ -25,6 +25,13 @@ pub struct PageInteraction {
 }
 
 async fn client_of(state: &AppState, interaction: &Interaction) -> Result<Client, PageError> {
+    if interaction.flow == Flow::Account {
+        // The account page is the server's own: the pages name it as the client.
+        return Ok(Client {
+            client_name: Some("your account".into()),
+            ..Client::default()
+        });
+    }
     match state
         .clients
         .find_client(&interaction.request.client_id)

@@ -7,6 +7,7 @@ use std::net::IpAddr;
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
+use tessera_core::authorize::flow::ask_second_factor;
 use tessera_core::crypto::handle_digest;
 use tessera_core::events::{Event, SessionEnd};
 use tessera_core::login::{Authenticated, LoginMethod};
@@ -18,7 +19,7 @@ use tessera_core::sessions::{
 
 use super::cookies::{BROWSER_PURPOSE, read_cookie};
 use super::error::{Page, PageError, PageForm};
-use super::flow::{proceed, with_cookies};
+use super::flow::{answer, cancelled, proceed, with_cookies};
 use super::interaction::{page_interaction, submitted_interaction};
 use crate::http::AppState;
 
@@ -67,10 +68,7 @@ pub async fn login_submit(State(state): State<AppState>, posted: PageForm) -> Pa
     let (interaction, client) = submitted_interaction(&state, &posted, Step::Login).await?;
     let (form, headers) = (&posted.form, &posted.headers);
     if form.one("action").ok().flatten() == Some("cancel") {
-        return Ok(state.redirect_error(
-            &interaction.request,
-            &OAuthError::AccessDenied("the user cancelled the sign-in".into()),
-        ));
+        return cancelled(&state, &interaction);
     }
     let address: Option<IpAddr> = posted.peer;
     let username = form.one("username").ok().flatten().unwrap_or_default();
@@ -106,7 +104,7 @@ pub async fn login_submit(State(state): State<AppState>, posted: PageForm) -> Pa
     };
     state.throttle.succeeded(username, address, device, attempt);
     let method = LoginMethod::Password;
-    Ok(signed_in(&state, headers, &client, interaction, (&user, method)).await?)
+    Ok(factor_used(&state, headers, &client, interaction, (&user, method)).await?)
 }
 
 /// Re-shows the login form under a new interaction id (the old one was used up).
@@ -150,9 +148,35 @@ fn known_device(state: &AppState, headers: &HeaderMap, username: &str) -> Option
         .map(|value| tessera_core::crypto::sha256(value.as_bytes()))
 }
 
-/// After a successful sign-in with `method`: the browser's session (a new cookie value every
-/// time, SEC-52), a new browser binding for the rest of the interaction, a device cookie for
-/// this account, and the interaction carries on.
+/// After `user` proved `method`. A first factor begins the sign-in afresh, and the
+/// second-factor page follows when the user has enrolled one: no session exists until every
+/// factor asked for was given. Otherwise the sign-in is complete (`signed_in`).
+pub(super) async fn factor_used(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    mut interaction: Interaction,
+    (user, method): (&User, LoginMethod),
+) -> Result<Response, OAuthError> {
+    if !method.is_second_factor() {
+        interaction.methods.clear();
+        interaction.prior = None;
+        interaction.subject = Some(user.subject.clone());
+    }
+    interaction.methods.push(method);
+    if !method.is_second_factor() {
+        let ring = state.keys.current();
+        if let Some(next) = ask_second_factor(&state.flow_context(&ring), &interaction).await? {
+            tracing::info!(method = ?method, "first factor accepted; asking for a second");
+            return Ok(answer(state, &interaction.request, next));
+        }
+    }
+    signed_in(state, headers, client, interaction, (user, method)).await
+}
+
+/// After a complete sign-in, the last factor `method`: the browser's session (a new cookie
+/// value every time, SEC-52), a new browser binding for the rest of the interaction, a device
+/// cookie for this account, and the interaction carries on.
 async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
@@ -160,12 +184,8 @@ async fn signed_in(
     mut interaction: Interaction,
     (user, method): (&User, LoginMethod),
 ) -> Result<Response, OAuthError> {
-    // Methods count only for the user who used them: another user starts afresh.
-    if interaction.subject.as_deref() != Some(user.subject.as_str()) {
-        interaction.methods.clear();
-    }
-    interaction.methods.push(method);
-    let authenticated = Authenticated::by(&interaction.methods, &state.config.acr_levels);
+    let levels = &state.config.acr_levels;
+    let authenticated = Authenticated::by(interaction.prior.as_ref(), &interaction.methods, levels);
     let (cookie, session) = open_session(state, headers, user, &authenticated).await?;
     state.events.emit(Event::SignInSucceeded {
         subject: &user.subject,
@@ -176,7 +196,6 @@ async fn signed_in(
     let browser = state.cookie_mac.issue(BROWSER_PURPOSE)?;
     let device = state.cookie_mac.issue(&device_purpose(&user.username))?;
     interaction.browser = handle_digest(&browser);
-    interaction.subject = Some(user.subject.clone());
     let response = proceed(state, client, interaction, Some(session)).await?;
     let c = &state.cookies;
     Ok(with_cookies(

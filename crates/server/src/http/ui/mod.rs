@@ -1,9 +1,11 @@
 //! The browser-facing endpoints: `/authorize`, the login and consent pages, and their assets.
 
+pub mod account;
 pub mod check_session;
 pub mod consent;
 pub mod cookies;
 pub mod error;
+pub mod factor;
 pub mod flow;
 pub mod interaction;
 pub mod login;

@@ -16,6 +16,22 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("login.html", include_str!("../../../templates/login.html")),
     (
+        "factor.html",
+        include_str!("../../../templates/factor.html"),
+    ),
+    (
+        "account.html",
+        include_str!("../../../templates/account.html"),
+    ),
+    (
+        "account_totp.html",
+        include_str!("../../../templates/account_totp.html"),
+    ),
+    (
+        "account_codes.html",
+        include_str!("../../../templates/account_codes.html"),
+    ),
+    (
         "consent.html",
         include_str!("../../../templates/consent.html"),
     ),
