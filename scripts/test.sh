@@ -31,7 +31,7 @@ echo "Browser for tests: $TESSERA_TEST_CHROMIUM" >&2
 if [ -z "${TESSERA_TEST_APACHE2:-}" ]; then
     ensure_apache
 fi
-if [ -z "${TESSERA_TEST_OPENID_CLIENT_DIR:-}" ]; then
+if [ -z "${TESSERA_TEST_OPENID_CLIENT_DIR:-}" ] || [ -z "${TESSERA_TEST_OIDC_PROVIDER_DIR:-}" ]; then
     ensure_node_clients
 fi
 

@@ -10,6 +10,7 @@ pub mod clock;
 pub mod crypto;
 pub mod events;
 pub mod factors;
+pub mod federation;
 pub mod grants;
 pub mod login;
 pub mod logout;

@@ -6,6 +6,7 @@ pub mod clientcache;
 pub mod clock;
 pub mod config;
 pub mod connections;
+pub mod federation;
 pub mod hashing;
 pub mod http;
 pub mod keycache;

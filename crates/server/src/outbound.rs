@@ -206,16 +206,47 @@ impl Outbound {
         url: &str,
         form: &[(&str, &str)],
     ) -> Result<Fetched, OutboundError> {
+        self.post_form_as(url, form, None).await
+    }
+
+    /// POSTs `form` to `url`, with HTTP Basic credentials when given (RFC 6749 §2.3.1: both
+    /// parts form-encoded first).
+    pub async fn post_form_as(
+        &self,
+        url: &str,
+        form: &[(&str, &str)],
+        basic: Option<(&str, &str)>,
+    ) -> Result<Fetched, OutboundError> {
         let url = self.policy.check_url(url)?;
-        let sent = self
+        let mut request = self
             .http
             .post(url)
             .header(reqwest::header::CACHE_CONTROL, "no-store")
-            .form(form)
-            .send()
-            .await
-            .map_err(classify)?;
-        read_capped(sent).await
+            .header(reqwest::header::ACCEPT, "application/json")
+            .form(form);
+        if let Some((user, password)) = basic {
+            let encode =
+                |s: &str| url::form_urlencoded::byte_serialize(s.as_bytes()).collect::<String>();
+            request = request.basic_auth(encode(user), Some(encode(password)));
+        }
+        read_capped(request.send().await.map_err(classify)?).await
+    }
+
+    /// GETs `url` as JSON, with a bearer token when given (RFC 6750 §2.1).
+    pub async fn get_json(
+        &self,
+        url: &str,
+        bearer: Option<&str>,
+    ) -> Result<Fetched, OutboundError> {
+        let url = self.policy.check_url(url)?;
+        let mut request = self
+            .http
+            .get(url)
+            .header(reqwest::header::ACCEPT, "application/json");
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        read_capped(request.send().await.map_err(classify)?).await
     }
 }
 

@@ -60,7 +60,7 @@ impl AppState {
             store,
             clients,
             clock,
-            monotonic: clocks.monotonic,
+            monotonic: clocks.monotonic.clone(),
             keys,
             discovery_json,
             readiness: Arc::new(Readiness::default()),
@@ -78,6 +78,11 @@ impl AppState {
             )?,
             dummy_hash: tokio::sync::OnceCell::new(),
             backchannel: crate::backchannel::Backchannel::new(config.outbound.clone())?,
+            upstreams: crate::federation::Upstreams::new(
+                &config.identity_providers,
+                config.outbound.clone(),
+                clocks.monotonic.clone(),
+            )?,
             events: tessera_core::events::Events::logged(),
             pending_passwords: waiting_passwords,
         }));

@@ -152,6 +152,7 @@ mod tests {
             acr: Default::default(),
             resources: vec![],
             claims: Default::default(),
+            idp_hint: None,
         }
     }
 

@@ -261,6 +261,8 @@ fn prior_sign_in(session: &Session) -> Result<PriorSignIn, OAuthError> {
     Ok(PriorSignIn {
         amr: data.amr,
         idp: data.idp,
+        acr: None,
+        upstream: data.upstream,
     })
 }
 

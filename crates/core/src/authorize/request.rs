@@ -77,6 +77,9 @@ pub struct AuthorizationRequest {
     pub resources: Vec<String>,
     /// Individual claims asked for (OIDC Core §5.5).
     pub claims: ClaimsRequest,
+    /// The external identity provider to sign in at (`idp_hint`, or `acr_values=idp:NAME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp_hint: Option<String>,
 }
 
 /// Where an error goes.

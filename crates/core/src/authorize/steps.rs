@@ -365,6 +365,16 @@ pub fn read_claims_and_acr(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
         .unwrap_or_default();
     let acr_values = c.text("acr_values")?;
     c.request.acr = requested_acr(&claims, acr_values.as_deref(), &c.client.default_acr_values);
+    // The provider to sign in at: `idp_hint`, or an `acr_values` entry `idp:NAME` (as Duende
+    // IdentityServer reads it); not an authentication context class.
+    let hinted = acr_values
+        .as_deref()
+        .unwrap_or_default()
+        .split(' ')
+        .find_map(|v| v.strip_prefix("idp:"))
+        .map(str::to_string);
+    c.request.acr.values.retain(|v| !v.starts_with("idp:"));
+    c.request.idp_hint = c.text("idp_hint")?.or(hinted);
     c.request.acr_values = acr_values;
     c.request.claims = claims;
     Ok(())

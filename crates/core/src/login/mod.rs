@@ -31,6 +31,9 @@ pub enum LoginMethod {
     Totp,
     /// One of the account's single-use recovery codes: a one-time password too (`otp`).
     RecoveryCode,
+    /// A sign-in at an external identity provider: its `amr`, `acr` and provider come with it
+    /// (an interaction's [`PriorSignIn`]).
+    Upstream,
 }
 
 /// What kind of proof an authentication method is (NIST SP 800-63B §5.1): a sign-in that used
@@ -57,20 +60,26 @@ fn factor_class(amr: &str) -> Option<FactorClass> {
 
 impl LoginMethod {
     /// Every login method offered.
-    pub const ALL: [LoginMethod; 3] = [Self::Password, Self::Totp, Self::RecoveryCode];
+    pub const ALL: [LoginMethod; 4] = [
+        Self::Password,
+        Self::Totp,
+        Self::RecoveryCode,
+        Self::Upstream,
+    ];
 
     /// Its `amr` values (RFC 8176 §2).
     pub const fn amr(self) -> &'static [&'static str] {
         match self {
             Self::Password => &["pwd"],
             Self::Totp | Self::RecoveryCode => &["otp"],
+            Self::Upstream => &[],
         }
     }
 
     /// The identity provider its sign-ins come from.
     pub const fn idp(self) -> &'static str {
         match self {
-            Self::Password | Self::Totp | Self::RecoveryCode => LOCAL_IDP,
+            Self::Password | Self::Totp | Self::RecoveryCode | Self::Upstream => LOCAL_IDP,
         }
     }
 
@@ -100,13 +109,36 @@ impl LoginMethod {
     }
 }
 
-/// What a session's sign-in established before a step-up added a factor to it.
+/// What a sign-in established before this interaction's methods added to it: a session's
+/// sign-in that a step-up adds a factor to, or an upstream provider's sign-in.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriorSignIn {
     /// Its `amr` values.
     pub amr: Vec<String>,
     /// Its identity provider.
     pub idp: String,
+    /// The `acr` an upstream provider reported, told to clients when no level of ours is
+    /// reached.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acr: Option<String>,
+    /// The upstream session it came from.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<UpstreamSession>,
+}
+
+/// The session at an upstream provider a sign-in came from: what its back-channel logout names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamSession {
+    /// The provider's name.
+    pub provider: String,
+    /// The upstream subject.
+    pub sub: String,
+    /// The upstream session id, if it gave one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// The upstream's ID token, for RP-initiated logout there (`id_token_hint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
 }
 
 /// What a completed sign-in established: its methods, the provider, and the level reached.
@@ -117,8 +149,10 @@ pub struct Authenticated {
     pub amr: Vec<String>,
     /// The identity provider (`idp`).
     pub idp: String,
-    /// The strongest configured `acr` level the methods reach.
+    /// The strongest configured `acr` level the methods reach (else an upstream's).
     pub acr: Option<String>,
+    /// The upstream session it came from.
+    pub upstream: Option<UpstreamSession>,
 }
 
 impl Authenticated {
@@ -149,8 +183,17 @@ impl Authenticated {
             Some(p) => p.idp.clone(),
             None => methods.first().map_or(LOCAL_IDP, |m| m.idp()).to_string(),
         };
-        let acr = levels.reached_value(&amr).map(str::to_string);
-        Authenticated { amr, idp, acr }
+        let acr = levels
+            .reached_value(&amr)
+            .map(str::to_string)
+            .or_else(|| prior.and_then(|p| p.acr.clone()));
+        let upstream = prior.and_then(|p| p.upstream.clone());
+        Authenticated {
+            amr,
+            idp,
+            acr,
+            upstream,
+        }
     }
 }
 
@@ -184,6 +227,7 @@ mod tests {
         let prior = PriorSignIn {
             amr: vec!["pwd".into()],
             idp: "corp".into(),
+            ..PriorSignIn::default()
         };
         let stepped = Authenticated::by(Some(&prior), &[LoginMethod::Totp], &levels);
         assert_eq!(stepped.amr, ["pwd", "otp", "mfa"]);

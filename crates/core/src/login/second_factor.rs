@@ -194,6 +194,7 @@ mod tests {
         let prior = PriorSignIn {
             amr: vec!["pwd".into()],
             idp: "local".into(),
+            ..PriorSignIn::default()
         };
         let offered = [LoginMethod::Totp, LoginMethod::RecoveryCode];
         let two = vec!["2".to_string()];

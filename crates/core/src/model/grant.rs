@@ -34,11 +34,18 @@ pub enum GrantKind {
     /// A client assertion's `jti`, remembered until it expires so that it is used once
     /// (RFC 7523 §3).
     ClientAssertionJti,
+    /// A sign-in waiting at an external identity provider (its `state`).
+    FederationState,
+    /// A first sign-in through an external provider waiting for the user to prove the local
+    /// account it links to.
+    FederationLink,
+    /// An upstream's back-channel logout token's `jti`, remembered so that it is used once.
+    UpstreamLogoutJti,
 }
 
 impl GrantKind {
     /// Every kind.
-    pub const ALL: [GrantKind; 11] = [
+    pub const ALL: [GrantKind; 14] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ReferenceToken,
@@ -50,6 +57,9 @@ impl GrantKind {
         Self::LogoutConfirmation,
         Self::ParkedRequest,
         Self::ClientAssertionJti,
+        Self::FederationState,
+        Self::FederationLink,
+        Self::UpstreamLogoutJti,
     ];
 
     /// The name stored in the `kind` column.
@@ -66,6 +76,9 @@ impl GrantKind {
             Self::LogoutConfirmation => "logout_confirmation",
             Self::ParkedRequest => "parked_request",
             Self::ClientAssertionJti => "client_assertion_jti",
+            Self::FederationState => "federation_state",
+            Self::FederationLink => "federation_link",
+            Self::UpstreamLogoutJti => "upstream_logout_jti",
         }
     }
 }

@@ -45,6 +45,8 @@ pub mod paths {
     pub const LOGIN_FACTOR: &str = "/login/factor";
     /// The consent page.
     pub const CONSENT: &str = "/consent";
+    /// Linking a first upstream sign-in to an existing account.
+    pub const FEDERATION_LINK: &str = "/federation/link";
     /// The account page.
     pub const ACCOUNT: &str = "/account";
     /// Signing in again on the account page.

@@ -265,6 +265,7 @@ mod tests {
                 acr: Default::default(),
                 resources: vec![],
                 claims: Default::default(),
+                idp_hint: None,
             },
             handle_digest(browser),
         )

@@ -47,6 +47,9 @@ pub struct SessionData {
     /// it from what tokens reveal.
     #[serde(default)]
     pub browser_state: String,
+    /// The upstream provider's session the sign-in came from, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<crate::login::UpstreamSession>,
 }
 
 /// Reads a session's data; unreadable data is a server error with its cause, never a sign-in

@@ -51,6 +51,9 @@ struct Claims<'a> {
     auth_time: UnixTime,
     #[serde(skip_serializing_if = "Option::is_none")]
     nonce: Option<&'a str>,
+    // OIDC Core §2: an array of strings; none when the sign-in said nothing of its methods (an
+    // OAuth 2.0 provider's).
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
     amr: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     acr: Option<&'a str>,

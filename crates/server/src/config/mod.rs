@@ -85,6 +85,9 @@ pub struct RawConfig {
     /// Local users.
     #[serde(default)]
     pub users: Vec<RawUser>,
+    /// External identity providers.
+    #[serde(default)]
+    pub identity_providers: Vec<validate::providers::RawIdentityProvider>,
 }
 
 fn default_issuer() -> String {
@@ -120,6 +123,7 @@ impl Default for RawConfig {
             identity_resources: vec![],
             clients: vec![],
             users: vec![],
+            identity_providers: vec![],
         }
     }
 }
@@ -442,6 +446,8 @@ pub struct Config {
     pub short_secrets: Vec<String>,
     /// Users to provision.
     pub users: Vec<UserSeed>,
+    /// External identity providers.
+    pub identity_providers: Vec<tessera_core::federation::Provider>,
     /// Session lifetimes.
     pub sessions: tessera_core::sessions::SessionLifetimes,
     /// Sign-in throttling.

@@ -3,6 +3,7 @@
 pub mod context;
 pub mod discovery;
 pub mod error;
+pub mod federation_logout;
 pub mod form;
 pub mod health;
 pub mod introspect;
@@ -90,6 +91,8 @@ pub struct AppInner {
     pub dummy_hash: tokio::sync::OnceCell<String>,
     /// Back-channel logout delivery.
     pub backchannel: Arc<crate::backchannel::Backchannel>,
+    /// The external identity providers.
+    pub upstreams: crate::federation::Upstreams,
     /// Where domain events go (the log; later metrics and audit).
     pub events: tessera_core::events::Events,
     /// Configured users whose password is still being checked at start: they cannot sign in
@@ -328,6 +331,15 @@ fn routes() -> Router<AppState> {
         .route(
             paths::ACCOUNT_SESSION_END,
             post(ui::account::end_own_session),
+        )
+        .route("/federation/{name}/callback", get(ui::federation::callback))
+        .route(
+            "/federation/{name}/backchannel_logout",
+            post(federation_logout::backchannel_logout),
+        )
+        .route(
+            paths::FEDERATION_LINK,
+            get(ui::federation_link::link_page).post(ui::federation_link::link_submit),
         )
         .route(
             paths::CONSENT,

@@ -124,6 +124,16 @@ impl Browser {
         }
     }
 
+    /// The same browser (cookie jar and all) looking at the server at `base`: for flows that
+    /// cross to another server and back.
+    pub fn at(&self, base: &str) -> Browser {
+        Browser {
+            http: self.http.clone(),
+            jar: self.jar.clone(),
+            base: base.to_string(),
+        }
+    }
+
     /// The cookies this browser would send to the server, as (name, value).
     pub fn cookies(&self) -> Vec<(String, String)> {
         use reqwest::cookie::CookieStore as _;

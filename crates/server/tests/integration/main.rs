@@ -10,6 +10,7 @@ mod diagnostics;
 mod discovery;
 mod faults;
 mod faults_postgres;
+mod federation;
 mod flows;
 mod harness;
 mod hostile_input;

@@ -100,8 +100,28 @@ impl TestServer {
         issuer: Option<&str>,
         extra: &str,
     ) -> TestServer {
+        Self::start_listening(database_url, free_port(), issuer, extra).await
+    }
+
+    /// A server on a fresh SQLite file listening on `host:port` (chosen before, so that another
+    /// server's configuration can name it; another loopback address than 127.0.0.1 keeps the
+    /// browser's cookies of the two apart, as two hosts would).
+    pub async fn start_at(host: &str, port: u16, extra: &str) -> TestServer {
+        let dir = tempfile::tempdir().unwrap();
+        let url = sqlite_url(dir.path());
+        let issuer = format!("http://{host}:{port}");
+        let mut server = Self::start_listening(&url, port, Some(&issuer), extra).await;
+        server.dir = Some(dir);
+        server
+    }
+
+    async fn start_listening(
+        database_url: &str,
+        port: u16,
+        issuer: Option<&str>,
+        extra: &str,
+    ) -> TestServer {
         init();
-        let port = free_port();
         let mut text = config_text(port, database_url, extra);
         if let Some(issuer) = issuer {
             text = text.replacen(
@@ -109,6 +129,18 @@ impl TestServer {
                 &format!("issuer = \"{issuer}\""),
                 1,
             );
+            // An issuer on another loopback address listens there.
+            if let Some(host) = issuer
+                .strip_prefix("http://")
+                .and_then(|h| h.split(':').next())
+                && host.starts_with("127.")
+            {
+                text = text.replacen(
+                    &format!("listen = \"127.0.0.1:{port}\""),
+                    &format!("listen = \"{host}:{port}\""),
+                    1,
+                );
+            }
         }
         let config =
             load_str(&text, false).unwrap_or_else(|e| panic!("test configuration invalid:\n{e}"));
@@ -120,7 +152,7 @@ impl TestServer {
         };
         let running = start(config, clocks).await.unwrap();
         let server = TestServer {
-            base: format!("http://127.0.0.1:{}", running.local_addr.port()),
+            base: format!("http://{}", running.local_addr),
             running,
             clock,
             monotonic,

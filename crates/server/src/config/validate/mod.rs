@@ -3,6 +3,7 @@
 
 mod clients;
 mod interactive;
+pub(crate) mod providers;
 
 use clients::{check_clients, client_jwt_secrets, short_secrets};
 
@@ -47,6 +48,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     let client_jwt_secrets = client_jwt_secrets(&raw, &clients);
     let keys = check_keys(&raw, &mut p);
     let users = check_users(&raw, &mut p);
+    let identity_providers = providers::check_providers(&raw, &mut p);
     let sessions = interactive::check_sessions(&raw, &mut p);
     let login = interactive::check_login(&raw, &mut p);
     interactive::check_passwords(&raw, &mut p);
@@ -73,6 +75,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         client_jwt_secrets,
         short_secrets,
         users,
+        identity_providers,
         sessions,
         login,
         password_policy: raw.passwords,
@@ -160,7 +163,12 @@ fn check_issuer(issuer: &str, p: &mut Problems) -> String {
     match url::Url::parse(issuer) {
         Err(e) => p.add("issuer", format!("`{issuer}` is not an absolute URL ({e})")),
         Ok(u) => {
-            let loopback = u.host_str().is_some_and(is_loopback_host);
+            // Any address of 127.0.0.0/8 is this machine too.
+            let loopback = u.host_str().is_some_and(|h| {
+                is_loopback_host(h)
+                    || h.parse::<std::net::Ipv4Addr>()
+                        .is_ok_and(|a| a.is_loopback())
+            });
             if issuer.ends_with('/') {
                 p.add("issuer", format!("`{issuer}` ends with `/`; write it without (relying parties compare it exactly)"));
             } else if u.path() != "/" {
@@ -172,7 +180,7 @@ fn check_issuer(issuer: &str, p: &mut Problems) -> String {
             if u.scheme() != "https" && !(u.scheme() == "http" && loopback) {
                 p.add(
                     "issuer",
-                    format!("`{issuer}` must use https (http only for localhost/127.0.0.1)"),
+                    format!("`{issuer}` must use https (http only on a loopback host: localhost, 127.0.0.0/8, [::1])"),
                 );
             }
             if u.query().is_some() || u.fragment().is_some() || issuer.contains(['?', '#']) {

@@ -20,6 +20,9 @@ pub enum PageError {
     Protocol(OAuthError),
     /// A page's form refused for what it is, not for a protocol error.
     Refused(Refusal),
+    /// A sign-in at an external identity provider failed: what the user is told (the reason
+    /// was logged where it happened).
+    Upstream(String),
 }
 
 /// A refused page form: what the user is shown, and the reason the log gives.
@@ -45,6 +48,21 @@ impl PageError {
         title: "This form cannot be accepted",
         detail: "The form was not sent from the page this browser opened. Go back to the application and start the sign-in again.",
         reason: "the form's CSRF token or browser binding does not match",
+    });
+    /// The sign-in at an external provider is unknown, expired, already finished, or for
+    /// another provider.
+    pub const UPSTREAM_EXPIRED: PageError = PageError::Refused(Refusal {
+        status: StatusCode::BAD_REQUEST,
+        title: "This sign-in has expired",
+        detail: "The answer from the sign-in provider does not belong to a sign-in in progress in this browser. Go back to the application and start the sign-in again.",
+        reason: "an upstream callback's state is unknown, expired, used or for another provider",
+    });
+    /// The account an upstream sign-in leads to is disabled.
+    pub const ACCOUNT_DISABLED: PageError = PageError::Refused(Refusal {
+        status: StatusCode::FORBIDDEN,
+        title: "This account is disabled",
+        detail: "The account you signed in to cannot be used here. Ask your administrator.",
+        reason: "an upstream sign-in leads to a disabled account",
     });
     /// An account form came from a browser that is not signed in (any more).
     pub const ACCOUNT_SIGNED_OUT: PageError = PageError::Refused(Refusal {
@@ -112,6 +130,12 @@ pub async fn render_error_pages(State(state): State<AppState>, mut response: Res
         Some(PageError::Refused(r)) => {
             tracing::info!(reason = r.reason, answer = "page", "request refused");
             state.pages.error(r.status, r.title, r.detail, "")
+        }
+        Some(PageError::Upstream(detail)) => {
+            let title = "The sign-in could not be completed";
+            state
+                .pages
+                .error(StatusCode::BAD_GATEWAY, title, &detail, "")
         }
     }
 }

@@ -24,7 +24,10 @@ pub struct PageInteraction {
     pub client: Client,
 }
 
-async fn client_of(state: &AppState, interaction: &Interaction) -> Result<Client, PageError> {
+pub(super) async fn client_of(
+    state: &AppState,
+    interaction: &Interaction,
+) -> Result<Client, PageError> {
     if interaction.flow == Flow::Account {
         // The account page is the server's own: the pages name it as the client.
         return Ok(Client {

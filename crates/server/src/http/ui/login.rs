@@ -10,7 +10,7 @@ use axum::response::Response;
 use tessera_core::authorize::flow::ask_second_factor;
 use tessera_core::crypto::handle_digest;
 use tessera_core::events::{Event, SessionEnd};
-use tessera_core::login::{Authenticated, LoginMethod};
+use tessera_core::login::{Authenticated, LoginMethod, PriorSignIn};
 use tessera_core::model::{Client, Session, User, check_username};
 use tessera_core::protocol::OAuthError;
 use tessera_core::sessions::{
@@ -35,6 +35,10 @@ pub async fn login_page(
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
     let page = page_interaction(&state, &headers, query.as_deref(), Step::Login).await?;
+    // A request that names its provider skips the choice (`idp_hint`, `acr_values=idp:NAME`).
+    if let Some(started) = super::federation::hinted(&state, &page.interaction).await {
+        return started;
+    }
     let username = page.interaction.request.login_hint.as_deref();
     let client_name = page.client.client_name.as_deref();
     let (id, interaction) = (&page.id, &page.interaction);
@@ -59,6 +63,7 @@ fn render(
             client_name,
             username,
             error,
+            providers => super::federation::buttons(state),
         },
     )
 }
@@ -69,6 +74,9 @@ pub async fn login_submit(State(state): State<AppState>, posted: PageForm) -> Pa
     let (form, headers) = (&posted.form, &posted.headers);
     if form.one("action").ok().flatten() == Some("cancel") {
         return cancelled(&state, &interaction);
+    }
+    if let Some(provider) = form.one("provider").ok().flatten() {
+        return super::federation::chosen(&state, interaction, provider).await;
     }
     let address: Option<IpAddr> = posted.peer;
     let username = form.one("username").ok().flatten().unwrap_or_default();
@@ -163,6 +171,38 @@ pub(super) async fn factor_used(
         interaction.prior = None;
         interaction.subject = Some(user.subject.clone());
     }
+    continue_sign_in(state, headers, client, interaction, (user, method)).await
+}
+
+/// After a sign-in at an upstream provider (`prior`: its `amr`, `acr`, provider and session)
+/// for the local account `user`: as after a first factor.
+pub(super) async fn upstream_used(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    mut interaction: Interaction,
+    (user, prior): (&User, PriorSignIn),
+) -> Result<Response, OAuthError> {
+    interaction.methods.clear();
+    interaction.prior = Some(prior);
+    interaction.subject = Some(user.subject.clone());
+    continue_sign_in(
+        state,
+        headers,
+        client,
+        interaction,
+        (user, LoginMethod::Upstream),
+    )
+    .await
+}
+
+async fn continue_sign_in(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: &Client,
+    mut interaction: Interaction,
+    (user, method): (&User, LoginMethod),
+) -> Result<Response, OAuthError> {
     interaction.methods.push(method);
     if !method.is_second_factor() {
         let ring = state.keys.current();
@@ -226,6 +266,7 @@ async fn open_session(
         amr: authenticated.amr.clone(),
         idp: authenticated.idp.clone(),
         browser_state: String::new(),
+        upstream: authenticated.upstream.clone(),
     };
     if let Some(old) = state.browser_session(headers).await? {
         if old.subject == user.subject {

@@ -128,7 +128,7 @@ pub async fn confirm(State(state): State<AppState>, posted: PageForm) -> Page {
 /// and starts back-channel logout to its clients (delivered in the background: nobody waits
 /// for the clients). `None` when it had ended already (another tab, the CLI): its clients were
 /// told then.
-pub(super) async fn end_browser_session(
+pub(crate) async fn end_browser_session(
     state: &AppState,
     id_digest: &str,
     why: SessionEnd,

@@ -6,6 +6,8 @@ pub mod consent;
 pub mod cookies;
 pub mod error;
 pub mod factor;
+pub mod federation;
+pub mod federation_link;
 pub mod flow;
 pub mod interaction;
 pub mod login;

@@ -24,6 +24,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/account.html"),
     ),
     (
+        "federation_link.html",
+        include_str!("../../../templates/federation_link.html"),
+    ),
+    (
         "account_totp.html",
         include_str!("../../../templates/account_totp.html"),
     ),
