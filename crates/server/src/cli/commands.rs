@@ -5,7 +5,9 @@ use std::io::{BufRead as _, IsTerminal as _};
 use anyhow::{Context as _, anyhow, bail};
 use tessera_core::model::Source;
 use tessera_core::secret::Secret;
-use tessera_core::store::{ClientStore as _, KeyStore as _, UserStore as _};
+use tessera_core::store::{
+    ClientStore as _, IdentityLinkStore as _, KeyStore as _, UserStore as _,
+};
 use tessera_core::tokens::keyring::classify;
 use tessera_core::tokens::keys::SigningAlg;
 use tessera_core::tokens::rotate_keys;
@@ -178,6 +180,23 @@ pub async fn clients(config: &Config, command: ClientsCommand) -> anyhow::Result
     Ok(())
 }
 
+/// Reads a new password and checks it by the password policy (NIST SP 800-63B) for the user
+/// known by `context` (username, name, address).
+fn read_new_password(
+    config: &Config,
+    from_stdin: bool,
+    context: &[&str],
+) -> anyhow::Result<Secret<String>> {
+    let password = read_password(from_stdin)?;
+    let min = config.password_policy.min_length;
+    if let Err(why) =
+        tessera_core::password_policy::check_new_password(password.expose(), min, context)
+    {
+        bail!("{why}");
+    }
+    Ok(password)
+}
+
 fn read_password(from_stdin: bool) -> anyhow::Result<Secret<String>> {
     let stdin = std::io::stdin();
     let password = if from_stdin || !stdin.is_terminal() {
@@ -230,7 +249,7 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
             username,
             claims,
             password_stdin,
-        } => add_user(&users, &username, &claims, password_stdin).await?,
+        } => add_user(config, &users, &username, &claims, password_stdin).await?,
         UsersCommand::List => {
             let rows: Vec<Vec<String>> = store
                 .list_users()
@@ -263,20 +282,84 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
                     "note: {username} is declared in the configuration file; a clear-text password there replaces this one at the next start"
                 );
             }
-            let hash = hash_password_blocking(read_password(password_stdin)?).await?;
+            let context = user_context(&user);
+            let password = read_new_password(config, password_stdin, &context)?;
+            let hash = hash_password_blocking(password).await?;
             match users.set_password_hash(&mut user, Secret::new(hash)).await {
                 Err(UserError::NotFound) => bail!("no user `{username}`"),
                 other => other?,
             };
             println!("password of {username} changed");
         }
+        UsersCommand::Links { username, remove } => links(&store, &username, remove).await?,
     }
     store.close().await;
     Ok(())
 }
 
+/// What a password must not be made of: the user's name, display name and address.
+fn user_context(user: &tessera_core::model::User) -> Vec<&str> {
+    let claim = |n: &str| user.claims.get(n).and_then(|v| v.as_str());
+    [Some(user.username.as_str()), claim("name"), claim("email")]
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// `tessera users links USERNAME [--remove PROVIDER[:SUBJECT]]`
+async fn links(
+    store: &tessera_store_sql::SqlStore,
+    username: &str,
+    remove: Option<String>,
+) -> anyhow::Result<()> {
+    let Some(user) = store.find_user_by_username(username).await? else {
+        bail!("no user `{username}`");
+    };
+    let links = store.list_links(&user.subject).await?;
+    let Some(remove) = remove else {
+        let rows: Vec<Vec<String>> = links
+            .into_iter()
+            .map(|l| {
+                vec![
+                    l.provider,
+                    l.upstream_subject,
+                    l.email.unwrap_or_default(),
+                    utc(l.created_at),
+                    l.last_used_at.map(utc).unwrap_or_default(),
+                ]
+            })
+            .collect();
+        let header = ["PROVIDER", "UPSTREAM SUB", "EMAIL", "LINKED", "LAST USED"];
+        println!("{}", table(&header, &rows));
+        return Ok(());
+    };
+    let (provider, subject) = match remove.split_once(':') {
+        Some((p, s)) => (p, Some(s)),
+        None => (remove.as_str(), None),
+    };
+    let chosen: Vec<_> = links
+        .iter()
+        .filter(|l| l.provider == provider && subject.is_none_or(|s| s == l.upstream_subject))
+        .collect();
+    match chosen.as_slice() {
+        [] => bail!("{username} has no link to `{remove}`"),
+        [one] => {
+            store
+                .delete_link(&one.provider, &one.upstream_subject)
+                .await?;
+            println!(
+                "removed the link of {username} to {}:{}",
+                one.provider, one.upstream_subject
+            );
+            Ok(())
+        }
+        _ => bail!("{username} has several links to `{provider}`: name one as PROVIDER:SUBJECT"),
+    }
+}
+
 /// `tessera users add`
 async fn add_user(
+    config: &Config,
     users: &Users<'_>,
     username: &str,
     claims: &[String],
@@ -300,7 +383,16 @@ async fn add_user(
         source: Source::Managed,
         disabled: false,
     };
-    let hash = hash_password_blocking(read_password(password_stdin)?).await?;
+    let context: Vec<&str> = [
+        Some(username),
+        new.claims.get("name").and_then(|v| v.as_str()),
+        new.claims.get("email").and_then(|v| v.as_str()),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let password = read_new_password(config, password_stdin, &context)?;
+    let hash = hash_password_blocking(password).await?;
     let user = users
         .create(new, Secret::new(hash))
         .await

@@ -142,6 +142,15 @@ pub enum UsersCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// List a user's links to external identity providers, or remove one.
+    Links {
+        /// Login name.
+        username: String,
+        /// Remove the link to this provider (PROVIDER, or PROVIDER:UPSTREAM_SUBJECT when there
+        /// are several).
+        #[arg(long, value_name = "PROVIDER[:SUBJECT]")]
+        remove: Option<String>,
+    },
 }
 
 /// Exit status for an invalid configuration.
@@ -170,6 +179,16 @@ pub fn main() -> ExitCode {
             config.users.len(),
             config.database_url_redacted()
         );
+        // The redirect URI each upstream provider must have registered for us (a contract).
+        let base = config.issuer.trim_end_matches('/');
+        for p in &config.identity_providers {
+            println!(
+                "identity provider {}: register the redirect URI {base}/federation/{}/callback{}",
+                p.name,
+                p.name,
+                if p.enabled { "" } else { " (disabled)" }
+            );
+        }
         return ExitCode::SUCCESS;
     }
     crate::telemetry::init(config.log_format, &config.log_level);

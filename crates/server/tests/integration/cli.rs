@@ -175,3 +175,41 @@ fn keys_and_clients_listing() {
     let clients = stdout(&run_cli(&config, &["clients", "list"], ""));
     assert!(clients.starts_with("CLIENT_ID"), "{clients}");
 }
+
+#[test]
+fn new_passwords_follow_the_password_policy() {
+    let (_dir, config) = setup();
+    for (password, why) in [
+        ("short\n", "at least 8 characters"),
+        ("password123\n", "too easy to guess"),
+        ("daveexample\n", "too easy to guess"),
+    ] {
+        let out = run_cli(
+            &config,
+            &[
+                "users",
+                "add",
+                "dave",
+                "--password-stdin",
+                "--claim",
+                "email=dave@example.com",
+            ],
+            password,
+        );
+        assert_eq!(out.status.code(), Some(1), "{password}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(why), "{password}: {stderr}");
+    }
+    let ok = run_cli(
+        &config,
+        &["users", "add", "dave", "--password-stdin"],
+        "violet kettle drum 42\n",
+    );
+    assert!(stdout(&ok).contains("created user dave"));
+    let weak = run_cli(
+        &config,
+        &["users", "passwd", "dave", "--password-stdin"],
+        "dave1234\n",
+    );
+    assert_eq!(weak.status.code(), Some(1));
+}

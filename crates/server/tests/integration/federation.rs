@@ -257,6 +257,32 @@ async fn linking_by_address_needs_a_verified_address_and_the_local_password() {
     let page = login_page(&down, &again, "").await;
     let landing = through_upstream(&again, &page, "corp", &up, ("ursula", "ursula-password")).await;
     assert_eq!(tokens_of(&down, &landing).await["sub"], alice_sub);
+
+    // The CLI lists alice's links and removes one; check-config names the redirect URIs.
+    let dir = down.dir.as_ref().unwrap().path();
+    let toml = format!("database_url = \"{}\"\n", crate::support::sqlite_url(dir));
+    let config = crate::support::write_file(dir, "cli.toml", &toml);
+    let listed = crate::support::run_cli(&config, &["users", "links", "alice"], "");
+    let listed = String::from_utf8_lossy(&listed.stdout).to_string();
+    assert!(
+        listed.contains("corp") && listed.contains("shared@example.com"),
+        "{listed}"
+    );
+    let removed = crate::support::run_cli(
+        &config,
+        &["users", "links", "alice", "--remove", "corp"],
+        "",
+    );
+    assert!(
+        String::from_utf8_lossy(&removed.stdout).contains("removed the link of alice to corp:"),
+        "{removed:?}"
+    );
+    let listed = crate::support::run_cli(&config, &["users", "links", "alice"], "");
+    assert!(!String::from_utf8_lossy(&listed.stdout).contains("corp"));
+    let full = crate::support::write_file(dir, "full.toml", &downstream_config(1, true));
+    let checked = crate::support::run_cli(&full, &["check-config"], "");
+    let checked = String::from_utf8_lossy(&checked.stdout).to_string();
+    assert!(checked.contains("identity provider corp: register the redirect URI http://localhost:8080/federation/corp/callback"), "{checked}");
 }
 
 async fn post_link(

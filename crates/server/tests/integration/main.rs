@@ -11,6 +11,8 @@ mod discovery;
 mod faults;
 mod faults_postgres;
 mod federation;
+mod federation_negative;
+mod federation_node;
 mod flows;
 mod harness;
 mod hostile_input;

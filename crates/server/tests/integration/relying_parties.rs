@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use crate::browser::{Browser, Landing, field};
 use crate::support::{TestServer, eventually, free_port};
 
-fn required_env(name: &str) -> String {
+pub fn required_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {
         panic!("{name} is not set: run the tests with scripts/test.sh, which installs the relying parties")
     })
