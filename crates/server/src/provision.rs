@@ -164,15 +164,40 @@ pub async fn apply_passwords(
     store: &dyn Store,
     clock: &dyn Clock,
     pending: Vec<PendingPassword>,
-    waiting: &PendingSubjects,
+    (waiting, min_length): (&PendingSubjects, usize),
 ) -> anyhow::Result<()> {
     for PendingPassword { subject, seed } in pending {
+        warn_if_weak(&seed, min_length);
         apply_password(store, clock, &subject, &seed).await?;
         if let Ok(mut waiting) = waiting.write() {
             waiting.remove(&subject);
         }
     }
     Ok(())
+}
+
+/// A clear password in the configuration that the password policy would refuse is used (the
+/// file is the operator's to fix), and the log says so at every start.
+fn warn_if_weak(seed: &UserSeed, min_length: usize) {
+    let PasswordSpec::Clear(clear) = &seed.password else {
+        return;
+    };
+    let claim = |n: &str| {
+        seed.claims
+            .get(n)
+            .and_then(|v| v.as_str())
+            .unwrap_or_default()
+    };
+    let context = [seed.username.as_str(), claim("name"), claim("email")];
+    if let Err(why) =
+        tessera_core::password_policy::check_new_password(clear.expose(), min_length, &context)
+    {
+        tracing::warn!(
+            username = %seed.username,
+            reason = %why,
+            "a configured password does not meet the password policy ([passwords]); choose a stronger one"
+        );
+    }
 }
 
 async fn apply_password(

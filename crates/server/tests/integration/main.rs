@@ -2,6 +2,7 @@
 //! server, the real binary, and third-party clients (`openidconnect`, `jsonwebtoken`).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
+mod account;
 mod assertions;
 mod browser;
 mod cli;
