@@ -274,4 +274,50 @@ mod tests {
         .unwrap();
         assert!(matches!(r, Resolution::Created(_)), "{r:?}");
     }
+
+    /// CVE-34: with linking on, only an address the upstream says is verified (JSON `true`)
+    /// and that is verified here leads to the link step; every other cell is a separate
+    /// account, never a sign-in to the existing one.
+    #[tokio::test]
+    async fn cve34_only_verified_on_both_sides_leads_to_linking() {
+        for upstream in [json!(true), json!(false), Value::Null, json!("true")] {
+            for local_verified in [true, false] {
+                let store = MemoryStore::new();
+                let clock = FixedClock::new(1_000);
+                let claims = json!({"email": "v@example.com", "email_verified": local_verified});
+                let new = NewUser {
+                    username: "victim".into(),
+                    subject: None,
+                    claims: claims.as_object().unwrap().clone(),
+                    source: Source::Config,
+                    disabled: false,
+                };
+                let victim = Users::new(&store, &clock)
+                    .create(new, Secret::new("h".into()))
+                    .await
+                    .unwrap();
+                let mut p = super::super::tests::provider(Protocol::Oidc);
+                p.link_by_verified_email = true;
+                let mut upstream_claims = json!({"sub": "attacker", "email": "v@example.com"});
+                if !upstream.is_null() {
+                    upstream_claims["email_verified"] = upstream.clone();
+                }
+                let id = crate::federation::identity_from_claims(
+                    &p,
+                    upstream_claims.as_object().unwrap(),
+                )
+                .unwrap();
+                let r = resolve_account(&store, &clock, &p, &id).await.unwrap();
+                let both = upstream == json!(true) && local_verified;
+                match r {
+                    Resolution::ProveLink(u) => assert!(both && u.subject == victim.subject),
+                    Resolution::Created(u) => assert!(
+                        !both && u.subject != victim.subject,
+                        "{upstream} {local_verified}"
+                    ),
+                    other => panic!("{upstream} {local_verified}: {other:?}"),
+                }
+            }
+        }
+    }
 }

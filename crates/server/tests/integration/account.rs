@@ -58,11 +58,11 @@ async fn account_forms_need_the_session_and_its_csrf_token() {
 }
 
 #[tokio::test]
-async fn factor_changes_need_a_recent_sign_in() {
+async fn sec63_cve42_factor_changes_need_a_recent_sign_in() {
     let server = TestServer::start(CONFIG).await;
     let browser = Browser::new(&server.base);
     open_account(&browser, &server, ("alice", "alice-password")).await;
-    server.clock.advance(16 * 60);
+    server.clock.advance(6 * 60);
     let page = open_account(&browser, &server, ("alice", "alice-password")).await;
     assert!(page.page().contains("sign in again"), "{}", page.page());
     let sent = account_form(&browser, &page, "/account/totp/new", &[]).await;

@@ -211,7 +211,7 @@ async fn a_plain_oauth2_provider_names_the_user_by_its_user_info() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn linking_by_address_needs_a_verified_address_and_the_local_password() {
+async fn sec59_cve33_cve35_linking_by_address_needs_a_verified_address_and_the_local_password() {
     let Pair { down, up } = pair(true).await;
     let local = Browser::new(&down.base);
     let page = login_page(&down, &local, "").await;

@@ -11,6 +11,7 @@ use axum::response::{IntoResponse, Redirect};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use tessera_core::clock::Clock as _;
 use tessera_core::crypto::base64url;
 use tessera_core::tokens::{SigningAlg, SigningKey};
 
@@ -36,6 +37,7 @@ enum Fault {
 
 struct Mock {
     issuer: String,
+    now: std::sync::atomic::AtomicI64,
     fault: Mutex<Fault>,
     key: SigningKey,
     other_key: SigningKey,
@@ -117,10 +119,8 @@ async fn token(State(m): State<Shared>, body: String) -> impl IntoResponse {
             Json(json!({"error": "invalid_grant"})),
         );
     }
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64;
+    // The downstream's test clock: the tokens' times are the ones it checks against.
+    let now = m.now.load(std::sync::atomic::Ordering::SeqCst);
     let mut claims = json!({"iss": m.issuer, "aud": "tessera", "sub": "mock-user",
         "iat": now, "exp": now + 300, "nonce": nonce});
     match fault {
@@ -149,6 +149,7 @@ async fn start_mock() -> Shared {
     let issuer = format!("http://{}", listener.local_addr().unwrap());
     let mock = Arc::new(Mock {
         issuer,
+        now: std::sync::atomic::AtomicI64::new(0),
         fault: Mutex::new(Fault::None),
         key: SigningKey::generate(SigningAlg::Rs256).unwrap().0,
         other_key: SigningKey::generate(SigningAlg::Rs256).unwrap().0,
@@ -210,20 +211,15 @@ async fn attempt(down: &TestServer, mock: &Mock) -> (Landing, String) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn every_bad_upstream_answer_is_refused_with_a_clear_page() {
+async fn sec59_every_bad_upstream_answer_is_refused_with_a_clear_page() {
     let mock = start_mock().await;
     let down = TestServer::start(&downstream(&mock.issuer, free_port())).await;
+    mock.now
+        .store(down.clock.now(), std::sync::atomic::Ordering::SeqCst);
     // A good answer first: the mock is right when nothing is made wrong.
     let (landing, callback) = attempt(&down, &mock).await;
     assert!(landing.param("code").is_some(), "{landing:?}");
-    // Its state is used: the same callback again is refused.
-    let replayed = Browser::new(&down.base).open(&callback).await;
-    assert_eq!(replayed.status_code(), 400);
-    assert!(
-        replayed.page().contains("This sign-in has expired"),
-        "{}",
-        replayed.page()
-    );
+    cve37_the_callback_is_single_use(&down, &callback).await;
 
     for (fault, shown) in [
         (Fault::Issuer, "did not pass our checks"),
@@ -256,10 +252,52 @@ async fn every_bad_upstream_answer_is_refused_with_a_clear_page() {
     );
 }
 
+/// CVE-37: the upstream callback, once used, is refused in another browser and in the same.
+async fn cve37_the_callback_is_single_use(down: &TestServer, callback: &str) {
+    let replayed = Browser::new(&down.base).open(callback).await;
+    assert_eq!(replayed.status_code(), 400);
+    assert!(
+        replayed.page().contains("This sign-in has expired"),
+        "{}",
+        replayed.page()
+    );
+    assert!(
+        !Browser::new(&down.base)
+            .cookies()
+            .iter()
+            .any(|(n, _)| n.contains("session"))
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cve37_a_callback_from_another_browser_is_refused() {
+    let mock = start_mock().await;
+    let down = TestServer::start(&downstream(&mock.issuer, free_port())).await;
+    mock.now
+        .store(down.clock.now(), std::sync::atomic::Ordering::SeqCst);
+    let a = Browser::new(&down.base);
+    let page = login_page(&down, &a, "").await;
+    let sent = a
+        .submit(page.page(), "/login", &[("provider", "mock")])
+        .await;
+    let back = a.at(&mock.issuer).open(sent.client().as_str()).await;
+    let callback = back.client().to_string();
+    // The attacker's browser brings the victim's callback: refused, and nothing is signed in.
+    let b = Browser::new(&down.base);
+    let stolen = b.open(&callback).await;
+    assert_eq!(stolen.status_code(), 403, "{stolen:?}");
+    assert!(!b.cookies().iter().any(|(n, _)| n.contains("session")));
+    // The browser that left completes it once; a second time is refused.
+    assert!(a.open(&callback).await.param("code").is_some());
+    assert_eq!(a.open(&callback).await.status_code(), 400);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_provider_that_is_down_gets_a_page_not_a_500() {
     let mock = start_mock().await;
     let down = TestServer::start(&downstream(&mock.issuer, free_port())).await;
+    mock.now
+        .store(down.clock.now(), std::sync::atomic::Ordering::SeqCst);
     let browser = Browser::new(&down.base);
     let page = login_page(&down, &browser, "").await;
     let sent = browser

@@ -205,7 +205,7 @@ async fn id_token(server: &TestServer, client: &str, landing: &Landing) -> Value
 }
 
 #[tokio::test]
-async fn totp_enrolment_sign_in_replay_and_recovery_codes() {
+async fn sec61_cve38_cve40_totp_enrolment_sign_in_replay_and_recovery_codes() {
     let server = TestServer::start(CONFIG).await;
     let browser = Browser::new(&server.base);
     let account = open_account(&browser, &server, ("alice", "alice-password")).await;
@@ -261,7 +261,7 @@ async fn totp_enrolment_sign_in_replay_and_recovery_codes() {
 }
 
 #[tokio::test]
-async fn wrong_codes_are_throttled_like_passwords() {
+async fn sec61_cve39_wrong_codes_are_throttled_like_passwords() {
     let server = TestServer::start(CONFIG).await;
     let browser = Browser::new(&server.base);
     let account = open_account(&browser, &server, ("alice", "alice-password")).await;
@@ -289,7 +289,7 @@ async fn wrong_codes_are_throttled_like_passwords() {
 }
 
 #[tokio::test]
-async fn step_up_asks_for_the_second_factor_only_and_tokens_say_so() {
+async fn sec60_step_up_asks_for_the_second_factor_only_and_tokens_say_so() {
     let server = TestServer::start(CONFIG).await;
     let browser = Browser::new(&server.base);
     // A password sign-in first: level 1.
@@ -404,4 +404,33 @@ async fn removing_the_app_removes_the_second_step_and_the_recovery_codes() {
         id_token(&server, "rp", &landing).await["amr"],
         serde_json::json!(["pwd"])
     );
+}
+
+/// CVE-40: one recovery code in 20 sign-ins at once: exactly one succeeds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cve40_one_recovery_code_signs_in_once_however_many_try_at_once() {
+    let server = TestServer::start(CONFIG).await;
+    let browser = Browser::new(&server.base);
+    let account = open_account(&browser, &server, ("alice", "alice-password")).await;
+    let enrolled = enrol_app(&browser, &server, &account).await;
+    let mut pages = Vec::new();
+    for i in 0..20u8 {
+        let b = Browser::from_address(&server.base, std::net::IpAddr::from([127, 0, 1, i + 1]));
+        let page = after_password(&server, &b, "rp", "", ("alice", "alice-password")).await;
+        assert!(page.is_factor(), "{page:?}");
+        pages.push((b, page));
+    }
+    let code = enrolled.recovery[0].clone();
+    // Every attempt is in flight before any finishes.
+    let mut set = tokio::task::JoinSet::new();
+    for (b, page) in pages {
+        let code = code.clone();
+        set.spawn(async move { give_code(&b, &page, &code).await });
+    }
+    let results = set.join_all().await;
+    let signed_in = results
+        .iter()
+        .filter(|l| matches!(l, Landing::Client(_)))
+        .count();
+    assert_eq!(signed_in, 1, "{results:?}");
 }

@@ -28,7 +28,7 @@ pub mod factors;
 pub mod password;
 
 /// How recent a sign-in must be for changes to factors.
-const RECENT_SIGN_IN: i64 = 15 * 60;
+const RECENT_SIGN_IN: i64 = 5 * 60;
 /// What the account forms' CSRF tokens are bound to (with the session's `sid`).
 const CSRF_PURPOSE: &str = "account-form";
 
