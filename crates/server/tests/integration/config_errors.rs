@@ -509,3 +509,33 @@ fn application_types_algorithms_and_acr_levels_are_checked() {
     );
     assert_eq!(ok.code, Some(0), "{}", ok.stderr);
 }
+
+#[test]
+fn identity_providers_and_the_password_policy_are_checked() {
+    assert_config_error(
+        "[[identity_providers]]\nname = \"local\"\ntype = \"oidc\"\nclient_id = \"t\"\nclient_secret = \"s\"\n",
+        &[],
+        &["identity_providers[0].name", "identity_providers[0].issuer"],
+    );
+    assert_config_error(
+        "[[identity_providers]]\nname = \"gh\"\ntype = \"oauth2\"\nclient_id = \"\"\nclient_secret = \"s\"\nauthorization_endpoint = \"not a url\"\n",
+        &[],
+        &[
+            "identity_providers[0].client_id",
+            "identity_providers[0].token_endpoint",
+            "identity_providers[0].userinfo_endpoint",
+            "identity_providers[0].authorization_endpoint",
+        ],
+    );
+    assert_config_error(
+        "[[identity_providers]]\nname = \"a b\"\ntype = \"saml\"\nclient_id = \"t\"\nclient_secret = \"s\"\n",
+        &[],
+        &["identity_providers"],
+    );
+    assert_config_error("[passwords]\nmin_length = 4\n", &[], &["passwords.min_length"]);
+    assert_config_error(
+        "[[acr_levels]]\nacr = \"1\"\namr = [\"pwd\"]\n\n[[clients]]\nclient_id = \"c\"\nsecrets = [\"s-secret\"]\ngrant_types = [\"authorization_code\"]\nredirect_uris = [\"https://c.example/cb\"]\nallowed_scopes = [\"openid\"]\nrequire_mfa = true\nminimum_acr = \"9\"\n",
+        &[],
+        &["clients[0].require_mfa", "clients[0].minimum_acr"],
+    );
+}
