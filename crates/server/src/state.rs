@@ -78,6 +78,7 @@ impl AppState {
             )?,
             dummy_hash: tokio::sync::OnceCell::new(),
             backchannel: crate::backchannel::Backchannel::new(config.outbound.clone())?,
+            webauthn: http::ui::passkey::relying_party(&config.issuer).map(Arc::new),
             upstreams: crate::federation::Upstreams::new(
                 &config.identity_providers,
                 config.outbound.clone(),

@@ -66,6 +66,16 @@ impl FactorStore for SqlStore {
             .await
     }
 
+    async fn find_factor(&self, id: &str) -> StoreResult<Option<Factor>> {
+        let sql: &str = concat!(
+            "SELECT ",
+            factor_columns!(),
+            " FROM user_factors WHERE id = $1"
+        );
+        self.fetch_optional(Query::new(sql).text(id), factor_from_row)
+            .await
+    }
+
     async fn update_factor(&self, factor: &Factor) -> StoreResult<bool> {
         // One conditional statement: of concurrent updates expecting the same version, the
         // database lets one match and the others then find the version moved on.

@@ -290,6 +290,15 @@ pub async fn ask_second_factor(
     if interaction.methods.iter().any(|m| m.is_second_factor()) {
         return Ok(None);
     }
+    // A sign-in that is multi-factor already (a passkey) needs nothing more.
+    let so_far = crate::login::Authenticated::by(
+        interaction.prior.as_ref(),
+        &interaction.methods,
+        ctx.acr_levels,
+    );
+    if so_far.amr.iter().any(|m| m == crate::login::MFA) {
+        return Ok(None);
+    }
     let factors = ctx.factors.list_factors(subject).await?;
     if offered_methods(&factors).is_empty() {
         return Ok(None);

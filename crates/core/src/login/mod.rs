@@ -34,6 +34,11 @@ pub enum LoginMethod {
     /// A sign-in at an external identity provider: its `amr`, `acr` and provider come with it
     /// (an interaction's [`PriorSignIn`]).
     Upstream,
+    /// A passkey, alone (WebAuthn with user verification: RFC 8176 `hwk`, and multi-factor by
+    /// itself, NIST SP 800-63B §5.1.9).
+    Passkey,
+    /// A passkey or security key after the password (`hwk`).
+    PasskeyAsSecondFactor,
 }
 
 /// What kind of proof an authentication method is (NIST SP 800-63B §5.1): a sign-in that used
@@ -60,11 +65,13 @@ fn factor_class(amr: &str) -> Option<FactorClass> {
 
 impl LoginMethod {
     /// Every login method offered.
-    pub const ALL: [LoginMethod; 4] = [
+    pub const ALL: [LoginMethod; 6] = [
         Self::Password,
         Self::Totp,
         Self::RecoveryCode,
         Self::Upstream,
+        Self::Passkey,
+        Self::PasskeyAsSecondFactor,
     ];
 
     /// Its `amr` values (RFC 8176 §2).
@@ -73,20 +80,25 @@ impl LoginMethod {
             Self::Password => &["pwd"],
             Self::Totp | Self::RecoveryCode => &["otp"],
             Self::Upstream => &[],
+            Self::Passkey | Self::PasskeyAsSecondFactor => &["hwk"],
         }
     }
 
     /// The identity provider its sign-ins come from.
     pub const fn idp(self) -> &'static str {
-        match self {
-            Self::Password | Self::Totp | Self::RecoveryCode | Self::Upstream => LOCAL_IDP,
-        }
+        // Every method here is the server's own; an upstream's provider comes with its sign-in
+        // (an interaction's `PriorSignIn`).
+        let _ = self;
+        LOCAL_IDP
     }
 
     /// A second factor: it completes a sign-in another method began, and never signs anyone in
     /// by itself.
     pub const fn is_second_factor(self) -> bool {
-        matches!(self, Self::Totp | Self::RecoveryCode)
+        matches!(
+            self,
+            Self::Totp | Self::RecoveryCode | Self::PasskeyAsSecondFactor
+        )
     }
 
     /// Every `amr` value some sign-in records: what an `acr` level may require.
@@ -176,7 +188,9 @@ impl Authenticated {
         }
         let classes: Vec<FactorClass> = amr.iter().filter_map(|m| factor_class(m)).collect();
         let prior_mfa = prior.is_some_and(|p| p.amr.iter().any(|m| m == MFA));
-        if prior_mfa || classes.iter().any(|c| Some(c) != classes.first()) {
+        // A passkey verifies the user itself (a PIN or biometric on the authenticator).
+        let verified_key = methods.contains(&LoginMethod::Passkey);
+        if prior_mfa || verified_key || classes.iter().any(|c| Some(c) != classes.first()) {
             amr.push(MFA.into());
         }
         let idp = match prior {
@@ -208,7 +222,10 @@ mod tests {
         assert_eq!(signed_in.amr, ["pwd"]);
         assert_eq!(signed_in.idp, "local");
         assert_eq!(signed_in.acr.as_deref(), Some("1"));
-        assert_eq!(LoginMethod::best_amr(), ["pwd", "otp", "mfa"]);
+        assert_eq!(LoginMethod::best_amr(), ["pwd", "otp", "hwk", "mfa"]);
+        let passkey = Authenticated::by(None, &[LoginMethod::Passkey], &AcrLevels::default());
+        assert_eq!(passkey.amr, ["hwk", "mfa"]);
+        assert_eq!(passkey.acr.as_deref(), Some("2"));
     }
 
     #[test]

@@ -22,6 +22,7 @@ pub fn offered_methods(factors: &[Factor]) -> Vec<LoginMethod> {
             FactorData::Totp { .. } => LoginMethod::Totp,
             FactorData::RecoveryCodes { hashes } if !hashes.is_empty() => LoginMethod::RecoveryCode,
             FactorData::RecoveryCodes { .. } => continue,
+            FactorData::Passkey { .. } => LoginMethod::PasskeyAsSecondFactor,
         };
         if !offered.contains(&method) {
             offered.push(method);
@@ -127,7 +128,7 @@ pub async fn recovery_hashes(
         .into_iter()
         .flat_map(|f| match f.data {
             FactorData::RecoveryCodes { hashes } => hashes,
-            FactorData::Totp { .. } => Vec::new(),
+            FactorData::Totp { .. } | FactorData::Passkey { .. } => Vec::new(),
         })
         .collect())
 }

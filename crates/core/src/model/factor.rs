@@ -13,6 +13,8 @@ pub enum FactorKind {
     Totp,
     /// A set of single-use recovery codes (NIST SP 800-63B §5.1.2 look-up secrets).
     RecoveryCodes,
+    /// A passkey or security key (WebAuthn Level 3), with user verification.
+    Passkey,
 }
 
 impl FactorKind {
@@ -21,6 +23,7 @@ impl FactorKind {
         match self {
             Self::Totp => "totp",
             Self::RecoveryCodes => "recovery_codes",
+            Self::Passkey => "passkey",
         }
     }
 }
@@ -43,6 +46,12 @@ pub enum FactorData {
         /// One hash per unused code.
         hashes: Vec<String>,
     },
+    /// A WebAuthn credential: the public key, its id and signature counter, as the WebAuthn
+    /// library keeps them (the factor's id is the credential id, base64url).
+    Passkey {
+        /// The credential, opaque here.
+        credential: serde_json::Value,
+    },
 }
 
 impl FactorData {
@@ -51,6 +60,7 @@ impl FactorData {
         match self {
             Self::Totp { .. } => FactorKind::Totp,
             Self::RecoveryCodes { .. } => FactorKind::RecoveryCodes,
+            Self::Passkey { .. } => FactorKind::Passkey,
         }
     }
 }
@@ -63,6 +73,7 @@ impl std::fmt::Debug for FactorData {
                 .field("last_step", last_step)
                 .finish_non_exhaustive(),
             Self::RecoveryCodes { hashes } => write!(f, "RecoveryCodes({} left)", hashes.len()),
+            Self::Passkey { .. } => f.write_str("Passkey(..)"),
         }
     }
 }

@@ -171,6 +171,8 @@ pub trait FactorStore: Send + Sync {
     async fn insert_factor(&self, factor: &Factor) -> StoreResult<()>;
     /// The factors of a user, oldest first (then by id).
     async fn list_factors(&self, subject: &str) -> StoreResult<Vec<Factor>>;
+    /// The factor with this id, whoever's it is (a passkey is found by its credential id).
+    async fn find_factor(&self, id: &str) -> StoreResult<Option<Factor>>;
     /// Replaces the data and `last_used_at` of `factor` and counts its version up, if the
     /// stored version is still `factor.version` (compare-and-set: of two uses at once, one
     /// wins). True when it was replaced.

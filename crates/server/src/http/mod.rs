@@ -92,6 +92,8 @@ pub struct AppInner {
     /// Back-channel logout delivery.
     pub backchannel: Arc<crate::backchannel::Backchannel>,
     /// The external identity providers.
+    /// The WebAuthn relying party; `None` when the issuer's host is not a domain name.
+    pub webauthn: Option<Arc<webauthn_rs::prelude::Webauthn>>,
     pub upstreams: crate::federation::Upstreams,
     /// Where domain events go (the log; later metrics and audit).
     pub events: tessera_core::events::Events,
@@ -341,6 +343,9 @@ fn routes() -> Router<AppState> {
             paths::FEDERATION_LINK,
             get(ui::federation_link::link_page).post(ui::federation_link::link_submit),
         )
+        .route("/passkey/options", post(ui::passkey::options))
+        .route("/passkey/finish", post(ui::passkey::finish))
+        .route("/assets/passkey.js", get(ui::passkey::script))
         .route(
             paths::CONSENT,
             get(ui::consent::consent_page).post(ui::consent::consent_submit),

@@ -187,6 +187,39 @@ impl Chromium {
 }
 
 impl Chromium {
+    /// Adds a virtual authenticator (WebAuthn Level 3 §11.3): a platform authenticator with
+    /// resident keys and user verification, that always consents.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let options = json!({
+            "protocol": "ctap2",
+            "transport": "internal",
+            "hasResidentKey": true,
+            "hasUserVerification": true,
+            "isUserConsenting": true,
+            "isUserVerified": true,
+        });
+        let id = self
+            .call(
+                reqwest::Method::POST,
+                "/webauthn/authenticator",
+                Some(options),
+            )
+            .await;
+        id.as_str().unwrap_or_default().to_string()
+    }
+
+    /// The credentials the virtual authenticator `id` holds (WebAuthn §11.7).
+    pub async fn credentials(&self, id: &str) -> Vec<Value> {
+        let path = format!("/webauthn/authenticator/{id}/credentials");
+        let found = self.call(reqwest::Method::GET, &path, None).await;
+        found.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Deletes every cookie (WebDriver §14.5): a new visitor in the same browser.
+    pub async fn delete_cookies(&self) {
+        self.call(reqwest::Method::DELETE, "/cookie", None).await;
+    }
+
     /// Ends the session, which closes the browser (WebDriver §8.2).
     pub async fn quit(self) {
         let url = format!("{}/session/{}", self.base, self.session);

@@ -81,6 +81,11 @@ pub async fn factors_roundtrip(store: Arc<dyn Store>) {
     );
     assert_eq!(store.list_factors("bob").await.unwrap(), vec![bobs.clone()]);
     assert!(store.list_factors("nobody").await.unwrap().is_empty());
+    assert_eq!(
+        store.find_factor(&bobs.id).await.unwrap(),
+        Some(bobs.clone())
+    );
+    assert_eq!(store.find_factor("no-such-factor").await.unwrap(), None);
 
     assert!(matches!(
         store.insert_factor(&totp("app", "bob", 3_000)).await,

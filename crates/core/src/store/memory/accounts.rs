@@ -28,6 +28,10 @@ impl FactorStore for MemoryStore {
         Ok(factors)
     }
 
+    async fn find_factor(&self, id: &str) -> StoreResult<Option<Factor>> {
+        Ok(self.lock()?.factors.iter().find(|f| f.id == id).cloned())
+    }
+
     async fn update_factor(&self, factor: &Factor) -> StoreResult<bool> {
         let mut inner = self.lock()?;
         let stored = inner.factors.iter_mut().find(|f| {

@@ -64,6 +64,13 @@ impl PageError {
         detail: "The account you signed in to cannot be used here. Ask your administrator.",
         reason: "an upstream sign-in leads to a disabled account",
     });
+    /// A passkey ceremony's answer failed its checks.
+    pub const PASSKEY_FAILED: PageError = PageError::Refused(Refusal {
+        status: StatusCode::BAD_REQUEST,
+        title: "That passkey could not be used",
+        detail: "The passkey was not accepted. Go back and try again, or use another way to sign in.",
+        reason: "a passkey ceremony's answer failed its checks",
+    });
     /// An account form came from a browser that is not signed in (any more).
     pub const ACCOUNT_SIGNED_OUT: PageError = PageError::Refused(Refusal {
         status: StatusCode::UNAUTHORIZED,

@@ -63,6 +63,7 @@ async fn render(
             client_name,
             totp => offered.contains(&LoginMethod::Totp),
             recovery => offered.contains(&LoginMethod::RecoveryCode),
+            passkey => state.webauthn.is_some() && offered.contains(&LoginMethod::PasskeyAsSecondFactor),
             error,
         },
     ))

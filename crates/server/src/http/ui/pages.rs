@@ -24,6 +24,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../../templates/account.html"),
     ),
     (
+        "passkey_form.html",
+        include_str!("../../../templates/passkey_form.html"),
+    ),
+    (
         "federation_link.html",
         include_str!("../../../templates/federation_link.html"),
     ),
@@ -62,6 +66,7 @@ const SIGNED_OUT_JS: &str = include_str!("../../../templates/signed_out.js");
 /// form_post page; no one may frame them (SEC: clickjacking).
 const PAGE_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'";
 /// The form_post page runs one script of ours that submits the form.
+const PASSKEY_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 const FORM_POST_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; script-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The compiled templates and assets.
@@ -100,10 +105,11 @@ impl Pages {
 
     /// Renders `name` with `context` as a response with `status`.
     pub fn render(&self, status: StatusCode, name: &str, context: impl Serialize) -> Response {
-        let csp = if name == "form_post.html" {
-            FORM_POST_CSP
-        } else {
-            PAGE_CSP
+        let csp = match name {
+            "form_post.html" => FORM_POST_CSP,
+            // The passkey ceremony's script and its request for options.
+            "login.html" | "factor.html" | "account.html" => PASSKEY_CSP,
+            _ => PAGE_CSP,
         };
         self.render_with_csp(status, name, context, HeaderValue::from_static(csp))
     }

@@ -113,6 +113,7 @@ fn notice_of(done: &str) -> Option<&'static str> {
     Some(match done {
         "password" => "Your password was changed.",
         "totp" => "Your authenticator app is set up.",
+        "passkey" => "Your passkey is added.",
         "removed" => "The factor was removed.",
         "session" => "The session was ended.",
         _ => return None,
@@ -173,7 +174,8 @@ pub(crate) fn shown_time(t: i64) -> String {
 fn factor_row(f: &Factor) -> FactorRow {
     let left = match &f.data {
         tessera_core::model::FactorData::RecoveryCodes { hashes } => Some(hashes.len()),
-        tessera_core::model::FactorData::Totp { .. } => None,
+        tessera_core::model::FactorData::Totp { .. }
+        | tessera_core::model::FactorData::Passkey { .. } => None,
     };
     FactorRow {
         id: f.id.clone(),
@@ -218,6 +220,7 @@ pub(crate) async fn render(
             recent => account.recent,
             factors => rows,
             has_totp,
+            passkeys => state.webauthn.is_some(),
             sessions,
             notice,
             error,
