@@ -196,6 +196,31 @@ impl GrantStore for SqlStore {
         self.fetch_all(q, |row| row.text("client_id")).await
     }
 
+    async fn subject_grant_clients(
+        &self,
+        subject: &str,
+        kind: GrantKind,
+    ) -> StoreResult<Vec<String>> {
+        let q = Query::new(
+            "SELECT DISTINCT client_id FROM grants WHERE subject = $1 AND kind = $2 \
+             ORDER BY client_id",
+        )
+        .text(subject)
+        .text(kind.as_str());
+        self.fetch_all(q, |row| row.text("client_id")).await
+    }
+
+    async fn delete_subject_client_grants(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> StoreResult<u64> {
+        let q = Query::new("DELETE FROM grants WHERE subject = $1 AND client_id = $2")
+            .text(subject)
+            .text(client_id);
+        self.execute(q).await
+    }
+
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
         self.execute(Query::new("DELETE FROM grants WHERE expires_at < $1").int(before))
             .await

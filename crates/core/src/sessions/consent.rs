@@ -81,6 +81,25 @@ pub async fn remembered_consent(
     }
 }
 
+/// The clients `subject` consented to and asked to be remembered, with what each was given.
+pub async fn remembered_consents(
+    grants: &dyn GrantStore,
+    subject: &str,
+    now: UnixTime,
+) -> Result<Vec<(String, RememberedConsent)>, OAuthError> {
+    let mut all = Vec::new();
+    for client_id in grants
+        .subject_grant_clients(subject, GrantKind::Consent)
+        .await?
+    {
+        let consent = remembered_consent(grants, subject, &client_id, now).await?;
+        if !consent.scopes.is_empty() {
+            all.push((client_id, consent));
+        }
+    }
+    Ok(all)
+}
+
 /// Remembers consent to `scopes` and `claims` (added to what was remembered before).
 pub async fn remember_consent(
     grants: &dyn GrantStore,

@@ -5,7 +5,9 @@
 mod consent;
 mod interaction;
 
-pub use consent::{CONSENT_LIFETIME, RememberedConsent, remember_consent, remembered_consent};
+pub use consent::{
+    CONSENT_LIFETIME, RememberedConsent, remember_consent, remembered_consent, remembered_consents,
+};
 pub use interaction::{
     Flow, INTERACTION_LIFETIME, Interaction, PageHandle, PageRecord, PageRefusal, Step,
     find_page_record, same_browser, save_page_record, take_page_record,

@@ -131,6 +131,19 @@ pub trait GrantStore: Send + Sync {
     ) -> StoreResult<u64>;
     /// The distinct clients of the grants of `kind` bound to session `sid`.
     async fn session_grant_clients(&self, sid: &str, kind: GrantKind) -> StoreResult<Vec<String>>;
+    /// The distinct clients of the user `subject`'s grants of `kind`, in order.
+    async fn subject_grant_clients(
+        &self,
+        subject: &str,
+        kind: GrantKind,
+    ) -> StoreResult<Vec<String>>;
+    /// Deletes every grant of the user `subject` for `client_id` (consent, refresh and access
+    /// tokens, codes); returns how many.
+    async fn delete_subject_client_grants(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> StoreResult<u64>;
     /// Deletes grants that expired before `before`; returns how many.
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64>;
 }

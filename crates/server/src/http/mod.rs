@@ -331,6 +331,14 @@ fn routes() -> Router<AppState> {
             post(ui::account::factors::remove_factor),
         )
         .route(
+            "/account/consents/revoke",
+            post(ui::account::access::revoke_consent),
+        )
+        .route(
+            "/account/links/remove",
+            post(ui::account::access::remove_link),
+        )
+        .route(
             paths::ACCOUNT_SESSION_END,
             post(ui::account::end_own_session),
         )

@@ -151,3 +151,77 @@ async fn the_password_changes_by_the_policy_and_other_sessions_end() {
     );
     assert!(phone.open(&server.url("/account")).await.is_login());
 }
+
+#[tokio::test]
+async fn revoking_an_application_forgets_the_consent_and_ends_its_tokens() {
+    let config = r#"
+[[clients]]
+client_id = "app"
+client_name = "Photo App"
+secrets = ["app-secret"]
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["https://app.example/cb"]
+allowed_scopes = ["openid", "offline_access"]
+
+[[users]]
+username = "alice"
+password = "alice-password"
+"#;
+    let server = TestServer::start(config).await;
+    let browser = Browser::new(&server.base);
+    let how = crate::flows::SignIn::new(
+        ("app", "app-secret"),
+        "https://app.example/cb",
+        "openid+offline_access",
+        ("alice", "alice-password"),
+    );
+    let signed = crate::flows::sign_in(&server, &browser, how).await;
+    let refresh = signed.tokens["refresh_token"].as_str().unwrap().to_string();
+    let page = open_account(&browser, &server, ("alice", "alice-password")).await;
+    assert!(page.page().contains("Photo App"), "{}", page.page());
+    let revoked = account_form(
+        &browser,
+        &page,
+        "/account/consents/revoke",
+        &[("client_id", "app")],
+    )
+    .await;
+    assert!(
+        revoked
+            .page()
+            .contains("The application&#x27;s access was revoked.")
+            || revoked.page().contains("access was revoked"),
+        "{}",
+        revoked.page()
+    );
+    assert!(revoked.page().contains("No application has access"));
+    // Its refresh token is gone, and the next sign-in asks for consent again.
+    let answer = server
+        .http
+        .post(server.url("/token"))
+        .basic_auth("app", Some("app-secret"))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 400);
+    let url = crate::signin::authorize_url(
+        &server,
+        "app",
+        "https://app.example/cb",
+        "&scope=openid&state=s",
+    );
+    assert!(browser.open(&url).await.is_consent());
+    // Revoking what is not there: a page, no error.
+    let again = account_form(
+        &browser,
+        &page,
+        "/account/consents/revoke",
+        &[("client_id", "app")],
+    )
+    .await;
+    assert!(again.page().contains("had no access any more"));
+}

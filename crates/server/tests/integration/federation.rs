@@ -279,6 +279,44 @@ async fn sec59_cve33_cve35_linking_by_address_needs_a_verified_address_and_the_l
     );
     let listed = crate::support::run_cli(&config, &["users", "links", "alice"], "");
     assert!(!String::from_utf8_lossy(&listed.stdout).contains("corp"));
+
+    // Linked again, then unlinked on the account page (CVE-35: unlinked, the upstream account
+    // reaches alice's account only by proving it again).
+    let page = login_page(&down, &again, "&prompt=login").await;
+    let relink = through_upstream(&again, &page, "corp", &up, ("ursula", "ursula-password")).await;
+    let (id, csrf) = fields(&relink);
+    let linked = post_link(
+        &again,
+        &down,
+        &id,
+        &csrf,
+        &[("password", "alice-password"), ("action", "link")],
+    )
+    .await;
+    assert_eq!(tokens_of(&down, &linked).await["sub"], alice_sub);
+    let account = crate::mfa::open_account(&local, &down, ("alice", "alice-password")).await;
+    assert!(
+        account.page().contains("Linked accounts"),
+        "{}",
+        account.page()
+    );
+    let upstream_sub = field(account.page(), "upstream_subject");
+    let unlinked = crate::mfa::account_form(
+        &local,
+        &account,
+        "/account/links/remove",
+        &[("provider", "corp"), ("upstream_subject", &upstream_sub)],
+    )
+    .await;
+    assert!(
+        unlinked.page().contains("The link was removed."),
+        "{}",
+        unlinked.page()
+    );
+    let fresh = Browser::new(&down.base);
+    let page = login_page(&down, &fresh, "").await;
+    let asked = through_upstream(&fresh, &page, "corp", &up, ("ursula", "ursula-password")).await;
+    assert!(asked.page().contains("Link your account"));
     let full = crate::support::write_file(dir, "full.toml", &downstream_config(1, true));
     let checked = crate::support::run_cli(&full, &["check-config"], "");
     let checked = String::from_utf8_lossy(&checked.stdout).to_string();

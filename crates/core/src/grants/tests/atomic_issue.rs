@@ -82,6 +82,22 @@ impl GrantStore for FailingCommit<'_> {
     async fn session_grant_clients(&self, sid: &str, kind: GrantKind) -> StoreResult<Vec<String>> {
         self.0.session_grant_clients(sid, kind).await
     }
+    async fn subject_grant_clients(
+        &self,
+        subject: &str,
+        kind: GrantKind,
+    ) -> StoreResult<Vec<String>> {
+        self.0.subject_grant_clients(subject, kind).await
+    }
+    async fn delete_subject_client_grants(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> StoreResult<u64> {
+        self.0
+            .delete_subject_client_grants(subject, client_id)
+            .await
+    }
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
         self.0.purge_expired_grants(before).await
     }

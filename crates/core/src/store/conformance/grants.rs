@@ -265,6 +265,27 @@ pub async fn a_users_grants_go_together(store: Arc<dyn Store>) {
     }
     assert_eq!(
         store
+            .subject_grant_clients("sub-1", GrantKind::Consent)
+            .await
+            .unwrap(),
+        ["c1"]
+    );
+    assert!(
+        store
+            .subject_grant_clients("sub-2", GrantKind::Consent)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .delete_subject_client_grants("sub-1", "other-client")
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(
+        store
             .delete_subject_grants("sub-1", Some(GrantKind::Consent))
             .await
             .unwrap(),
@@ -274,8 +295,18 @@ pub async fn a_users_grants_go_together(store: Arc<dyn Store>) {
     assert!(store.find_grant("u2").await.unwrap().is_none());
     assert!(store.find_grant("u3").await.unwrap().is_some());
     assert!(store.find_grant("o1").await.unwrap().is_some());
+    // A user's grants for one client go together, another user's stay.
+    assert_eq!(
+        store
+            .delete_subject_client_grants("sub-1", "c1")
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(store.find_grant("u3").await.unwrap().is_none());
+    assert!(store.find_grant("o1").await.unwrap().is_some());
     // Nothing kept: every grant of the user goes.
-    assert_eq!(store.delete_subject_grants("sub-1", None).await.unwrap(), 1);
+    assert_eq!(store.delete_subject_grants("sub-1", None).await.unwrap(), 0);
     assert!(store.find_grant("u3").await.unwrap().is_none());
     assert!(store.find_grant("o1").await.unwrap().is_some());
 }

@@ -249,6 +249,33 @@ impl GrantStore for MemoryStore {
         Ok(clients)
     }
 
+    async fn subject_grant_clients(
+        &self,
+        subject: &str,
+        kind: GrantKind,
+    ) -> StoreResult<Vec<String>> {
+        let mut clients: Vec<String> = (self.lock()?.grants.values())
+            .filter(|g| g.subject.as_deref() == Some(subject) && g.kind == kind)
+            .map(|g| g.client_id.clone())
+            .collect();
+        clients.sort();
+        clients.dedup();
+        Ok(clients)
+    }
+
+    async fn delete_subject_client_grants(
+        &self,
+        subject: &str,
+        client_id: &str,
+    ) -> StoreResult<u64> {
+        let mut inner = self.lock()?;
+        let before = inner.grants.len();
+        inner
+            .grants
+            .retain(|_, g| !(g.subject.as_deref() == Some(subject) && g.client_id == client_id));
+        Ok((before - inner.grants.len()) as u64)
+    }
+
     async fn purge_expired_grants(&self, before: UnixTime) -> StoreResult<u64> {
         let mut inner = self.lock()?;
         let count = inner.grants.len();

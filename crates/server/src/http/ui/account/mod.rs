@@ -24,6 +24,7 @@ use super::error::{Page, PageError, PageForm};
 use super::flow::{see_other, with_cookies};
 use crate::http::AppState;
 
+pub mod access;
 pub mod factors;
 pub mod password;
 
@@ -116,6 +117,8 @@ fn notice_of(done: &str) -> Option<&'static str> {
         "passkey" => "Your passkey is added.",
         "removed" => "The factor was removed.",
         "session" => "The session was ended.",
+        "revoked" => "The application's access was revoked.",
+        "unlinked" => "The link was removed.",
         _ => return None,
     })
 }
@@ -209,6 +212,7 @@ pub(crate) async fn render(
         })
         .collect();
     let rows: Vec<FactorRow> = factors.iter().map(factor_row).collect();
+    let (consents, links) = access::rows(state, account).await?;
     let has_totp = factors.iter().any(|f| f.kind().as_str() == "totp");
     Ok(state.pages.render(
         status,
@@ -222,6 +226,8 @@ pub(crate) async fn render(
             has_totp,
             passkeys => state.webauthn.is_some(),
             sessions,
+            consents,
+            links,
             notice,
             error,
         },
