@@ -129,6 +129,17 @@ pub async fn login_page(server: &TestServer, browser: &Browser, extra: &str) -> 
     browser.open(&url).await
 }
 
+/// The token response for the code `landing` carries.
+pub async fn token_response(server: &TestServer, landing: &Landing) -> Value {
+    let code = landing
+        .param("code")
+        .unwrap_or_else(|| panic!("no code: {landing:?}"));
+    let cb = "https://rp.example/cb";
+    let (status, body) = redeem(server, ("rp", "rp-secret"), cb, &code, Some(VERIFIER)).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
 pub async fn tokens_of(server: &TestServer, landing: &Landing) -> Value {
     let code = landing
         .param("code")

@@ -8,7 +8,7 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use serde_json::json;
 
 use crate::browser::{Browser, Landing};
-use crate::federation::{login_page, tokens_of};
+use crate::federation::{login_page, token_response, tokens_of};
 use crate::relying_parties::required_env;
 use crate::signin::authorize_url;
 use crate::support::{TestServer, free_port};
@@ -91,6 +91,7 @@ type = "oidc"
 issuer = "http://127.0.0.1:{port}"
 client_id = "tessera"
 client_secret = "tessera-upstream-secret"
+upstream_logout = true
 "#
     )
 }
@@ -136,6 +137,25 @@ async fn oidc_provider_signs_users_in_rotates_keys_and_logs_them_out() {
         first["sub"],
         "the same account"
     );
+
+    // Signing out here offers to sign out at the upstream too (RP-Initiated Logout there).
+    let third = Browser::new(&down.base);
+    let page = login_page(&down, &third, "").await;
+    let landing = through_node(&third, &page, &node).await;
+    let id_token = token_response(&down, &landing).await["id_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let out = third
+        .open(&down.url(&format!("/end_session?id_token_hint={id_token}")))
+        .await;
+    let html = crate::browser::unescape(out.page());
+    assert!(html.contains("Sign out there too"), "{html}");
+    let link = format!(
+        "{}/session/end?client_id=tessera&id_token_hint=ey",
+        node.issuer
+    );
+    assert!(html.contains(&link), "{html}");
 
     // The upstream signs alice out: our sessions from it end.
     let http = reqwest::Client::new();

@@ -50,7 +50,7 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Res
     }
     let Some(session) = state.browser_session(headers).await? else {
         // Nothing to end: straight to the end.
-        return Ok(signed_out(state, vec![], after(&request), false));
+        return Ok(signed_out(state, (vec![], None), after(&request), false));
     };
     if tied_to_session(&request, &session) {
         return sign_out(state, &session.id_digest, after(&request)).await;
@@ -120,7 +120,7 @@ pub async fn confirm(State(state): State<AppState>, posted: PageForm) -> Page {
         Some(session) if constant_time_eq(session.sid.as_bytes(), sid.as_bytes()) => {
             sign_out(&state, &session.id_digest, after).await
         }
-        _ => Ok(signed_out(&state, vec![], after, false)),
+        _ => Ok(signed_out(&state, (vec![], None), after, false)),
     }
 }
 
@@ -161,14 +161,39 @@ async fn sign_out(state: &AppState, id_digest: &str, after: After) -> Result<Res
     let Some((session, clients)) =
         end_browser_session(state, id_digest, SessionEnd::SignedOut).await?
     else {
-        return Ok(signed_out(state, vec![], after, false));
+        return Ok(signed_out(state, (vec![], None), after, false));
     };
     let frames: Vec<String> = clients
         .iter()
         .filter_map(|c| frontchannel_url(c, &state.config.issuer, &session.sid))
         .collect();
+    let upstream = upstream_logout(state, &session).await;
     // A session really ended here: the next person on this browser starts afresh.
-    Ok(signed_out(state, frames, after, true))
+    Ok(signed_out(state, (frames, upstream), after, true))
+}
+
+/// Where to sign out at the upstream provider the session came from, when its configuration
+/// asks for it (`upstream_logout`) and it has an end-session endpoint (OpenID Connect
+/// RP-Initiated Logout 1.0 §2, with the upstream's ID token as `id_token_hint`): the provider's
+/// name and the URL, offered as a link on the signed-out page.
+async fn upstream_logout(state: &AppState, session: &Session) -> Option<(String, String)> {
+    let upstream = tessera_core::sessions::session_data(session)
+        .ok()?
+        .upstream?;
+    let up = state.upstreams.get(&upstream.provider)?;
+    if !up.provider.upstream_logout {
+        return None;
+    }
+    let endpoint = state.upstreams.endpoints(&up).await.ok()?.end_session?;
+    let mut url = url::Url::parse(&endpoint).ok()?;
+    {
+        let mut query = url.query_pairs_mut();
+        query.append_pair("client_id", &up.provider.client_id);
+        if let Some(hint) = &upstream.id_token {
+            query.append_pair("id_token_hint", hint);
+        }
+    }
+    Some((up.provider.display_name.clone(), url.to_string()))
 }
 
 fn origin(uri: &str) -> Option<String> {
@@ -185,7 +210,7 @@ fn origin(uri: &str) -> Option<String> {
 /// sign-in in progress.
 fn signed_out(
     state: &AppState,
-    frames: Vec<String>,
+    (frames, upstream): (Vec<String>, Option<(String, String)>),
     after: After,
     forget_browser: bool,
 ) -> Response {
@@ -196,8 +221,10 @@ fn signed_out(
             .then(|| state.cookies.clear(state.cookies.browser))
             .flatten(),
     ];
-    let response = match (&after.redirect, frames.is_empty()) {
-        (Some(redirect), true) => see_other(redirect),
+    // The page stays when it has frames to load or an upstream sign-out to offer.
+    let page_needed = !frames.is_empty() || upstream.is_some();
+    let response = match (&after.redirect, page_needed) {
+        (Some(redirect), false) => see_other(redirect),
         _ => {
             let origins: Vec<String> = frames.iter().filter_map(|f| origin(f)).collect();
             state.pages.render_with_csp(
@@ -208,6 +235,7 @@ fn signed_out(
                     frames,
                     redirect => after.redirect,
                     client_name => after.client_name,
+                    upstream,
                 },
                 signed_out_csp(&origins),
             )
