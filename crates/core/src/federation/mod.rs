@@ -34,6 +34,8 @@ pub enum UpstreamAuth {
     ClientSecretBasic,
     /// The client secret in the form.
     ClientSecretPost,
+    /// A JWT signed with Tessera's own key for this provider (RFC 7523 §2.2, OIDC Core §9).
+    PrivateKeyJwt,
 }
 
 /// An upstream provider's endpoints: configured, or (OIDC) read from its discovery document.
@@ -68,8 +70,10 @@ pub struct Provider {
     pub client_id: String,
     /// Tessera's client secret there.
     pub client_secret: Secret<String>,
-    /// How the secret is sent.
+    /// How Tessera authenticates at the token endpoint.
     pub auth_method: UpstreamAuth,
+    /// The private key for `private_key_jwt`.
+    pub client_key: Option<std::sync::Arc<crate::tokens::SigningKey>>,
     /// The scopes asked for.
     pub scopes: Vec<String>,
     /// Endpoints that override (or, for OAuth 2.0, make up) the discovered ones.
@@ -221,6 +225,7 @@ mod tests {
             client_id: "tessera".into(),
             client_secret: Secret::new("s".into()),
             auth_method: UpstreamAuth::default(),
+            client_key: None,
             scopes: vec!["openid".into()],
             endpoints: Endpoints::default(),
             claims: vec![],

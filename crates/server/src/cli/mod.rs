@@ -188,6 +188,13 @@ pub fn main() -> ExitCode {
                 p.name,
                 if p.enabled { "" } else { " (disabled)" }
             );
+            if let Some(key) = &p.client_key {
+                let jwks = serde_json::json!({ "keys": [key.public_jwk()] });
+                println!(
+                    "identity provider {}: register this public key for private_key_jwt: {jwks}",
+                    p.name
+                );
+            }
         }
         return ExitCode::SUCCESS;
     }

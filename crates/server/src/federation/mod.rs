@@ -173,12 +173,13 @@ impl Upstreams {
         Ok(keys)
     }
 
-    /// Exchanges `code` at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.5).
+    /// Exchanges `code` at the token endpoint (RFC 6749 §4.1.3, RFC 7636 §4.5) at `now`.
     pub async fn exchange(
         &self,
         up: &Upstream,
         endpoints: &Endpoints,
         (code, verifier, redirect_uri): (&str, &str, &str),
+        now: tessera_core::clock::UnixTime,
     ) -> Result<UpstreamTokens, FederationError> {
         let p = &up.provider;
         let mut form = vec![
@@ -188,11 +189,19 @@ impl Upstreams {
             ("code_verifier", verifier),
         ];
         let secret = p.client_secret.expose();
+        let assertion;
         let basic = match p.auth_method {
             UpstreamAuth::ClientSecretBasic => Some((p.client_id.as_str(), secret.as_str())),
             UpstreamAuth::ClientSecretPost => {
                 form.push(("client_id", &p.client_id));
                 form.push(("client_secret", secret));
+                None
+            }
+            UpstreamAuth::PrivateKeyJwt => {
+                assertion = client_assertion(p, &endpoints.token, now)?;
+                form.push(("client_id", &p.client_id));
+                form.push(("client_assertion_type", JWT_BEARER));
+                form.push(("client_assertion", &assertion));
                 None
             }
         };
@@ -234,6 +243,39 @@ impl Upstreams {
             .map_err(|e| unavailable("reading the user's profile", e))?;
         json_object(&fetched, "reading the user's profile")
     }
+}
+
+/// RFC 7523 §2.2: the client assertion type.
+const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+
+/// A client assertion for `private_key_jwt` (RFC 7523 §3, OIDC Core §9): issued by and about our
+/// client id, for the token endpoint, once (`jti`), for a minute.
+fn client_assertion(
+    p: &Provider,
+    token_endpoint: &str,
+    now: tessera_core::clock::UnixTime,
+) -> Result<String, FederationError> {
+    use tessera_core::crypto::base64url;
+    let key = p
+        .client_key
+        .as_deref()
+        .ok_or_else(|| FederationError::Unavailable("no private key is configured".into()))?;
+    let jti = tessera_core::sessions::random_id()
+        .map_err(|e| FederationError::Unavailable(e.to_string()))?;
+    let header = serde_json::json!({"alg": key.alg().name(), "kid": key.kid(), "typ": "JWT"});
+    let claims = serde_json::json!({
+        "iss": p.client_id, "sub": p.client_id, "aud": token_endpoint,
+        "jti": jti, "iat": now, "exp": now + 60,
+    });
+    let input = format!(
+        "{}.{}",
+        base64url(header.to_string().as_bytes()),
+        base64url(claims.to_string().as_bytes())
+    );
+    let signature = key
+        .sign(input.as_bytes())
+        .map_err(|e| FederationError::Unavailable(format!("signing the client assertion: {e}")))?;
+    Ok(format!("{input}.{}", base64url(&signature)))
 }
 
 /// The endpoints of a discovery document, with the configured ones taking precedence.

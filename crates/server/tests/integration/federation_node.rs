@@ -28,6 +28,10 @@ impl Drop for NodeUpstream {
 }
 
 fn start_node(port: u16, seed: &str, down: &TestServer) -> NodeUpstream {
+    start_node_with(port, seed, down, &[])
+}
+
+fn start_node_with(port: u16, seed: &str, down: &TestServer, env: &[(&str, &str)]) -> NodeUpstream {
     let dir = required_env("TESSERA_TEST_OIDC_PROVIDER_DIR");
     let accounts = json!([{
         "sub": "alice-up", "email": "alice@upstream.example", "email_verified": true,
@@ -47,6 +51,7 @@ fn start_node(port: u16, seed: &str, down: &TestServer) -> NodeUpstream {
         )
         .env("ACCOUNTS", accounts.to_string())
         .env("KEY_SEED", seed)
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -180,4 +185,30 @@ async fn oidc_provider_signs_users_in_rotates_keys_and_logs_them_out() {
             "{silent:?}"
         );
     }
+}
+
+/// Tessera authenticates to the upstream with `private_key_jwt` (RFC 7523): its key from a PEM
+/// file, its public key registered there as check-config prints it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn private_key_jwt_authenticates_tessera_at_the_upstream() {
+    use tessera_core::tokens::{SigningAlg, SigningKey};
+    let (key, pkcs8) = SigningKey::generate(SigningAlg::Es256).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let pem_text = pem::encode(&pem::Pem::new("PRIVATE KEY", pkcs8));
+    let key_file = crate::support::write_file(dir.path(), "upstream-key.pem", &pem_text);
+    let port = free_port();
+    let config = downstream(port).replace(
+        "client_secret = \"tessera-upstream-secret\"\n",
+        &format!(
+            "token_endpoint_auth_method = \"private_key_jwt\"\nprivate_key_file = \"{}\"\n",
+            key_file.display()
+        ),
+    );
+    let down = TestServer::start(&config).await;
+    let jwks = json!({ "keys": [key.public_jwk()] }).to_string();
+    let node = start_node_with(port, "seed-pkjwt", &down, &[("CLIENT_JWKS", &jwks)]);
+    let browser = Browser::new(&down.base);
+    let page = login_page(&down, &browser, "").await;
+    let landing = through_node(&browser, &page, &node).await;
+    assert_eq!(tokens_of(&down, &landing).await["idp"], "node");
 }

@@ -28,11 +28,15 @@ pub struct RawIdentityProvider {
     pub issuer: Option<String>,
     /// Tessera's client id at the upstream.
     pub client_id: String,
-    /// Tessera's client secret at the upstream.
-    pub client_secret: Secret<String>,
-    /// `client_secret_basic` (default) or `client_secret_post`.
+    /// Tessera's client secret at the upstream (not for `private_key_jwt`).
+    #[serde(default)]
+    pub client_secret: Option<Secret<String>>,
+    /// `client_secret_basic` (default), `client_secret_post` or `private_key_jwt`.
     #[serde(default)]
     pub token_endpoint_auth_method: UpstreamAuth,
+    /// For `private_key_jwt`: a PKCS#8 PEM file with Tessera's private key for this provider
+    /// (P-256 or RSA); `check-config` prints its public JWK to register there.
+    pub private_key_file: Option<std::path::PathBuf>,
     /// Scopes asked for (default: `openid profile email` for OIDC, none for OAuth 2.0).
     pub scopes: Option<Vec<String>>,
     /// Our claim name = the upstream's claim name (`sub = "id"`, `preferred_username = "login"`).
@@ -99,9 +103,7 @@ pub(super) fn check_providers(raw: &RawConfig, p: &mut Problems) -> Vec<Provider
         if r.client_id.is_empty() {
             p.add(at("client_id"), "is empty");
         }
-        if r.client_secret.expose().is_empty() {
-            p.add(at("client_secret"), "is empty");
-        }
+        let key = check_credentials(r, &at, p);
         check_endpoints(r, &at, p);
         for ours in r.claims.keys() {
             if ours != "sub" && tessera_core::model::check_profile_claim(ours).is_err() {
@@ -111,9 +113,67 @@ pub(super) fn check_providers(raw: &RawConfig, p: &mut Problems) -> Vec<Provider
                 );
             }
         }
-        providers.push(provider_of(r));
+        let mut provider = provider_of(r);
+        provider.client_key = key;
+        providers.push(provider);
     }
     providers
+}
+
+/// A client secret, or for `private_key_jwt` a readable key file (and no secret).
+fn check_credentials(
+    r: &RawIdentityProvider,
+    at: &dyn Fn(&str) -> String,
+    p: &mut Problems,
+) -> Option<std::sync::Arc<tessera_core::tokens::SigningKey>> {
+    let secret = r.client_secret.as_ref().map(|s| s.expose().as_str());
+    if r.token_endpoint_auth_method != UpstreamAuth::PrivateKeyJwt {
+        if secret.is_none_or(str::is_empty) {
+            p.add(at("client_secret"), "is missing or empty");
+        }
+        return None;
+    }
+    if secret.is_some() {
+        p.add(
+            at("client_secret"),
+            "is not used with private_key_jwt; remove it",
+        );
+    }
+    let Some(path) = &r.private_key_file else {
+        p.add(
+            at("private_key_file"),
+            "private_key_jwt needs a PKCS#8 PEM key file",
+        );
+        return None;
+    };
+    match read_private_key(path) {
+        Ok(key) => Some(std::sync::Arc::new(key)),
+        Err(why) => {
+            p.add(
+                at("private_key_file"),
+                format!("`{}`: {why}", path.display()),
+            );
+            None
+        }
+    }
+}
+
+/// A PKCS#8 PEM private key: P-256 (ES256) or RSA (RS256).
+pub fn read_private_key(
+    path: &std::path::Path,
+) -> Result<tessera_core::tokens::SigningKey, String> {
+    use tessera_core::tokens::{SigningAlg, SigningKey};
+    let text = std::fs::read_to_string(path).map_err(|e| format!("cannot be read ({e})"))?;
+    let block = pem::parse(text).map_err(|_| "is not a PEM file".to_string())?;
+    if block.tag() != "PRIVATE KEY" {
+        return Err(format!(
+            "holds a `{}`, not a PKCS#8 `PRIVATE KEY`",
+            block.tag()
+        ));
+    }
+    SigningKey::from_pkcs8(SigningAlg::Es256, block.contents())
+        .or_else(|_| SigningKey::from_pkcs8(SigningAlg::Rs256, block.contents()))
+        .map_err(|_| "is not a P-256 or RSA PKCS#8 key".to_string())
 }
 
 fn check_endpoints(r: &RawIdentityProvider, at: &dyn Fn(&str) -> String, p: &mut Problems) {
@@ -156,8 +216,12 @@ fn provider_of(r: &RawIdentityProvider) -> Provider {
         protocol: r.protocol,
         issuer: r.issuer.clone(),
         client_id: r.client_id.clone(),
-        client_secret: r.client_secret.clone(),
+        client_secret: r
+            .client_secret
+            .clone()
+            .unwrap_or_else(|| Secret::new(String::new())),
         auth_method: r.token_endpoint_auth_method,
+        client_key: None,
         scopes: r.scopes.clone().unwrap_or(default_scopes),
         endpoints: Endpoints {
             authorization: r.authorization_endpoint.clone().unwrap_or_default(),

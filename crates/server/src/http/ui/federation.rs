@@ -180,7 +180,12 @@ async fn upstream_identity(
     let redirect_uri = state.federation_callback(&up.provider.name);
     let tokens = state
         .upstreams
-        .exchange(up, &endpoints, (code, &record.verifier, &redirect_uri))
+        .exchange(
+            up,
+            &endpoints,
+            (code, &record.verifier, &redirect_uri),
+            state.clock.now(),
+        )
         .await?;
     let mut claims = match up.provider.protocol {
         Protocol::Oidc => {

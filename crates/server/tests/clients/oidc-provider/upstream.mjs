@@ -7,7 +7,7 @@
 //   PORT            port to listen on, on 127.0.0.1 (0 or unset: any free port)
 //   ISSUER          issuer identifier, an origin without a path, e.g. http://127.0.0.1:4100
 //                   (unset: http://127.0.0.1:<port>, handy with PORT=0)
-//   CLIENT_ID, CLIENT_SECRET, REDIRECT_URI
+//   CLIENT_ID, CLIENT_SECRET, REDIRECT_URI; CLIENT_JWKS (optional: private_key_jwt with these keys)
 //                   the one client (client_secret_basic or client_secret_post, code flow)
 //   BACKCHANNEL_LOGOUT_URI    optional: the client's back-channel logout URI (sid required)
 //   POST_LOGOUT_REDIRECT_URI  optional: the client's post-logout redirect URI
@@ -138,9 +138,13 @@ function configuration() {
       redirect_uris: [redirectUri],
       grant_types: ['authorization_code'],
       response_types: ['code'],
-      // Either method works: oidc-provider accepts client_secret_post for a client registered
-      // with client_secret_basic and the other way round.
-      token_endpoint_auth_method: 'client_secret_basic',
+      // Either secret method works: oidc-provider accepts client_secret_post for a client
+      // registered with client_secret_basic and the other way round. With CLIENT_JWKS (a JWK
+      // Set of public keys), the client authenticates with private_key_jwt (RFC 7523) instead.
+      ...(process.env.CLIENT_JWKS ? {
+        token_endpoint_auth_method: 'private_key_jwt',
+        jwks: JSON.parse(process.env.CLIENT_JWKS),
+      } : { token_endpoint_auth_method: 'client_secret_basic' }),
       id_token_signed_response_alg: 'RS256',
       ...(backchannelLogoutUri ? {
         backchannel_logout_uri: backchannelLogoutUri,
