@@ -142,31 +142,15 @@ pub async fn proceed(
     session: Option<Session>,
 ) -> Result<Next, OAuthError> {
     let now = ctx.tokens.now;
-    // A session whose user was disabled or deleted no longer signs anyone in.
-    let session = match session {
-        Some(s) => ctx
-            .users
-            .find_user_by_subject(&s.subject)
-            .await?
-            .filter(|u| !u.disabled)
-            .map(|_| s),
-        None => None,
-    };
+    let session = active_session(ctx, session).await?;
     let request = &interaction.request;
     let hint_subject = match verified_hint(ctx, client, request) {
         Ok(subject) => subject,
         Err(refusal) => return Ok(Next::Refuse(refusal)),
     };
     let consented = match &session {
-        Some(s) if client.settings.require_consent => {
-            remembered_consent(ctx.tokens.grants, &s.subject, &client.client_id, now)
-                .await?
-                .covers(
-                    &request.scopes,
-                    &named_claims(ctx.tokens.resources, request),
-                )
-        }
-        _ => false,
+        Some(s) => remembered_covers(ctx, client, request, &s.subject).await?,
+        None => false,
     };
     // A sign-in or consent during this interaction counts only for the user it was for.
     let same_user = |s: &Session| interaction.subject.as_deref() == Some(s.subject.as_str());
@@ -228,6 +212,34 @@ pub async fn proceed(
             )),
         },
     }
+}
+
+/// The browser's session, if its user is still active (a disabled or deleted user's session
+/// no longer signs anyone in).
+async fn active_session(
+    ctx: &FlowContext<'_>,
+    session: Option<Session>,
+) -> Result<Option<Session>, OAuthError> {
+    let Some(s) = session else {
+        return Ok(None);
+    };
+    let user = ctx.users.find_user_by_subject(&s.subject).await?;
+    Ok(user.filter(|u| !u.disabled).map(|_| s))
+}
+
+/// Whether `subject`'s remembered consent covers the request, for a client that asks for it.
+async fn remembered_covers(
+    ctx: &FlowContext<'_>,
+    client: &Client,
+    request: &AuthorizationRequest,
+    subject: &str,
+) -> Result<bool, OAuthError> {
+    if !client.settings.require_consent {
+        return Ok(false);
+    }
+    let t = &ctx.tokens;
+    let remembered = remembered_consent(t.grants, subject, &client.client_id, t.now).await?;
+    Ok(remembered.covers(&request.scopes, &named_claims(t.resources, request)))
 }
 
 /// A step-up the request cannot have settles (`AcrCheck::settled`): when it allows no

@@ -282,32 +282,9 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Every endpoint, by path.
-fn routes() -> Router<AppState> {
+/// The account page, sign-in through upstream providers, and passkey ceremonies.
+fn account_routes() -> Router<AppState> {
     Router::new()
-        .route(
-            paths::OPENID_CONFIGURATION,
-            get(discovery::provider_metadata),
-        )
-        .route(
-            paths::OAUTH_AUTHORIZATION_SERVER,
-            get(discovery::provider_metadata),
-        )
-        .route(paths::JWKS, get(jwks::jwks))
-        .route(paths::TOKEN, post(token::post_token))
-        .route(paths::INTROSPECT, post(introspect::post_introspect))
-        .route(paths::REVOKE, post(revoke::post_revoke))
-        .route(
-            paths::AUTHORIZE,
-            get(ui::flow::authorize).post(ui::flow::authorize),
-        )
-        .route(
-            paths::LOGIN,
-            get(ui::login::login_page).post(ui::login::login_submit),
-        )
-        .route(
-            paths::LOGIN_FACTOR,
-            get(ui::factor::factor_page).post(ui::factor::factor_submit),
-        )
         .route(paths::ACCOUNT, get(ui::account::account_page))
         .route(paths::ACCOUNT_SIGN_IN, get(ui::account::account_sign_in))
         .route(
@@ -354,6 +331,35 @@ fn routes() -> Router<AppState> {
         .route("/passkey/options", post(ui::passkey::options))
         .route("/passkey/finish", post(ui::passkey::finish))
         .route("/assets/passkey.js", get(ui::passkey::script))
+}
+
+fn routes() -> Router<AppState> {
+    Router::new()
+        .merge(account_routes())
+        .route(
+            paths::OPENID_CONFIGURATION,
+            get(discovery::provider_metadata),
+        )
+        .route(
+            paths::OAUTH_AUTHORIZATION_SERVER,
+            get(discovery::provider_metadata),
+        )
+        .route(paths::JWKS, get(jwks::jwks))
+        .route(paths::TOKEN, post(token::post_token))
+        .route(paths::INTROSPECT, post(introspect::post_introspect))
+        .route(paths::REVOKE, post(revoke::post_revoke))
+        .route(
+            paths::AUTHORIZE,
+            get(ui::flow::authorize).post(ui::flow::authorize),
+        )
+        .route(
+            paths::LOGIN,
+            get(ui::login::login_page).post(ui::login::login_submit),
+        )
+        .route(
+            paths::LOGIN_FACTOR,
+            get(ui::factor::factor_page).post(ui::factor::factor_submit),
+        )
         .route(
             paths::CONSENT,
             get(ui::consent::consent_page).post(ui::consent::consent_submit),
