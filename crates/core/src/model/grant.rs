@@ -41,11 +41,13 @@ pub enum GrantKind {
     FederationLink,
     /// An upstream's back-channel logout token's `jti`, remembered so that it is used once.
     UpstreamLogoutJti,
+    /// A password reset link mailed to a user's verified address: one user, used once.
+    PasswordReset,
 }
 
 impl GrantKind {
     /// Every kind.
-    pub const ALL: [GrantKind; 14] = [
+    pub const ALL: [GrantKind; 15] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ReferenceToken,
@@ -60,6 +62,7 @@ impl GrantKind {
         Self::FederationState,
         Self::FederationLink,
         Self::UpstreamLogoutJti,
+        Self::PasswordReset,
     ];
 
     /// The name stored in the `kind` column.
@@ -79,6 +82,7 @@ impl GrantKind {
             Self::FederationState => "federation_state",
             Self::FederationLink => "federation_link",
             Self::UpstreamLogoutJti => "upstream_logout_jti",
+            Self::PasswordReset => "password_reset",
         }
     }
 }
@@ -168,6 +172,7 @@ mod tests {
                 "federation_state",
                 "federation_link",
                 "upstream_logout_jti",
+                "password_reset",
             ]
         );
         for kind in GrantKind::ALL {

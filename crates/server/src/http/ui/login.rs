@@ -64,6 +64,7 @@ fn render(
             username,
             error,
             providers => super::federation::buttons(state),
+            forgot => state.mailer.is_some(),
         },
     )
 }

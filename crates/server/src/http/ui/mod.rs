@@ -14,6 +14,7 @@ pub mod login;
 pub mod logout;
 pub mod pages;
 pub mod park;
+pub mod password_reset;
 pub mod throttle;
 
 use axum::extract::State;
