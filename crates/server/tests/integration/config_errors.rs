@@ -532,7 +532,11 @@ fn identity_providers_and_the_password_policy_are_checked() {
         &[],
         &["identity_providers"],
     );
-    assert_config_error("[passwords]\nmin_length = 4\n", &[], &["passwords.min_length"]);
+    assert_config_error(
+        "[passwords]\nmin_length = 4\n",
+        &[],
+        &["passwords.min_length"],
+    );
     assert_config_error(
         "[[acr_levels]]\nacr = \"1\"\namr = [\"pwd\"]\n\n[[clients]]\nclient_id = \"c\"\nsecrets = [\"s-secret\"]\ngrant_types = [\"authorization_code\"]\nredirect_uris = [\"https://c.example/cb\"]\nallowed_scopes = [\"openid\"]\nrequire_mfa = true\nminimum_acr = \"9\"\n",
         &[],

@@ -24,6 +24,7 @@ mod log_scan;
 mod mfa;
 mod outbound;
 mod parking;
+mod password_reset;
 mod postgres;
 mod provisioning;
 mod relying_parties;
