@@ -11,6 +11,9 @@
 # Relying parties: Debian's apache2-bin and libapache2-mod-auth-openidc are installed when
 # missing; Node's openid-client comes from the committed lock file (npm ci).
 #
+# Mail: the password reset tests mail to an SMTP sink on Python's aiosmtpd, installed from PyPI
+# (pinned) into a virtual environment by scripts/smtp-sink.sh.
+#
 # Supply chain: scripts/deny.sh (cargo-deny, installed when missing) checks Cargo.lock first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,6 +26,8 @@ source scripts/browser.sh
 source scripts/apache.sh
 # shellcheck source=scripts/node-clients.sh
 source scripts/node-clients.sh
+# shellcheck source=scripts/smtp-sink.sh
+source scripts/smtp-sink.sh
 
 if [ -z "${TESSERA_TEST_CHROMEDRIVER:-}" ]; then
     ensure_chromium
@@ -33,6 +38,9 @@ if [ -z "${TESSERA_TEST_APACHE2:-}" ]; then
 fi
 if [ -z "${TESSERA_TEST_OPENID_CLIENT_DIR:-}" ] || [ -z "${TESSERA_TEST_OIDC_PROVIDER_DIR:-}" ]; then
     ensure_node_clients
+fi
+if [ -z "${TESSERA_TEST_PYTHON:-}" ]; then
+    ensure_smtp_sink
 fi
 
 if [ -z "${TESSERA_TEST_DATABASE_URL:-}" ]; then

@@ -15,6 +15,8 @@ pub enum SessionEnd {
     SignedOut,
     /// Another user signed in over it in the same browser.
     Replaced,
+    /// The user's password was reset by a mailed link: every session of theirs ends.
+    PasswordReset,
 }
 
 /// Something that happened.
@@ -197,6 +199,9 @@ impl Subscriber for LogSubscriber {
                     clients,
                     "ended the session another user signed in over"
                 ),
+                SessionEnd::PasswordReset => {
+                    tracing::info!(sid, clients, "ended by a password reset");
+                }
             },
         }
     }

@@ -16,6 +16,7 @@ pub mod login;
 pub mod logout;
 pub mod model;
 pub mod password_policy;
+pub mod password_reset;
 pub mod passwords;
 pub mod protocol;
 pub mod secret;

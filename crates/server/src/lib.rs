@@ -10,6 +10,7 @@ pub mod federation;
 pub mod hashing;
 pub mod http;
 pub mod keycache;
+pub mod mail;
 pub mod outbound;
 pub mod provision;
 pub mod serve;

@@ -86,6 +86,8 @@ impl AppState {
             )?,
             events: tessera_core::events::Events::logged(),
             pending_passwords: waiting_passwords,
+            mailer: mailer(&config)?,
+            reset_limit: http::ui::password_reset::limit::MailLimit::default(),
         }));
         Ok((state, pending_passwords))
     }
@@ -121,6 +123,19 @@ async fn cookie_secret(store: &dyn Store, clock: &dyn Clock) -> anyhow::Result<S
         )
         .await
         .context("cannot read the cookie key")
+}
+
+/// The `[smtp]` relay, greeted with the issuer's host name.
+fn mailer(config: &Config) -> anyhow::Result<Option<Arc<crate::mail::Mailer>>> {
+    let Some(smtp) = &config.smtp else {
+        return Ok(None);
+    };
+    let host = url::Url::parse(&config.issuer)
+        .ok()
+        .and_then(|u| u.host_str().map(str::to_string))
+        .unwrap_or_else(|| "localhost".into());
+    let mailer = crate::mail::Mailer::new(smtp, &host).context("cannot set up [smtp]")?;
+    Ok(Some(Arc::new(mailer)))
 }
 
 /// Absolute URLs of the endpoints that authenticate clients: where a client assertion may point

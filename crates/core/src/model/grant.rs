@@ -43,11 +43,13 @@ pub enum GrantKind {
     UpstreamLogoutJti,
     /// A WebAuthn ceremony in progress: its challenge and what it is for.
     PasskeyCeremony,
+    /// A password reset link mailed to a user's verified address: one user, used once.
+    PasswordReset,
 }
 
 impl GrantKind {
     /// Every kind.
-    pub const ALL: [GrantKind; 15] = [
+    pub const ALL: [GrantKind; 16] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ReferenceToken,
@@ -63,6 +65,7 @@ impl GrantKind {
         Self::FederationLink,
         Self::UpstreamLogoutJti,
         Self::PasskeyCeremony,
+        Self::PasswordReset,
     ];
 
     /// The name stored in the `kind` column.
@@ -83,6 +86,7 @@ impl GrantKind {
             Self::FederationLink => "federation_link",
             Self::UpstreamLogoutJti => "upstream_logout_jti",
             Self::PasskeyCeremony => "passkey_ceremony",
+            Self::PasswordReset => "password_reset",
         }
     }
 }
@@ -173,6 +177,7 @@ mod tests {
                 "federation_link",
                 "upstream_logout_jti",
                 "passkey_ceremony",
+                "password_reset",
             ]
         );
         for kind in GrantKind::ALL {

@@ -63,6 +63,10 @@ pub mod paths {
     pub const ACCOUNT_FACTOR_REMOVE: &str = "/account/factors/remove";
     /// Ending one of one's sessions.
     pub const ACCOUNT_SESSION_END: &str = "/account/sessions/end";
+    /// Asking for a password reset link by mail.
+    pub const PASSWORD_FORGOT: &str = "/password/forgot";
+    /// Where a mailed reset link leads: the form for the new password.
+    pub const PASSWORD_RESET: &str = "/password/reset";
     /// Stylesheet of the pages.
     pub const STYLE: &str = "/assets/style.css";
     /// The script of the signed-out page.

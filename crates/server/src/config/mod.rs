@@ -20,6 +20,7 @@ use tessera_core::tokens::KeyPolicy;
 pub use demo::{DEMO_USER_PASSWORD, apply_demo};
 pub use entities::{RawApiResource, RawApiScope, RawClient, RawIdentityResource, RawJwks, RawUser};
 pub use load::{ConfigError, load, load_str};
+pub use validate::smtp::{RawSmtp, SmtpSettings, SmtpTls};
 
 /// The configuration file as written.
 #[derive(Debug, Clone, Deserialize)]
@@ -88,6 +89,9 @@ pub struct RawConfig {
     /// External identity providers.
     #[serde(default)]
     pub identity_providers: Vec<validate::providers::RawIdentityProvider>,
+    /// The mail relay for password reset links; none: no reset by mail.
+    #[serde(default)]
+    pub smtp: Option<validate::smtp::RawSmtp>,
 }
 
 fn default_issuer() -> String {
@@ -124,6 +128,7 @@ impl Default for RawConfig {
             clients: vec![],
             users: vec![],
             identity_providers: vec![],
+            smtp: None,
         }
     }
 }
@@ -337,8 +342,9 @@ pub struct RawAcrLevel {
 #[serde(deny_unknown_fields, default)]
 pub struct RawUi {
     /// A directory of templates (`layout.html`, `login.html`, `consent.html`, `error.html`,
-    /// `form_post.html`, `logout.html`, `signed_out.html`) and `style.css` that replace the
-    /// built-in ones of the same name.
+    /// `form_post.html`, `logout.html`, `signed_out.html`, `password_forgot.html`,
+    /// `password_reset.html`, ...) and `style.css` that replace the built-in ones of the same
+    /// name.
     pub templates: Option<std::path::PathBuf>,
 }
 
@@ -464,6 +470,8 @@ pub struct Config {
     pub ui_templates: Option<std::path::PathBuf>,
     /// Where the server's own requests may go.
     pub outbound: crate::outbound::OutboundPolicy,
+    /// The mail relay for password reset links, if any.
+    pub smtp: Option<SmtpSettings>,
     /// Started with `--dev`.
     pub dev: bool,
 }

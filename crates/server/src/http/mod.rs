@@ -100,6 +100,10 @@ pub struct AppInner {
     /// Configured users whose password is still being checked at start: they cannot sign in
     /// yet.
     pub pending_passwords: Arc<crate::provision::PendingSubjects>,
+    /// The `[smtp]` relay; none: no password reset by mail.
+    pub mailer: Option<Arc<crate::mail::Mailer>>,
+    /// How many password reset mails may go out.
+    pub reset_limit: ui::password_reset::limit::MailLimit,
 }
 
 /// Cheaply clonable handle on [`AppInner`].
@@ -318,6 +322,15 @@ fn account_routes() -> Router<AppState> {
         .route(
             paths::ACCOUNT_SESSION_END,
             post(ui::account::end_own_session),
+        )
+        .route(
+            paths::PASSWORD_FORGOT,
+            get(ui::password_reset::forgot_page).post(ui::password_reset::forgot_submit),
+        )
+        .route(
+            paths::PASSWORD_RESET,
+            get(ui::password_reset::reset::reset_page)
+                .post(ui::password_reset::reset::reset_submit),
         )
         .route("/federation/{name}/callback", get(ui::federation::callback))
         .route(

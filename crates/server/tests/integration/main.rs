@@ -25,6 +25,7 @@ mod mfa;
 mod outbound;
 mod parking;
 mod passkeys;
+mod password_reset;
 mod postgres;
 mod provisioning;
 mod relying_parties;

@@ -4,6 +4,7 @@
 mod clients;
 mod interactive;
 pub(crate) mod providers;
+pub(crate) mod smtp;
 
 use clients::{check_clients, client_jwt_secrets, short_secrets};
 
@@ -54,6 +55,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     interactive::check_passwords(&raw, &mut p);
     let ui_templates = interactive::check_ui(&raw, &mut p);
     let outbound = interactive::check_outbound(&raw, dev, &mut p);
+    let smtp = smtp::check_smtp(&raw, &mut p);
     if !p.0.is_empty() {
         return Err(ConfigError::Invalid(p.0));
     }
@@ -84,6 +86,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         acr_levels,
         ui_templates,
         outbound,
+        smtp,
         dev,
     })
 }

@@ -106,6 +106,27 @@ impl PageError {
         detail: "Go back to the application and sign out again.",
         reason: "the sign-out form's CSRF token or browser binding does not match",
     });
+    /// Password reset by mail is not offered: no `[smtp]` is configured.
+    pub const RESET_UNAVAILABLE: PageError = PageError::Refused(Refusal {
+        status: StatusCode::NOT_FOUND,
+        title: "Password reset by mail is not offered here",
+        detail: "Ask your administrator to reset your password.",
+        reason: "password reset asked for, but no [smtp] is configured",
+    });
+    /// A reset link that is unknown, expired, used, or no longer applies to its account.
+    pub const RESET_GONE: PageError = PageError::Refused(Refusal {
+        status: StatusCode::BAD_REQUEST,
+        title: "This link has expired or was used",
+        detail: "A password reset link works once, for 30 minutes. Ask for a new one from the sign-in page.",
+        reason: "a password reset token is unknown, expired, used or no longer applies",
+    });
+    /// A password reset form was not sent from the page this browser opened (CSRF).
+    pub const RESET_FORGED: PageError = PageError::Refused(Refusal {
+        status: StatusCode::FORBIDDEN,
+        title: "This form cannot be accepted",
+        detail: "The form was not sent from the page this browser opened. Open the page again.",
+        reason: "a password reset form's CSRF token or browser binding does not match",
+    });
 }
 
 impl From<OAuthError> for PageError {

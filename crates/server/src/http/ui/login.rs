@@ -65,6 +65,7 @@ fn render(
             error,
             providers => super::federation::buttons(state),
             passkeys => state.webauthn.is_some(),
+            forgot => state.mailer.is_some(),
         },
     )
 }

@@ -15,6 +15,7 @@ pub mod logout;
 pub mod pages;
 pub mod park;
 pub mod passkey;
+pub mod password_reset;
 pub mod throttle;
 
 use axum::extract::State;

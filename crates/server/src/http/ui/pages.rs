@@ -56,6 +56,14 @@ const TEMPLATES: &[(&str, &str)] = &[
         "signed_out.html",
         include_str!("../../../templates/signed_out.html"),
     ),
+    (
+        "password_forgot.html",
+        include_str!("../../../templates/password_forgot.html"),
+    ),
+    (
+        "password_reset.html",
+        include_str!("../../../templates/password_reset.html"),
+    ),
 ];
 
 const STYLE: &str = include_str!("../../../templates/style.css");
