@@ -81,6 +81,9 @@ const FORM_POST_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self
 pub struct Pages {
     env: Environment<'static>,
     style: String,
+    /// The issuer's host is a domain name, so passkeys are offered and their pages run the
+    /// ceremony's script (WebAuthn relying parties are domains, §5.1.1).
+    passkeys: bool,
 }
 
 /// A template that failed to load or compile.
@@ -108,7 +111,12 @@ impl Pages {
                 .map_err(|e| ThemeError(format!("cannot read {}: {e}", path.display())))?,
             None => STYLE.to_string(),
         };
-        Ok(Pages { env, style })
+        let passkeys = url::Url::parse(base).is_ok_and(|u| u.domain().is_some());
+        Ok(Pages {
+            env,
+            style,
+            passkeys,
+        })
     }
 
     /// Renders `name` with `context` as a response with `status`.
@@ -116,7 +124,7 @@ impl Pages {
         let csp = match name {
             "form_post.html" => FORM_POST_CSP,
             // The passkey ceremony's script and its request for options.
-            "login.html" | "factor.html" | "account.html" => PASSKEY_CSP,
+            "login.html" | "factor.html" | "account.html" if self.passkeys => PASSKEY_CSP,
             _ => PAGE_CSP,
         };
         self.render_with_csp(status, name, context, HeaderValue::from_static(csp))
