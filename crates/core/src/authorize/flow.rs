@@ -275,6 +275,7 @@ fn prior_sign_in(session: &Session) -> Result<PriorSignIn, OAuthError> {
         idp: data.idp,
         acr: None,
         upstream: data.upstream,
+        sid: Some(session.sid.clone()),
     })
 }
 
@@ -302,12 +303,10 @@ pub async fn ask_second_factor(
     if interaction.methods.iter().any(|m| m.is_second_factor()) {
         return Ok(None);
     }
-    // A sign-in that is multi-factor already (a passkey) needs nothing more.
-    let so_far = crate::login::Authenticated::by(
-        interaction.prior.as_ref(),
-        &interaction.methods,
-        ctx.acr_levels,
-    );
+    // A sign-in that is multi-factor by its own methods here (a passkey) needs nothing more. An
+    // upstream provider's `amr` does not count: the user's own factors here are asked for
+    // whatever the provider says of its sign-in.
+    let so_far = crate::login::Authenticated::by(None, &interaction.methods, ctx.acr_levels);
     if so_far.amr.iter().any(|m| m == crate::login::MFA) {
         return Ok(None);
     }

@@ -136,6 +136,10 @@ pub struct PriorSignIn {
     /// The upstream session it came from.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub upstream: Option<UpstreamSession>,
+    /// For a step-up, the session (`sid`) it adds a factor to: only that session, still live in
+    /// the same browser, is stepped up; an ended one is never revived.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
 }
 
 /// The session at an upstream provider a sign-in came from: what its back-channel logout names.

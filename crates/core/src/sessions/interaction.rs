@@ -48,6 +48,10 @@ pub struct Interaction {
     /// `methods`: they were used before this interaction).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prior: Option<PriorSignIn>,
+    /// An upstream identity to link to the user once the sign-in is complete (every factor
+    /// asked for given): the user proved the local account's password for it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<crate::federation::UpstreamIdentity>,
 }
 
 impl Interaction {
@@ -65,6 +69,7 @@ impl Interaction {
             step: Step::Login,
             subject: None,
             prior: None,
+            link: None,
         }
     }
 

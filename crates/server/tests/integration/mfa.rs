@@ -434,3 +434,44 @@ async fn cve40_one_recovery_code_signs_in_once_however_many_try_at_once() {
         .count();
     assert_eq!(signed_in, 1, "{results:?}");
 }
+
+/// A step-up adds to the live session it was for: when that session ends meanwhile (here from
+/// the account page of another browser), the factor page's code revives nothing.
+#[tokio::test]
+async fn a_step_up_never_revives_an_ended_session() {
+    let server = TestServer::start(CONFIG).await;
+    let browser = Browser::new(&server.base);
+    let account = open_account(&browser, &server, ("alice", "alice-password")).await;
+    let enrolled = enrol_app(&browser, &server, &account).await;
+    server.clock.advance(30);
+    let cb = "https://rp.example/cb";
+    let url = authorize_url(&server, "rp", cb, "&scope=openid&state=s2&acr_values=2");
+    let factor = browser.open(&url).await;
+    assert!(factor.is_factor(), "{factor:?}");
+    // Another browser of alice's ends this browser's session.
+    let phone = Browser::new(&server.base);
+    let other = after_password(&server, &phone, "rp", "", ("alice", "alice-password")).await;
+    let first = code(&server, &enrolled.app, 0);
+    give_code(&phone, &other, &first).await;
+    let page = open_account(&phone, &server, ("alice", "alice-password")).await;
+    let html = page.page().to_string();
+    let sids: Vec<String> = html
+        .split("name=\"sid\" value=\"")
+        .skip(1)
+        .map(|s| s.split('"').next().unwrap().to_string())
+        .collect();
+    for sid in &sids {
+        let at = html.find(sid.as_str()).unwrap();
+        if !html[at.saturating_sub(400)..at].contains("this browser") {
+            account_form(&phone, &page, "/account/sessions/end", &[("sid", sid)]).await;
+        }
+    }
+    server.clock.advance(30);
+    let late = give_code(&browser, &factor, &code(&server, &enrolled.app, 0)).await;
+    assert_eq!(late.status_code(), 400, "{late:?}");
+    let silent = authorize_url(&server, "rp", cb, "&scope=openid&state=s3&prompt=none");
+    assert_eq!(
+        browser.open(&silent).await.param("error").as_deref(),
+        Some("login_required")
+    );
+}

@@ -306,6 +306,7 @@ pub fn prior_of(identity: &UpstreamIdentity, id_token: Option<String>) -> PriorS
             sid: identity.sid.clone(),
             id_token,
         }),
+        sid: None,
     }
 }
 

@@ -7,7 +7,6 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use tessera_core::federation::UpstreamIdentity;
-use tessera_core::federation::account::link;
 use tessera_core::federation::state::PendingLink;
 use tessera_core::model::User;
 use tessera_core::protocol::form::Form;
@@ -130,17 +129,20 @@ pub async fn link_submit(State(state): State<AppState>, posted: PageForm) -> Pag
             Ok(()) => {}
             Err(message) => return show_again(&state, pending, &message).await,
         }
-        link(store, state.clock.as_ref(), &local, &pending.identity).await?;
-        tracing::info!(provider = %pending.identity.provider, "upstream identity linked to an existing account");
         local
     };
-    let client = client_of(&state, &pending.interaction).await?;
+    let mut interaction = pending.interaction;
+    if user.subject == pending.local_subject {
+        // Linked when the sign-in is complete: after every factor the account asks for.
+        interaction.link = Some(pending.identity.clone());
+    }
+    let client = client_of(&state, &interaction).await?;
     let prior = super::federation::prior_of(&pending.identity, None);
     Ok(upstream_used(
         &state,
         &posted.headers,
         &client,
-        pending.interaction,
+        interaction,
         (&user, prior),
     )
     .await?)

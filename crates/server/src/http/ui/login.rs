@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse as _, Response};
 use tessera_core::authorize::flow::ask_second_factor;
 use tessera_core::crypto::handle_digest;
 use tessera_core::events::{Event, SessionEnd};
@@ -169,8 +169,10 @@ pub(super) async fn factor_used(
     (user, method): (&User, LoginMethod),
 ) -> Result<Response, OAuthError> {
     if !method.is_second_factor() {
+        // A new first factor starts the sign-in afresh.
         interaction.methods.clear();
         interaction.prior = None;
+        interaction.link = None;
         interaction.subject = Some(user.subject.clone());
     }
     continue_sign_in(state, headers, client, interaction, (user, method)).await
@@ -228,7 +230,24 @@ async fn signed_in(
 ) -> Result<Response, OAuthError> {
     let levels = &state.config.acr_levels;
     let authenticated = Authenticated::by(interaction.prior.as_ref(), &interaction.methods, levels);
-    let (cookie, session) = open_session(state, headers, user, &authenticated).await?;
+    let step_up = interaction.prior.as_ref().and_then(|p| p.sid.as_deref());
+    let Some((cookie, session)) =
+        open_session(state, headers, user, &authenticated, step_up).await?
+    else {
+        // The session a step-up was for has ended meanwhile: it is not revived.
+        return Ok(PageError::EXPIRED.into_response());
+    };
+    if let Some(identity) = interaction.link.take() {
+        // Every factor the account asks for was given: the upstream account is linked now.
+        tessera_core::federation::account::link(
+            state.store.as_ref(),
+            state.clock.as_ref(),
+            user,
+            &identity,
+        )
+        .await?;
+        tracing::info!(provider = %identity.provider, "upstream identity linked to an existing account");
+    }
     state.events.emit(Event::SignInSucceeded {
         subject: &user.subject,
         method,
@@ -261,7 +280,8 @@ async fn open_session(
     headers: &HeaderMap,
     user: &User,
     authenticated: &Authenticated,
-) -> Result<(String, Session), OAuthError> {
+    step_up: Option<&str>,
+) -> Result<Option<(String, Session)>, OAuthError> {
     let now = state.clock.now();
     let store = state.store.as_ref();
     let data = SessionData {
@@ -270,18 +290,28 @@ async fn open_session(
         browser_state: String::new(),
         upstream: authenticated.upstream.clone(),
     };
-    if let Some(old) = state.browser_session(headers).await? {
+    let old = state.browser_session(headers).await?;
+    if let Some(sid) = step_up {
+        // A step-up adds to this browser's live session `sid` only, never to another.
+        let Some(old) = old.filter(|o| o.sid == sid && o.subject == user.subject) else {
+            return Ok(None);
+        };
+        return renew_session(store, &old, now, state.config.sessions, &data).await;
+    }
+    if let Some(old) = old {
         if old.subject == user.subject {
             if let Some(renewed) =
                 renew_session(store, &old, now, state.config.sessions, &data).await?
             {
-                return Ok(renewed);
+                return Ok(Some(renewed));
             }
         } else {
             end_replaced_session(state, &old).await?;
         }
     }
-    start_session(store, &user.subject, now, state.config.sessions, &data).await
+    start_session(store, &user.subject, now, state.config.sessions, &data)
+        .await
+        .map(Some)
 }
 
 /// Ends the session another user signs in over, with what belongs to it and back-channel
