@@ -333,11 +333,18 @@ async fn check_password(
         return Ok(None);
     }
     let user = state.store.find_user_by_username(username).await?;
-    let hash = match &user {
-        Some(u) => u.password_hash.expose().clone(),
+    // An account without a password (made by an upstream sign-in) costs a hash like an unknown
+    // one, so that timing does not tell that it exists; it never matches.
+    let usable = user
+        .as_ref()
+        .map(|u| u.password_hash.expose().clone())
+        .filter(|h| tessera_core::passwords::is_argon2_hash(h));
+    let hash = match &usable {
+        Some(h) => h.clone(),
         None => state.dummy_password_hash().await?,
     };
-    let matches = state.passwords.verify(password.to_string(), hash).await?;
+    // The hash is always computed: then whether the account could match at all.
+    let matches = state.passwords.verify(password.to_string(), hash).await? && usable.is_some();
     // A configured password being checked at start: neither the old one nor the new one yet.
     let pending = |u: &User| {
         state
