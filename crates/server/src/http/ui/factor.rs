@@ -89,10 +89,7 @@ pub async fn factor_submit(State(state): State<AppState>, posted: PageForm) -> P
     {
         Ok(attempt) => attempt,
         Err(wait) => {
-            let message = format!(
-                "Too many failed attempts. Try again in {} seconds.",
-                wait.as_secs().max(1)
-            );
+            let message = crate::http::ui::throttle::wait_message(wait);
             let status = StatusCode::TOO_MANY_REQUESTS;
             return show_again(&state, interaction, &client, status, &message).await;
         }

@@ -162,10 +162,7 @@ async fn proven(
     {
         Ok(a) => a,
         Err(wait) => {
-            return Ok(Err(format!(
-                "Too many failed attempts. Try again in {} seconds.",
-                wait.as_secs().max(1)
-            )));
+            return Ok(Err(crate::http::ui::throttle::wait_message(wait)));
         }
     };
     let ok = !password.is_empty()

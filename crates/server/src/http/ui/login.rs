@@ -96,10 +96,7 @@ pub async fn login_submit(State(state): State<AppState>, posted: PageForm) -> Pa
     {
         Ok(attempt) => attempt,
         Err(wait) => {
-            let message = format!(
-                "Too many failed attempts. Try again in {} seconds.",
-                wait.as_secs().max(1)
-            );
+            let message = crate::http::ui::throttle::wait_message(wait);
             let status = StatusCode::TOO_MANY_REQUESTS;
             return show_again(&state, interaction, shown, status, &message).await;
         }

@@ -87,6 +87,14 @@ pub(crate) fn address_key(address: IpAddr) -> IpAddr {
     }
 }
 
+/// What a page says to a browser that must wait `wait` before its next attempt.
+pub fn wait_message(wait: Duration) -> String {
+    format!(
+        "Too many failed attempts. Try again in {} seconds.",
+        wait.as_secs().max(1)
+    )
+}
+
 impl Throttle {
     /// A throttle with `policy`.
     pub fn new(policy: LoginPolicy) -> Self {

@@ -37,10 +37,7 @@ pub async fn change_password(State(state): State<AppState>, posted: PageForm) ->
     {
         Ok(attempt) => attempt,
         Err(wait) => {
-            let message = format!(
-                "Too many failed attempts. Try again in {} seconds.",
-                wait.as_secs().max(1)
-            );
+            let message = crate::http::ui::throttle::wait_message(wait);
             return refuse(&message).await;
         }
     };
