@@ -37,14 +37,28 @@ fn grant_from_row(row: &dyn Fields) -> StoreResult<Grant> {
 }
 
 /// The INSERT of a grant.
-fn insert(grant: &Grant) -> StoreResult<Query> {
+pub(crate) fn insert(grant: &Grant) -> StoreResult<Query> {
     let sql: &str = concat!(
         "INSERT INTO grants (",
         grant_columns!(),
         ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     );
-    Ok(Query::new(sql)
-        .text(&grant.handle_digest)
+    bind_grant(Query::new(sql), grant)
+}
+
+/// The INSERT of a grant that does nothing when one with its digest exists.
+pub(crate) fn insert_once(grant: &Grant) -> StoreResult<Query> {
+    let sql: &str = concat!(
+        "INSERT INTO grants (",
+        grant_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+         ON CONFLICT (handle_digest) DO NOTHING"
+    );
+    bind_grant(Query::new(sql), grant)
+}
+
+fn bind_grant(q: Query, grant: &Grant) -> StoreResult<Query> {
+    Ok(q.text(&grant.handle_digest)
         .text(grant.kind.as_str())
         .text(&grant.client_id)
         .opt_text(grant.subject.as_deref())
@@ -60,19 +74,26 @@ fn insert(grant: &Grant) -> StoreResult<Query> {
 
 /// The conditional UPDATE that consumes a live grant: the database decides the single winner,
 /// on one instance or many, so no read-then-write race is possible.
-fn consume(handle_digest: &str, kind: GrantKind, now: UnixTime) -> Query {
-    const CONSUME: &str = concat!(
+macro_rules! consume_sql {
+    () => {
         "UPDATE grants SET consumed_at = $1
-         WHERE handle_digest = $2 AND kind = $3 AND consumed_at IS NULL AND expires_at > $4
-         RETURNING ",
-        grant_columns!(),
-        ""
-    );
-    Query::new(CONSUME)
-        .int(now)
-        .text(handle_digest)
-        .text(kind.as_str())
-        .int(now)
+         WHERE handle_digest = $2 AND kind = $3 AND consumed_at IS NULL AND expires_at > $4"
+    };
+}
+
+/// Consumes a live grant and returns it.
+fn consume(handle_digest: &str, kind: GrantKind, now: UnixTime) -> Query {
+    const CONSUME: &str = concat!(consume_sql!(), " RETURNING ", grant_columns!(), "");
+    bind_consume(Query::new(CONSUME), handle_digest, kind, now)
+}
+
+/// Consumes a live grant; it changes one row when the grant was consumable.
+pub(crate) fn consume_only(handle_digest: &str, kind: GrantKind, now: UnixTime) -> Query {
+    bind_consume(Query::new(consume_sql!()), handle_digest, kind, now)
+}
+
+fn bind_consume(q: Query, handle_digest: &str, kind: GrantKind, now: UnixTime) -> Query {
+    q.int(now).text(handle_digest).text(kind.as_str()).int(now)
 }
 
 #[async_trait]
@@ -248,25 +269,45 @@ fn session_from_row(row: &dyn Fields) -> StoreResult<Session> {
     })
 }
 
+/// The INSERT of a session.
+pub(crate) fn insert_session(session: &Session) -> StoreResult<Query> {
+    let sql: &str = concat!(
+        "INSERT INTO sessions (",
+        session_columns!(),
+        ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+    );
+    Ok(Query::new(sql)
+        .text(&session.id_digest)
+        .text(&session.sid)
+        .text(&session.subject)
+        .int(session.auth_time)
+        .int(session.created_at)
+        .int(session.last_seen)
+        .int(session.expires_at)
+        .int(session.absolute_expires_at)
+        .text(to_json(&session.data)?))
+}
+
+/// The UPDATE that moves a session to its renewed cookie digest; it changes one row when the
+/// session still exists.
+pub(crate) fn renew_session(old_digest: &str, renewed: &Session) -> StoreResult<Query> {
+    Ok(Query::new(
+        "UPDATE sessions SET id_digest = $1, auth_time = $2, last_seen = $3, expires_at = $4,
+         absolute_expires_at = $5, data = $6 WHERE id_digest = $7",
+    )
+    .text(&renewed.id_digest)
+    .int(renewed.auth_time)
+    .int(renewed.last_seen)
+    .int(renewed.expires_at)
+    .int(renewed.absolute_expires_at)
+    .text(to_json(&renewed.data)?)
+    .text(old_digest))
+}
+
 #[async_trait]
 impl SessionStore for SqlStore {
     async fn insert_session(&self, session: &Session) -> StoreResult<()> {
-        let sql: &str = concat!(
-            "INSERT INTO sessions (",
-            session_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
-        );
-        let q = Query::new(sql)
-            .text(&session.id_digest)
-            .text(&session.sid)
-            .text(&session.subject)
-            .int(session.auth_time)
-            .int(session.created_at)
-            .int(session.last_seen)
-            .int(session.expires_at)
-            .int(session.absolute_expires_at)
-            .text(to_json(&session.data)?);
-        self.execute(q).await.map(|_| ())
+        self.execute(insert_session(session)?).await.map(|_| ())
     }
 
     async fn find_session(&self, id_digest: &str, now: UnixTime) -> StoreResult<Option<Session>> {
@@ -292,18 +333,7 @@ impl SessionStore for SqlStore {
     }
 
     async fn renew_session(&self, old_digest: &str, renewed: &Session) -> StoreResult<bool> {
-        let q = Query::new(
-            "UPDATE sessions SET id_digest = $1, auth_time = $2, last_seen = $3, expires_at = $4,
-             absolute_expires_at = $5, data = $6 WHERE id_digest = $7",
-        )
-        .text(&renewed.id_digest)
-        .int(renewed.auth_time)
-        .int(renewed.last_seen)
-        .int(renewed.expires_at)
-        .int(renewed.absolute_expires_at)
-        .text(to_json(&renewed.data)?)
-        .text(old_digest);
-        Ok(self.execute(q).await? > 0)
+        Ok(self.execute(renew_session(old_digest, renewed)?).await? > 0)
     }
 
     async fn delete_session(&self, id_digest: &str) -> StoreResult<Option<Session>> {

@@ -7,6 +7,7 @@
 //! one group-committing writer thread ([`lite`]). Migrations run through sqlx on both.
 
 mod accounts;
+mod batch;
 mod entities;
 mod error;
 mod grants;

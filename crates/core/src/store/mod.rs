@@ -11,11 +11,13 @@ use crate::model::{
 };
 use crate::secret::Secret;
 
+mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
 pub mod memory;
 pub mod persisted;
 
+pub use batch::{BatchStore, BatchWrite, Committed, WriteBatch};
 pub use memory::MemoryStore;
 pub use persisted::{GrantPayload, replace_payload};
 
@@ -275,6 +277,7 @@ pub trait Store:
     + IdentityLinkStore
     + SessionStore
     + SecretStore
+    + BatchStore
     + Send
     + Sync
 {

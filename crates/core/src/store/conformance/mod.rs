@@ -11,6 +11,7 @@ use serde_json::json;
 use super::{Store, StoreError};
 
 mod accounts;
+mod batch;
 mod grants;
 use crate::model::{
     AccessTokenType, ApiResource, ApiScope, Client, Grant, GrantKind, IdentityResource, KeyRecord,
@@ -18,6 +19,7 @@ use crate::model::{
 };
 use crate::secret::Secret;
 pub use accounts::*;
+pub use batch::*;
 pub use grants::*;
 
 /// Writes one `#[tokio::test]` per conformance check, each on a fresh store made by `$make`
@@ -50,6 +52,10 @@ macro_rules! store_conformance_tests {
             factor_updates_are_compared_and_set,
             concurrent_factor_updates_have_one_winner,
             links_roundtrip,
+            a_batch_writes_everything,
+            a_refused_batch_writes_nothing,
+            a_conflicting_batch_writes_nothing,
+            concurrent_batches_have_one_winner,
             ping_answers
         );
     };
@@ -110,7 +116,7 @@ fn user(subject: &str, username: &str) -> User {
     }
 }
 
-fn session(digest: &str, subject: &str, expires_at: i64) -> Session {
+pub(super) fn session(digest: &str, subject: &str, expires_at: i64) -> Session {
     Session {
         id_digest: digest.into(),
         sid: format!("sid-{digest}"),

@@ -6,6 +6,7 @@ use std::sync::{Mutex, MutexGuard};
 use async_trait::async_trait;
 
 mod accounts;
+mod batch;
 
 use super::{
     ClientStore, GrantStore, KeyStore, ResourceStore, SecretStore, SessionStore, Store, StoreError,
@@ -93,6 +94,25 @@ impl Inner {
                     .values()
                     .any(|g| g.lookup_digest.as_ref() == Some(lookup))
             })
+    }
+}
+
+impl Inner {
+    /// Moves the session `old_digest` to `renewed`'s digest with `renewed`'s times and data
+    /// (its `sid`, subject and creation time stay); the old record, if there was one.
+    fn renew(&mut self, old_digest: &str, renewed: &Session) -> Option<Session> {
+        let old = self.sessions.remove(old_digest)?;
+        let session = Session {
+            id_digest: renewed.id_digest.clone(),
+            auth_time: renewed.auth_time,
+            last_seen: renewed.last_seen,
+            expires_at: renewed.expires_at,
+            absolute_expires_at: renewed.absolute_expires_at,
+            data: renewed.data.clone(),
+            ..old.clone()
+        };
+        self.sessions.insert(session.id_digest.clone(), session);
+        Some(old)
     }
 }
 
@@ -397,21 +417,7 @@ impl SessionStore for MemoryStore {
     }
 
     async fn renew_session(&self, old_digest: &str, renewed: &Session) -> StoreResult<bool> {
-        let mut inner = self.lock()?;
-        let Some(old) = inner.sessions.remove(old_digest) else {
-            return Ok(false);
-        };
-        let session = Session {
-            id_digest: renewed.id_digest.clone(),
-            auth_time: renewed.auth_time,
-            last_seen: renewed.last_seen,
-            expires_at: renewed.expires_at,
-            absolute_expires_at: renewed.absolute_expires_at,
-            data: renewed.data.clone(),
-            ..old
-        };
-        inner.sessions.insert(session.id_digest.clone(), session);
-        Ok(true)
+        Ok(self.lock()?.renew(old_digest, renewed).is_some())
     }
 
     async fn delete_session(&self, id_digest: &str) -> StoreResult<Option<Session>> {
