@@ -6,7 +6,7 @@ use super::acr::{AcrCheck, AcrLevels, check_acr};
 use super::decision::{Consent, Decision, SignedIn, decide};
 use super::request::{AuthorizationRequest, Prompt};
 use crate::grants::TokenContext;
-use crate::grants::authorization_code::{CodeData, issue_code};
+use crate::grants::authorization_code::{CodeData, new_code};
 use crate::grants::implicit::{FrontChannelUser, issue_front_channel};
 use crate::grants::scopes::user_audiences;
 use crate::login::second_factor::{methods_reaching, offered_methods};
@@ -16,10 +16,10 @@ use crate::protocol::OAuthError;
 use crate::protocol::pkce::ChallengeMethod;
 use crate::protocol::token::TokenType;
 use crate::sessions::{
-    Interaction, PageHandle, Step, add_session_client, browser_state, remembered_consent,
-    save_page_record, session_data, session_state,
+    Interaction, PageHandle, Step, browser_state, page_record_write, remembered_consent,
+    session_client_write, session_data, session_state,
 };
-use crate::store::{FactorStore, UserStore};
+use crate::store::{BatchWrite, FactorStore, UserStore, WriteBatch};
 use crate::tokens::access_token::SignIn;
 use crate::tokens::id_token::id_token_hint_subject;
 use crate::userinfo::{claims_beyond_scopes, grantable_claims};
@@ -40,7 +40,8 @@ pub struct FlowContext<'a> {
 /// Where an authorization request goes next.
 #[derive(Debug)]
 pub enum Next {
-    /// The user must act: the interaction is stored, waiting on `step`'s page.
+    /// The user must act: the interaction is to be stored (a write of the batch), waiting on
+    /// `step`'s page.
     Interact {
         /// The page.
         step: Step,
@@ -133,13 +134,14 @@ pub fn named_claims(resources: &Resources, request: &AuthorizationRequest) -> Ve
     )
 }
 
-/// Decides what `interaction` needs next with the browser's `session`, and does it: stores the
-/// interaction for a page, or issues the response.
+/// Decides what `interaction` needs next with the browser's `session`, and does it: the
+/// interaction for a page, or the response's code and records, go into `batch`, which the
+/// caller commits before it answers.
 pub async fn proceed(
     ctx: &FlowContext<'_>,
     client: &Client,
-    interaction: Interaction,
-    session: Option<Session>,
+    (interaction, session): (Interaction, Option<Session>),
+    batch: &mut WriteBatch,
 ) -> Result<Next, OAuthError> {
     let now = ctx.tokens.now;
     let session = active_session(ctx, session).await?;
@@ -189,9 +191,9 @@ pub async fn proceed(
     );
     match decision {
         Decision::Fail(e) => Ok(Next::Refuse(e)),
-        Decision::Login => interact(ctx, interaction, Step::Login, None).await,
+        Decision::Login => interact(interaction, (Step::Login, None), ctx.tokens.now, batch),
         Decision::StepUp => match session {
-            Some(s) => step_up(ctx, interaction, &s).await,
+            Some(s) => step_up(ctx, interaction, &s, batch),
             None => Err(OAuthError::internal(
                 "asking for a step-up",
                 "the decision to step up came without a session",
@@ -199,11 +201,12 @@ pub async fn proceed(
         },
         Decision::Consent => {
             let subject = session.as_ref().map(|s| s.subject.clone());
-            interact(ctx, interaction, Step::Consent, subject).await
+            interact(interaction, (Step::Consent, subject), ctx.tokens.now, batch)
         }
         Decision::Issue => match (session, acr) {
             (Some(session), AcrCheck::Met(acr)) => {
-                let issued = issue(ctx, client, &interaction.request, &session, acr).await?;
+                let request = &interaction.request;
+                let issued = issue(ctx, client, (request, &session, acr), batch).await?;
                 Ok(Next::Respond(issued))
             }
             _ => Err(OAuthError::internal(
@@ -280,22 +283,25 @@ fn prior_sign_in(session: &Session) -> Result<PriorSignIn, OAuthError> {
 }
 
 /// Asks the session's user for a further factor, adding to the session's sign-in.
-async fn step_up(
+fn step_up(
     ctx: &FlowContext<'_>,
     mut interaction: Interaction,
     session: &Session,
+    batch: &mut WriteBatch,
 ) -> Result<Next, OAuthError> {
     interaction.methods.clear();
     interaction.prior = Some(prior_sign_in(session)?);
     interaction.subject = Some(session.subject.clone());
-    interact(ctx, interaction, Step::Factor, None).await
+    interact(interaction, (Step::Factor, None), ctx.tokens.now, batch)
 }
 
-/// After a first factor of `interaction`'s user: the second-factor page when the user has
-/// enrolled a second factor (every sign-in then uses it), `None` when the sign-in is complete.
+/// After a first factor of `interaction`'s user: the second-factor page (its interaction a
+/// write of `batch`) when the user has enrolled a second factor (every sign-in then uses it),
+/// `None` when the sign-in is complete.
 pub async fn ask_second_factor(
     ctx: &FlowContext<'_>,
     interaction: &Interaction,
+    batch: &mut WriteBatch,
 ) -> Result<Option<Next>, OAuthError> {
     let Some(subject) = &interaction.subject else {
         return Ok(None);
@@ -314,7 +320,12 @@ pub async fn ask_second_factor(
     if offered_methods(&factors).is_empty() {
         return Ok(None);
     }
-    let next = interact(ctx, interaction.clone(), Step::Factor, None).await?;
+    let next = interact(
+        interaction.clone(),
+        (Step::Factor, None),
+        ctx.tokens.now,
+        batch,
+    )?;
     Ok(Some(next))
 }
 
@@ -341,18 +352,19 @@ fn verified_hint(
     }
 }
 
-/// Stores the interaction waiting on `step`; the consent page is for `subject`.
-async fn interact(
-    ctx: &FlowContext<'_>,
+/// The interaction waiting on `step`, stored by `batch`; the consent page is for `subject`.
+fn interact(
     mut interaction: Interaction,
-    step: Step,
-    subject: Option<String>,
+    (step, subject): (Step, Option<String>),
+    now: crate::clock::UnixTime,
+    batch: &mut WriteBatch,
 ) -> Result<Next, OAuthError> {
     interaction.step = step;
     if step == Step::Consent {
         interaction.subject = subject;
     }
-    let handle = save_page_record(ctx.tokens.grants, interaction, ctx.tokens.now).await?;
+    let (handle, write) = page_record_write(interaction, now)?;
+    batch.push(write);
     Ok(Next::Interact { step, handle })
 }
 
@@ -390,20 +402,24 @@ fn code_data(
 
 /// Issues the code (RFC 6749 §4.1.2) and the front-channel tokens the response type asks for
 /// (OIDC Core §3.2.2.5, §3.3.2.5) for the session's user; `acr` is the authentication context
-/// class its tokens carry.
+/// class its tokens carry. The code and the record of the session's client are writes of
+/// `batch`.
 async fn issue(
     ctx: &FlowContext<'_>,
     client: &Client,
-    request: &AuthorizationRequest,
-    session: &Session,
-    acr: Option<String>,
+    (request, session, acr): (&AuthorizationRequest, &Session, Option<String>),
+    batch: &mut WriteBatch,
 ) -> Result<Issued, OAuthError> {
     let t = &ctx.tokens;
     let audiences = user_audiences(t.issuer, t.resources, &request.scopes, &request.resources)?;
     let data = code_data(request, session, audiences, acr)?;
     let rt = request.response_type;
     let code = match rt.code {
-        true => Some(issue_code(t, client, &session.subject, &data).await?),
+        true => {
+            let (code, grant) = new_code(t, client, &session.subject, &data)?;
+            batch.push(BatchWrite::Insert(grant));
+            Some(code)
+        }
         false => None,
     };
     let mut params: Vec<(&'static str, String)> = Vec::new();
@@ -431,7 +447,7 @@ async fn issue(
             session_state(&client.client_id, &origin, &opbs)?,
         ));
     }
-    add_session_client(t.grants, session, &client.client_id, t.now).await?;
+    batch.push(session_client_write(session, &client.client_id, t.now)?);
     Ok(Issued {
         params,
         browser_state: opbs,

@@ -77,6 +77,18 @@ pub async fn issue_code(
     subject: &str,
     data: &CodeData,
 ) -> Result<String, OAuthError> {
+    let (code, grant) = new_code(ctx, client, subject, data)?;
+    ctx.grants.insert_grant(&grant).await?;
+    Ok(code)
+}
+
+/// A new code for `client` and `subject` (128+ bits) and its record, not stored yet.
+pub fn new_code(
+    ctx: &TokenContext<'_>,
+    client: &Client,
+    subject: &str,
+    data: &CodeData,
+) -> Result<(String, Grant), OAuthError> {
     let code = random_handle().or_server_error("drawing random bytes")?;
     let family = base64url(&random_bytes(16).or_server_error("drawing random bytes")?);
     let grant = Grant {
@@ -92,8 +104,7 @@ pub async fn issue_code(
             ctx.now + CODE_LIFETIME,
         )?
     };
-    ctx.grants.insert_grant(&grant).await?;
-    Ok(code)
+    Ok((code, grant))
 }
 
 /// Redeems a code (RFC 6749 §4.1.3) for an authenticated client, with the checks in the order

@@ -10,7 +10,7 @@ use crate::crypto::{constant_time_eq, handle_digest};
 use crate::login::{LoginMethod, PriorSignIn};
 use crate::model::{Grant, GrantKind};
 use crate::protocol::OAuthError;
-use crate::store::{GrantPayload, GrantStore};
+use crate::store::{BatchWrite, GrantPayload, GrantStore};
 
 /// How long a user has to complete the login and consent pages.
 pub const INTERACTION_LIFETIME: i64 = 15 * 60;
@@ -157,9 +157,21 @@ impl PageRecord for Interaction {
 /// Stores `record` under a new id with a new CSRF token.
 pub async fn save_page_record<R: PageRecord>(
     grants: &dyn GrantStore,
-    mut record: R,
+    record: R,
     now: UnixTime,
 ) -> Result<PageHandle, OAuthError> {
+    let (handle, write) = page_record_write(record, now)?;
+    if let BatchWrite::Insert(grant) = &write {
+        grants.insert_grant(grant).await?;
+    }
+    Ok(handle)
+}
+
+/// `record` under a new id with a new CSRF token, as a write for a batch.
+pub fn page_record_write<R: PageRecord>(
+    mut record: R,
+    now: UnixTime,
+) -> Result<(PageHandle, BatchWrite), OAuthError> {
     let handle = PageHandle {
         id: random_id()?,
         csrf: random_id()?,
@@ -176,8 +188,7 @@ pub async fn save_page_record<R: PageRecord>(
             now.saturating_add(R::LIFETIME),
         )?
     };
-    grants.insert_grant(&grant).await?;
-    Ok(handle)
+    Ok((handle, BatchWrite::Insert(grant)))
 }
 
 /// Whether `browser_cookie` is the browser that opened the page of `record`.
@@ -225,13 +236,10 @@ pub async fn take_page_record<R: PageRecord>(
     browser_cookie: &str,
     now: UnixTime,
 ) -> Result<Result<R, PageRefusal>, OAuthError> {
-    let Some(record) = find_page_record::<R>(grants, id, now).await? else {
-        return Ok(Err(PageRefusal::Gone));
+    let record = match check_page_record::<R>(grants, id, csrf, browser_cookie, now).await? {
+        Ok((record, _)) => record,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    let csrf_ok = constant_time_eq(csrf.as_bytes(), record.binding().1.as_bytes());
-    if !(csrf_ok && same_browser(&record, browser_cookie)) {
-        return Ok(Err(PageRefusal::Forged));
-    }
     if grants
         .consume_grant(&handle_digest(id), R::KIND, now)
         .await?
@@ -240,6 +248,31 @@ pub async fn take_page_record<R: PageRecord>(
         return Ok(Err(PageRefusal::Gone));
     }
     Ok(Ok(record))
+}
+
+/// Checks a record for a form submission (live, from the browser that opened the page, with
+/// its CSRF token) without taking it: with the record comes the write that takes it, for the
+/// batch that stores what the submission leads to. The record is used once because that
+/// batch commits only if the write finds it untaken.
+pub async fn check_page_record<R: PageRecord>(
+    grants: &dyn GrantStore,
+    id: &str,
+    csrf: &str,
+    browser_cookie: &str,
+    now: UnixTime,
+) -> Result<Result<(R, BatchWrite), PageRefusal>, OAuthError> {
+    let Some(record) = find_page_record::<R>(grants, id, now).await? else {
+        return Ok(Err(PageRefusal::Gone));
+    };
+    let csrf_ok = constant_time_eq(csrf.as_bytes(), record.binding().1.as_bytes());
+    if !(csrf_ok && same_browser(&record, browser_cookie)) {
+        return Ok(Err(PageRefusal::Forged));
+    }
+    let take = BatchWrite::Consume {
+        handle_digest: handle_digest(id),
+        kind: R::KIND,
+    };
+    Ok(Ok((record, take)))
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ pub use consent::{
 };
 pub use interaction::{
     Flow, INTERACTION_LIFETIME, Interaction, PageHandle, PageRecord, PageRefusal, Step,
-    find_page_record, same_browser, save_page_record, take_page_record,
+    check_page_record, find_page_record, page_record_write, same_browser, save_page_record,
+    take_page_record,
 };
 
 use crate::protocol::OrServerError as _;
@@ -20,7 +21,7 @@ use crate::clock::UnixTime;
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
 use crate::model::{Grant, GrantKind, Session};
 use crate::protocol::OAuthError;
-use crate::store::{GrantPayload, GrantStore, SessionStore};
+use crate::store::{BatchWrite, GrantPayload, GrantStore, SessionStore};
 
 /// How long a session lasts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +98,33 @@ pub async fn start_session(
     lifetimes: SessionLifetimes,
     data: &SessionData,
 ) -> Result<(String, Session), OAuthError> {
-    let sid = base64url(&random_bytes(16).or_server_error("drawing random bytes")?);
-    let (cookie, session) = signed_in_record((sid, subject, now), now, lifetimes, data)?;
+    let (cookie, session) = new_session(subject, now, lifetimes, data)?;
     sessions.insert_session(&session).await?;
     Ok((cookie, session))
+}
+
+/// A new session after a sign-in at `now`, not stored yet: its cookie value (fresh random,
+/// no fixation) and record, under a new `sid`.
+pub fn new_session(
+    subject: &str,
+    now: UnixTime,
+    lifetimes: SessionLifetimes,
+    data: &SessionData,
+) -> Result<(String, Session), OAuthError> {
+    let sid = base64url(&random_bytes(16).or_server_error("drawing random bytes")?);
+    signed_in_record((sid, subject, now), now, lifetimes, data)
+}
+
+/// `old` renewed for a sign-in of its user at `now` (see [`renew_session`]), not stored yet:
+/// the new cookie value and record, under `old`'s `sid`.
+pub fn renewed_session(
+    old: &Session,
+    now: UnixTime,
+    lifetimes: SessionLifetimes,
+    data: &SessionData,
+) -> Result<(String, Session), OAuthError> {
+    let kept = (old.sid.clone(), old.subject.as_str(), old.created_at);
+    signed_in_record(kept, now, lifetimes, data)
 }
 
 /// The same user signed in again in `old`'s browser (`prompt=login`, `max_age`, a step-up):
@@ -115,8 +139,7 @@ pub async fn renew_session(
     lifetimes: SessionLifetimes,
     data: &SessionData,
 ) -> Result<Option<(String, Session)>, OAuthError> {
-    let kept = (old.sid.clone(), old.subject.as_str(), old.created_at);
-    let (cookie, session) = signed_in_record(kept, now, lifetimes, data)?;
+    let (cookie, session) = renewed_session(old, now, lifetimes, data)?;
     // One step: a sign-out at the same moment either ends the old session before (and this
     // finds nothing) or the renewed one after.
     if !sessions.renew_session(&old.id_digest, &session).await? {
@@ -166,6 +189,33 @@ pub async fn add_session_client(
     client_id: &str,
     now: UnixTime,
 ) -> Result<(), OAuthError> {
+    match grants
+        .insert_grant(&session_client_record(session, client_id, now)?)
+        .await
+    {
+        // Recorded before: nothing to do.
+        Err(crate::store::StoreError::Conflict(_)) => Ok(()),
+        other => Ok(other?),
+    }
+}
+
+/// The record that `client_id` got a response through `session`, as a batch's write (kept
+/// once: a record stored before stays).
+pub fn session_client_write(
+    session: &Session,
+    client_id: &str,
+    now: UnixTime,
+) -> Result<BatchWrite, OAuthError> {
+    Ok(BatchWrite::InsertOnce(session_client_record(
+        session, client_id, now,
+    )?))
+}
+
+fn session_client_record(
+    session: &Session,
+    client_id: &str,
+    now: UnixTime,
+) -> Result<Grant, OAuthError> {
     // The kind's name is part of the key of every record stored so far.
     let key = handle_digest(&format!(
         "{}:{}:{}:{client_id}",
@@ -173,7 +223,7 @@ pub async fn add_session_client(
         session.sid.len(),
         session.sid
     ));
-    let record = Grant {
+    Ok(Grant {
         subject: Some(session.subject.clone()),
         session_id: Some(session.sid.clone()),
         ..Grant::new(
@@ -183,12 +233,7 @@ pub async fn add_session_client(
             now,
             session.absolute_expires_at,
         )?
-    };
-    match grants.insert_grant(&record).await {
-        // Recorded before: nothing to do.
-        Err(crate::store::StoreError::Conflict(_)) => Ok(()),
-        other => Ok(other?),
-    }
+    })
 }
 
 /// The clients that got a response through session `sid`.

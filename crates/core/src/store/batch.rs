@@ -39,6 +39,17 @@ pub enum BatchWrite {
     },
 }
 
+impl BatchWrite {
+    /// Why this write refuses its batch, for the log.
+    pub fn refusal(&self) -> &'static str {
+        match self {
+            BatchWrite::Consume { .. } => "the record was used already or has expired",
+            BatchWrite::RenewSession { .. } => "the session has ended meanwhile",
+            _ => "-",
+        }
+    }
+}
+
 /// Writes to commit together, in order, at `now` (when consumed grants are taken and
 /// liveness is judged).
 #[derive(Debug, Clone, PartialEq)]

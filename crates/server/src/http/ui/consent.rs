@@ -100,9 +100,11 @@ async fn session_username(
 
 /// `POST /consent`
 pub async fn consent_submit(State(state): State<AppState>, posted: PageForm) -> Page {
-    let (mut interaction, client) = submitted_interaction(&state, &posted, Step::Consent).await?;
+    let (mut interaction, client, batch) =
+        submitted_interaction(&state, &posted, Step::Consent).await?;
     let (form, headers) = (&posted.form, &posted.headers);
     if form.one("action").ok().flatten() != Some("allow") {
+        state.commit(&batch).await?;
         // RFC 6749 §4.1.2.1
         return Ok(state.redirect_error(
             &interaction.request,
@@ -114,19 +116,24 @@ pub async fn consent_submit(State(state): State<AppState>, posted: PageForm) -> 
     // The consent is the user's the page was shown to, signed in in this browser.
     let session = session.filter(|s| interaction.subject.as_deref() == Some(s.subject.as_str()));
     let remember = form.one("remember").ok().flatten() == Some("yes");
-    if let Some(s) = &session {
-        if remember {
-            let request = &interaction.request;
-            let consented = (&request.scopes[..], &named_claims(&state, request)[..]);
-            let store = state.store.as_ref();
-            remember_consent(store, &s.subject, &client.client_id, consented, now).await?;
-        }
+    if let Some(s) = &session
+        && remember
+    {
+        let request = &interaction.request;
+        let consented = (&request.scopes[..], &named_claims(&state, request)[..]);
+        let store = state.store.as_ref();
+        remember_consent(store, &s.subject, &client.client_id, consented, now).await?;
+    }
+    interaction.consented = true;
+    let subject = session.as_ref().map(|s| s.subject.clone());
+    let response = proceed(&state, &client, (interaction, session), batch).await?;
+    if let Some(subject) = &subject {
+        // The answer was stored: the consent is given.
         state.events.emit(Event::ConsentGiven {
-            subject: &s.subject,
+            subject,
             client_id: &client.client_id,
             remembered: remember,
         });
     }
-    interaction.consented = true;
-    Ok(proceed(&state, &client, interaction, session).await?)
+    Ok(response)
 }

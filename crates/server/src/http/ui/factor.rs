@@ -14,7 +14,8 @@ use tessera_core::login::second_factor::{
 };
 use tessera_core::model::{Client, User};
 use tessera_core::protocol::OAuthError;
-use tessera_core::sessions::{Interaction, Step, save_page_record};
+use tessera_core::sessions::{Interaction, Step, page_record_write};
+use tessera_core::store::WriteBatch;
 
 use super::error::{Page, PageError, PageForm};
 use super::flow::cancelled;
@@ -71,12 +72,14 @@ async fn render(
 
 /// `POST /login/factor`
 pub async fn factor_submit(State(state): State<AppState>, posted: PageForm) -> Page {
-    let (interaction, client) = submitted_interaction(&state, &posted, Step::Factor).await?;
+    let (interaction, client, batch) = submitted_interaction(&state, &posted, Step::Factor).await?;
     let form = &posted.form;
     if form.one("action").ok().flatten() == Some("cancel") {
+        state.commit(&batch).await?;
         return cancelled(&state, &interaction);
     }
     let user = interaction_user(&state, &interaction).await?;
+    let interaction = (interaction, batch);
     let code = form.one("code").ok().flatten().unwrap_or_default().trim();
     if code.is_empty() || code.len() > MAX_CODE {
         return show_again(&state, interaction, &client, StatusCode::OK, WRONG).await;
@@ -98,13 +101,14 @@ pub async fn factor_submit(State(state): State<AppState>, posted: PageForm) -> P
         state.events.emit(Event::FactorFailed {
             subject: &user.subject,
         });
-        let mut interaction = interaction;
+        let (mut interaction, batch) = interaction;
         interaction.failures = interaction.failures.saturating_add(1);
+        let interaction = (interaction, batch);
         return show_again(&state, interaction, &client, StatusCode::OK, WRONG).await;
     };
     state.throttle.succeeded(&key, posted.peer, None, attempt);
     let headers = &posted.headers;
-    Ok(factor_used(&state, headers, &client, interaction, (&user, method)).await?)
+    factor_used(&state, headers, &client, interaction, (&user, method)).await
 }
 
 /// The active user the interaction is for.
@@ -150,16 +154,18 @@ async fn use_code(
         .then_some(LoginMethod::RecoveryCode))
 }
 
-/// Shows the form again under a new interaction id (the old one was used up).
+/// Shows the form again under a new interaction id, stored with `batch` (which takes the old
+/// one).
 async fn show_again(
     state: &AppState,
-    interaction: Interaction,
+    (interaction, mut batch): (Interaction, WriteBatch),
     client: &Client,
     status: StatusCode,
     message: &str,
 ) -> Result<Response, PageError> {
-    let handle =
-        save_page_record(state.store.as_ref(), interaction.clone(), state.clock.now()).await?;
+    let (handle, write) = page_record_write(interaction.clone(), batch.now())?;
+    batch.push(write);
+    state.commit(&batch).await?;
     let mut shown = interaction;
     shown.csrf = handle.csrf;
     let client_name = client.client_name.as_deref();

@@ -291,7 +291,7 @@ async fn sign_in(
     };
     let client = client_of(state, &interaction).await?;
     let prior = prior_of(&identity, id_token);
-    Ok(upstream_used(state, headers, &client, interaction, (&user, prior)).await?)
+    upstream_used(state, headers, &client, interaction, (&user, prior)).await
 }
 
 /// The upstream sign-in as ours continues from it.

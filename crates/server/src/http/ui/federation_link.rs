@@ -138,14 +138,14 @@ pub async fn link_submit(State(state): State<AppState>, posted: PageForm) -> Pag
     }
     let client = client_of(&state, &interaction).await?;
     let prior = super::federation::prior_of(&pending.identity, None);
-    Ok(upstream_used(
+    upstream_used(
         &state,
         &posted.headers,
         &client,
         interaction,
         (&user, prior),
     )
-    .await?)
+    .await
 }
 
 /// Whether `password` is `local`'s, throttled like the login page; the message to show if not.

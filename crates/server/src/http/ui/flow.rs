@@ -16,6 +16,7 @@ use tessera_core::protocol::OAuthError;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::paths;
 use tessera_core::sessions::{Flow, Interaction, Step, load_session};
+use tessera_core::store::{Committed, WriteBatch};
 use tessera_core::tokens::KeyRing;
 
 use super::cookies::{BROWSER_PURPOSE, read_cookie};
@@ -76,7 +77,8 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Res
     let session = state.browser_session(headers).await?;
     let browser = tessera_core::crypto::handle_digest(&browser);
     let interaction = Interaction::new(Flow::Authorize, request, browser);
-    let response = proceed(state, &client, interaction, session).await?;
+    let batch = WriteBatch::new(state.clock.now());
+    let response = proceed(state, &client, (interaction, session), batch).await?;
     Ok(with_cookies(response, cookies))
 }
 
@@ -92,15 +94,17 @@ pub fn with_cookies(
 }
 
 /// Decides what `interaction` needs next with the browser's `session` (core's
-/// `authorize::flow::proceed`), and answers with it.
+/// `authorize::flow::proceed`), commits `batch` (what led here, such as the form taken and
+/// the session opened) with what that decision stores, and answers with it.
 pub async fn proceed(
     state: &AppState,
     client: &Client,
-    interaction: Interaction,
-    session: Option<Session>,
-) -> Result<Response, OAuthError> {
+    (interaction, session): (Interaction, Option<Session>),
+    mut batch: WriteBatch,
+) -> Result<Response, PageError> {
     if interaction.flow == Flow::Account {
         // A sign-in to the account page ends there (the session is open by now).
+        state.commit(&batch).await?;
         return Ok(see_other(&state.account_url("")));
     }
     let request = interaction.request.clone();
@@ -108,10 +112,11 @@ pub async fn proceed(
     let next = tessera_core::authorize::flow::proceed(
         &state.flow_context(&ring),
         client,
-        interaction,
-        session,
+        (interaction, session),
+        &mut batch,
     )
     .await?;
+    state.commit(&batch).await?;
     Ok(answer(state, &request, next))
 }
 
@@ -165,6 +170,20 @@ pub fn see_other(location: &str) -> Response {
 }
 
 impl AppState {
+    /// Writes what a page's answer stores, in one transaction. A batch refused (its form
+    /// taken already by another submission, or its session ended meanwhile) stored nothing:
+    /// the page has expired.
+    pub async fn commit(&self, batch: &WriteBatch) -> Result<(), PageError> {
+        match self.store.commit(batch).await? {
+            Committed::All => Ok(()),
+            Committed::Refused(at) => {
+                let reason = batch.writes().get(at).map_or("-", |w| w.refusal());
+                tracing::info!(reason, "a page's answer was not stored");
+                Err(PageError::EXPIRED)
+            }
+        }
+    }
+
     /// The live session of the browser's session cookie, if any.
     pub async fn browser_session(
         &self,

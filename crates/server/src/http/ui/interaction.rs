@@ -6,9 +6,9 @@ use axum::http::HeaderMap;
 use tessera_core::model::Client;
 use tessera_core::protocol::form::Form;
 use tessera_core::sessions::{
-    Flow, Interaction, PageRefusal, Step, find_page_record, same_browser, take_page_record,
+    Flow, Interaction, PageRefusal, Step, check_page_record, find_page_record, same_browser,
 };
-use tessera_core::store::ClientStore as _;
+use tessera_core::store::{ClientStore as _, WriteBatch};
 
 use super::cookies::read_cookie;
 use super::error::{PageError, PageForm};
@@ -77,28 +77,32 @@ pub async fn page_interaction(
     })
 }
 
-/// The interaction a form submits from the page of `step`, taken so that it cannot be
-/// submitted again.
+/// The interaction a form submits from the page of `step`, with a batch whose first write
+/// takes it: whatever the submission leads to is stored by that batch, which commits only if
+/// the interaction was not taken by another submission meanwhile (so it is used once).
 pub async fn submitted_interaction(
     state: &AppState,
     posted: &PageForm,
     step: Step,
-) -> Result<(Interaction, Client), PageError> {
+) -> Result<(Interaction, Client, WriteBatch), PageError> {
     let field = |name: &str| posted.form.one(name).ok().flatten().unwrap_or_default();
     let browser = read_cookie(&posted.headers, state.cookies.browser).unwrap_or_default();
-    let taken = take_page_record::<Interaction>(
+    let now = state.clock.now();
+    let checked = check_page_record::<Interaction>(
         state.store.as_ref(),
         field("interaction"),
         field("csrf"),
         browser,
-        state.clock.now(),
+        now,
     )
     .await?;
-    let interaction = match taken {
-        Ok(i) if i.step == step => i,
+    let (interaction, take) = match checked {
+        Ok((i, take)) if i.step == step => (i, take),
         Ok(_) | Err(PageRefusal::Gone) => return Err(PageError::EXPIRED),
         Err(PageRefusal::Forged) => return Err(PageError::FORGED),
     };
     let client = client_of(state, &interaction).await?;
-    Ok((interaction, client))
+    let mut batch = WriteBatch::new(now);
+    batch.push(take);
+    Ok((interaction, client, batch))
 }

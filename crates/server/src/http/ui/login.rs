@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse as _, Response};
+use axum::response::Response;
 use tessera_core::authorize::flow::ask_second_factor;
 use tessera_core::crypto::handle_digest;
 use tessera_core::events::{Event, SessionEnd};
@@ -14,8 +14,9 @@ use tessera_core::login::{Authenticated, LoginMethod, PriorSignIn};
 use tessera_core::model::{Client, Session, User, check_username};
 use tessera_core::protocol::OAuthError;
 use tessera_core::sessions::{
-    Interaction, SessionData, Step, renew_session, save_page_record, start_session,
+    Interaction, SessionData, Step, new_session, page_record_write, renewed_session,
 };
+use tessera_core::store::{BatchWrite, WriteBatch};
 
 use super::cookies::{BROWSER_PURPOSE, read_cookie};
 use super::error::{Page, PageError, PageForm};
@@ -72,14 +73,17 @@ fn render(
 
 /// `POST /login`
 pub async fn login_submit(State(state): State<AppState>, posted: PageForm) -> Page {
-    let (interaction, client) = submitted_interaction(&state, &posted, Step::Login).await?;
+    let (interaction, client, batch) = submitted_interaction(&state, &posted, Step::Login).await?;
     let (form, headers) = (&posted.form, &posted.headers);
     if form.one("action").ok().flatten() == Some("cancel") {
+        state.commit(&batch).await?;
         return cancelled(&state, &interaction);
     }
     if let Some(provider) = form.one("provider").ok().flatten() {
+        state.commit(&batch).await?;
         return super::federation::chosen(&state, interaction, provider).await;
     }
+    let interaction = (interaction, batch);
     let address: Option<IpAddr> = posted.peer;
     let username = form.one("username").ok().flatten().unwrap_or_default();
     let password = form.one("password").ok().flatten().unwrap_or_default();
@@ -105,25 +109,28 @@ pub async fn login_submit(State(state): State<AppState>, posted: PageForm) -> Pa
         state.events.emit(Event::SignInFailed {
             known_device: device.is_some(),
         });
-        let mut interaction = interaction;
+        let (mut interaction, batch) = interaction;
         interaction.failures = interaction.failures.saturating_add(1);
+        let interaction = (interaction, batch);
         return show_again(&state, interaction, shown, StatusCode::OK, WRONG).await;
     };
     state.throttle.succeeded(username, address, device, attempt);
     let method = LoginMethod::Password;
-    Ok(factor_used(&state, headers, &client, interaction, (&user, method)).await?)
+    factor_used(&state, headers, &client, interaction, (&user, method)).await
 }
 
-/// Re-shows the login form under a new interaction id (the old one was used up).
+/// Re-shows the login form under a new interaction id, stored with `batch` (which takes the
+/// old one).
 async fn show_again(
     state: &AppState,
-    interaction: Interaction,
+    (interaction, mut batch): (Interaction, WriteBatch),
     (client, username): (&Client, &str),
     status: StatusCode,
     message: &str,
 ) -> Result<Response, PageError> {
-    let handle =
-        save_page_record(state.store.as_ref(), interaction.clone(), state.clock.now()).await?;
+    let (handle, write) = page_record_write(interaction.clone(), batch.now())?;
+    batch.push(write);
+    state.commit(&batch).await?;
     let mut shown = interaction;
     shown.csrf = handle.csrf;
     // A name too long to be one is not shown back.
@@ -157,14 +164,15 @@ fn known_device(state: &AppState, headers: &HeaderMap, username: &str) -> Option
 
 /// After `user` proved `method`. A first factor begins the sign-in afresh, and the
 /// second-factor page follows when the user has enrolled one: no session exists until every
-/// factor asked for was given. Otherwise the sign-in is complete (`signed_in`).
+/// factor asked for was given. Otherwise the sign-in is complete (`signed_in`). What follows
+/// is stored with `batch` (which takes the submitted form, if any) in one commit.
 pub(super) async fn factor_used(
     state: &AppState,
     headers: &HeaderMap,
     client: &Client,
-    mut interaction: Interaction,
+    (mut interaction, batch): (Interaction, WriteBatch),
     (user, method): (&User, LoginMethod),
-) -> Result<Response, OAuthError> {
+) -> Result<Response, PageError> {
     if !method.is_second_factor() {
         // A new first factor starts the sign-in afresh.
         interaction.methods.clear();
@@ -172,7 +180,7 @@ pub(super) async fn factor_used(
         interaction.link = None;
         interaction.subject = Some(user.subject.clone());
     }
-    continue_sign_in(state, headers, client, interaction, (user, method)).await
+    continue_sign_in(state, headers, client, (interaction, batch), (user, method)).await
 }
 
 /// After a sign-in at an upstream provider (`prior`: its `amr`, `acr`, provider and session)
@@ -183,58 +191,62 @@ pub(super) async fn upstream_used(
     client: &Client,
     mut interaction: Interaction,
     (user, prior): (&User, PriorSignIn),
-) -> Result<Response, OAuthError> {
+) -> Result<Response, PageError> {
     interaction.methods.clear();
     interaction.prior = Some(prior);
     interaction.subject = Some(user.subject.clone());
-    continue_sign_in(
-        state,
-        headers,
-        client,
-        interaction,
-        (user, LoginMethod::Upstream),
-    )
-    .await
+    let batch = WriteBatch::new(state.clock.now());
+    let method = LoginMethod::Upstream;
+    continue_sign_in(state, headers, client, (interaction, batch), (user, method)).await
 }
 
 async fn continue_sign_in(
     state: &AppState,
     headers: &HeaderMap,
     client: &Client,
-    mut interaction: Interaction,
+    (mut interaction, mut batch): (Interaction, WriteBatch),
     (user, method): (&User, LoginMethod),
-) -> Result<Response, OAuthError> {
+) -> Result<Response, PageError> {
     interaction.methods.push(method);
     if !method.is_second_factor() {
         let ring = state.keys.current();
-        if let Some(next) = ask_second_factor(&state.flow_context(&ring), &interaction).await? {
+        let ctx = state.flow_context(&ring);
+        if let Some(next) = ask_second_factor(&ctx, &interaction, &mut batch).await? {
+            state.commit(&batch).await?;
             tracing::info!(method = ?method, "first factor accepted; asking for a second");
             return Ok(answer(state, &interaction.request, next));
         }
     }
-    signed_in(state, headers, client, interaction, (user, method)).await
+    signed_in(state, headers, client, (interaction, batch), (user, method)).await
 }
 
 /// After a complete sign-in, the last factor `method`: the browser's session (a new cookie
 /// value every time, SEC-52), a new browser binding for the rest of the interaction, a device
-/// cookie for this account, and the interaction carries on.
+/// cookie for this account, and the interaction carries on. The session, the form taken and
+/// what the interaction leads to (the code, or the next page) are stored in one commit.
 async fn signed_in(
     state: &AppState,
     headers: &HeaderMap,
     client: &Client,
-    mut interaction: Interaction,
+    (mut interaction, mut batch): (Interaction, WriteBatch),
     (user, method): (&User, LoginMethod),
-) -> Result<Response, OAuthError> {
+) -> Result<Response, PageError> {
     let levels = &state.config.acr_levels;
     let authenticated = Authenticated::by(interaction.prior.as_ref(), &interaction.methods, levels);
     let step_up = interaction.prior.as_ref().and_then(|p| p.sid.as_deref());
     let Some((cookie, session)) =
-        open_session(state, headers, user, &authenticated, step_up).await?
+        open_session(state, headers, (user, &authenticated, step_up), &mut batch).await?
     else {
         // The session a step-up was for has ended meanwhile: it is not revived.
-        return Ok(PageError::EXPIRED.into_response());
+        return Err(PageError::EXPIRED);
     };
-    if let Some(identity) = interaction.link.take() {
+    let browser = state.cookie_mac.issue(BROWSER_PURPOSE)?;
+    let device = state.cookie_mac.issue(&device_purpose(&user.username))?;
+    interaction.browser = handle_digest(&browser);
+    let link = interaction.link.take();
+    let pending = (interaction, Some(session.clone()));
+    let response = proceed(state, client, pending, batch).await?;
+    if let Some(identity) = link {
         // Every factor the account asks for was given: the upstream account is linked now.
         tessera_core::federation::account::link(
             state.store.as_ref(),
@@ -251,10 +263,6 @@ async fn signed_in(
         acr: authenticated.acr.as_deref(),
         sid: &session.sid,
     });
-    let browser = state.cookie_mac.issue(BROWSER_PURPOSE)?;
-    let device = state.cookie_mac.issue(&device_purpose(&user.username))?;
-    interaction.browser = handle_digest(&browser);
-    let response = proceed(state, client, interaction, Some(session)).await?;
     let c = &state.cookies;
     Ok(with_cookies(
         response,
@@ -268,19 +276,18 @@ async fn signed_in(
     ))
 }
 
-/// The session for `user`'s sign-in in this browser. A session of the same user goes on
-/// under its `sid` (its clients and grants stay with it); another user's session is ended as
-/// a sign-out would end it, its clients told by back-channel logout, so that nothing of it is
-/// orphaned.
+/// The session for `user`'s sign-in in this browser, written by `batch`. A session of the
+/// same user goes on under its `sid` (its clients and grants stay with it; if it ends before
+/// the batch commits, the batch is refused and nothing is revived); another user's session is
+/// ended at once, as a sign-out would end it, its clients told by back-channel logout, so that
+/// nothing of it is orphaned.
 async fn open_session(
     state: &AppState,
     headers: &HeaderMap,
-    user: &User,
-    authenticated: &Authenticated,
-    step_up: Option<&str>,
+    (user, authenticated, step_up): (&User, &Authenticated, Option<&str>),
+    batch: &mut WriteBatch,
 ) -> Result<Option<(String, Session)>, OAuthError> {
-    let now = state.clock.now();
-    let store = state.store.as_ref();
+    let (now, lifetimes) = (batch.now(), state.config.sessions);
     let data = SessionData {
         amr: authenticated.amr.clone(),
         idp: authenticated.idp.clone(),
@@ -288,27 +295,29 @@ async fn open_session(
         upstream: authenticated.upstream.clone(),
     };
     let old = state.browser_session(headers).await?;
+    let renew = |old: &Session, batch: &mut WriteBatch| {
+        let (cookie, renewed) = renewed_session(old, now, lifetimes, &data)?;
+        batch.push(BatchWrite::RenewSession {
+            old_digest: old.id_digest.clone(),
+            renewed: renewed.clone(),
+        });
+        Ok::<_, OAuthError>(Some((cookie, renewed)))
+    };
     if let Some(sid) = step_up {
         // A step-up adds to this browser's live session `sid` only, never to another.
-        let Some(old) = old.filter(|o| o.sid == sid && o.subject == user.subject) else {
-            return Ok(None);
+        return match old.filter(|o| o.sid == sid && o.subject == user.subject) {
+            Some(old) => renew(&old, batch),
+            None => Ok(None),
         };
-        return renew_session(store, &old, now, state.config.sessions, &data).await;
     }
-    if let Some(old) = old {
-        if old.subject == user.subject {
-            if let Some(renewed) =
-                renew_session(store, &old, now, state.config.sessions, &data).await?
-            {
-                return Ok(Some(renewed));
-            }
-        } else {
-            end_replaced_session(state, &old).await?;
-        }
+    match old {
+        Some(old) if old.subject == user.subject => return renew(&old, batch),
+        Some(old) => end_replaced_session(state, &old).await?,
+        None => {}
     }
-    start_session(store, &user.subject, now, state.config.sessions, &data)
-        .await
-        .map(Some)
+    let (cookie, session) = new_session(&user.subject, now, lifetimes, &data)?;
+    batch.push(BatchWrite::InsertSession(session.clone()));
+    Ok(Some((cookie, session)))
 }
 
 /// Ends the session another user signs in over, with what belongs to it and back-channel

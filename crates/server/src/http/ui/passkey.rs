@@ -417,7 +417,15 @@ async fn sign_in(
     let interaction = take_interaction(state, interaction_id).await?;
     let client = client_of(state, &interaction).await?;
     let method = tessera_core::login::LoginMethod::Passkey;
-    Ok(super::login::factor_used(state, headers, &client, interaction, (&user, method)).await?)
+    let batch = tessera_core::store::WriteBatch::new(state.clock.now());
+    super::login::factor_used(
+        state,
+        headers,
+        &client,
+        (interaction, batch),
+        (&user, method),
+    )
+    .await
 }
 
 async fn second_factor(
@@ -455,7 +463,15 @@ async fn second_factor(
     count_use(state, factor, passkey, &result).await?;
     let client = client_of(state, &interaction).await?;
     let method = tessera_core::login::LoginMethod::PasskeyAsSecondFactor;
-    Ok(super::login::factor_used(state, headers, &client, interaction, (&user, method)).await?)
+    let batch = tessera_core::store::WriteBatch::new(state.clock.now());
+    super::login::factor_used(
+        state,
+        headers,
+        &client,
+        (interaction, batch),
+        (&user, method),
+    )
+    .await
 }
 
 async fn active_user(state: &AppState, subject: &str) -> Result<User, PageError> {
