@@ -240,3 +240,56 @@ async fn a_sign_out_can_be_confirmed_with_an_old_browser_binding() {
     let url = authorize_url(&server, "spa", SPA_CB, "&scope=openid");
     assert!(browser.open(&url).await.is_login());
 }
+
+/// A login form sent several times at once (a double click, a replaying attacker) is taken once:
+/// one answer carries the code and a session cookie; every other finds the page expired and
+/// stores nothing, so the user has exactly one session and one code was issued.
+#[tokio::test]
+async fn a_login_form_sent_several_times_at_once_opens_one_session() {
+    let server = TestServer::start(PEOPLE).await;
+    let browser = Browser::new(&server.base);
+    let url = authorize_url(
+        &server,
+        "other",
+        "https://other.example/cb",
+        "&scope=openid",
+    );
+    let login = browser.open(&url).await;
+    let page = login.page().to_string();
+    let form = vec![
+        ("interaction", crate::browser::field(&page, "interaction")),
+        ("csrf", crate::browser::field(&page, "csrf")),
+        ("username", "alice".to_string()),
+        ("password", "alice-password".to_string()),
+        ("action", "login".to_string()),
+    ];
+    // Three: more would be throttled as concurrent guesses on one account before any hashing.
+    let mut sends = tokio::task::JoinSet::new();
+    for _ in 0..3 {
+        let request = browser.http.post(server.url("/login")).form(&form);
+        sends.spawn(async move { request.send().await.unwrap() });
+    }
+    let mut codes = 0;
+    while let Some(answer) = sends.join_next().await {
+        let answer = answer.unwrap();
+        match answer.status().as_u16() {
+            303 => {
+                let location = answer.headers()["location"].to_str().unwrap();
+                assert!(location.contains("code="), "{location}");
+                assert!(answer.headers().get("set-cookie").is_some());
+                codes += 1;
+            }
+            400 => assert!(answer.text().await.unwrap().contains("expired")),
+            other => panic!("unexpected status {other}"),
+        }
+    }
+    assert_eq!(codes, 1, "exactly one submission signs in");
+    let store = &server.running.state.store;
+    let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
+    let now = tessera_core::Clock::now(server.clock.as_ref());
+    let sessions = store
+        .list_sessions_for_subject(&alice.subject, now)
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 1, "one session, none orphaned");
+}
