@@ -7,7 +7,9 @@ for each server:
   - wrk runs (10 s, keep-alive, a few connection counts) of client_credentials with an ES256
     and an RS256 JWT access token for an API resource, discovery, JWKS, and introspection of a
     reference (opaque) token;
-  - complete sign-ins and refreshes with our own small driver (bench/signin.py);
+  - complete sign-ins and refreshes with our own small driver (bench/signin.py), and Tessera's
+    sign-ins by method: password, password and authenticator app, upstream OpenID provider
+    (bench/methods.py);
   - the server process's CPU time during each run (from /proc), so that it reports requests
     per second, requests per fully used server core, server CPU per request, p50/p99 latency,
     and the peak RSS;
@@ -36,6 +38,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import methods  # noqa: E402  (bench/methods.py: sign-ins by method)
 import signin  # noqa: E402  (bench/signin.py: CPU readers and the sign-in driver)
 
 
@@ -459,6 +462,9 @@ def main():
         finally:
             for s in (t_es, t_rs, p):
                 s.stop()
+        print("sign-ins by method…", file=sys.stderr)
+        by_method = methods.run(os.path.join(ROOT, "target", "release", "tessera"), tmp,
+                                seconds, 4)
     print("Argon2id ceiling…", file=sys.stderr)
     ceiling = password_ceiling()
     header = ("| request | Tessera req/s | peer req/s | Tessera per core | peer per core | "
@@ -480,6 +486,19 @@ def main():
     lines.append(f"Argon2id verification alone, every core hashing (`cargo bench -p tessera-core "
                  f"--bench password_rate`, this run): {ceiling:.1f} per core; Tessera's sign-ins "
                  f"per core are {sign_ins / ceiling:.0%} of it.")
+    lines.append("")
+    lines.append("Sign-ins by method (Tessera; `bench/methods.py`: the peer's development setup has "
+                 "no second factor or upstream provider), 4 workers, each against the Argon2id "
+                 "ceiling of this run. Per core counts the CPU of every Tessera process the "
+                 "sign-in ran in (for the upstream provider, both).")
+    lines.append("")
+    lines.append("| method | sign-ins/s | per core | Argon2id each | of the ceiling | "
+                 "p50/p99 ms | cores used | other CPU (cores) |")
+    lines.append("|---|---:|---:|---:|---:|---|---:|---:|")
+    for m in by_method:
+        lines.append(f"| {m['method']} | {fmt(m['rps'])} | {fmt(m['per_core'])} | "
+                     f"{m['argon2']} | {m['per_core'] * m['argon2'] / ceiling:.0%} | "
+                     f"{m['p50']:.1f}/{m['p99']:.1f} | {m['cores']:.2f} | {m['other']:.2f} |")
     lines.append("")
     lines.append(f"Tessera at half its peak rate ({HALF_RATE_DELAY_MS} ms between requests on "
                  "each connection, enough connections to offer half the peak):")
