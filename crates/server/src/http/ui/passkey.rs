@@ -415,17 +415,8 @@ async fn sign_in(
     let user = active_user(state, &factor.subject).await?;
     count_use(state, factor, passkey, &result).await?;
     let interaction = take_interaction(state, interaction_id).await?;
-    let client = client_of(state, &interaction).await?;
     let method = tessera_core::login::LoginMethod::Passkey;
-    let batch = tessera_core::store::WriteBatch::new(state.clock.now());
-    super::login::factor_used(
-        state,
-        headers,
-        &client,
-        (interaction, batch),
-        (&user, method),
-    )
-    .await
+    passkey_used(state, headers, interaction, (&user, method)).await
 }
 
 async fn second_factor(
@@ -461,15 +452,26 @@ async fn second_factor(
     };
     let user = active_user(state, &subject).await?;
     count_use(state, factor, passkey, &result).await?;
-    let client = client_of(state, &interaction).await?;
     let method = tessera_core::login::LoginMethod::PasskeyAsSecondFactor;
+    passkey_used(state, headers, interaction, (&user, method)).await
+}
+
+/// After a passkey of `user` was accepted for `interaction` (taken already): the sign-in goes
+/// on as after any factor.
+async fn passkey_used(
+    state: &AppState,
+    headers: &HeaderMap,
+    interaction: Interaction,
+    (user, method): (&User, tessera_core::login::LoginMethod),
+) -> Page {
+    let client = client_of(state, &interaction).await?;
     let batch = tessera_core::store::WriteBatch::new(state.clock.now());
     super::login::factor_used(
         state,
         headers,
         &client,
         (interaction, batch),
-        (&user, method),
+        (user, method),
     )
     .await
 }
