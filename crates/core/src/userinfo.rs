@@ -78,13 +78,22 @@ pub fn released_claims(
     out
 }
 
+/// A userinfo response and whom it is for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UserInfo {
+    /// The client the access token was issued to (verified: the token is live).
+    pub client_id: String,
+    /// `sub` and the released claims.
+    pub claims: Map<String, Value>,
+}
+
 /// The userinfo response for a bearer `token` (OIDC Core §5.3.2): `sub` and the released
 /// claims. Errors are RFC 6750 §3.1 codes.
 pub async fn userinfo(
     token: &str,
     lookup: &TokenLookup<'_>,
     resources: &Resources,
-) -> Result<Map<String, Value>, OAuthError> {
+) -> Result<UserInfo, OAuthError> {
     let invalid = || OAuthError::InvalidToken("the access token is invalid or expired".into());
     let live = live_access_token(token, lookup)
         .await?
@@ -114,7 +123,10 @@ pub async fn userinfo(
         &live.data.userinfo_claims,
         resources,
     ));
-    Ok(out)
+    Ok(UserInfo {
+        client_id: live.claims.client_id,
+        claims: out,
+    })
 }
 
 #[cfg(test)]

@@ -79,6 +79,18 @@ impl ClientCache {
         self.clients.read().map(|c| c.clone()).map_err(poisoned)
     }
 
+    /// Whether an enabled client this instance knows registers `origin` for CORS. A CORS
+    /// preflight carries no credentials, so it is answered for any registered origin; the
+    /// request that follows is checked against its own client. A client added at another
+    /// instance counts from the next refresh.
+    pub fn any_allows_origin(&self, origin: &str) -> bool {
+        self.snapshot().is_ok_and(|clients| {
+            clients
+                .values()
+                .any(|c| c.enabled && c.allows_origin(origin))
+        })
+    }
+
     /// A client not in memory: from the store, unless it was found absent since the last
     /// refresh (or too many were).
     async fn read_through(&self, client_id: &str) -> StoreResult<Option<Client>> {

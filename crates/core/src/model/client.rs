@@ -173,6 +173,10 @@ pub struct Client {
     /// How the client learns about sign-outs.
     #[serde(default)]
     pub logout: ClientLogout,
+    /// Web origins whose pages may call the token, revocation and userinfo endpoints for this
+    /// client (CORS, SEC-64), as browsers send them in `Origin`; matched exactly.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_cors_origins: Vec<String>,
 }
 
 /// A client's logout notification endpoints (OpenID Connect Front-Channel Logout 1.0 §2,
@@ -204,6 +208,24 @@ fn default_refresh_absolute() -> u64 {
 pub const DEFAULT_REFRESH_SLIDING: u64 = 14 * 86_400;
 /// Default absolute refresh-token lifetime: 30 days.
 pub const DEFAULT_REFRESH_ABSOLUTE: u64 = 30 * 86_400;
+/// Default absolute refresh-token lifetime of a single-page app (a public client with CORS
+/// origins): one day. Its refresh tokens live in the browser, so they are rotated and end soon
+/// (RFC 9700 §4.14.2; OAuth 2.0 for Browser-Based Apps §6.1.3.2 on refresh token lifetimes).
+pub const BROWSER_REFRESH_ABSOLUTE: u64 = 86_400;
+/// The longest absolute refresh-token lifetime a single-page app may register: seven days.
+pub const MAX_BROWSER_REFRESH_ABSOLUTE: u64 = 7 * 86_400;
+
+impl ClientSettings {
+    /// The (sliding, absolute) refresh-token lifetimes of a registration that states neither:
+    /// shorter for a single-page app (`browser_app`, see [`BROWSER_REFRESH_ABSOLUTE`]).
+    pub fn default_refresh_lifetimes(browser_app: bool) -> (u64, u64) {
+        if browser_app {
+            (BROWSER_REFRESH_ABSOLUTE, BROWSER_REFRESH_ABSOLUTE)
+        } else {
+            (DEFAULT_REFRESH_SLIDING, DEFAULT_REFRESH_ABSOLUTE)
+        }
+    }
+}
 
 impl Default for Client {
     /// A public web client with no grants, redirect URIs or scopes: nothing it could use until
@@ -227,6 +249,7 @@ impl Default for Client {
             enabled: true,
             always_include_user_claims_in_id_token: false,
             logout: ClientLogout::default(),
+            allowed_cors_origins: vec![],
         }
     }
 }
@@ -235,6 +258,12 @@ impl Client {
     /// A public client has no secret (RFC 6749 §2.1).
     pub fn is_public(&self) -> bool {
         self.token_endpoint_auth_method == TokenEndpointAuthMethod::None
+    }
+
+    /// The request's `origin` if it is one of the client's registered CORS origins (exact,
+    /// byte-for-byte match with the serialised origin a browser sends).
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_cors_origins.iter().any(|o| o == origin)
     }
 
     /// Whether the client may authenticate with `method`: its registered one, or, when it did

@@ -5,6 +5,7 @@ pub mod discovery;
 pub mod error;
 pub mod form;
 pub mod grant_type;
+pub mod origin;
 pub mod pkce;
 pub mod redirect;
 pub mod scope;

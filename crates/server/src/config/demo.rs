@@ -28,8 +28,8 @@ fn client(
         access_token_type: Default::default(),
         access_token_lifetime: 3_600,
         identity_token_lifetime: 300,
-        refresh_token_sliding_lifetime: tessera_core::model::DEFAULT_REFRESH_SLIDING,
-        refresh_token_absolute_lifetime: tessera_core::model::DEFAULT_REFRESH_ABSOLUTE,
+        refresh_token_sliding_lifetime: None,
+        refresh_token_absolute_lifetime: None,
         token_endpoint_auth_method: None,
         application_type: Default::default(),
         id_token_signed_response_alg: None,
@@ -44,6 +44,7 @@ fn client(
         frontchannel_logout_session_required: true,
         backchannel_logout_uri: None,
         backchannel_logout_session_required: true,
+        allowed_cors_origins: vec![],
     }
 }
 

@@ -87,12 +87,12 @@ pub struct RawClient {
     /// Seconds (default 300).
     #[serde(default = "default_identity_token_lifetime")]
     pub identity_token_lifetime: u64,
-    /// Seconds a refresh token lives after its last use (default 14 days).
-    #[serde(default = "default_refresh_sliding")]
-    pub refresh_token_sliding_lifetime: u64,
-    /// Seconds a refresh token family lives at most (default 30 days).
-    #[serde(default = "default_refresh_absolute")]
-    pub refresh_token_absolute_lifetime: u64,
+    /// Seconds a refresh token lives after its last use (default 14 days; one day for a
+    /// single-page app, a public client with `allowed_cors_origins`).
+    pub refresh_token_sliding_lifetime: Option<u64>,
+    /// Seconds a refresh token family lives at most (default 30 days; one day, and at most
+    /// seven, for a single-page app).
+    pub refresh_token_absolute_lifetime: Option<u64>,
     /// Default: `none` without secrets; with secrets, `client_secret_basic` or
     /// `client_secret_post`, either accepted until one is chosen here.
     pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
@@ -136,6 +136,10 @@ pub struct RawClient {
     /// The logout token carries `sid` (default true).
     #[serde(default = "yes")]
     pub backchannel_logout_session_required: bool,
+    /// Web origins (`https://app.example`) whose pages may call the token, revocation and
+    /// userinfo endpoints for this client: single-page apps. Exact; no wildcards.
+    #[serde(default)]
+    pub allowed_cors_origins: Vec<String>,
 }
 
 /// An inline JSON Web Key Set (RFC 7517 §5).
@@ -151,12 +155,6 @@ fn default_access_token_lifetime() -> u64 {
 }
 fn default_identity_token_lifetime() -> u64 {
     300
-}
-fn default_refresh_sliding() -> u64 {
-    tessera_core::model::DEFAULT_REFRESH_SLIDING
-}
-fn default_refresh_absolute() -> u64 {
-    tessera_core::model::DEFAULT_REFRESH_ABSOLUTE
 }
 
 /// `[[users]]`

@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per endpoint, the error mapping, and the middleware stack.
 
 pub mod context;
+pub mod cors;
 pub mod discovery;
 pub mod error;
 pub mod federation_logout;
@@ -358,9 +359,20 @@ fn routes() -> Router<AppState> {
             get(discovery::provider_metadata),
         )
         .route(paths::JWKS, get(jwks::jwks))
-        .route(paths::TOKEN, post(token::post_token))
+        // SEC-64: the endpoints single-page apps call cross-origin.
+        .route(
+            paths::TOKEN,
+            post(token::post_token)
+                .options(cors::preflight)
+                .layer(cors::vary_origin()),
+        )
         .route(paths::INTROSPECT, post(introspect::post_introspect))
-        .route(paths::REVOKE, post(revoke::post_revoke))
+        .route(
+            paths::REVOKE,
+            post(revoke::post_revoke)
+                .options(cors::preflight)
+                .layer(cors::vary_origin()),
+        )
         .route(
             paths::AUTHORIZE,
             get(ui::flow::authorize).post(ui::flow::authorize),
@@ -379,7 +391,10 @@ fn routes() -> Router<AppState> {
         )
         .route(
             paths::USERINFO,
-            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+            get(userinfo::userinfo_get)
+                .post(userinfo::userinfo_post)
+                .options(cors::preflight)
+                .layer(cors::vary_origin()),
         )
         .route(
             paths::END_SESSION,

@@ -5,11 +5,12 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::tokens::revoke::revoke;
 
-use super::AppState;
 use super::error::ApiError;
 use super::form::FormRequest;
+use super::{AppState, cors};
 
 /// The revocation endpoint: 200 for revoked and for unknown tokens alike (RFC 7009 §2.2).
+/// Once the client is authenticated, its registered origins may read the answer (SEC-64).
 pub async fn post_revoke(
     State(state): State<AppState>,
     posted: FormRequest,
@@ -17,8 +18,12 @@ pub async fn post_revoke(
     let token = posted.form.required("token")?;
     posted.form.one("token_type_hint")?;
     let client = state.authenticate(&posted).await?;
+    let origin = cors::allowed_origin(&posted.headers, &client);
     let ring = state.keys.current();
     let lookup = state.token_lookup(&ring);
-    revoke(token, &client, &lookup).await?;
-    Ok((StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response())
+    let answer = match revoke(token, &client, &lookup).await {
+        Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
+        Err(e) => ApiError(e).into_response(),
+    };
+    Ok(cors::allow(answer, origin))
 }

@@ -12,9 +12,11 @@ use tessera_core::protocol::form::Form;
 use tessera_core::protocol::token::TokenType;
 use tessera_core::userinfo::userinfo;
 
-use super::AppState;
+use tessera_core::store::ClientStore as _;
+
 use super::error::{bearer_error, no_token};
 use super::form::read_form;
+use super::{AppState, cors};
 
 /// The bearer token in the Authorization header (RFC 6750 §2.1), if any.
 fn header_token(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
@@ -37,25 +39,34 @@ fn header_token(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
     Ok(Some(token.to_string()))
 }
 
-async fn answer(state: &AppState, token: &str) -> Response {
+/// The claims for `token`; readable by the registered origins of the token's client (SEC-64),
+/// and by no origin when the token is refused.
+async fn answer(state: &AppState, headers: &HeaderMap, token: &str) -> Response {
     let ring = state.keys.current();
-    match userinfo(token, &state.token_lookup(&ring), &state.config.resources).await {
-        Ok(claims) => (
-            [
-                (header::CACHE_CONTROL, "no-store"),
-                (header::PRAGMA, "no-cache"),
-            ],
-            Json(claims),
-        )
-            .into_response(),
-        Err(e) => bearer_error(e),
-    }
+    let info = match userinfo(token, &state.token_lookup(&ring), &state.config.resources).await {
+        Ok(info) => info,
+        Err(e) => return bearer_error(e),
+    };
+    // The token is live, so its client exists; a store failure only costs the CORS headers.
+    let origin = match state.clients.find_client(&info.client_id).await {
+        Ok(Some(client)) => cors::allowed_origin(headers, &client),
+        Ok(None) | Err(_) => None,
+    };
+    let response = (
+        [
+            (header::CACHE_CONTROL, "no-store"),
+            (header::PRAGMA, "no-cache"),
+        ],
+        Json(info.claims),
+    )
+        .into_response();
+    cors::allow(response, origin)
 }
 
 /// `GET /userinfo`
 pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
     match header_token(&headers) {
-        Ok(Some(token)) => answer(&state, &token).await,
+        Ok(Some(token)) => answer(&state, &headers, &token).await,
         Ok(None) => no_token(),
         Err(e) => bearer_error(e),
     }
@@ -89,7 +100,7 @@ pub async fn userinfo_post(
         (Some(_), Some(_)) => bearer_error(OAuthError::InvalidRequest(
             "send the access token in one place only (RFC 6750 §2)".into(),
         )),
-        (Some(token), None) | (None, Some(token)) => answer(&state, &token).await,
+        (Some(token), None) | (None, Some(token)) => answer(&state, &headers, &token).await,
         (None, None) => no_token(),
     }
 }

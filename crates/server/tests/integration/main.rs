@@ -7,6 +7,7 @@ mod assertions;
 mod browser;
 mod cli;
 mod config_errors;
+mod cors;
 mod diagnostics;
 mod discovery;
 mod faults;

@@ -8,10 +8,11 @@ use crate::authorize::acr::AcrLevels;
 use crate::clients::jwk::ClientJwk;
 use crate::crypto::handle_digest;
 use crate::model::{
-    ApplicationType, Client, ClientLogout, ClientSettings, OFFLINE_ACCESS, Resources,
-    TokenEndpointAuthMethod,
+    ApplicationType, Client, ClientLogout, ClientSettings, MAX_BROWSER_REFRESH_ABSOLUTE,
+    OFFLINE_ACCESS, Resources, TokenEndpointAuthMethod,
 };
 use crate::protocol::grant_type::GrantType;
+use crate::protocol::origin::registrable_origin;
 use crate::protocol::redirect::check_registrable_redirect_uri;
 use crate::secret::Secret;
 use crate::tokens::SigningAlg;
@@ -60,6 +61,9 @@ pub struct ClientMetadata {
     pub backchannel_logout_uri: Option<String>,
     /// Back-Channel Logout 1.0 §2.2 `backchannel_logout_session_required`.
     pub backchannel_logout_session_required: bool,
+    /// Web origins allowed to call the token, revocation and userinfo endpoints from a page
+    /// (CORS), each exact.
+    pub allowed_cors_origins: Vec<String>,
 }
 
 impl Default for ClientMetadata {
@@ -85,6 +89,7 @@ impl Default for ClientMetadata {
             frontchannel_logout_session_required: true,
             backchannel_logout_uri: None,
             backchannel_logout_session_required: true,
+            allowed_cors_origins: vec![],
         }
     }
 }
@@ -146,6 +151,8 @@ pub fn validate_client_metadata(
     let id_token_alg = check_id_token_alg(m, offer.signing_algs, &mut p);
     check_acr_values(m, offer.acr_levels, &mut p);
     check_refresh_lifetimes(m, &mut p);
+    check_browser_app(m, method, &mut p);
+    let allowed_cors_origins = check_cors_origins(m, &mut p);
     let secret_digests = digest_secrets(&m.secrets, &mut p);
     if !p.0.is_empty() {
         return Err(p.0);
@@ -173,6 +180,7 @@ pub fn validate_client_metadata(
             backchannel_logout_uri: m.backchannel_logout_uri.clone(),
             backchannel_logout_session_required: m.backchannel_logout_session_required,
         },
+        allowed_cors_origins,
     })
 }
 
@@ -448,6 +456,40 @@ fn check_refresh_lifetimes(m: &ClientMetadata, p: &mut Problems) {
             "must be at least 1 second and at most refresh_token_absolute_lifetime",
         );
     }
+}
+
+/// RFC 9700 §4.14.2: a public client's refresh tokens are sender-constrained or rotated. A
+/// single-page app (public, with CORS origins) keeps them in the browser; they are rotated on
+/// every use, and their family ends within [`MAX_BROWSER_REFRESH_ABSOLUTE`].
+fn check_browser_app(m: &ClientMetadata, method: TokenEndpointAuthMethod, p: &mut Problems) {
+    let browser_app = method == TokenEndpointAuthMethod::None && !m.allowed_cors_origins.is_empty();
+    if browser_app && m.settings.refresh_token_absolute_lifetime > MAX_BROWSER_REFRESH_ABSOLUTE {
+        p.add(
+            "refresh_token_absolute_lifetime",
+            format!(
+                "a single-page app's refresh tokens live in the browser and must end within \
+                 {MAX_BROWSER_REFRESH_ABSOLUTE} seconds (7 days; RFC 9700 §4.14.2); leave it \
+                 unset for one day"
+            ),
+        );
+    }
+}
+
+/// SEC-64: each CORS origin exact and listed once, kept as browsers send it in `Origin`.
+/// Returns the origins that are valid, serialised.
+fn check_cors_origins(m: &ClientMetadata, p: &mut Problems) -> Vec<String> {
+    let mut origins: Vec<String> = Vec::new();
+    for (j, given) in m.allowed_cors_origins.iter().enumerate() {
+        let field = format!("allowed_cors_origins[{j}]");
+        match registrable_origin(given) {
+            Ok(origin) if origins.contains(&origin) => {
+                p.add(field, format!("`{given}` is listed twice (as `{origin}`)"));
+            }
+            Ok(origin) => origins.push(origin),
+            Err(why) => p.add(field, format!("`{given}` {why}")),
+        }
+    }
+    origins
 }
 
 /// Secrets are kept as digests (see [`crate::crypto::handle_digest`]); an empty one would be

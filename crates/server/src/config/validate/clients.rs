@@ -98,6 +98,12 @@ pub(super) fn client_jwt_secrets(raw: &RawConfig, clients: &[Client]) -> SharedS
 
 /// The registration a `[[clients]]` entry makes; its keys are the metadata's names.
 fn metadata_of(c: &RawClient) -> ClientMetadata {
+    let public = c.secrets.is_empty()
+        && c.token_endpoint_auth_method
+            .is_none_or(|m| m == TokenEndpointAuthMethod::None);
+    let (sliding, absolute) =
+        ClientSettings::default_refresh_lifetimes(public && !c.allowed_cors_origins.is_empty());
+    let absolute = c.refresh_token_absolute_lifetime.unwrap_or(absolute);
     ClientMetadata {
         client_id: c.client_id.clone(),
         client_name: c.client_name.clone(),
@@ -113,8 +119,11 @@ fn metadata_of(c: &RawClient) -> ClientMetadata {
             access_token_type: c.access_token_type,
             access_token_lifetime: c.access_token_lifetime,
             identity_token_lifetime: c.identity_token_lifetime,
-            refresh_token_sliding_lifetime: c.refresh_token_sliding_lifetime,
-            refresh_token_absolute_lifetime: c.refresh_token_absolute_lifetime,
+            // Unstated, sliding never outlasts the family.
+            refresh_token_sliding_lifetime: c
+                .refresh_token_sliding_lifetime
+                .unwrap_or(sliding.min(absolute)),
+            refresh_token_absolute_lifetime: absolute,
             require_mfa: c.require_mfa,
             minimum_acr: c.minimum_acr.clone(),
         },
@@ -128,6 +137,7 @@ fn metadata_of(c: &RawClient) -> ClientMetadata {
         frontchannel_logout_session_required: c.frontchannel_logout_session_required,
         backchannel_logout_uri: c.backchannel_logout_uri.clone(),
         backchannel_logout_session_required: c.backchannel_logout_session_required,
+        allowed_cors_origins: c.allowed_cors_origins.clone(),
     }
 }
 
@@ -216,6 +226,13 @@ redirect_uris = ["https://a.example/cb"]
 id_token_signed_response_alg = "ES256"
 refresh_token_sliding_lifetime = 100
 refresh_token_absolute_lifetime = 50
+
+[[clients]]
+client_id = "spa"
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["https://spa.example/cb"]
+allowed_cors_origins = ["*", "https://*.spa.example", "null", "https://spa.example/app", "http://spa.example", "https://SPA.example:443", "https://spa.example/"]
+refresh_token_absolute_lifetime = 2592000
 "#;
 
     #[test]
@@ -262,6 +279,62 @@ refresh_token_absolute_lifetime = 50
         "clients[9].refresh_token_sliding_lifetime: must be at least 1 second and at most refresh_token_absolute_lifetime",
         "clients[10].id_token_signed_response_alg: `ES256` is not in keys.algorithms; add it there to sign with it",
         "clients[10].refresh_token_sliding_lifetime: must be at least 1 second and at most refresh_token_absolute_lifetime",
+        "clients[11].refresh_token_absolute_lifetime: a single-page app's refresh tokens live in the browser and must end within 604800 seconds (7 days; RFC 9700 §4.14.2); leave it unset for one day",
+        "clients[11].allowed_cors_origins[0]: `*` has a wildcard; list every origin exactly (scheme://host[:port])",
+        "clients[11].allowed_cors_origins[1]: `https://*.spa.example` has a wildcard; list every origin exactly (scheme://host[:port])",
+        "clients[11].allowed_cors_origins[2]: `null` is `null`, the origin of sandboxed and local documents, which anyone can send",
+        "clients[11].allowed_cors_origins[3]: `https://spa.example/app` has a path, query or fragment; an origin is only scheme://host[:port]",
+        "clients[11].allowed_cors_origins[4]: `http://spa.example` uses plain http on a non-loopback host; use https (http is allowed only for 127.0.0.1, [::1] and localhost)",
+        "clients[11].allowed_cors_origins[6]: `https://spa.example/` is listed twice (as `https://spa.example`)",
         "keys.retention: 86400 s is shorter than the longest token lifetime plus keys.refresh_interval (40000030 s); keys would leave JWKS while their tokens are valid",
     ];
+
+    /// A single-page app (public, with CORS origins) gets short refresh lifetimes unless it
+    /// states its own; other clients keep the long defaults; origins are kept as browsers send
+    /// them.
+    #[test]
+    fn single_page_apps_get_a_day_of_refresh_and_their_origins_as_browsers_send_them() {
+        let config = load_str(
+            r#"
+issuer = "http://127.0.0.1:8080"
+
+[[clients]]
+client_id = "spa"
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["https://spa.example/cb"]
+allowed_cors_origins = ["https://SPA.example:443/", "http://localhost:5173"]
+
+[[clients]]
+client_id = "spa-week"
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["https://spa.example/cb"]
+allowed_cors_origins = ["https://spa.example"]
+refresh_token_absolute_lifetime = 604800
+
+[[clients]]
+client_id = "web"
+secrets = ["0123456789abcdef0123456789abcdef"]
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["https://web.example/cb"]
+allowed_cors_origins = ["https://web.example"]
+"#,
+            false,
+        )
+        .unwrap();
+        let lifetimes = |id: &str| {
+            let c = config.clients.iter().find(|c| c.client_id == id).unwrap();
+            let s = &c.settings;
+            (
+                s.refresh_token_sliding_lifetime,
+                s.refresh_token_absolute_lifetime,
+            )
+        };
+        assert_eq!(lifetimes("spa"), (86_400, 86_400));
+        assert_eq!(lifetimes("spa-week"), (86_400, 604_800));
+        assert_eq!(lifetimes("web"), (14 * 86_400, 30 * 86_400));
+        assert_eq!(
+            config.clients[0].allowed_cors_origins,
+            ["https://spa.example", "http://localhost:5173"]
+        );
+    }
 }
