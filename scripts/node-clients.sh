@@ -5,6 +5,8 @@
 #     (TESSERA_TEST_OPENID_CLIENT_DIR)
 #   crates/server/tests/clients/oidc-provider: panva's oidc-provider, the upstream OpenID
 #     Provider of the identity federation tests (TESSERA_TEST_OIDC_PROVIDER_DIR)
+#   crates/server/tests/clients/oidc-client-ts: oidc-client-ts's browser bundle, the library of
+#     the single-page app the browser tests run (TESSERA_TEST_OIDC_CLIENT_TS_DIR)
 # and the node binary both run with (TESSERA_TEST_NODE).
 #
 # Needs Node.js 20 or newer with npm on PATH (openid-client v6 and oidc-provider v9 rely on
@@ -29,7 +31,7 @@ ensure_node_clients() {
         return 1
     fi
     local dir
-    for dir in "$clients/openid-client" "$clients/oidc-provider"; do
+    for dir in "$clients/openid-client" "$clients/oidc-provider" "$clients/oidc-client-ts"; do
         # npm writes node_modules/.package-lock.json on every install: it dates node_modules.
         if [ ! -f "$dir/node_modules/.package-lock.json" ] \
             || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
@@ -40,5 +42,7 @@ ensure_node_clients() {
     TESSERA_TEST_NODE="$node"
     TESSERA_TEST_OPENID_CLIENT_DIR="$clients/openid-client"
     TESSERA_TEST_OIDC_PROVIDER_DIR="$clients/oidc-provider"
-    export TESSERA_TEST_NODE TESSERA_TEST_OPENID_CLIENT_DIR TESSERA_TEST_OIDC_PROVIDER_DIR
+    TESSERA_TEST_OIDC_CLIENT_TS_DIR="$clients/oidc-client-ts"
+    export TESSERA_TEST_NODE TESSERA_TEST_OPENID_CLIENT_DIR TESSERA_TEST_OIDC_PROVIDER_DIR \
+        TESSERA_TEST_OIDC_CLIENT_TS_DIR
 }

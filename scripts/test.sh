@@ -9,7 +9,8 @@
 # Browser tests: Debian's chromium and chromium-driver are installed when missing.
 #
 # Relying parties: Debian's apache2-bin and libapache2-mod-auth-openidc are installed when
-# missing; Node's openid-client comes from the committed lock file (npm ci).
+# missing; Node's openid-client, oidc-provider and oidc-client-ts come from their committed lock
+# files (npm ci).
 #
 # Mail: the password reset tests mail to an SMTP sink on Python's aiosmtpd, installed from PyPI
 # (pinned) into a virtual environment by scripts/smtp-sink.sh.
@@ -36,7 +37,8 @@ echo "Browser for tests: $TESSERA_TEST_CHROMIUM" >&2
 if [ -z "${TESSERA_TEST_APACHE2:-}" ]; then
     ensure_apache
 fi
-if [ -z "${TESSERA_TEST_OPENID_CLIENT_DIR:-}" ] || [ -z "${TESSERA_TEST_OIDC_PROVIDER_DIR:-}" ]; then
+if [ -z "${TESSERA_TEST_OPENID_CLIENT_DIR:-}" ] || [ -z "${TESSERA_TEST_OIDC_PROVIDER_DIR:-}" ] \
+    || [ -z "${TESSERA_TEST_OIDC_CLIENT_TS_DIR:-}" ]; then
     ensure_node_clients
 fi
 if [ -z "${TESSERA_TEST_PYTHON:-}" ]; then

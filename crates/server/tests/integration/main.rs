@@ -45,6 +45,7 @@ mod signin_negative;
 mod signin_pages;
 mod signout;
 mod signout_cli;
+mod spa_browser;
 mod stored_state;
 mod support;
 mod tokens;
