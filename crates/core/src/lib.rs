@@ -8,6 +8,7 @@ pub mod authorize;
 pub mod clients;
 pub mod clock;
 pub mod crypto;
+pub mod device;
 pub mod events;
 pub mod factors;
 pub mod federation;

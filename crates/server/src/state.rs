@@ -69,7 +69,9 @@ impl AppState {
             cookies: http::ui::cookies::CookieNames::for_issuer(&config.issuer),
             cookie_mac: http::ui::cookies::CookieMac::new(cookie_secret.expose().as_bytes()),
             throttle: http::ui::throttle::Throttle::new(config.login),
-            parking: http::ui::park::ParkingLimit::default(),
+            parking: http::ui::park::parking_limit(),
+            device_polls: http::device::DevicePolls::new(clocks.monotonic.clone()),
+            user_code_guesses: http::ui::device::guess_limit(),
             scan_limit: http::scan_limit::ScanLimit::new(
                 config.introspection.max_inactive_per_minute,
             ),
@@ -141,8 +143,13 @@ fn mailer(config: &Config) -> anyhow::Result<Option<Arc<crate::mail::Mailer>>> {
 /// Absolute URLs of the endpoints that authenticate clients: where a client assertion may point
 /// its `aud` besides the issuer (RFC 7523 §3).
 fn client_authentication_endpoints(config: &Config) -> Vec<String> {
-    [paths::TOKEN, paths::INTROSPECT, paths::REVOKE]
-        .into_iter()
-        .map(|p| format!("{}{p}", config.issuer))
-        .collect()
+    [
+        paths::TOKEN,
+        paths::INTROSPECT,
+        paths::REVOKE,
+        paths::DEVICE_AUTHORIZATION,
+    ]
+    .into_iter()
+    .map(|p| format!("{}{p}", config.issuer))
+    .collect()
 }

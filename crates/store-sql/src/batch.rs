@@ -6,7 +6,9 @@ use tessera_core::store::{BatchStore, BatchWrite, Committed, StoreResult, WriteB
 
 use crate::SqlStore;
 use crate::error::map_err;
-use crate::grants::{consume_only, insert, insert_once, insert_session, renew_session};
+use crate::grants::{
+    consume_only, insert, insert_once, insert_session, renew_session, update_data,
+};
 use crate::lite;
 use crate::query::Query;
 
@@ -23,6 +25,15 @@ fn step(write: &BatchWrite, now: i64) -> StoreResult<Step> {
             handle_digest,
             kind,
         } => (consume_only(handle_digest, *kind, now), true),
+        BatchWrite::UpdateData {
+            handle_digest,
+            kind,
+            expected_version,
+            data,
+        } => (
+            update_data(handle_digest, *kind, *expected_version, data, now)?,
+            true,
+        ),
         BatchWrite::Insert(grant) => (insert(grant)?, false),
         BatchWrite::InsertOnce(grant) => (insert_once(grant)?, false),
         BatchWrite::InsertSession(session) => (insert_session(session)?, false),

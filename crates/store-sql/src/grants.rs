@@ -87,6 +87,27 @@ fn consume(handle_digest: &str, kind: GrantKind, now: UnixTime) -> Query {
     bind_consume(Query::new(CONSUME), handle_digest, kind, now)
 }
 
+/// Replaces a live grant's data if its version is still `expected_version`: one conditional
+/// UPDATE, so the database lets one of several deciders through, as it does for consumption.
+pub(crate) fn update_data(
+    handle_digest: &str,
+    kind: GrantKind,
+    expected_version: i64,
+    data: &serde_json::Value,
+    now: UnixTime,
+) -> StoreResult<Query> {
+    Ok(Query::new(
+        "UPDATE grants SET data = $1, version = version + 1
+         WHERE handle_digest = $2 AND kind = $3 AND version = $4
+           AND consumed_at IS NULL AND expires_at > $5",
+    )
+    .text(to_json(data)?)
+    .text(handle_digest)
+    .text(kind.as_str())
+    .int(expected_version)
+    .int(now))
+}
+
 /// Consumes a live grant; it changes one row when the grant was consumable.
 pub(crate) fn consume_only(handle_digest: &str, kind: GrantKind, now: UnixTime) -> Query {
     bind_consume(Query::new(consume_sql!()), handle_digest, kind, now)
@@ -163,18 +184,7 @@ impl GrantStore for SqlStore {
         data: &serde_json::Value,
         now: UnixTime,
     ) -> StoreResult<bool> {
-        // One conditional UPDATE: the database lets one of several deciders through, as it
-        // does for consumption.
-        let q = Query::new(
-            "UPDATE grants SET data = $1, version = version + 1
-             WHERE handle_digest = $2 AND kind = $3 AND version = $4
-               AND consumed_at IS NULL AND expires_at > $5",
-        )
-        .text(to_json(data)?)
-        .text(handle_digest)
-        .text(kind.as_str())
-        .int(expected_version)
-        .int(now);
+        let q = update_data(handle_digest, kind, expected_version, data, now)?;
         Ok(self.execute(q).await? > 0)
     }
 

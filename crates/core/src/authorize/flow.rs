@@ -5,6 +5,7 @@
 use super::acr::{AcrCheck, AcrLevels, check_acr};
 use super::decision::{Consent, Decision, SignedIn, decide};
 use super::request::{AuthorizationRequest, Prompt};
+use crate::device::{Approval, Decision as DeviceDecision, pending_by_digest};
 use crate::grants::TokenContext;
 use crate::grants::authorization_code::{CodeData, new_code};
 use crate::grants::implicit::{FrontChannelUser, issue_front_channel};
@@ -16,7 +17,7 @@ use crate::protocol::OAuthError;
 use crate::protocol::pkce::ChallengeMethod;
 use crate::protocol::token::TokenType;
 use crate::sessions::{
-    Interaction, PageHandle, Step, browser_state, page_record_write, remembered_consent,
+    Flow, Interaction, PageHandle, Step, browser_state, page_record_write, remembered_consent,
     session_client_write, session_data, session_state,
 };
 use crate::store::{BatchWrite, FactorStore, UserStore, WriteBatch};
@@ -52,6 +53,9 @@ pub enum Next {
     Refuse(OAuthError),
     /// The client is answered with the authorization response.
     Respond(Issued),
+    /// A device flow's approval was recorded (a write of the batch): the device gets its
+    /// tokens at its next poll, and the user is told to go back to it.
+    Approved,
 }
 
 /// A successful authorization response, and what the browser keeps of it.
@@ -204,6 +208,9 @@ pub async fn proceed(
             interact(interaction, (Step::Consent, subject), ctx.tokens.now, batch)
         }
         Decision::Issue => match (session, acr) {
+            (Some(session), AcrCheck::Met(acr)) if interaction.flow == Flow::Device => {
+                approve_device(ctx, &interaction, (&session, acr), batch).await
+            }
             (Some(session), AcrCheck::Met(acr)) => {
                 let request = &interaction.request;
                 let issued = issue(ctx, client, (request, &session, acr), batch).await?;
@@ -215,6 +222,49 @@ pub async fn proceed(
             )),
         },
     }
+}
+
+/// Records the approval of the device authorization `interaction` decides (RFC 8628 §3.3) for
+/// the session's user, as a write of `batch`; when it was decided or expired meanwhile, the
+/// user is told so (`expired_token`).
+async fn approve_device(
+    ctx: &FlowContext<'_>,
+    interaction: &Interaction,
+    (session, acr): (&Session, Option<String>),
+    batch: &mut WriteBatch,
+) -> Result<Next, OAuthError> {
+    let t = &ctx.tokens;
+    let gone = || {
+        Next::Refuse(OAuthError::ExpiredToken(
+            "the code has expired or was used already; start again on the device".into(),
+        ))
+    };
+    let Some(device) = &interaction.device else {
+        return Err(OAuthError::internal(
+            "approving a device",
+            "a device interaction without its device",
+        ));
+    };
+    let Some(pending) = pending_by_digest(t.grants, &device.digest, t.now).await? else {
+        return Ok(gone());
+    };
+    let request = &interaction.request;
+    let audiences = user_audiences(t.issuer, t.resources, &request.scopes, &request.resources)?;
+    let sign_in = session_data(session)?;
+    let approval = Approval {
+        subject: session.subject.clone(),
+        audiences,
+        sign_in: SignIn {
+            auth_time: session.auth_time,
+            amr: sign_in.amr,
+            acr,
+            idp: sign_in.idp,
+            sid: None,
+        },
+        acr_in_id_token: request.acr.requested,
+    };
+    batch.push(pending.decide(DeviceDecision::Approved(Box::new(approval)))?);
+    Ok(Next::Approved)
 }
 
 /// The browser's session, if its user is still active (a disabled or deleted user's session

@@ -2,6 +2,7 @@
 
 pub mod authorization_code;
 pub mod client_credentials;
+pub mod device_code;
 pub mod implicit;
 pub mod refresh_token;
 pub mod scopes;
@@ -45,6 +46,8 @@ pub struct TokenContext<'a> {
     pub grants: &'a dyn GrantStore,
     /// Where what happens is told.
     pub events: &'a Events,
+    /// When each polling device polled last (RFC 8628 §3.5).
+    pub polls: &'a dyn crate::device::PollPacer,
     /// The HTTP request being served, when a grant is redeemed at an endpoint: what proofs of
     /// possession (DPoP, mTLS) are read from; its peer goes into replay events.
     pub http: Option<&'a RequestContext>,
@@ -67,6 +70,7 @@ pub async fn exchange(
         }
         TokenRequest::RefreshToken(r) => refresh_token::exchange(ctx, users, client, r).await,
         TokenRequest::ClientCredentials(r) => client_credentials::exchange(ctx, client, r).await,
+        TokenRequest::DeviceCode(r) => device_code::exchange(ctx, users, client, r).await,
     }?;
     let client_id = client.client_id.as_str();
     if grant_type == GrantType::RefreshToken {

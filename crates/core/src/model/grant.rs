@@ -45,11 +45,14 @@ pub enum GrantKind {
     PasskeyCeremony,
     /// A password reset link mailed to a user's verified address: one user, used once.
     PasswordReset,
+    /// A device authorization (RFC 8628 §3.2): found by its device code, or by its user code
+    /// (the lookup digest); pending until the user decides, then redeemed once.
+    DeviceCode,
 }
 
 impl GrantKind {
     /// Every kind.
-    pub const ALL: [GrantKind; 16] = [
+    pub const ALL: [GrantKind; 17] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ReferenceToken,
@@ -66,6 +69,7 @@ impl GrantKind {
         Self::UpstreamLogoutJti,
         Self::PasskeyCeremony,
         Self::PasswordReset,
+        Self::DeviceCode,
     ];
 
     /// The name stored in the `kind` column.
@@ -87,6 +91,7 @@ impl GrantKind {
             Self::UpstreamLogoutJti => "upstream_logout_jti",
             Self::PasskeyCeremony => "passkey_ceremony",
             Self::PasswordReset => "password_reset",
+            Self::DeviceCode => "device_code",
         }
     }
 }
@@ -178,6 +183,7 @@ mod tests {
                 "upstream_logout_jti",
                 "passkey_ceremony",
                 "password_reset",
+                "device_code",
             ]
         );
         for kind in GrantKind::ALL {
@@ -186,8 +192,8 @@ mod tests {
             assert_eq!(json, serde_json::json!(kind.as_str()));
         }
         assert_eq!(
-            "device_code".parse::<GrantKind>(),
-            Err(UnknownGrantKind("device_code".into()))
+            "token_exchange".parse::<GrantKind>(),
+            Err(UnknownGrantKind("token_exchange".into()))
         );
     }
 }

@@ -65,6 +65,8 @@ pub struct ProviderMetadata {
     pub introspection_endpoint_auth_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 9701 §7: algorithms of signed (JWT) introspection responses.
     pub introspection_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 8628 §4.
+    pub device_authorization_endpoint: String,
     /// RFC 8414 §2 (RFC 7009).
     pub revocation_endpoint: String,
     /// RFC 8414 §2.
@@ -152,6 +154,7 @@ impl ProviderMetadata {
                 .iter()
                 .map(|a| a.name())
                 .collect(),
+            device_authorization_endpoint: endpoint(paths::DEVICE_AUTHORIZATION),
             revocation_endpoint: endpoint(paths::REVOKE),
             revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS
                 .iter()

@@ -16,15 +16,18 @@ pub enum GrantType {
     RefreshToken,
     /// RFC 6749 §4.4.
     ClientCredentials,
+    /// RFC 8628 §3.4: a device without a browser redeems the user's decision.
+    DeviceCode,
 }
 
 impl GrantType {
     /// Every grant type served, in the order discovery lists them.
-    pub const ALL: [GrantType; 4] = [
+    pub const ALL: [GrantType; 5] = [
         Self::AuthorizationCode,
         Self::Implicit,
         Self::RefreshToken,
         Self::ClientCredentials,
+        Self::DeviceCode,
     ];
 
     /// Its registered name, the value of `grant_type` (RFC 6749 §4, IANA "OAuth Grant Types").
@@ -34,6 +37,7 @@ impl GrantType {
             Self::Implicit => "implicit",
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
+            Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
         }
     }
 
@@ -75,7 +79,8 @@ mod tests {
                 "authorization_code",
                 "implicit",
                 "refresh_token",
-                "client_credentials"
+                "client_credentials",
+                "urn:ietf:params:oauth:grant-type:device_code"
             ]
         );
     }

@@ -30,6 +30,10 @@ pub mod paths {
     pub const INTROSPECT: &str = "/introspect";
     /// Revocation endpoint (RFC 7009 §2).
     pub const REVOKE: &str = "/revoke";
+    /// Device authorization endpoint (RFC 8628 §3.1).
+    pub const DEVICE_AUTHORIZATION: &str = "/device_authorization";
+    /// Where the user enters a device's user code (RFC 8628 §3.3 `verification_uri`).
+    pub const DEVICE: &str = "/device";
     /// UserInfo endpoint (OIDC Core §5.3).
     pub const USERINFO: &str = "/userinfo";
     /// End-session endpoint (OpenID Connect RP-Initiated Logout 1.0 §2).

@@ -16,6 +16,15 @@ pub enum TokenRequest {
     RefreshToken(RefreshRequest),
     /// RFC 6749 §4.4.2.
     ClientCredentials(ClientCredentialsRequest),
+    /// RFC 8628 §3.4.
+    DeviceCode(DeviceCodeRequest),
+}
+
+/// RFC 8628 §3.4.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceCodeRequest {
+    /// The device code, as presented: untrusted until found.
+    pub device_code: String,
 }
 
 /// RFC 6749 §4.1.3, RFC 7636 §4.5, RFC 8707 §2.2.
@@ -81,6 +90,9 @@ impl TokenRequest {
                 scope: owned("scope")?,
                 resources,
             }),
+            GrantType::DeviceCode => Self::DeviceCode(DeviceCodeRequest {
+                device_code: form.required("device_code")?.to_owned(),
+            }),
             // Not at the token endpoint: refused above.
             GrantType::Implicit => {
                 return Err(OAuthError::UnsupportedGrantType(
@@ -96,6 +108,7 @@ impl TokenRequest {
             Self::AuthorizationCode(_) => GrantType::AuthorizationCode,
             Self::RefreshToken(_) => GrantType::RefreshToken,
             Self::ClientCredentials(_) => GrantType::ClientCredentials,
+            Self::DeviceCode(_) => GrantType::DeviceCode,
         }
     }
 }

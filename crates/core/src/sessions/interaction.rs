@@ -52,6 +52,22 @@ pub struct Interaction {
     /// asked for given): the user proved the local account's password for it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub link: Option<crate::federation::UpstreamIdentity>,
+    /// The device authorization a device flow's interaction decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<DeviceInteraction>,
+}
+
+/// The device authorization (RFC 8628 §3.3) an interaction decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceInteraction {
+    /// The digest its record is stored under.
+    pub digest: String,
+    /// Its user code as shown, for the consent page to show again (RFC 8628 §5.4: the user
+    /// compares it with the device's).
+    pub user_code: String,
+    /// The address the device asked from, shown beside it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub requested_from: Option<String>,
 }
 
 impl Interaction {
@@ -70,6 +86,7 @@ impl Interaction {
             subject: None,
             prior: None,
             link: None,
+            device: None,
         }
     }
 
@@ -88,6 +105,9 @@ pub enum Flow {
     Authorize,
     /// A sign-in to the account page: it ends on that page, signed in.
     Account,
+    /// A device's authorization (RFC 8628 §3.3): it ends with the user's decision recorded for
+    /// the polling device, on a page of ours.
+    Device,
 }
 
 /// The page an interaction waits on.

@@ -9,9 +9,9 @@ pub use consent::{
     CONSENT_LIFETIME, RememberedConsent, remember_consent, remembered_consent, remembered_consents,
 };
 pub use interaction::{
-    Flow, INTERACTION_LIFETIME, Interaction, PageHandle, PageRecord, PageRefusal, Step,
-    check_page_record, find_page_record, page_record_write, same_browser, save_page_record,
-    take_page_record,
+    DeviceInteraction, Flow, INTERACTION_LIFETIME, Interaction, PageHandle, PageRecord,
+    PageRefusal, Step, check_page_record, find_page_record, page_record_write, same_browser,
+    save_page_record, take_page_record,
 };
 
 use crate::protocol::OrServerError as _;

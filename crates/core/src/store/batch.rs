@@ -27,6 +27,19 @@ pub enum BatchWrite {
     /// Inserts a grant unless one with its digest exists (a record kept once, such as a
     /// session's client); then it is left as it is.
     InsertOnce(Grant),
+    /// Replaces the data of a live grant whose version is still `expected_version`, as
+    /// [`super::GrantStore::update_grant_data`] does; otherwise (decided meanwhile, consumed,
+    /// expired) the batch is refused.
+    UpdateData {
+        /// The grant's digest.
+        handle_digest: String,
+        /// Its kind.
+        kind: GrantKind,
+        /// The version it was read at.
+        expected_version: i64,
+        /// The new data.
+        data: serde_json::Value,
+    },
     /// Stores a new session.
     InsertSession(Session),
     /// Moves the session `old_digest` to `renewed`, as [`super::SessionStore::renew_session`];
@@ -44,6 +57,7 @@ impl BatchWrite {
     pub fn refusal(&self) -> &'static str {
         match self {
             BatchWrite::Consume { .. } => "the record was used already or has expired",
+            BatchWrite::UpdateData { .. } => "the record was changed, used or expired meanwhile",
             BatchWrite::RenewSession { .. } => "the session has ended meanwhile",
             _ => "-",
         }

@@ -65,6 +65,9 @@ pub struct RawConfig {
     /// Client authentication at the token, introspection and revocation endpoints.
     #[serde(default)]
     pub client_authentication: RawClientAuthentication,
+    /// The device authorization grant (RFC 8628).
+    #[serde(default)]
+    pub device_flow: RawDeviceFlow,
     /// Authentication context classes (`acr`) offered, weakest first.
     #[serde(default)]
     pub acr_levels: Option<Vec<RawAcrLevel>>,
@@ -119,6 +122,7 @@ impl Default for RawConfig {
             passwords: RawPasswords::default(),
             introspection: RawIntrospection::default(),
             client_authentication: RawClientAuthentication::default(),
+            device_flow: RawDeviceFlow::default(),
             acr_levels: None,
             ui: RawUi::default(),
             outbound: RawOutbound::default(),
@@ -309,6 +313,26 @@ impl Default for RawIntrospection {
     }
 }
 
+/// `[device_flow]`
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDeviceFlow {
+    /// Seconds a device code and its user code live (RFC 8628 §3.2 `expires_in`).
+    pub code_lifetime: u64,
+    /// Seconds a device waits between polls (RFC 8628 §3.2 `interval`).
+    pub polling_interval: u64,
+}
+
+impl Default for RawDeviceFlow {
+    fn default() -> Self {
+        let d = tessera_core::device::DeviceSettings::default();
+        Self {
+            code_lifetime: d.code_lifetime,
+            polling_interval: d.polling_interval,
+        }
+    }
+}
+
 /// `[client_authentication]`
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -464,6 +488,8 @@ pub struct Config {
     pub introspection: RawIntrospection,
     /// Longest client assertion lifetime, in seconds.
     pub max_assertion_lifetime: i64,
+    /// The device authorization grant.
+    pub device_flow: tessera_core::device::DeviceSettings,
     /// Authentication context classes offered, weakest first.
     pub acr_levels: AcrLevels,
     /// Theme directory.

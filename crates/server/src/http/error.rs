@@ -24,6 +24,11 @@ pub fn log_refusal(e: &OAuthError, answer: &'static str) {
                 "request failed: temporarily unavailable"
             );
         }
+        // RFC 8628 §3.5: a device's answer while it waits, not a refusal; it polls every few
+        // seconds.
+        OAuthError::AuthorizationPending(_) => {
+            tracing::debug!(answer, "device poll: authorization pending");
+        }
         _ => tracing::info!(
             error = e.code(),
             reason = %e.description(),

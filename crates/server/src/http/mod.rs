@@ -2,6 +2,7 @@
 
 pub mod context;
 pub mod cors;
+pub mod device;
 pub mod discovery;
 pub mod error;
 pub mod federation_logout;
@@ -14,6 +15,7 @@ pub mod scan_limit;
 pub mod token;
 pub mod ui;
 pub mod userinfo;
+pub mod window_limit;
 
 use std::ops::Deref;
 use std::sync::Arc;
@@ -83,7 +85,11 @@ pub struct AppInner {
     /// Sign-in throttling.
     pub throttle: ui::throttle::Throttle,
     /// Bounds on parked browser POSTs.
-    pub parking: ui::park::ParkingLimit,
+    pub parking: window_limit::WindowLimit,
+    /// When each polling device polled last (RFC 8628 §3.5).
+    pub device_polls: device::DevicePolls,
+    /// Bounds on wrong user codes (RFC 8628 §5.1).
+    pub user_code_guesses: window_limit::WindowLimit,
     /// Introspection's limit on inactive answers per caller (RFC 7662 §4).
     pub scan_limit: scan_limit::ScanLimit,
     /// Password verification, one thread per core.
@@ -195,6 +201,7 @@ impl AppState {
             alg: self.default_alg(),
             grants: self.store.as_ref(),
             events: &self.events,
+            polls: &self.device_polls,
             http,
         }
     }
@@ -365,6 +372,16 @@ fn routes() -> Router<AppState> {
             post(token::post_token)
                 .options(cors::preflight)
                 .layer(cors::vary_origin()),
+        )
+        .route(
+            paths::DEVICE_AUTHORIZATION,
+            post(device::post_device_authorization)
+                .options(cors::preflight)
+                .layer(cors::vary_origin()),
+        )
+        .route(
+            paths::DEVICE,
+            get(ui::device::device_page).post(ui::device::device_submit),
         )
         .route(paths::INTROSPECT, post(introspect::post_introspect))
         .route(

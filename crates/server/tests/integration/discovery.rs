@@ -82,7 +82,8 @@ async fn openid_configuration_is_complete_and_honest() {
             "authorization_code",
             "implicit",
             "refresh_token",
-            "client_credentials"
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
         ]
     );
     // Sign-in: RFC 7636 S256 only, the response modes, RFC 9207 iss, the prompt values.
@@ -186,7 +187,6 @@ async fn openid_configuration_is_complete_and_honest() {
     }
     for absent in [
         "registration_endpoint",
-        "device_authorization_endpoint",
         "pushed_authorization_request_endpoint",
     ] {
         assert!(

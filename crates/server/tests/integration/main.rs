@@ -8,6 +8,8 @@ mod browser;
 mod cli;
 mod config_errors;
 mod cors;
+mod device;
+mod device_limits;
 mod diagnostics;
 mod discovery;
 mod faults;

@@ -246,6 +246,12 @@ fn check_grant_types(m: &ClientMetadata, method: TokenEndpointAuthMethod, p: &mu
                 field,
                 "the resource owner password grant is not offered (RFC 9700 §2.4)",
             );
+        } else if g == "device_code" {
+            let urn = GrantType::DeviceCode.name();
+            p.add(
+                field,
+                format!("the device grant is named `{urn}` (RFC 8628 §3.4)"),
+            );
         } else if GrantType::from_name(g).is_none() {
             let known = GrantType::names().collect::<Vec<_>>().join(", ");
             p.add(field, format!("unknown grant type `{g}`; known: {known}"));

@@ -75,7 +75,11 @@ fn a_registration_without_secrets_is_a_public_client() {
 #[test]
 fn each_problem_names_its_field_relative_to_the_registration() {
     let m = ClientMetadata {
-        grant_types: vec!["authorization_code".into(), "device_code".into()],
+        grant_types: vec![
+            "authorization_code".into(),
+            "device_code".into(),
+            "token_exchange".into(),
+        ],
         allowed_scopes: vec!["openid".into(), "payroll".into()],
         jwks: Some(vec![]),
         ..web_app()
@@ -83,8 +87,11 @@ fn each_problem_names_its_field_relative_to_the_registration() {
     assert_eq!(
         problems(&m),
         [
-            "grant_types[1]: unknown grant type `device_code`; known: authorization_code, \
-             implicit, refresh_token, client_credentials",
+            "grant_types[1]: the device grant is named \
+             `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4)",
+            "grant_types[2]: unknown grant type `token_exchange`; known: authorization_code, \
+             implicit, refresh_token, client_credentials, \
+             urn:ietf:params:oauth:grant-type:device_code",
             "allowed_scopes[1]: unknown scope `payroll`; declare it under api_scopes or \
              identity_resources",
             "jwks: is only used with token_endpoint_auth_method = \"private_key_jwt\"",

@@ -94,6 +94,7 @@ impl World {
             alg: SigningAlg::Es256,
             grants: &self.store,
             events: &self.events,
+            polls: &crate::device::Unpaced,
             http: None,
         }
     }

@@ -163,3 +163,41 @@ pub async fn concurrent_batches_have_one_winner(store: Arc<dyn Store>) {
     assert_eq!(live.len(), 1);
     assert_eq!(live[0].id_digest, winners[0]);
 }
+
+/// A decision on a pending grant is a compare-and-set of its data in the batch: the first of
+/// two deciders who read the same version wins, the second's batch is refused and undone.
+pub async fn a_batch_updates_data_once_per_version(store: Arc<dyn Store>) {
+    let pending = grant("device", GrantKind::DeviceCode, None, 2_000);
+    store.insert_grant(&pending).await.unwrap();
+    for form in ["form1", "form2"] {
+        let g = grant(form, GrantKind::Interaction, None, 2_000);
+        store.insert_grant(&g).await.unwrap();
+    }
+    let decide = |form: &str, decision: &str| {
+        let mut batch = WriteBatch::new(1_500);
+        batch.push(consume(form));
+        batch.push(BatchWrite::UpdateData {
+            handle_digest: "device".into(),
+            kind: GrantKind::DeviceCode,
+            expected_version: 0,
+            data: serde_json::json!({ "decision": decision }),
+        });
+        batch
+    };
+    let first = store.commit(&decide("form1", "approved")).await.unwrap();
+    assert_eq!(first, Committed::All);
+    let second = store.commit(&decide("form2", "denied")).await.unwrap();
+    assert_eq!(second, Committed::Refused(1));
+    let decided = store.find_grant("device").await.unwrap().unwrap();
+    assert_eq!(decided.data, serde_json::json!({ "decision": "approved" }));
+    assert_eq!(decided.version, 1);
+    let form2 = store.find_grant("form2").await.unwrap().unwrap();
+    assert_eq!(
+        form2.consumed_at, None,
+        "the refused batch's consume was undone"
+    );
+    // An expired grant is not decided.
+    let mut late = WriteBatch::new(2_500);
+    late.push(decide("form2", "denied").writes()[1].clone());
+    assert_eq!(store.commit(&late).await.unwrap(), Committed::Refused(0));
+}

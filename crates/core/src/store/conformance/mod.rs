@@ -56,6 +56,7 @@ macro_rules! store_conformance_tests {
             a_refused_batch_writes_nothing,
             a_conflicting_batch_writes_nothing,
             concurrent_batches_have_one_winner,
+            a_batch_updates_data_once_per_version,
             ping_answers
         );
     };

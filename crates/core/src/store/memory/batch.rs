@@ -11,9 +11,16 @@ use crate::store::{BatchStore, BatchWrite, Committed, StoreError, StoreResult, W
 /// How to take one applied write back.
 enum Undo {
     Unconsume(String),
+    RestoreData {
+        digest: String,
+        data: serde_json::Value,
+    },
     RemoveGrant(String),
     RemoveSession(String),
-    Restore { renewed: String, old: Session },
+    Restore {
+        renewed: String,
+        old: Session,
+    },
     Nothing,
 }
 
@@ -33,6 +40,22 @@ impl Inner {
                 Some(g) if live_of(g, *kind, now) => {
                     g.consumed_at = Some(now);
                     Applied::Done(Undo::Unconsume(handle_digest.clone()))
+                }
+                _ => Applied::Refused,
+            },
+            BatchWrite::UpdateData {
+                handle_digest,
+                kind,
+                expected_version,
+                data,
+            } => match self.grants.get_mut(handle_digest) {
+                Some(g) if live_of(g, *kind, now) && g.version == *expected_version => {
+                    let old = std::mem::replace(&mut g.data, data.clone());
+                    g.version += 1;
+                    Applied::Done(Undo::RestoreData {
+                        digest: handle_digest.clone(),
+                        data: old,
+                    })
                 }
                 _ => Applied::Refused,
             },
@@ -81,6 +104,12 @@ impl Inner {
             Undo::Unconsume(digest) => {
                 if let Some(g) = self.grants.get_mut(&digest) {
                     g.consumed_at = None;
+                }
+            }
+            Undo::RestoreData { digest, data } => {
+                if let Some(g) = self.grants.get_mut(&digest) {
+                    g.data = data;
+                    g.version -= 1;
                 }
             }
             Undo::RemoveGrant(digest) => {

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use tessera_core::authorize::acr::{AcrLevel, AcrLevels};
+use tessera_core::device::DeviceSettings;
 use tessera_core::login::LoginMethod;
 use tessera_core::sessions::SessionLifetimes;
 
@@ -163,4 +164,26 @@ pub(super) fn check_assertion_lifetime(raw: &RawConfig, p: &mut Problems) -> i64
         );
     }
     tessera_core::clock::seconds(seconds)
+}
+
+/// `[device_flow]`: a user needs a few minutes to find a browser and type the code, and a
+/// short-lived code is what keeps its few bits safe (RFC 8628 §5.1, §6.1).
+pub(super) fn check_device_flow(raw: &RawConfig, p: &mut Problems) -> DeviceSettings {
+    let d = raw.device_flow;
+    if !(60..=1_800).contains(&d.code_lifetime) {
+        p.add(
+            "device_flow.code_lifetime",
+            "must be between 60 and 1800 seconds",
+        );
+    }
+    if !(1..=60).contains(&d.polling_interval) {
+        p.add(
+            "device_flow.polling_interval",
+            "must be between 1 and 60 seconds",
+        );
+    }
+    DeviceSettings {
+        code_lifetime: d.code_lifetime,
+        polling_interval: d.polling_interval,
+    }
 }

@@ -44,6 +44,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     let resources = check_resources(&raw, &mut p);
     let acr_levels = interactive::check_acr_levels(&raw, &mut p);
     let max_assertion_lifetime = interactive::check_assertion_lifetime(&raw, &mut p);
+    let device_flow = interactive::check_device_flow(&raw, &mut p);
     let clients = check_clients(&raw, &resources, &acr_levels, &mut p);
     let short_secrets = short_secrets(&raw);
     let client_jwt_secrets = client_jwt_secrets(&raw, &clients);
@@ -83,6 +84,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         password_policy: raw.passwords,
         introspection: raw.introspection,
         max_assertion_lifetime,
+        device_flow,
         acr_levels,
         ui_templates,
         outbound,

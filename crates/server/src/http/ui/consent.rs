@@ -9,7 +9,7 @@ use tessera_core::authorize::AuthorizationRequest;
 use tessera_core::events::Event;
 use tessera_core::model::Client;
 use tessera_core::protocol::OAuthError;
-use tessera_core::sessions::{Step, remember_consent};
+use tessera_core::sessions::{Flow, Step, remember_consent};
 
 use super::error::{Page, PageError, PageForm};
 use super::flow::proceed;
@@ -80,6 +80,9 @@ pub async fn consent_page(
             username,
             scopes => scope_views(&state, &page.interaction.request.scopes),
             claims => named_claims(&state, &page.interaction.request),
+            // RFC 8628 §5.4: the user compares it with the code on the device.
+            user_code => page.interaction.device.as_ref().map(|d| d.user_code.as_str()),
+            requested_from => page.interaction.device.as_ref().and_then(|d| d.requested_from.as_deref()),
         },
     ))
 }
@@ -104,18 +107,22 @@ pub async fn consent_submit(State(state): State<AppState>, posted: PageForm) -> 
         submitted_interaction(&state, &posted, Step::Consent).await?;
     let (form, headers) = (&posted.form, &posted.headers);
     if form.one("action").ok().flatten() != Some("allow") {
+        let denied = OAuthError::AccessDenied("the user denied the request".into());
+        if interaction.flow == Flow::Device {
+            // RFC 8628 §3.5: the device hears `access_denied`.
+            return super::device::deny(&state, &interaction, &denied, batch).await;
+        }
         state.commit(&batch).await?;
         // RFC 6749 §4.1.2.1
-        return Ok(state.redirect_error(
-            &interaction.request,
-            &OAuthError::AccessDenied("the user denied the request".into()),
-        ));
+        return Ok(state.redirect_error(&interaction.request, &denied));
     }
     let now = state.clock.now();
     let session = state.browser_session(headers).await?;
     // The consent is the user's the page was shown to, signed in in this browser.
     let session = session.filter(|s| interaction.subject.as_deref() == Some(s.subject.as_str()));
-    let remember = form.one("remember").ok().flatten() == Some("yes");
+    // A device's approval is never remembered: each is confirmed (RFC 8628 §5.4).
+    let remember =
+        form.one("remember").ok().flatten() == Some("yes") && interaction.flow != Flow::Device;
     if let Some(s) = &session
         && remember
     {

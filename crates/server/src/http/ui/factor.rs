@@ -75,8 +75,7 @@ pub async fn factor_submit(State(state): State<AppState>, posted: PageForm) -> P
     let (interaction, client, batch) = submitted_interaction(&state, &posted, Step::Factor).await?;
     let form = &posted.form;
     if form.one("action").ok().flatten() == Some("cancel") {
-        state.commit(&batch).await?;
-        return cancelled(&state, &interaction);
+        return cancelled(&state, &interaction, batch).await;
     }
     let user = interaction_user(&state, &interaction).await?;
     let interaction = (interaction, batch);

@@ -108,6 +108,7 @@ pub async fn proceed(
         return Ok(see_other(&state.account_url("")));
     }
     let request = interaction.request.clone();
+    let device = (interaction.flow == Flow::Device).then(|| interaction.clone());
     let ring = state.keys.current();
     let next = tessera_core::authorize::flow::proceed(
         &state.flow_context(&ring),
@@ -116,8 +117,19 @@ pub async fn proceed(
         &mut batch,
     )
     .await?;
-    state.commit(&batch).await?;
-    Ok(answer(state, &request, next))
+    match (device, next) {
+        // RFC 8628 §3.3: the decision is recorded for the device; the user stays here.
+        (Some(device), Next::Refuse(e)) => super::device::deny(state, &device, &e, batch).await,
+        (Some(_), Next::Approved) => {
+            state.commit(&batch).await?;
+            let name = client.client_name.as_deref().unwrap_or(&client.client_id);
+            Ok(super::device::outcome_page(state, name, true))
+        }
+        (_, next) => {
+            state.commit(&batch).await?;
+            Ok(answer(state, &request, next))
+        }
+    }
 }
 
 /// Answers with core's next step for `request`: the page it waits on, an error for the client,
@@ -134,6 +146,11 @@ pub fn answer(state: &AppState, request: &AuthorizationRequest, next: Next) -> R
             let base = state.config.issuer.trim_end_matches('/');
             see_other(&format!("{base}{page}?interaction={}", handle.id))
         }
+        // Only a device's interaction is approved, and `proceed` answers it.
+        Next::Approved => state.error_page(&OAuthError::internal(
+            "answering an authorization request",
+            "an approval outside the device flow",
+        )),
         Next::Respond(issued) => {
             let response = state.respond(AuthorizationResponse::success(
                 request.redirect_uri.clone(),
@@ -149,16 +166,19 @@ pub fn answer(state: &AppState, request: &AuthorizationRequest, next: Next) -> R
     }
 }
 
-/// The user cancelled the sign-in of `interaction`: the client hears `access_denied`
-/// (RFC 6749 §4.1.2.1); a sign-in to the account page just says so.
-pub fn cancelled(state: &AppState, interaction: &Interaction) -> Page {
+/// The user cancelled the sign-in of `interaction` (`batch` takes its form): the client
+/// hears `access_denied` (RFC 6749 §4.1.2.1; a device at its next poll, RFC 8628 §3.5); a
+/// sign-in to the account page just says so.
+pub async fn cancelled(state: &AppState, interaction: &Interaction, batch: WriteBatch) -> Page {
+    let cancelled = OAuthError::AccessDenied("the user cancelled the sign-in".into());
+    if interaction.flow == Flow::Device {
+        return super::device::deny(state, interaction, &cancelled, batch).await;
+    }
+    state.commit(&batch).await?;
     if interaction.flow == Flow::Account {
         return Err(PageError::ACCOUNT_CANCELLED);
     }
-    Ok(state.redirect_error(
-        &interaction.request,
-        &OAuthError::AccessDenied("the user cancelled the sign-in".into()),
-    ))
+    Ok(state.redirect_error(&interaction.request, &cancelled))
 }
 
 /// A 303 See Other to `location`.

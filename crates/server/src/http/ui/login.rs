@@ -76,8 +76,7 @@ pub async fn login_submit(State(state): State<AppState>, posted: PageForm) -> Pa
     let (interaction, client, batch) = submitted_interaction(&state, &posted, Step::Login).await?;
     let (form, headers) = (&posted.form, &posted.headers);
     if form.one("action").ok().flatten() == Some("cancel") {
-        state.commit(&batch).await?;
-        return cancelled(&state, &interaction);
+        return cancelled(&state, &interaction, batch).await;
     }
     if let Some(provider) = form.one("provider").ok().flatten() {
         state.commit(&batch).await?;

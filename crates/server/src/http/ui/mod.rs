@@ -4,6 +4,7 @@ pub mod account;
 pub mod check_session;
 pub mod consent;
 pub mod cookies;
+pub mod device;
 pub mod error;
 pub mod factor;
 pub mod federation;

@@ -16,6 +16,10 @@ const TEMPLATES: &[(&str, &str)] = &[
     ),
     ("login.html", include_str!("../../../templates/login.html")),
     (
+        "device.html",
+        include_str!("../../../templates/device.html"),
+    ),
+    (
         "factor.html",
         include_str!("../../../templates/factor.html"),
     ),

@@ -4,10 +4,8 @@
 //! so that the session cookie is sent and no parameter (an `id_token_hint`, say) moves into
 //! a URL.
 
-use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tessera_core::authorize::parked::{PARKED_LIFETIME, park_request, take_parked_request};
 use tessera_core::protocol::OAuthError;
@@ -20,6 +18,7 @@ use super::error::PageError;
 use super::flow::see_other;
 use crate::http::AppState;
 use crate::http::form::read_form;
+use crate::http::window_limit::{Exceeded, WindowLimit};
 
 /// The query parameter that names a parked request.
 pub const CONTINUE: &str = "continue";
@@ -41,54 +40,9 @@ const WINDOW: Duration = Duration::from_secs(PARKED_LIFETIME.unsigned_abs());
 /// The marker of a form our own page posted again: handled at once, not parked.
 pub const RESUBMITTED: &str = "resubmitted";
 
-/// Counts parked requests per window.
-#[derive(Default)]
-pub struct ParkingLimit {
-    windows: Mutex<Windows>,
-}
-
-#[derive(Default)]
-struct Windows {
-    started: Option<Instant>,
-    overall: u32,
-    per_address: HashMap<IpAddr, u32>,
-}
-
-/// Why a request was not parked.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum NotParked {
-    /// This address parked its share of the window.
-    Address,
-    /// The instance parked its share of the window.
-    Overall,
-}
-
-impl ParkingLimit {
-    /// Counts a request from `address`, or refuses it when its address or everyone together
-    /// parked their share of the current window.
-    pub fn admit(&self, address: Option<IpAddr>, now: Instant) -> Result<(), NotParked> {
-        let Ok(mut w) = self.windows.lock() else {
-            return Err(NotParked::Overall);
-        };
-        if w.started.is_none_or(|s| now.duration_since(s) >= WINDOW) {
-            *w = Windows {
-                started: Some(now),
-                ..Windows::default()
-            };
-        }
-        if w.overall >= OVERALL {
-            return Err(NotParked::Overall);
-        }
-        if let Some(a) = address.map(super::throttle::address_key) {
-            let count = w.per_address.get(&a).copied().unwrap_or(0);
-            if count >= PER_ADDRESS {
-                return Err(NotParked::Address);
-            }
-            w.per_address.insert(a, count + 1);
-        }
-        w.overall += 1;
-        Ok(())
-    }
+/// The limit on parked requests: [`PER_ADDRESS`] and [`OVERALL`] per parked lifetime.
+pub fn parking_limit() -> WindowLimit {
+    WindowLimit::new(PER_ADDRESS, OVERALL, WINDOW)
 }
 
 /// The form of a browser GET: the parked request its query names, or the query itself.
@@ -181,8 +135,8 @@ pub async fn park_post(
             .admit(address, state.monotonic.now())
             .err()
             .map(|why| match why {
-                NotParked::Address => "this address parked its share",
-                NotParked::Overall => "the instance parked its share",
+                Exceeded::Address => "this address parked its share",
+                Exceeded::Overall => "the instance parked its share",
             })
     };
     if let Some(reason) = refused {
@@ -231,44 +185,4 @@ fn expired() -> OAuthError {
     OAuthError::InvalidRequest(
         "this request has expired or was already used; go back to the application".into(),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::{ManualMonotonicClock, MonotonicClock as _};
-
-    #[test]
-    fn parking_is_bounded_per_address_and_overall() {
-        let limit = ParkingLimit::default();
-        let clock = ManualMonotonicClock::new();
-        let t0 = clock.now();
-        let a: IpAddr = "192.0.2.1".parse().unwrap();
-        for _ in 0..PER_ADDRESS {
-            assert_eq!(limit.admit(Some(a), t0), Ok(()));
-        }
-        assert_eq!(limit.admit(Some(a), t0), Err(NotParked::Address));
-        // Another address of the same IPv6 /64 shares its limit; another /64 does not.
-        let v6 = |s: &str| Some(s.parse::<IpAddr>().unwrap());
-        for _ in 0..PER_ADDRESS {
-            assert_eq!(limit.admit(v6("2001:db8::1"), t0), Ok(()));
-        }
-        assert_eq!(limit.admit(v6("2001:db8::2"), t0), Err(NotParked::Address));
-        assert_eq!(limit.admit(v6("2001:db8:0:1::2"), t0), Ok(()));
-        // Overall, whatever the addresses.
-        let mut admitted = 2 * PER_ADDRESS + 1;
-        let mut i = 0u32;
-        while admitted < OVERALL {
-            let address = IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + i));
-            i += 1;
-            if limit.admit(Some(address), t0).is_ok() {
-                admitted += 1;
-            }
-        }
-        let fresh: IpAddr = "198.51.100.7".parse().unwrap();
-        assert_eq!(limit.admit(Some(fresh), t0), Err(NotParked::Overall));
-        // The next window starts afresh.
-        clock.advance(WINDOW);
-        assert_eq!(limit.admit(Some(a), clock.now()), Ok(()));
-    }
 }
