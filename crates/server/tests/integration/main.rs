@@ -9,6 +9,7 @@ mod cli;
 mod config_errors;
 mod cors;
 mod device;
+mod device_browser;
 mod device_limits;
 mod diagnostics;
 mod discovery;
