@@ -81,7 +81,7 @@ async fn authorize(
 /// Devices tracked at most; each entry is a digest and two numbers.
 const MAX_DEVICES: usize = 100_000;
 /// A device not heard from for this long is forgotten (longer than any code lives).
-const FORGET_AFTER: Duration = Duration::from_secs(1_800 + 60);
+const FORGET_AFTER: Duration = Duration::from_secs(600 + 60);
 
 /// When each device polled last, and its interval now.
 pub struct DevicePolls {

@@ -170,10 +170,10 @@ pub(super) fn check_assertion_lifetime(raw: &RawConfig, p: &mut Problems) -> i64
 /// short-lived code is what keeps its few bits safe (RFC 8628 §5.1, §6.1).
 pub(super) fn check_device_flow(raw: &RawConfig, p: &mut Problems) -> DeviceSettings {
     let d = raw.device_flow;
-    if !(60..=1_800).contains(&d.code_lifetime) {
+    if !(60..=600).contains(&d.code_lifetime) {
         p.add(
             "device_flow.code_lifetime",
-            "must be between 60 and 1800 seconds",
+            "must be between 60 and 600 seconds",
         );
     }
     if !(1..=60).contains(&d.polling_interval) {
