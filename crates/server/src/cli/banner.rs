@@ -31,6 +31,10 @@ pub fn dev_banner(config: &Config, addr: SocketAddr) -> String {
     );
     let _ = writeln!(
         out,
+        "  device client:  client_id=tv       (public)               grant=device_code, refresh_token"
+    );
+    let _ = writeln!(
+        out,
         "  API:            urn:api1 (introspection secret api1-secret)"
     );
     let _ = writeln!(out, "  user:           alice / {DEMO_USER_PASSWORD}");
@@ -40,6 +44,10 @@ pub fn dev_banner(config: &Config, addr: SocketAddr) -> String {
     let _ = writeln!(
         out,
         "  curl -s -u machine:machine-secret -d grant_type=client_credentials -d scope=api1.read {issuer}/token"
+    );
+    let _ = writeln!(
+        out,
+        "  curl -s -d client_id=tv -d scope=openid {issuer}/device_authorization   (then open {issuer}/device)"
     );
     out
 }

@@ -1,4 +1,4 @@
-//! The `--dev` demo: a machine client, an interactive client, an API and a user, added to
+//! The `--dev` demo: a machine client, an interactive client, a device, an API and a user, added to
 //! whatever the configuration declares (entries the file already has win).
 
 use tessera_core::Secret;
@@ -86,6 +86,19 @@ pub fn apply_demo(mut raw: RawConfig) -> RawConfig {
         web.redirect_uris = vec!["http://127.0.0.1:9000/callback".into()];
         web.post_logout_redirect_uris = vec!["http://127.0.0.1:9000/".into()];
         raw.clients.push(web);
+    }
+    if !raw.clients.iter().any(|c| c.client_id == "tv") {
+        // A device without a browser (RFC 8628): public, like an app on a TV.
+        let device = tessera_core::protocol::grant_type::GrantType::DeviceCode.name();
+        let mut tv = client(
+            "tv",
+            "Demo TV",
+            "",
+            &[device, "refresh_token"],
+            &["openid", "profile", "offline_access"],
+        );
+        tv.secrets = vec![];
+        raw.clients.push(tv);
     }
     if !raw.users.iter().any(|u| u.username == "alice") {
         let mut claims = serde_json::Map::new();
