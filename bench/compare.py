@@ -38,6 +38,7 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
+import clients  # noqa: E402  (bench/clients.py: devices)
 import methods  # noqa: E402  (bench/methods.py: sign-ins by method)
 import signin  # noqa: E402  (bench/signin.py: CPU readers and the sign-in driver)
 
@@ -150,6 +151,10 @@ secrets = ["app-secret"]
 grant_types = ["authorization_code", "refresh_token"]
 redirect_uris = ["{signin.REDIRECT}"]
 allowed_scopes = ["openid", "profile", "offline_access"]
+[[clients]]
+client_id = "tv"
+grant_types = ["urn:ietf:params:oauth:grant-type:device_code"]
+allowed_scopes = ["openid"]
 [[users]]
 username = "alice"
 password = "alice-password"
@@ -172,9 +177,11 @@ def basic(user, secret):
     return "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
 
 
-def wrk(server, path, seconds, connections, body=None, auth=None, tmp="/tmp", delay_ms=None):
+def wrk(server, path, seconds, connections, body=None, auth=None, tmp="/tmp", delay_ms=None,
+        refused=False):
     """One wrk run; returns the row's figures. With `delay_ms`, each connection waits that long
-    between its requests, which holds the rate near connections * 1000 / delay_ms."""
+    between its requests, which holds the rate near connections * 1000 / delay_ms. With
+    `refused`, every answer must be an error (a device's poll while its user decides)."""
     script = os.path.join(tmp, "wrk.lua")
     with open(script, "w") as f:
         if delay_ms:
@@ -195,8 +202,9 @@ def wrk(server, path, seconds, connections, body=None, auth=None, tmp="/tmp", de
     other = signin.machine_cpu_seconds() - m0 - cpu
     requests = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors:
-        raise SystemExit(f"{server.name} {path}: {errors.group(1)} failed responses\n{out}")
+    failed = int(errors.group(1)) if errors else 0
+    if failed != (requests if refused else 0):
+        raise SystemExit(f"{server.name} {path}: {failed} of {requests} refused\n{out}")
 
     def pct(p):
         m = re.search(rf"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -442,6 +450,10 @@ def main():
             print("machine endpoints…", file=sys.stderr)
             rows, cases = machine_rows({"tessera": (t_es, t_rs), "oidc-provider": (p, p)},
                                        seconds, connections, tmp)
+            print("device polling…", file=sys.stderr)
+            rows.update(clients.device_rows({"tessera": (t_es, "/device_authorization"),
+                                             "oidc-provider": (p, "/device/auth")},
+                                            seconds, connections, tmp, wrk))
             print("Tessera at half its peak rate…", file=sys.stderr)
             half = half_rate_rows(rows, cases, seconds, connections, tmp)
             # Before the sign-ins, whose Argon2 working memory would dominate the peak.
@@ -478,6 +490,12 @@ def main():
             f"{fmt(q['per_core'])} | {t['per_core'] / q['per_core']:.1f}x | {fmt(t['cpu_us'])} | "
             f"{fmt(q['cpu_us'])} | {t['p50']:.2f}/{t['p99']:.2f} | {q['p50']:.2f}/{q['p99']:.2f} | "
             f"{t['other']:.2f}/{q['other']:.2f} |")
+    lines.append("")
+    polls = max(by["tessera"]["per_core"] for label, by in rows.items()
+                if label.startswith(clients.DEVICE_ROW))
+    lines.append(f"Device polling (RFC 8628 §3.5: a pending device code polled as fast as the "
+                 f"connections go, every answer `slow_down` or `authorization_pending`): "
+                 f"{polls:,.0f} polls per Tessera core-second (target: at least 10,000).")
     lines.append("")
     lines.append("Sign-ins: Tessera verifies an Argon2id password (m=19 MiB, t=2); the peer's "
                  "development login pages check no password at all. The peer keeps its grants in "

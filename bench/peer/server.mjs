@@ -1,7 +1,8 @@
 // The peer for bench/compare.py: oidc-provider (OpenID Certified), configured like the Tessera
 // side of the benchmark: one confidential client, client_credentials with resource indicators
 // (urn:api1: ES256 JWT access tokens, urn:api2: RS256 JWT access tokens, no resource: opaque),
-// introspection, and the code flow with refresh tokens for the sign-in figures.
+// introspection, the code flow with refresh tokens for the sign-in figures, and a public device
+// client (RFC 8628) for the polling figures.
 //
 // Usage: PORT=... NODE_ENV=production node server.mjs
 import { generateKeyPairSync } from "node:crypto";
@@ -39,6 +40,14 @@ const provider = new Provider(issuer, {
       response_types: ["code"],
       scope: "openid profile offline_access",
     },
+    {
+      client_id: "tv",
+      grant_types: ["urn:ietf:params:oauth:grant-type:device_code"],
+      token_endpoint_auth_method: "none",
+      redirect_uris: [],
+      response_types: [],
+      scope: "openid",
+    },
   ],
   jwks: {
     keys: [
@@ -58,6 +67,7 @@ const provider = new Provider(issuer, {
     client.grantTypeAllowed("refresh_token") && code.scopes.has("offline_access"),
   features: {
     clientCredentials: { enabled: true },
+    deviceFlow: { enabled: true },
     introspection: { enabled: true },
     devInteractions: { enabled: true },
     resourceIndicators: {
