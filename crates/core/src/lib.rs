@@ -9,6 +9,7 @@ pub mod clients;
 pub mod clock;
 pub mod crypto;
 pub mod device;
+pub mod dpop;
 pub mod events;
 pub mod factors;
 pub mod federation;

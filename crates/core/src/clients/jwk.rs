@@ -140,6 +140,23 @@ impl ClientJwk {
         family && self.alg.as_deref().is_none_or(|a| a == alg)
     }
 
+    /// The RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order
+    /// (§3.2; RFC 8037 §2 for OKP), base64url.
+    pub fn thumbprint(&self) -> String {
+        let member = |v: &Option<String>| v.clone().unwrap_or_default();
+        let canonical = match self.kty.as_str() {
+            "RSA" => serde_json::json!({"e": member(&self.e), "kty": "RSA", "n": member(&self.n)}),
+            "EC" => serde_json::json!({
+                "crv": member(&self.crv), "kty": "EC", "x": member(&self.x), "y": member(&self.y)
+            }),
+            _ => {
+                serde_json::json!({"crv": member(&self.crv), "kty": self.kty, "x": member(&self.x)})
+            }
+        };
+        // serde_json's map keeps keys sorted and writes no whitespace: RFC 7638's form.
+        crate::crypto::base64url(&crate::crypto::sha256(canonical.to_string().as_bytes()))
+    }
+
     /// Verifies `signature` over `message` with this key under `alg`.
     pub fn verify(&self, alg: &str, message: &[u8], signature: &[u8]) -> bool {
         if !self.fits(alg) {

@@ -25,6 +25,10 @@ pub struct Header {
     pub typ: Option<String>,
     /// `crit`: any value makes the token refused, since we understand no extension.
     pub crit: Option<Value>,
+    /// `jwk`: the public key a DPoP proof is signed with (RFC 9449 §4.2); other tokens' keys
+    /// are never taken from their header.
+    #[serde(default)]
+    pub jwk: Option<Value>,
 }
 
 /// A compact JWS split and decoded, not yet verified: size-bounded before decoding, exactly

@@ -369,7 +369,7 @@ fn dev_configuration_is_valid() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("2 client(s), 1 user(s)"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 client(s), 1 user(s)"));
 }
 
 /// SEC-57: back-channel URIs that the outbound client would refuse are reported at start.
