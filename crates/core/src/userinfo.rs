@@ -87,10 +87,22 @@ pub struct UserInfo {
     pub claims: Map<String, Value>,
 }
 
-/// The userinfo response for a bearer `token` (OIDC Core §5.3.2): `sub` and the released
-/// claims. Errors are RFC 6750 §3.1 codes.
+/// How an access token was presented: its scheme (RFC 6750 §2.1, RFC 9449 §7.1) and the
+/// request's checked DPoP proof, if any.
+#[derive(Debug, Clone, Copy)]
+pub struct Presentation<'a> {
+    /// `Bearer` (also for a token in a form body) or `DPoP`.
+    pub scheme: crate::protocol::token::TokenType,
+    /// The proof, checked against the request and the token (`ath`).
+    pub proof: Option<&'a crate::dpop::Proof>,
+}
+
+/// The userinfo response for an access `token` (OIDC Core §5.3.2): `sub` and the released
+/// claims. A token bound to a DPoP key is accepted only as RFC 9449 §7 says. Errors are RFC
+/// 6750 §3.1 codes, and RFC 9449 §7.1's.
 pub async fn userinfo(
     token: &str,
+    presented: Presentation<'_>,
     lookup: &TokenLookup<'_>,
     resources: &Resources,
 ) -> Result<UserInfo, OAuthError> {
@@ -98,6 +110,12 @@ pub async fn userinfo(
     let live = live_access_token(token, lookup)
         .await?
         .ok_or_else(invalid)?;
+    crate::dpop::check_resource_request(
+        token,
+        live.claims.cnf.as_ref(),
+        presented.scheme,
+        presented.proof,
+    )?;
     let scopes: Vec<String> = live
         .claims
         .scope

@@ -153,6 +153,7 @@ mod tests {
             resources: vec![],
             claims: Default::default(),
             idp_hint: None,
+            dpop_jkt: None,
         }
     }
 

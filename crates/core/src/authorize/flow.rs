@@ -447,6 +447,7 @@ fn code_data(
             sid: Some(session.sid.clone()),
         },
         acr_in_id_token: request.acr.requested,
+        dpop_jkt: request.dpop_jkt.clone(),
     })
 }
 

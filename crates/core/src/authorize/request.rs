@@ -80,6 +80,9 @@ pub struct AuthorizationRequest {
     /// The external identity provider to sign in at (`idp_hint`, or `acr_values=idp:NAME`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idp_hint: Option<String>,
+    /// The thumbprint of the DPoP key the code is to be bound to (RFC 9449 §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 /// Where an error goes.

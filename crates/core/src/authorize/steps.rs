@@ -50,6 +50,7 @@ pub const AUTHORIZATION_STEPS: &[(&str, Step)] = &[
     ("response_type", check_response_type),
     ("scope", check_scopes),
     ("pkce", check_pkce),
+    ("dpop", check_dpop),
     ("prompt", check_prompt),
     ("max_age", read_max_age),
     ("claims_and_acr", read_claims_and_acr),
@@ -312,6 +313,33 @@ pub fn check_pkce(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
     Ok(())
 }
 
+/// DPoP at the authorization endpoint. A client that must bind its tokens gets a code only:
+/// a token or identity token sent through the front channel could not be bound (CVE-51).
+/// `dpop_jkt` (RFC 9449 §10) is the RFC 7638 thumbprint (SHA-256, base64url) of the key the
+/// code is bound to; it goes with a code only.
+pub fn check_dpop(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
+    if c.client.settings.require_dpop && c.request.response_type != ResponseType::CODE {
+        return Err(c.fail(OAuthError::UnauthorizedClient(
+            "this client binds its tokens with DPoP: it may use response_type=code only".into(),
+        )));
+    }
+    let Some(jkt) = c.one("dpop_jkt")? else {
+        return Ok(());
+    };
+    if !c.request.response_type.code {
+        return Err(c.fail(OAuthError::InvalidRequest(
+            "dpop_jkt binds a code; this response type has none".into(),
+        )));
+    }
+    if !is_s256_challenge(jkt) {
+        return Err(c.fail(OAuthError::InvalidRequest(
+            "dpop_jkt is not a JWK SHA-256 thumbprint (43 base64url characters)".into(),
+        )));
+    }
+    c.request.dpop_jkt = Some(jkt.to_string());
+    Ok(())
+}
+
 /// `prompt` (OIDC Core §3.1.2.1): known values; `none` stands alone.
 pub fn check_prompt(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
     let mut prompt = Vec::new();
@@ -460,6 +488,7 @@ mod tests {
                 "response_type",
                 "scope",
                 "pkce",
+                "dpop",
                 "prompt",
                 "max_age",
                 "claims_and_acr",

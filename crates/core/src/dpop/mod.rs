@@ -32,8 +32,8 @@ pub struct Expected<'a> {
     pub url: &'a str,
     /// The access token the request presents, whose hash the proof must carry (`ath`).
     pub access_token: Option<&'a str>,
-    /// The nonce the server requires, if any (§8).
-    pub nonce: Option<&'a str>,
+    /// The nonces the server accepts, the current one first; none when it requires none (§8).
+    pub nonces: &'a [String],
     /// The time of the request.
     pub now: UnixTime,
 }
@@ -47,6 +47,8 @@ pub struct Proof {
     pub jti: String,
     /// When it was made.
     pub iat: UnixTime,
+    /// The hash of the access token it is sent with (`ath`, §4.2), as sent.
+    pub ath: Option<String>,
 }
 
 fn invalid(why: &'static str) -> OAuthError {
@@ -114,7 +116,7 @@ pub fn check_proof(
         .get("iat")
         .and_then(Value::as_i64)
         .ok_or_else(|| invalid("the DPoP proof has no numeric iat"))?;
-    check_nonce(claims, expected.nonce)?;
+    check_nonce(claims, expected.nonces)?;
     if (iat - expected.now).abs() > PROOF_WINDOW {
         return Err(invalid("the DPoP proof's iat is too far from now"));
     }
@@ -131,6 +133,10 @@ pub fn check_proof(
         jkt: jwk.thumbprint(),
         jti: jti.to_string(),
         iat,
+        ath: claims
+            .get("ath")
+            .and_then(Value::as_str)
+            .map(str::to_string),
     }))
 }
 
@@ -143,16 +149,17 @@ fn text<'c>(claims: &'c Map<String, Value>, name: &'static str) -> Result<&'c st
 }
 
 /// §4.3 step 10, §8: when the server requires a nonce, the proof carries the current one.
-fn check_nonce(claims: &Map<String, Value>, nonce: Option<&str>) -> Result<(), OAuthError> {
-    let Some(wanted) = nonce else {
+fn check_nonce(claims: &Map<String, Value>, nonces: &[String]) -> Result<(), OAuthError> {
+    let Some(current) = nonces.first() else {
         return Ok(());
     };
-    if claims.get("nonce").and_then(Value::as_str) == Some(wanted) {
+    let sent = claims.get("nonce").and_then(Value::as_str);
+    if sent.is_some_and(|sent| nonces.iter().any(|n| n == sent)) {
         return Ok(());
     }
     Err(OAuthError::UseDpopNonce {
-        description: "the DPoP proof must carry the server's nonce".into(),
-        nonce: wanted.to_string(),
+        description: "the DPoP proof must carry the server's current nonce".into(),
+        nonce: current.clone(),
     })
 }
 
@@ -165,6 +172,10 @@ fn normalized_htu(url: &str) -> Option<String> {
     url.set_fragment(None);
     Some(url.to_string())
 }
+
+mod bind;
+pub use bind::{UsedProof, check_request_proof, check_resource_request};
+pub(crate) use bind::{check_bound, token_request_proof};
 
 #[cfg(test)]
 mod tests;

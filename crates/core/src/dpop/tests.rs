@@ -35,7 +35,7 @@ fn expected() -> Expected<'static> {
         method: "POST",
         url: URL,
         access_token: None,
-        nonce: None,
+        nonces: &[],
         now: NOW,
     }
 }
@@ -182,8 +182,9 @@ fn ath_binds_the_proof_to_the_access_token() {
 #[test]
 fn a_required_nonce_is_asked_for_with_use_dpop_nonce() {
     let k = key(SigningAlg::Es256);
+    let nonces = ["n-1".to_string(), "n-2".to_string()];
     let with_nonce = Expected {
-        nonce: Some("n-1"),
+        nonces: &nonces,
         ..expected()
     };
     match check(&proof(&k, json!({}), claims()), &with_nonce) {

@@ -56,6 +56,10 @@ pub struct CodeData {
     /// `acr` was asked for: the identity token carries it.
     #[serde(default)]
     pub acr_in_id_token: bool,
+    /// The thumbprint of the DPoP key the authorization request named (RFC 9449 §10): the
+    /// code is redeemed only with a proof of that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dpop_jkt: Option<String>,
 }
 
 fn yes() -> bool {
@@ -143,6 +147,9 @@ fn issue(
     // RFC 8707 §2.2: `resource` picks among the granted audiences, nothing beyond. A wrong one
     // is the client's mistake, not a guess: the code is not burned for it.
     let audiences = token_audiences(&data.audiences, &request.resources)?;
+    // RFC 9449 §10: a code bound with `dpop_jkt` needs a proof of that key. Its holder without
+    // the key cannot burn it for the client that has the key.
+    crate::dpop::check_bound(data.dpop_jkt.as_deref(), ctx.dpop, "code")?;
     let prepared = prepare_user_tokens(
         ctx,
         client,

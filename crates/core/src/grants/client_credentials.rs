@@ -40,6 +40,7 @@ pub(crate) async fn exchange(
             family: None,
             sign_in: None,
             userinfo_claims: vec![],
+            jkt: ctx.dpop.map(|p| p.jkt.clone()),
         },
         ctx.ring,
         ctx.alg,

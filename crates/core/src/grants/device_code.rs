@@ -134,6 +134,8 @@ fn issue(
                 crate::clock::seconds(client.settings.refresh_token_absolute_lifetime),
             ),
             claims,
+            // Bound by `refresh_grant` when the client is public and sent a proof.
+            jkt: None,
         };
         let (handle, record) = refresh_grant(ctx, client, &user.subject, &family, &refresh)?;
         records.push(record);

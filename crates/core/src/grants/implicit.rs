@@ -62,6 +62,8 @@ pub async fn issue_front_channel(
                 family: None,
                 sign_in: Some(signed_in.sign_in.clone()),
                 userinfo_claims: request.claims.userinfo.clone(),
+                // A front-channel token carries no proof of possession.
+                jkt: None,
             },
             ctx.ring,
             ctx.alg,

@@ -19,7 +19,7 @@ use crate::protocol::OAuthError;
 use crate::protocol::OrServerError as _;
 use crate::protocol::context::RequestContext;
 use crate::protocol::grant_type::GrantType;
-use crate::protocol::token::{TokenRequest, TokenResponse, TokenType};
+use crate::protocol::token::{TokenRequest, TokenResponse};
 use crate::store::{GrantStore, UserStore};
 use crate::tokens::access_token::{
     AccessTokenRequest, IssuedAccessToken, SignIn, prepare_access_token,
@@ -51,6 +51,12 @@ pub struct TokenContext<'a> {
     /// The HTTP request being served, when a grant is redeemed at an endpoint: what proofs of
     /// possession (DPoP, mTLS) are read from; its peer goes into replay events.
     pub http: Option<&'a RequestContext>,
+    /// The nonces a DPoP proof may carry, the current one first; empty when the server asks
+    /// for none (RFC 9449 §8).
+    pub dpop_nonces: &'a [String],
+    /// The request's checked DPoP proof, once [`exchange`] checked it: the key the tokens are
+    /// bound to.
+    pub dpop: Option<&'a crate::dpop::Proof>,
 }
 
 /// The token endpoint's one dispatch (RFC 6749 §3.2): the policy every grant shares, then the
@@ -64,6 +70,13 @@ pub async fn exchange(
 ) -> Result<TokenResponse, OAuthError> {
     let grant_type = request.grant_type();
     check_grant_allowed(client, grant_type)?;
+    // RFC 9449 §5: a proof, when sent, is checked before the grant, so that a proof the
+    // server refuses (a nonce to add) costs the client no code or refresh token.
+    let proof = crate::dpop::token_request_proof(ctx, client).await?;
+    let ctx = &TokenContext {
+        dpop: proof.as_ref(),
+        ..*ctx
+    };
     let response = match request {
         TokenRequest::AuthorizationCode(r) => {
             authorization_code::exchange(ctx, users, client, r).await
@@ -107,7 +120,7 @@ pub(crate) fn bearer_response(
 ) -> TokenResponse {
     TokenResponse {
         access_token: access.token,
-        token_type: TokenType::Bearer,
+        token_type: access.token_type,
         expires_in: access.expires_in,
         scope: access.scope,
         refresh_token,
@@ -192,6 +205,7 @@ pub(crate) fn prepare_user_tokens(
             family: tokens.family.clone(),
             sign_in: Some(sign_in.clone()),
             userinfo_claims: tokens.claims.userinfo.clone(),
+            jkt: ctx.dpop.map(|p| p.jkt.clone()),
         },
         ctx.ring,
         ctx.alg,

@@ -12,6 +12,7 @@ use super::{
     prepare_user_tokens,
 };
 use crate::crypto::{handle_digest, random_handle};
+use crate::dpop::check_bound;
 use crate::model::{Client, Grant, GrantKind, OFFLINE_ACCESS};
 use crate::protocol::OAuthError;
 use crate::protocol::grant_type::GrantType;
@@ -40,6 +41,10 @@ pub struct RefreshData {
     /// Individual claims asked for at sign-in (OIDC Core §5.5).
     #[serde(default)]
     pub claims: crate::authorize::ClaimsRequest,
+    /// The DPoP key a public client's refresh token is bound to (RFC 9449 §5): it is
+    /// redeemed only with a proof of that key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
 }
 
 impl RefreshData {
@@ -59,6 +64,7 @@ impl RefreshData {
                 crate::clock::seconds(client.settings.refresh_token_absolute_lifetime),
             ),
             claims: data.claims.clone(),
+            jkt: None,
         }
     }
 }
@@ -85,6 +91,17 @@ pub(crate) fn refresh_grant(
     let sliding = ctx.now.saturating_add(crate::clock::seconds(
         client.settings.refresh_token_sliding_lifetime,
     ));
+    // RFC 9449 §5: a public client's refresh token is bound to the key of the request's proof
+    // (a confidential client's is bound by its authentication already); one bound before
+    // stays bound, the proof having matched.
+    let data = &RefreshData {
+        jkt: match (client.is_public(), ctx.dpop) {
+            (true, Some(proof)) => Some(proof.jkt.clone()),
+            (true, None) => data.jkt.clone(),
+            (false, _) => None,
+        },
+        ..data.clone()
+    };
     let grant = Grant {
         subject: Some(subject.to_string()),
         session_id: data.sign_in.sid.clone(),
@@ -235,6 +252,9 @@ fn issue(
     // RFC 8707 §2.2: `resource` picks among the audiences the remaining scopes are for. A
     // wrong one is the client's mistake, not a guess: the refresh token is not burned for it.
     let audiences = token_audiences(&narrowed_audiences(ctx, &data, &scopes), &request.resources)?;
+    // RFC 9449 §5: checked here, not among the checks that burn the token: a thief without
+    // the key can neither use it nor end the family it belongs to.
+    check_bound(data.jkt.as_deref(), ctx.dpop, "refresh token")?;
     let (refresh_token, next) = refresh_grant(ctx, client, &user.subject, &family, &data)?;
     // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.
     let prepared = prepare_user_tokens(

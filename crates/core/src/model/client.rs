@@ -101,6 +101,11 @@ pub struct ClientSettings {
     /// request whatever the request asks for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub minimum_acr: Option<String>,
+    /// Every token request must carry a DPoP proof, so that every access token (and a public
+    /// client's refresh token) is bound to the client's key (RFC 9449 §5.2
+    /// `dpop_bound_access_tokens`).
+    #[serde(default)]
+    pub require_dpop: bool,
 }
 
 impl Default for ClientSettings {
@@ -117,6 +122,7 @@ impl Default for ClientSettings {
             refresh_token_absolute_lifetime: DEFAULT_REFRESH_ABSOLUTE,
             require_mfa: false,
             minimum_acr: None,
+            require_dpop: false,
         }
     }
 }

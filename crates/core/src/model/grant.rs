@@ -48,11 +48,14 @@ pub enum GrantKind {
     /// A device authorization (RFC 8628 §3.2): found by its device code, or by its user code
     /// (the lookup digest); pending until the user decides, then redeemed once.
     DeviceCode,
+    /// A DPoP proof's `jti`, remembered while the proof could be accepted so that it is used
+    /// once on every instance (RFC 9449 §11.1).
+    DpopProofJti,
 }
 
 impl GrantKind {
     /// Every kind.
-    pub const ALL: [GrantKind; 17] = [
+    pub const ALL: [GrantKind; 18] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ReferenceToken,
@@ -70,6 +73,7 @@ impl GrantKind {
         Self::PasskeyCeremony,
         Self::PasswordReset,
         Self::DeviceCode,
+        Self::DpopProofJti,
     ];
 
     /// The name stored in the `kind` column.
@@ -92,6 +96,7 @@ impl GrantKind {
             Self::PasskeyCeremony => "passkey_ceremony",
             Self::PasswordReset => "password_reset",
             Self::DeviceCode => "device_code",
+            Self::DpopProofJti => "dpop_proof_jti",
         }
     }
 }
@@ -184,6 +189,7 @@ mod tests {
                 "passkey_ceremony",
                 "password_reset",
                 "device_code",
+                "dpop_proof_jti",
             ]
         );
         for kind in GrantKind::ALL {

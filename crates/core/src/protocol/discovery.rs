@@ -67,6 +67,8 @@ pub struct ProviderMetadata {
     pub introspection_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 8628 §4.
     pub device_authorization_endpoint: String,
+    /// RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
+    pub dpop_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 8414 §2 (RFC 7009).
     pub revocation_endpoint: String,
     /// RFC 8414 §2.
@@ -155,6 +157,7 @@ impl ProviderMetadata {
                 .map(|a| a.name())
                 .collect(),
             device_authorization_endpoint: endpoint(paths::DEVICE_AUTHORIZATION),
+            dpop_signing_alg_values_supported: crate::dpop::DPOP_ALGS.to_vec(),
             revocation_endpoint: endpoint(paths::REVOKE),
             revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS
                 .iter()

@@ -119,6 +119,9 @@ impl TokenRequest {
 pub enum TokenType {
     /// RFC 6750.
     Bearer,
+    /// RFC 9449 §5: bound to the key of the client's DPoP proofs.
+    #[serde(rename = "DPoP")]
+    DPoP,
 }
 
 impl TokenType {
@@ -126,6 +129,7 @@ impl TokenType {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Bearer => "Bearer",
+            Self::DPoP => "DPoP",
         }
     }
 }

@@ -324,6 +324,7 @@ mod tests {
                 resources: vec![],
                 claims: Default::default(),
                 idp_hint: None,
+                dpop_jkt: None,
             },
             handle_digest(browser),
         )

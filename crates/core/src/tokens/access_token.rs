@@ -17,6 +17,7 @@ use crate::clock::UnixTime;
 use crate::crypto::{base64url, handle_digest, random_bytes, random_handle};
 use crate::model::{AccessTokenType, Client, Grant, GrantKind};
 use crate::protocol::OAuthError;
+use crate::protocol::token::TokenType;
 use crate::store::{GrantPayload, GrantStore};
 
 /// The `typ` header of JWT access tokens (RFC 9068 §2.1).
@@ -65,6 +66,17 @@ pub struct AccessTokenClaims {
     /// The sign-in session the token belongs to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<String>,
+    /// The key the token is bound to (RFC 9449 §6.1, RFC 7800 §3.1): only a request with a
+    /// DPoP proof of that key may use it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// The confirmation claim of a sender-constrained token (RFC 7800 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// The RFC 7638 thumbprint of the DPoP key (RFC 9449 §6.1).
+    pub jkt: String,
 }
 
 impl AccessTokenClaims {
@@ -167,6 +179,8 @@ pub struct AccessTokenRequest<'a> {
     pub sign_in: Option<SignIn>,
     /// Claims asked for by name for userinfo, kept with the token's record.
     pub userinfo_claims: Vec<String>,
+    /// The thumbprint of the DPoP key the token is bound to (RFC 9449 §5), if any.
+    pub jkt: Option<String>,
 }
 
 /// An issued access token. Its `Debug` leaves the token out.
@@ -178,6 +192,8 @@ pub struct IssuedAccessToken {
     pub expires_in: u64,
     /// Granted scopes, space-separated.
     pub scope: String,
+    /// `Bearer`, or `DPoP` for a token bound to a key (RFC 9449 §5).
+    pub token_type: TokenType,
 }
 
 impl std::fmt::Debug for IssuedAccessToken {
@@ -239,6 +255,7 @@ pub fn prepare_access_token(
         amr: sign_in.amr,
         idp: for_user.then_some(sign_in.idp),
         sid: sign_in.sid.clone(),
+        cnf: request.jkt.clone().map(|jkt| Confirmation { jkt }),
     };
     let data = RecordData {
         userinfo_claims: request.userinfo_claims.clone(),
@@ -273,6 +290,11 @@ pub fn prepare_access_token(
         token,
         expires_in: lifetime,
         scope,
+        token_type: if claims.cnf.is_some() {
+            TokenType::DPoP
+        } else {
+            TokenType::Bearer
+        },
     };
     Ok((issued, record))
 }

@@ -1,6 +1,7 @@
 //! Token introspection (RFC 7662): is this one of our live access tokens, and may this caller
 //! learn about it?
 
+use crate::protocol::token::TokenType;
 use serde_json::{Value, json};
 
 use super::KeyRing;
@@ -242,7 +243,7 @@ pub async fn introspect(
         && !looks_like_jws(token)
         && let Some((grant, data)) = live_refresh_token(token, client, lookup).await?
     {
-        return Ok(json!({
+        let mut response = json!({
             "active": true,
             "iss": lookup.issuer,
             "sub": grant.subject,
@@ -251,7 +252,12 @@ pub async fn introspect(
             "exp": grant.expires_at,
             "iat": grant.created_at,
             "auth_time": data.sign_in.auth_time,
-        }));
+        });
+        // RFC 9449 §6.2: the key a public client's refresh token is bound to.
+        if let (Some(jkt), Some(obj)) = (data.jkt, response.as_object_mut()) {
+            obj.insert("cnf".into(), json!({ "jkt": jkt }));
+        }
+        return Ok(response);
     }
     Ok(json!({ "active": false }))
 }
@@ -259,7 +265,8 @@ pub async fn introspect(
 fn access_token_response(c: AccessTokenClaims) -> Value {
     let mut response = json!({
         "active": true,
-        "token_type": crate::protocol::token::TokenType::Bearer.as_str(),
+        // RFC 9449 §6.2: a bound token is a DPoP token, and says which key it is bound to.
+        "token_type": if c.cnf.is_some() { TokenType::DPoP } else { TokenType::Bearer }.as_str(),
         "iss": c.iss,
         "sub": c.sub,
         "aud": c.aud,
@@ -281,6 +288,9 @@ fn access_token_response(c: AccessTokenClaims) -> Value {
         }
         if !c.amr.is_empty() {
             obj.insert("amr".into(), c.amr.into());
+        }
+        if let Some(cnf) = c.cnf {
+            obj.insert("cnf".into(), json!({ "jkt": cnf.jkt }));
         }
     }
     response

@@ -36,6 +36,7 @@ fn client(
         default_acr_values: vec![],
         require_mfa: false,
         minimum_acr: None,
+        require_dpop: false,
         jwks: None,
         enabled: true,
         allow_plain_pkce: false,

@@ -113,6 +113,10 @@ pub struct RawClient {
     /// Every sign-in for the client must reach at least this `acr` level (one of
     /// `[[acr_levels]]`).
     pub minimum_acr: Option<String>,
+    /// Every token request must carry a DPoP proof (RFC 9449): the client's access tokens, and
+    /// a public client's refresh tokens, are all bound to its key.
+    #[serde(default)]
+    pub require_dpop: bool,
     /// Public keys for `private_key_jwt`: `{ keys = [ { kty = "EC", crv = "P-256", ... } ] }`.
     pub jwks: Option<RawJwks>,
     /// A disabled client gets no tokens.

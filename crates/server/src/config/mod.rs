@@ -68,6 +68,9 @@ pub struct RawConfig {
     /// The device authorization grant (RFC 8628).
     #[serde(default)]
     pub device_flow: RawDeviceFlow,
+    /// Sender-constrained tokens (RFC 9449).
+    #[serde(default)]
+    pub dpop: RawDpop,
     /// Authentication context classes (`acr`) offered, weakest first.
     #[serde(default)]
     pub acr_levels: Option<Vec<RawAcrLevel>>,
@@ -123,6 +126,7 @@ impl Default for RawConfig {
             introspection: RawIntrospection::default(),
             client_authentication: RawClientAuthentication::default(),
             device_flow: RawDeviceFlow::default(),
+            dpop: RawDpop::default(),
             acr_levels: None,
             ui: RawUi::default(),
             outbound: RawOutbound::default(),
@@ -333,6 +337,15 @@ impl Default for RawDeviceFlow {
     }
 }
 
+/// `[dpop]`
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDpop {
+    /// Every DPoP proof must carry a nonce the server gave out (RFC 9449 §8), so that a
+    /// proof made ahead of time is refused; clients retry once with the nonce they are sent.
+    pub require_nonce: bool,
+}
+
 /// `[client_authentication]`
 #[derive(Debug, Clone, Copy, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -490,6 +503,8 @@ pub struct Config {
     pub max_assertion_lifetime: i64,
     /// The device authorization grant.
     pub device_flow: tessera_core::device::DeviceSettings,
+    /// DPoP.
+    pub dpop: RawDpop,
     /// Authentication context classes offered, weakest first.
     pub acr_levels: AcrLevels,
     /// Theme directory.

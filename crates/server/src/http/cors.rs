@@ -27,8 +27,8 @@ const PREFLIGHT_MAX_AGE: &str = "600";
 const ALLOWED_HEADERS: &str = "authorization, content-type, dpop";
 
 /// The response headers a page may read besides the safelisted ones: the challenge of a
-/// refused bearer token (RFC 6750 §3).
-const EXPOSED_HEADERS: &str = "www-authenticate";
+/// refused token (RFC 6750 §3, RFC 9449 §7.1) and the nonce for the next DPoP proof (§8).
+const EXPOSED_HEADERS: &str = "www-authenticate, dpop-nonce";
 
 /// The request's `Origin`, when it sent exactly one.
 fn request_origin(headers: &HeaderMap) -> Option<&HeaderValue> {

@@ -274,6 +274,52 @@ pub fn bearer_error(e: OAuthError) -> Response {
     response
 }
 
+/// RFC 9449 §7.1: the challenge of a resource that takes DPoP-bound tokens, with the proof
+/// algorithms it accepts and the error code when there is one.
+pub fn dpop_challenge(error: Option<&'static str>) -> HeaderValue {
+    let scheme = TokenType::DPoP.as_str();
+    let algs = tessera_core::dpop::DPOP_ALGS.join(" ");
+    let challenge = match error {
+        Some(code) => format!(r#"{scheme} algs="{algs}", error="{code}""#),
+        None => format!(r#"{scheme} algs="{algs}""#),
+    };
+    HeaderValue::from_str(&challenge).unwrap_or(HeaderValue::from_static("DPoP"))
+}
+
+/// A refusal at a protected resource for a token presented with `scheme`: RFC 6750 §3's for a
+/// bearer token, which also names the DPoP scheme when the token was refused (a bound token
+/// must use it); RFC 9449 §7.1's for the DPoP scheme, where every refusal but
+/// `insufficient_scope` is a 401 with the code in the challenge (§9: `use_dpop_nonce` too,
+/// with the nonce to use).
+pub fn resource_error(e: OAuthError, scheme: TokenType, nonces: &[String]) -> Response {
+    let code = e.code();
+    let invalid_token = matches!(e, OAuthError::InvalidToken(_));
+    let dpop_error = matches!(
+        e,
+        OAuthError::InvalidDpopProof(_) | OAuthError::UseDpopNonce { .. }
+    );
+    if scheme == TokenType::Bearer && !dpop_error {
+        let mut response = bearer_error(e);
+        if invalid_token {
+            response
+                .headers_mut()
+                .append(header::WWW_AUTHENTICATE, dpop_challenge(None));
+        }
+        return response;
+    }
+    let mut response = ApiError(e).into_response();
+    if dpop_error {
+        *response.status_mut() = StatusCode::UNAUTHORIZED;
+    }
+    response
+        .headers_mut()
+        .insert(header::WWW_AUTHENTICATE, dpop_challenge(Some(code)));
+    if code == "invalid_dpop_proof" {
+        super::token::with_dpop_nonce(&mut response, nonces);
+    }
+    response
+}
+
 /// RFC 6585 §4: too many requests from this caller; it may retry after `wait`.
 pub fn too_many_requests(description: &str, wait: std::time::Duration) -> Response {
     let mut response = json_error(

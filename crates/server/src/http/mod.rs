@@ -124,6 +124,9 @@ impl Deref for AppState {
     }
 }
 
+/// Seconds a DPoP nonce is given out for; it is accepted for one period more (RFC 9449 §8).
+const DPOP_NONCE_PERIOD: i64 = 300;
+
 impl AppState {
     /// Where a client assertion presented in `request` may point its `aud`: the issuer or the
     /// endpoint's URL (RFC 7523 §3).
@@ -186,6 +189,21 @@ impl AppState {
             .unwrap_or(SigningAlg::Es256)
     }
 
+    /// The nonces a DPoP proof may carry when `[dpop] require_nonce` is set, the current one
+    /// first (RFC 9449 §8): MACs of the current and the previous period under the server
+    /// secret, so that every instance gives out and accepts the same ones without storing
+    /// any. Empty when nonces are not required.
+    pub fn dpop_nonces(&self) -> Vec<String> {
+        if !self.config.dpop.require_nonce {
+            return Vec::new();
+        }
+        let period = self.clock.now().div_euclid(DPOP_NONCE_PERIOD);
+        [period, period - 1]
+            .iter()
+            .map(|p| self.cookie_mac.sign("dpop-nonce", &p.to_string()))
+            .collect()
+    }
+
     /// What grants need, with the key ring in force, for the HTTP request `http` if there is
     /// one.
     pub fn token_context<'a>(
@@ -203,6 +221,8 @@ impl AppState {
             events: &self.events,
             polls: &self.device_polls,
             http,
+            dpop_nonces: &[],
+            dpop: None,
         }
     }
 

@@ -2,9 +2,9 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::header;
+use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use tessera_core::grants;
+use tessera_core::grants::{self, TokenContext};
 use tessera_core::protocol::token::TokenRequest;
 
 use tessera_core::model::Client;
@@ -39,15 +39,31 @@ async fn exchange(
 ) -> Result<Response, ApiError> {
     let request = TokenRequest::parse(&posted.form)?;
     let ring = state.keys.current();
-    let ctx = state.token_context(&ring, Some(&posted.context));
+    let nonces = state.dpop_nonces();
+    let ctx = TokenContext {
+        dpop_nonces: &nonces,
+        ..state.token_context(&ring, Some(&posted.context))
+    };
     let response = grants::exchange(&ctx, state.store.as_ref(), client, &request).await?;
     // RFC 6749 §5.1: JSON with `Cache-Control: no-store` and `Pragma: no-cache`.
-    Ok((
+    let mut answer = (
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::PRAGMA, "no-cache"),
         ],
         Json(response),
     )
-        .into_response())
+        .into_response();
+    with_dpop_nonce(&mut answer, &nonces);
+    Ok(answer)
+}
+
+/// RFC 9449 §8.2: where nonces are required, every answer gives out the current one, so that a
+/// client's next proof carries it without a refusal first.
+pub fn with_dpop_nonce(response: &mut Response, nonces: &[String]) {
+    if let Some(value) = nonces.first().and_then(|n| HeaderValue::from_str(n).ok()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static("dpop-nonce"), value);
+    }
 }

@@ -7,52 +7,88 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
+use tessera_core::dpop::check_request_proof;
 use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::context::RequestContext;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::token::TokenType;
-use tessera_core::userinfo::userinfo;
+use tessera_core::userinfo::{Presentation, userinfo};
 
 use tessera_core::store::ClientStore as _;
 
-use super::error::{bearer_error, no_token};
+use super::context::Context;
+use super::error::{bearer_error, no_token, resource_error};
 use super::form::read_form;
+use super::token::with_dpop_nonce;
 use super::{AppState, cors};
 
-/// The bearer token in the Authorization header (RFC 6750 §2.1), if any.
-fn header_token(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+/// The access token in the Authorization header and its scheme: `Bearer` (RFC 6750 §2.1) or
+/// `DPoP` (RFC 9449 §7.1), if any.
+fn header_token(headers: &HeaderMap) -> Result<Option<(TokenType, String)>, OAuthError> {
     let Some(value) = super::form::authorization(headers)
         .map_err(|_| OAuthError::InvalidRequest("the Authorization header is malformed".into()))?
     else {
         return Ok(None);
     };
     let (scheme, token) = value.split_once(' ').unwrap_or((value, ""));
-    // Credentials of another scheme are no bearer token (RFC 6750 §3.1: a bare challenge).
-    if !scheme.eq_ignore_ascii_case(TokenType::Bearer.as_str()) {
+    let scheme = [TokenType::Bearer, TokenType::DPoP]
+        .into_iter()
+        .find(|t| scheme.eq_ignore_ascii_case(t.as_str()));
+    // Credentials of another scheme are no access token (RFC 6750 §3.1: a bare challenge).
+    let Some(scheme) = scheme else {
         return Ok(None);
-    }
+    };
     let token = token.trim();
     if token.is_empty() {
         return Err(OAuthError::InvalidRequest(
-            "the bearer credentials are empty".into(),
+            "the access token credentials are empty".into(),
         ));
     }
-    Ok(Some(token.to_string()))
+    Ok(Some((scheme, token.to_string())))
 }
 
 /// The claims for `token`; readable by the registered origins of the token's client (SEC-64),
-/// and by no origin when the token is refused.
-async fn answer(state: &AppState, headers: &HeaderMap, token: &str) -> Response {
+/// and by no origin when the token is refused. With the DPoP scheme the request's proof is
+/// checked against the request and the token (`ath`) and used up first (RFC 9449 §7.1).
+async fn answer(
+    state: &AppState,
+    request: &RequestContext,
+    headers: &HeaderMap,
+    (scheme, token): (TokenType, &str),
+) -> Response {
+    let nonces = state.dpop_nonces();
+    let refused = |e| resource_error(e, scheme, &nonces);
+    let proof = match scheme {
+        TokenType::Bearer => None,
+        TokenType::DPoP => {
+            let now = state.clock.now();
+            match check_request_proof(request, state.store.as_ref(), &nonces, None, now).await {
+                Ok(Some(proof)) => Some(proof),
+                Ok(None) => {
+                    return refused(OAuthError::InvalidDpopProof(
+                        "the DPoP scheme needs a DPoP proof".into(),
+                    ));
+                }
+                Err(e) => return refused(e),
+            }
+        }
+    };
+    let presented = Presentation {
+        scheme,
+        proof: proof.as_ref(),
+    };
     let ring = state.keys.current();
-    let info = match userinfo(token, &state.token_lookup(&ring), &state.config.resources).await {
+    let lookup = state.token_lookup(&ring);
+    let info = match userinfo(token, presented, &lookup, &state.config.resources).await {
         Ok(info) => info,
-        Err(e) => return bearer_error(e),
+        Err(e) => return refused(e),
     };
     // The token is live, so its client exists; a store failure only costs the CORS headers.
     let origin = match state.clients.find_client(&info.client_id).await {
         Ok(Some(client)) => cors::allowed_origin(headers, &client),
         Ok(None) | Err(_) => None,
     };
-    let response = (
+    let mut response = (
         [
             (header::CACHE_CONTROL, "no-store"),
             (header::PRAGMA, "no-cache"),
@@ -60,13 +96,20 @@ async fn answer(state: &AppState, headers: &HeaderMap, token: &str) -> Response 
         Json(info.claims),
     )
         .into_response();
+    if scheme == TokenType::DPoP {
+        with_dpop_nonce(&mut response, &nonces);
+    }
     cors::allow(response, origin)
 }
 
 /// `GET /userinfo`
-pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn userinfo_get(
+    State(state): State<AppState>,
+    Context(request): Context,
+    headers: HeaderMap,
+) -> Response {
     match header_token(&headers) {
-        Ok(Some(token)) => answer(&state, &headers, &token).await,
+        Ok(Some((scheme, token))) => answer(&state, &request, &headers, (scheme, &token)).await,
         Ok(None) => no_token(),
         Err(e) => bearer_error(e),
     }
@@ -75,6 +118,7 @@ pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> 
 /// `POST /userinfo`
 pub async fn userinfo_post(
     State(state): State<AppState>,
+    Context(request): Context,
     headers: HeaderMap,
     uri: Uri,
     body: Bytes,
@@ -100,7 +144,11 @@ pub async fn userinfo_post(
         (Some(_), Some(_)) => bearer_error(OAuthError::InvalidRequest(
             "send the access token in one place only (RFC 6750 §2)".into(),
         )),
-        (Some(token), None) | (None, Some(token)) => answer(&state, &headers, &token).await,
+        (Some((scheme, token)), None) => answer(&state, &request, &headers, (scheme, &token)).await,
+        // RFC 6750 §2.2: a token in the body is a bearer token.
+        (None, Some(token)) => {
+            answer(&state, &request, &headers, (TokenType::Bearer, &token)).await
+        }
         (None, None) => no_token(),
     }
 }

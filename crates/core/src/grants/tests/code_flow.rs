@@ -96,6 +96,8 @@ impl World {
             events: &self.events,
             polls: &crate::device::Unpaced,
             http: None,
+            dpop_nonces: &[],
+            dpop: None,
         }
     }
 
@@ -121,6 +123,7 @@ impl World {
                 sid: Some("sid-1".into()),
             },
             acr_in_id_token: false,
+            dpop_jkt: None,
         };
         issue_code(&self.ctx(), &self.web, "alice-sub", &data)
             .await

@@ -126,6 +126,7 @@ fn metadata_of(c: &RawClient) -> ClientMetadata {
             refresh_token_absolute_lifetime: absolute,
             require_mfa: c.require_mfa,
             minimum_acr: c.minimum_acr.clone(),
+            require_dpop: c.require_dpop,
         },
         application_type: c.application_type,
         id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),

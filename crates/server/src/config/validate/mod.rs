@@ -85,6 +85,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         introspection: raw.introspection,
         max_assertion_lifetime,
         device_flow,
+        dpop: raw.dpop,
         acr_levels,
         ui_templates,
         outbound,
