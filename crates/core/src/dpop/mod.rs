@@ -178,4 +178,4 @@ pub use bind::{UsedProof, check_request_proof, check_resource_request};
 pub(crate) use bind::{check_bound, token_request_proof};
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

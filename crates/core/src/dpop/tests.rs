@@ -12,7 +12,7 @@ fn key(alg: SigningAlg) -> SigningKey {
 
 /// A proof signed by `key` with `header` members over `claims` (the jwk is the key's unless the
 /// header names one).
-fn proof(key: &SigningKey, header: Value, claims: Value) -> String {
+pub(crate) fn proof(key: &SigningKey, header: Value, claims: Value) -> String {
     let mut h = json!({"typ": "dpop+jwt", "alg": key.public_jwk().alg, "jwk": key.public_jwk()});
     for (k, v) in header.as_object().unwrap() {
         h[k] = v.clone();

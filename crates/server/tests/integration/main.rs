@@ -13,6 +13,7 @@ mod device_browser;
 mod device_limits;
 mod diagnostics;
 mod discovery;
+mod dpop;
 mod faults;
 mod faults_postgres;
 mod federation;

@@ -212,10 +212,17 @@ claims = {{ name = "Alice Smith", email = "alice@example.com", email_verified = 
 /// Runs flow.mjs: writes the authorization URL it prints, signs in with `browser`, sends the
 /// callback, and returns its result.
 async fn run_openid_client(server: &TestServer, env: &[(&str, &str)]) -> Value {
+    run_node_program(server, "flow.mjs", env).await
+}
+
+/// Runs `script` of the openid-client directory against `server`: when it prints an
+/// authorization URL, signs alice in at it with a browser and sends it the callback; returns
+/// its result, failing with its error.
+pub async fn run_node_program(server: &TestServer, script: &str, env: &[(&str, &str)]) -> Value {
     let node = required_env("TESSERA_TEST_NODE");
     let dir = required_env("TESSERA_TEST_OPENID_CLIENT_DIR");
     let mut child = Command::new(node)
-        .arg("flow.mjs")
+        .arg(script)
         .current_dir(&dir)
         .env("ISSUER", &server.base)
         .envs(env.iter().copied())
@@ -232,10 +239,11 @@ async fn run_openid_client(server: &TestServer, env: &[(&str, &str)]) -> Value {
         serde_json::from_str::<Value>(line.trim()).unwrap_or(json!({"unreadable": line.clone()}))
     };
     let first = tokio::task::block_in_place(|| read(&mut stdout, &mut line));
-    let authorize = first["authorize"]
-        .as_str()
-        .unwrap_or_else(|| panic!("openid-client did not start: {first}"))
-        .to_string();
+    let Some(authorize) = first["authorize"].as_str().map(str::to_string) else {
+        let status = tokio::task::block_in_place(|| child.wait().unwrap());
+        assert!(status.success(), "{script} failed: {first}");
+        return first["result"].clone();
+    };
     let browser = Browser::new(&server.base);
     let landing = browser
         .authorize(&authorize, "alice", "alice-password")
@@ -247,7 +255,7 @@ async fn run_openid_client(server: &TestServer, env: &[(&str, &str)]) -> Value {
     writeln!(stdin, "{}", json!({ "callback": callback.as_str() })).unwrap();
     let last = tokio::task::block_in_place(|| read(&mut stdout, &mut line));
     let status = tokio::task::block_in_place(|| child.wait().unwrap());
-    assert!(status.success(), "openid-client failed: {last}");
+    assert!(status.success(), "{script} failed: {last}");
     last["result"].clone()
 }
 

@@ -22,7 +22,7 @@ const REDIRECT: &str = "https://app.example/cb";
 pub(super) struct World {
     pub(super) store: MemoryStore,
     ring: KeyRing,
-    clock: FixedClock,
+    pub(super) clock: FixedClock,
     resources: Resources,
     pub(super) web: Client,
     other: Client,
@@ -106,6 +106,16 @@ impl World {
     }
 
     pub(super) async fn code_for(&self, challenge: Option<String>, scopes: &[&str]) -> String {
+        self.code_bound(challenge, scopes, None).await
+    }
+
+    /// A code, bound to the DPoP key `dpop_jkt` when there is one (RFC 9449 §10).
+    pub(super) async fn code_bound(
+        &self,
+        challenge: Option<String>,
+        scopes: &[&str],
+        dpop_jkt: Option<String>,
+    ) -> String {
         let data = CodeData {
             redirect_uri: REDIRECT.into(),
             redirect_uri_presented: true,
@@ -123,7 +133,7 @@ impl World {
                 sid: Some("sid-1".into()),
             },
             acr_in_id_token: false,
-            dpop_jkt: None,
+            dpop_jkt,
         };
         issue_code(&self.ctx(), &self.web, "alice-sub", &data)
             .await

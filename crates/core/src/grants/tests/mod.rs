@@ -2,6 +2,7 @@
 
 mod atomic_issue;
 mod code_flow;
+mod dpop_binding;
 
 use crate::grants::TokenContext;
 use crate::model::Client;

@@ -24,111 +24,7 @@
 
 import * as client from 'openid-client'
 import { createInterface } from 'node:readline'
-
-const env = (name, fallback) => {
-  const value = process.env[name] ?? fallback
-  if (value === undefined || value === '') throw new Error(`environment variable ${name} is not set`)
-  return value
-}
-
-const emit = (obj) => process.stdout.write(`${JSON.stringify(obj)}\n`)
-
-// Length and first 8 characters, never the whole token.
-const redact = (token) =>
-  typeof token === 'string' ? { length: token.length, prefix: token.slice(0, 8) } : token
-
-// Removes anything token-like from objects that go into error reports.
-const SECRET_KEY = /token|secret|code_verifier|assertion|password|^code$/i
-const scrub = (value, depth = 0) => {
-  if (depth > 4) return '[...]'
-  if (typeof value === 'string') return value.length > 300 ? `${value.slice(0, 300)}...` : value
-  if (Array.isArray(value)) return value.slice(0, 20).map((v) => scrub(v, depth + 1))
-  if (value && typeof value === 'object') {
-    const out = {}
-    for (const [k, v] of Object.entries(value)) {
-      out[k] = SECRET_KEY.test(k) ? redact(String(v)) : scrub(v, depth + 1)
-    }
-    return out
-  }
-  return value
-}
-
-let step = 'start'
-
-// What a failure looked like, for the test's assertion message.
-async function describeError(err) {
-  const out = {
-    step,
-    name: err?.name,
-    message: err?.message,
-    code: err?.code,
-    error: err?.error,
-    error_description: err?.error_description,
-    status: err?.status,
-  }
-  if (err instanceof client.WWWAuthenticateChallengeError) {
-    // A 401 with WWW-Authenticate is reported as a challenge, before the body is read.
-    out.challenges = scrub(err.cause)
-    try {
-      const body = await err.response.clone().json()
-      out.error ??= body?.error
-      out.error_description ??= body?.error_description
-    } catch {
-      // no JSON body
-    }
-  }
-  const cause = err?.cause
-  if (cause instanceof Response) {
-    out.cause = { status: cause.status, content_type: cause.headers.get('content-type') }
-    try {
-      const text = await cause.clone().text()
-      try {
-        out.cause.body = scrub(JSON.parse(text))
-      } catch {
-        out.cause.body = scrub(text)
-      }
-    } catch {
-      // body already consumed
-    }
-  } else if (cause instanceof Error) {
-    out.cause = { name: cause.name, message: cause.message, code: cause.code }
-  } else if (cause && typeof cause === 'object' && !(err instanceof client.WWWAuthenticateChallengeError)) {
-    // e.g. a failed claim comparison: {expected, claims, claim}
-    out.cause = scrub(cause)
-  }
-  for (const k of Object.keys(out)) if (out[k] === undefined) delete out[k]
-  return out
-}
-
-// Reads the next stdin line as JSON, or fails after FLOW_TIMEOUT_MS / at end of input.
-function readLine(lines, timeoutMs) {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no input within ${timeoutMs} ms`)), timeoutMs)
-    lines.next().then(
-      ({ value, done }) => {
-        clearTimeout(timer)
-        if (done) reject(new Error('stdin closed before the callback line'))
-        else {
-          try {
-            resolve(JSON.parse(value))
-          } catch (e) {
-            reject(new Error(`stdin line is not JSON: ${e.message}`))
-          }
-        }
-      },
-      (e) => {
-        clearTimeout(timer)
-        reject(e)
-      },
-    )
-  })
-}
-
-// The one non-default setting: openid-client v6 refuses plain-http requests (discovery and
-// everything after it) unless allowInsecureRequests is executed on the Configuration. The tests'
-// issuer is http://127.0.0.1:PORT, so it is needed there and only there.
-const discoveryOptions = (issuer) =>
-  issuer.protocol === 'http:' ? { execute: [client.allowInsecureRequests] } : undefined
+import { describeError, discoveryOptions, emit, env, progress, readLine, redact, run } from './harness.mjs'
 
 async function main() {
   const issuer = new URL(env('ISSUER'))
@@ -144,7 +40,7 @@ async function main() {
   const lines = createInterface({ input: process.stdin, crlfDelay: Infinity })[Symbol.asyncIterator]()
   const result = {}
 
-  step = 'discovery'
+  progress.step = 'discovery'
   // metadata as a string = just client_secret; no ClientAuth argument = client_secret_post.
   const config = await client.discovery(issuer, clientId, clientSecret, undefined, discoveryOptions(issuer))
   const as = config.serverMetadata()
@@ -156,7 +52,7 @@ async function main() {
     supports_pkce: config.serverMetadata().supportsPKCE(),
   }
 
-  step = 'authorize'
+  progress.step = 'authorize'
   const codeVerifier = client.randomPKCECodeVerifier()
   const codeChallenge = await client.calculatePKCECodeChallenge(codeVerifier)
   const state = client.randomState()
@@ -171,13 +67,13 @@ async function main() {
   })
   emit({ authorize: authorizeUrl.href })
 
-  step = 'callback'
+  progress.step = 'callback'
   const input = await readLine(lines, timeoutMs)
   if (typeof input?.callback !== 'string') throw new Error('expected {"callback": "<redirect URL>"} on stdin')
   const callbackUrl = new URL(input.callback)
   result.callback_params = [...callbackUrl.searchParams.keys()].sort()
 
-  step = 'authorization_code_grant'
+  progress.step = 'authorization_code_grant'
   const tokens = await client.authorizationCodeGrant(config, callbackUrl, {
     pkceCodeVerifier: codeVerifier,
     expectedState: state,
@@ -206,11 +102,11 @@ async function main() {
     id_token: redact(tokens.id_token),
   }
 
-  step = 'userinfo'
+  progress.step = 'userinfo'
   // expectedSubject: the response's sub must equal the ID token's.
   result.userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub)
 
-  step = 'refresh_token_grant'
+  progress.step = 'refresh_token_grant'
   if (!tokens.refresh_token) throw new Error('no refresh_token in the authorization code grant response')
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token)
   const newRefreshToken = refreshed.refresh_token ?? tokens.refresh_token
@@ -228,15 +124,15 @@ async function main() {
     refresh_token: redact(refreshed.refresh_token),
   }
 
-  step = 'introspection'
+  progress.step = 'introspection'
   // Recorded; the test asserts on it.
   result.introspection = await introspect(config, refreshed.access_token)
 
-  step = 'refresh_token_revocation'
+  progress.step = 'refresh_token_revocation'
   await client.tokenRevocation(config, newRefreshToken)
   result.refresh_revocation = { ok: true }
 
-  step = 'refresh_after_revocation'
+  progress.step = 'refresh_after_revocation'
   try {
     const again = await client.refreshTokenGrant(config, newRefreshToken)
     void again
@@ -248,10 +144,10 @@ async function main() {
     throw new Error('the revoked refresh token was accepted by the token endpoint')
   }
 
-  step = 'introspection_after_revocation'
+  progress.step = 'introspection_after_revocation'
   result.introspection_after_revocation = await introspect(config, refreshed.access_token)
 
-  step = 'machine_discovery'
+  progress.step = 'machine_discovery'
   const machine = await client.discovery(
     issuer,
     machineClientId,
@@ -260,7 +156,7 @@ async function main() {
     discoveryOptions(issuer),
   )
 
-  step = 'client_credentials_grant'
+  progress.step = 'client_credentials_grant'
   const cc = await client.clientCredentialsGrant(machine, { scope: resourceScope })
   result.client_credentials = {
     token_type: cc.token_type,
@@ -269,7 +165,7 @@ async function main() {
     access_token: redact(cc.access_token),
   }
 
-  step = 'client_credentials_revocation'
+  progress.step = 'client_credentials_revocation'
   // Recorded, not thrown: RFC 7009 §2.2.1 lets a server answer unsupported_token_type for
   // tokens it cannot revoke; the test asserts on the outcome.
   try {
@@ -281,7 +177,7 @@ async function main() {
   }
   result.client_credentials.introspection_after_revocation = await introspect(machine, cc.access_token)
 
-  step = 'done'
+  progress.step = 'done'
   return result
 }
 
@@ -303,11 +199,4 @@ async function introspect(config, token) {
   }
 }
 
-try {
-  emit({ result: await main() })
-  process.exit(0)
-} catch (err) {
-  emit({ error: await describeError(err) })
-  if (err?.stack) process.stderr.write(`${err.stack}\n`)
-  process.exit(1)
-}
+run(main)
