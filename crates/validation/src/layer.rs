@@ -13,20 +13,56 @@ use crate::{Claims, TokenValidator, ValidationError};
 
 type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 
-/// An RFC 6750 §3 error: status, `WWW-Authenticate` challenge and a JSON body.
+/// How the token was presented (RFC 6750 §2.1, RFC 9449 §7.1).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scheme {
+    Bearer,
+    DPoP,
+}
+
+/// An RFC 6750 §3 error: status, `WWW-Authenticate` challenge and a JSON body. The challenge
+/// of a refused token also names the DPoP scheme (RFC 9449 §7.1), and only it when the token
+/// came with that scheme.
 fn challenge(
     status: StatusCode,
     code: Option<&str>,
     description: &str,
     scope: Option<&str>,
 ) -> Response {
-    let mut value = String::from("Bearer realm=\"api\"");
+    scheme_challenge(Scheme::Bearer, status, code, description, scope)
+}
+
+fn scheme_challenge(
+    scheme: Scheme,
+    status: StatusCode,
+    code: Option<&str>,
+    description: &str,
+    scope: Option<&str>,
+) -> Response {
+    let mut params = Vec::new();
     if let Some(code) = code {
-        value.push_str(&format!(", error=\"{code}\""));
+        params.push(format!("error=\"{code}\""));
     }
     if let Some(scope) = scope {
-        value.push_str(&format!(", scope=\"{scope}\""));
+        params.push(format!("scope=\"{scope}\""));
     }
+    let algs: Vec<&str> = crate::dpop::PROOF_ALGS.iter().map(alg_name).collect();
+    let dpop = format!("DPoP algs=\"{}\"", algs.join(" "));
+    let value = match (scheme, code) {
+        (Scheme::DPoP, _) => [dpop.as_str()]
+            .into_iter()
+            .chain(params.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(", "),
+        (Scheme::Bearer, Some("invalid_token")) => {
+            format!("Bearer realm=\"api\", {}, {dpop}", params.join(", "))
+        }
+        (Scheme::Bearer, _) => ["Bearer realm=\"api\""]
+            .into_iter()
+            .chain(params.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
     // §3.1: a request without credentials gets no error code.
     let body = serde_json::json!({
         "error": code.unwrap_or("unauthorized"),
@@ -39,8 +75,18 @@ fn challenge(
     response
 }
 
-/// RFC 6750 §2.1: `Authorization: Bearer <token>`. Errors are the responses to send.
-fn bearer_token(headers: &HeaderMap) -> Result<&str, Box<Response>> {
+fn alg_name(alg: &jsonwebtoken::Algorithm) -> &'static str {
+    match alg {
+        jsonwebtoken::Algorithm::ES256 => "ES256",
+        jsonwebtoken::Algorithm::EdDSA => "EdDSA",
+        jsonwebtoken::Algorithm::PS256 => "PS256",
+        _ => "RS256",
+    }
+}
+
+/// RFC 6750 §2.1 `Authorization: Bearer <token>`, or RFC 9449 §7.1 `DPoP <token>`. Errors
+/// are the responses to send.
+fn access_token(headers: &HeaderMap) -> Result<(Scheme, &str), Box<Response>> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
     let Some(value) = values.next() else {
         // §3.1: a request without credentials gets a challenge without an error code.
@@ -64,7 +110,14 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Box<Response>> {
     }
     let value = value.to_str().map_err(|_| malformed())?;
     let (scheme, token) = value.split_once(' ').ok_or_else(malformed)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.is_empty() {
+    let scheme = if scheme.eq_ignore_ascii_case("bearer") {
+        Scheme::Bearer
+    } else if scheme.eq_ignore_ascii_case("dpop") {
+        Scheme::DPoP
+    } else {
+        return Err(malformed());
+    };
+    if token.is_empty() {
         return Err(malformed());
     }
     // §2.1 b64token characters.
@@ -74,7 +127,53 @@ fn bearer_token(headers: &HeaderMap) -> Result<&str, Box<Response>> {
     {
         return Err(malformed());
     }
-    Ok(token)
+    Ok((scheme, token))
+}
+
+/// RFC 9449 §7.1-§7.2: a token bound to a key (`cnf.jkt`) needs the DPoP scheme and a proof of
+/// that key for this request; the DPoP scheme is for bound tokens only.
+fn check_sender<B>(
+    validator: &TokenValidator,
+    request: &Request<B>,
+    (scheme, token): (Scheme, &str),
+    claims: &Claims,
+) -> Result<(), String> {
+    let jkt = claims
+        .all
+        .get("cnf")
+        .and_then(|cnf| cnf.get("jkt"))
+        .and_then(serde_json::Value::as_str);
+    let jkt = match (scheme, jkt) {
+        (Scheme::Bearer, None) => return Ok(()),
+        (Scheme::Bearer, Some(_)) => {
+            return Err("the token is bound to a DPoP key: use the DPoP scheme".into());
+        }
+        (Scheme::DPoP, None) => return Err("the token is not bound to a DPoP key".into()),
+        (Scheme::DPoP, Some(jkt)) => jkt,
+    };
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let proof = crate::dpop::ProofRequest {
+        proofs: headers
+            .get_all("dpop")
+            .iter()
+            .map(|v| v.to_str().unwrap_or_default())
+            .collect(),
+        method: request.method().as_str(),
+        url: format!("{}{}", validator.public_url(host), request.uri().path()),
+        token,
+        jkt,
+        now: unix_now(),
+    };
+    validator.check_proof(&proof).map_err(|e| e.to_string())
+}
+
+/// Seconds since the epoch: the validator runs inside other services, which give it no clock.
+#[allow(clippy::disallowed_methods)]
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// A check a layer runs before the request goes on: it hands back the request (with what the
@@ -162,23 +261,26 @@ impl Guard for ValidToken {
     ) -> BoxFuture<Result<Request<B>, Response>> {
         let validator = self.0.clone();
         Box::pin(async move {
-            let token = bearer_token(request.headers())
-                .map_err(|response| *response)?
-                .to_string();
+            let (scheme, token) = access_token(request.headers()).map_err(|response| *response)?;
+            let token = token.to_string();
+            let refuse = |why: &str| {
+                tracing::debug!(%why, "access token refused");
+                scheme_challenge(
+                    scheme,
+                    StatusCode::UNAUTHORIZED,
+                    Some("invalid_token"),
+                    "the access token is invalid",
+                    None,
+                )
+            };
             match validator.validate(&token).await {
                 Ok(claims) => {
+                    check_sender(&validator, &request, (scheme, &token), &claims)
+                        .map_err(|why| refuse(&why))?;
                     request.extensions_mut().insert(claims);
                     Ok(request)
                 }
-                Err(ValidationError::Invalid(why)) => {
-                    tracing::debug!(%why, "access token refused");
-                    Err(challenge(
-                        StatusCode::UNAUTHORIZED,
-                        Some("invalid_token"),
-                        "the access token is invalid",
-                        None,
-                    ))
-                }
+                Err(ValidationError::Invalid(why)) => Err(refuse(&why)),
                 Err(ValidationError::Unavailable(why)) => {
                     tracing::warn!(%why, "cannot validate access tokens: issuer unavailable");
                     Err((

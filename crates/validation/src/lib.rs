@@ -9,6 +9,10 @@
 //!   cached; an unknown `kid` triggers a refetch, at most once per `jwks_refetch_interval`.
 //!   Checks: `typ` is `at+jwt`, the algorithm is on the allow-list, `iss`, `aud`, `exp` and
 //!   `nbf` with a small leeway.
+//! - A token bound to a DPoP key (`cnf.jkt`, RFC 9449) is accepted only with the `DPoP`
+//!   scheme and a fresh proof of that key for this request (`htm`, `htu` from
+//!   [`ValidationConfig::with_public_url`], `iat`, `ath`, each proof once); as a bearer token
+//!   it is refused, and the challenge names the `DPoP` scheme (§7.1).
 //! - Reference tokens are sent to the introspection endpoint (RFC 7662), authenticated with the
 //!   API's own name and secret; answers are cached briefly (`introspection_cache`), so a
 //!   revocation takes effect within that time.
@@ -34,6 +38,7 @@
 //! ```
 
 mod claims;
+mod dpop;
 mod layer;
 mod validator;
 

@@ -43,6 +43,10 @@ pub struct ValidationConfig {
     pub check_jwt_revocation: bool,
     /// Timeout for calls to the issuer.
     pub http_timeout: Duration,
+    /// The API's origin as its clients call it (`https://api.example`): DPoP proofs name it
+    /// with the request's path (RFC 9449 §4.2 `htu`). Unset, it is `https://` and the request's
+    /// `Host`.
+    pub public_url: Option<String>,
 }
 
 impl std::fmt::Debug for ValidationConfig {
@@ -80,7 +84,14 @@ impl ValidationConfig {
             introspection_cache: Duration::from_secs(10),
             check_jwt_revocation: false,
             http_timeout: Duration::from_secs(5),
+            public_url: None,
         }
+    }
+
+    /// The API's origin as clients call it, which DPoP proofs name (RFC 9449 §4.2 `htu`).
+    pub fn with_public_url(mut self, url: impl Into<String>) -> Self {
+        self.public_url = Some(url.into().trim_end_matches('/').to_string());
+        self
     }
 
     /// Also asks introspection about JWT access tokens (cached like reference tokens), so that a
@@ -143,6 +154,7 @@ pub struct TokenValidator {
     jwks: RwLock<Option<CachedJwks>>,
     last_fetch: Mutex<Option<Instant>>,
     introspected: StdMutex<IntrospectionCache>,
+    seen_proofs: crate::dpop::SeenProofs,
 }
 
 impl std::fmt::Debug for TokenValidator {
@@ -205,7 +217,24 @@ impl TokenValidator {
             jwks: RwLock::new(None),
             last_fetch: Mutex::new(None),
             introspected: StdMutex::new(HashMap::new()),
+            seen_proofs: crate::dpop::SeenProofs::default(),
         })
+    }
+
+    /// The API's origin for DPoP proofs' `htu`, or `https://` and `host`.
+    pub(crate) fn public_url(&self, host: Option<&str>) -> String {
+        match &self.config.public_url {
+            Some(url) => url.clone(),
+            None => format!("https://{}", host.unwrap_or_default()),
+        }
+    }
+
+    /// Checks the DPoP proof of a request that presents a bound token (RFC 9449 §7.1).
+    pub(crate) fn check_proof(
+        &self,
+        request: &crate::dpop::ProofRequest<'_>,
+    ) -> Result<(), ValidationError> {
+        crate::dpop::check(request, &self.seen_proofs).map_err(Invalid)
     }
 
     /// Validates a bearer token.

@@ -31,6 +31,7 @@ pub async fn post_introspect(
         Some(api) => Caller::Api(api?),
         None => {
             client = (state.authenticate_presented(&presented, &posted.context)).await?;
+            state.check_dpop_if_sent(&posted.context).await?;
             Caller::client(&client)?
         }
     };

@@ -204,6 +204,22 @@ impl AppState {
             .collect()
     }
 
+    /// A DPoP proof a client sent where tokens are not issued (revocation, introspection of
+    /// its own tokens) is checked all the same, and used up (RFC 9449 §4.3), so that a bad or
+    /// replayed proof is never silently ignored. Requests without one are unaffected.
+    pub async fn check_dpop_if_sent(&self, request: &RequestContext) -> Result<(), OAuthError> {
+        let nonces = self.dpop_nonces();
+        tessera_core::dpop::check_request_proof(
+            request,
+            self.store.as_ref(),
+            &nonces,
+            None,
+            self.clock.now(),
+        )
+        .await
+        .map(|_| ())
+    }
+
     /// What grants need, with the key ring in force, for the HTTP request `http` if there is
     /// one.
     pub fn token_context<'a>(

@@ -21,7 +21,11 @@ pub async fn post_revoke(
     let origin = cors::allowed_origin(&posted.headers, &client);
     let ring = state.keys.current();
     let lookup = state.token_lookup(&ring);
-    let answer = match revoke(token, &client, &lookup).await {
+    let revoked = match state.check_dpop_if_sent(&posted.context).await {
+        Ok(()) => revoke(token, &client, &lookup).await,
+        Err(e) => Err(e),
+    };
+    let answer = match revoked {
         Ok(()) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")]).into_response(),
         Err(e) => ApiError(e).into_response(),
     };

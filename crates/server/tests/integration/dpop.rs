@@ -117,6 +117,17 @@ async fn sec29_sec31_openid_client_binds_a_public_clients_tokens_and_jose_proofs
             "{case}: {t}"
         );
     }
+    // Revocation and introspection check a proof that is sent; a refused one changes nothing.
+    let v = &t["revocation"];
+    assert_eq!(refusal(&v["wrong_htu"]), (400, "invalid_dpop_proof"), "{v}");
+    assert_eq!(
+        refusal(&v["introspection_wrong_htu"]),
+        (400, "invalid_dpop_proof"),
+        "{v}"
+    );
+    assert_eq!(v["active_after_refusal"], true, "{v}");
+    assert_eq!(v["good"]["status"], 200, "{v}");
+    assert_eq!(v["active_after_revocation"], false, "{v}");
     // A proof past the header limit is refused before it is read.
     let oversized = t["oversized"]["status"].as_u64().unwrap();
     assert!(oversized == 400 || oversized == 431, "{t}");

@@ -57,5 +57,6 @@ mod tokens_hostile;
 mod tokens_introspection;
 mod tokens_resource;
 mod validation;
+mod validation_dpop;
 mod webdriver;
 mod wire_formats;

@@ -103,7 +103,33 @@ async function tokenEndpointProofs(urls, auth) {
   r.oversized = await machineToken(urls, auth, [await post({ claims: { pad: 'x'.repeat(12000) } })])
   // No proof: an unbound bearer token, as before DPoP.
   r.no_proof = await machineToken(urls, auth, [])
+  r.revocation = await revocation(urls, auth, key, r.good.access_token)
   for (const v of Object.values(r)) delete v.access_token
+  return r
+}
+
+// A proof sent to the revocation and introspection endpoints is checked there too: a wrong one
+// is refused and changes nothing; a right one revokes.
+async function revocation(urls, auth, key, token) {
+  const send = (url, proofs) => {
+    const headers = new Headers({ authorization: auth, 'content-type': 'application/x-www-form-urlencoded' })
+    for (const p of proofs) headers.append('dpop', p)
+    return fetch(url, { method: 'POST', headers, body: new URLSearchParams({ token }) }).then(outcome)
+  }
+  const active = async () => {
+    const response = await fetch(urls.introspect, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ token }),
+    })
+    return (await response.json()).active
+  }
+  const r = {}
+  r.wrong_htu = await send(urls.revoke, [await proof(key, 'POST', urls.token)])
+  r.introspection_wrong_htu = await send(urls.introspect, [await proof(key, 'POST', urls.revoke)])
+  r.active_after_refusal = await active()
+  r.good = await send(urls.revoke, [await proof(key, 'POST', urls.revoke)])
+  r.active_after_revocation = await active()
   return r
 }
 
@@ -243,7 +269,12 @@ async function nonces(urls, auth, issuer) {
 async function main() {
   const issuer = new URL(env('ISSUER'))
   const base = issuer.href.replace(/\/$/, '')
-  const urls = { token: `${base}/token`, userinfo: `${base}/userinfo` }
+  const urls = {
+    token: `${base}/token`,
+    userinfo: `${base}/userinfo`,
+    revoke: `${base}/revoke`,
+    introspect: `${base}/introspect`,
+  }
   const credentials = `${encodeURIComponent(env('MACHINE_CLIENT_ID'))}:${encodeURIComponent(env('MACHINE_CLIENT_SECRET'))}`
   const auth = `Basic ${Buffer.from(credentials).toString('base64')}`
   if (env('MODE') === 'nonce') return nonces(urls, auth, issuer)
