@@ -178,7 +178,7 @@ def basic(user, secret):
 
 
 def wrk(server, path, seconds, connections, body=None, auth=None, tmp="/tmp", delay_ms=None,
-        refused=False):
+        refused=False, lua=""):
     """One wrk run; returns the row's figures. With `delay_ms`, each connection waits that long
     between its requests, which holds the rate near connections * 1000 / delay_ms. With
     `refused`, every answer must be an error (a device's poll while its user decides)."""
@@ -192,6 +192,7 @@ def wrk(server, path, seconds, connections, body=None, auth=None, tmp="/tmp", de
             f.write('wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n')
         if auth:
             f.write(f'wrk.headers["Authorization"] = "{auth}"\n')
+        f.write(lua)
     pid = server.proc.pid
     cpu0, m0, t0 = signin.cpu_seconds(pid), signin.machine_cpu_seconds(), time.monotonic()
     out = subprocess.run(
@@ -454,6 +455,12 @@ def main():
             rows.update(clients.device_rows({"tessera": (t_es, "/device_authorization"),
                                              "oidc-provider": (p, "/device/auth")},
                                             seconds, connections, tmp, wrk))
+            print("DPoP-bound client_credentials…", file=sys.stderr)
+            cc = "grant_type=client_credentials&scope=api1.read&resource=urn%3Aapi1"
+            auth = basic("machine", "machine-secret")
+            rows.update(clients.dpop_rows({"tessera": (t_es, cc, auth),
+                                           "oidc-provider": (p, cc, auth)},
+                                          rows, seconds, connections, tmp, wrk))
             print("Tessera at half its peak rate…", file=sys.stderr)
             half = half_rate_rows(rows, cases, seconds, connections, tmp)
             # Before the sign-ins, whose Argon2 working memory would dominate the peak.
@@ -493,6 +500,14 @@ def main():
     lines.append("")
     polls = max(by["tessera"]["per_core"] for label, by in rows.items()
                 if label.startswith(clients.DEVICE_ROW))
+    bound = [rows[f"{clients.DPOP_ROW}, {c} conn"]["tessera"]["per_core"]
+             / rows[f"client_credentials ES256, {c} conn"]["tessera"]["per_core"]
+             for c in connections]
+    lines.append(f"DPoP-bound client_credentials (RFC 9449: a new proof made with jose per "
+                 f"request, its signature checked and its `jti` stored once): "
+                 f"{', '.join(f'{b:.0%}' for b in bound)} of the unbound rate per Tessera core "
+                 f"at {', '.join(str(c) for c in connections)} connections (target: at least "
+                 f"60%).")
     lines.append(f"Device polling (RFC 8628 §3.5: a pending device code polled as fast as the "
                  f"connections go, every answer `slow_down` or `authorization_pending`): "
                  f"{polls:,.0f} polls per Tessera core-second (target: at least 10,000).")

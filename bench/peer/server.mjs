@@ -68,6 +68,7 @@ const provider = new Provider(issuer, {
   features: {
     clientCredentials: { enabled: true },
     deviceFlow: { enabled: true },
+    dPoP: { enabled: true },
     introspection: { enabled: true },
     devInteractions: { enabled: true },
     resourceIndicators: {
