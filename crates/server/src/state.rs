@@ -55,6 +55,7 @@ impl AppState {
             .context("cannot read the registered clients")?;
         let discovery_json = Bytes::from(serde_json::to_vec(&http::discovery::metadata(&config))?);
         let endpoint_urls = client_authentication_endpoints(&config);
+        let started_at = clock.now();
         let state = AppState(Arc::new(AppInner {
             config: config.clone(),
             store,
@@ -71,6 +72,13 @@ impl AppState {
             throttle: http::ui::throttle::Throttle::new(config.login),
             parking: http::ui::park::parking_limit(),
             device_polls: http::device::DevicePolls::new(clocks.monotonic.clone()),
+            // One process holds a SQLite database (serve locks the file): its memory is every
+            // instance's. PostgreSQL is shared, and remembers proofs for all.
+            dpop_replay: config
+                .database_url
+                .expose()
+                .starts_with("sqlite:")
+                .then(|| tessera_core::dpop::LocalReplay::new(started_at)),
             user_code_guesses: http::ui::device::guess_limit(),
             scan_limit: http::scan_limit::ScanLimit::new(
                 config.introspection.max_inactive_per_minute,

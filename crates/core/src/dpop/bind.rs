@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{Expected, PROOF_WINDOW, Proof, check_proof};
+use super::{Expected, FirstUse, LocalReplay, PROOF_WINDOW, Proof, check_proof};
 use crate::clock::UnixTime;
 use crate::crypto::{base64url, constant_time_eq, handle_digest, sha256};
 use crate::grants::TokenContext;
@@ -24,11 +24,21 @@ impl GrantPayload for UsedProof {
     const KIND: GrantKind = GrantKind::DpopProofJti;
 }
 
-/// Checks the proof `http` carries (§4.3) and uses its `jti` up, atomically in the store, so
-/// that a replay fails on every instance (§11.1). `None` when the request has no proof.
+/// Where a server remembers the proofs it accepted: the store, and the memory of a server that
+/// is its database's only instance.
+#[derive(Clone, Copy)]
+pub struct Replay<'a> {
+    /// The grant store, shared by every instance.
+    pub grants: &'a dyn GrantStore,
+    /// The memory of a lone instance, asked first.
+    pub local: Option<&'a LocalReplay>,
+}
+
+/// Checks the proof `http` carries (§4.3) and uses its `jti` up, so that a replay fails on
+/// every instance (§11.1). `None` when the request has no proof.
 pub async fn check_request_proof(
     http: &RequestContext,
-    grants: &dyn GrantStore,
+    replay: Replay<'_>,
     nonces: &[String],
     access_token: Option<&str>,
     now: UnixTime,
@@ -52,12 +62,25 @@ pub async fn check_request_proof(
     ));
     // A proof is acceptable until `iat` + the window; the marker outlives that.
     let until = proof.iat.max(now).saturating_add(PROOF_WINDOW + 1);
+    let used = || {
+        OAuthError::InvalidDpopProof(
+            "the DPoP proof was used before, or made before the server started; make a new one \
+             for every request"
+                .into(),
+        )
+    };
+    match replay
+        .local
+        .map(|l| l.first_use(key.clone(), proof.iat, now, until))
+    {
+        Some(FirstUse::Yes) => return Ok(Some(proof)),
+        Some(FirstUse::No) => return Err(used()),
+        Some(FirstUse::Unknown) | None => {}
+    }
     let marker = Grant::new(key, "", &UsedProof, now, until)?;
-    match grants.insert_grant(&marker).await {
+    match replay.grants.insert_grant(&marker).await {
         Ok(()) => Ok(Some(proof)),
-        Err(StoreError::Conflict(_)) => Err(OAuthError::InvalidDpopProof(
-            "the DPoP proof was used before; make a new one for every request".into(),
-        )),
+        Err(StoreError::Conflict(_)) => Err(used()),
         Err(e) => Err(e.into()),
     }
 }
@@ -68,8 +91,12 @@ pub(crate) async fn token_request_proof(
     ctx: &TokenContext<'_>,
     client: &Client,
 ) -> Result<Option<Proof>, OAuthError> {
+    let replay = Replay {
+        grants: ctx.grants,
+        local: ctx.dpop_replay,
+    };
     let proof = match ctx.http {
-        Some(http) => check_request_proof(http, ctx.grants, ctx.dpop_nonces, None, ctx.now).await?,
+        Some(http) => check_request_proof(http, replay, ctx.dpop_nonces, None, ctx.now).await?,
         None => None,
     };
     if proof.is_none() && client.settings.require_dpop {

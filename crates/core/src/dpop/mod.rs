@@ -174,8 +174,10 @@ fn normalized_htu(url: &str) -> Option<String> {
 }
 
 mod bind;
-pub use bind::{UsedProof, check_request_proof, check_resource_request};
+mod replay;
+pub use bind::{Replay, UsedProof, check_request_proof, check_resource_request};
 pub(crate) use bind::{check_bound, token_request_proof};
+pub use replay::{FirstUse, LocalReplay};
 
 #[cfg(test)]
 pub(crate) mod tests;

@@ -54,6 +54,9 @@ pub struct TokenContext<'a> {
     /// The nonces a DPoP proof may carry, the current one first; empty when the server asks
     /// for none (RFC 9449 §8).
     pub dpop_nonces: &'a [String],
+    /// The memory of accepted proofs of a server that is its database's only instance; the
+    /// store remembers them otherwise.
+    pub dpop_replay: Option<&'a crate::dpop::LocalReplay>,
     /// The request's checked DPoP proof, once [`exchange`] checked it: the key the tokens are
     /// bound to.
     pub dpop: Option<&'a crate::dpop::Proof>,

@@ -88,6 +88,9 @@ pub struct AppInner {
     pub parking: window_limit::WindowLimit,
     /// When each polling device polled last (RFC 8628 §3.5).
     pub device_polls: device::DevicePolls,
+    /// The memory of accepted DPoP proofs when this server is its database's only instance
+    /// (SQLite); `None` when instances share the database, which then remembers them.
+    pub dpop_replay: Option<tessera_core::dpop::LocalReplay>,
     /// Bounds on wrong user codes (RFC 8628 §5.1).
     pub user_code_guesses: window_limit::WindowLimit,
     /// Introspection's limit on inactive answers per caller (RFC 7662 §4).
@@ -204,6 +207,14 @@ impl AppState {
             .collect()
     }
 
+    /// Where accepted DPoP proofs are remembered (RFC 9449 §11.1).
+    pub fn proof_replay(&self) -> tessera_core::dpop::Replay<'_> {
+        tessera_core::dpop::Replay {
+            grants: self.store.as_ref(),
+            local: self.dpop_replay.as_ref(),
+        }
+    }
+
     /// A DPoP proof a client sent where tokens are not issued (revocation, introspection of
     /// its own tokens) is checked all the same, and used up (RFC 9449 §4.3), so that a bad or
     /// replayed proof is never silently ignored. Requests without one are unaffected.
@@ -211,7 +222,7 @@ impl AppState {
         let nonces = self.dpop_nonces();
         tessera_core::dpop::check_request_proof(
             request,
-            self.store.as_ref(),
+            self.proof_replay(),
             &nonces,
             None,
             self.clock.now(),
@@ -238,6 +249,7 @@ impl AppState {
             polls: &self.device_polls,
             http,
             dpop_nonces: &[],
+            dpop_replay: self.dpop_replay.as_ref(),
             dpop: None,
         }
     }

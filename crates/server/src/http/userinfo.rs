@@ -62,7 +62,7 @@ async fn answer(
         TokenType::Bearer => None,
         TokenType::DPoP => {
             let now = state.clock.now();
-            match check_request_proof(request, state.store.as_ref(), &nonces, None, now).await {
+            match check_request_proof(request, state.proof_replay(), &nonces, None, now).await {
                 Ok(Some(proof)) => Some(proof),
                 Ok(None) => {
                     return refused(OAuthError::InvalidDpopProof(

@@ -5,8 +5,13 @@
 
 use serde_json::{Value, json};
 
+use tessera_core::Clock as _;
+use tessera_core::tokens::{SigningAlg, SigningKey};
+
 use crate::relying_parties::run_node_program;
-use crate::support::TestServer;
+use crate::support::{TestServer, postgres_url};
+use crate::tokens::MACHINES;
+use crate::validation_dpop::proof;
 
 const CONFIG: &str = r#"
 [[api_scopes]]
@@ -251,5 +256,80 @@ async fn cve51_a_client_that_requires_dpop_gets_no_unbound_token() {
             "{response_type}: {location}"
         );
     }
+    server.stop().await;
+}
+
+/// SEC-29, REL-06: instances sharing a PostgreSQL database remember proofs in it, so a proof
+/// accepted at one instance is refused at the other.
+#[tokio::test(flavor = "multi_thread")]
+async fn sec29_a_proof_used_at_one_instance_is_refused_at_another() {
+    let url = postgres_url().await;
+    let issuer = "http://localhost:1";
+    let a = TestServer::start_instance(&url, Some(issuer), MACHINES).await;
+    let b = TestServer::start_instance(&url, Some(issuer), MACHINES).await;
+    let key = SigningKey::generate(SigningAlg::Es256).unwrap().0;
+    let one = proof(
+        &key,
+        "POST",
+        &format!("{issuer}/token"),
+        a.clock.now(),
+        json!({}),
+    );
+    let mut answers = Vec::new();
+    for server in [&a, &b] {
+        let response = server
+            .http
+            .post(server.url("/token"))
+            .basic_auth("machine", Some("machine-secret"))
+            .header("dpop", &one)
+            .form(&[("grant_type", "client_credentials"), ("scope", "api1.read")])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        answers.push((status, body["error"].clone(), body["token_type"].clone()));
+    }
+    assert_eq!(answers[0], (200, Value::Null, json!("DPoP")), "{answers:?}");
+    assert_eq!(
+        answers[1],
+        (400, json!("invalid_dpop_proof"), Value::Null),
+        "{answers:?}"
+    );
+    a.stop().await;
+    b.stop().await;
+}
+
+/// A server that is its SQLite database's only instance remembers proofs in memory; a proof made
+/// before it started is refused, so that a restart lets no earlier proof be used again.
+#[tokio::test]
+async fn sec29_a_lone_sqlite_server_takes_each_proof_once_and_none_from_before_its_start() {
+    let server = TestServer::start(MACHINES).await;
+    let started = server.clock.now();
+    server.clock.advance(5);
+    let key = SigningKey::generate(SigningAlg::Es256).unwrap().0;
+    let htu = server.url("/token");
+    let send = async |dpop: &str| {
+        let response = server
+            .http
+            .post(server.url("/token"))
+            .basic_auth("machine", Some("machine-secret"))
+            .header("dpop", dpop)
+            .form(&[("grant_type", "client_credentials"), ("scope", "api1.read")])
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let body: Value = response.json().await.unwrap();
+        (
+            status,
+            body["error"].as_str().unwrap_or_default().to_string(),
+        )
+    };
+    let before = proof(&key, "POST", &htu, started - 1, json!({}));
+    assert_eq!(send(&before).await, (400, "invalid_dpop_proof".into()));
+    let fresh = proof(&key, "POST", &htu, started + 5, json!({}));
+    assert_eq!(send(&fresh).await, (200, String::new()));
+    assert_eq!(send(&fresh).await, (400, "invalid_dpop_proof".into()));
     server.stop().await;
 }

@@ -20,7 +20,7 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 /// A DPoP proof by `key` for `htm` `htu`, with `extra` claims.
-fn proof(key: &SigningKey, htm: &str, htu: &str, iat: i64, extra: Value) -> String {
+pub fn proof(key: &SigningKey, htm: &str, htu: &str, iat: i64, extra: Value) -> String {
     let header = json!({"typ": "dpop+jwt", "alg": "ES256", "jwk": key.public_jwk()});
     let mut claims = json!({"htm": htm, "htu": htu, "iat": iat, "jti": b64(&tessera_core::crypto::random_bytes(12).unwrap())});
     for (k, v) in extra.as_object().unwrap() {

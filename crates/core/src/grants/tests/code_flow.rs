@@ -97,6 +97,7 @@ impl World {
             polls: &crate::device::Unpaced,
             http: None,
             dpop_nonces: &[],
+            dpop_replay: None,
             dpop: None,
         }
     }
