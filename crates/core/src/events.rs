@@ -34,6 +34,19 @@ pub enum Event<'a> {
         /// The client.
         client_id: &'a str,
     },
+    /// A token exchange issued a token for a user (RFC 8693): who asked, for whom, who acts
+    /// (the client itself unless an actor token named another), and whether the token stands
+    /// for the user without naming an actor (impersonation). An audit record (SEC-66).
+    TokenExchanged {
+        /// The client.
+        client_id: &'a str,
+        /// The user.
+        subject: &'a str,
+        /// The top-level actor of the new token's `act`.
+        actor: Option<&'a str>,
+        /// No actor was added.
+        impersonation: bool,
+    },
     /// A single-use handle (a code, a refresh token) was presented again: its family is
     /// revoked (RFC 6749 §4.1.2, RFC 9700 §4.14.2).
     ReplayDetected {
@@ -160,6 +173,12 @@ impl Subscriber for LogSubscriber {
             Event::RefreshRotated { client_id } => {
                 tracing::debug!(client_id, "refresh token rotated");
             }
+            Event::TokenExchanged {
+                client_id,
+                subject,
+                actor,
+                impersonation,
+            } => tracing::info!(client_id, subject, actor, impersonation, "token exchanged"),
             Event::ReplayDetected {
                 kind,
                 client_id,

@@ -41,6 +41,8 @@ pub(crate) async fn exchange(
             sign_in: None,
             userinfo_claims: vec![],
             jkt: ctx.dpop.map(|p| p.jkt.clone()),
+            act: None,
+            not_after: None,
         },
         ctx.ring,
         ctx.alg,

@@ -64,6 +64,8 @@ pub async fn issue_front_channel(
                 userinfo_claims: request.claims.userinfo.clone(),
                 // A front-channel token carries no proof of possession.
                 jkt: None,
+                act: None,
+                not_after: None,
             },
             ctx.ring,
             ctx.alg,

@@ -7,6 +7,7 @@ pub mod implicit;
 pub mod refresh_token;
 pub mod scopes;
 mod single_use;
+pub mod token_exchange;
 
 #[cfg(test)]
 mod tests;
@@ -44,6 +45,8 @@ pub struct TokenContext<'a> {
     pub alg: SigningAlg,
     /// Grant store (reference tokens, codes, refresh tokens).
     pub grants: &'a dyn GrantStore,
+    /// Registered clients: a presented token lives only while its client is enabled.
+    pub clients: &'a dyn crate::store::ClientStore,
     /// Where what happens is told.
     pub events: &'a Events,
     /// When each polling device polled last (RFC 8628 §3.5).
@@ -87,6 +90,7 @@ pub async fn exchange(
         TokenRequest::RefreshToken(r) => refresh_token::exchange(ctx, users, client, r).await,
         TokenRequest::ClientCredentials(r) => client_credentials::exchange(ctx, client, r).await,
         TokenRequest::DeviceCode(r) => device_code::exchange(ctx, users, client, r).await,
+        TokenRequest::TokenExchange(r) => token_exchange::exchange(ctx, users, client, r).await,
     }?;
     let client_id = client.client_id.as_str();
     if grant_type == GrantType::RefreshToken {
@@ -209,6 +213,8 @@ pub(crate) fn prepare_user_tokens(
             sign_in: Some(sign_in.clone()),
             userinfo_claims: tokens.claims.userinfo.clone(),
             jkt: ctx.dpop.map(|p| p.jkt.clone()),
+            act: None,
+            not_after: None,
         },
         ctx.ring,
         ctx.alg,

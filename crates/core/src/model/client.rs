@@ -183,6 +183,27 @@ pub struct Client {
     /// client (CORS, SEC-64), as browsers send them in `Origin`; matched exactly.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allowed_cors_origins: Vec<String>,
+    /// What the client may get through token exchange (RFC 8693), when its grant types list
+    /// it.
+    #[serde(default)]
+    pub token_exchange: TokenExchangePolicy,
+}
+
+/// What a client may do with token exchange (RFC 8693; SEC-66): for which APIs it may get
+/// tokens, which subject tokens it may present, and whether it may act as the subject.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenExchangePolicy {
+    /// The APIs (resource names) it may get tokens for.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// The audiences of the access tokens it may present as subject or actor: the APIs it
+    /// serves. Identity tokens issued to it are accepted besides.
+    #[serde(default)]
+    pub subject_audiences: Vec<String>,
+    /// Its tokens may stand for the subject without naming it as the actor (impersonation);
+    /// otherwise every token it gets says that it acts (`act`, RFC 8693 §4.1).
+    #[serde(default)]
+    pub impersonate: bool,
 }
 
 /// A client's logout notification endpoints (OpenID Connect Front-Channel Logout 1.0 §2,
@@ -256,6 +277,7 @@ impl Default for Client {
             always_include_user_claims_in_id_token: false,
             logout: ClientLogout::default(),
             allowed_cors_origins: vec![],
+            token_exchange: Default::default(),
         }
     }
 }

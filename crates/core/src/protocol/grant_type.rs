@@ -18,16 +18,19 @@ pub enum GrantType {
     ClientCredentials,
     /// RFC 8628 §3.4: a device without a browser redeems the user's decision.
     DeviceCode,
+    /// RFC 8693 §2: a service trades a token it was sent for one to another API.
+    TokenExchange,
 }
 
 impl GrantType {
     /// Every grant type served, in the order discovery lists them.
-    pub const ALL: [GrantType; 5] = [
+    pub const ALL: [GrantType; 6] = [
         Self::AuthorizationCode,
         Self::Implicit,
         Self::RefreshToken,
         Self::ClientCredentials,
         Self::DeviceCode,
+        Self::TokenExchange,
     ];
 
     /// Its registered name, the value of `grant_type` (RFC 6749 §4, IANA "OAuth Grant Types").
@@ -38,6 +41,7 @@ impl GrantType {
             Self::RefreshToken => "refresh_token",
             Self::ClientCredentials => "client_credentials",
             Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+            Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
         }
     }
 
@@ -80,7 +84,8 @@ mod tests {
                 "implicit",
                 "refresh_token",
                 "client_credentials",
-                "urn:ietf:params:oauth:grant-type:device_code"
+                "urn:ietf:params:oauth:grant-type:device_code",
+                "urn:ietf:params:oauth:grant-type:token-exchange",
             ]
         );
     }

@@ -18,6 +18,27 @@ pub enum TokenRequest {
     ClientCredentials(ClientCredentialsRequest),
     /// RFC 8628 §3.4.
     DeviceCode(DeviceCodeRequest),
+    /// RFC 8693 §2.1.
+    TokenExchange(TokenExchangeRequest),
+}
+
+/// RFC 8693 §2.1.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenExchangeRequest {
+    /// The token that stands for the party the new token is for.
+    pub subject_token: String,
+    /// Its type (§3).
+    pub subject_token_type: String,
+    /// The token of the party that acts, and its type.
+    pub actor_token: Option<(String, String)>,
+    /// The type of token asked for.
+    pub requested_token_type: Option<String>,
+    /// Logical names of the target services.
+    pub audiences: Vec<String>,
+    /// Resource indicators of the target services.
+    pub resources: Vec<String>,
+    /// The scope asked for, space-separated.
+    pub scope: Option<String>,
 }
 
 /// RFC 8628 §3.4.
@@ -93,6 +114,29 @@ impl TokenRequest {
             GrantType::DeviceCode => Self::DeviceCode(DeviceCodeRequest {
                 device_code: form.required("device_code")?.to_owned(),
             }),
+            GrantType::TokenExchange => Self::TokenExchange(TokenExchangeRequest {
+                subject_token: form.required("subject_token")?.to_owned(),
+                subject_token_type: form.required("subject_token_type")?.to_owned(),
+                // §2.1: actor_token_type is required with an actor token, and only with one.
+                actor_token: match (form.one("actor_token")?, form.one("actor_token_type")?) {
+                    (Some(token), Some(kind)) => Some((token.to_owned(), kind.to_owned())),
+                    (None, None) => None,
+                    (Some(_), None) => {
+                        return Err(OAuthError::InvalidRequest(
+                            "actor_token_type is required with actor_token".into(),
+                        ));
+                    }
+                    (None, Some(_)) => {
+                        return Err(OAuthError::InvalidRequest(
+                            "actor_token_type without actor_token".into(),
+                        ));
+                    }
+                },
+                requested_token_type: owned("requested_token_type")?,
+                audiences: form.all("audience").to_vec(),
+                resources,
+                scope: owned("scope")?,
+            }),
             // Not at the token endpoint: refused above.
             GrantType::Implicit => {
                 return Err(OAuthError::UnsupportedGrantType(
@@ -109,6 +153,7 @@ impl TokenRequest {
             Self::RefreshToken(_) => GrantType::RefreshToken,
             Self::ClientCredentials(_) => GrantType::ClientCredentials,
             Self::DeviceCode(_) => GrantType::DeviceCode,
+            Self::TokenExchange(_) => GrantType::TokenExchange,
         }
     }
 }

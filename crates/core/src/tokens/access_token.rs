@@ -70,6 +70,10 @@ pub struct AccessTokenClaims {
     /// DPoP proof of that key may use it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// Who acts for the subject, the actors before them nested inside (RFC 8693 §4.1): set by
+    /// a token exchange.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Value>,
 }
 
 /// The confirmation claim of a sender-constrained token (RFC 7800 §3.1).
@@ -181,6 +185,11 @@ pub struct AccessTokenRequest<'a> {
     pub userinfo_claims: Vec<String>,
     /// The thumbprint of the DPoP key the token is bound to (RFC 9449 §5), if any.
     pub jkt: Option<String>,
+    /// Who acts for the subject (RFC 8693 §4.1).
+    pub act: Option<Value>,
+    /// The token expires by then at the latest (an exchanged token outlives no token it came
+    /// from).
+    pub not_after: Option<UnixTime>,
 }
 
 /// An issued access token. Its `Debug` leaves the token out.
@@ -235,8 +244,13 @@ pub fn prepare_access_token(
     ring: &KeyRing,
     alg: SigningAlg,
 ) -> Result<(IssuedAccessToken, Option<Grant>), OAuthError> {
-    let lifetime = request.client.settings.access_token_lifetime;
-    let exp = request.now.saturating_add(crate::clock::seconds(lifetime));
+    let exp = request
+        .now
+        .saturating_add(crate::clock::seconds(
+            request.client.settings.access_token_lifetime,
+        ))
+        .min(request.not_after.unwrap_or(UnixTime::MAX));
+    let lifetime = u64::try_from(exp.saturating_sub(request.now)).unwrap_or_default();
     let scope = request.scopes.join(" ");
     let sign_in = request.sign_in.clone().unwrap_or_default();
     let for_user = request.sign_in.is_some();
@@ -256,6 +270,7 @@ pub fn prepare_access_token(
         idp: for_user.then_some(sign_in.idp),
         sid: sign_in.sid.clone(),
         cnf: request.jkt.clone().map(|jkt| Confirmation { jkt }),
+        act: request.act.clone(),
     };
     let data = RecordData {
         userinfo_claims: request.userinfo_claims.clone(),

@@ -86,6 +86,8 @@ pub struct LiveAccessToken {
     pub data: RecordData,
     /// The user it was issued to, active; `None` for a client's own token.
     pub user: Option<User>,
+    /// The grant family its record belongs to: ending the family ends the token.
+    pub family: Option<String>,
 }
 
 /// The access token `token` if it is one we issued and it is live: signed by us (a JWT) or
@@ -105,14 +107,14 @@ pub async fn live_access_token(
             .find_grant(&handle_digest(token))
             .await?
             .filter(|g| g.is::<ReferenceRecord>() && g.consumed_at.is_none())
-            .map(|g| g.payload::<ReferenceRecord>())
+            .map(|g| Ok::<_, OAuthError>((g.payload::<ReferenceRecord>()?, g.family)))
             .transpose()?
-            .filter(|r| timely(&r.claims, lookup))
-            .map(|r| (r.claims, r.data))
+            .filter(|(r, _)| timely(&r.claims, lookup))
+            .map(|(r, family)| (r.claims, r.data, family))
     } else {
         None
     };
-    let Some((claims, data)) = found else {
+    let Some((claims, data, family)) = found else {
         return Ok(None);
     };
     if !client_active(lookup, &claims.client_id).await? {
@@ -126,7 +128,12 @@ pub async fn live_access_token(
     } else {
         None
     };
-    Ok(Some(LiveAccessToken { claims, data, user }))
+    Ok(Some(LiveAccessToken {
+        claims,
+        data,
+        user,
+        family,
+    }))
 }
 
 /// Issued by us, and within its lifetime.
@@ -152,7 +159,7 @@ pub(crate) fn own_jwt_access_token(
 async fn jwt_access_token(
     token: &str,
     lookup: &TokenLookup<'_>,
-) -> Result<Option<(AccessTokenClaims, RecordData)>, OAuthError> {
+) -> Result<Option<(AccessTokenClaims, RecordData, Option<String>)>, OAuthError> {
     let Some(claims) = own_jwt_access_token(token, lookup) else {
         return Ok(None);
     };
@@ -160,13 +167,13 @@ async fn jwt_access_token(
     Ok(if claims.has_record() {
         record
             .filter(|g| g.is::<RecordData>() && g.consumed_at.is_none())
-            .map(|g| g.payload::<RecordData>())
+            .map(|g| Ok::<_, OAuthError>((g.payload::<RecordData>()?, g.family)))
             .transpose()?
-            .map(|data| (claims, data))
+            .map(|(data, family)| (claims, data, family))
     } else if record.is_some_and(|g| g.is::<RevokedAccessToken>()) {
         None
     } else {
-        Some((claims, RecordData::default()))
+        Some((claims, RecordData::default(), None))
     })
 }
 
@@ -291,6 +298,10 @@ fn access_token_response(c: AccessTokenClaims) -> Value {
         }
         if let Some(cnf) = c.cnf {
             obj.insert("cnf".into(), json!({ "jkt": cnf.jkt }));
+        }
+        // RFC 8693 §4.1: the chain of actors of an exchanged token.
+        if let Some(act) = c.act {
+            obj.insert("act".into(), act);
         }
     }
     response

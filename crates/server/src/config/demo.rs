@@ -46,6 +46,7 @@ fn client(
         backchannel_logout_uri: None,
         backchannel_logout_session_required: true,
         allowed_cors_origins: vec![],
+        token_exchange: Default::default(),
     }
 }
 

@@ -144,6 +144,26 @@ pub struct RawClient {
     /// userinfo endpoints for this client: single-page apps. Exact; no wildcards.
     #[serde(default)]
     pub allowed_cors_origins: Vec<String>,
+    /// `[clients.token_exchange]`: what the client may get by token exchange (RFC 8693), when
+    /// its grant_types list `urn:ietf:params:oauth:grant-type:token-exchange`.
+    #[serde(default)]
+    pub token_exchange: RawTokenExchange,
+}
+
+/// `[clients.token_exchange]`
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawTokenExchange {
+    /// The APIs (api_resources names) the client may get tokens for.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// The APIs whose access tokens the client may present as subject or actor (the APIs it
+    /// serves); identity tokens issued to it are accepted besides.
+    #[serde(default)]
+    pub subject_audiences: Vec<String>,
+    /// The client may get tokens that stand for the user without naming it as the actor.
+    #[serde(default)]
+    pub impersonate: bool,
 }
 
 /// An inline JSON Web Key Set (RFC 7517 §5).

@@ -245,6 +245,7 @@ impl AppState {
             ring,
             alg: self.default_alg(),
             grants: self.store.as_ref(),
+            clients: self.clients.as_ref(),
             events: &self.events,
             polls: &self.device_polls,
             http,

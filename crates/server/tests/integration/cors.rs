@@ -139,6 +139,7 @@ async fn sec64_preflights_are_answered_for_registered_origins_and_methods_only()
         ("/revoke", "POST"),
         ("/userinfo", "GET"),
         ("/userinfo", "POST"),
+        ("/device_authorization", "POST"),
     ] {
         // Registered, as written and as the browser sends it after normalisation.
         for origin in [SPA_ORIGIN, "https://spa.example", OTHER_ORIGIN] {
@@ -232,7 +233,7 @@ async fn sec64_a_single_page_app_reads_its_tokens_userinfo_and_revocation_from_i
     assert_allowed("refresh", answer.headers(), SPA_ORIGIN);
     assert_eq!(
         header(answer.headers(), "access-control-expose-headers"),
-        Some("www-authenticate")
+        Some("www-authenticate, dpop-nonce")
     );
     let tokens: Value = answer.json().await.unwrap();
     let rotated = tokens["refresh_token"].as_str().unwrap();
@@ -474,5 +475,36 @@ async fn sec64_pages_and_introspection_send_no_cors_headers_and_public_documents
         );
         assert!(headers.get("access-control-allow-credentials").is_none());
     }
+    server.stop().await;
+}
+
+/// SEC-64: a device app running in a browser (a TV's web runtime) starts the device flow from
+/// its registered origin and reads the answer; another origin gets no CORS headers, and a
+/// refusal before the client is known none either.
+#[tokio::test]
+async fn sec64_the_device_endpoint_answers_the_clients_origins_only() {
+    let server = TestServer::start(&format!(
+        r#"
+[[clients]]
+client_id = "tv-app"
+grant_types = ["urn:ietf:params:oauth:grant-type:device_code"]
+allowed_scopes = ["openid"]
+allowed_cors_origins = ["{SPA_ORIGIN}"]
+"#
+    ))
+    .await;
+    let form = [("client_id", "tv-app"), ("scope", "openid")];
+    let answer = post_form(&server, "/device_authorization", SPA_ORIGIN, None, &form).await;
+    assert_eq!(answer.status(), 200);
+    assert_allowed("device authorization", answer.headers(), SPA_ORIGIN);
+    let body: Value = answer.json().await.unwrap();
+    assert!(body["user_code"].is_string(), "{body}");
+    let answer = post_form(&server, "/device_authorization", EVIL_ORIGIN, None, &form).await;
+    assert_eq!(answer.status(), 200);
+    assert_no_cors("from another origin", answer.headers());
+    let unknown = [("client_id", "nobody"), ("scope", "openid")];
+    let answer = post_form(&server, "/device_authorization", SPA_ORIGIN, None, &unknown).await;
+    assert_eq!(answer.status(), 401);
+    assert_no_cors("an unknown client", answer.headers());
     server.stop().await;
 }

@@ -52,6 +52,7 @@ mod signout_cli;
 mod spa_browser;
 mod stored_state;
 mod support;
+mod token_exchange;
 mod tokens;
 mod tokens_hostile;
 mod tokens_introspection;

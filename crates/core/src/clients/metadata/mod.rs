@@ -64,6 +64,8 @@ pub struct ClientMetadata {
     /// Web origins allowed to call the token, revocation and userinfo endpoints from a page
     /// (CORS), each exact.
     pub allowed_cors_origins: Vec<String>,
+    /// What the client may get through token exchange (RFC 8693).
+    pub token_exchange: crate::model::TokenExchangePolicy,
 }
 
 impl Default for ClientMetadata {
@@ -90,6 +92,7 @@ impl Default for ClientMetadata {
             backchannel_logout_uri: None,
             backchannel_logout_session_required: true,
             allowed_cors_origins: vec![],
+            token_exchange: Default::default(),
         }
     }
 }
@@ -152,6 +155,7 @@ pub fn validate_client_metadata(
     check_acr_values(m, offer.acr_levels, &mut p);
     check_refresh_lifetimes(m, &mut p);
     check_browser_app(m, method, &mut p);
+    check_token_exchange(m, method, offer.resources, &mut p);
     let allowed_cors_origins = check_cors_origins(m, &mut p);
     let secret_digests = digest_secrets(&m.secrets, &mut p);
     if !p.0.is_empty() {
@@ -181,7 +185,57 @@ pub fn validate_client_metadata(
             backchannel_logout_session_required: m.backchannel_logout_session_required,
         },
         allowed_cors_origins,
+        token_exchange: m.token_exchange.clone(),
     })
+}
+
+/// Token exchange (RFC 8693; SEC-66) is for confidential clients that list the grant, and
+/// reaches only the APIs their policy names, each one we know.
+fn check_token_exchange(
+    m: &ClientMetadata,
+    method: TokenEndpointAuthMethod,
+    resources: &Resources,
+    p: &mut Problems,
+) {
+    let policy = &m.token_exchange;
+    let listed = has_grant(m, GrantType::TokenExchange);
+    let set = *policy != crate::model::TokenExchangePolicy::default();
+    if set && !listed {
+        let urn = GrantType::TokenExchange.name();
+        p.add(
+            "token_exchange",
+            format!("is set, but grant_types does not list `{urn}`"),
+        );
+    }
+    if !listed {
+        return;
+    }
+    if method == TokenEndpointAuthMethod::None {
+        p.add(
+            "grant_types",
+            "a public client (no secrets) cannot exchange tokens",
+        );
+    }
+    if policy.audiences.is_empty() {
+        p.add(
+            "token_exchange.audiences",
+            "is empty; list the APIs (api_resources names) the client may get tokens for",
+        );
+    }
+    let named = [
+        ("audiences", &policy.audiences),
+        ("subject_audiences", &policy.subject_audiences),
+    ];
+    for (list, names) in named {
+        for (j, name) in names.iter().enumerate() {
+            if !resources.api_resources.iter().any(|api| &api.name == name) {
+                p.add(
+                    format!("token_exchange.{list}[{j}]"),
+                    format!("unknown API `{name}`; declare it under api_resources"),
+                );
+            }
+        }
+    }
 }
 
 /// RFC 6749 §2.2 / Appendix A.1: client_id = *VSCHAR (printable ASCII).
@@ -251,6 +305,12 @@ fn check_grant_types(m: &ClientMetadata, method: TokenEndpointAuthMethod, p: &mu
             p.add(
                 field,
                 format!("the device grant is named `{urn}` (RFC 8628 §3.4)"),
+            );
+        } else if g == "token_exchange" {
+            let urn = GrantType::TokenExchange.name();
+            p.add(
+                field,
+                format!("the token exchange grant is named `{urn}` (RFC 8693 §2.1)"),
             );
         } else if GrantType::from_name(g).is_none() {
             let known = GrantType::names().collect::<Vec<_>>().join(", ");

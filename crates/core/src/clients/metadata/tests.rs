@@ -89,9 +89,8 @@ fn each_problem_names_its_field_relative_to_the_registration() {
         [
             "grant_types[1]: the device grant is named \
              `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628 §3.4)",
-            "grant_types[2]: unknown grant type `token_exchange`; known: authorization_code, \
-             implicit, refresh_token, client_credentials, \
-             urn:ietf:params:oauth:grant-type:device_code",
+            "grant_types[2]: the token exchange grant is named \
+             `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 §2.1)",
             "allowed_scopes[1]: unknown scope `payroll`; declare it under api_scopes or \
              identity_resources",
             "jwks: is only used with token_endpoint_auth_method = \"private_key_jwt\"",
@@ -101,7 +100,11 @@ fn each_problem_names_its_field_relative_to_the_registration() {
 
 #[test]
 fn grant_type_names_come_from_the_served_grants() {
-    for g in GrantType::ALL {
+    // Token exchange needs its policy besides (see its own test).
+    for g in GrantType::ALL
+        .into_iter()
+        .filter(|g| *g != GrantType::TokenExchange)
+    {
         let m = ClientMetadata {
             grant_types: vec![g.name().into()],
             ..web_app()
@@ -164,5 +167,43 @@ fn the_id_token_algorithm_must_be_one_the_server_signs_with() {
             "id_token_signed_response_alg: `ES256` is not in keys.algorithms; add it there to \
           sign with it"
         ]
+    );
+}
+
+#[test]
+fn token_exchange_needs_a_confidential_client_the_grant_and_known_audiences() {
+    let exchange = crate::protocol::grant_type::GrantType::TokenExchange.name();
+    let policy = crate::model::TokenExchangePolicy {
+        audiences: vec![],
+        subject_audiences: vec!["urn:nowhere".into()],
+        impersonate: false,
+    };
+    let public = ClientMetadata {
+        secrets: vec![],
+        grant_types: vec![exchange.into()],
+        redirect_uris: vec![],
+        allowed_scopes: vec![],
+        token_exchange: policy.clone(),
+        ..web_app()
+    };
+    assert_eq!(
+        problems(&public),
+        [
+            "grant_types: a public client (no secrets) cannot exchange tokens",
+            "token_exchange.audiences: is empty; list the APIs (api_resources names) the client \
+             may get tokens for",
+            "token_exchange.subject_audiences[0]: unknown API `urn:nowhere`; declare it under \
+             api_resources",
+        ]
+    );
+    let unlisted = ClientMetadata {
+        token_exchange: policy,
+        ..web_app()
+    };
+    assert_eq!(
+        problems(&unlisted),
+        [format!(
+            "token_exchange: is set, but grant_types does not list `{exchange}`"
+        )]
     );
 }

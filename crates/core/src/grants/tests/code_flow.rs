@@ -93,6 +93,7 @@ impl World {
             ring: &self.ring,
             alg: SigningAlg::Es256,
             grants: &self.store,
+            clients: &self.store,
             events: &self.events,
             polls: &crate::device::Unpaced,
             http: None,

@@ -139,6 +139,11 @@ fn metadata_of(c: &RawClient) -> ClientMetadata {
         backchannel_logout_uri: c.backchannel_logout_uri.clone(),
         backchannel_logout_session_required: c.backchannel_logout_session_required,
         allowed_cors_origins: c.allowed_cors_origins.clone(),
+        token_exchange: tessera_core::model::TokenExchangePolicy {
+            audiences: c.token_exchange.audiences.clone(),
+            subject_audiences: c.token_exchange.subject_audiences.clone(),
+            impersonate: c.token_exchange.impersonate,
+        },
     }
 }
 
