@@ -256,7 +256,7 @@ refresh_token_absolute_lifetime = 2592000
         "clients[0].grant_types: is empty; e.g. [\"client_credentials\"]",
         "clients[1].allow_plain_pkce: PKCE `plain` is not supported (RFC 9700 §2.1.1): clients use S256",
         "clients[1].grant_types[0]: the resource owner password grant is not offered (RFC 9700 §2.4)",
-        "clients[1].grant_types[1]: unknown grant type `nope`; known: authorization_code, implicit, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code",
+        "clients[1].grant_types[1]: unknown grant type `nope`; known: authorization_code, implicit, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:token-exchange",
         "clients[1].grant_types[3]: `authorization_code` is listed twice",
         "clients[1].redirect_uris: is empty, but the client signs users in",
         "clients[2].client_id: duplicate client_id `web`",
