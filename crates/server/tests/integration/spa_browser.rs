@@ -21,12 +21,14 @@ struct App {
     bundle: String,
 }
 
-/// Serves the app on a loopback `port`: the page at every path, the bundle beside it.
-async fn serve_app(port: u16, issuer: &str) {
+/// Serves the app on a loopback `port`: the page at every path, the bundle beside it; with
+/// `dpop`, the page binds its tokens with DPoP.
+async fn serve_app(port: u16, issuer: &str, dpop: bool) {
     let dir = std::path::PathBuf::from(required_env("TESSERA_TEST_OIDC_CLIENT_TS_DIR"));
     let page = std::fs::read_to_string(dir.join("app.html"))
         .unwrap()
-        .replace("__ISSUER__", issuer);
+        .replace("__ISSUER__", issuer)
+        .replace("__DPOP__", if dpop { "true" } else { "false" });
     let bundle = std::fs::read_to_string(
         dir.join("node_modules/oidc-client-ts/dist/browser/oidc-client-ts.js"),
     )
@@ -101,8 +103,8 @@ claims = {{ name = "Alice Smith" }}
 "#
     ))
     .await;
-    serve_app(allowed_port, &server.base).await;
-    serve_app(other_port, &server.base).await;
+    serve_app(allowed_port, &server.base, false).await;
+    serve_app(other_port, &server.base, false).await;
     let browser = Chromium::start().await;
 
     // Sign in from the registered origin: the library exchanges the code, reads userinfo and
@@ -160,6 +162,61 @@ claims = {{ name = "Alice Smith" }}
     assert_eq!(after["status"], 400, "{signed_out}");
     let body: Value = serde_json::from_str(after["body"].as_str().unwrap()).unwrap();
     assert_eq!(body["error"], "invalid_grant");
+    browser.quit().await;
+    server.stop().await;
+}
+
+/// oidc-client-ts with its DPoP settings (RFC 9449; SEC-29, SEC-31): the code is bound with
+/// `dpop_jkt`, the code exchange and the refresh carry the library's proofs, every token is a
+/// DPoP token bound to its key, userinfo answers the page's call with a proof and not the bare
+/// token (CVE-24). The client requires DPoP, so nothing unbound could have been issued.
+#[tokio::test]
+async fn oidc_client_ts_binds_its_tokens_with_dpop() {
+    let port = free_port();
+    let origin = format!("http://127.0.0.1:{port}");
+    let server = TestServer::start(&format!(
+        r#"
+[[clients]]
+client_id = "spa-dpop"
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["{origin}/cb"]
+allowed_scopes = ["openid", "profile", "offline_access"]
+allowed_cors_origins = ["{origin}"]
+require_consent = false
+require_dpop = true
+
+[[users]]
+username = "alice"
+password = "alice-password"
+claims = {{ name = "Alice Smith" }}
+"#
+    ))
+    .await;
+    serve_app(port, &server.base, true).await;
+    let browser = Chromium::start().await;
+    browser.goto(&format!("{origin}/?action=signin")).await;
+    browser.wait_for_url("/login").await;
+    browser.type_into("#username", "alice").await;
+    browser.type_into("#password", "alice-password").await;
+    browser.click("button[value=login]").await;
+    browser.wait_for_url(&format!("{origin}/cb")).await;
+    let r = result(&browser).await;
+    assert!(r.get("error").is_none(), "{r}");
+    let bound = &r["bound"];
+    assert_eq!(bound["token_type"], "DPoP", "{r}");
+    assert!(bound["cnf"]["jkt"].is_string(), "{r}");
+    assert_eq!(bound["userinfo"]["status"], 200, "{r}");
+    let claims: Value = serde_json::from_str(bound["userinfo"]["body"].as_str().unwrap()).unwrap();
+    assert_eq!(claims["name"], "Alice Smith");
+    // Stripped to a bearer token it is refused (and, refused, not readable by the page).
+    assert!(
+        blocked(&bound["asBearer"]) || bound["asBearer"]["status"] == 401,
+        "{r}"
+    );
+    let renewed = &r["renewed"];
+    assert_eq!(renewed["token_type"], "DPoP", "{r}");
+    assert_eq!(renewed["cnf"], bound["cnf"], "the refresh keeps the key");
+    assert_eq!(renewed["rotated"], true);
     browser.quit().await;
     server.stop().await;
 }
