@@ -277,18 +277,12 @@ async fn sec29_a_proof_used_at_one_instance_is_refused_at_another() {
     );
     let mut answers = Vec::new();
     for server in [&a, &b] {
-        let response = server
-            .http
-            .post(server.url("/token"))
-            .basic_auth("machine", Some("machine-secret"))
-            .header("dpop", &one)
-            .form(&[("grant_type", "client_credentials"), ("scope", "api1.read")])
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap();
-        answers.push((status, body["error"].clone(), body["token_type"].clone()));
+        let body = machine_token(server, &one).await;
+        answers.push((
+            body.0,
+            body.1["error"].clone(),
+            body.1["token_type"].clone(),
+        ));
     }
     assert_eq!(answers[0], (200, Value::Null, json!("DPoP")), "{answers:?}");
     assert_eq!(
@@ -310,17 +304,7 @@ async fn sec29_a_lone_sqlite_server_takes_each_proof_once_and_none_from_before_i
     let key = SigningKey::generate(SigningAlg::Es256).unwrap().0;
     let htu = server.url("/token");
     let send = async |dpop: &str| {
-        let response = server
-            .http
-            .post(server.url("/token"))
-            .basic_auth("machine", Some("machine-secret"))
-            .header("dpop", dpop)
-            .form(&[("grant_type", "client_credentials"), ("scope", "api1.read")])
-            .send()
-            .await
-            .unwrap();
-        let status = response.status().as_u16();
-        let body: Value = response.json().await.unwrap();
+        let (status, body) = machine_token(&server, dpop).await;
         (
             status,
             body["error"].as_str().unwrap_or_default().to_string(),
@@ -332,4 +316,19 @@ async fn sec29_a_lone_sqlite_server_takes_each_proof_once_and_none_from_before_i
     assert_eq!(send(&fresh).await, (200, String::new()));
     assert_eq!(send(&fresh).await, (400, "invalid_dpop_proof".into()));
     server.stop().await;
+}
+
+/// `(status, body)` of the machine client's client_credentials request with `dpop` as proof.
+async fn machine_token(server: &TestServer, dpop: &str) -> (u16, Value) {
+    let response = server
+        .http
+        .post(server.url("/token"))
+        .basic_auth("machine", Some("machine-secret"))
+        .header("dpop", dpop)
+        .form(&[("grant_type", "client_credentials"), ("scope", "api1.read")])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().await.unwrap())
 }

@@ -75,6 +75,16 @@ async fn result(browser: &Chromium) -> Value {
     panic!("the page did not finish: {}", browser.source().await);
 }
 
+/// The page at `origin` signs alice in: to the login page and back to its callback.
+async fn sign_in_alice(browser: &Chromium, origin: &str) {
+    browser.goto(&format!("{origin}/?action=signin")).await;
+    browser.wait_for_url("/login").await;
+    browser.type_into("#username", "alice").await;
+    browser.type_into("#password", "alice-password").await;
+    browser.click("button[value=login]").await;
+    browser.wait_for_url(&format!("{origin}/cb")).await;
+}
+
 fn blocked(call: &Value) -> bool {
     call["blocked"] == true && call.get("status").is_none()
 }
@@ -109,12 +119,7 @@ claims = {{ name = "Alice Smith" }}
 
     // Sign in from the registered origin: the library exchanges the code, reads userinfo and
     // refreshes, all from JavaScript.
-    browser.goto(&format!("{allowed}/?action=signin")).await;
-    browser.wait_for_url("/login").await;
-    browser.type_into("#username", "alice").await;
-    browser.type_into("#password", "alice-password").await;
-    browser.click("button[value=login]").await;
-    browser.wait_for_url(&format!("{allowed}/cb")).await;
+    sign_in_alice(&browser, &allowed).await;
     let signed_in = result(&browser).await;
     assert!(signed_in.get("error").is_none(), "{signed_in}");
     assert_eq!(signed_in["name"], "Alice Smith", "userinfo was read");
@@ -194,12 +199,7 @@ claims = {{ name = "Alice Smith" }}
     .await;
     serve_app(port, &server.base, true).await;
     let browser = Chromium::start().await;
-    browser.goto(&format!("{origin}/?action=signin")).await;
-    browser.wait_for_url("/login").await;
-    browser.type_into("#username", "alice").await;
-    browser.type_into("#password", "alice-password").await;
-    browser.click("button[value=login]").await;
-    browser.wait_for_url(&format!("{origin}/cb")).await;
+    sign_in_alice(&browser, &origin).await;
     let r = result(&browser).await;
     assert!(r.get("error").is_none(), "{r}");
     let bound = &r["bound"];
