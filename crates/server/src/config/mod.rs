@@ -205,6 +205,9 @@ pub struct RawHttp {
     pub shutdown_delay: u64,
     /// Seconds in-flight requests get to finish at shutdown.
     pub shutdown_grace: u64,
+    /// Reverse proxies (addresses or CIDR networks) whose `Forwarded` / `X-Forwarded-For`
+    /// headers give the client's address; nobody else's are read.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for RawHttp {
@@ -217,6 +220,7 @@ impl Default for RawHttp {
             max_connections: 10_000,
             shutdown_delay: 0,
             shutdown_grace: 10,
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -455,6 +459,8 @@ pub struct HttpSettings {
     pub shutdown_delay: Duration,
     /// Shutdown grace period.
     pub shutdown_grace: Duration,
+    /// Proxies whose forwarding headers name the client.
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// The validated configuration.

@@ -7,6 +7,7 @@ pub mod discovery;
 pub mod error;
 pub mod federation_logout;
 pub mod form;
+pub mod forwarded;
 pub mod health;
 pub mod introspect;
 pub mod jwks;
@@ -298,6 +299,10 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::map_response_with_state(
             state.clone(),
             ui::error::render_error_pages,
+        ))
+        .layer(middleware::map_request_with_state(
+            state.clone(),
+            forwarded::client_address,
         ))
         .with_state(state)
         .layer(

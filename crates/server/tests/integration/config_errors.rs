@@ -543,3 +543,18 @@ fn identity_providers_and_the_password_policy_are_checked() {
         &["clients[0].require_mfa", "clients[0].minimum_acr"],
     );
 }
+
+/// `[http] trusted_proxies` takes addresses and CIDR networks; anything else is named.
+#[test]
+fn trusted_proxies_are_addresses_or_networks() {
+    assert_config_error(
+        "[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"proxy.internal\", \"10.0.0.0/40\"]\n",
+        &[],
+        &["http.trusted_proxies[1]", "http.trusted_proxies[2]", "CIDR"],
+    );
+    let fine = check(
+        "[http]\ntrusted_proxies = [\"10.0.0.0/8\", \"192.0.2.7\", \"2001:db8::/32\"]\n",
+        &[],
+    );
+    assert_eq!(fine.code, Some(0), "{}", fine.stderr);
+}

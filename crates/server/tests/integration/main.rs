@@ -33,6 +33,7 @@ mod passkeys;
 mod password_reset;
 mod postgres;
 mod provisioning;
+mod proxies;
 mod relying_parties;
 mod revocation;
 mod revocation_jwt;

@@ -222,6 +222,19 @@ fn check_http(raw: &RawConfig, p: &mut Problems) -> HttpSettings {
     if raw.http.max_connections == 0 {
         p.add("http.max_connections", "must be at least 1");
     }
+    let mut trusted_proxies = Vec::new();
+    for (i, entry) in raw.http.trusted_proxies.iter().enumerate() {
+        let net = entry
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match net {
+            Ok(net) => trusted_proxies.push(net),
+            Err(_) => p.add(
+                format!("http.trusted_proxies[{i}]"),
+                format!("`{entry}` is not an address or a network in CIDR form (like 10.0.0.0/8)"),
+            ),
+        }
+    }
     HttpSettings {
         request_timeout: Duration::from_secs(raw.http.request_timeout),
         header_read_timeout: Duration::from_secs(raw.http.header_read_timeout),
@@ -230,6 +243,7 @@ fn check_http(raw: &RawConfig, p: &mut Problems) -> HttpSettings {
         body_limit: raw.http.body_limit,
         max_header_bytes: raw.http.max_header_bytes,
         shutdown_grace: Duration::from_secs(raw.http.shutdown_grace),
+        trusted_proxies,
     }
 }
 
