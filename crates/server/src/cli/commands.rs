@@ -239,7 +239,7 @@ fn refusal(error: UserError) -> anyhow::Error {
     }
 }
 
-/// `tessera users add|list|passwd`
+/// `tessera users add|list|passwd|disable|enable|delete|links`
 pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()> {
     let store = open(config).await?;
     let clock = SystemClock;
@@ -292,8 +292,77 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
             println!("password of {username} changed");
         }
         UsersCommand::Links { username, remove } => links(&store, &username, remove).await?,
+        UsersCommand::Disable { username } => {
+            lifecycle(&store, &users, &username, Life::Disable).await?
+        }
+        UsersCommand::Enable { username } => {
+            lifecycle(&store, &users, &username, Life::Enable).await?
+        }
+        UsersCommand::Delete { username, yes } => {
+            if !yes {
+                bail!("deleting {username} cannot be undone: run it again with --yes");
+            }
+            lifecycle(&store, &users, &username, Life::Delete).await?;
+        }
     }
     store.close().await;
+    Ok(())
+}
+
+/// What `users disable|enable|delete` does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Life {
+    Disable,
+    Enable,
+    Delete,
+}
+
+/// `tessera users disable|enable|delete USERNAME`, through the users service, which ends what
+/// a disabled or deleted user holds. A user the configuration file declares is the file's: the
+/// command says so and changes nothing, since the next start would undo it.
+async fn lifecycle(
+    store: &tessera_store_sql::SqlStore,
+    users: &Users<'_>,
+    username: &str,
+    what: Life,
+) -> anyhow::Result<()> {
+    let Some(user) = store.find_user_by_username(username).await? else {
+        bail!("no user `{username}`");
+    };
+    if user.source == Source::Config {
+        let change = match what {
+            Life::Delete => "remove it from the file",
+            Life::Disable | Life::Enable => "set `disabled` in the file",
+        };
+        bail!(
+            "{username} is declared in the configuration file, which owns it: {change} and restart"
+        );
+    }
+    let subject = user.subject.as_str();
+    match what {
+        Life::Disable => {
+            let updated = users.disable(subject).await?;
+            match updated.ended_grants {
+                Some(ended) => {
+                    println!("{username} disabled; their sessions ended and {ended} grant(s) went")
+                }
+                None => println!("{username} was disabled already"),
+            }
+        }
+        Life::Enable => {
+            let updated = users.enable(subject).await?;
+            let done = if updated.written {
+                "enabled"
+            } else {
+                "was enabled already"
+            };
+            println!("{username} {done}");
+        }
+        Life::Delete => {
+            let ended = users.delete(subject).await?.unwrap_or_default();
+            println!("{username} deleted with {ended} grant(s), their factors and links");
+        }
+    }
     Ok(())
 }
 

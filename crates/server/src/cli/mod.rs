@@ -142,6 +142,24 @@ pub enum UsersCommand {
         #[arg(long)]
         password_stdin: bool,
     },
+    /// Disable a user: they cannot sign in, and their sessions and tokens end now.
+    Disable {
+        /// Login name.
+        username: String,
+    },
+    /// Enable a disabled user again (what ended when they were disabled stays ended).
+    Enable {
+        /// Login name.
+        username: String,
+    },
+    /// Delete a user with their sessions, tokens, consent, factors and links.
+    Delete {
+        /// Login name.
+        username: String,
+        /// Confirm the deletion (it cannot be undone).
+        #[arg(long)]
+        yes: bool,
+    },
     /// List a user's links to external identity providers, or remove one.
     Links {
         /// Login name.

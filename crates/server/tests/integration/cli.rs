@@ -213,3 +213,57 @@ fn new_passwords_follow_the_password_policy() {
     );
     assert_eq!(weak.status.code(), Some(1));
 }
+
+#[test]
+fn users_disable_enable_delete() {
+    let (dir, config) = setup();
+    let add = ["users", "add", "bob", "--password-stdin"];
+    assert!(stdout(&run_cli(&config, &add, "correct horse battery\n")).contains("created"));
+    let disabled = stdout(&run_cli(&config, &["users", "disable", "bob"], ""));
+    assert!(disabled.contains("bob disabled"), "{disabled}");
+    let row = |listed: String| {
+        listed
+            .lines()
+            .find(|l| l.starts_with("bob"))
+            .unwrap()
+            .to_string()
+    };
+    let listed = row(stdout(&run_cli(&config, &["users", "list"], "")));
+    assert!(listed.contains("yes"), "{listed}");
+    let again = stdout(&run_cli(&config, &["users", "disable", "bob"], ""));
+    assert!(again.contains("already"), "{again}");
+    assert!(stdout(&run_cli(&config, &["users", "enable", "bob"], "")).contains("bob enabled"));
+    let listed = row(stdout(&run_cli(&config, &["users", "list"], "")));
+    assert!(listed.contains(" no "), "{listed}");
+    // Deleting asks for --yes; then the user is gone.
+    let unconfirmed = run_cli(&config, &["users", "delete", "bob"], "");
+    assert_eq!(unconfirmed.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unconfirmed.stderr).contains("--yes"));
+    let deleted = stdout(&run_cli(&config, &["users", "delete", "bob", "--yes"], ""));
+    assert!(deleted.contains("bob deleted"), "{deleted}");
+    assert!(!stdout(&run_cli(&config, &["users", "list"], "")).contains("bob"));
+    let missing = run_cli(&config, &["users", "disable", "bob"], "");
+    assert_eq!(missing.status.code(), Some(1));
+}
+
+/// A user the configuration file declares is the file's: the CLI says so and changes nothing
+/// (the next start would undo it).
+#[tokio::test]
+async fn users_the_file_declares_are_left_to_the_file() {
+    let (dir, config) = setup();
+    let declared = "[[users]]\nusername = \"alice\"\npassword = \"alice-password-1\"\n";
+    let server = crate::support::TestServer::start_on(&sqlite_url(dir.path()), declared).await;
+    server.stop().await;
+    for args in [
+        vec!["users", "disable", "alice"],
+        vec!["users", "delete", "alice", "--yes"],
+    ] {
+        let refused = run_cli(&config, &args, "");
+        assert_eq!(refused.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&refused.stderr);
+        assert!(stderr.contains("configuration file"), "{args:?}: {stderr}");
+    }
+    let listed = stdout(&run_cli(&config, &["users", "list"], ""));
+    let alice = listed.lines().find(|l| l.starts_with("alice")).unwrap();
+    assert!(alice.contains(" no "), "{alice}");
+}
