@@ -216,7 +216,7 @@ fn new_passwords_follow_the_password_policy() {
 
 #[test]
 fn users_disable_enable_delete() {
-    let (dir, config) = setup();
+    let (_dir, config) = setup();
     let add = ["users", "add", "bob", "--password-stdin"];
     assert!(stdout(&run_cli(&config, &add, "correct horse battery\n")).contains("created"));
     let disabled = stdout(&run_cli(&config, &["users", "disable", "bob"], ""));
