@@ -20,20 +20,20 @@ use crate::connections::PeerAddr;
 /// Hops read at most: a longer chain is read from its nearest end.
 const MAX_HOPS: usize = 32;
 
-/// Replaces the request's peer address by the client's when the peer is a trusted proxy.
+/// Replaces the request's peer address by the client's when the peer is a trusted proxy, and
+/// names the client's address in the request's log span (the access log line).
 pub async fn client_address(State(state): State<AppState>, mut request: Request) -> Request {
-    let trusted = &state.config.http.trusted_proxies;
-    if trusted.is_empty() {
-        return request;
-    }
     let Some(PeerAddr(peer)) = request.extensions().get::<PeerAddr>().copied() else {
         return request;
     };
-    if let Some(client) = resolve(peer.ip(), request.headers(), trusted) {
+    let trusted = &state.config.http.trusted_proxies;
+    let client = resolve(peer.ip(), request.headers(), trusted).unwrap_or(peer.ip());
+    if client != peer.ip() {
         request
             .extensions_mut()
             .insert(PeerAddr(SocketAddr::new(client, 0)));
     }
+    tracing::Span::current().record("address", tracing::field::display(client));
     request
 }
 

@@ -39,11 +39,12 @@ use tessera_core::store::Store;
 use tessera_core::tokens::introspect::TokenLookup;
 use tessera_core::tokens::{KeyRing, SigningAlg};
 use tower::ServiceBuilder;
+use tower_http::LatencyUnit;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 use crate::config::Config;
 use crate::keycache::KeyCache;
@@ -309,21 +310,31 @@ pub fn router(state: AppState) -> Router {
             ServiceBuilder::new()
                 .layer(SetRequestIdLayer::new(X_REQUEST_ID, MakeRequestUuid))
                 .layer(
-                    TraceLayer::new_for_http().make_span_with(|req: &Request<_>| {
-                        // The path only: query strings can carry codes and tokens.
-                        let id = req
-                            .headers()
-                            .get(X_REQUEST_ID)
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or_default();
-                        tracing::info_span!(
-                            "request",
-                            method = %req.method(),
-                            path = req.uri().path(),
-                            request_id = id,
-                            client_id = tracing::field::Empty,
-                        )
-                    }),
+                    TraceLayer::new_for_http()
+                        .make_span_with(|req: &Request<_>| {
+                            // The path only: query strings can carry codes and tokens.
+                            let id = req
+                                .headers()
+                                .get(X_REQUEST_ID)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default();
+                            tracing::info_span!(
+                                "request",
+                                method = %req.method(),
+                                path = req.uri().path(),
+                                request_id = id,
+                                address = tracing::field::Empty,
+                                client_id = tracing::field::Empty,
+                            )
+                        })
+                        // The access log: one line per request at info, with the span's method,
+                        // path (never the query, which can carry codes and tokens), client
+                        // address and client, and the status and latency.
+                        .on_response(
+                            DefaultOnResponse::new()
+                                .level(tracing::Level::INFO)
+                                .latency_unit(LatencyUnit::Micros),
+                        ),
                 )
                 .layer(PropagateRequestIdLayer::new(X_REQUEST_ID))
                 .layer(SetResponseHeaderLayer::overriding(

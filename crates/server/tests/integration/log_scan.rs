@@ -194,6 +194,26 @@ async fn sec58_cve15_logs_hold_no_secret_token_code_password_or_cookie() {
     assert!(text.contains("sign-in attempt"), "{text}");
     assert!(text.contains("DEBUG") || text.contains("TRACE"), "{text}");
     assert!(!text.contains("PRIVATE KEY"));
+    // The access log: a line per request, with its path (never its query), the client's
+    // address and client, status and latency.
+    let access = text
+        .lines()
+        .find(|l| l.contains("finished processing request") && l.contains("path=\"/token\""))
+        .unwrap_or_else(|| panic!("no access log line for /token:\n{text}"));
+    for part in [
+        "INFO",
+        "method=POST",
+        "address=127.0.0.1",
+        "client_id=\"web\"",
+        "status=200",
+        "latency=",
+    ] {
+        assert!(access.contains(part), "{part} in {access}");
+    }
+    assert!(
+        text.lines()
+            .any(|l| l.contains("finished processing request") && l.contains("path=\"/end_session\""))
+    );
     for value in &sent {
         assert!(value.len() >= 8, "too short to search for: {value}");
         assert!(
