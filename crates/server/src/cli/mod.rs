@@ -3,6 +3,7 @@
 mod banner;
 mod commands;
 mod format;
+mod grants;
 mod sessions;
 
 use std::path::PathBuf;
@@ -61,6 +62,30 @@ pub enum Command {
     /// List and end single sign-on sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// List what a user allowed applications, and revoke it.
+    #[command(subcommand)]
+    Grants(GrantsCommand),
+}
+
+/// `tessera grants ...`
+#[derive(Debug, Subcommand)]
+pub enum GrantsCommand {
+    /// The applications a user's consent is remembered for, with their scopes.
+    List {
+        /// The user (login name).
+        #[arg(long)]
+        user: String,
+    },
+    /// End what a user allowed a client: the remembered consent and every code and token the
+    /// user holds for it.
+    Revoke {
+        /// The user (login name).
+        #[arg(long)]
+        user: String,
+        /// The client.
+        #[arg(long)]
+        client: String,
+    },
 }
 
 /// `tessera sessions ...`
@@ -236,6 +261,7 @@ pub fn main() -> ExitCode {
             Command::Clients(cmd) => commands::clients(&config, cmd).await,
             Command::Users(cmd) => commands::users(&config, cmd).await,
             Command::Sessions(cmd) => sessions::sessions(&config, cmd).await,
+            Command::Grants(cmd) => grants::grants(&config, cmd).await,
         }
     });
     match result {

@@ -267,3 +267,67 @@ async fn users_the_file_declares_are_left_to_the_file() {
     let alice = listed.lines().find(|l| l.starts_with("alice")).unwrap();
     assert!(alice.contains(" no "), "{alice}");
 }
+
+/// `tessera grants list|revoke`: the applications a user allowed, and ending one as the account
+/// page does; the revoked refresh token is then refused by the server.
+#[tokio::test]
+async fn grants_list_and_revoke_end_what_the_user_allowed() {
+    use crate::flows::{SignIn, sign_in};
+    let (dir, config) = setup();
+    let declared = r#"
+[[clients]]
+client_id = "app"
+secrets = ["app-secret"]
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["https://app.example/cb"]
+allowed_scopes = ["openid", "offline_access"]
+
+[[users]]
+username = "alice"
+password = "alice-password-1"
+"#;
+    let url = sqlite_url(dir.path());
+    let server = crate::support::TestServer::start_on(&url, declared).await;
+    let browser = crate::browser::Browser::new(&server.base);
+    let how = SignIn::new(
+        ("app", "app-secret"),
+        "https://app.example/cb",
+        "openid+offline_access",
+        ("alice", "alice-password-1"),
+    );
+    let tokens = sign_in(&server, &browser, how).await.tokens;
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_string();
+    server.stop().await;
+
+    let listed = stdout(&run_cli(
+        &config,
+        &["grants", "list", "--user", "alice"],
+        "",
+    ));
+    assert!(
+        listed.contains("app") && listed.contains("offline_access"),
+        "{listed}"
+    );
+    let revoke = ["grants", "revoke", "--user", "alice", "--client", "app"];
+    let revoked = stdout(&run_cli(&config, &revoke, ""));
+    assert!(revoked.contains("revoked app for alice"), "{revoked}");
+    let listed = stdout(&run_cli(
+        &config,
+        &["grants", "list", "--user", "alice"],
+        "",
+    ));
+    assert!(!listed.contains("offline_access"), "{listed}");
+    assert!(stdout(&run_cli(&config, &revoke, "")).contains("held nothing"));
+    let unknown = run_cli(&config, &["grants", "list", "--user", "nobody"], "");
+    assert_eq!(unknown.status.code(), Some(1));
+
+    let server = crate::support::TestServer::start_on(&url, declared).await;
+    let (status, body) =
+        crate::signin::refresh(&server, ("app", "app-secret"), &refresh, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_grant")),
+        "{body}"
+    );
+    server.stop().await;
+}

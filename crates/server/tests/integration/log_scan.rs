@@ -212,7 +212,8 @@ async fn sec58_cve15_logs_hold_no_secret_token_code_password_or_cookie() {
     }
     assert!(
         text.lines()
-            .any(|l| l.contains("finished processing request") && l.contains("path=\"/end_session\""))
+            .any(|l| l.contains("finished processing request")
+                && l.contains("path=\"/end_session\""))
     );
     for value in &sent {
         assert!(value.len() >= 8, "too short to search for: {value}");
