@@ -292,6 +292,9 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
             println!("password of {username} changed");
         }
         UsersCommand::Links { username, remove } => links(&store, &username, remove).await?,
+        UsersCommand::Factors { username, remove } => {
+            super::factors::factors(&store, &username, remove).await?;
+        }
         UsersCommand::Disable { username } => {
             lifecycle(&store, &users, &username, Life::Disable).await?
         }

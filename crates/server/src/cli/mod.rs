@@ -2,6 +2,7 @@
 
 mod banner;
 mod commands;
+mod factors;
 mod format;
 mod grants;
 mod sessions;
@@ -184,6 +185,14 @@ pub enum UsersCommand {
         /// Confirm the deletion (it cannot be undone).
         #[arg(long)]
         yes: bool,
+    },
+    /// List a user's second factors (never their secrets), or remove one (a lost phone or key).
+    Factors {
+        /// Login name.
+        username: String,
+        /// Remove the factor with this id.
+        #[arg(long, value_name = "ID")]
+        remove: Option<String>,
     },
     /// List a user's links to external identity providers, or remove one.
     Links {

@@ -331,3 +331,72 @@ password = "alice-password-1"
     );
     server.stop().await;
 }
+
+/// `tessera users factors`: a user's factors without their secrets, and removing a lost one.
+#[tokio::test]
+async fn users_factors_lists_without_secrets_and_removes() {
+    use tessera_core::model::{Factor, FactorData};
+    use tessera_core::store::{FactorStore as _, UserStore as _};
+    let (dir, config) = setup();
+    let declared = "[[users]]\nusername = \"alice\"\npassword = \"alice-password-1\"\n";
+    let server = crate::support::TestServer::start_on(&sqlite_url(dir.path()), declared).await;
+    let store = server.running.state.store.clone();
+    let alice = store.find_user_by_username("alice").await.unwrap().unwrap();
+    let secret = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP";
+    for (id, label, data) in [
+        (
+            "f-totp",
+            "Phone",
+            FactorData::Totp {
+                secret: secret.into(),
+                last_step: None,
+            },
+        ),
+        (
+            "f-codes",
+            "Recovery codes",
+            FactorData::RecoveryCodes {
+                hashes: vec!["$argon2id$x".into(); 7],
+            },
+        ),
+    ] {
+        let factor = Factor {
+            id: id.into(),
+            subject: alice.subject.clone(),
+            label: label.into(),
+            data,
+            version: 0,
+            created_at: tessera_core::Clock::now(server.clock.as_ref()),
+            last_used_at: None,
+        };
+        store.insert_factor(&factor).await.unwrap();
+    }
+    server.stop().await;
+
+    let listed = stdout(&run_cli(&config, &["users", "factors", "alice"], ""));
+    assert!(
+        listed.contains("f-totp") && listed.contains("totp") && listed.contains("Phone"),
+        "{listed}"
+    );
+    assert!(listed.contains("7 unused"), "{listed}");
+    assert!(
+        !listed.contains(secret) && !listed.contains("argon2"),
+        "{listed}"
+    );
+    let removed = stdout(&run_cli(
+        &config,
+        &["users", "factors", "alice", "--remove", "f-totp"],
+        "",
+    ));
+    assert!(
+        removed.contains("removed factor f-totp") && removed.contains("1 factor(s) left"),
+        "{removed}"
+    );
+    assert!(!stdout(&run_cli(&config, &["users", "factors", "alice"], "")).contains("f-totp"));
+    let again = run_cli(
+        &config,
+        &["users", "factors", "alice", "--remove", "f-totp"],
+        "",
+    );
+    assert_eq!(again.status.code(), Some(1));
+}
