@@ -336,7 +336,6 @@ password = "alice-password-1"
 #[tokio::test]
 async fn users_factors_lists_without_secrets_and_removes() {
     use tessera_core::model::{Factor, FactorData};
-    use tessera_core::store::{FactorStore as _, UserStore as _};
     let (dir, config) = setup();
     let declared = "[[users]]\nusername = \"alice\"\npassword = \"alice-password-1\"\n";
     let server = crate::support::TestServer::start_on(&sqlite_url(dir.path()), declared).await;
