@@ -29,6 +29,10 @@ pub struct Cli {
         value_name = "FILE"
     )]
     pub config: Option<PathBuf>,
+    /// Add the demo configuration (clients, an API, a user) as `serve --dev` does: with `serve`,
+    /// run it and print how to try it; with any other command, act on what that server uses.
+    #[arg(long, global = true)]
+    pub dev: bool,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -37,20 +41,13 @@ pub struct Cli {
 /// Commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the server.
-    Serve {
-        /// Add a demo configuration (clients, an API, a user) and print how to try it.
-        #[arg(long)]
-        dev: bool,
-    },
+    /// Run the server (with `--dev`, the demo configuration too).
+    Serve,
     /// Apply pending database schema migrations and exit.
     Migrate,
-    /// Validate the configuration and exit (non-zero when invalid).
-    CheckConfig {
-        /// Check the configuration as `serve --dev` would use it.
-        #[arg(long)]
-        dev: bool,
-    },
+    /// Validate the configuration and exit (non-zero when invalid; with `--dev`, as
+    /// `serve --dev` would use it).
+    CheckConfig,
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
@@ -212,10 +209,7 @@ const EXIT_CONFIG: u8 = 2;
 /// 2 for configuration errors (and usage errors, from clap), 1 for everything else.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    let dev = matches!(
-        cli.command,
-        Command::Serve { dev: true } | Command::CheckConfig { dev: true }
-    );
+    let dev = cli.dev;
     let config = match config::load(cli.config.as_deref(), dev) {
         Ok(c) => c,
         Err(e) => {
@@ -223,7 +217,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(EXIT_CONFIG);
         }
     };
-    if let Command::CheckConfig { .. } = cli.command {
+    if let Command::CheckConfig = cli.command {
         println!(
             "configuration is valid: issuer {}, {} client(s), {} user(s), database {}",
             config.issuer,
@@ -263,9 +257,9 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { .. } => crate::serve::run(config).await,
+            Command::Serve => crate::serve::run(config).await,
             Command::Migrate => commands::migrate(&config).await,
-            Command::CheckConfig { .. } => Ok(()),
+            Command::CheckConfig => Ok(()),
             Command::Keys(cmd) => commands::keys(&config, cmd).await,
             Command::Clients(cmd) => commands::clients(&config, cmd).await,
             Command::Users(cmd) => commands::users(&config, cmd).await,

@@ -558,3 +558,44 @@ fn trusted_proxies_are_addresses_or_networks() {
     );
     assert_eq!(fine.code, Some(0), "{}", fine.stderr);
 }
+
+/// `--dev` is understood by every command, before or after it, as `serve --dev` uses it: the
+/// demo's configuration is checked, and a command acts on the demo server's database.
+#[test]
+fn every_command_understands_dev() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        tessera()
+            .args(args)
+            .env(
+                "TESSERA_DATABASE_URL",
+                format!("sqlite://{}/dev.db", dir.path().display()),
+            )
+            .current_dir(dir.path())
+            .output()
+            .unwrap()
+    };
+    for args in [["--dev", "check-config"], ["check-config", "--dev"]] {
+        let out = run(&args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(String::from_utf8_lossy(&out.stdout).contains("3 client(s), 1 user(s)"));
+    }
+    let out = run(&["users", "list", "--dev"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("USERNAME"));
+    // Without it, the file's configuration only.
+    let out = run(&["check-config"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("0 client(s), 0 user(s)"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
