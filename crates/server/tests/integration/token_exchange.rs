@@ -123,6 +123,11 @@ async fn exchange(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
+/// `(status, error)` of a refused exchange.
+fn refusal(status: u16, body: &Value) -> (u16, &str) {
+    (status, body["error"].as_str().unwrap_or_default())
+}
+
 fn claims_of(token: &str) -> Value {
     let payload = token.split('.').nth(1).unwrap();
     let bytes =
@@ -215,11 +220,7 @@ async fn cve52_the_policy_bounds_audience_scope_and_who_may_exchange() {
         ),
     ] {
         let (status, body) = exchange(&server, orders, &with(subject(&extra), token)).await;
-        assert_eq!(
-            (status, body["error"].as_str().unwrap()),
-            (400, error),
-            "{extra:?}: {body}"
-        );
+        assert_eq!(refusal(status, &body), (400, error), "{extra:?}: {body}");
     }
     // Within the policy: the subject's scope for that audience only.
     let (status, body) = exchange(
@@ -238,7 +239,7 @@ async fn cve52_the_policy_bounds_audience_scope_and_who_may_exchange() {
     )
     .await;
     assert_eq!(
-        (status, body["error"].as_str().unwrap()),
+        refusal(status, &body),
         (400, "unauthorized_client"),
         "{body}"
     );
@@ -263,11 +264,7 @@ async fn cve52_the_policy_bounds_audience_scope_and_who_may_exchange() {
         &with(subject(&[("audience", "urn:stock")]), other),
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str().unwrap()),
-        (400, "invalid_request"),
-        "{body}"
-    );
+    assert_eq!(refusal(status, &body), (400, "invalid_request"), "{body}");
     // The web app's own identity token: exchanged for its one audience, by it only.
     let form = [
         ("subject_token", id_token.as_str()),
@@ -289,11 +286,7 @@ async fn cve52_the_policy_bounds_audience_scope_and_who_may_exchange() {
         ],
     )
     .await;
-    assert_eq!(
-        (status, body["error"].as_str().unwrap()),
-        (400, "invalid_request"),
-        "{body}"
-    );
+    assert_eq!(refusal(status, &body), (400, "invalid_request"), "{body}");
     server.stop().await;
 }
 
@@ -331,11 +324,7 @@ async fn cve53_a_bad_subject_token_is_an_error_never_the_clients_own_identity() 
     assert_eq!(exchange(&server, orders, &form).await.0, 200);
     server.clock.advance(3_601);
     let (status, body) = exchange(&server, orders, &form).await;
-    assert_eq!(
-        (status, body["error"].as_str().unwrap()),
-        (400, "invalid_request"),
-        "{body}"
-    );
+    assert_eq!(refusal(status, &body), (400, "invalid_request"), "{body}");
     server.stop().await;
 }
 
@@ -355,11 +344,7 @@ async fn sec26_a_disabled_users_token_is_not_exchanged() {
     ];
     let (status, body) =
         exchange(&server, ("orders-service", "orders-service-secret"), &form).await;
-    assert_eq!(
-        (status, body["error"].as_str().unwrap()),
-        (400, "invalid_request"),
-        "{body}"
-    );
+    assert_eq!(refusal(status, &body), (400, "invalid_request"), "{body}");
     server.stop().await;
 }
 
@@ -396,7 +381,7 @@ async fn cve54_actor_tokens_are_the_clients_own_and_only_a_registered_stand_in_i
         ];
         let (status, body) = exchange(&server, orders, &form).await;
         assert_eq!(
-            (status, body["error"].as_str().unwrap()),
+            refusal(status, &body),
             (400, "invalid_request"),
             "{case}: {body}"
         );
@@ -415,11 +400,7 @@ async fn cve54_actor_tokens_are_the_clients_own_and_only_a_registered_stand_in_i
         ],
     ] {
         let (status, body) = exchange(&server, orders, &form).await;
-        assert_eq!(
-            (status, body["error"].as_str().unwrap()),
-            (400, "invalid_request"),
-            "{body}"
-        );
+        assert_eq!(refusal(status, &body), (400, "invalid_request"), "{body}");
     }
     // Delegation names the client; only the registered stand-in gets a token without `act`.
     let form = [
