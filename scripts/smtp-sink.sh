@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Prepares the SMTP sink the password reset tests mail to (crates/server/tests/smtp_sink.py, on
-# Python's aiosmtpd) and exports the Python that runs it (TESSERA_TEST_PYTHON). Sourced by
+# Prepares the Python tools of the tests (the SMTP sink the password reset tests mail to,
+# crates/server/tests/smtp_sink.py on aiosmtpd; Prometheus's exposition parser; an OpenAPI
+# validator) and exports the Python that runs them (TESSERA_TEST_PYTHON). Sourced by
 # scripts/test.sh.
 #
 # Needs Python 3.8 or newer with its venv module (`python3 -m venv`). The packages come from
@@ -21,7 +22,7 @@ ensure_smtp_sink() {
     fi
     # The marker is written last: a venv without it was not finished.
     if [ ! -f "$venv/.installed" ] || [ "$requirements" -nt "$venv/.installed" ]; then
-        echo "Installing the SMTP sink (aiosmtpd) into $venv" >&2
+        echo "Installing the tests' Python tools into $venv" >&2
         rm -rf "$venv"
         "$python" -m venv "$venv" >&2 || return 1
         "$venv/bin/python" -m pip install --quiet --disable-pip-version-check \

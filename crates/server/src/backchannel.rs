@@ -94,6 +94,7 @@ impl Backchannel {
                 // §2.8: 200 OK (204 is also taken as success).
                 Ok(r) if r.status.is_success() => {
                     self.delivered.fetch_add(1, Ordering::Relaxed);
+                    crate::metrics::outbound("backchannel_logout", true);
                     tracing::info!(client_id, attempt, "back-channel logout delivered");
                     return true;
                 }
@@ -119,6 +120,7 @@ impl Backchannel {
             }
         }
         let failed = self.failed.fetch_add(1, Ordering::Relaxed) + 1;
+        crate::metrics::outbound("backchannel_logout", false);
         tracing::warn!(
             client_id,
             error = %last_error,

@@ -11,6 +11,7 @@ pub mod hashing;
 pub mod http;
 pub mod keycache;
 pub mod mail;
+pub mod metrics;
 pub mod outbound;
 pub mod provision;
 pub mod serve;

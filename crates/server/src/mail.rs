@@ -95,7 +95,9 @@ impl Mailer {
             .message_id(Some(format!("<{random}@{}>", self.domain)))
             .header(ContentType::TEXT_PLAIN)
             .body(body)?;
-        self.transport.send(message).await?;
+        let sent = self.transport.send(message).await;
+        crate::metrics::outbound("mail", sent.is_ok());
+        sent?;
         Ok(())
     }
 }

@@ -37,6 +37,8 @@ pub async fn purge_expired(store: &dyn Store, now: i64) -> anyhow::Result<u64> {
 pub struct RunningServer {
     /// The bound address (useful with port 0).
     pub local_addr: SocketAddr,
+    /// The admin listener's bound address, when `[admin] listen` gives it one.
+    pub admin_addr: Option<SocketAddr>,
     /// The application state, for tests and the dev banner.
     pub state: AppState,
     sql: Arc<SqlStore>,
@@ -95,9 +97,18 @@ pub async fn start(config: Config, clocks: Clocks) -> anyhow::Result<RunningServ
     // Background work starts once the listener is bound: a server that cannot listen leaves
     // nothing running behind it.
     let (local_addr, stop, server) = bind(&state).await?;
-    let (background, failed) = spawn_background(&state, pending_passwords);
+    let (admin_addr, admin_server) = match bind_admin(&state, &stop).await {
+        Ok(admin) => admin,
+        Err(e) => {
+            let _ = stop.send(true);
+            return Err(e);
+        }
+    };
+    let (mut background, failed) = spawn_background(&state, pending_passwords);
+    background.extend(admin_server);
     Ok(RunningServer {
         local_addr,
+        admin_addr,
         state,
         sql,
         stop,
@@ -138,6 +149,29 @@ async fn bind(
     Ok((local_addr, stop, server))
 }
 
+/// Binds `[admin] listen`, if set, and serves the admin API and `/metrics` on it until `stop`
+/// is sent.
+async fn bind_admin(
+    state: &AppState,
+    stop: &watch::Sender<bool>,
+) -> anyhow::Result<(Option<SocketAddr>, Option<JoinHandle<()>>)> {
+    let Some(addr) = state.config.operations.admin_listen else {
+        return Ok((None, None));
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (admin.listen)"))?;
+    let local_addr = listener.local_addr()?;
+    let server = tokio::spawn(crate::connections::serve(
+        listener,
+        http::admin_router(state.clone()),
+        state.config.http.clone(),
+        stop.subscribe(),
+    ));
+    tracing::info!(%local_addr, "the admin API and /metrics are listening");
+    Ok((Some(local_addr), Some(server)))
+}
+
 /// Starts what runs beside the requests: the configured passwords' check, the refresh of keys
 /// and clients, and the purge. The receiver holds the reason when work the server cannot run
 /// without failed.
@@ -158,10 +192,17 @@ fn spawn_background(
             }
         })
     };
-    (
-        vec![users, spawn_refresh(state), spawn_purge(state)],
-        failed,
-    )
+    let mut tasks = vec![users, spawn_refresh(state), spawn_purge(state)];
+    if let Some(handle) = state.metrics.clone() {
+        tasks.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(crate::metrics::UPKEEP_INTERVAL);
+            loop {
+                tick.tick().await;
+                handle.run_upkeep();
+            }
+        }));
+    }
+    (tasks, failed)
 }
 
 /// Reloads the signing keys and the clients every `key_refresh_interval`, so that what another

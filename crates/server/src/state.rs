@@ -7,6 +7,7 @@ use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
 use axum::body::Bytes;
+use tessera_core::events::Events;
 use tessera_core::protocol::paths;
 use tessera_core::store::Store;
 use tessera_core::{Clock, Secret};
@@ -56,6 +57,12 @@ impl AppState {
         let discovery_json = Bytes::from(serde_json::to_vec(&http::discovery::metadata(&config))?);
         let endpoint_urls = client_authentication_endpoints(&config);
         let started_at = clock.now();
+        let metrics = if config.operations.metrics {
+            Some(crate::metrics::install()?)
+        } else {
+            None
+        };
+        let events = events(&config, metrics.is_some())?;
         let state = AppState(Arc::new(AppInner {
             config: config.clone(),
             store,
@@ -94,7 +101,8 @@ impl AppState {
                 config.outbound.clone(),
                 clocks.monotonic.clone(),
             )?,
-            events: tessera_core::events::Events::logged(),
+            events,
+            metrics,
             pending_passwords: waiting_passwords,
             mailer: mailer(&config)?,
             reset_limit: http::ui::password_reset::limit::MailLimit::default(),
@@ -121,6 +129,15 @@ impl AppState {
         self.readiness.provisioned.store(true, Ordering::SeqCst);
         Ok(())
     }
+}
+
+/// Where domain events go: the log, and metrics when they are on.
+fn events(_config: &Config, metrics: bool) -> anyhow::Result<Events> {
+    let mut events = Events::logged();
+    if metrics {
+        events.subscribe(Arc::new(crate::metrics::MetricsSubscriber::default()));
+    }
+    Ok(events)
 }
 
 /// One MAC key for the server's cookies, shared by every instance on this database.

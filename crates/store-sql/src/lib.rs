@@ -17,7 +17,7 @@ mod query;
 
 use std::str::FromStr;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use sqlx::any::{AnyPoolOptions, install_default_drivers};
@@ -204,21 +204,31 @@ impl SqlStore {
         q: Query,
         map: RowMap<T>,
     ) -> StoreResult<Vec<T>> {
-        match &self.lite {
+        let started = stopwatch();
+        let result = match &self.lite {
             Some(lite) => lite.read(&q, map),
-            None => q
-                .to_sqlx()
-                .fetch_all(&self.pool)
-                .await
-                .map_err(map_err)?
-                .iter()
-                .map(|row| map(row))
-                .collect(),
-        }
+            None => match q.to_sqlx().fetch_all(&self.pool).await {
+                Ok(rows) => rows.iter().map(|row| map(row)).collect(),
+                Err(e) => Err(map_err(e)),
+            },
+        };
+        observe("read", started, &result);
+        result
     }
 
     /// The first row `q` returns, if any.
     pub(crate) async fn fetch_optional<T: Send + 'static>(
+        &self,
+        q: Query,
+        map: RowMap<T>,
+    ) -> StoreResult<Option<T>> {
+        let started = stopwatch();
+        let result = self.fetch_first(q, map).await;
+        observe("read", started, &result);
+        result
+    }
+
+    async fn fetch_first<T: Send + 'static>(
         &self,
         q: Query,
         map: RowMap<T>,
@@ -238,15 +248,18 @@ impl SqlStore {
 
     /// Runs a write that returns no rows; the number of rows it changed.
     pub(crate) async fn execute(&self, q: Query) -> StoreResult<u64> {
-        match &self.lite {
+        let started = stopwatch();
+        let result = match &self.lite {
             Some(lite) => lite.write(move |conn| lite::execute(conn, &q)).await,
-            None => Ok(q
+            None => q
                 .to_sqlx()
                 .execute(&self.pool)
                 .await
-                .map_err(map_err)?
-                .rows_affected()),
-        }
+                .map(|done| done.rows_affected())
+                .map_err(map_err),
+        };
+        observe("write", started, &result);
+        result
     }
 
     /// Runs a write with `RETURNING`; its first row, if any.
@@ -255,18 +268,33 @@ impl SqlStore {
         q: Query,
         map: RowMap<T>,
     ) -> StoreResult<Option<T>> {
-        match &self.lite {
+        let started = stopwatch();
+        let result = match &self.lite {
             Some(lite) => {
                 lite.write(move |conn| Ok(lite::rows(conn, &q, map)?.into_iter().next()))
                     .await
             }
-            None => self.fetch_optional(q, map).await,
-        }
+            None => self.fetch_first(q, map).await,
+        };
+        observe("write", started, &result);
+        result
     }
 
     /// Runs `first` (a write with `RETURNING`) and, if it returned a row, every query of
     /// `then`, in one transaction: all happen or none does. The first row of `first`, if any.
     pub(crate) async fn write_then<T: Send + 'static>(
+        &self,
+        first: Query,
+        map: RowMap<T>,
+        then: Vec<Query>,
+    ) -> StoreResult<Option<T>> {
+        let started = stopwatch();
+        let result = self.transaction(first, map, then).await;
+        observe("write", started, &result);
+        result
+    }
+
+    async fn transaction<T: Send + 'static>(
         &self,
         first: Query,
         map: RowMap<T>,
@@ -331,6 +359,25 @@ impl SqlStore {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// The start of a measured statement. Only metrics read it: no decision depends on it.
+#[allow(clippy::disallowed_methods)]
+fn stopwatch() -> Instant {
+    Instant::now()
+}
+
+/// Records a statement's duration and, when it failed, why (a conflict is an answer, not a
+/// failure: single-use grants and unique names are enforced by it).
+fn observe<T>(op: &'static str, started: Instant, result: &StoreResult<T>) {
+    metrics::histogram!("tessera_database_query_duration_seconds", "op" => op)
+        .record(started.elapsed().as_secs_f64());
+    let kind = match result {
+        Ok(_) | Err(StoreError::Conflict(_)) => return,
+        Err(StoreError::Unavailable(_)) => "unavailable",
+        Err(_) => "internal",
+    };
+    metrics::counter!("tessera_database_errors_total", "op" => op, "kind" => kind).increment(1);
 }
 
 /// Creates a new, empty PostgreSQL database named `name` on the server `admin_url` points at

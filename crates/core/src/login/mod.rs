@@ -74,6 +74,18 @@ impl LoginMethod {
         Self::PasskeyAsSecondFactor,
     ];
 
+    /// Its name in logs and metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Password => "password",
+            Self::Totp => "totp",
+            Self::RecoveryCode => "recovery_code",
+            Self::Upstream => "upstream",
+            Self::Passkey => "passkey",
+            Self::PasskeyAsSecondFactor => "passkey_second_factor",
+        }
+    }
+
     /// Its `amr` values (RFC 8176 §2).
     pub const fn amr(self) -> &'static [&'static str] {
         match self {

@@ -36,6 +36,10 @@ pub mod paths {
     pub const DEVICE: &str = "/device";
     /// UserInfo endpoint (OIDC Core §5.3).
     pub const USERINFO: &str = "/userinfo";
+    /// The Prometheus exposition.
+    pub const METRICS: &str = "/metrics";
+    /// The admin API's OpenAPI document.
+    pub const ADMIN_OPENAPI: &str = "/admin/openapi.json";
     /// End-session endpoint (OpenID Connect RP-Initiated Logout 1.0 §2).
     pub const END_SESSION: &str = "/end_session";
     /// Where the sign-out confirmation form is posted.

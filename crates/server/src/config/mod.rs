@@ -20,6 +20,7 @@ use tessera_core::tokens::KeyPolicy;
 pub use demo::{DEMO_USER_PASSWORD, apply_demo};
 pub use entities::{RawApiResource, RawApiScope, RawClient, RawIdentityResource, RawJwks, RawUser};
 pub use load::{ConfigError, load, load_str};
+pub use validate::operations::{AuditTarget, OperationsSettings, RawAdmin, RawAudit, RawMetrics};
 pub use validate::smtp::{RawSmtp, SmtpSettings, SmtpTls};
 
 /// The configuration file as written.
@@ -98,6 +99,15 @@ pub struct RawConfig {
     /// The mail relay for password reset links; none: no reset by mail.
     #[serde(default)]
     pub smtp: Option<validate::smtp::RawSmtp>,
+    /// Where the admin API and `/metrics` are served.
+    #[serde(default)]
+    pub admin: validate::operations::RawAdmin,
+    /// Prometheus metrics.
+    #[serde(default)]
+    pub metrics: validate::operations::RawMetrics,
+    /// The audit log.
+    #[serde(default)]
+    pub audit: validate::operations::RawAudit,
 }
 
 fn default_issuer() -> String {
@@ -137,6 +147,9 @@ impl Default for RawConfig {
             users: vec![],
             identity_providers: vec![],
             smtp: None,
+            admin: Default::default(),
+            metrics: Default::default(),
+            audit: Default::default(),
         }
     }
 }
@@ -519,6 +532,8 @@ pub struct Config {
     pub outbound: crate::outbound::OutboundPolicy,
     /// The mail relay for password reset links, if any.
     pub smtp: Option<SmtpSettings>,
+    /// The admin listener, metrics and the audit log.
+    pub operations: OperationsSettings,
     /// Started with `--dev`.
     pub dev: bool,
 }

@@ -12,6 +12,9 @@ use tessera_core::protocol::token::TokenType;
 /// its cause (which the caller never gets). The request's span adds the path, the request id
 /// and, once known, the client id. `answer` says how the refusal was answered: `json` or `page`.
 pub fn log_refusal(e: &OAuthError, answer: &'static str) {
+    if !matches!(e, OAuthError::AuthorizationPending(_)) {
+        crate::metrics::refusal(e.code());
+    }
     match e {
         OAuthError::ServerError(cause) => {
             tracing::error!(%cause, answer, "request failed with server_error");

@@ -11,6 +11,7 @@ pub mod forwarded;
 pub mod health;
 pub mod introspect;
 pub mod jwks;
+pub mod metrics;
 pub mod revoke;
 pub mod scan_limit;
 pub mod token;
@@ -112,6 +113,8 @@ pub struct AppInner {
     /// Configured users whose password is still being checked at start: they cannot sign in
     /// yet.
     pub pending_passwords: Arc<crate::provision::PendingSubjects>,
+    /// The metrics exposition; `None` when `[metrics]` is off.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The `[smtp]` relay; none: no password reset by mail.
     pub mailer: Option<Arc<crate::mail::Mailer>>,
     /// How many password reset mails may go out.
@@ -288,15 +291,41 @@ impl AppState {
 
 const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// Builds the application: routes, then the middleware stack (outermost first): request id,
-/// tracing, security headers, JSON error bodies, header size limit, timeout, body size limit.
+/// Builds the application on the main listener: every endpoint, and the admin API and
+/// `/metrics` unless `[admin] listen` gives them their own.
 pub fn router(state: AppState) -> Router {
+    let routes = if state.config.operations.admin_listen.is_some() {
+        routes()
+    } else {
+        routes().merge(admin_routes())
+    };
+    stack(state, routes)
+}
+
+/// Builds the application on the admin listener: the admin API and `/metrics`.
+pub fn admin_router(state: AppState) -> Router {
+    stack(state, admin_routes())
+}
+
+/// The admin API and `/metrics`.
+fn admin_routes() -> Router<AppState> {
+    Router::new().route(paths::METRICS, get(metrics::metrics))
+}
+
+/// Puts `routes` under the middleware stack (outermost first): request id, tracing, security
+/// headers, JSON error bodies, header size limit, timeout, body size limit; then, inside,
+/// the client address, the error pages and the metrics of each route.
+fn stack(state: AppState, routes: Router<AppState>) -> Router {
     let timeout = state.config.http.request_timeout;
     let body_limit = state.config.http.body_limit;
     let max_header_bytes = state.config.http.max_header_bytes;
-    routes()
+    routes
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track,
+        ))
         .layer(middleware::map_response_with_state(
             state.clone(),
             ui::error::render_error_pages,

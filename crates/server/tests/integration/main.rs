@@ -26,6 +26,7 @@ mod hostile_sweep;
 mod keys;
 mod keys_rotation;
 mod log_scan;
+mod metrics;
 mod mfa;
 mod outbound;
 mod parking;

@@ -3,6 +3,7 @@
 
 mod clients;
 mod interactive;
+pub(crate) mod operations;
 pub(crate) mod providers;
 pub(crate) mod smtp;
 
@@ -57,6 +58,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     let ui_templates = interactive::check_ui(&raw, &mut p);
     let outbound = interactive::check_outbound(&raw, dev, &mut p);
     let smtp = smtp::check_smtp(&raw, &mut p);
+    let operations = operations::check_operations(&raw, listen, dev, &mut p);
     if !p.0.is_empty() {
         return Err(ConfigError::Invalid(p.0));
     }
@@ -90,6 +92,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         ui_templates,
         outbound,
         smtp,
+        operations,
         dev,
     })
 }

@@ -156,6 +156,7 @@ pub async fn render_error_pages(State(state): State<AppState>, mut response: Res
         None => response,
         Some(PageError::Protocol(e)) => state.error_page(&e),
         Some(PageError::Refused(r)) => {
+            crate::metrics::refusal("page_refused");
             tracing::info!(reason = r.reason, answer = "page", "request refused");
             state.pages.error(r.status, r.title, r.detail, "")
         }
