@@ -105,6 +105,15 @@ pub enum Event<'a> {
         /// The consent is remembered for later requests.
         remembered: bool,
     },
+    /// An operator changed what the server holds, through the admin API or the CLI.
+    AdminChanged {
+        /// Who: the admin API caller's client id, or `cli`.
+        actor: &'a str,
+        /// What was done: `client.create`, `user.disable`, ...
+        action: &'static str,
+        /// What it was done to: a client id, a user's subject, a key id.
+        target: &'a str,
+    },
     /// A session ended, with the clients that were signed in through it.
     SessionEnded {
         /// The session.
@@ -211,6 +220,11 @@ impl Subscriber for LogSubscriber {
                 remembered,
                 ..
             } => tracing::info!(client_id, remembered, "consent given"),
+            Event::AdminChanged {
+                actor,
+                action,
+                target,
+            } => tracing::info!(actor, action, target, "admin change"),
             Event::SessionEnded { sid, clients, why } => match why {
                 SessionEnd::SignedOut => tracing::info!(sid, clients, "signed out"),
                 SessionEnd::Replaced => tracing::info!(

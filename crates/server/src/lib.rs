@@ -1,5 +1,6 @@
 //! The `tessera` server: configuration, CLI, HTTP endpoints and the server lifecycle.
 
+pub mod audit;
 pub mod backchannel;
 pub mod cli;
 pub mod clientcache;

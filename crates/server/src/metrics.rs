@@ -93,6 +93,10 @@ fn describe() {
         "Second-factor attempts and changes, by outcome."
     );
     describe_counter!("tessera_consents_total", "Consents given.");
+    describe_counter!(
+        "tessera_admin_changes_total",
+        "Changes made through the admin API or the CLI, by action."
+    );
     describe_counter!("tessera_sessions_ended_total", "Sessions ended, by reason.");
     describe_counter!(
         "tessera_outbound_deliveries_total",
@@ -208,6 +212,9 @@ impl Subscriber for MetricsSubscriber {
                 counter!("tessera_client_authentication_failures_total").increment(1);
             }
             Event::ConsentGiven { .. } => counter!("tessera_consents_total").increment(1),
+            Event::AdminChanged { action, .. } => {
+                counter!("tessera_admin_changes_total", "action" => action).increment(1);
+            }
             Event::SessionEnded { why, .. } => {
                 let why = match why {
                     SessionEnd::SignedOut => "signed_out",

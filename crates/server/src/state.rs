@@ -62,7 +62,7 @@ impl AppState {
         } else {
             None
         };
-        let events = events(&config, metrics.is_some())?;
+        let events = events(&config, clock.clone(), metrics.is_some())?;
         let state = AppState(Arc::new(AppInner {
             config: config.clone(),
             store,
@@ -131,11 +131,14 @@ impl AppState {
     }
 }
 
-/// Where domain events go: the log, and metrics when they are on.
-fn events(_config: &Config, metrics: bool) -> anyhow::Result<Events> {
+/// Where domain events go: the log, metrics when they are on, the audit log when it is.
+fn events(config: &Config, clock: Arc<dyn Clock>, metrics: bool) -> anyhow::Result<Events> {
     let mut events = Events::logged();
     if metrics {
         events.subscribe(Arc::new(crate::metrics::MetricsSubscriber::default()));
+    }
+    if let Some(target) = &config.operations.audit {
+        events.subscribe(Arc::new(crate::audit::AuditLog::open(target, clock)?));
     }
     Ok(events)
 }

@@ -12,19 +12,36 @@ use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
+use axum::middleware::Next;
+use axum::response::Response;
 use ipnet::IpNet;
 
 use super::AppState;
+use crate::audit::Origin;
 use crate::connections::PeerAddr;
 
 /// Hops read at most: a longer chain is read from its nearest end.
 const MAX_HOPS: usize = 32;
 
-/// Replaces the request's peer address by the client's when the peer is a trusted proxy, and
-/// names the client's address in the request's log span (the access log line).
-pub async fn client_address(State(state): State<AppState>, mut request: Request) -> Request {
+/// Replaces the request's peer address by the client's when the peer is a trusted proxy, names
+/// the client's address in the request's log span (the access log line), and handles the
+/// request with its origin known to the audit log.
+pub async fn client_address(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let Some(PeerAddr(peer)) = request.extensions().get::<PeerAddr>().copied() else {
-        return request;
+        let origin = Origin {
+            address: None,
+            request_id,
+        };
+        return crate::audit::within(origin, next.run(request)).await;
     };
     let trusted = &state.config.http.trusted_proxies;
     let client = resolve(peer.ip(), request.headers(), trusted).unwrap_or(peer.ip());
@@ -34,7 +51,11 @@ pub async fn client_address(State(state): State<AppState>, mut request: Request)
             .insert(PeerAddr(SocketAddr::new(client, 0)));
     }
     tracing::Span::current().record("address", tracing::field::display(client));
-    request
+    let origin = Origin {
+        address: Some(client),
+        request_id,
+    };
+    crate::audit::within(origin, next.run(request)).await
 }
 
 /// The client's address when `peer` is a trusted proxy: walking the reported chain from its

@@ -330,7 +330,7 @@ fn stack(state: AppState, routes: Router<AppState>) -> Router {
             state.clone(),
             ui::error::render_error_pages,
         ))
-        .layer(middleware::map_request_with_state(
+        .layer(middleware::from_fn_with_state(
             state.clone(),
             forwarded::client_address,
         ))

@@ -4,6 +4,7 @@
 
 mod account;
 mod assertions;
+mod audit;
 mod browser;
 mod cli;
 mod config_errors;
