@@ -63,6 +63,7 @@ impl AppState {
             None
         };
         let events = events(&config, clock.clone(), metrics.is_some())?;
+        let admin_tokens = http::admin::token_validator(&config.issuer, keys.clone())?;
         let state = AppState(Arc::new(AppInner {
             config: config.clone(),
             store,
@@ -103,6 +104,7 @@ impl AppState {
             )?,
             events,
             metrics,
+            admin_tokens,
             pending_passwords: waiting_passwords,
             mailer: mailer(&config)?,
             reset_limit: http::ui::password_reset::limit::MailLimit::default(),

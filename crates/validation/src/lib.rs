@@ -43,7 +43,8 @@ mod layer;
 mod validator;
 
 pub use claims::Claims;
+pub use jsonwebtoken::jwk::JwkSet;
 pub use layer::{
     Guard, GuardLayer, Guarded, HasScope, RequireScopeLayer, TokenValidationLayer, ValidToken,
 };
-pub use validator::{TokenValidator, ValidationConfig, ValidationError};
+pub use validator::{KeySource, TokenValidator, ValidationConfig, ValidationError};

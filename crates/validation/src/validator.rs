@@ -47,6 +47,15 @@ pub struct ValidationConfig {
     /// with the request's path (RFC 9449 §4.2 `htu`). Unset, it is `https://` and the request's
     /// `Host`.
     pub public_url: Option<String>,
+    /// Where the issuer's keys come from instead of its JWKS over HTTP: an API served by the
+    /// issuer's own process reads them in memory.
+    pub key_source: Option<Arc<dyn KeySource>>,
+}
+
+/// The issuer's current keys, read without HTTP (the issuer's own process holds them).
+pub trait KeySource: Send + Sync {
+    /// The key set, as the issuer's JWKS document would give it.
+    fn jwks(&self) -> Result<JwkSet, ValidationError>;
 }
 
 impl std::fmt::Debug for ValidationConfig {
@@ -85,7 +94,17 @@ impl ValidationConfig {
             check_jwt_revocation: false,
             http_timeout: Duration::from_secs(5),
             public_url: None,
+            key_source: None,
         }
+    }
+
+    /// Reads the issuer's keys from `source` rather than over HTTP. They are read again on an
+    /// unknown `kid` and at least every second, so a rotation shows at once.
+    pub fn with_key_source(mut self, source: Arc<dyn KeySource>) -> Self {
+        self.key_source = Some(source);
+        self.jwks_max_age = Duration::from_secs(1);
+        self.jwks_refetch_interval = Duration::ZERO;
+        self
     }
 
     /// The API's origin as clients call it, which DPoP proofs name (RFC 9449 §4.2 `htu`).
@@ -343,6 +362,9 @@ impl TokenValidator {
     }
 
     async fn fetch_jwks(&self) -> Result<JwkSet, ValidationError> {
+        if let Some(source) = &self.config.key_source {
+            return source.jwks();
+        }
         let uri = self.metadata().await?.jwks_uri.clone();
         serde_json::from_value(self.get_json(&uri).await?)
             .map_err(|e| Unavailable(format!("the JWKS does not parse: {e}")))

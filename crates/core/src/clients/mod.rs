@@ -6,6 +6,7 @@ pub mod assertion;
 pub mod authenticate;
 pub mod credentials;
 pub mod jwk;
+pub mod manage;
 pub mod metadata;
 
 pub use assertion::AssertionAudience;

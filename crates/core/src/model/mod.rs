@@ -44,6 +44,14 @@ impl Source {
     }
 }
 
+/// The admin API's audience: a built-in API resource whose scopes are [`ADMIN_READ`] and
+/// [`ADMIN_WRITE`].
+pub const ADMIN_AUDIENCE: &str = "urn:tessera:admin";
+/// The scope that lets a client read through the admin API (a contract).
+pub const ADMIN_READ: &str = "tessera.admin.read";
+/// The scope that lets a client change things through the admin API (a contract).
+pub const ADMIN_WRITE: &str = "tessera.admin.write";
+
 /// A scope an API offers (Duende's ApiScope).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiScope {

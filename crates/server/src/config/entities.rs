@@ -49,16 +49,19 @@ pub struct RawIdentityResource {
     pub claims: Vec<String>,
 }
 
-/// `[[clients]]`
-#[derive(Debug, Clone, Deserialize)]
+/// `[[clients]]`; also the body of the admin API's client requests (as JSON, same names).
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = Client)]
 pub struct RawClient {
     /// RFC 6749 §2.2.
     pub client_id: String,
     /// Shown on consent pages.
     pub client_name: Option<String>,
-    /// Client secrets in clear; stored as digests. None: a public client.
+    /// Client secrets in clear; stored as digests. None: a public client. (The admin API
+    /// generates secrets itself: leave them out there.)
     #[serde(default)]
+    #[schema(value_type = Vec<String>)]
     pub secrets: Vec<Secret<String>>,
     /// Allowed grant types.
     #[serde(default)]
@@ -80,6 +83,7 @@ pub struct RawClient {
     pub require_consent: bool,
     /// `jwt` or `reference`.
     #[serde(default)]
+    #[schema(value_type = String, example = "jwt")]
     pub access_token_type: AccessTokenType,
     /// Seconds (default 3600).
     #[serde(default = "default_access_token_lifetime")]
@@ -95,10 +99,12 @@ pub struct RawClient {
     pub refresh_token_absolute_lifetime: Option<u64>,
     /// Default: `none` without secrets; with secrets, `client_secret_basic` or
     /// `client_secret_post`, either accepted until one is chosen here.
+    #[schema(value_type = Option<String>, example = "client_secret_basic")]
     pub token_endpoint_auth_method: Option<TokenEndpointAuthMethod>,
     /// `web` (default) or `native` (OIDC Registration §2): native apps may use loopback
     /// redirect URIs with any port and private-use URI schemes (RFC 8252 §7).
     #[serde(default)]
+    #[schema(value_type = String, example = "web")]
     pub application_type: ApplicationType,
     /// The identity tokens' algorithm (OIDC Registration §2; default RS256).
     pub id_token_signed_response_alg: Option<String>,
@@ -151,7 +157,7 @@ pub struct RawClient {
 }
 
 /// `[clients.token_exchange]`
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawTokenExchange {
     /// The APIs (api_resources names) the client may get tokens for.
@@ -167,10 +173,11 @@ pub struct RawTokenExchange {
 }
 
 /// An inline JSON Web Key Set (RFC 7517 §5).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RawJwks {
     /// The keys.
+    #[schema(value_type = Vec<Object>)]
     pub keys: Vec<serde_json::Value>,
 }
 

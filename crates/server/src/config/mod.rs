@@ -6,7 +6,7 @@
 mod demo;
 mod entities;
 mod load;
-mod validate;
+pub(crate) mod validate;
 
 use std::net::SocketAddr;
 use std::time::Duration;

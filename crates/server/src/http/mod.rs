@@ -1,5 +1,6 @@
 //! The HTTP surface: one module per endpoint, the error mapping, and the middleware stack.
 
+pub mod admin;
 pub mod context;
 pub mod cors;
 pub mod device;
@@ -113,6 +114,8 @@ pub struct AppInner {
     /// Configured users whose password is still being checked at start: they cannot sign in
     /// yet.
     pub pending_passwords: Arc<crate::provision::PendingSubjects>,
+    /// Checks the access tokens of admin API callers.
+    pub admin_tokens: Arc<tessera_validation::TokenValidator>,
     /// The metrics exposition; `None` when `[metrics]` is off.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// The `[smtp]` relay; none: no password reset by mail.
@@ -309,7 +312,54 @@ pub fn admin_router(state: AppState) -> Router {
 
 /// The admin API and `/metrics`.
 fn admin_routes() -> Router<AppState> {
-    Router::new().route(paths::METRICS, get(metrics::metrics))
+    use axum::routing::put;
+    Router::new()
+        .route(paths::METRICS, get(metrics::metrics))
+        .route(paths::ADMIN_OPENAPI, get(admin::openapi::openapi_json))
+        .route(
+            "/admin/v1/clients",
+            get(admin::clients::list).post(admin::clients::create),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}",
+            get(admin::clients::get)
+                .put(admin::clients::replace)
+                .delete(admin::clients::remove),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}/secret",
+            post(admin::clients::rotate_secret),
+        )
+        .route(
+            "/admin/v1/users",
+            get(admin::users::list).post(admin::users::create),
+        )
+        .route(
+            "/admin/v1/users/{subject}",
+            get(admin::users::get).delete(admin::users::delete),
+        )
+        .route(
+            "/admin/v1/users/{subject}/claims",
+            put(admin::users::set_claims),
+        )
+        .route(
+            "/admin/v1/users/{subject}/password",
+            post(admin::users::set_password),
+        )
+        .route(
+            "/admin/v1/users/{subject}/disable",
+            post(admin::users::disable),
+        )
+        .route(
+            "/admin/v1/users/{subject}/enable",
+            post(admin::users::enable),
+        )
+        .route(
+            "/admin/v1/users/{subject}/factors",
+            get(admin::users::factors),
+        )
+        .route("/admin/v1/keys", get(admin::keys::list))
+        .route("/admin/v1/keys/rotate", post(admin::keys::rotate))
 }
 
 /// Puts `routes` under the middleware stack (outermost first): request id, tracing, security

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)] // test code
 
 mod account;
+mod admin;
 mod assertions;
 mod audit;
 mod browser;

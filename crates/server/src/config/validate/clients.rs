@@ -97,7 +97,7 @@ pub(super) fn client_jwt_secrets(raw: &RawConfig, clients: &[Client]) -> SharedS
 }
 
 /// The registration a `[[clients]]` entry makes; its keys are the metadata's names.
-fn metadata_of(c: &RawClient) -> ClientMetadata {
+pub(crate) fn metadata_of(c: &RawClient) -> ClientMetadata {
     let public = c.secrets.is_empty()
         && c.token_endpoint_auth_method
             .is_none_or(|m| m == TokenEndpointAuthMethod::None);

@@ -1,7 +1,7 @@
 //! Validation of a raw configuration into [`Config`]. Every problem is reported with the key it
 //! is about, all at once, so one run shows everything to fix.
 
-mod clients;
+pub(crate) mod clients;
 mod interactive;
 pub(crate) mod operations;
 pub(crate) mod providers;
@@ -274,12 +274,47 @@ fn check_resources(raw: &RawConfig, p: &mut Problems) -> Resources {
     let mut names: HashSet<String> = HashSet::from([OFFLINE_ACCESS.to_string()]);
     names.extend(identity_resources.iter().map(|r| r.name.clone()));
     let mut api_scopes = check_api_scopes(raw, &mut names, p);
-    let api_resources = check_api_resources(raw, &identity_resources, &mut api_scopes, p);
+    let mut api_resources = check_api_resources(raw, &identity_resources, &mut api_scopes, p);
+    add_admin_resource(&mut api_scopes, &mut api_resources, p);
     Resources {
         api_scopes,
         api_resources,
         identity_resources,
     }
+}
+
+/// The admin API is a built-in resource with two scopes (not in discovery); the configuration
+/// cannot redefine them.
+fn add_admin_resource(
+    api_scopes: &mut Vec<ApiScope>,
+    api_resources: &mut Vec<ApiResource>,
+    p: &mut Problems,
+) {
+    use tessera_core::model::{ADMIN_AUDIENCE, ADMIN_READ, ADMIN_WRITE};
+    if let Some(i) = api_resources.iter().position(|r| r.name == ADMIN_AUDIENCE) {
+        p.add(
+            format!("api_resources[{i}].name"),
+            format!("`{ADMIN_AUDIENCE}` is the built-in admin API; choose another name"),
+        );
+    }
+    for scope in [ADMIN_READ, ADMIN_WRITE] {
+        if api_scopes.iter().any(|s| s.name == scope) {
+            p.add(
+                "api_scopes",
+                format!("`{scope}` is a built-in scope of the admin API and cannot be redefined"),
+            );
+        }
+        api_scopes.push(ApiScope {
+            name: scope.into(),
+            display_name: None,
+            show_in_discovery: false,
+        });
+    }
+    api_resources.push(ApiResource {
+        name: ADMIN_AUDIENCE.into(),
+        scopes: vec![ADMIN_READ.into(), ADMIN_WRITE.into()],
+        secret_digests: vec![],
+    });
 }
 
 /// `[[identity_resources]]`: scope names, each once; a configured profile/email/address/phone
