@@ -5,9 +5,7 @@ use std::io::{BufRead as _, IsTerminal as _};
 use anyhow::{Context as _, anyhow, bail};
 use tessera_core::model::Source;
 use tessera_core::secret::Secret;
-use tessera_core::store::{
-    ClientStore as _, IdentityLinkStore as _, KeyStore as _, UserStore as _,
-};
+use tessera_core::store::{IdentityLinkStore as _, KeyStore as _, UserStore as _};
 use tessera_core::tokens::keyring::classify;
 use tessera_core::tokens::keys::SigningAlg;
 use tessera_core::tokens::rotate_keys;
@@ -16,7 +14,7 @@ use tessera_core::{Clock, SystemClock};
 use tessera_store_sql::SqlStore;
 
 use super::format::{table, utc};
-use super::{ClientsCommand, KeysCommand, UsersCommand};
+use super::{KeysCommand, UsersCommand};
 use crate::config::Config;
 use crate::provision::hash_password_blocking;
 
@@ -135,48 +133,6 @@ async fn rotate(
         "running servers pick the new keys up within {} s",
         config.key_refresh_interval.as_secs()
     );
-    Ok(())
-}
-
-/// `tessera clients list`
-pub async fn clients(config: &Config, command: ClientsCommand) -> anyhow::Result<()> {
-    let store = open(config).await?;
-    match command {
-        ClientsCommand::List => {
-            let rows: Vec<Vec<String>> = store
-                .list_clients()
-                .await?
-                .into_iter()
-                .map(|(c, source)| {
-                    vec![
-                        c.client_id,
-                        c.client_name.unwrap_or_default(),
-                        c.token_endpoint_auth_method.as_str().into(),
-                        c.grant_types.join(","),
-                        c.allowed_scopes.join(" "),
-                        source.as_str().into(),
-                        if c.enabled { "yes" } else { "no" }.into(),
-                    ]
-                })
-                .collect();
-            println!(
-                "{}",
-                table(
-                    &[
-                        "CLIENT_ID",
-                        "NAME",
-                        "AUTH",
-                        "GRANTS",
-                        "SCOPES",
-                        "SOURCE",
-                        "ENABLED"
-                    ],
-                    &rows
-                )
-            );
-        }
-    }
-    store.close().await;
     Ok(())
 }
 

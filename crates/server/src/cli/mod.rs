@@ -1,6 +1,7 @@
 //! The `tessera` command line.
 
 mod banner;
+mod clients;
 mod commands;
 mod factors;
 mod format;
@@ -51,7 +52,7 @@ pub enum Command {
     /// Manage signing keys.
     #[command(subcommand)]
     Keys(KeysCommand),
-    /// Inspect clients.
+    /// Manage clients.
     #[command(subcommand)]
     Clients(ClientsCommand),
     /// Manage local user accounts.
@@ -139,6 +140,37 @@ pub enum KeysCommand {
 pub enum ClientsCommand {
     /// List registered clients.
     List,
+    /// Print a client's registration as JSON (secrets never), ready to edit for `update`.
+    Show {
+        /// The client's id.
+        client_id: String,
+    },
+    /// Register a client from a file in the names of `[[clients]]` (TOML by its `.toml`
+    /// extension, JSON otherwise; `-` reads JSON from standard input). A client that
+    /// authenticates with `client_secret_basic` or `client_secret_post` gets a generated
+    /// secret, printed once.
+    Add {
+        /// The registration.
+        file: PathBuf,
+    },
+    /// Replace a client's registration from a file, keeping its secrets.
+    Update {
+        /// The registration.
+        file: PathBuf,
+    },
+    /// Remove a client: its tokens stop working.
+    Remove {
+        /// The client's id.
+        client_id: String,
+        /// Confirm the removal (it cannot be undone).
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Give a client a new secret in place of its others, printed once.
+    Secret {
+        /// The client's id.
+        client_id: String,
+    },
 }
 
 /// `tessera users ...`
@@ -261,7 +293,7 @@ pub fn main() -> ExitCode {
             Command::Migrate => commands::migrate(&config).await,
             Command::CheckConfig => Ok(()),
             Command::Keys(cmd) => commands::keys(&config, cmd).await,
-            Command::Clients(cmd) => commands::clients(&config, cmd).await,
+            Command::Clients(cmd) => clients::clients(&config, cmd).await,
             Command::Users(cmd) => commands::users(&config, cmd).await,
             Command::Sessions(cmd) => sessions::sessions(&config, cmd).await,
             Command::Grants(cmd) => grants::grants(&config, cmd).await,

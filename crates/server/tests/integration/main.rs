@@ -8,6 +8,7 @@ mod assertions;
 mod audit;
 mod browser;
 mod cli;
+mod cli_clients;
 mod config_errors;
 mod cors;
 mod device;

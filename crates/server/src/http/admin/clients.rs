@@ -63,7 +63,7 @@ fn manager(state: &AppState) -> ClientManager<'_> {
 }
 
 /// The registration in the configuration file's names.
-fn registration(c: &Client) -> Value {
+pub fn registration(c: &Client) -> Value {
     let s = &c.settings;
     let mut v = json!({
         "client_id": c.client_id,
