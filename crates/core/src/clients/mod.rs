@@ -8,6 +8,7 @@ pub mod credentials;
 pub mod jwk;
 pub mod manage;
 pub mod metadata;
+pub mod registration;
 
 pub use assertion::AssertionAudience;
 pub use authenticate::{authenticate_api, authenticate_client, secret_digest};

@@ -42,6 +42,20 @@ impl TokenEndpointAuthMethod {
         }
     }
 
+    /// Every method, in the order of [`TokenEndpointAuthMethod::as_str`].
+    pub const ALL: [TokenEndpointAuthMethod; 5] = [
+        Self::ClientSecretBasic,
+        Self::ClientSecretPost,
+        Self::ClientSecretJwt,
+        Self::PrivateKeyJwt,
+        Self::None,
+    ];
+
+    /// The method registered under `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
     /// Whether the method proves possession of a shared secret.
     pub fn uses_secret(self) -> bool {
         matches!(

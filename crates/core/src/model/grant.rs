@@ -51,11 +51,16 @@ pub enum GrantKind {
     /// A DPoP proof's `jti`, remembered while the proof could be accepted so that it is used
     /// once on every instance (RFC 9449 §11.1).
     DpopProofJti,
+    /// A dynamically registered client's registration access token (RFC 7592 §3): what reads,
+    /// changes or removes its registration.
+    RegistrationAccessToken,
+    /// An initial access token (RFC 7591 §3): lets one client register, once.
+    InitialAccessToken,
 }
 
 impl GrantKind {
     /// Every kind.
-    pub const ALL: [GrantKind; 18] = [
+    pub const ALL: [GrantKind; 20] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ReferenceToken,
@@ -74,6 +79,8 @@ impl GrantKind {
         Self::PasswordReset,
         Self::DeviceCode,
         Self::DpopProofJti,
+        Self::RegistrationAccessToken,
+        Self::InitialAccessToken,
     ];
 
     /// The name stored in the `kind` column.
@@ -97,6 +104,8 @@ impl GrantKind {
             Self::PasswordReset => "password_reset",
             Self::DeviceCode => "device_code",
             Self::DpopProofJti => "dpop_proof_jti",
+            Self::RegistrationAccessToken => "registration_access_token",
+            Self::InitialAccessToken => "initial_access_token",
         }
     }
 }
@@ -190,6 +199,8 @@ mod tests {
                 "password_reset",
                 "device_code",
                 "dpop_proof_jti",
+                "registration_access_token",
+                "initial_access_token",
             ]
         );
         for kind in GrantKind::ALL {

@@ -67,6 +67,8 @@ pub struct ProviderMetadata {
     pub introspection_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 8628 §4.
     pub device_authorization_endpoint: String,
+    /// RFC 7591 §3, OIDC Discovery §3 `registration_endpoint`.
+    pub registration_endpoint: String,
     /// RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
     pub dpop_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 8414 §2 (RFC 7009).
@@ -157,6 +159,7 @@ impl ProviderMetadata {
                 .map(|a| a.name())
                 .collect(),
             device_authorization_endpoint: endpoint(paths::DEVICE_AUTHORIZATION),
+            registration_endpoint: endpoint(paths::REGISTER),
             dpop_signing_alg_values_supported: crate::dpop::DPOP_ALGS.to_vec(),
             revocation_endpoint: endpoint(paths::REVOKE),
             revocation_endpoint_auth_methods_supported: CLIENT_AUTH_METHODS

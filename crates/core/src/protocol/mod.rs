@@ -36,6 +36,9 @@ pub mod paths {
     pub const DEVICE: &str = "/device";
     /// UserInfo endpoint (OIDC Core §5.3).
     pub const USERINFO: &str = "/userinfo";
+    /// Dynamic client registration (RFC 7591 §3); a client's configuration endpoint is under
+    /// it (RFC 7592 §2).
+    pub const REGISTER: &str = "/register";
     /// The Prometheus exposition.
     pub const METRICS: &str = "/metrics";
     /// The admin API's OpenAPI document.

@@ -108,6 +108,9 @@ pub struct RawConfig {
     /// The audit log.
     #[serde(default)]
     pub audit: validate::operations::RawAudit,
+    /// Dynamic client registration.
+    #[serde(default)]
+    pub registration: validate::operations::RawRegistration,
 }
 
 fn default_issuer() -> String {
@@ -150,6 +153,7 @@ impl Default for RawConfig {
             admin: Default::default(),
             metrics: Default::default(),
             audit: Default::default(),
+            registration: Default::default(),
         }
     }
 }
@@ -534,6 +538,8 @@ pub struct Config {
     pub smtp: Option<SmtpSettings>,
     /// The admin listener, metrics and the audit log.
     pub operations: OperationsSettings,
+    /// Dynamic client registration's policy.
+    pub registration: tessera_core::clients::registration::RegistrationPolicy,
     /// Started with `--dev`.
     pub dev: bool,
 }

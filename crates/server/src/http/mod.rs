@@ -13,6 +13,7 @@ pub mod health;
 pub mod introspect;
 pub mod jwks;
 pub mod metrics;
+pub mod register;
 pub mod revoke;
 pub mod scan_limit;
 pub mod token;
@@ -95,6 +96,8 @@ pub struct AppInner {
     /// The memory of accepted DPoP proofs when this server is its database's only instance
     /// (SQLite); `None` when instances share the database, which then remembers them.
     pub dpop_replay: Option<tessera_core::dpop::LocalReplay>,
+    /// Bounds on open dynamic registration, per client address.
+    pub registration_limit: window_limit::WindowLimit,
     /// Bounds on wrong user codes (RFC 8628 §5.1).
     pub user_code_guesses: window_limit::WindowLimit,
     /// Introspection's limit on inactive answers per caller (RFC 7662 §4).
@@ -360,6 +363,10 @@ fn admin_routes() -> Router<AppState> {
         )
         .route("/admin/v1/keys", get(admin::keys::list))
         .route("/admin/v1/keys/rotate", post(admin::keys::rotate))
+        .route(
+            "/admin/v1/registration/tokens",
+            post(admin::registration::create),
+        )
 }
 
 /// Puts `routes` under the middleware stack (outermost first): request id, tracing, security
@@ -528,6 +535,13 @@ fn routes() -> Router<AppState> {
             get(ui::device::device_page).post(ui::device::device_submit),
         )
         .route(paths::INTROSPECT, post(introspect::post_introspect))
+        .route(paths::REGISTER, post(register::post_register))
+        .route(
+            "/register/{client_id}",
+            get(register::get_registration)
+                .put(register::put_registration)
+                .delete(register::delete_registration),
+        )
         .route(
             paths::REVOKE,
             post(revoke::post_revoke)

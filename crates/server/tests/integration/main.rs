@@ -38,6 +38,7 @@ mod password_reset;
 mod postgres;
 mod provisioning;
 mod proxies;
+mod registration;
 mod relying_parties;
 mod revocation;
 mod revocation_jwt;

@@ -59,6 +59,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     let outbound = interactive::check_outbound(&raw, dev, &mut p);
     let smtp = smtp::check_smtp(&raw, &mut p);
     let operations = operations::check_operations(&raw, listen, dev, &mut p);
+    let registration = operations::check_registration(&raw, &resources, &mut p);
     if !p.0.is_empty() {
         return Err(ConfigError::Invalid(p.0));
     }
@@ -93,6 +94,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         outbound,
         smtp,
         operations,
+        registration,
         dev,
     })
 }

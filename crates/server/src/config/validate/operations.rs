@@ -5,6 +5,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use tessera_core::clients::registration::RegistrationPolicy;
+use tessera_core::model::{ADMIN_READ, ADMIN_WRITE, OFFLINE_ACCESS, TokenEndpointAuthMethod};
+use tessera_core::protocol::grant_type::GrantType;
 
 use super::Problems;
 use crate::config::RawConfig;
@@ -38,6 +41,103 @@ impl Default for RawMetrics {
 pub struct RawAudit {
     /// A file the audit log is appended to, or `-` for standard output; unset: no audit log.
     pub path: Option<String>,
+}
+
+/// `[registration]` as written: dynamic client registration (RFC 7591) at `/register`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawRegistration {
+    /// Anyone may register a client, without an initial access token (off by default:
+    /// initial access tokens come from the admin API).
+    pub open: bool,
+    /// The grant types a registration may ask for.
+    pub grant_types: Vec<String>,
+    /// The client authentication methods it may choose.
+    pub token_endpoint_auth_methods: Vec<String>,
+    /// The schemes its redirect URIs may use.
+    pub redirect_uri_schemes: Vec<String>,
+    /// The scopes registered clients may be allowed.
+    pub scopes: Vec<String>,
+    /// Seconds registered clients' access tokens live.
+    pub access_token_lifetime: u64,
+}
+
+impl Default for RawRegistration {
+    fn default() -> Self {
+        let policy = RegistrationPolicy::default();
+        Self {
+            open: policy.open,
+            grant_types: policy.grant_types,
+            token_endpoint_auth_methods: policy
+                .auth_methods
+                .iter()
+                .map(|m| m.as_str().to_string())
+                .collect(),
+            redirect_uri_schemes: policy.redirect_uri_schemes,
+            scopes: policy.scopes,
+            access_token_lifetime: policy.access_token_lifetime,
+        }
+    }
+}
+
+/// Checks `[registration]` against what the server offers.
+pub(super) fn check_registration(
+    raw: &RawConfig,
+    resources: &tessera_core::model::Resources,
+    p: &mut Problems,
+) -> RegistrationPolicy {
+    let r = &raw.registration;
+    for (i, g) in r.grant_types.iter().enumerate() {
+        if GrantType::from_name(g).is_none() {
+            p.add(
+                format!("registration.grant_types[{i}]"),
+                format!("`{g}` is not a grant type this server knows"),
+            );
+        }
+    }
+    let mut auth_methods = Vec::new();
+    for (i, m) in r.token_endpoint_auth_methods.iter().enumerate() {
+        match TokenEndpointAuthMethod::parse(m) {
+            Some(TokenEndpointAuthMethod::ClientSecretJwt) => p.add(
+                format!("registration.token_endpoint_auth_methods[{i}]"),
+                "client_secret_jwt needs the secret in clear, which registered clients' are not kept in; offer private_key_jwt",
+            ),
+            Some(method) => auth_methods.push(method),
+            None => p.add(
+                format!("registration.token_endpoint_auth_methods[{i}]"),
+                format!("`{m}` is not a client authentication method"),
+            ),
+        }
+    }
+    for (i, s) in r.scopes.iter().enumerate() {
+        let known = s == OFFLINE_ACCESS
+            || resources.identity_resources.iter().any(|ir| &ir.name == s)
+            || resources.api_scopes.iter().any(|a| &a.name == s);
+        if !known || s == ADMIN_READ || s == ADMIN_WRITE {
+            p.add(
+                format!("registration.scopes[{i}]"),
+                format!("`{s}` is not a scope registered clients can be given"),
+            );
+        }
+    }
+    if !(60..=86_400).contains(&r.access_token_lifetime) {
+        p.add(
+            "registration.access_token_lifetime",
+            "must be between 60 and 86400 seconds",
+        );
+    }
+    RegistrationPolicy {
+        open: r.open,
+        grant_types: r.grant_types.clone(),
+        auth_methods,
+        redirect_uri_schemes: r
+            .redirect_uri_schemes
+            .iter()
+            .map(|s| s.to_ascii_lowercase())
+            .collect(),
+        scopes: r.scopes.clone(),
+        access_token_lifetime: r.access_token_lifetime,
+    }
 }
 
 /// Where the audit log goes.

@@ -14,6 +14,7 @@
 pub mod clients;
 pub mod keys;
 pub mod openapi;
+pub mod registration;
 pub mod users;
 
 use std::sync::Arc;

@@ -6,7 +6,7 @@ use axum::extract::State;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme};
 
-use super::{clients, keys, users};
+use super::{clients, keys, registration, users};
 use crate::http::AppState;
 
 #[derive(OpenApi)]
@@ -18,9 +18,10 @@ use crate::http::AppState;
         users::list, users::get, users::create, users::set_claims, users::set_password,
         users::disable, users::enable, users::delete, users::factors,
         keys::list, keys::rotate,
+        registration::create,
     ),
     components(schemas(super::AdminError, super::Problem)),
-    tags((name = "clients"), (name = "users"), (name = "keys")),
+    tags((name = "clients"), (name = "users"), (name = "keys"), (name = "registration")),
 )]
 struct AdminApi;
 

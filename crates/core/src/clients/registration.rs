@@ -1,0 +1,440 @@
+//! Dynamic client registration (RFC 7591, OpenID Connect Dynamic Client Registration 1.0) and
+//! its management protocol (RFC 7592): what a client sends, the operator's policy it must fit,
+//! and what the server answers. The registered client passes the same rules as the
+//! configuration file's ([`crate::clients::manage::ClientManager`]).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::clients::metadata::{ClientMetadata, MetadataProblem};
+use crate::model::{ApplicationType, Client, ClientSettings, TokenEndpointAuthMethod};
+use crate::protocol::grant_type::GrantType;
+use crate::store::GrantPayload;
+
+/// The operator's limits on dynamic registration (`[registration]`).
+#[derive(Debug, Clone)]
+pub struct RegistrationPolicy {
+    /// Anyone may register, without an initial access token.
+    pub open: bool,
+    /// The grant types a registration may ask for.
+    pub grant_types: Vec<String>,
+    /// The client authentication methods it may choose.
+    pub auth_methods: Vec<TokenEndpointAuthMethod>,
+    /// The schemes its redirect URIs may use (the core rules apply besides: plain http only
+    /// to loopback).
+    pub redirect_uri_schemes: Vec<String>,
+    /// The scopes it may be allowed; a registration without `scope` gets all of them.
+    pub scopes: Vec<String>,
+    /// Seconds its access tokens live.
+    pub access_token_lifetime: u64,
+}
+
+impl Default for RegistrationPolicy {
+    fn default() -> Self {
+        Self {
+            open: false,
+            grant_types: vec!["authorization_code".into(), "refresh_token".into()],
+            auth_methods: vec![
+                TokenEndpointAuthMethod::ClientSecretBasic,
+                TokenEndpointAuthMethod::ClientSecretPost,
+                TokenEndpointAuthMethod::PrivateKeyJwt,
+                TokenEndpointAuthMethod::None,
+            ],
+            redirect_uri_schemes: vec!["https".into(), "http".into()],
+            scopes: [
+                "openid",
+                "profile",
+                "email",
+                "address",
+                "phone",
+                "offline_access",
+            ]
+            .map(String::from)
+            .to_vec(),
+            access_token_lifetime: 3_600,
+        }
+    }
+}
+
+/// A registration request (RFC 7591 §2, OIDC Registration §2, Front- and Back-Channel Logout
+/// §2). Metadata the server does not understand is ignored (RFC 7591 §2), so the answer, which
+/// lists what was registered, leaves it out.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct RegistrationRequest {
+    /// RFC 7592 §2.2: the client's id, in an update.
+    pub client_id: Option<String>,
+    /// RFC 7592 §2.2: the client's secret, in an update; must match when sent.
+    pub client_secret: Option<String>,
+    /// RFC 7591 §2.
+    #[serde(default)]
+    pub redirect_uris: Vec<String>,
+    /// RFC 7591 §2; `client_secret_basic` when omitted.
+    pub token_endpoint_auth_method: Option<String>,
+    /// RFC 7591 §2; `authorization_code` when omitted.
+    pub grant_types: Option<Vec<String>>,
+    /// RFC 7591 §2; `code` when omitted.
+    pub response_types: Option<Vec<String>>,
+    /// RFC 7591 §2.
+    pub client_name: Option<String>,
+    /// RFC 7591 §2: space-separated.
+    pub scope: Option<String>,
+    /// RFC 7591 §2: the key set by value.
+    pub jwks: Option<Value>,
+    /// RFC 7591 §2: the key set by reference (not supported: register it by value).
+    pub jwks_uri: Option<String>,
+    /// OIDC Registration §2: `web` or `native`.
+    pub application_type: Option<String>,
+    /// OIDC Registration §2.
+    pub id_token_signed_response_alg: Option<String>,
+    /// OIDC Registration §2.
+    #[serde(default)]
+    pub default_acr_values: Vec<String>,
+    /// OIDC Registration §2: only `public` is offered.
+    pub subject_type: Option<String>,
+    /// OIDC Registration §2: for pairwise subjects, which are not offered.
+    pub sector_identifier_uri: Option<String>,
+    /// RP-Initiated Logout §3.1.
+    #[serde(default)]
+    pub post_logout_redirect_uris: Vec<String>,
+    /// Front-Channel Logout §2.
+    pub frontchannel_logout_uri: Option<String>,
+    /// Front-Channel Logout §2.
+    pub frontchannel_logout_session_required: Option<bool>,
+    /// Back-Channel Logout §2.2.
+    pub backchannel_logout_uri: Option<String>,
+    /// Back-Channel Logout §2.2.
+    pub backchannel_logout_session_required: Option<bool>,
+    /// RFC 7591 §2.3: not accepted (no trusted statement issuers are configured).
+    pub software_statement: Option<String>,
+}
+
+/// A refused registration: the RFC 7591 §3.2.2 error code and every problem.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// `invalid_redirect_uri`, `invalid_client_metadata` or `invalid_software_statement`.
+    pub error: &'static str,
+    /// Each problem, with its field.
+    pub problems: Vec<MetadataProblem>,
+}
+
+impl Refusal {
+    /// The refusal of `problems`: `invalid_redirect_uri` when a redirect URI is among them
+    /// (RFC 7591 §3.2.2), `invalid_client_metadata` otherwise.
+    pub fn of(problems: Vec<MetadataProblem>) -> Refusal {
+        let redirect = problems
+            .iter()
+            .any(|p| p.field.starts_with("redirect_uris"));
+        Refusal {
+            error: if redirect {
+                "invalid_redirect_uri"
+            } else {
+                "invalid_client_metadata"
+            },
+            problems,
+        }
+    }
+
+    /// The problems in one line.
+    pub fn description(&self) -> String {
+        self.problems
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+}
+
+fn problem(field: &str, message: impl Into<String>) -> MetadataProblem {
+    MetadataProblem {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// The response types a client with `grant_types` may use (OIDC Registration §2: consistent
+/// with its grant types).
+fn response_types_of(grant_types: &[String]) -> Vec<&'static str> {
+    let code = grant_types.iter().any(|g| g == "authorization_code");
+    let implicit = grant_types.iter().any(|g| g == "implicit");
+    let mut types = Vec::new();
+    if code {
+        types.push("code");
+    }
+    if implicit {
+        types.extend(["id_token", "id_token token"]);
+    }
+    if code && implicit {
+        types.extend(["code id_token", "code token", "code id_token token"]);
+    }
+    types
+}
+
+/// The grant a response type needs (OIDC Registration §2 table).
+fn needs_grant(response_type: &str) -> Option<Vec<&'static str>> {
+    let mut parts: Vec<&str> = response_type.split(' ').filter(|p| !p.is_empty()).collect();
+    parts.sort_unstable();
+    parts.dedup();
+    let mut needs = Vec::new();
+    for part in &parts {
+        match *part {
+            "code" => needs.push("authorization_code"),
+            "id_token" | "token" => needs.push("implicit"),
+            _ => return None,
+        }
+    }
+    (!parts.is_empty()).then_some(needs)
+}
+
+impl RegistrationRequest {
+    /// The registration as client metadata for `client_id`, if it fits `policy`; every
+    /// problem otherwise.
+    pub fn to_metadata(
+        &self,
+        client_id: &str,
+        policy: &RegistrationPolicy,
+    ) -> Result<ClientMetadata, Refusal> {
+        let mut p = Vec::new();
+        if self.software_statement.is_some() {
+            return Err(Refusal {
+                error: "invalid_software_statement",
+                problems: vec![problem(
+                    "software_statement",
+                    "software statements are not accepted by this server",
+                )],
+            });
+        }
+        let method = self.auth_method(policy, &mut p);
+        let grant_types = self.grant_types(policy, &mut p);
+        for (i, uri) in self.redirect_uris.iter().enumerate() {
+            let scheme = uri.split_once(':').map(|(s, _)| s.to_ascii_lowercase());
+            if !scheme.is_some_and(|s| policy.redirect_uri_schemes.contains(&s)) {
+                p.push(problem(
+                    &format!("redirect_uris[{i}]"),
+                    format!(
+                        "the scheme is not one this server registers ({})",
+                        policy.redirect_uri_schemes.join(", ")
+                    ),
+                ));
+            }
+        }
+        let scopes = self.scopes(policy, &mut p);
+        if self.jwks_uri.is_some() {
+            p.push(problem(
+                "jwks_uri",
+                "keys by reference are not supported; register them by value in jwks",
+            ));
+        }
+        if self.subject_type.as_deref().is_some_and(|t| t != "public")
+            || self.sector_identifier_uri.is_some()
+        {
+            p.push(problem(
+                "subject_type",
+                "only public subject identifiers are offered",
+            ));
+        }
+        let application_type = match self.application_type.as_deref() {
+            None | Some("web") => ApplicationType::Web,
+            Some("native") => ApplicationType::Native,
+            Some(_) => {
+                p.push(problem("application_type", "must be `web` or `native`"));
+                ApplicationType::Web
+            }
+        };
+        let jwks = match &self.jwks {
+            None => None,
+            Some(set) => match set.get("keys").and_then(Value::as_array) {
+                Some(keys) => Some(keys.clone()),
+                None => {
+                    p.push(problem("jwks", "must be a JWK Set: {\"keys\": [...]}"));
+                    None
+                }
+            },
+        };
+        if !p.is_empty() {
+            return Err(Refusal::of(p));
+        }
+        let (sliding, absolute) = ClientSettings::default_refresh_lifetimes(false);
+        Ok(ClientMetadata {
+            client_id: client_id.to_string(),
+            client_name: self.client_name.clone(),
+            secrets: vec![],
+            token_endpoint_auth_method: Some(method),
+            grant_types,
+            redirect_uris: self.redirect_uris.clone(),
+            post_logout_redirect_uris: self.post_logout_redirect_uris.clone(),
+            allowed_scopes: scopes,
+            settings: ClientSettings {
+                access_token_lifetime: policy.access_token_lifetime,
+                refresh_token_sliding_lifetime: sliding.min(absolute),
+                refresh_token_absolute_lifetime: absolute,
+                ..ClientSettings::default()
+            },
+            application_type,
+            id_token_signed_response_alg: self.id_token_signed_response_alg.clone(),
+            default_acr_values: self.default_acr_values.clone(),
+            jwks,
+            enabled: true,
+            always_include_user_claims_in_id_token: false,
+            frontchannel_logout_uri: self.frontchannel_logout_uri.clone(),
+            frontchannel_logout_session_required: self
+                .frontchannel_logout_session_required
+                .unwrap_or(false),
+            backchannel_logout_uri: self.backchannel_logout_uri.clone(),
+            backchannel_logout_session_required: self
+                .backchannel_logout_session_required
+                .unwrap_or(false),
+            allowed_cors_origins: vec![],
+            token_exchange: Default::default(),
+        })
+    }
+
+    /// RFC 7591 §2: `client_secret_basic` unless named; one the policy offers.
+    fn auth_method(
+        &self,
+        policy: &RegistrationPolicy,
+        p: &mut Vec<MetadataProblem>,
+    ) -> TokenEndpointAuthMethod {
+        let name = self
+            .token_endpoint_auth_method
+            .as_deref()
+            .unwrap_or("client_secret_basic");
+        match TokenEndpointAuthMethod::parse(name) {
+            Some(m) if policy.auth_methods.contains(&m) => m,
+            _ => {
+                let offered: Vec<&str> = policy.auth_methods.iter().map(|m| m.as_str()).collect();
+                p.push(problem(
+                    "token_endpoint_auth_method",
+                    format!("must be one of {}", offered.join(", ")),
+                ));
+                TokenEndpointAuthMethod::ClientSecretBasic
+            }
+        }
+    }
+
+    /// RFC 7591 §2: `authorization_code` unless named, each allowed by the policy, and
+    /// consistent with `response_types` (OIDC Registration §2).
+    fn grant_types(
+        &self,
+        policy: &RegistrationPolicy,
+        p: &mut Vec<MetadataProblem>,
+    ) -> Vec<String> {
+        let grant_types = self
+            .grant_types
+            .clone()
+            .unwrap_or_else(|| vec!["authorization_code".into()]);
+        for (i, g) in grant_types.iter().enumerate() {
+            if GrantType::from_name(g).is_some() && !policy.grant_types.contains(g) {
+                p.push(problem(
+                    &format!("grant_types[{i}]"),
+                    format!("`{g}` is not offered to registered clients here"),
+                ));
+            }
+        }
+        let response_types = self
+            .response_types
+            .clone()
+            .unwrap_or_else(|| vec!["code".into()]);
+        for (i, r) in response_types.iter().enumerate() {
+            match needs_grant(r) {
+                None => p.push(problem(
+                    &format!("response_types[{i}]"),
+                    format!("`{r}` is not a response type"),
+                )),
+                Some(needs) => {
+                    for g in needs {
+                        if !grant_types.iter().any(|have| have == g) {
+                            p.push(problem(
+                                &format!("response_types[{i}]"),
+                                format!("`{r}` needs the grant type {g} in grant_types"),
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        grant_types
+    }
+
+    /// RFC 7591 §2 `scope`: each within the policy; all of the policy's when omitted.
+    fn scopes(&self, policy: &RegistrationPolicy, p: &mut Vec<MetadataProblem>) -> Vec<String> {
+        let Some(scope) = &self.scope else {
+            return policy.scopes.clone();
+        };
+        let mut scopes: Vec<String> = Vec::new();
+        for s in scope.split(' ').filter(|s| !s.is_empty()) {
+            if !policy.scopes.iter().any(|allowed| allowed == s) {
+                p.push(problem(
+                    "scope",
+                    format!("`{s}` is not offered to registered clients here"),
+                ));
+            } else if !scopes.iter().any(|have| have == s) {
+                scopes.push(s.to_string());
+            }
+        }
+        scopes
+    }
+}
+
+/// What the registration access token's grant keeps (RFC 7592 §3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RegistrationRecord {
+    /// When the client was registered (`client_id_issued_at`).
+    pub issued_at: i64,
+}
+
+impl GrantPayload for RegistrationRecord {
+    const KIND: crate::model::GrantKind = crate::model::GrantKind::RegistrationAccessToken;
+}
+
+/// What an initial access token's grant keeps (RFC 7591 §3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct InitialAccess {
+    /// Who made it (the admin API caller).
+    pub created_by: String,
+}
+
+impl GrantPayload for InitialAccess {
+    const KIND: crate::model::GrantKind = crate::model::GrantKind::InitialAccessToken;
+}
+
+/// The registered metadata of `client`, in the names of RFC 7591 §2 and OIDC Registration §2
+/// (RFC 7591 §3.2.1, RFC 7592 §3).
+pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value> {
+    let mut v = json!({
+        "client_id": client.client_id,
+        "client_id_issued_at": issued_at,
+        "redirect_uris": client.redirect_uris,
+        "token_endpoint_auth_method": client.token_endpoint_auth_method.as_str(),
+        "grant_types": client.grant_types,
+        "response_types": response_types_of(&client.grant_types),
+        "scope": client.allowed_scopes.join(" "),
+        "application_type": client.application_type,
+        "id_token_signed_response_alg": client.id_token_signed_response_alg.name(),
+        "subject_type": "public",
+        "post_logout_redirect_uris": client.post_logout_redirect_uris,
+        "default_acr_values": client.default_acr_values,
+        "client_name": client.client_name,
+        "frontchannel_logout_uri": client.logout.frontchannel_logout_uri,
+        "frontchannel_logout_session_required": client.logout.frontchannel_logout_session_required,
+        "backchannel_logout_uri": client.logout.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.logout.backchannel_logout_session_required,
+    });
+    if !client.jwks.is_empty() {
+        v["jwks"] = json!({ "keys": client.jwks });
+    }
+    if !client.secret_digests.is_empty() {
+        // RFC 7591 §3.2.1: 0, the secret does not expire.
+        v["client_secret_expires_at"] = json!(0);
+    }
+    let Value::Object(mut map) = v else {
+        return Map::new();
+    };
+    map.retain(|_, value| !value.is_null());
+    if map
+        .get("default_acr_values")
+        .is_some_and(|v| v == &json!([]))
+    {
+        map.remove("default_acr_values");
+    }
+    map
+}
