@@ -220,6 +220,21 @@ fn spawn_refresh(state: &AppState) -> JoinHandle<()> {
         tick.tick().await;
         loop {
             tick.tick().await;
+            match tessera_core::tokens::manager::rotate_due_keys(
+                store.as_ref(),
+                store.as_ref(),
+                clock.as_ref(),
+                &config.keys,
+            )
+            .await
+            {
+                Ok(created) => {
+                    for key in created {
+                        tracing::info!(kid = %key.kid, alg = %key.alg, activates_at = key.activates_at, "signing key rotated on schedule");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot rotate signing keys on schedule"),
+            }
             if let Err(e) = keys
                 .refresh(store.as_ref(), clock.as_ref(), &config.keys)
                 .await

@@ -20,6 +20,9 @@ pub struct KeyPolicy {
     pub propagation: i64,
     /// Seconds a superseded key stays published (≥ the longest token lifetime).
     pub retention: i64,
+    /// Seconds after which a key is replaced by a new one automatically; `None`: only when an
+    /// operator rotates.
+    pub rotate_every: Option<i64>,
 }
 
 impl Default for KeyPolicy {
@@ -28,6 +31,7 @@ impl Default for KeyPolicy {
             algorithms: vec![SigningAlg::Es256, SigningAlg::Rs256],
             propagation: 3_600,
             retention: 86_400,
+            rotate_every: None,
         }
     }
 }
@@ -86,6 +90,49 @@ pub async fn rotate_keys(
     Ok(created)
 }
 
+/// Rotates, for each configured algorithm, a newest key older than `rotate_every`, as
+/// [`rotate_keys`] does: published now, signing after the propagation time. Of several instances
+/// finding it due at once exactly one rotates: each claims the rotation of that key in the
+/// shared store (`claims`, an insert-if-absent), and only the claim that was stored rotates.
+pub async fn rotate_due_keys(
+    store: &dyn KeyStore,
+    claims: &dyn crate::store::SecretStore,
+    clock: &dyn Clock,
+    policy: &KeyPolicy,
+) -> Result<Vec<KeyRecord>, KeyError> {
+    let Some(every) = policy.rotate_every else {
+        return Ok(Vec::new());
+    };
+    let now = clock.now();
+    let keys = store.list_keys().await?;
+    let mut created = Vec::new();
+    for alg in &policy.algorithms {
+        let Some(newest) = keys
+            .iter()
+            .filter(|k| k.alg == alg.name())
+            .max_by_key(|k| (k.created_at, k.kid.clone()))
+        else {
+            continue;
+        };
+        if now.saturating_sub(newest.created_at) < every {
+            continue;
+        }
+        let ours =
+            crate::crypto::random_handle().map_err(|_| KeyError::Crypto("drawing random bytes"))?;
+        let claimed = claims
+            .server_secret(
+                &format!("key-rotation:{}", newest.kid),
+                &Secret::new(ours.clone()),
+                now,
+            )
+            .await?;
+        if claimed.expose() == &ours {
+            created.extend(rotate_keys(store, clock, policy, &[*alg], None).await?);
+        }
+    }
+    Ok(created)
+}
+
 /// Loads the key ring as of now, deleting keys past retention.
 pub async fn load_key_ring(
     store: &dyn KeyStore,
@@ -110,6 +157,55 @@ mod tests {
     use super::*;
     use crate::clock::FixedClock;
     use crate::store::MemoryStore;
+
+    #[tokio::test]
+    async fn a_due_key_is_rotated_once_however_many_instances_find_it_due() {
+        let store = MemoryStore::new();
+        let clock = FixedClock::new(1_000);
+        let policy = KeyPolicy {
+            algorithms: vec![SigningAlg::Es256],
+            rotate_every: Some(10_000),
+            ..KeyPolicy::default()
+        };
+        ensure_signing_keys(&store, &clock, &policy).await.unwrap();
+        assert!(
+            rotate_due_keys(&store, &store, &clock, &policy)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        clock.advance(10_000);
+        // Three instances find the key due at once: one rotates.
+        let (a, b, c) = tokio::join!(
+            rotate_due_keys(&store, &store, &clock, &policy),
+            rotate_due_keys(&store, &store, &clock, &policy),
+            rotate_due_keys(&store, &store, &clock, &policy),
+        );
+        let made: usize = [a, b, c].into_iter().map(|r| r.unwrap().len()).sum();
+        assert_eq!(made, 1);
+        let keys = store.list_keys().await.unwrap();
+        assert_eq!(keys.len(), 2);
+        let newest = keys.iter().max_by_key(|k| k.created_at).unwrap();
+        assert_eq!(newest.activates_at, clock.now() + policy.propagation);
+        // The new key is not due yet; without rotate_every nothing ever is.
+        assert!(
+            rotate_due_keys(&store, &store, &clock, &policy)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let manual = KeyPolicy {
+            rotate_every: None,
+            ..policy
+        };
+        clock.advance(100_000);
+        assert!(
+            rotate_due_keys(&store, &store, &clock, &manual)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
 
     #[tokio::test]
     async fn first_start_creates_keys_once() {
@@ -137,6 +233,7 @@ mod tests {
             algorithms: vec![SigningAlg::Es256],
             propagation: 600,
             retention: 300,
+            rotate_every: None,
         };
         let first = ensure_signing_keys(&store, &clock, &policy).await.unwrap();
         let new = rotate_keys(&store, &clock, &policy, &[SigningAlg::Es256], None)

@@ -189,6 +189,9 @@ pub struct RawKeys {
     pub retention: u64,
     /// Seconds between re-reads of the key table (picks up rotations by other instances).
     pub refresh_interval: u64,
+    /// Seconds after which each signing key is replaced automatically (published first for
+    /// `propagation`, the old one kept for `retention`); unset: only `tessera keys rotate`.
+    pub rotate_every: Option<u64>,
 }
 
 impl Default for RawKeys {
@@ -198,6 +201,7 @@ impl Default for RawKeys {
             propagation: 3_600,
             retention: 86_400,
             refresh_interval: 30,
+            rotate_every: None,
         }
     }
 }

@@ -260,7 +260,7 @@ async fn a_client_made_through_the_api_gets_tokens_and_changes_take_effect_at_on
     assert_eq!(status, 200);
     let tag = headers["etag"].to_str().unwrap().to_string();
     assert!(
-        read["client"].get("secrets").is_none() && read["secrets"] == 1,
+        read["client"].get("secrets").is_none() && read["secret_count"] == 1,
         "{read}"
     );
     let mut changed = read["client"].clone();

@@ -186,10 +186,9 @@ async fn openid_configuration_is_complete_and_honest() {
     ] {
         assert_eq!(doc[key], true, "{key}");
     }
-    for absent in [
-        "registration_endpoint",
-        "pushed_authorization_request_endpoint",
-    ] {
+    // RFC 7591 §3: implemented, answering (without an initial access token, 401).
+    assert_eq!(doc["registration_endpoint"], format!("{issuer}/register"));
+    for absent in ["pushed_authorization_request_endpoint"] {
         assert!(
             doc.get(absent).is_none(),
             "{absent} advertised but not implemented"

@@ -182,3 +182,36 @@ async fn rel08_key_rotation_under_load_breaks_no_token() {
         "{kids:?}"
     );
 }
+
+/// `[keys] rotate_every`: each key is replaced on schedule (announced first, as `keys rotate`
+/// does), and instances sharing a database make one new key between them, not one each.
+#[tokio::test]
+async fn keys_rotate_on_schedule_once_across_instances() {
+    let url = crate::support::postgres_url().await;
+    // Lands in the test configuration's [keys] table.
+    let config = "rotate_every = 7200\n";
+    let issuer = "http://127.0.0.1:9";
+    let a = TestServer::start_instance(&url, Some(issuer), config).await;
+    let b = TestServer::start_instance(&url, Some(issuer), config).await;
+    let kids = |server: &TestServer| {
+        let url = server.url(tessera_core::protocol::paths::JWKS);
+        let http = server.http.clone();
+        async move {
+            let jwks: serde_json::Value = http.get(url).send().await.unwrap().json().await.unwrap();
+            jwks["keys"].as_array().unwrap().len()
+        }
+    };
+    assert_eq!(kids(&a).await, 2, "ES256 and RS256");
+    a.clock.advance(7_200);
+    b.clock.advance(7_200);
+    crate::support::eventually("each algorithm's key rotated", || async {
+        kids(&a).await == 4 && kids(&b).await == 4
+    })
+    .await;
+    // A few more refreshes of both: still one new key per algorithm.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(kids(&a).await, 4);
+    assert_eq!(kids(&b).await, 4);
+    a.stop().await;
+    b.stop().await;
+}

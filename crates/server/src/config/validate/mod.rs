@@ -477,10 +477,19 @@ fn check_keys(raw: &RawConfig, p: &mut Problems) -> KeyPolicy {
             format!("{} s is shorter than the longest token lifetime plus keys.refresh_interval ({} s); keys would leave JWKS while their tokens are valid", raw.keys.retention, longest + refresh),
         );
     }
+    if let Some(every) = raw.keys.rotate_every
+        && every < 2 * raw.keys.propagation
+    {
+        p.add(
+            "keys.rotate_every",
+            format!("{every} s is shorter than twice keys.propagation ({} s): a key would be replaced before it signed for long", 2 * raw.keys.propagation),
+        );
+    }
     KeyPolicy {
         algorithms,
         propagation: tessera_core::clock::seconds(raw.keys.propagation),
         retention: tessera_core::clock::seconds(raw.keys.retention),
+        rotate_every: raw.keys.rotate_every.map(tessera_core::clock::seconds),
     }
 }
 

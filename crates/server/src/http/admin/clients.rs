@@ -29,7 +29,7 @@ pub struct ClientView {
     /// The version, also the `ETag`.
     pub version: String,
     /// How many secrets the client has.
-    pub secrets: usize,
+    pub secret_count: usize,
 }
 
 /// A page of clients.
@@ -112,7 +112,7 @@ fn view(m: &ManagedClient) -> ClientView {
         client: registration(&m.client),
         source: m.source.as_str(),
         version: m.version.clone(),
-        secrets: m.client.secret_digests.len(),
+        secret_count: m.client.secret_digests.len(),
     }
 }
 
