@@ -53,6 +53,13 @@ pub async fn initial_key_cache(
     for created in ensure_signing_keys(store, clock, policy).await? {
         tracing::info!(kid = %created.kid, alg = %created.alg, "created signing key");
     }
+    let sealed = tessera_core::tokens::manager::seal_clear_keys(store, policy).await?;
+    if sealed > 0 {
+        tracing::info!(
+            sealed,
+            "encrypted signing keys stored in clear under the key-encryption key"
+        );
+    }
     let ring = load_key_ring(store, clock, policy).await?;
     let default = policy
         .algorithms

@@ -120,6 +120,13 @@ impl KeyStore for SqlStore {
         let q = Query::new("DELETE FROM signing_keys WHERE kid = $1").text(kid);
         Ok(self.execute(q).await? > 0)
     }
+
+    async fn replace_key_material(&self, kid: &str, material: &[u8]) -> StoreResult<bool> {
+        let q = Query::new("UPDATE signing_keys SET private_pkcs8 = $1 WHERE kid = $2")
+            .text(base64url(material))
+            .text(kid);
+        Ok(self.execute(q).await? > 0)
+    }
 }
 
 macro_rules! user_columns {

@@ -70,9 +70,12 @@ fn open(path: &Path) -> StoreResult<Connection> {
     )
     .map_err(map_err)?;
     // FULL: a commit survives power loss. busy_timeout: another process's write (the CLI,
-    // a migration) is waited for instead of failing at once.
+    // a migration) is waited for instead of failing at once. secure_delete FAST: what a row
+    // held before an update or delete is zeroed in its page, so that a copy of the file does
+    // not keep a private key after it was sealed (or a handle after it was deleted).
     conn.execute_batch(
-        "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+        "PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON; \
+         PRAGMA secure_delete = FAST;",
     )
     .map_err(map_err)?;
     conn.set_prepared_statement_cache_capacity(STATEMENT_CACHE);

@@ -159,6 +159,9 @@ pub trait KeyStore: Send + Sync {
     async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>>;
     /// Deletes a key; true when it existed.
     async fn delete_key(&self, kid: &str) -> StoreResult<bool>;
+    /// Replaces a key's stored private material (sealed or opened under another key-encryption
+    /// key); true when the key exists.
+    async fn replace_key_material(&self, kid: &str, material: &[u8]) -> StoreResult<bool>;
 }
 
 /// Local user accounts.

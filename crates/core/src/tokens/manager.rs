@@ -1,6 +1,7 @@
 //! Key management on top of the key store: first keys, rotation, loading the ring.
 
 use super::keyring::{KeyStatus, classify};
+use super::sealing::{KeyEncryptionKey, is_sealed, seal, unseal};
 use super::{KeyError, KeyRing, SigningAlg, SigningKey};
 use crate::clock::Clock;
 use crate::model::KeyRecord;
@@ -23,6 +24,8 @@ pub struct KeyPolicy {
     /// Seconds after which a key is replaced by a new one automatically; `None`: only when an
     /// operator rotates.
     pub rotate_every: Option<i64>,
+    /// The key-encryption key private keys are stored under; `None`: stored in clear.
+    pub encryption: Option<KeyEncryptionKey>,
 }
 
 impl Default for KeyPolicy {
@@ -32,21 +35,27 @@ impl Default for KeyPolicy {
             propagation: 3_600,
             retention: 86_400,
             rotate_every: None,
+            encryption: None,
         }
     }
 }
 
 async fn create_key(
     store: &dyn KeyStore,
+    policy: &KeyPolicy,
     alg: SigningAlg,
     created_at: i64,
     activates_at: i64,
 ) -> Result<KeyRecord, KeyError> {
     let (key, der) = SigningKey::generate(alg)?;
+    let stored = match &policy.encryption {
+        Some(kek) => seal(kek, key.kid(), &der)?,
+        None => der,
+    };
     let record = KeyRecord {
         kid: key.kid().to_string(),
         alg: alg.name().to_string(),
-        private_pkcs8: Secret::new(der),
+        private_pkcs8: Secret::new(stored),
         created_at,
         activates_at,
     };
@@ -66,7 +75,7 @@ pub async fn ensure_signing_keys(
     let mut created = Vec::new();
     for alg in &policy.algorithms {
         if !existing.iter().any(|k| k.alg == alg.name()) {
-            created.push(create_key(store, *alg, now, now).await?);
+            created.push(create_key(store, policy, *alg, now, now).await?);
         }
     }
     Ok(created)
@@ -85,7 +94,7 @@ pub async fn rotate_keys(
     let activates_at = now.saturating_add(activate_in.unwrap_or(policy.propagation).max(0));
     let mut created = Vec::new();
     for alg in algs {
-        created.push(create_key(store, *alg, now, activates_at).await?);
+        created.push(create_key(store, policy, *alg, now, activates_at).await?);
     }
     Ok(created)
 }
@@ -133,17 +142,72 @@ pub async fn rotate_due_keys(
     Ok(created)
 }
 
+/// Seals every key stored in clear under the policy's KEK (none: nothing to do), so that a
+/// KEK configured on an existing database protects the keys made before it. Returns how many
+/// were sealed.
+pub async fn seal_clear_keys(store: &dyn KeyStore, policy: &KeyPolicy) -> Result<usize, KeyError> {
+    let Some(kek) = &policy.encryption else {
+        return Ok(0);
+    };
+    let mut sealed = 0;
+    for record in store.list_keys().await? {
+        if !is_sealed(record.private_pkcs8.expose()) {
+            let material = seal(kek, &record.kid, record.private_pkcs8.expose())?;
+            if store.replace_key_material(&record.kid, &material).await? {
+                sealed += 1;
+            }
+        }
+    }
+    Ok(sealed)
+}
+
+/// Stores every key under `new` (in clear when `None`), opening each with `new` or `old`:
+/// changes the KEK (`tessera keys reencrypt`). Every key is opened before any is rewritten, so
+/// a key that opens with neither leaves all as they were. Returns how many were rewritten.
+pub async fn reencrypt_keys(
+    store: &dyn KeyStore,
+    old: Option<&KeyEncryptionKey>,
+    new: Option<&KeyEncryptionKey>,
+) -> Result<usize, KeyError> {
+    let mut opened = Vec::new();
+    for record in store.list_keys().await? {
+        let stored = record.private_pkcs8.expose();
+        let clear = unseal(new, &record.kid, stored).or_else(|e| match old {
+            Some(old) => unseal(Some(old), &record.kid, stored),
+            None => Err(e),
+        })?;
+        opened.push((record.kid, clear));
+    }
+    let mut rewritten = 0;
+    for (kid, clear) in opened {
+        let material = match new {
+            Some(kek) => seal(kek, &kid, &clear)?,
+            None => clear,
+        };
+        if store.replace_key_material(&kid, &material).await? {
+            rewritten += 1;
+        }
+    }
+    Ok(rewritten)
+}
+
 /// Loads the key ring as of now, deleting keys past retention.
 pub async fn load_key_ring(
     store: &dyn KeyStore,
     clock: &dyn Clock,
     policy: &KeyPolicy,
 ) -> Result<KeyRing, KeyError> {
-    let classified = classify(&store.list_keys().await?, clock.now(), policy.retention);
-    for (record, status) in &classified {
+    let mut classified = classify(&store.list_keys().await?, clock.now(), policy.retention);
+    for (record, status) in &mut classified {
         if *status == KeyStatus::Expired {
             store.delete_key(&record.kid).await?;
         }
+        let clear = unseal(
+            policy.encryption.as_ref(),
+            &record.kid,
+            record.private_pkcs8.expose(),
+        )?;
+        record.private_pkcs8 = Secret::new(clear);
     }
     let ring = KeyRing::build(&classified)?;
     for alg in &policy.algorithms {
@@ -234,6 +298,7 @@ mod tests {
             propagation: 600,
             retention: 300,
             rotate_every: None,
+            encryption: None,
         };
         let first = ensure_signing_keys(&store, &clock, &policy).await.unwrap();
         let new = rotate_keys(&store, &clock, &policy, &[SigningAlg::Es256], None)

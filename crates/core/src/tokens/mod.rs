@@ -9,6 +9,7 @@ pub mod keyring;
 pub mod keys;
 pub mod manager;
 pub mod revoke;
+pub mod sealing;
 pub mod verify;
 
 pub use keyring::KeyRing;

@@ -49,9 +49,42 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             activate_in,
             force,
         } => rotate(config, &store, &algorithms, activate_in, force).await,
+        KeysCommand::Reencrypt { from_key_file } => reencrypt(config, &store, from_key_file).await,
     };
     store.close().await;
     outcome
+}
+
+/// `tessera keys reencrypt`: every key under the configured key-encryption key.
+async fn reencrypt(
+    config: &Config,
+    store: &SqlStore,
+    from_key_file: Option<std::path::PathBuf>,
+) -> anyhow::Result<()> {
+    use tessera_core::tokens::sealing::KeyEncryptionKey;
+    let old = match &from_key_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(
+                KeyEncryptionKey::parse(&text)
+                    .map_err(|why| anyhow!("{}: the key {why}", path.display()))?,
+            )
+        }
+        None => None,
+    };
+    let new = config.keys.encryption.as_ref();
+    let count = tessera_core::tokens::manager::reencrypt_keys(store, old.as_ref(), new).await?;
+    match new {
+        Some(kek) => println!(
+            "{count} signing key(s) stored under the key-encryption key {}",
+            kek.fingerprint()
+        ),
+        None => {
+            println!("{count} signing key(s) stored in clear: no key-encryption key is configured")
+        }
+    }
+    Ok(())
 }
 
 /// `tessera keys list`: every key with its status and times.

@@ -133,6 +133,13 @@ pub enum KeysCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Store every private key under the configured key-encryption key (or in clear when none
+    /// is configured), opening those sealed under the previous one with `--from-key-file`.
+    Reencrypt {
+        /// A file holding the previous key-encryption key.
+        #[arg(long, value_name = "FILE")]
+        from_key_file: Option<PathBuf>,
+    },
 }
 
 /// `tessera clients ...`

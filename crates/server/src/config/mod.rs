@@ -192,6 +192,11 @@ pub struct RawKeys {
     /// Seconds after which each signing key is replaced automatically (published first for
     /// `propagation`, the old one kept for `retention`); unset: only `tessera keys rotate`.
     pub rotate_every: Option<u64>,
+    /// The key-encryption key private keys are stored under (32 random bytes in base64 or
+    /// hex); better given by the environment (`TESSERA_KEYS__ENCRYPTION_KEY`) than written here.
+    pub encryption_key: Option<Secret<String>>,
+    /// A file holding the key-encryption key, instead of `encryption_key`.
+    pub encryption_key_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RawKeys {
@@ -202,6 +207,8 @@ impl Default for RawKeys {
             retention: 86_400,
             refresh_interval: 30,
             rotate_every: None,
+            encryption_key: None,
+            encryption_key_file: None,
         }
     }
 }

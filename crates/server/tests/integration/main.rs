@@ -28,6 +28,7 @@ mod harness;
 mod hostile_input;
 mod hostile_sweep;
 mod keys;
+mod keys_at_rest;
 mod keys_rotation;
 mod log_scan;
 mod metrics;

@@ -197,6 +197,16 @@ pub async fn keys_roundtrip(store: Arc<dyn Store>) {
         store.insert_key(&key("first", 9)).await,
         Err(StoreError::Conflict(_))
     ));
+    assert!(
+        store
+            .replace_key_material("first", b"sealed")
+            .await
+            .unwrap()
+    );
+    assert!(!store.replace_key_material("none", b"sealed").await.unwrap());
+    let first = store.list_keys().await.unwrap().remove(0);
+    assert_eq!(first.private_pkcs8.expose(), b"sealed");
+    assert_eq!((first.kid.as_str(), first.activates_at), ("first", 1_000));
     assert!(store.delete_key("first").await.unwrap());
     assert!(!store.delete_key("first").await.unwrap());
     assert_eq!(store.list_keys().await.unwrap().len(), 1);

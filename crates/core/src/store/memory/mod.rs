@@ -327,6 +327,17 @@ impl KeyStore for MemoryStore {
         inner.keys.retain(|k| k.kid != kid);
         Ok(inner.keys.len() != before)
     }
+
+    async fn replace_key_material(&self, kid: &str, material: &[u8]) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        match inner.keys.iter_mut().find(|k| k.kid == kid) {
+            Some(key) => {
+                key.private_pkcs8 = crate::secret::Secret::new(material.to_vec());
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
 }
 
 #[async_trait]

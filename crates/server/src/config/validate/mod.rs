@@ -490,6 +490,7 @@ fn check_keys(raw: &RawConfig, p: &mut Problems) -> KeyPolicy {
         propagation: tessera_core::clock::seconds(raw.keys.propagation),
         retention: tessera_core::clock::seconds(raw.keys.retention),
         rotate_every: raw.keys.rotate_every.map(tessera_core::clock::seconds),
+        encryption: operations::check_key_encryption(raw, p),
     }
 }
 

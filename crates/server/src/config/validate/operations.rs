@@ -8,6 +8,7 @@ use serde::Deserialize;
 use tessera_core::clients::registration::RegistrationPolicy;
 use tessera_core::model::{ADMIN_READ, ADMIN_WRITE, OFFLINE_ACCESS, TokenEndpointAuthMethod};
 use tessera_core::protocol::grant_type::GrantType;
+use tessera_core::tokens::sealing::KeyEncryptionKey;
 
 use super::Problems;
 use crate::config::RawConfig;
@@ -208,5 +209,38 @@ pub(super) fn check_operations(
         admin_listen,
         metrics: raw.metrics.enabled,
         audit,
+    }
+}
+
+/// `keys.encryption_key` or `keys.encryption_key_file`: the key-encryption key, read now.
+pub(super) fn check_key_encryption(raw: &RawConfig, p: &mut Problems) -> Option<KeyEncryptionKey> {
+    let keys = &raw.keys;
+    let (key, text) = match (&keys.encryption_key, &keys.encryption_key_file) {
+        (None, None) => return None,
+        (Some(_), Some(_)) => {
+            p.add(
+                "keys.encryption_key",
+                "is given twice: set encryption_key or encryption_key_file, not both",
+            );
+            return None;
+        }
+        (Some(text), None) => ("keys.encryption_key", text.expose().clone()),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(text) => ("keys.encryption_key_file", text),
+            Err(e) => {
+                p.add(
+                    "keys.encryption_key_file",
+                    format!("cannot read {}: {e}", path.display()),
+                );
+                return None;
+            }
+        },
+    };
+    match KeyEncryptionKey::parse(&text) {
+        Ok(kek) => Some(kek),
+        Err(why) => {
+            p.add(key, why);
+            None
+        }
     }
 }
