@@ -105,6 +105,7 @@ pub async fn start(config: Config, clocks: Clocks) -> anyhow::Result<RunningServ
         }
     };
     let (mut background, failed) = spawn_background(&state, pending_passwords);
+    background.push(spawn_change_listener(&state, sql.clone()));
     background.extend(admin_server);
     Ok(RunningServer {
         local_addr,
@@ -243,6 +244,54 @@ fn spawn_refresh(state: &AppState) -> JoinHandle<()> {
             }
             if let Err(e) = clients.refresh().await {
                 tracing::warn!(error = %e, "cannot refresh the clients; keeping the current ones");
+            }
+        }
+    })
+}
+
+/// Reloads the clients or the keys as soon as another instance on the same PostgreSQL database
+/// says they changed (LISTEN/NOTIFY), rather than at the next refresh; everything after the
+/// listening connection was lost and made again. Nothing to do on SQLite (one instance).
+fn spawn_change_listener(state: &AppState, sql: Arc<SqlStore>) -> JoinHandle<()> {
+    let (store, clock, config, keys, clients) = (
+        state.store.clone(),
+        state.clock.clone(),
+        state.config.clone(),
+        state.keys.clone(),
+        state.clients.clone(),
+    );
+    tokio::spawn(async move {
+        let mut listener = loop {
+            match sql.change_listener().await {
+                Ok(Some(listener)) => break listener,
+                Ok(None) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot listen for other instances' changes; retrying");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        };
+        loop {
+            let (reload_clients, reload_keys) = match listener.next().await {
+                Ok(tessera_store_sql::Change::Topic(topic)) => {
+                    (topic == "clients", topic == "keys")
+                }
+                Ok(tessera_store_sql::Change::Reconnected) => (true, true),
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the change notices; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    (true, true)
+                }
+            };
+            if reload_clients && let Err(e) = clients.refresh().await {
+                tracing::warn!(error = %e, "cannot reload the clients after a change");
+            }
+            if reload_keys
+                && let Err(e) = keys
+                    .refresh(store.as_ref(), clock.as_ref(), &config.keys)
+                    .await
+            {
+                tracing::warn!(error = %e, "cannot reload the signing keys after a change");
             }
         }
     })

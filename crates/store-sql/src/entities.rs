@@ -34,7 +34,9 @@ impl ClientStore for SqlStore {
         .text(&client.client_id)
         .text(source.as_str())
         .text(to_json(client)?);
-        self.execute(q).await.map(|_| ())
+        self.execute(q).await?;
+        self.announce("clients").await;
+        Ok(())
     }
 
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
@@ -56,7 +58,9 @@ impl ClientStore for SqlStore {
 
     async fn delete_client(&self, client_id: &str) -> StoreResult<bool> {
         let q = Query::new("DELETE FROM clients WHERE client_id = $1").text(client_id);
-        Ok(self.execute(q).await? > 0)
+        let deleted = self.execute(q).await? > 0;
+        self.announce("clients").await;
+        Ok(deleted)
     }
 }
 
@@ -105,7 +109,9 @@ impl KeyStore for SqlStore {
         .text(base64url(key.private_pkcs8.expose()))
         .int(key.created_at)
         .int(key.activates_at);
-        self.execute(q).await.map(|_| ())
+        self.execute(q).await?;
+        self.announce("keys").await;
+        Ok(())
     }
 
     async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>> {
@@ -118,14 +124,18 @@ impl KeyStore for SqlStore {
 
     async fn delete_key(&self, kid: &str) -> StoreResult<bool> {
         let q = Query::new("DELETE FROM signing_keys WHERE kid = $1").text(kid);
-        Ok(self.execute(q).await? > 0)
+        let deleted = self.execute(q).await? > 0;
+        self.announce("keys").await;
+        Ok(deleted)
     }
 
     async fn replace_key_material(&self, kid: &str, material: &[u8]) -> StoreResult<bool> {
         let q = Query::new("UPDATE signing_keys SET private_pkcs8 = $1 WHERE kid = $2")
             .text(base64url(material))
             .text(kid);
-        Ok(self.execute(q).await? > 0)
+        let replaced = self.execute(q).await? > 0;
+        self.announce("keys").await;
+        Ok(replaced)
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod accounts;
 mod batch;
+mod changes;
 mod entities;
 mod error;
 mod grants;
@@ -24,6 +25,7 @@ use sqlx::any::{AnyPoolOptions, install_default_drivers};
 use sqlx::{AnyPool, Executor};
 use tessera_core::store::{Store, StoreError, StoreResult};
 
+pub use changes::{Change, ChangeListener};
 use error::map_err;
 pub use error::redact_database_url;
 use lite::Lite;
@@ -133,6 +135,8 @@ pub struct SqlStore {
     backend: Backend,
     /// SQLite's readers and writer.
     lite: Option<Arc<Lite>>,
+    /// PostgreSQL's URL, for the connection that listens for other instances' changes.
+    postgres_url: Option<String>,
 }
 
 impl SqlStore {
@@ -195,6 +199,7 @@ impl SqlStore {
             pool,
             backend,
             lite,
+            postgres_url: (backend == Backend::Postgres).then(|| url.clone()),
         })
     }
 

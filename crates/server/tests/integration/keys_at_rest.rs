@@ -53,7 +53,7 @@ async fn issues_tokens(server: &TestServer) {
 }
 
 #[tokio::test]
-async fn keys_are_sealed_at_rest_and_need_their_key_encryption_key() {
+async fn sec43_keys_are_sealed_at_rest_and_need_their_key_encryption_key() {
     let dir = tempfile::tempdir().unwrap();
     let url = sqlite_url(dir.path());
     // Keys made in clear before a KEK was configured…

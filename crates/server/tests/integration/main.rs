@@ -4,6 +4,7 @@
 
 mod account;
 mod admin;
+mod admin_instances;
 mod admin_security;
 mod assertions;
 mod audit;

@@ -65,7 +65,7 @@ pub fn value(samples: &[Value], name: &str, labels: &[(&str, &str)]) -> f64 {
 }
 
 #[tokio::test]
-async fn metrics_count_requests_tokens_refusals_and_queries_with_bounded_labels() {
+async fn sec58_metrics_count_requests_tokens_refusals_and_queries_with_bounded_labels() {
     let server = TestServer::start(MACHINES).await;
     let url = server.url("/metrics");
     let before = scrape(&server.http, &url).await;
