@@ -40,6 +40,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import clients  # noqa: E402  (bench/clients.py: devices)
 import methods  # noqa: E402  (bench/methods.py: sign-ins by method)
+import observe  # noqa: E402  (bench/observe.py: the cost of metrics)
 import signin  # noqa: E402  (bench/signin.py: CPU readers and the sign-in driver)
 
 
@@ -116,9 +117,10 @@ class Server:
             self.proc.kill()
 
 
-def tessera(tmp, alg_first):
+def tessera(tmp, alg_first, extra="", tag=""):
     port = signin.free_port()
     algs = '["ES256", "RS256"]' if alg_first == "ES256" else '["RS256", "ES256"]'
+    alg_first = alg_first + tag
     config = os.path.join(tmp, f"tessera-{alg_first}.toml")
     with open(config, "w") as f:
         f.write(f"""issuer = "http://127.0.0.1:{port}"
@@ -161,7 +163,7 @@ password = "alice-password"
 claims = {{ name = "Alice" }}
 [login]
 max_failures_per_account = 1000000
-""")
+{extra}""")
     binary = os.path.join(ROOT, "target", "release", "tessera")
     return Server("tessera", [binary, "--config", config, "serve"], port)
 
@@ -447,6 +449,7 @@ def main():
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
         t_es, t_rs, p = tessera(tmp, "ES256"), tessera(tmp, "RS256"), peer()
+        t_off = tessera(tmp, "ES256", "[metrics]\nenabled = false\n", "-no-metrics")
         try:
             print("machine endpoints…", file=sys.stderr)
             rows, cases = machine_rows({"tessera": (t_es, t_rs), "oidc-provider": (p, p)},
@@ -461,6 +464,9 @@ def main():
             rows.update(clients.dpop_rows({"tessera": (t_es, cc, auth),
                                            "oidc-provider": (p, cc, auth)},
                                           rows, seconds, connections, tmp, wrk))
+            print("metrics on and off…", file=sys.stderr)
+            _, pairs = observe.overhead_rows(t_es, t_off, cases["client_credentials ES256"][1:],
+                                             seconds, connections, tmp, wrk)
             print("Tessera at half its peak rate…", file=sys.stderr)
             half = half_rate_rows(rows, cases, seconds, connections, tmp)
             # Before the sign-ins, whose Argon2 working memory would dominate the peak.
@@ -478,8 +484,9 @@ def main():
                 print(f"  {name:14} {key}: {rows[key][name]['rps']:,.0f}/s", file=sys.stderr)
             peaks = {"tessera": peak_rss_kib(t_es.proc.pid),
                      "oidc-provider": peak_rss_kib(p.proc.pid)}
+            scrape = observe.scrape_cost(t_es)
         finally:
-            for s in (t_es, t_rs, p):
+            for s in (t_es, t_rs, t_off, p):
                 s.stop()
         print("sign-ins by method…", file=sys.stderr)
         by_method = methods.run(os.path.join(ROOT, "target", "release", "tessera"), tmp,
@@ -513,6 +520,7 @@ def main():
                  f"speed ecdsap256`) against {unbound_us:.0f} µs for the whole unbound request, "
                  f"so a proof's signature check caps the bound rate at "
                  f"{unbound_us / (unbound_us + verify_us):.0%} of it.")
+    lines += observe.report(pairs, scrape)
     lines.append(f"Device polling (RFC 8628 §3.5: a pending device code polled as fast as the "
                  f"connections go, every answer `slow_down` or `authorization_pending`): "
                  f"{polls:,.0f} polls per Tessera core-second (target: at least 10,000).")

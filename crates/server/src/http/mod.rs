@@ -315,58 +315,9 @@ pub fn admin_router(state: AppState) -> Router {
 
 /// The admin API and `/metrics`.
 fn admin_routes() -> Router<AppState> {
-    use axum::routing::put;
     Router::new()
         .route(paths::METRICS, get(metrics::metrics))
-        .route(paths::ADMIN_OPENAPI, get(admin::openapi::openapi_json))
-        .route(
-            "/admin/v1/clients",
-            get(admin::clients::list).post(admin::clients::create),
-        )
-        .route(
-            "/admin/v1/clients/{client_id}",
-            get(admin::clients::get)
-                .put(admin::clients::replace)
-                .delete(admin::clients::remove),
-        )
-        .route(
-            "/admin/v1/clients/{client_id}/secret",
-            post(admin::clients::rotate_secret),
-        )
-        .route(
-            "/admin/v1/users",
-            get(admin::users::list).post(admin::users::create),
-        )
-        .route(
-            "/admin/v1/users/{subject}",
-            get(admin::users::get).delete(admin::users::delete),
-        )
-        .route(
-            "/admin/v1/users/{subject}/claims",
-            put(admin::users::set_claims),
-        )
-        .route(
-            "/admin/v1/users/{subject}/password",
-            post(admin::users::set_password),
-        )
-        .route(
-            "/admin/v1/users/{subject}/disable",
-            post(admin::users::disable),
-        )
-        .route(
-            "/admin/v1/users/{subject}/enable",
-            post(admin::users::enable),
-        )
-        .route(
-            "/admin/v1/users/{subject}/factors",
-            get(admin::users::factors),
-        )
-        .route("/admin/v1/keys", get(admin::keys::list))
-        .route("/admin/v1/keys/rotate", post(admin::keys::rotate))
-        .route(
-            "/admin/v1/registration/tokens",
-            post(admin::registration::create),
-        )
+        .merge(admin::routes())
 }
 
 /// Puts `routes` under the middleware stack (outermost first): request id, tracing, security

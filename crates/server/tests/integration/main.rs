@@ -5,7 +5,10 @@
 mod account;
 mod admin;
 mod admin_instances;
+mod admin_openapi;
 mod admin_security;
+mod admin_sessions;
+mod admin_users;
 mod assertions;
 mod audit;
 mod browser;

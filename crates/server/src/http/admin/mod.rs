@@ -15,18 +15,22 @@ pub mod clients;
 pub mod keys;
 pub mod openapi;
 pub mod registration;
+pub mod sessions;
 pub mod users;
 
 use std::sync::Arc;
 
 use axum::Json;
+use axum::Router;
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
 use serde::{Deserialize, Serialize};
 use tessera_core::events::Event;
 use tessera_core::model::{ADMIN_AUDIENCE, ADMIN_READ, ADMIN_WRITE};
+use tessera_core::protocol::paths;
 use tessera_core::tokens::introspect::live_access_token;
 use tessera_validation::{KeySource, TokenValidator, ValidationConfig, ValidationError};
 use utoipa::ToSchema;
@@ -364,4 +368,50 @@ fn without_values(message: &str) -> String {
         }
     }
     out
+}
+
+/// The admin API's routes, under `/admin`.
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(paths::ADMIN_OPENAPI, get(openapi::openapi_json))
+        .route(
+            "/admin/v1/clients",
+            get(clients::list).post(clients::create),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}",
+            get(clients::get)
+                .put(clients::replace)
+                .delete(clients::remove),
+        )
+        .route(
+            "/admin/v1/clients/{client_id}/secret",
+            post(clients::rotate_secret),
+        )
+        .route("/admin/v1/users", get(users::list).post(users::create))
+        .route(
+            "/admin/v1/users/{subject}",
+            get(users::get).delete(users::delete),
+        )
+        .route("/admin/v1/users/{subject}/claims", put(users::set_claims))
+        .route(
+            "/admin/v1/users/{subject}/password",
+            post(users::set_password),
+        )
+        .route("/admin/v1/users/{subject}/disable", post(users::disable))
+        .route("/admin/v1/users/{subject}/enable", post(users::enable))
+        .route("/admin/v1/users/{subject}/factors", get(users::factors))
+        .route("/admin/v1/users/{subject}/sessions", get(sessions::list))
+        .route(
+            "/admin/v1/users/{subject}/sessions/{sid}",
+            delete(sessions::end),
+        )
+        .route("/admin/v1/users/{subject}/grants", get(sessions::grants))
+        .route(
+            "/admin/v1/users/{subject}/grants/{client_id}",
+            delete(sessions::revoke),
+        )
+        .route("/admin/v1/keys", get(keys::list))
+        .route("/admin/v1/keys/rotate", post(keys::rotate))
+        .route("/admin/v1/registration/tokens", post(registration::create))
 }

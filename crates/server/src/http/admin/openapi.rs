@@ -6,7 +6,7 @@ use axum::extract::State;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme};
 
-use super::{clients, keys, registration, users};
+use super::{clients, keys, registration, sessions, users};
 use crate::http::AppState;
 
 #[derive(OpenApi)]
@@ -19,6 +19,7 @@ use crate::http::AppState;
         users::disable, users::enable, users::delete, users::factors,
         keys::list, keys::rotate,
         registration::create,
+        sessions::list, sessions::end, sessions::grants, sessions::revoke,
     ),
     components(schemas(super::AdminError, super::Problem)),
     tags((name = "clients"), (name = "users"), (name = "keys"), (name = "registration")),
