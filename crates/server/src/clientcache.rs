@@ -152,6 +152,27 @@ impl ClientStore for ClientCache {
         self.written(&client.client_id, Some(client))
     }
 
+    async fn insert_client(&self, client: &Client, source: Source) -> StoreResult<bool> {
+        let inserted = self.store.insert_client(client, source).await?;
+        if inserted {
+            self.written(&client.client_id, Some(client))?;
+        }
+        Ok(inserted)
+    }
+
+    async fn replace_client(
+        &self,
+        client: &Client,
+        source: Source,
+        version: &str,
+    ) -> StoreResult<bool> {
+        let replaced = self.store.replace_client(client, source, version).await?;
+        if replaced {
+            self.written(&client.client_id, Some(client))?;
+        }
+        Ok(replaced)
+    }
+
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
         match self.snapshot()?.get(client_id) {
             Some(client) => Ok(Some(client.clone())),
@@ -238,6 +259,17 @@ mod tests {
     impl ClientStore for CountingStore {
         async fn upsert_client(&self, client: &Client, source: Source) -> StoreResult<()> {
             self.inner.upsert_client(client, source).await
+        }
+        async fn insert_client(&self, client: &Client, source: Source) -> StoreResult<bool> {
+            self.inner.insert_client(client, source).await
+        }
+        async fn replace_client(
+            &self,
+            client: &Client,
+            source: Source,
+            version: &str,
+        ) -> StoreResult<bool> {
+            self.inner.replace_client(client, source, version).await
         }
         async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
             let found = self.inner.find_client(client_id).await;

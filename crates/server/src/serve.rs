@@ -44,6 +44,8 @@ pub struct RunningServer {
     sql: Arc<SqlStore>,
     stop: watch::Sender<bool>,
     server: JoinHandle<()>,
+    /// The admin listener's server, when it has its own address.
+    admin_server: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
     /// Held while serving: one server per SQLite file.
     _file_lock: Option<std::fs::File>,
@@ -105,8 +107,14 @@ pub async fn start(config: Config, clocks: Clocks) -> anyhow::Result<RunningServ
         }
     };
     let (mut background, failed) = spawn_background(&state, pending_passwords);
-    background.push(spawn_change_listener(&state, sql.clone()));
-    background.extend(admin_server);
+    // Listening before the server counts as started: no notice sent after that is missed.
+    let listener = match sql.change_listener().await {
+        Ok(listener) => listener.map(Ok),
+        Err(e) => Some(Err(e)),
+    };
+    if let Some(listener) = listener {
+        background.push(spawn_change_listener(&state, sql.clone(), listener));
+    }
     Ok(RunningServer {
         local_addr,
         admin_addr,
@@ -115,6 +123,7 @@ pub async fn start(config: Config, clocks: Clocks) -> anyhow::Result<RunningServ
         stop,
         server,
         background,
+        admin_server,
         _file_lock: file_lock,
         failed,
     })
@@ -252,7 +261,11 @@ fn spawn_refresh(state: &AppState) -> JoinHandle<()> {
 /// Reloads the clients or the keys as soon as another instance on the same PostgreSQL database
 /// says they changed (LISTEN/NOTIFY), rather than at the next refresh; everything after the
 /// listening connection was lost and made again. Nothing to do on SQLite (one instance).
-fn spawn_change_listener(state: &AppState, sql: Arc<SqlStore>) -> JoinHandle<()> {
+fn spawn_change_listener(
+    state: &AppState,
+    sql: Arc<SqlStore>,
+    first: Result<tessera_store_sql::ChangeListener, tessera_core::store::StoreError>,
+) -> JoinHandle<()> {
     let (store, clock, config, keys, clients) = (
         state.store.clone(),
         state.clock.clone(),
@@ -261,15 +274,20 @@ fn spawn_change_listener(state: &AppState, sql: Arc<SqlStore>) -> JoinHandle<()>
         state.clients.clone(),
     );
     tokio::spawn(async move {
+        let mut attempt = first;
         let mut listener = loop {
-            match sql.change_listener().await {
-                Ok(Some(listener)) => break listener,
-                Ok(None) => return,
+            match attempt {
+                Ok(listener) => break listener,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot listen for other instances' changes; retrying");
                     tokio::time::sleep(Duration::from_secs(5)).await;
                 }
             }
+            attempt = match sql.change_listener().await {
+                Ok(Some(listener)) => Ok(listener),
+                Ok(None) => return,
+                Err(e) => Err(e),
+            };
         };
         loop {
             let (reload_clients, reload_keys) = match listener.next().await {
@@ -335,15 +353,26 @@ impl RunningServer {
         tokio::time::sleep(http.shutdown_delay).await;
         let _ = self.stop.send(true);
         let grace = http.shutdown_grace;
-        let mut server = self.server;
-        match tokio::time::timeout(grace, &mut server).await {
+        // The main and the admin listener drain together, within one grace period.
+        let servers = std::iter::once(self.server).chain(self.admin_server);
+        let mut servers: Vec<JoinHandle<()>> = servers.collect();
+        let drained = tokio::time::timeout(grace, async {
+            for server in &mut servers {
+                server.await?;
+            }
+            Ok::<(), tokio::task::JoinError>(())
+        })
+        .await;
+        match drained {
             Ok(joined) => joined?,
             Err(_) => {
                 tracing::warn!(
                     ?grace,
                     "shutdown grace period over; stopping with requests in flight"
                 );
-                server.abort();
+                for server in &servers {
+                    server.abort();
+                }
             }
         }
         for task in self.background {

@@ -135,7 +135,11 @@ impl AppState {
 }
 
 /// Where domain events go: the log, metrics when they are on, the audit log when it is.
-fn events(config: &Config, clock: Arc<dyn Clock>, metrics: bool) -> anyhow::Result<Events> {
+pub(crate) fn events(
+    config: &Config,
+    clock: Arc<dyn Clock>,
+    metrics: bool,
+) -> anyhow::Result<Events> {
     let mut events = Events::logged();
     if metrics {
         events.subscribe(Arc::new(crate::metrics::MetricsSubscriber::default()));

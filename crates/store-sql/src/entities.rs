@@ -39,6 +39,51 @@ impl ClientStore for SqlStore {
         Ok(())
     }
 
+    async fn insert_client(&self, client: &Client, source: Source) -> StoreResult<bool> {
+        let q = Query::new(
+            "INSERT INTO clients (client_id, source, data) VALUES ($1, $2, $3)
+             ON CONFLICT (client_id) DO NOTHING",
+        )
+        .text(&client.client_id)
+        .text(source.as_str())
+        .text(to_json(client)?);
+        let inserted = self.execute(q).await? > 0;
+        if inserted {
+            self.announce("clients").await;
+        }
+        Ok(inserted)
+    }
+
+    async fn replace_client(
+        &self,
+        client: &Client,
+        source: Source,
+        version: &str,
+    ) -> StoreResult<bool> {
+        // The stored text is read, its version compared, and the update made only where the
+        // row still holds that very text: a writer in between makes it change nothing.
+        let q = Query::new("SELECT data FROM clients WHERE client_id = $1").text(&client.client_id);
+        let Some(stored) = self.fetch_optional(q, |row| row.text("data")).await? else {
+            return Ok(false);
+        };
+        let current: Client = from_json(&stored, "client")?;
+        if tessera_core::clients::manage::version_of(&current) != version {
+            return Ok(false);
+        }
+        let q = Query::new(
+            "UPDATE clients SET source = $1, data = $2 WHERE client_id = $3 AND data = $4",
+        )
+        .text(source.as_str())
+        .text(to_json(client)?)
+        .text(&client.client_id)
+        .text(stored);
+        let replaced = self.execute(q).await? > 0;
+        if replaced {
+            self.announce("clients").await;
+        }
+        Ok(replaced)
+    }
+
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
         let q = Query::new("SELECT data FROM clients WHERE client_id = $1").text(client_id);
         self.fetch_optional(q, |row| from_json(&row.text("data")?, "client"))

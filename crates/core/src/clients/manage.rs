@@ -115,16 +115,16 @@ impl ClientManager<'_> {
     /// Registers a new client. `metadata.secrets` must be empty: a client that authenticates
     /// with a secret (`client_secret_basic` or `client_secret_post`) gets a generated one.
     pub async fn create(&self, metadata: ClientMetadata) -> Result<Changed, ManageError> {
-        if self.store.find_client(&metadata.client_id).await?.is_some() {
-            return Err(ManageError::Exists(metadata.client_id));
-        }
         let secret = if uses_secret(metadata.token_endpoint_auth_method) {
             Some(new_secret()?)
         } else {
             None
         };
         let client = self.check(metadata, secret.iter().cloned().collect())?;
-        self.store.upsert_client(&client, Source::Managed).await?;
+        // Never over another client, whatever a cache says: the store decides.
+        if !self.store.insert_client(&client, Source::Managed).await? {
+            return Err(ManageError::Exists(client.client_id));
+        }
         Ok(Changed {
             client: ManagedClient::new(client, Source::Managed),
             secret,
@@ -154,9 +154,9 @@ impl ClientManager<'_> {
         };
         let mut client = self.check(metadata, checked)?;
         if secret.is_none() && needs {
-            client.secret_digests = current.client.secret_digests;
+            client.secret_digests = current.client.secret_digests.clone();
         }
-        self.store.upsert_client(&client, Source::Managed).await?;
+        self.replace(&client, &current).await?;
         Ok(Changed {
             client: ManagedClient::new(client, Source::Managed),
             secret,
@@ -170,7 +170,7 @@ impl ClientManager<'_> {
         client_id: &str,
         version: Option<&str>,
     ) -> Result<Changed, ManageError> {
-        let mut current = self.managed(client_id, version).await?;
+        let current = self.managed(client_id, version).await?;
         if current.client.secret_digests.is_empty() {
             return Err(ManageError::Invalid(vec![MetadataProblem {
                 field: "token_endpoint_auth_method".into(),
@@ -179,12 +179,11 @@ impl ClientManager<'_> {
             }]));
         }
         let secret = new_secret()?;
-        current.client.secret_digests = vec![handle_digest(secret.expose())];
-        self.store
-            .upsert_client(&current.client, Source::Managed)
-            .await?;
+        let mut client = current.client.clone();
+        client.secret_digests = vec![handle_digest(secret.expose())];
+        self.replace(&client, &current).await?;
         Ok(Changed {
-            client: ManagedClient::new(current.client, Source::Managed),
+            client: ManagedClient::new(client, Source::Managed),
             secret: Some(secret),
         })
     }
@@ -196,6 +195,19 @@ impl ClientManager<'_> {
             return Err(ManageError::NotFound(client_id.to_string()));
         }
         Ok(())
+    }
+
+    /// Stores `client` in place of `current`, unless someone changed it since it was read.
+    async fn replace(&self, client: &Client, current: &ManagedClient) -> Result<(), ManageError> {
+        if self
+            .store
+            .replace_client(client, Source::Managed, &current.version)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(ManageError::Stale(client.client_id.clone()))
+        }
     }
 
     /// The managed client `client_id` at `version`.

@@ -44,6 +44,17 @@ pub type StoreResult<T> = Result<T, StoreError>;
 pub trait ClientStore: Send + Sync {
     /// Inserts or replaces a client.
     async fn upsert_client(&self, client: &Client, source: Source) -> StoreResult<()>;
+    /// Inserts a client unless one with its id exists; true when inserted.
+    async fn insert_client(&self, client: &Client, source: Source) -> StoreResult<bool>;
+    /// Replaces the client with `client`'s id if it is still at `version`
+    /// ([`crate::clients::manage::version_of`]): a compare-and-set, so that of two writers that
+    /// read the same version one wins. True when replaced; false when missing or changed.
+    async fn replace_client(
+        &self,
+        client: &Client,
+        source: Source,
+        version: &str,
+    ) -> StoreResult<bool>;
     /// The client with this id.
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>>;
     /// Whether the client with this id exists and is enabled (a cache answers without a copy).

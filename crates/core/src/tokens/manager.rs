@@ -99,6 +99,9 @@ pub async fn rotate_keys(
     Ok(created)
 }
 
+/// Seconds after which a scheduled rotation that was claimed but not made is claimed again.
+const ROTATION_RETRY: i64 = 600;
+
 /// Rotates, for each configured algorithm, a newest key older than `rotate_every`, as
 /// [`rotate_keys`] does: published now, signing after the propagation time. Of several instances
 /// finding it due at once exactly one rotates: each claims the rotation of that key in the
@@ -128,9 +131,12 @@ pub async fn rotate_due_keys(
         }
         let ours =
             crate::crypto::random_handle().map_err(|_| KeyError::Crypto("drawing random bytes"))?;
+        // One claim per key and per ten minutes past due: a rotation that failed after its
+        // claim (a crash, a store error) is tried again in the next ten minutes.
+        let attempt = (now.saturating_sub(newest.created_at) - every) / ROTATION_RETRY;
         let claimed = claims
             .server_secret(
-                &format!("key-rotation:{}", newest.kid),
+                &format!("key-rotation:{}:{attempt}", newest.kid),
                 &Secret::new(ours.clone()),
                 now,
             )
@@ -268,6 +274,40 @@ mod tests {
                 .await
                 .unwrap()
                 .is_empty()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_rotation_claimed_but_not_made_is_tried_again_later() {
+        use crate::store::SecretStore as _;
+        let store = MemoryStore::new();
+        let clock = FixedClock::new(1_000);
+        let policy = KeyPolicy {
+            algorithms: vec![SigningAlg::Es256],
+            rotate_every: Some(10_000),
+            ..KeyPolicy::default()
+        };
+        let first = ensure_signing_keys(&store, &clock, &policy).await.unwrap();
+        clock.advance(10_000);
+        // An instance claimed this rotation and died before making the key.
+        let claim = format!("key-rotation:{}:0", first[0].kid);
+        store
+            .server_secret(&claim, &Secret::new("gone".into()), clock.now())
+            .await
+            .unwrap();
+        assert!(
+            rotate_due_keys(&store, &store, &clock, &policy)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        clock.advance(ROTATION_RETRY);
+        assert_eq!(
+            rotate_due_keys(&store, &store, &clock, &policy)
+                .await
+                .unwrap()
+                .len(),
+            1
         );
     }
 

@@ -13,7 +13,7 @@ use figment::Figment;
 use figment::providers::{Format as _, Toml};
 use tessera_core::clients::ServerOffer;
 use tessera_core::clients::manage::{Changed, ClientManager, ManageError};
-use tessera_core::events::{Event, Events};
+use tessera_core::events::Event;
 
 use super::ClientsCommand;
 use super::commands::open;
@@ -73,8 +73,12 @@ pub async fn clients(config: &Config, command: ClientsCommand) -> anyhow::Result
             signing_algs: &config.keys.algorithms,
         },
     };
-    // Changes are logged as the admin API's are, with the CLI as their author.
-    let events = Events::logged();
+    // Changes are logged and audited as the admin API's are, with the CLI as their author.
+    let events = crate::state::events(
+        config,
+        std::sync::Arc::new(tessera_core::SystemClock),
+        false,
+    )?;
     let changed = |action: &'static str, target: &str| {
         events.emit(Event::AdminChanged {
             actor: "cli",

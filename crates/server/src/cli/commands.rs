@@ -285,19 +285,33 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
             super::factors::factors(&store, &username, remove).await?;
         }
         UsersCommand::Disable { username } => {
-            lifecycle(&store, &users, &username, Life::Disable).await?
+            lifecycle(&store, &users, &username, Life::Disable).await?;
+            audit(config, "user.disable", &username)?;
         }
         UsersCommand::Enable { username } => {
-            lifecycle(&store, &users, &username, Life::Enable).await?
+            lifecycle(&store, &users, &username, Life::Enable).await?;
+            audit(config, "user.enable", &username)?;
         }
         UsersCommand::Delete { username, yes } => {
             if !yes {
                 bail!("deleting {username} cannot be undone: run it again with --yes");
             }
             lifecycle(&store, &users, &username, Life::Delete).await?;
+            audit(config, "user.delete", &username)?;
         }
     }
     store.close().await;
+    Ok(())
+}
+
+/// Logs and audits a change the CLI made, as the admin API's are.
+fn audit(config: &Config, action: &'static str, target: &str) -> anyhow::Result<()> {
+    let events = crate::state::events(config, std::sync::Arc::new(SystemClock), false)?;
+    events.emit(tessera_core::events::Event::AdminChanged {
+        actor: "cli",
+        action,
+        target,
+    });
     Ok(())
 }
 

@@ -86,16 +86,29 @@ fn manage_refusal(e: ManageError) -> Response {
     }
 }
 
-/// The bearer token of `headers` (RFC 6750 §2.1).
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    headers
-        .get(header::AUTHORIZATION)?
+/// What `headers` present as a bearer token (RFC 6750 §2.1).
+enum Presented<'a> {
+    /// No Authorization header.
+    Nothing,
+    /// A bearer token.
+    Token(&'a str),
+    /// An Authorization header that is not a usable bearer token (another scheme, empty,
+    /// oversized): refused, never taken as no token.
+    Malformed,
+}
+
+fn bearer(headers: &HeaderMap) -> Presented<'_> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Presented::Nothing;
+    };
+    value
         .to_str()
-        .ok()?
-        .split_once(' ')
+        .ok()
+        .and_then(|v| v.split_once(' '))
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim())
         .filter(|t| !t.is_empty() && t.len() <= 512)
+        .map_or(Presented::Malformed, Presented::Token)
 }
 
 fn manager(state: &AppState) -> ClientManager<'_> {
@@ -170,7 +183,7 @@ pub async fn post_register(
     let policy = &state.config.registration;
     // RFC 7591 §3: an initial access token, unless registration is open.
     let initial = match bearer(&headers) {
-        Some(token) => {
+        Presented::Token(token) => {
             let digest = handle_digest(token);
             match state.store.find_grant(&digest).await {
                 Ok(Some(g))
@@ -184,8 +197,9 @@ pub async fn post_register(
                 Err(e) => return manage_refusal(ManageError::Store(e)),
             }
         }
-        None if policy.open => None,
-        None => {
+        Presented::Malformed => return invalid_token("the initial access token is not valid"),
+        Presented::Nothing if policy.open => None,
+        Presented::Nothing => {
             let mut response = refused(
                 StatusCode::UNAUTHORIZED,
                 "invalid_token",
@@ -197,12 +211,13 @@ pub async fn post_register(
             return response;
         }
     };
-    // Open registrations count when they are made; refused ones write nothing.
+    // Every open registration attempt counts, made or refused: a burst cannot slip through
+    // between a check and a count.
     let address = peer.map(|Extension(PeerAddr(a))| a.ip());
     if initial.is_none()
         && state
             .registration_limit
-            .allows(address, state.monotonic.now())
+            .admit(address, state.monotonic.now())
             .is_err()
     {
         return super::error::too_many_requests(
@@ -222,31 +237,32 @@ pub async fn post_register(
         Ok(m) => m,
         Err(r) => return refusal(&r),
     };
-    // The initial access token is spent only by a registration that is made.
+    let changed = match manager(&state).create(metadata).await {
+        Ok(c) => c,
+        Err(e) => return manage_refusal(e),
+    };
+    // The initial access token is spent only by a registration that is made: of two
+    // registrations with one token, one keeps its client.
     let mut actor = "registration".to_string();
     if let Some(grant) = &initial {
-        match state
+        let spent = state
             .store
             .consume_grant(&grant.handle_digest, GrantKind::InitialAccessToken, now)
-            .await
-        {
+            .await;
+        match spent {
             Ok(Some(g)) => {
                 if let Ok(made) = g.payload::<InitialAccess>() {
                     actor = made.created_by;
                 }
             }
-            Ok(None) => return invalid_token("the initial access token is not valid"),
-            Err(e) => return manage_refusal(ManageError::Store(e)),
+            other => {
+                take_back(&state, &client_id).await;
+                return match other {
+                    Err(e) => manage_refusal(ManageError::Store(e)),
+                    _ => invalid_token("the initial access token is not valid"),
+                };
+            }
         }
-    }
-    let changed = match manager(&state).create(metadata).await {
-        Ok(c) => c,
-        Err(e) => return manage_refusal(e),
-    };
-    if initial.is_none() {
-        let _ = state
-            .registration_limit
-            .admit(address, state.monotonic.now());
     }
     let Ok(token) = random_handle() else {
         return manage_refusal(ManageError::Random);
@@ -271,7 +287,7 @@ pub async fn post_register(
     };
     if let Err(e) = stored {
         // No one could manage the client: take it back.
-        let _ = manager(&state).remove(&client_id, None).await;
+        take_back(&state, &client_id).await;
         return manage_refusal(e);
     }
     state.events.emit(Event::AdminChanged {
@@ -282,22 +298,35 @@ pub async fn post_register(
     answer(&state, StatusCode::CREATED, &changed, now, Some(&token))
 }
 
+/// Removes a client whose registration could not be completed.
+async fn take_back(state: &AppState, client_id: &str) {
+    if let Err(e) = manager(state).remove(client_id, None).await {
+        tracing::error!(client_id, error = %e, "cannot remove a client whose registration failed");
+    }
+}
+
 /// The registration access token of `headers`, if it is `client_id`'s (RFC 7592 §2).
-async fn registration_token(
+async fn registration_token<'h>(
     state: &AppState,
-    headers: &HeaderMap,
+    headers: &'h HeaderMap,
     client_id: &str,
-) -> Result<(Grant, RegistrationRecord), Response> {
-    let Some(token) = bearer(headers) else {
-        let mut response = refused(
-            StatusCode::UNAUTHORIZED,
-            "invalid_token",
-            "the registration access token is needed",
-        );
-        response
-            .headers_mut()
-            .insert(header::WWW_AUTHENTICATE, bearer_challenge(None));
-        return Err(response);
+) -> Result<(Grant, RegistrationRecord, &'h str), Response> {
+    let token = match bearer(headers) {
+        Presented::Token(token) => token,
+        Presented::Malformed => {
+            return Err(invalid_token("the registration access token is not valid"));
+        }
+        Presented::Nothing => {
+            let mut response = refused(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the registration access token is needed",
+            );
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, bearer_challenge(None));
+            return Err(response);
+        }
     };
     let grant = match state.store.find_grant(&handle_digest(token)).await {
         Ok(Some(g))
@@ -313,7 +342,7 @@ async fn registration_token(
     let record = grant
         .payload::<RegistrationRecord>()
         .map_err(|_| invalid_token("the registration access token is not valid"))?;
-    Ok((grant, record))
+    Ok((grant, record, token))
 }
 
 /// `GET /register/{client_id}` (RFC 7592 §2.1).
@@ -322,7 +351,7 @@ pub async fn get_registration(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let (grant, record) = match registration_token(&state, &headers, &client_id).await {
+    let (grant, record, token) = match registration_token(&state, &headers, &client_id).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -332,7 +361,15 @@ pub async fn get_registration(
                 client,
                 secret: None,
             };
-            answer(&state, StatusCode::OK, &changed, record.issued_at, None)
+            // §3: the answer names the registration access token (the one presented: only
+            // its digest is kept).
+            answer(
+                &state,
+                StatusCode::OK,
+                &changed,
+                record.issued_at,
+                Some(token),
+            )
         }
         // §2.1: a client that no longer exists: 401, and its token revoked.
         Err(ManageError::NotFound(_)) => {
@@ -350,7 +387,7 @@ pub async fn put_registration(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let (_, record) = match registration_token(&state, &headers, &client_id).await {
+    let (grant, record, token) = match registration_token(&state, &headers, &client_id).await {
         Ok(found) => found,
         Err(response) => return response,
     };
@@ -369,6 +406,10 @@ pub async fn put_registration(
     let manager = manager(&state);
     let current = match manager.get(&client_id).await {
         Ok(c) => c,
+        Err(ManageError::NotFound(_)) => {
+            let _ = state.store.delete_grant(&grant.handle_digest).await;
+            return invalid_token("the registration access token is not valid");
+        }
         Err(e) => return manage_refusal(e),
     };
     if let Some(secret) = &request.client_secret {
@@ -386,10 +427,18 @@ pub async fn put_registration(
             );
         }
     }
-    let metadata = match request.to_metadata(&client_id, &state.config.registration) {
+    let mut metadata = match request.to_metadata(&client_id, &state.config.registration) {
         Ok(m) => m,
         Err(r) => return refusal(&r),
     };
+    // What the server or an operator decided is not the registrant's to change (SEC-67): a
+    // disabled client stays disabled, its settings and policies stay.
+    let held = &current.client;
+    metadata.enabled = held.enabled;
+    metadata.settings = held.settings.clone();
+    metadata.allowed_cors_origins = held.allowed_cors_origins.clone();
+    metadata.token_exchange = held.token_exchange.clone();
+    metadata.always_include_user_claims_in_id_token = held.always_include_user_claims_in_id_token;
     let changed = match manager.update(metadata, Some(&current.version)).await {
         Ok(c) => c,
         Err(e) => return manage_refusal(e),
@@ -399,7 +448,13 @@ pub async fn put_registration(
         action: "client.reregister",
         target: &client_id,
     });
-    answer(&state, StatusCode::OK, &changed, record.issued_at, None)
+    answer(
+        &state,
+        StatusCode::OK,
+        &changed,
+        record.issued_at,
+        Some(token),
+    )
 }
 
 /// `DELETE /register/{client_id}` (RFC 7592 §2.3): the client and its token are gone.
@@ -408,12 +463,17 @@ pub async fn delete_registration(
     Path(client_id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let (grant, _) = match registration_token(&state, &headers, &client_id).await {
+    let (grant, _, _) = match registration_token(&state, &headers, &client_id).await {
         Ok(found) => found,
         Err(response) => return response,
     };
     match manager(&state).remove(&client_id, None).await {
-        Ok(()) | Err(ManageError::NotFound(_)) => {}
+        Ok(()) => {}
+        // §2.3: a client that no longer exists: 401, and its token revoked.
+        Err(ManageError::NotFound(_)) => {
+            let _ = state.store.delete_grant(&grant.handle_digest).await;
+            return invalid_token("the registration access token is not valid");
+        }
         Err(e) => return manage_refusal(e),
     }
     let _ = state.store.delete_grant(&grant.handle_digest).await;

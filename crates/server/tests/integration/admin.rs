@@ -3,7 +3,6 @@
 //! client (the `oauth2` crate), conditional changes, items the configuration owns, hostile
 //! bodies, users, keys, and the OpenAPI document checked by openapi-spec-validator.
 
-
 use oauth2::basic::BasicClient;
 use oauth2::{AuthType, ClientId, ClientSecret, TokenResponse as _, TokenUrl};
 use reqwest::Method;

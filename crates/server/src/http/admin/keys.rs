@@ -140,14 +140,15 @@ pub async fn rotate(
     )
     .await
     .map_err(AdminError::internal)?;
+    // Audited as soon as they exist, whatever happens next.
+    for key in &created {
+        writer.changed(&state, "key.rotate", &key.kid);
+    }
     state
         .keys
         .refresh(state.store.as_ref(), state.clock.as_ref(), &config.keys)
         .await
         .map_err(AdminError::internal)?;
-    for key in &created {
-        writer.changed(&state, "key.rotate", &key.kid);
-    }
     let all = views(&state).await?;
     let items = all
         .into_iter()

@@ -180,25 +180,35 @@ impl Writer {
 
 /// Checks the request's bearer token; the calling client and its scopes.
 async fn authorize(parts: &Parts, state: &AppState) -> Result<(String, Vec<String>), AdminError> {
-    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-        return Err(AdminError::unauthorized(
+    // RFC 6750 §3: no credentials, or another scheme: a bare challenge; §3.1: a malformed
+    // Bearer credential: 400 invalid_request.
+    let bare = || {
+        AdminError::unauthorized(
             "an access token for the admin API is needed (client_credentials with tessera.admin.read or tessera.admin.write)",
             None,
-        ));
+        )
     };
-    // RFC 6750 §2.1: `Bearer` and the token; the scheme is case-insensitive.
-    let token = value
-        .to_str()
-        .ok()
+    let Some((scheme, token)) = parts
+        .headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim())
-        .ok_or_else(|| {
-            AdminError::unauthorized(
-                "the Authorization header is not a Bearer token",
-                Some("invalid_request"),
-            )
-        })?;
+    else {
+        return Err(bare());
+    };
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return Err(bare());
+    }
+    let token = token.trim();
+    if token.is_empty() || token.contains(' ') {
+        let mut e = AdminError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "the Bearer credential is malformed",
+        );
+        e.challenge = Some(super::error::bearer_challenge(Some("invalid_request")));
+        return Err(e);
+    }
     let claims = state
         .admin_tokens
         .validate(token)
@@ -224,11 +234,22 @@ async fn authorize(parts: &Parts, state: &AppState) -> Result<(String, Vec<Strin
     let live = live_access_token(token, &state.token_lookup(&ring))
         .await
         .map_err(AdminError::internal)?;
-    if live.is_none() {
+    let Some(live) = live else {
         return Err(AdminError::unauthorized(
             "the access token is no longer active",
             Some("invalid_token"),
         ));
+    };
+    // Operators' tools hold a client's own token: a token issued for a user, through a client
+    // that happens to be allowed the admin scopes, makes no user an admin.
+    if live.user.is_some() {
+        let mut e = AdminError::new(
+            StatusCode::FORBIDDEN,
+            "insufficient_scope",
+            "the admin API takes a client's own token (client_credentials), not one issued for a user",
+        );
+        e.challenge = Some(super::error::bearer_challenge(Some("insufficient_scope")));
+        return Err(e);
     }
     let client_id = claims.client_id.clone().unwrap_or(claims.subject.clone());
     tracing::Span::current().record("client_id", client_id.as_str());
@@ -306,8 +327,13 @@ impl Page {
     }
 }
 
-/// The `If-Match` value of a conditional change, without quotes; `None` when absent or `*`.
+/// The version a conditional change is based on: `If-Match` without quotes; `None` when
+/// absent, or `*` (RFC 9110 §13.1.1: any current version).
 pub fn if_match(headers: &HeaderMap) -> Option<String> {
+    matched(headers).filter(|v| v != "*")
+}
+
+fn matched(headers: &HeaderMap) -> Option<String> {
     headers
         .get(header::IF_MATCH)
         .and_then(|v| v.to_str().ok())
@@ -317,12 +343,12 @@ pub fn if_match(headers: &HeaderMap) -> Option<String> {
                 .trim_matches('"')
                 .to_string()
         })
-        .filter(|v| v != "*")
 }
 
-/// Refuses a change without `If-Match` (RFC 6585 §3: 428 Precondition Required).
-pub fn require_if_match(headers: &HeaderMap) -> Result<String, AdminError> {
-    if_match(headers).ok_or_else(|| {
+/// The version a change must be based on, from `If-Match` (`None` for `*`: whatever is
+/// current); refused without the header (RFC 6585 §3: 428 Precondition Required).
+pub fn require_if_match(headers: &HeaderMap) -> Result<Option<String>, AdminError> {
+    matched(headers).map(|v| (v != "*").then_some(v)).ok_or_else(|| {
         AdminError::new(
             StatusCode::PRECONDITION_REQUIRED,
             "precondition_required",
