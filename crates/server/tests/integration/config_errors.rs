@@ -3,12 +3,12 @@
 
 use crate::support::{tessera, write_file};
 
-struct Outcome {
-    code: Option<i32>,
-    stderr: String,
+pub(crate) struct Outcome {
+    pub(crate) code: Option<i32>,
+    pub(crate) stderr: String,
 }
 
-fn check(toml: &str, env: &[(&str, &str)]) -> Outcome {
+pub(crate) fn check(toml: &str, env: &[(&str, &str)]) -> Outcome {
     let dir = tempfile::tempdir().unwrap();
     let path = write_file(dir.path(), "tessera.toml", toml);
     let mut cmd = tessera();
@@ -25,7 +25,7 @@ fn check(toml: &str, env: &[(&str, &str)]) -> Outcome {
     }
 }
 
-fn assert_config_error(toml: &str, env: &[(&str, &str)], must_mention: &[&str]) {
+pub(crate) fn assert_config_error(toml: &str, env: &[(&str, &str)], must_mention: &[&str]) {
     let outcome = check(toml, env);
     assert_eq!(
         outcome.code,

@@ -15,6 +15,7 @@ mod browser;
 mod cli;
 mod cli_clients;
 mod config_errors;
+mod config_operations;
 mod cors;
 mod device;
 mod device_browser;
