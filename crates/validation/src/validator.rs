@@ -73,7 +73,7 @@ impl std::fmt::Debug for ValidationConfig {
 }
 
 impl ValidationConfig {
-    /// Defaults for `issuer` and this API's `audience`: ES256, RS256, PS256 and EdDSA, 30 s
+    /// Defaults for `issuer` and this API's `audience`: ES256, RS256, PS256, ES384 and EdDSA, 30 s
     /// leeway, JWKS reused for 5 minutes and refetched at most every 30 s on an unknown kid,
     /// introspection answers reused for 10 s.
     pub fn new(issuer: impl Into<String>, audience: impl Into<String>) -> Self {
@@ -84,6 +84,7 @@ impl ValidationConfig {
                 Algorithm::ES256,
                 Algorithm::RS256,
                 Algorithm::PS256,
+                Algorithm::ES384,
                 Algorithm::EdDSA,
             ],
             leeway: 30,

@@ -28,6 +28,7 @@ pub(crate) async fn exchange(
         request.scope.as_deref(),
         &request.resources,
     )?;
+    let access_alg = ctx.access_token_alg(&access.audiences);
     let issued = issue_access_token(
         AccessTokenRequest {
             issuer: ctx.issuer,
@@ -45,7 +46,7 @@ pub(crate) async fn exchange(
             not_after: None,
         },
         ctx.ring,
-        ctx.alg,
+        access_alg,
         ctx.grants,
     )
     .await?;

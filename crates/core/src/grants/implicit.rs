@@ -45,6 +45,7 @@ pub async fn issue_front_channel(
     let rt = request.response_type;
     let subject = signed_in.user.subject.as_str();
     let access = if rt.token {
+        let access_alg = ctx.access_token_alg(&audiences);
         let access = issue_access_token(
             AccessTokenRequest {
                 issuer: ctx.issuer,
@@ -68,7 +69,7 @@ pub async fn issue_front_channel(
                 not_after: None,
             },
             ctx.ring,
-            ctx.alg,
+            access_alg,
             ctx.grants,
         )
         .await?;

@@ -65,6 +65,23 @@ pub struct TokenContext<'a> {
     pub dpop: Option<&'a crate::dpop::Proof>,
 }
 
+impl TokenContext<'_> {
+    /// The algorithm of an access token for `audiences`: the first of their APIs that names one
+    /// (`[[api_resources]] signing_alg`), else the server's default.
+    pub fn access_token_alg(&self, audiences: &[String]) -> crate::tokens::SigningAlg {
+        audiences
+            .iter()
+            .find_map(|a| {
+                self.resources
+                    .api_resources
+                    .iter()
+                    .find(|r| &r.name == a)
+                    .and_then(|r| r.signing_alg)
+            })
+            .unwrap_or(self.alg)
+    }
+}
+
 /// The token endpoint's one dispatch (RFC 6749 §3.2): the policy every grant shares, then the
 /// grant's own handler. A grant type is declared once, in [`GrantType`]; its request variant and
 /// its arm here are what the compiler asks for when one is added.
@@ -200,6 +217,7 @@ pub(crate) fn prepare_user_tokens(
     );
     let sign_in = tokens.sign_in;
     // SEC-27: the access token's scope is narrowed to its audience.
+    let access_alg = ctx.access_token_alg(&tokens.audiences);
     let access_scopes = scopes_for_audiences(ctx.resources, &tokens.scopes, &tokens.audiences);
     let (access, record) = prepare_access_token(
         AccessTokenRequest {
@@ -217,7 +235,7 @@ pub(crate) fn prepare_user_tokens(
             not_after: None,
         },
         ctx.ring,
-        ctx.alg,
+        access_alg,
     )?;
     if !openid {
         return Ok(PreparedUserTokens {

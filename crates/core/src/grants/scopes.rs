@@ -257,6 +257,7 @@ mod tests {
             name: n.into(),
             scopes: s.iter().map(|x| x.to_string()).collect(),
             secret_digests: vec![],
+            signing_alg: None,
         };
         let resources = Resources {
             api_scopes: vec![

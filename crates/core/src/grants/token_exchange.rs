@@ -87,6 +87,7 @@ pub(crate) async fn exchange(
     let actor = read_actor(&lookup, client, request).await?;
     let act = actors(client, &subject, actor.as_ref())?;
     let audiences = target_audiences(ctx, client, request)?;
+    let access_alg = ctx.access_token_alg(&audiences);
     let scopes = granted_scopes(ctx, client, &subject, &audiences, request.scope.as_deref())?;
     let not_after = actor
         .as_ref()
@@ -107,7 +108,7 @@ pub(crate) async fn exchange(
             not_after: Some(not_after),
         },
         ctx.ring,
-        ctx.alg,
+        access_alg,
     )?;
     if let Some(record) = record {
         ctx.grants.insert_grant(&record).await?;

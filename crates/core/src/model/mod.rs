@@ -72,6 +72,9 @@ pub struct ApiResource {
     pub scopes: Vec<String>,
     /// Digests of the secrets the API uses at the introspection endpoint.
     pub secret_digests: Vec<String>,
+    /// The algorithm its JWT access tokens are signed with; `None`: the server's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_alg: Option<crate::tokens::SigningAlg>,
 }
 
 /// A named group of user claims released by a scope (OIDC Core §5.4).

@@ -48,6 +48,9 @@ mod tests {
         for (alg, theirs) in [
             (SigningAlg::Es256, Algorithm::ES256),
             (SigningAlg::Rs256, Algorithm::RS256),
+            (SigningAlg::Ps256, Algorithm::PS256),
+            (SigningAlg::Es384, Algorithm::ES384),
+            (SigningAlg::EdDsa, Algorithm::EdDSA),
         ] {
             let (key, _) = SigningKey::generate(alg).unwrap();
             let claims = serde_json::json!({"sub": "alice", "aud": "web", "exp": 4_000_000_000u64});

@@ -3,7 +3,9 @@
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::KeySize;
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair as _, RSA_PKCS1_SHA256, RsaKeyPair,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+    EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair as _, RSA_PKCS1_SHA256, RSA_PSS_SHA256,
+    RsaKeyPair,
 };
 use serde::{Deserialize, Serialize};
 
@@ -19,17 +21,44 @@ pub enum SigningAlg {
     /// RSASSA-PKCS1-v1_5 with SHA-256, 2048-bit keys (RFC 7518 §3.3).
     #[serde(rename = "RS256")]
     Rs256,
+    /// RSASSA-PSS with SHA-256 and MGF1 with SHA-256, 2048-bit keys (RFC 7518 §3.5).
+    #[serde(rename = "PS256")]
+    Ps256,
+    /// ECDSA P-384 with SHA-384 (RFC 7518 §3.4).
+    #[serde(rename = "ES384")]
+    Es384,
+    /// EdDSA with Ed25519 (RFC 8037 §3.1).
+    #[serde(rename = "EdDSA")]
+    EdDsa,
 }
 
 impl SigningAlg {
     /// Every supported algorithm.
-    pub const ALL: [SigningAlg; 2] = [SigningAlg::Es256, SigningAlg::Rs256];
+    pub const ALL: [SigningAlg; 5] = [
+        SigningAlg::Es256,
+        SigningAlg::Rs256,
+        SigningAlg::Ps256,
+        SigningAlg::Es384,
+        SigningAlg::EdDsa,
+    ];
 
     /// The JWA name.
     pub fn name(self) -> &'static str {
         match self {
             Self::Es256 => "ES256",
             Self::Rs256 => "RS256",
+            Self::Ps256 => "PS256",
+            Self::Es384 => "ES384",
+            Self::EdDsa => "EdDSA",
+        }
+    }
+
+    /// The ECDSA signing algorithm of an EC `alg`.
+    fn ecdsa(self) -> Option<&'static EcdsaSigningAlgorithm> {
+        match self {
+            Self::Es256 => Some(&ECDSA_P256_SHA256_FIXED_SIGNING),
+            Self::Es384 => Some(&ECDSA_P384_SHA384_FIXED_SIGNING),
+            _ => None,
         }
     }
 
@@ -45,7 +74,7 @@ impl SigningAlg {
 /// A public key as published in JWKS (RFC 7517 §4, RFC 7518 §6). Public members only.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PublicJwk {
-    /// Key type: `EC` or `RSA`.
+    /// Key type: `EC`, `RSA` or `OKP` (RFC 8037).
     pub kty: String,
     /// RFC 7517 §4.2.
     #[serde(rename = "use")]
@@ -74,6 +103,7 @@ pub struct PublicJwk {
 enum KeyPairKind {
     Ec(EcdsaKeyPair),
     Rsa(RsaKeyPair),
+    Ed(Ed25519KeyPair),
 }
 
 /// A parsed private key, ready to sign. Parsed once and kept: parsing per signature would
@@ -98,12 +128,20 @@ impl SigningKey {
     /// Generates a new key pair and returns it with its PKCS#8 DER encoding for storage.
     pub fn generate(alg: SigningAlg) -> Result<(SigningKey, Vec<u8>), KeyError> {
         let der = match alg {
-            SigningAlg::Es256 => EcdsaKeyPair::generate(&ECDSA_P256_SHA256_FIXED_SIGNING)
+            SigningAlg::Es256 | SigningAlg::Es384 => {
+                let curve = alg.ecdsa().ok_or(KeyError::Crypto("no such curve"))?;
+                EcdsaKeyPair::generate(curve)
+                    .and_then(|k| k.to_pkcs8v1())
+                    .map_err(|_| KeyError::Crypto("generating an EC key"))?
+                    .as_ref()
+                    .to_vec()
+            }
+            SigningAlg::EdDsa => Ed25519KeyPair::generate()
                 .and_then(|k| k.to_pkcs8v1())
-                .map_err(|_| KeyError::Crypto("generating an EC P-256 key"))?
+                .map_err(|_| KeyError::Crypto("generating an Ed25519 key"))?
                 .as_ref()
                 .to_vec(),
-            SigningAlg::Rs256 => {
+            SigningAlg::Rs256 | SigningAlg::Ps256 => {
                 use aws_lc_rs::encoding::AsDer;
                 let pair = RsaKeyPair::generate(KeySize::Rsa2048)
                     .map_err(|_| KeyError::Crypto("generating an RSA key"))?;
@@ -121,12 +159,16 @@ impl SigningKey {
     /// Parses a stored PKCS#8 DER private key.
     pub fn from_pkcs8(alg: SigningAlg, der: &[u8]) -> Result<SigningKey, String> {
         let (pair, mut jwk, public_key) = match alg {
-            SigningAlg::Es256 => {
-                let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, der)
-                    .map_err(|e| format!("not a P-256 PKCS#8 key: {e}"))?;
-                // Uncompressed SEC1 point: 0x04 || X (32) || Y (32).
+            SigningAlg::Es256 | SigningAlg::Es384 => {
+                let (curve, crv, size) = match alg {
+                    SigningAlg::Es384 => (&ECDSA_P384_SHA384_FIXED_SIGNING, "P-384", 48),
+                    _ => (&ECDSA_P256_SHA256_FIXED_SIGNING, "P-256", 32),
+                };
+                let pair = EcdsaKeyPair::from_pkcs8(curve, der)
+                    .map_err(|e| format!("not a {crv} PKCS#8 key: {e}"))?;
+                // Uncompressed SEC1 point: 0x04 || X || Y, each of the curve's size.
                 let point = pair.public_key().as_ref();
-                if point.len() != 65 || point[0] != 4 {
+                if point.len() != 1 + 2 * size || point[0] != 4 {
                     return Err("unexpected EC public key encoding".into());
                 }
                 let jwk = PublicJwk {
@@ -134,16 +176,34 @@ impl SigningKey {
                     use_: "sig".into(),
                     alg: alg.name().into(),
                     kid: String::new(),
-                    crv: Some("P-256".into()),
-                    x: Some(base64url(&point[1..33])),
-                    y: Some(base64url(&point[33..65])),
+                    crv: Some(crv.into()),
+                    x: Some(base64url(&point[1..=size])),
+                    y: Some(base64url(&point[size + 1..])),
                     n: None,
                     e: None,
                 };
                 let public_key = point.to_vec();
                 (KeyPairKind::Ec(pair), jwk, public_key)
             }
-            SigningAlg::Rs256 => {
+            SigningAlg::EdDsa => {
+                let pair = Ed25519KeyPair::from_pkcs8(der)
+                    .map_err(|e| format!("not an Ed25519 PKCS#8 key: {e}"))?;
+                let public_key = pair.public_key().as_ref().to_vec();
+                // RFC 8037 §2: an OKP key, its public key in `x`.
+                let jwk = PublicJwk {
+                    kty: "OKP".into(),
+                    use_: "sig".into(),
+                    alg: alg.name().into(),
+                    kid: String::new(),
+                    crv: Some("Ed25519".into()),
+                    x: Some(base64url(&public_key)),
+                    y: None,
+                    n: None,
+                    e: None,
+                };
+                (KeyPairKind::Ed(pair), jwk, public_key)
+            }
+            SigningAlg::Rs256 | SigningAlg::Ps256 => {
                 let pair = RsaKeyPair::from_pkcs8(der)
                     .map_err(|e| format!("not an RSA PKCS#8 key: {e}"))?;
                 // RFC 7518 §3.3: a key of 2048 bits or larger MUST be used.
@@ -201,7 +261,8 @@ impl SigningKey {
     }
 
     /// Signs `message` (the JWS signing input) and returns the JWS signature bytes:
-    /// R || S for ES256 (RFC 7518 §3.4), the PKCS#1 v1.5 signature for RS256.
+    /// R || S for ES256 and ES384 (RFC 7518 §3.4), the PKCS#1 v1.5 signature for RS256, the
+    /// PSS signature for PS256 (§3.5), the Ed25519 signature for EdDSA (RFC 8037 §3.1).
     pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
         let rng = SystemRandom::new();
         match &self.pair {
@@ -210,11 +271,17 @@ impl SigningKey {
                 .map(|s| s.as_ref().to_vec())
                 .map_err(|_| KeyError::Crypto("signing with an EC key")),
             KeyPairKind::Rsa(pair) => {
+                let padding = if self.alg == SigningAlg::Ps256 {
+                    &RSA_PSS_SHA256
+                } else {
+                    &RSA_PKCS1_SHA256
+                };
                 let mut sig = vec![0u8; pair.public_modulus_len()];
-                pair.sign(&RSA_PKCS1_SHA256, &rng, message, &mut sig)
+                pair.sign(padding, &rng, message, &mut sig)
                     .map_err(|_| KeyError::Crypto("signing with an RSA key"))?;
                 Ok(sig)
             }
+            KeyPairKind::Ed(pair) => Ok(pair.sign(message).as_ref().to_vec()),
         }
     }
 }
@@ -228,6 +295,12 @@ pub fn thumbprint(jwk: &PublicJwk) -> String {
             jwk.crv.as_deref().unwrap_or_default(),
             jwk.x.as_deref().unwrap_or_default(),
             jwk.y.as_deref().unwrap_or_default()
+        ),
+        // RFC 8037 §2: OKP requires crv, kty, x.
+        "OKP" => format!(
+            r#"{{"crv":"{}","kty":"OKP","x":"{}"}}"#,
+            jwk.crv.as_deref().unwrap_or_default(),
+            jwk.x.as_deref().unwrap_or_default()
         ),
         // RFC 7638 §3.2: RSA requires e, kty, n.
         _ => format!(
@@ -271,7 +344,12 @@ mod tests {
             assert_eq!(key.public_jwk(), again.public_jwk());
             assert_eq!(key.kid().len(), 43);
             let sig = key.sign(b"message").unwrap();
-            assert_eq!(sig.len(), if alg == SigningAlg::Es256 { 64 } else { 256 });
+            let expected = match alg {
+                SigningAlg::Es256 | SigningAlg::EdDsa => 64,
+                SigningAlg::Es384 => 96,
+                SigningAlg::Rs256 | SigningAlg::Ps256 => 256,
+            };
+            assert_eq!(sig.len(), expected, "{alg:?}");
         }
     }
 
@@ -279,6 +357,8 @@ mod tests {
     fn wrong_algorithm_for_key_is_refused() {
         let (_, der) = SigningKey::generate(SigningAlg::Es256).unwrap();
         assert!(SigningKey::from_pkcs8(SigningAlg::Rs256, &der).is_err());
+        assert!(SigningKey::from_pkcs8(SigningAlg::Es384, &der).is_err());
+        assert!(SigningKey::from_pkcs8(SigningAlg::EdDsa, &der).is_err());
         assert!(SigningKey::from_pkcs8(SigningAlg::Es256, b"garbage").is_err());
     }
 

@@ -20,7 +20,7 @@ pub use manager::{JWKS_CACHE_SECONDS, KeyPolicy, ensure_signing_keys, load_key_r
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     /// The algorithm name is not one we sign with.
-    #[error("unsupported signing algorithm `{0}` (supported: ES256, RS256)")]
+    #[error("unsupported signing algorithm `{0}` (supported: ES256, RS256, PS256, ES384, EdDSA)")]
     UnsupportedAlgorithm(String),
     /// Stored key material could not be parsed.
     #[error("stored key {kid} could not be read: {reason}")]

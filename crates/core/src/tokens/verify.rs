@@ -3,7 +3,8 @@
 //! fixed algorithm allow-list, the key chosen by our own published kid, never by the token.
 
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey,
+    ECDSA_P256_SHA256_FIXED, ECDSA_P384_SHA384_FIXED, ED25519, RSA_PKCS1_2048_8192_SHA256,
+    RSA_PSS_2048_8192_SHA256, UnparsedPublicKey,
 };
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -98,6 +99,13 @@ pub fn verify_own_jws(
             .verify(jws.signing_input, &jws.signature),
         SigningAlg::Rs256 => UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, public_key)
             .verify(jws.signing_input, &jws.signature),
+        SigningAlg::Ps256 => UnparsedPublicKey::new(&RSA_PSS_2048_8192_SHA256, public_key)
+            .verify(jws.signing_input, &jws.signature),
+        SigningAlg::Es384 => UnparsedPublicKey::new(&ECDSA_P384_SHA384_FIXED, public_key)
+            .verify(jws.signing_input, &jws.signature),
+        SigningAlg::EdDsa => {
+            UnparsedPublicKey::new(&ED25519, public_key).verify(jws.signing_input, &jws.signature)
+        }
     };
     verified.ok()?;
     Some(jws.unverified_claims)

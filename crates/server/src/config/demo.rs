@@ -66,6 +66,7 @@ pub fn apply_demo(mut raw: RawConfig) -> RawConfig {
             name: "urn:api1".into(),
             scopes: vec!["api1.read".into(), "api1.write".into()],
             secrets: vec![Secret::new("api1-secret".into())],
+            signing_alg: None,
         });
     }
     if !raw.clients.iter().any(|c| c.client_id == "machine") {

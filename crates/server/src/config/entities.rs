@@ -34,6 +34,9 @@ pub struct RawApiResource {
     /// Secrets the API uses to call introspection.
     #[serde(default)]
     pub secrets: Vec<Secret<String>>,
+    /// The algorithm of its JWT access tokens (one of `keys.algorithms`); default: the first
+    /// of `keys.algorithms`.
+    pub signing_alg: Option<String>,
 }
 
 /// `[[identity_resources]]`

@@ -27,8 +27,9 @@ pub(crate) fn client_key(alg: SigningAlg, kid: &str) -> ClientKey {
         base64::engine::general_purpose::STANDARD.encode(&der)
     );
     let encoding = match alg {
-        SigningAlg::Es256 => EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
-        SigningAlg::Rs256 => EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        SigningAlg::Es256 | SigningAlg::Es384 => EncodingKey::from_ec_pem(pem.as_bytes()).unwrap(),
+        SigningAlg::Rs256 | SigningAlg::Ps256 => EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
+        SigningAlg::EdDsa => EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
     };
     ClientKey { jwk, encoding }
 }

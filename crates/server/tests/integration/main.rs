@@ -60,6 +60,7 @@ mod signin_lockout;
 mod signin_native;
 mod signin_negative;
 mod signin_pages;
+mod signing_algs;
 mod signout;
 mod signout_cli;
 mod spa_browser;

@@ -218,6 +218,7 @@ pub async fn resources_roundtrip(store: Arc<dyn Store>) {
             name: "urn:api1".into(),
             scopes: vec!["api1.read".into()],
             secret_digests: vec!["d".into()],
+            signing_alg: Some(crate::tokens::SigningAlg::Ps256),
         }],
         identity_resources: IdentityResource::builtin(),
     };

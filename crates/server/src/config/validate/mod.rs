@@ -316,6 +316,7 @@ fn add_admin_resource(
         name: ADMIN_AUDIENCE.into(),
         scopes: vec![ADMIN_READ.into(), ADMIN_WRITE.into()],
         secret_digests: vec![],
+        signing_alg: None,
     });
 }
 
@@ -425,9 +426,33 @@ fn check_api_resources(
             name: r.name.clone(),
             scopes: r.scopes.clone(),
             secret_digests: check_secrets(&format!("{key}.secrets"), &r.secrets, p),
+            signing_alg: check_resource_alg(raw, &key, r.signing_alg.as_deref(), p),
         });
     }
     api_resources
+}
+
+/// `[[api_resources]] signing_alg`: one of `keys.algorithms`, since only those have keys.
+fn check_resource_alg(
+    raw: &RawConfig,
+    key: &str,
+    alg: Option<&str>,
+    p: &mut Problems,
+) -> Option<SigningAlg> {
+    let name = alg?;
+    match SigningAlg::parse(name) {
+        Ok(alg) if raw.keys.algorithms.iter().any(|a| a == name) => Some(alg),
+        _ => {
+            p.add(
+                format!("{key}.signing_alg"),
+                format!(
+                    "`{name}` is not one of keys.algorithms ({})",
+                    raw.keys.algorithms.join(", ")
+                ),
+            );
+            None
+        }
+    }
 }
 
 fn check_keys(raw: &RawConfig, p: &mut Problems) -> KeyPolicy {
