@@ -88,7 +88,7 @@ impl AppState {
                 .starts_with("sqlite:")
                 .then(|| tessera_core::dpop::LocalReplay::new(started_at)),
             user_code_guesses: http::ui::device::guess_limit(),
-            registration_limit: http::register::open_limit(),
+            registration_limit: http::register::open_limit(config.registration.open_per_address),
             scan_limit: http::scan_limit::ScanLimit::new(
                 config.introspection.max_inactive_per_minute,
             ),

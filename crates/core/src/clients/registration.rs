@@ -27,6 +27,8 @@ pub struct RegistrationPolicy {
     pub scopes: Vec<String>,
     /// Seconds its access tokens live.
     pub access_token_lifetime: u64,
+    /// Open registrations a client address may attempt in an hour.
+    pub open_per_address: u32,
 }
 
 impl Default for RegistrationPolicy {
@@ -52,6 +54,7 @@ impl Default for RegistrationPolicy {
             .map(String::from)
             .to_vec(),
             access_token_lifetime: 3_600,
+            open_per_address: 10,
         }
     }
 }
@@ -243,7 +246,14 @@ impl RegistrationRequest {
         let jwks = match &self.jwks {
             None => None,
             Some(set) => match set.get("keys").and_then(Value::as_array) {
-                Some(keys) => Some(keys.clone()),
+                // OIDC Registration §2: the set may hold encryption keys beside the signing
+                // ones; nothing is encrypted to clients, so only the signing keys are kept.
+                Some(keys) => Some(
+                    keys.iter()
+                        .filter(|k| k.get("use").and_then(Value::as_str) != Some("enc"))
+                        .cloned()
+                        .collect(),
+                ),
                 None => {
                     p.push(problem("jwks", "must be a JWK Set: {\"keys\": [...]}"));
                     None

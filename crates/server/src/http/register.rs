@@ -32,8 +32,6 @@ use super::AppState;
 use super::error::{bearer_challenge, json_error};
 use crate::connections::PeerAddr;
 
-/// Registrations per client address in [`OPEN_WINDOW`] when registration is open.
-const OPEN_PER_ADDRESS: u32 = 10;
 /// Registrations from all addresses in [`OPEN_WINDOW`] when registration is open.
 const OPEN_OVERALL: u32 = 1_000;
 /// The window of the open registration limits.
@@ -42,9 +40,9 @@ const OPEN_WINDOW: Duration = Duration::from_secs(3_600);
 /// lives as long as this, and ends with the client.
 const REGISTRATION_TOKEN_LIFETIME: i64 = 100 * 365 * 24 * 3_600;
 
-/// The limit on open registrations.
-pub fn open_limit() -> super::window_limit::WindowLimit {
-    super::window_limit::WindowLimit::new(OPEN_PER_ADDRESS, OPEN_OVERALL, OPEN_WINDOW)
+/// The limit on open registrations: `per_address` attempts per client address an hour.
+pub fn open_limit(per_address: u32) -> super::window_limit::WindowLimit {
+    super::window_limit::WindowLimit::new(per_address, OPEN_OVERALL, OPEN_WINDOW)
 }
 
 fn refused(status: StatusCode, error: &str, description: &str) -> Response {

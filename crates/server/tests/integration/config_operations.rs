@@ -27,7 +27,11 @@ fn operations_settings_are_checked() {
     assert_config_error(
         "[[api_resources]]\nname = \"urn:a\"\nsigning_alg = \"PS256\"\n[[api_resources]]\nname = \"urn:b\"\nsigning_alg = \"HS256\"\n",
         &[],
-        &["api_resources[0].signing_alg", "api_resources[1].signing_alg", "keys.algorithms"],
+        &[
+            "api_resources[0].signing_alg",
+            "api_resources[1].signing_alg",
+            "keys.algorithms",
+        ],
     );
     assert_config_error(
         "[keys]\nalgorithms = [\"EdDSA\", \"ES384\", \"RS512\"]\n",

@@ -343,11 +343,24 @@ async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_i
             .all(|c| c["source"] == "config"),
         "{listed}"
     );
-    // The initial access token was not spent by the refusals.
-    let ok = json!({"redirect_uris": ["https://rp.example/cb"]});
+    // The initial access token was not spent by the refusals. A key set with an encryption
+    // key beside the signing key (OIDC Registration §2) keeps the signing key only.
+    let (key, _) =
+        tessera_core::tokens::SigningKey::generate(tessera_core::tokens::SigningAlg::Es256)
+            .unwrap();
+    let sig = serde_json::to_value(key.public_jwk()).unwrap();
+    let mut enc = sig.clone();
+    enc["use"] = json!("enc");
+    enc["kid"] = json!("enc-key");
+    enc.as_object_mut().unwrap().remove("alg");
+    let ok = json!({"redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": "private_key_jwt",
+        "jwks": {"keys": [sig, enc]}});
+    let (status, answer) = register(&server, Some(&token), &ok.to_string()).await;
+    assert_eq!(status, 201, "{answer}");
     assert_eq!(
-        register(&server, Some(&token), &ok.to_string()).await.0,
-        201
+        answer["jwks"]["keys"].as_array().unwrap().len(),
+        1,
+        "{answer}"
     );
     server.stop().await;
 }

@@ -61,6 +61,8 @@ pub struct RawRegistration {
     pub scopes: Vec<String>,
     /// Seconds registered clients' access tokens live.
     pub access_token_lifetime: u64,
+    /// Open registrations one client address may attempt in an hour.
+    pub open_per_address_per_hour: u32,
 }
 
 impl Default for RawRegistration {
@@ -77,6 +79,7 @@ impl Default for RawRegistration {
             redirect_uri_schemes: policy.redirect_uri_schemes,
             scopes: policy.scopes,
             access_token_lifetime: policy.access_token_lifetime,
+            open_per_address_per_hour: policy.open_per_address,
         }
     }
 }
@@ -138,6 +141,7 @@ pub(super) fn check_registration(
             .collect(),
         scopes: r.scopes.clone(),
         access_token_lifetime: r.access_token_lifetime,
+        open_per_address: r.open_per_address_per_hour.max(1),
     }
 }
 
