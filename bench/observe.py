@@ -59,3 +59,38 @@ def report(pairs, scrape):
         f"One `/metrics` scrape after the runs: {scrape['cpu_us']:,.0f} µs of server CPU, "
         f"{scrape['wall_ms']:.2f} ms, {scrape['bytes']:,} bytes, {scrape['samples']} samples.",
     ]
+
+
+def main():
+    """`python3 bench/observe.py [--seconds 8] [--no-build]`: only these rows, against the
+    release build (built first unless --no-build), printed."""
+    import argparse
+    import os
+    import tempfile
+
+    import compare  # noqa: E402  (bench/compare.py: servers and wrk)
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--connections", default="8,32")
+    parser.add_argument("--no-build", action="store_true")
+    args = parser.parse_args()
+    compare.ensure_tools(not args.no_build)
+    connections = [int(c) for c in args.connections.split(",")]
+    with tempfile.TemporaryDirectory() as tmp:
+        on = compare.tessera(tmp, "ES256")
+        off = compare.tessera(tmp, "ES256", "[metrics]\nenabled = false\n", "-no-metrics")
+        try:
+            case = ("/token", "grant_type=client_credentials&scope=api1.read&resource=urn%3Aapi1",
+                    compare.basic("machine", "machine-secret"))
+            _, pairs = overhead_rows(on, off, case, args.seconds, connections, tmp, compare.wrk)
+            scrape = scrape_cost(on)
+        finally:
+            on.stop()
+            off.stop()
+    print(f"{os.cpu_count()} cores")
+    print("\n".join(report(pairs, scrape)))
+
+
+if __name__ == "__main__":
+    main()
