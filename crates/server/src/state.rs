@@ -50,6 +50,10 @@ impl AppState {
                 .await
                 .context("cannot load signing keys")?,
         );
+        // What the keys replaced (clear keys now sealed) leaves the file and its log too.
+        if let Err(e) = store.reclaim_space().await {
+            tracing::warn!(error = %e, "cannot reclaim the database's free space");
+        }
         let cookie_secret = cookie_secret(store.as_ref(), clock.as_ref()).await?;
         let clients = ClientCache::load(store.clone())
             .await

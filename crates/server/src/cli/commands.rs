@@ -75,6 +75,8 @@ async fn reencrypt(
     };
     let new = config.keys.encryption.as_ref();
     let count = tessera_core::tokens::manager::reencrypt_keys(store, old.as_ref(), new).await?;
+    // What the keys replaced leaves the file and its log (SQLite).
+    tessera_core::store::Store::reclaim_space(store).await?;
     match new {
         Some(kek) => println!(
             "{count} signing key(s) stored under the key-encryption key {}",

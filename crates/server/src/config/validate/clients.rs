@@ -280,7 +280,7 @@ refresh_token_absolute_lifetime = 2592000
         "clients[7].jwks: is only used with token_endpoint_auth_method = \"private_key_jwt\"",
         "clients[8].secrets: a native app cannot keep a secret (RFC 8252 §8.4); register it as a public client",
         "clients[8].require_pkce: native apps always use PKCE (RFC 8252 §8.1)",
-        "clients[9].id_token_signed_response_alg: unsupported signing algorithm `HS256` (supported: ES256, RS256)",
+        "clients[9].id_token_signed_response_alg: unsupported signing algorithm `HS256` (supported: ES256, RS256, PS256, ES384, EdDSA)",
         "clients[9].default_acr_values[1]: `urn:gold` is not an offered acr level; declare it under [[acr_levels]] (offered: 1, 2)",
         "clients[9].refresh_token_sliding_lifetime: must be at least 1 second and at most refresh_token_absolute_lifetime",
         "clients[10].id_token_signed_response_alg: `ES256` is not in keys.algorithms; add it there to sign with it",
