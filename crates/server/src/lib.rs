@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod backchannel;
 pub mod cli;
+pub mod client_keys;
 pub mod clientcache;
 pub mod clock;
 pub mod config;

@@ -93,6 +93,10 @@ impl AppState {
                 .then(|| tessera_core::dpop::LocalReplay::new(started_at)),
             user_code_guesses: http::ui::device::guess_limit(),
             registration_limit: http::register::open_limit(config.registration.open_per_address),
+            client_keys: crate::client_keys::RemoteClientKeys::new(
+                config.outbound.clone(),
+                clocks.monotonic.clone(),
+            )?,
             scan_limit: http::scan_limit::ScanLimit::new(
                 config.introspection.max_inactive_per_minute,
             ),

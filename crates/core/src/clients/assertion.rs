@@ -62,6 +62,29 @@ pub struct AssertionAudience<'a> {
     pub now: UnixTime,
     /// HMAC keys of `client_secret_jwt` clients.
     pub shared_secrets: &'a SharedSecrets,
+    /// Where the keys of clients registered with a `jwks_uri` are read; `None`: such clients
+    /// cannot authenticate here.
+    pub remote_keys: Option<&'a dyn RemoteKeys>,
+}
+
+impl std::fmt::Debug for dyn RemoteKeys + '_ {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("RemoteKeys")
+    }
+}
+
+/// The key sets clients publish at their `jwks_uri` (RFC 7591 §2), fetched and kept for a
+/// while by the server.
+#[async_trait::async_trait]
+pub trait RemoteKeys: Send + Sync {
+    /// The keys at `uri`: the kept ones, or fetched again when `fresh` is asked for (an
+    /// assertion signed with a key not among them: the client may have rotated, OIDC Core
+    /// §10.1.1). What cannot be fetched or read is an error with its reason.
+    async fn keys(
+        &self,
+        uri: &str,
+        fresh: bool,
+    ) -> Result<Vec<crate::clients::jwk::ClientJwk>, String>;
 }
 
 /// A refusal, with its reason: what is wrong with the presented assertion, which tells the
@@ -121,7 +144,25 @@ pub async fn verify_client_assertion(
         .await?
         .filter(|c| c.enabled)
         .ok_or_else(|| refuse("unknown or disabled client"))?;
-    let (jti, exp) = check_assertion(&client, &jws, audience)?;
+    let (jti, exp) = match (&client.jwks_uri, audience.remote_keys) {
+        (Some(uri), Some(remote)) => {
+            // Keys by reference: the kept set first, then, if the assertion's key is not in
+            // it, the set fetched again (once; the fetcher bounds how often).
+            let mut with_keys = client.clone();
+            with_keys.jwks = remote.keys(uri, false).await.map_err(|why| {
+                refuse(&format!("the client's jwks_uri could not be read: {why}"))
+            })?;
+            if check_assertion(&with_keys, &jws, audience).is_err() {
+                with_keys.jwks = remote.keys(uri, true).await.map_err(|why| {
+                    refuse(&format!("the client's jwks_uri could not be read: {why}"))
+                })?;
+            }
+            let (jti, exp) = check_assertion(&with_keys, &jws, audience)?;
+            (jti, exp)
+        }
+        (Some(_), None) => return Err(refuse("keys by reference cannot be read here")),
+        (None, _) => check_assertion(&client, &jws, audience)?,
+    };
     remember_jti(grants, &client, jti, exp, audience.now).await?;
     Ok(client)
 }

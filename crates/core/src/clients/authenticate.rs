@@ -158,6 +158,7 @@ mod tests {
             max_lifetime: 300,
             now: 0,
             shared_secrets: secrets,
+            remote_keys: None,
         }
     }
 

@@ -10,7 +10,7 @@ pub mod manage;
 pub mod metadata;
 pub mod registration;
 
-pub use assertion::AssertionAudience;
+pub use assertion::{AssertionAudience, RemoteKeys};
 pub use authenticate::{authenticate_api, authenticate_client, secret_digest};
 pub use credentials::PresentedCredentials;
 pub use metadata::{ClientMetadata, MetadataProblem, ServerOffer, validate_client_metadata};

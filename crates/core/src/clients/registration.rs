@@ -221,12 +221,6 @@ impl RegistrationRequest {
             }
         }
         let scopes = self.scopes(policy, &mut p);
-        if self.jwks_uri.is_some() {
-            p.push(problem(
-                "jwks_uri",
-                "keys by reference are not supported; register them by value in jwks",
-            ));
-        }
         if self.subject_type.as_deref().is_some_and(|t| t != "public")
             || self.sector_identifier_uri.is_some()
         {
@@ -283,6 +277,7 @@ impl RegistrationRequest {
             id_token_signed_response_alg: self.id_token_signed_response_alg.clone(),
             default_acr_values: self.default_acr_values.clone(),
             jwks,
+            jwks_uri: self.jwks_uri.clone(),
             enabled: true,
             always_include_user_claims_in_id_token: false,
             frontchannel_logout_uri: self.frontchannel_logout_uri.clone(),
@@ -431,6 +426,9 @@ pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value
     });
     if !client.jwks.is_empty() {
         v["jwks"] = json!({ "keys": client.jwks });
+    }
+    if let Some(uri) = &client.jwks_uri {
+        v["jwks_uri"] = json!(uri);
     }
     if !client.secret_digests.is_empty() {
         // RFC 7591 §3.2.1: 0, the secret does not expire.

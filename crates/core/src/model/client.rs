@@ -183,6 +183,9 @@ pub struct Client {
     /// Public keys for `private_key_jwt` (registered inline).
     #[serde(default)]
     pub jwks: Vec<crate::clients::jwk::ClientJwk>,
+    /// Where the client publishes its public keys instead (RFC 7591 §2 `jwks_uri`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     /// A disabled client gets no tokens.
     pub enabled: bool,
     /// The user's claims of the granted scopes also go into identity tokens, not only into
@@ -287,6 +290,7 @@ impl Default for Client {
             id_token_signed_response_alg: default_id_token_alg(),
             default_acr_values: vec![],
             jwks: vec![],
+            jwks_uri: None,
             enabled: true,
             always_include_user_claims_in_id_token: false,
             logout: ClientLogout::default(),

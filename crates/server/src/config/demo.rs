@@ -38,6 +38,7 @@ fn client(
         minimum_acr: None,
         require_dpop: false,
         jwks: None,
+        jwks_uri: None,
         enabled: true,
         allow_plain_pkce: false,
         always_include_user_claims_in_id_token: false,

@@ -128,6 +128,9 @@ pub struct RawClient {
     pub require_dpop: bool,
     /// Public keys for `private_key_jwt`: `{ keys = [ { kty = "EC", crv = "P-256", ... } ] }`.
     pub jwks: Option<RawJwks>,
+    /// Or where the client publishes them (read through the outbound client when it
+    /// authenticates).
+    pub jwks_uri: Option<String>,
     /// A disabled client gets no tokens.
     #[serde(default = "yes")]
     pub enabled: bool,

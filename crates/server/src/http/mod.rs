@@ -117,6 +117,8 @@ pub struct AppInner {
     /// Configured users whose password is still being checked at start: they cannot sign in
     /// yet.
     pub pending_passwords: Arc<crate::provision::PendingSubjects>,
+    /// Clients' key sets by reference (`jwks_uri`).
+    pub client_keys: crate::client_keys::RemoteClientKeys,
     /// Checks the access tokens of admin API callers.
     pub admin_tokens: Arc<tessera_validation::TokenValidator>,
     /// The metrics exposition; `None` when `[metrics]` is off.
@@ -155,6 +157,7 @@ impl AppState {
             max_lifetime: self.config.max_assertion_lifetime,
             now: self.clock.now(),
             shared_secrets: &self.config.client_jwt_secrets,
+            remote_keys: Some(&self.client_keys),
         }
     }
 

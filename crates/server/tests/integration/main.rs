@@ -14,6 +14,7 @@ mod audit;
 mod browser;
 mod cli;
 mod cli_clients;
+mod client_jwks_uri;
 mod config_errors;
 mod config_operations;
 mod cors;

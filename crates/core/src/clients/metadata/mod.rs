@@ -49,6 +49,8 @@ pub struct ClientMetadata {
     /// The keys of RFC 7591 §2 `jwks` (`{"keys": [...]}`), as JSON. `None` when no key set was
     /// given, which differs from an empty one only in the problem reported.
     pub jwks: Option<Vec<serde_json::Value>>,
+    /// RFC 7591 §2 `jwks_uri`: the keys by reference, read when the client authenticates.
+    pub jwks_uri: Option<String>,
     /// A disabled client gets no tokens.
     pub enabled: bool,
     /// The user's claims of the granted scopes also go into identity tokens.
@@ -85,6 +87,7 @@ impl Default for ClientMetadata {
             id_token_signed_response_alg: None,
             default_acr_values: vec![],
             jwks: None,
+            jwks_uri: None,
             enabled: true,
             always_include_user_claims_in_id_token: false,
             frontchannel_logout_uri: None,
@@ -176,6 +179,7 @@ pub fn validate_client_metadata(
         id_token_signed_response_alg: id_token_alg,
         default_acr_values: m.default_acr_values.clone(),
         jwks,
+        jwks_uri: m.jwks_uri.clone(),
         enabled: m.enabled,
         always_include_user_claims_in_id_token: m.always_include_user_claims_in_id_token,
         logout: ClientLogout {
@@ -418,6 +422,28 @@ fn check_keys(
         }
     }
     let private_key_jwt = method == TokenEndpointAuthMethod::PrivateKeyJwt;
+    if let Some(uri) = &m.jwks_uri {
+        // RFC 7591 §2: jwks and jwks_uri MUST NOT both be present.
+        if m.jwks.is_some() {
+            p.add(
+                "jwks_uri",
+                "give the keys by value (jwks) or by reference (jwks_uri), not both",
+            );
+        }
+        let fine = url::Url::parse(uri)
+            .ok()
+            .is_some_and(|u| matches!(u.scheme(), "https" | "http") && u.fragment().is_none());
+        if !fine {
+            p.add("jwks_uri", "must be an https URL without a fragment");
+        }
+        if !private_key_jwt {
+            p.add(
+                "jwks_uri",
+                "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
+            );
+        }
+        return jwks;
+    }
     if private_key_jwt && keys.is_empty() {
         p.add(
             "jwks",

@@ -132,6 +132,7 @@ pub(crate) fn metadata_of(c: &RawClient) -> ClientMetadata {
         id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),
         default_acr_values: c.default_acr_values.clone(),
         jwks: c.jwks.as_ref().map(|j| j.keys.clone()),
+        jwks_uri: c.jwks_uri.clone(),
         enabled: c.enabled,
         always_include_user_claims_in_id_token: c.always_include_user_claims_in_id_token,
         frontchannel_logout_uri: c.frontchannel_logout_uri.clone(),

@@ -100,6 +100,9 @@ pub fn registration(c: &Client) -> Value {
     if !c.jwks.is_empty() {
         v["jwks"] = json!({ "keys": c.jwks });
     }
+    if let Some(uri) = &c.jwks_uri {
+        v["jwks_uri"] = json!(uri);
+    }
     // Unset options are left out, as they would be in the file.
     if let Value::Object(map) = &mut v {
         map.retain(|_, value| !value.is_null());

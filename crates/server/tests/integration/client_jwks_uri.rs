@@ -1,0 +1,128 @@
+//! `private_key_jwt` with the client's keys by reference (RFC 7591 §2 `jwks_uri`): read
+//! through the outbound client, kept, read again when the client rotates (OIDC Core
+//! §10.1.1), never on every request; and registered through `/register`.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::get;
+use jsonwebtoken::Algorithm;
+use serde_json::{Value, json};
+use tessera_core::tokens::SigningAlg;
+
+use crate::assertions::{claims, client_key, sign, token_with};
+use crate::support::TestServer;
+
+#[derive(Clone, Default)]
+struct KeyServer {
+    set: Arc<Mutex<Value>>,
+    fetches: Arc<AtomicUsize>,
+}
+
+async fn jwks(State(k): State<KeyServer>) -> axum::Json<Value> {
+    k.fetches.fetch_add(1, Ordering::SeqCst);
+    axum::Json(k.set.lock().unwrap().clone())
+}
+
+async fn serve(keys: KeyServer) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let at = format!("http://{}/jwks", listener.local_addr().unwrap());
+    let app = Router::new().route("/jwks", get(jwks)).with_state(keys);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    at
+}
+
+#[tokio::test]
+async fn a_clients_keys_by_reference_are_read_kept_and_read_again_when_it_rotates() {
+    let keys = KeyServer::default();
+    let uri = serve(keys.clone()).await;
+    let a = client_key(SigningAlg::Es256, "key-a");
+    let b = client_key(SigningAlg::Es256, "key-b");
+    let c = client_key(SigningAlg::Es256, "key-c");
+    *keys.set.lock().unwrap() = json!({"keys": [a.jwk]});
+    let server = TestServer::start(&format!(
+        r#"[outbound]
+allow_http = true
+allowed_networks = ["127.0.0.0/8"]
+
+[registration]
+open = true
+token_endpoint_auth_methods = ["private_key_jwt"]
+redirect_uri_schemes = ["https"]
+
+[[api_scopes]]
+name = "api1.read"
+
+[[clients]]
+client_id = "signer"
+token_endpoint_auth_method = "private_key_jwt"
+jwks_uri = "{uri}"
+grant_types = ["client_credentials"]
+allowed_scopes = ["api1.read"]
+"#
+    ))
+    .await;
+    let assertion = |key, kid| {
+        sign(
+            key,
+            Algorithm::ES256,
+            Some(kid),
+            &claims(&server, json!({})),
+        )
+    };
+    assert_eq!(token_with(&server, &assertion(&a, "key-a")).await.0, 200);
+    assert_eq!(token_with(&server, &assertion(&a, "key-a")).await.0, 200);
+    assert_eq!(
+        keys.fetches.load(Ordering::SeqCst),
+        1,
+        "kept, not read per request"
+    );
+
+    // The client rotates to key B: read again, but not within five seconds of the last read.
+    *keys.set.lock().unwrap() = json!({"keys": [b.jwk]});
+    assert_eq!(token_with(&server, &assertion(&b, "key-b")).await.0, 401);
+    server.monotonic.advance(Duration::from_secs(6));
+    assert_eq!(token_with(&server, &assertion(&b, "key-b")).await.0, 200);
+    assert_eq!(
+        token_with(&server, &assertion(&a, "key-a")).await.0,
+        401,
+        "A left the set"
+    );
+    // A flood of assertions with a key nobody published costs no more reads.
+    let before = keys.fetches.load(Ordering::SeqCst);
+    for _ in 0..20 {
+        assert_eq!(token_with(&server, &assertion(&c, "key-c")).await.0, 401);
+    }
+    assert_eq!(keys.fetches.load(Ordering::SeqCst), before);
+
+    // Registered through /register with keys by reference (no longer refused).
+    let registered: Value = server
+        .http
+        .post(server.url("/register"))
+        .json(
+            &json!({"redirect_uris": ["https://rp.example/cb"], "jwks_uri": uri,
+            "token_endpoint_auth_method": "private_key_jwt"}),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(registered["jwks_uri"], uri.as_str(), "{registered}");
+    let both = server
+        .http
+        .post(server.url("/register"))
+        .json(
+            &json!({"redirect_uris": ["https://rp.example/cb"], "jwks_uri": uri,
+            "jwks": {"keys": [b.jwk]}, "token_endpoint_auth_method": "private_key_jwt"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(both.status(), 400, "RFC 7591 §2: not both");
+    server.stop().await;
+}
