@@ -29,6 +29,9 @@ pub struct RegistrationPolicy {
     pub access_token_lifetime: u64,
     /// Open registrations a client address may attempt in an hour.
     pub open_per_address: u32,
+    /// Confidential registered clients must use PKCE too; off, they may rely on `nonce`
+    /// instead (RFC 9700 §2.1.1). Public clients always use PKCE.
+    pub require_pkce: bool,
 }
 
 impl Default for RegistrationPolicy {
@@ -55,6 +58,7 @@ impl Default for RegistrationPolicy {
             .to_vec(),
             access_token_lifetime: 3_600,
             open_per_address: 10,
+            require_pkce: true,
         }
     }
 }
@@ -269,6 +273,7 @@ impl RegistrationRequest {
             allowed_scopes: scopes,
             settings: ClientSettings {
                 access_token_lifetime: policy.access_token_lifetime,
+                require_pkce: policy.require_pkce || method == TokenEndpointAuthMethod::None,
                 refresh_token_sliding_lifetime: sliding.min(absolute),
                 refresh_token_absolute_lifetime: absolute,
                 ..ClientSettings::default()
@@ -445,4 +450,54 @@ pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value
         map.remove("default_acr_values");
     }
     map
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(method: &str) -> RegistrationRequest {
+        RegistrationRequest {
+            redirect_uris: vec!["https://rp.example/cb".into()],
+            token_endpoint_auth_method: Some(method.into()),
+            ..RegistrationRequest::default()
+        }
+    }
+
+    #[test]
+    fn only_confidential_clients_may_go_without_pkce_and_only_when_the_policy_says_so() {
+        let strict = RegistrationPolicy::default();
+        let lax = RegistrationPolicy {
+            require_pkce: false,
+            ..RegistrationPolicy::default()
+        };
+        let pkce = |policy: &RegistrationPolicy, method: &str| {
+            request(method)
+                .to_metadata("c", policy)
+                .unwrap()
+                .settings
+                .require_pkce
+        };
+        assert!(pkce(&strict, "client_secret_basic"));
+        assert!(!pkce(&lax, "client_secret_basic"));
+        assert!(pkce(&lax, "none"), "a public client always uses PKCE");
+    }
+
+    #[test]
+    fn the_defaults_of_rfc_7591_apply_and_response_types_follow_grant_types() {
+        let m = RegistrationRequest {
+            redirect_uris: vec!["https://rp.example/cb".into()],
+            ..RegistrationRequest::default()
+        }
+        .to_metadata("c", &RegistrationPolicy::default())
+        .unwrap();
+        assert_eq!(
+            m.token_endpoint_auth_method,
+            Some(TokenEndpointAuthMethod::ClientSecretBasic)
+        );
+        assert_eq!(m.grant_types, ["authorization_code"]);
+        assert_eq!(response_types_of(&m.grant_types), ["code"]);
+        let mixed = ["authorization_code".to_string(), "implicit".to_string()];
+        assert_eq!(response_types_of(&mixed).len(), 6);
+    }
 }

@@ -277,7 +277,7 @@ async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_i
             "token_endpoint_auth_method",
         ),
         (
-            json!({"redirect_uris": ["https://rp.example/cb"], "jwks_uri": "https://rp.example/jwks"}),
+            json!({"redirect_uris": ["https://rp.example/cb"], "jwks_uri": "https://rp.example/jwks#keys"}),
             "invalid_client_metadata",
             "jwks_uri",
         ),

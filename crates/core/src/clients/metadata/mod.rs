@@ -436,12 +436,8 @@ fn check_keys(
         if !fine {
             p.add("jwks_uri", "must be an https URL without a fragment");
         }
-        if !private_key_jwt {
-            p.add(
-                "jwks_uri",
-                "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
-            );
-        }
+        // OIDC Registration §2: the client's keys for every use (assertions now, request
+        // objects later), whatever its authentication method.
         return jwks;
     }
     if private_key_jwt && keys.is_empty() {

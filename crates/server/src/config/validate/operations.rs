@@ -63,6 +63,8 @@ pub struct RawRegistration {
     pub access_token_lifetime: u64,
     /// Open registrations one client address may attempt in an hour.
     pub open_per_address_per_hour: u32,
+    /// Confidential registered clients must use PKCE (public ones always do).
+    pub require_pkce: bool,
 }
 
 impl Default for RawRegistration {
@@ -80,6 +82,7 @@ impl Default for RawRegistration {
             scopes: policy.scopes,
             access_token_lifetime: policy.access_token_lifetime,
             open_per_address_per_hour: policy.open_per_address,
+            require_pkce: policy.require_pkce,
         }
     }
 }
@@ -142,6 +145,7 @@ pub(super) fn check_registration(
         scopes: r.scopes.clone(),
         access_token_lifetime: r.access_token_lifetime,
         open_per_address: r.open_per_address_per_hour.max(1),
+        require_pkce: r.require_pkce,
     }
 }
 
