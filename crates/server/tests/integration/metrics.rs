@@ -2,12 +2,9 @@
 //! with bounded labels; switched off by `[metrics] enabled = false`; moved with `[admin]
 //! listen`.
 
-use std::io::Write as _;
-use std::process::{Command, Stdio};
-
 use serde_json::Value;
 
-use crate::support::{TestServer, free_port};
+use crate::support::{TestServer, free_port, python_tool};
 use crate::tokens::{MACHINES, client_credentials};
 
 /// The exposition at `url`, parsed by prometheus_client: one JSON object per sample.
@@ -27,30 +24,7 @@ pub async fn scrape(http: &reqwest::Client, url: &str) -> Vec<Value> {
 
 /// `text` parsed by prometheus_client; the test fails if it cannot be.
 pub fn parse(text: &str) -> Vec<Value> {
-    let python = std::env::var("TESSERA_TEST_PYTHON")
-        .expect("TESSERA_TEST_PYTHON: run the tests with scripts/test.sh");
-    let script =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/tools/parse_metrics.py");
-    let mut child = Command::new(python)
-        .arg(script)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "prometheus_client refused the exposition: {}\n{text}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let samples: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let samples: Value = serde_json::from_str(&python_tool("parse_metrics.py", text)).unwrap();
     samples.as_array().unwrap().clone()
 }
 

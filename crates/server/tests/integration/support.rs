@@ -345,3 +345,35 @@ pub async fn oidc_http(
     let body = response.bytes().await.map_err(std::io::Error::other)?;
     out.body(body.to_vec()).map_err(std::io::Error::other)
 }
+
+/// Runs the test tool `tests/tools/NAME` with the tests' Python (scripts/test.sh prepares it),
+/// `input` on its standard input; its standard output. The test fails with the tool's error
+/// when it exits non-zero.
+pub fn python_tool(name: &str, input: &str) -> String {
+    use std::io::Write as _;
+    let python = std::env::var("TESSERA_TEST_PYTHON")
+        .expect("TESSERA_TEST_PYTHON: run the tests with scripts/test.sh");
+    let script = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/tools")
+        .join(name);
+    let mut child = Command::new(python)
+        .arg(script)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{name} refused its input: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}

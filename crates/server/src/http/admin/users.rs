@@ -320,20 +320,7 @@ pub async fn disable(
     State(state): State<AppState>,
     Path(subject): Path<String>,
 ) -> Result<Json<UserView>, AdminError> {
-    managed(&state, &subject).await?;
-    Users::new(state.store.as_ref(), state.clock.as_ref())
-        .disable(&subject)
-        .await
-        .map_err(refused)?;
-    writer.changed(&state, "user.disable", &subject);
-    get(
-        Reader {
-            client_id: writer.client_id,
-        },
-        State(state),
-        Path(subject),
-    )
-    .await
+    set_disabled(writer, state, subject, true).await
 }
 
 /// Enables a managed user again.
@@ -346,20 +333,29 @@ pub async fn enable(
     State(state): State<AppState>,
     Path(subject): Path<String>,
 ) -> Result<Json<UserView>, AdminError> {
+    set_disabled(writer, state, subject, false).await
+}
+
+/// Disables (ending what the user holds) or enables a managed user; the user as now stored.
+async fn set_disabled(
+    writer: Writer,
+    state: AppState,
+    subject: String,
+    disabled: bool,
+) -> Result<Json<UserView>, AdminError> {
     managed(&state, &subject).await?;
-    Users::new(state.store.as_ref(), state.clock.as_ref())
-        .enable(&subject)
-        .await
-        .map_err(refused)?;
-    writer.changed(&state, "user.enable", &subject);
-    get(
-        Reader {
-            client_id: writer.client_id,
-        },
-        State(state),
-        Path(subject),
-    )
-    .await
+    let users = Users::new(state.store.as_ref(), state.clock.as_ref());
+    let (done, action) = if disabled {
+        (users.disable(&subject).await, "user.disable")
+    } else {
+        (users.enable(&subject).await, "user.enable")
+    };
+    done.map_err(refused)?;
+    writer.changed(&state, action, &subject);
+    let reader = Reader {
+        client_id: writer.client_id,
+    };
+    get(reader, State(state), Path(subject)).await
 }
 
 /// Deletes a managed user with everything they hold (sessions, grants, consent, factors,
