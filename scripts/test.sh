@@ -12,6 +12,8 @@
 # missing; Node's openid-client, oidc-provider and oidc-client-ts come from their committed lock
 # files (npm ci).
 #
+# Load balancer: Debian's haproxy is installed when missing, for three instances behind it.
+#
 # Mail: the password reset tests mail to an SMTP sink on Python's aiosmtpd, installed from PyPI
 # (pinned) into a virtual environment by scripts/smtp-sink.sh.
 #
@@ -29,6 +31,8 @@ source scripts/apache.sh
 source scripts/node-clients.sh
 # shellcheck source=scripts/smtp-sink.sh
 source scripts/smtp-sink.sh
+# shellcheck source=scripts/haproxy.sh
+source scripts/haproxy.sh
 
 if [ -z "${TESSERA_TEST_CHROMEDRIVER:-}" ]; then
     ensure_chromium
@@ -43,6 +47,9 @@ if [ -z "${TESSERA_TEST_OPENID_CLIENT_DIR:-}" ] || [ -z "${TESSERA_TEST_OIDC_PRO
 fi
 if [ -z "${TESSERA_TEST_PYTHON:-}" ]; then
     ensure_smtp_sink
+fi
+if [ -z "${TESSERA_TEST_HAPROXY:-}" ]; then
+    ensure_haproxy
 fi
 
 if [ -z "${TESSERA_TEST_DATABASE_URL:-}" ]; then

@@ -16,6 +16,11 @@ pub fn seconds(value: u64) -> UnixTime {
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current time in seconds since the Unix epoch.
     fn now(&self) -> UnixTime;
+    /// The current time in milliseconds since the Unix epoch (for waits shorter than a
+    /// second); a clock that knows only seconds gives the start of the current one.
+    fn now_millis(&self) -> i64 {
+        self.now().saturating_mul(1_000)
+    }
 }
 
 /// The operating system's clock.
@@ -28,6 +33,14 @@ impl Clock for SystemClock {
         SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| seconds(d.as_secs()))
+            .unwrap_or(0)
+    }
+
+    #[allow(clippy::disallowed_methods)] // the one place that reads the real clock
+    fn now_millis(&self) -> i64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
             .unwrap_or(0)
     }
 }

@@ -1,6 +1,7 @@
-//! Elapsed time for the server's in-memory limits (sign-in throttle, parking, introspection
-//! budget). They measure waits and windows, so they read a monotonic clock, which setting the
-//! system time cannot move back; tokens, grants and sessions keep asking the wall clock
+//! Elapsed time for the server's in-memory limits of one instance (parking, device polls,
+//! user code guesses). They measure waits and windows, so they read a monotonic clock, which
+//! setting the system time cannot move back; tokens, grants, sessions and the limits every
+//! instance shares (sign-in throttle, introspection budget) ask the wall clock
 //! ([`tessera_core::Clock`]). Both are parameters, so tests move time instead of sleeping.
 
 use std::fmt::Debug;

@@ -26,6 +26,11 @@ const PURGE_INTERVAL: Duration = Duration::from_secs(60);
 pub async fn purge_expired(store: &dyn Store, now: i64) -> anyhow::Result<u64> {
     let grants = store.purge_expired_grants(now).await?;
     let sessions = store.purge_expired_sessions(now).await?;
+    // Attempt counters are forgotten an hour after their last change.
+    let forget_ms = crate::http::ui::throttle::FORGET_AFTER_MS;
+    store
+        .purge_counters(now.saturating_mul(1_000).saturating_sub(forget_ms))
+        .await?;
     if grants + sessions > 0 {
         store.reclaim_space().await?;
         tracing::info!(grants, sessions, "purged expired entries");

@@ -55,6 +55,7 @@ impl AppState {
             tracing::warn!(error = %e, "cannot reclaim the database's free space");
         }
         let cookie_secret = cookie_secret(store.as_ref(), clock.as_ref()).await?;
+        let counters: Arc<dyn tessera_core::store::CounterStore> = store.clone();
         let clients = ClientCache::load(store.clone())
             .await
             .context("cannot read the registered clients")?;
@@ -81,7 +82,7 @@ impl AppState {
             pages: http::ui::pages::Pages::load(config.ui_templates.as_deref(), &config.issuer)?,
             cookies: http::ui::cookies::CookieNames::for_issuer(&config.issuer),
             cookie_mac: http::ui::cookies::CookieMac::new(cookie_secret.expose().as_bytes()),
-            throttle: http::ui::throttle::Throttle::new(config.login),
+            throttle: http::ui::throttle::Throttle::new(config.login, counters.clone()),
             parking: http::ui::park::parking_limit(),
             device_polls: http::device::DevicePolls::new(clocks.monotonic.clone()),
             // One process holds a SQLite database (serve locks the file): its memory is every
@@ -99,6 +100,7 @@ impl AppState {
             )?,
             scan_limit: http::scan_limit::ScanLimit::new(
                 config.introspection.max_inactive_per_minute,
+                counters,
             ),
             passwords: crate::hashing::PasswordCheckers::start(
                 std::thread::available_parallelism().map_or(2, |n| n.get()),

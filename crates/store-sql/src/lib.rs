@@ -9,6 +9,7 @@
 mod accounts;
 mod batch;
 mod changes;
+mod counters;
 mod entities;
 mod error;
 mod grants;
@@ -137,6 +138,8 @@ pub struct SqlStore {
     lite: Option<Arc<Lite>>,
     /// PostgreSQL's URL, for the connection that listens for other instances' changes.
     postgres_url: Option<String>,
+    /// SQLite's attempt counters (one instance uses the file); PostgreSQL keeps them in a table.
+    counters: Arc<tessera_core::store::MemoryCounters>,
 }
 
 impl SqlStore {
@@ -200,6 +203,7 @@ impl SqlStore {
             backend,
             lite,
             postgres_url: (backend == Backend::Postgres).then(|| url.clone()),
+            counters: Default::default(),
         })
     }
 

@@ -40,6 +40,12 @@ const MIGRATIONS: &[Migration] = &[
         sqlite: include_str!("../migrations/0004_factors_and_links.sql"),
         postgres: include_str!("../migrations/0004_factors_and_links.sql"),
     },
+    Migration {
+        version: 5,
+        name: "attempt_counters",
+        sqlite: include_str!("../migrations/0005_attempt_counters.sql"),
+        postgres: include_str!("../migrations/0005_attempt_counters.sql"),
+    },
 ];
 
 /// Takes Tessera's migration lock in PostgreSQL (an arbitrary constant key).

@@ -14,10 +14,12 @@ use crate::secret::Secret;
 mod batch;
 #[cfg(feature = "conformance")]
 pub mod conformance;
+mod counters;
 pub mod memory;
 pub mod persisted;
 
 pub use batch::{BatchStore, BatchWrite, Committed, WriteBatch};
+pub use counters::{Counter, CounterStore, CounterUpdate, MAX_MEMORY_COUNTERS, MemoryCounters};
 pub use memory::MemoryStore;
 pub use persisted::{GrantPayload, replace_payload};
 
@@ -292,6 +294,7 @@ pub trait Store:
     + SessionStore
     + SecretStore
     + BatchStore
+    + CounterStore
     + Send
     + Sync
 {

@@ -6,7 +6,7 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tessera_core::clients::{PresentedCredentials, authenticate_api};
-use tessera_core::protocol::OrServerError as _;
+use tessera_core::protocol::{OAuthError, OrServerError as _};
 use tessera_core::tokens::KeyRing;
 use tessera_core::tokens::introspect::{Caller, introspect};
 use tessera_core::tokens::jws::sign_compact;
@@ -36,8 +36,14 @@ pub async fn post_introspect(
         }
     };
     let (caller_id, limited) = (caller.id(), caller.is_limited());
-    let started = state.monotonic.now();
-    if limited && let Err(wait) = state.scan_limit.check(caller_id, started) {
+    let started = state.clock.now_millis();
+    if limited
+        && let Err(wait) = state
+            .scan_limit
+            .check(caller_id, started)
+            .await
+            .map_err(OAuthError::from)?
+    {
         return Ok(super::error::too_many_requests(
             "too many inactive tokens introspected by this caller in a minute; retry later",
             wait,
@@ -47,7 +53,7 @@ pub async fn post_introspect(
     let lookup = state.token_lookup(&ring);
     let response = introspect(token, caller, &lookup).await?;
     if limited && response.get("active") != Some(&Value::Bool(true)) {
-        state.scan_limit.record_inactive(caller_id, started);
+        (state.scan_limit.record_inactive(caller_id, started).await).map_err(OAuthError::from)?;
     }
     if wants_jwt(&posted.headers) {
         return jwt_response(&state, &ring, caller_id, lookup.now, response);

@@ -29,10 +29,9 @@ pub const NOW: i64 = 1_767_225_600;
 pub struct TestApp {
     /// The state the handlers reach.
     pub state: AppState,
-    /// The wall clock: tokens, grants, sessions.
+    /// The wall clock: tokens, grants, sessions, and the shared limits (sign-in throttle,
+    /// introspection budget).
     pub clock: Arc<FixedClock>,
-    /// The clock of the in-memory limits (sign-in throttle, parking, introspection budget).
-    pub monotonic: Arc<ManualMonotonicClock>,
     router: Router,
     /// Holds the SQLite file's directory, if any.
     _dir: Option<tempfile::TempDir>,
@@ -114,7 +113,7 @@ impl TestApp {
         let monotonic = Arc::new(ManualMonotonicClock::new());
         let clocks = Clocks {
             wall: clock.clone(),
-            monotonic: monotonic.clone(),
+            monotonic,
         };
         let (state, pending) = AppState::build(Arc::new(config), store, clocks)
             .await
@@ -126,7 +125,6 @@ impl TestApp {
             router: router(state.clone()),
             state,
             clock,
-            monotonic,
             _dir: dir,
         }
     }

@@ -11,6 +11,7 @@ mod admin_sessions;
 mod admin_users;
 mod assertions;
 mod audit;
+mod balanced;
 mod browser;
 mod cli;
 mod cli_clients;

@@ -12,6 +12,7 @@ use super::{Store, StoreError};
 
 mod accounts;
 mod batch;
+mod counters;
 mod grants;
 use crate::model::{
     AccessTokenType, ApiResource, ApiScope, Client, Grant, GrantKind, IdentityResource, KeyRecord,
@@ -20,6 +21,7 @@ use crate::model::{
 use crate::secret::Secret;
 pub use accounts::*;
 pub use batch::*;
+pub use counters::*;
 pub use grants::*;
 
 /// Writes one `#[tokio::test]` per conformance check, each on a fresh store made by `$make`
@@ -58,6 +60,8 @@ macro_rules! store_conformance_tests {
             a_conflicting_batch_writes_nothing,
             concurrent_batches_have_one_winner,
             a_batch_updates_data_once_per_version,
+            counters_roundtrip,
+            concurrent_counter_updates_lose_nothing,
             ping_answers
         );
     };

@@ -35,6 +35,7 @@ struct Inner {
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    counters: super::MemoryCounters,
 }
 
 impl MemoryStore {
@@ -525,5 +526,24 @@ impl SecretStore for MemoryStore {
             .entry(name.to_string())
             .or_insert_with(|| candidate.clone())
             .clone())
+    }
+}
+
+#[async_trait]
+impl super::CounterStore for MemoryStore {
+    async fn read_counters(&self, keys: &[String]) -> StoreResult<Vec<super::Counter>> {
+        self.counters.read_counters(keys).await
+    }
+
+    async fn update_counters(
+        &self,
+        keys: &[String],
+        update: super::CounterUpdate<'_>,
+    ) -> StoreResult<Vec<super::Counter>> {
+        self.counters.update_counters(keys, update).await
+    }
+
+    async fn purge_counters(&self, before_ms: i64) -> StoreResult<u64> {
+        self.counters.purge_counters(before_ms).await
     }
 }

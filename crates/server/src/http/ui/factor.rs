@@ -87,7 +87,8 @@ pub async fn factor_submit(State(state): State<AppState>, posted: PageForm) -> P
     let key = format!("\u{0}factor:{}", user.subject);
     let attempt = match state
         .throttle
-        .begin(&key, posted.peer, None, state.monotonic.now())
+        .begin(&key, posted.peer, None, state.clock.now_millis())
+        .await?
     {
         Ok(attempt) => attempt,
         Err(wait) => {
@@ -105,7 +106,9 @@ pub async fn factor_submit(State(state): State<AppState>, posted: PageForm) -> P
         let interaction = (interaction, batch);
         return show_again(&state, interaction, &client, StatusCode::OK, WRONG).await;
     };
-    state.throttle.succeeded(&key, posted.peer, None, attempt);
+    (state.throttle)
+        .succeeded(&key, posted.peer, None, attempt)
+        .await?;
     let headers = &posted.headers;
     factor_used(&state, headers, &client, interaction, (&user, method)).await
 }

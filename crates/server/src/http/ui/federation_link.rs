@@ -158,7 +158,8 @@ async fn proven(
     let username = local.username.as_str();
     let attempt = match state
         .throttle
-        .begin(username, posted.peer, None, state.monotonic.now())
+        .begin(username, posted.peer, None, state.clock.now_millis())
+        .await?
     {
         Ok(a) => a,
         Err(wait) => {
@@ -175,7 +176,8 @@ async fn proven(
     }
     state
         .throttle
-        .succeeded(username, posted.peer, None, attempt);
+        .succeeded(username, posted.peer, None, attempt)
+        .await?;
     Ok(Ok(()))
 }
 

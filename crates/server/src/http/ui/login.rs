@@ -95,7 +95,8 @@ pub async fn login_submit(State(state): State<AppState>, posted: PageForm) -> Pa
     let device = known_device(&state, headers, username);
     let attempt = match state
         .throttle
-        .begin(username, address, device, state.monotonic.now())
+        .begin(username, address, device, state.clock.now_millis())
+        .await?
     {
         Ok(attempt) => attempt,
         Err(wait) => {
@@ -113,7 +114,9 @@ pub async fn login_submit(State(state): State<AppState>, posted: PageForm) -> Pa
         let interaction = (interaction, batch);
         return show_again(&state, interaction, shown, StatusCode::OK, WRONG).await;
     };
-    state.throttle.succeeded(username, address, device, attempt);
+    (state.throttle)
+        .succeeded(username, address, device, attempt)
+        .await?;
     let method = LoginMethod::Password;
     factor_used(&state, headers, &client, interaction, (&user, method)).await
 }

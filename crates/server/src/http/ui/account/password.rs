@@ -33,7 +33,8 @@ pub async fn change_password(State(state): State<AppState>, posted: PageForm) ->
     let username = user.username.as_str();
     let attempt = match state
         .throttle
-        .begin(username, posted.peer, None, state.monotonic.now())
+        .begin(username, posted.peer, None, state.clock.now_millis())
+        .await?
     {
         Ok(attempt) => attempt,
         Err(wait) => {
@@ -51,7 +52,8 @@ pub async fn change_password(State(state): State<AppState>, posted: PageForm) ->
     }
     state
         .throttle
-        .succeeded(username, posted.peer, None, attempt);
+        .succeeded(username, posted.peer, None, attempt)
+        .await?;
     if new != again {
         return refuse("The new passwords differ.").await;
     }
