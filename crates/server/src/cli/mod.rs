@@ -283,7 +283,11 @@ pub fn main() -> ExitCode {
         }
         return ExitCode::SUCCESS;
     }
-    crate::telemetry::init(config.log_format, &config.log_level);
+    let _telemetry = crate::telemetry::init(
+        config.log_format,
+        &config.log_level,
+        config.operations.tracing.as_ref(),
+    );
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

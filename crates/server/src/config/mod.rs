@@ -20,7 +20,9 @@ use tessera_core::tokens::KeyPolicy;
 pub use demo::{DEMO_USER_PASSWORD, apply_demo};
 pub use entities::{RawApiResource, RawApiScope, RawClient, RawIdentityResource, RawJwks, RawUser};
 pub use load::{ConfigError, load, load_str};
-pub use validate::operations::{AuditTarget, OperationsSettings, RawAdmin, RawAudit, RawMetrics};
+pub use validate::operations::{
+    AuditTarget, OperationsSettings, RawAdmin, RawAudit, RawMetrics, RawTracing, TracingSettings,
+};
 pub use validate::smtp::{RawSmtp, SmtpSettings, SmtpTls};
 
 /// The configuration file as written.
@@ -111,6 +113,9 @@ pub struct RawConfig {
     /// Dynamic client registration.
     #[serde(default)]
     pub registration: validate::operations::RawRegistration,
+    /// OpenTelemetry traces.
+    #[serde(default)]
+    pub tracing: validate::operations::RawTracing,
 }
 
 fn default_issuer() -> String {
@@ -154,6 +159,7 @@ impl Default for RawConfig {
             metrics: Default::default(),
             audit: Default::default(),
             registration: Default::default(),
+            tracing: Default::default(),
         }
     }
 }

@@ -12,20 +12,34 @@ use metrics::{SharedString, counter, histogram};
 use super::AppState;
 
 /// Counts the request and times it, labelled with its method, route pattern and status.
+/// Also names the request's span by its route (OpenTelemetry's HTTP semantic conventions:
+/// `{method} {route}`, `http.route`, `http.response.status_code`).
 pub async fn track(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    if state.metrics.is_none() {
-        return next.run(request).await;
-    }
     let route = match request.extensions().get::<MatchedPath>() {
         Some(path) => SharedString::from(Arc::<str>::from(path.as_str())),
         // The fallback: unknown paths share one label, whatever they are.
         None => SharedString::const_str("unmatched"),
     };
     let method = method_label(request.method());
+    let span = tracing::Span::current();
+    crate::telemetry::name_span(&span, || format!("{method} {route}"));
+    span.record("http.route", &*route);
+    if state.metrics.is_none() {
+        let response = next.run(request).await;
+        span.record(
+            "http.response.status_code",
+            i64::from(response.status().as_u16()),
+        );
+        return response;
+    }
     // A measurement for metrics only: no decision depends on it.
     #[allow(clippy::disallowed_methods)]
     let started = Instant::now();
     let response = next.run(request).await;
+    span.record(
+        "http.response.status_code",
+        i64::from(response.status().as_u16()),
+    );
     let status = SharedString::from(response.status().as_u16().to_string());
     histogram!(
         "tessera_http_request_duration_seconds",

@@ -358,14 +358,20 @@ fn stack(state: AppState, routes: Router<AppState>) -> Router {
                                 .get(X_REQUEST_ID)
                                 .and_then(|v| v.to_str().ok())
                                 .unwrap_or_default();
-                            tracing::info_span!(
+                            let span = tracing::info_span!(
                                 "request",
                                 method = %req.method(),
                                 path = req.uri().path(),
                                 request_id = id,
                                 address = tracing::field::Empty,
                                 client_id = tracing::field::Empty,
-                            )
+                                // Named by the route once the router matched it (metrics::track).
+                                "otel.kind" = "server",
+                                "http.route" = tracing::field::Empty,
+                                "http.response.status_code" = tracing::field::Empty,
+                            );
+                            crate::telemetry::continue_remote_trace(&span, req.headers());
+                            span
                         })
                         // The access log: one line per request at info, with the span's method,
                         // path (never the query, which can carry codes and tokens), client

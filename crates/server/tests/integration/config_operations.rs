@@ -1,5 +1,5 @@
-//! Configuration errors of `[admin]`, `[audit]`, `[registration]` and the keys' schedule and
-//! encryption: each names its key, and the key-encryption key's value is never printed.
+//! Configuration errors of `[admin]`, `[audit]`, `[registration]`, `[tracing]` and the keys'
+//! schedule and encryption: each names its key, and the key-encryption key's value is never printed.
 
 use crate::config_errors::{assert_config_error, check};
 
@@ -43,8 +43,18 @@ fn operations_settings_are_checked() {
         &[],
         &["keys.rotate_every"],
     );
+    assert_config_error(
+        "[tracing]\notlp_endpoint = \"collector:4318\"\n",
+        &[],
+        &["tracing.otlp_endpoint", "http or https URL"],
+    );
+    assert_config_error(
+        "[tracing]\notlp_endpoint = \"http://127.0.0.1:4318\"\nsample_ratio = 1.5\nservice_name = \" \"\n",
+        &[],
+        &["tracing.sample_ratio", "tracing.service_name"],
+    );
     let fine = check(
-        "[admin]\nlisten = \"127.0.0.1:9090\"\n[audit]\npath = \"-\"\n[registration]\nopen = true\n[keys]\nrotate_every = 7776000\n",
+        "[admin]\nlisten = \"127.0.0.1:9090\"\n[audit]\npath = \"-\"\n[registration]\nopen = true\n[keys]\nrotate_every = 7776000\n[tracing]\notlp_endpoint = \"https://otel.example:4318/\"\nsample_ratio = 0.25\n",
         &[],
     );
     assert_eq!(fine.code, Some(0), "{}", fine.stderr);

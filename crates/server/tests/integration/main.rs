@@ -40,6 +40,7 @@ mod keys_rotation;
 mod log_scan;
 mod metrics;
 mod mfa;
+mod otel;
 mod outbound;
 mod parking;
 mod passkeys;

@@ -1,5 +1,5 @@
-//! `[admin]`, `[metrics]` and `[audit]`: where the admin API and `/metrics` are served, whether
-//! metrics are recorded, and where the audit log goes.
+//! `[admin]`, `[metrics]`, `[audit]` and `[tracing]`: where the admin API and `/metrics` are
+//! served, whether metrics are recorded, where the audit log goes, and where traces are sent.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -42,6 +42,76 @@ impl Default for RawMetrics {
 pub struct RawAudit {
     /// A file the audit log is appended to, or `-` for standard output; unset: no audit log.
     pub path: Option<String>,
+}
+
+/// `[tracing]` as written: OpenTelemetry traces over OTLP/HTTP.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawTracing {
+    /// The collector's OTLP/HTTP base URL (e.g. `http://127.0.0.1:4318`; spans go to
+    /// `/v1/traces` under it); unset: no traces are exported.
+    pub otlp_endpoint: Option<String>,
+    /// The `service.name` of the spans.
+    pub service_name: String,
+    /// The share of new traces recorded (0 to 1); a request that comes with a W3C
+    /// `traceparent` follows its caller's decision.
+    pub sample_ratio: f64,
+}
+
+impl Default for RawTracing {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "tessera".into(),
+            sample_ratio: 1.0,
+        }
+    }
+}
+
+/// The checked `[tracing]`, when traces are exported.
+#[derive(Debug, Clone)]
+pub struct TracingSettings {
+    /// Where spans are posted: the endpoint's `/v1/traces`.
+    pub traces_url: url::Url,
+    /// The `service.name` resource attribute.
+    pub service_name: String,
+    /// The share of new traces recorded.
+    pub sample_ratio: f64,
+}
+
+fn check_tracing(raw: &RawTracing, p: &mut Problems) -> Option<TracingSettings> {
+    let written = raw.otlp_endpoint.as_deref()?;
+    if !cfg!(feature = "otel") {
+        p.add(
+            "tracing.otlp_endpoint",
+            "this build has no OpenTelemetry exporter; build with the `otel` feature (on by default), or remove the key",
+        );
+        return None;
+    }
+    let endpoint = match url::Url::parse(written) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => u,
+        _ => {
+            p.add(
+                "tracing.otlp_endpoint",
+                "must be an http or https URL, e.g. http://127.0.0.1:4318",
+            );
+            return None;
+        }
+    };
+    if !(0.0..=1.0).contains(&raw.sample_ratio) {
+        p.add("tracing.sample_ratio", "must be between 0 and 1");
+    }
+    if raw.service_name.trim().is_empty() {
+        p.add("tracing.service_name", "is empty");
+    }
+    // OTLP/HTTP §"OTLP/HTTP Request": the signal's path is appended to the base URL.
+    let base = endpoint.as_str().trim_end_matches('/');
+    let traces_url = url::Url::parse(&format!("{base}/v1/traces")).ok()?;
+    Some(TracingSettings {
+        traces_url,
+        service_name: raw.service_name.clone(),
+        sample_ratio: raw.sample_ratio,
+    })
 }
 
 /// `[registration]` as written: dynamic client registration (RFC 7591) at `/register`.
@@ -167,6 +237,8 @@ pub struct OperationsSettings {
     pub metrics: bool,
     /// The audit log, if any.
     pub audit: Option<AuditTarget>,
+    /// Where traces are exported, if anywhere.
+    pub tracing: Option<TracingSettings>,
 }
 
 /// Checks the three sections.
@@ -217,6 +289,7 @@ pub(super) fn check_operations(
         admin_listen,
         metrics: raw.metrics.enabled,
         audit,
+        tracing: check_tracing(&raw.tracing, p),
     }
 }
 
