@@ -93,6 +93,8 @@ pub struct RegistrationRequest {
     pub application_type: Option<String>,
     /// OIDC Registration §2.
     pub id_token_signed_response_alg: Option<String>,
+    /// OIDC Registration §2: UserInfo responses signed (OIDC Core §5.3.2).
+    pub userinfo_signed_response_alg: Option<String>,
     /// OIDC Registration §2.
     #[serde(default)]
     pub default_acr_values: Vec<String>,
@@ -280,6 +282,7 @@ impl RegistrationRequest {
             },
             application_type,
             id_token_signed_response_alg: self.id_token_signed_response_alg.clone(),
+            userinfo_signed_response_alg: self.userinfo_signed_response_alg.clone(),
             default_acr_values: self.default_acr_values.clone(),
             jwks,
             jwks_uri: self.jwks_uri.clone(),
@@ -434,6 +437,9 @@ pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value
     }
     if let Some(uri) = &client.jwks_uri {
         v["jwks_uri"] = json!(uri);
+    }
+    if let Some(alg) = client.userinfo_signed_response_alg {
+        v["userinfo_signed_response_alg"] = json!(alg.name());
     }
     if !client.secret_digests.is_empty() {
         // RFC 7591 §3.2.1: 0, the secret does not expire.

@@ -176,6 +176,10 @@ pub struct Client {
     /// `id_token_signed_response_alg`; RS256 unless registered otherwise).
     #[serde(default = "default_id_token_alg")]
     pub id_token_signed_response_alg: crate::tokens::SigningAlg,
+    /// The algorithm its UserInfo responses are signed with (OIDC Registration §2
+    /// `userinfo_signed_response_alg`); `None`: plain JSON (OIDC Core §5.3.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_signed_response_alg: Option<crate::tokens::SigningAlg>,
     /// `acr` values asked for when a request names none (OIDC Registration §2
     /// `default_acr_values`); with them, identity tokens always carry `acr`.
     #[serde(default)]
@@ -288,6 +292,7 @@ impl Default for Client {
             auth_method_pinned: false,
             application_type: ApplicationType::Web,
             id_token_signed_response_alg: default_id_token_alg(),
+            userinfo_signed_response_alg: None,
             default_acr_values: vec![],
             jwks: vec![],
             jwks_uri: None,

@@ -96,6 +96,8 @@ pub struct ProviderMetadata {
     pub subject_types_supported: Vec<&'static str>,
     /// Discovery §3 REQUIRED; RS256 must be listed.
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
+    /// Discovery §3: what a client's `userinfo_signed_response_alg` may name (OIDC Core §5.3.2).
+    pub userinfo_signing_alg_values_supported: Vec<&'static str>,
     /// Discovery §3 RECOMMENDED.
     pub claims_supported: Vec<String>,
     /// Discovery §3: the authentication context classes offered (OIDC Core §2 `acr`).
@@ -185,6 +187,7 @@ impl ProviderMetadata {
             grant_types_supported: super::grant_type::GrantType::names().collect(),
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: signing_algs.iter().map(|a| a.name()).collect(),
+            userinfo_signing_alg_values_supported: signing_algs.iter().map(|a| a.name()).collect(),
             claims_supported: claims,
             acr_values_supported: Vec::new(),
             claims_parameter_supported: true,

@@ -33,6 +33,7 @@ fn client(
         token_endpoint_auth_method: None,
         application_type: Default::default(),
         id_token_signed_response_alg: None,
+        userinfo_signed_response_alg: None,
         default_acr_values: vec![],
         require_mfa: false,
         minimum_acr: None,

@@ -111,6 +111,9 @@ pub struct RawClient {
     pub application_type: ApplicationType,
     /// The identity tokens' algorithm (OIDC Registration §2; default RS256).
     pub id_token_signed_response_alg: Option<String>,
+    /// UserInfo responses are a JWT signed with this algorithm (OIDC Registration §2, OIDC Core
+    /// §5.3.2); unset: plain JSON.
+    pub userinfo_signed_response_alg: Option<String>,
     /// `acr` values asked for when a request names none (OIDC Registration §2); identity
     /// tokens then always carry `acr`.
     #[serde(default)]

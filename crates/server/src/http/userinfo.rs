@@ -9,10 +9,13 @@ use axum::http::{HeaderMap, Uri, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::dpop::check_request_proof;
 use tessera_core::protocol::OAuthError;
+use tessera_core::protocol::OrServerError as _;
 use tessera_core::protocol::context::RequestContext;
 use tessera_core::protocol::form::Form;
 use tessera_core::protocol::token::TokenType;
-use tessera_core::userinfo::{Presentation, userinfo};
+use tessera_core::tokens::jws::sign_compact;
+use tessera_core::tokens::{KeyRing, SigningAlg};
+use tessera_core::userinfo::{Presentation, UserInfo, userinfo};
 
 use tessera_core::store::ClientStore as _;
 
@@ -83,23 +86,46 @@ async fn answer(
         Ok(info) => info,
         Err(e) => return refused(e),
     };
-    // The token is live, so its client exists; a store failure only costs the CORS headers.
-    let origin = match state.clients.find_client(&info.client_id).await {
-        Ok(Some(client)) => cors::allowed_origin(headers, &client),
-        Ok(None) | Err(_) => None,
+    // The token is live, so its client exists.
+    let client = match state.clients.find_client(&info.client_id).await {
+        Ok(client) => client,
+        Err(e) => return refused(e.into()),
     };
-    let mut response = (
-        [
-            (header::CACHE_CONTROL, "no-store"),
-            (header::PRAGMA, "no-cache"),
-        ],
-        Json(info.claims),
-    )
-        .into_response();
+    let origin = client
+        .as_ref()
+        .and_then(|c| cors::allowed_origin(headers, c));
+    let no_store = [
+        (header::CACHE_CONTROL, "no-store"),
+        (header::PRAGMA, "no-cache"),
+    ];
+    let mut response = match client.and_then(|c| c.userinfo_signed_response_alg) {
+        None => (no_store, Json(info.claims)).into_response(),
+        Some(alg) => match signed(state, &ring, alg, info) {
+            Ok(jwt) => (no_store, [(header::CONTENT_TYPE, "application/jwt")], jwt).into_response(),
+            Err(e) => return refused(e),
+        },
+    };
     if scheme == TokenType::DPoP {
         with_dpop_nonce(&mut response, &nonces);
     }
     cors::allow(response, origin)
+}
+
+/// OIDC Core §5.3.2: the claims as a JWT signed with the client's registered algorithm, with
+/// `iss` and `aud` (the client) among them.
+fn signed(
+    state: &AppState,
+    ring: &KeyRing,
+    alg: SigningAlg,
+    info: UserInfo,
+) -> Result<String, OAuthError> {
+    let key = ring
+        .signing_key(alg)
+        .or_server_error("finding the UserInfo signing key")?;
+    let mut claims = info.claims;
+    claims.insert("iss".into(), state.config.issuer.clone().into());
+    claims.insert("aud".into(), info.client_id.into());
+    sign_compact(key, "JWT", &claims).or_server_error("signing a UserInfo response")
 }
 
 /// `GET /userinfo`

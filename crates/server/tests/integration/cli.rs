@@ -35,7 +35,7 @@ fn stdout(out: &std::process::Output) -> String {
 fn migrate_then_up_to_date() {
     let (_dir, config) = setup();
     assert!(
-        stdout(&run_cli(&config, &["migrate"], "")).contains("applied migrations: [1, 2, 3, 4]")
+        stdout(&run_cli(&config, &["migrate"], "")).contains("applied migrations: [1, 2, 3, 4, 5]")
     );
     assert!(stdout(&run_cli(&config, &["migrate"], "")).contains("up to date"));
 }

@@ -53,6 +53,11 @@ fn operations_settings_are_checked() {
         &[],
         &["tracing.sample_ratio", "tracing.service_name"],
     );
+    assert_config_error(
+        "[[clients]]\nclient_id = \"c\"\nsecrets = [\"c-secret\"]\ngrant_types = [\"authorization_code\"]\nredirect_uris = [\"https://c.example/cb\"]\nallowed_scopes = [\"openid\"]\nuserinfo_signed_response_alg = \"HS256\"\n",
+        &[],
+        &["clients[0].userinfo_signed_response_alg", "HS256"],
+    );
     let fine = check(
         "[admin]\nlisten = \"127.0.0.1:9090\"\n[audit]\npath = \"-\"\n[registration]\nopen = true\n[keys]\nrotate_every = 7776000\n[tracing]\notlp_endpoint = \"https://otel.example:4318/\"\nsample_ratio = 0.25\n",
         &[],

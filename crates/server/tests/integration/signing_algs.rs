@@ -1,14 +1,16 @@
 //! PS256, ES384 and EdDSA (Ed25519) beside ES256 and RS256: published in JWKS as RFC 7518 and
 //! RFC 8037 say, chosen per API for access tokens (`[[api_resources]] signing_alg`) and per
 //! client for identity tokens, and verified by others' code: the validation crate (on
-//! jsonwebtoken) and the `openidconnect` crate.
+//! jsonwebtoken) and the `openidconnect` crate. A client that registered
+//! `userinfo_signed_response_alg` gets its UserInfo responses as signed JWTs (OIDC Core §5.3.2),
+//! which openidconnect verifies.
 
 use openidconnect::core::{
     CoreClient, CoreJwsSigningAlgorithm, CoreProviderMetadata, CoreResponseType,
 };
 use openidconnect::{
     AuthenticationFlow, AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
-    PkceCodeChallenge, RedirectUrl, TokenResponse as _,
+    OAuth2TokenResponse as _, PkceCodeChallenge, RedirectUrl, TokenResponse as _,
 };
 use serde_json::Value;
 use tessera_validation::{TokenValidator, ValidationConfig};
@@ -43,6 +45,7 @@ redirect_uris = ["https://ed.example/cb"]
 allowed_scopes = ["openid"]
 require_consent = false
 id_token_signed_response_alg = "EdDSA"
+userinfo_signed_response_alg = "RS256"
 
 [[users]]
 username = "alice"
@@ -91,6 +94,10 @@ async fn every_algorithm_is_published_chosen_per_api_and_client_and_verified_by_
     assert_eq!(
         discovery["id_token_signing_alg_values_supported"],
         serde_json::json!(["ES256", "RS256", "PS256", "ES384", "EdDSA"])
+    );
+    assert_eq!(
+        discovery["userinfo_signing_alg_values_supported"],
+        discovery["id_token_signing_alg_values_supported"]
     );
 
     // Access tokens in each API's algorithm, accepted by the validation crate.
@@ -149,5 +156,42 @@ async fn every_algorithm_is_published_chosen_per_api_and_client_and_verified_by_
         .set_allowed_algs(vec![CoreJwsSigningAlgorithm::EdDsa]);
     let claims = id_token.claims(&verifier, &nonce).unwrap();
     assert_eq!(claims.audiences()[0].as_str(), "ed");
+
+    // Its UserInfo response is a JWT in RS256 with iss and aud, which openidconnect (requiring
+    // a signature) verifies against the provider's keys.
+    let info: openidconnect::core::CoreUserInfoClaims = client
+        .user_info(
+            tokens.access_token().clone(),
+            Some(claims.subject().clone()),
+        )
+        .unwrap()
+        .require_signed_response(true)
+        .request_async(&oidc_http)
+        .await
+        .unwrap();
+    assert_eq!(info.subject(), claims.subject());
+    assert_eq!(info.issuer().unwrap().as_str(), server.base);
+    let raw = server
+        .http
+        .get(server.url("/userinfo"))
+        .bearer_auth(tokens.access_token().secret())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status(), 200);
+    assert_eq!(raw.headers()["content-type"], "application/jwt");
+    assert_eq!(raw.headers()["cache-control"], "no-store");
+    let jwt = raw.text().await.unwrap();
+    assert_eq!(header(&jwt)["alg"], "RS256");
+    let payload: Value = {
+        use base64::Engine as _;
+        let part = jwt.split('.').nth(1).unwrap();
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .unwrap();
+        serde_json::from_slice(&bytes).unwrap()
+    };
+    assert_eq!(payload["aud"], "ed");
+    assert_eq!(payload["sub"], claims.subject().as_str());
     server.stop().await;
 }

@@ -5,7 +5,6 @@
 //! answer shows everything to correct.
 
 use crate::authorize::acr::AcrLevels;
-use crate::clients::jwk::ClientJwk;
 use crate::crypto::handle_digest;
 use crate::model::{
     ApplicationType, Client, ClientLogout, ClientSettings, MAX_BROWSER_REFRESH_ABSOLUTE,
@@ -44,6 +43,8 @@ pub struct ClientMetadata {
     pub application_type: ApplicationType,
     /// OIDC Registration §2 `id_token_signed_response_alg`, by name; `None`: RS256.
     pub id_token_signed_response_alg: Option<String>,
+    /// OIDC Registration §2 `userinfo_signed_response_alg`, by name; `None`: plain JSON.
+    pub userinfo_signed_response_alg: Option<String>,
     /// OIDC Registration §2 `default_acr_values`.
     pub default_acr_values: Vec<String>,
     /// The keys of RFC 7591 §2 `jwks` (`{"keys": [...]}`), as JSON. `None` when no key set was
@@ -85,6 +86,7 @@ impl Default for ClientMetadata {
             settings: ClientSettings::default(),
             application_type: ApplicationType::Web,
             id_token_signed_response_alg: None,
+            userinfo_signed_response_alg: None,
             default_acr_values: vec![],
             jwks: None,
             jwks_uri: None,
@@ -154,7 +156,19 @@ pub fn validate_client_metadata(
     check_token_lifetimes(m, &mut p);
     let jwks = check_keys(m, method, &mut p);
     check_native_app(m, &mut p);
-    let id_token_alg = check_id_token_alg(m, offer.signing_algs, &mut p);
+    let algs = offer.signing_algs;
+    let id_token_alg = signing_alg(
+        m.id_token_signed_response_alg.as_deref(),
+        ID_TOKEN_ALG,
+        algs,
+        &mut p,
+    );
+    let userinfo_alg = signing_alg(
+        m.userinfo_signed_response_alg.as_deref(),
+        USERINFO_ALG,
+        algs,
+        &mut p,
+    );
     check_acr_values(m, offer.acr_levels, &mut p);
     check_refresh_lifetimes(m, &mut p);
     check_browser_app(m, method, &mut p);
@@ -176,7 +190,8 @@ pub fn validate_client_metadata(
         token_endpoint_auth_method: method,
         auth_method_pinned: m.token_endpoint_auth_method.is_some(),
         application_type: m.application_type,
-        id_token_signed_response_alg: id_token_alg,
+        id_token_signed_response_alg: id_token_alg.unwrap_or(SigningAlg::Rs256),
+        userinfo_signed_response_alg: userinfo_alg,
         default_acr_values: m.default_acr_values.clone(),
         jwks,
         jwks_uri: m.jwks_uri.clone(),
@@ -191,55 +206,6 @@ pub fn validate_client_metadata(
         allowed_cors_origins,
         token_exchange: m.token_exchange.clone(),
     })
-}
-
-/// Token exchange (RFC 8693; SEC-66) is for confidential clients that list the grant, and
-/// reaches only the APIs their policy names, each one we know.
-fn check_token_exchange(
-    m: &ClientMetadata,
-    method: TokenEndpointAuthMethod,
-    resources: &Resources,
-    p: &mut Problems,
-) {
-    let policy = &m.token_exchange;
-    let listed = has_grant(m, GrantType::TokenExchange);
-    let set = *policy != crate::model::TokenExchangePolicy::default();
-    if set && !listed {
-        let urn = GrantType::TokenExchange.name();
-        p.add(
-            "token_exchange",
-            format!("is set, but grant_types does not list `{urn}`"),
-        );
-    }
-    if !listed {
-        return;
-    }
-    if method == TokenEndpointAuthMethod::None {
-        p.add(
-            "grant_types",
-            "a public client (no secrets) cannot exchange tokens",
-        );
-    }
-    if policy.audiences.is_empty() {
-        p.add(
-            "token_exchange.audiences",
-            "is empty; list the APIs (api_resources names) the client may get tokens for",
-        );
-    }
-    let named = [
-        ("audiences", &policy.audiences),
-        ("subject_audiences", &policy.subject_audiences),
-    ];
-    for (list, names) in named {
-        for (j, name) in names.iter().enumerate() {
-            if !resources.api_resources.iter().any(|api| &api.name == name) {
-                p.add(
-                    format!("token_exchange.{list}[{j}]"),
-                    format!("unknown API `{name}`; declare it under api_resources"),
-                );
-            }
-        }
-    }
 }
 
 /// RFC 6749 §2.2 / Appendix A.1: client_id = *VSCHAR (printable ASCII).
@@ -406,55 +372,6 @@ fn check_token_lifetimes(m: &ClientMetadata, p: &mut Problems) {
     }
 }
 
-/// RFC 7591 §2 `jwks`: public keys only, needed by `private_key_jwt` (RFC 7523 §2.2) and used
-/// by nothing else. Returns the keys that parse.
-fn check_keys(
-    m: &ClientMetadata,
-    method: TokenEndpointAuthMethod,
-    p: &mut Problems,
-) -> Vec<ClientJwk> {
-    let keys = m.jwks.as_deref().unwrap_or_default();
-    let mut jwks = Vec::new();
-    for (j, jwk) in keys.iter().enumerate() {
-        match ClientJwk::from_json(jwk) {
-            Ok(parsed) => jwks.push(parsed),
-            Err(why) => p.add(format!("jwks.keys[{j}]"), why),
-        }
-    }
-    let private_key_jwt = method == TokenEndpointAuthMethod::PrivateKeyJwt;
-    if let Some(uri) = &m.jwks_uri {
-        // RFC 7591 §2: jwks and jwks_uri MUST NOT both be present.
-        if m.jwks.is_some() {
-            p.add(
-                "jwks_uri",
-                "give the keys by value (jwks) or by reference (jwks_uri), not both",
-            );
-        }
-        let fine = url::Url::parse(uri)
-            .ok()
-            .is_some_and(|u| matches!(u.scheme(), "https" | "http") && u.fragment().is_none());
-        if !fine {
-            p.add("jwks_uri", "must be an https URL without a fragment");
-        }
-        // OIDC Registration §2: the client's keys for every use (assertions now, request
-        // objects later), whatever its authentication method.
-        return jwks;
-    }
-    if private_key_jwt && keys.is_empty() {
-        p.add(
-            "jwks",
-            "private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
-        );
-    }
-    if !private_key_jwt && m.jwks.is_some() {
-        p.add(
-            "jwks",
-            "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
-        );
-    }
-    jwks
-}
-
 /// RFC 8252 §8.4, §8.1: a native app cannot keep a secret and always uses PKCE.
 fn check_native_app(m: &ClientMetadata, p: &mut Problems) {
     if m.application_type != ApplicationType::Native {
@@ -471,30 +388,6 @@ fn check_native_app(m: &ClientMetadata, p: &mut Problems) {
             "require_pkce",
             "native apps always use PKCE (RFC 8252 §8.1)",
         );
-    }
-}
-
-/// OIDC Registration §2: RS256 unless the client chooses another algorithm the server signs
-/// with (`keys.algorithms`).
-fn check_id_token_alg(m: &ClientMetadata, offered: &[SigningAlg], p: &mut Problems) -> SigningAlg {
-    let Some(name) = &m.id_token_signed_response_alg else {
-        return SigningAlg::Rs256;
-    };
-    let field = "id_token_signed_response_alg";
-    match SigningAlg::parse(name) {
-        Ok(alg) => {
-            if !offered.contains(&alg) {
-                p.add(
-                    field,
-                    format!("`{name}` is not in keys.algorithms; add it there to sign with it"),
-                );
-            }
-            alg
-        }
-        Err(e) => {
-            p.add(field, e.to_string());
-            SigningAlg::Rs256
-        }
     }
 }
 
@@ -593,6 +486,9 @@ fn digest_secrets(secrets: &[Secret<String>], p: &mut Problems) -> Vec<String> {
     }
     digests
 }
+
+mod tokens;
+use tokens::{ID_TOKEN_ALG, USERINFO_ALG, check_keys, check_token_exchange, signing_alg};
 
 #[cfg(test)]
 mod tests;

@@ -1,0 +1,135 @@
+//! The client's keys, the algorithms its tokens are signed with, and what it may exchange.
+
+use super::{ClientMetadata, Problems, has_grant};
+use crate::clients::jwk::ClientJwk;
+use crate::model::{Resources, TokenEndpointAuthMethod};
+use crate::protocol::grant_type::GrantType;
+use crate::tokens::SigningAlg;
+
+/// Token exchange (RFC 8693; SEC-66) is for confidential clients that list the grant, and
+/// reaches only the APIs their policy names, each one we know.
+pub(super) fn check_token_exchange(
+    m: &ClientMetadata,
+    method: TokenEndpointAuthMethod,
+    resources: &Resources,
+    p: &mut Problems,
+) {
+    let policy = &m.token_exchange;
+    let listed = has_grant(m, GrantType::TokenExchange);
+    let set = *policy != crate::model::TokenExchangePolicy::default();
+    if set && !listed {
+        let urn = GrantType::TokenExchange.name();
+        p.add(
+            "token_exchange",
+            format!("is set, but grant_types does not list `{urn}`"),
+        );
+    }
+    if !listed {
+        return;
+    }
+    if method == TokenEndpointAuthMethod::None {
+        p.add(
+            "grant_types",
+            "a public client (no secrets) cannot exchange tokens",
+        );
+    }
+    if policy.audiences.is_empty() {
+        p.add(
+            "token_exchange.audiences",
+            "is empty; list the APIs (api_resources names) the client may get tokens for",
+        );
+    }
+    let named = [
+        ("audiences", &policy.audiences),
+        ("subject_audiences", &policy.subject_audiences),
+    ];
+    for (list, names) in named {
+        for (j, name) in names.iter().enumerate() {
+            if !resources.api_resources.iter().any(|api| &api.name == name) {
+                p.add(
+                    format!("token_exchange.{list}[{j}]"),
+                    format!("unknown API `{name}`; declare it under api_resources"),
+                );
+            }
+        }
+    }
+}
+
+/// RFC 7591 §2 `jwks`: public keys only, needed by `private_key_jwt` (RFC 7523 §2.2) and used
+/// by nothing else. Returns the keys that parse.
+pub(super) fn check_keys(
+    m: &ClientMetadata,
+    method: TokenEndpointAuthMethod,
+    p: &mut Problems,
+) -> Vec<ClientJwk> {
+    let keys = m.jwks.as_deref().unwrap_or_default();
+    let mut jwks = Vec::new();
+    for (j, jwk) in keys.iter().enumerate() {
+        match ClientJwk::from_json(jwk) {
+            Ok(parsed) => jwks.push(parsed),
+            Err(why) => p.add(format!("jwks.keys[{j}]"), why),
+        }
+    }
+    let private_key_jwt = method == TokenEndpointAuthMethod::PrivateKeyJwt;
+    if let Some(uri) = &m.jwks_uri {
+        // RFC 7591 §2: jwks and jwks_uri MUST NOT both be present.
+        if m.jwks.is_some() {
+            p.add(
+                "jwks_uri",
+                "give the keys by value (jwks) or by reference (jwks_uri), not both",
+            );
+        }
+        let fine = url::Url::parse(uri)
+            .ok()
+            .is_some_and(|u| matches!(u.scheme(), "https" | "http") && u.fragment().is_none());
+        if !fine {
+            p.add("jwks_uri", "must be an https URL without a fragment");
+        }
+        // OIDC Registration §2: the client's keys for every use (assertions now, request
+        // objects later), whatever its authentication method.
+        return jwks;
+    }
+    if private_key_jwt && keys.is_empty() {
+        p.add(
+            "jwks",
+            "private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
+        );
+    }
+    if !private_key_jwt && m.jwks.is_some() {
+        p.add(
+            "jwks",
+            "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
+        );
+    }
+    jwks
+}
+
+pub(super) const ID_TOKEN_ALG: &str = "id_token_signed_response_alg";
+pub(super) const USERINFO_ALG: &str = "userinfo_signed_response_alg";
+
+/// OIDC Registration §2 `id_token_signed_response_alg` (RS256 when unset) and
+/// `userinfo_signed_response_alg` (plain JSON when unset): an algorithm the server signs with
+/// (`keys.algorithms`).
+pub(super) fn signing_alg(
+    name: Option<&str>,
+    field: &str,
+    offered: &[SigningAlg],
+    p: &mut Problems,
+) -> Option<SigningAlg> {
+    let name = name?;
+    match SigningAlg::parse(name) {
+        Ok(alg) => {
+            if !offered.contains(&alg) {
+                p.add(
+                    field,
+                    format!("`{name}` is not in keys.algorithms; add it there to sign with it"),
+                );
+            }
+            Some(alg)
+        }
+        Err(e) => {
+            p.add(field, e.to_string());
+            None
+        }
+    }
+}
