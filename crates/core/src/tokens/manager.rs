@@ -197,6 +197,45 @@ pub async fn reencrypt_keys(
     Ok(rewritten)
 }
 
+/// Why a key was not retired.
+#[derive(Debug, thiserror::Error)]
+pub enum RetireError {
+    /// No key has that id.
+    #[error("there is no signing key `{0}`")]
+    NotFound(String),
+    /// It is the key its algorithm signs with now.
+    #[error(
+        "key `{0}` signs now; rotate first (a new key for its algorithm, active at once after a compromise), then retire this one"
+    )]
+    Signing(String),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
+/// Retires key `kid` at once: it leaves the published key set, so nothing it signed verifies
+/// any more (after a compromise, or to drop a key made by mistake). The key its algorithm
+/// signs with now is refused, as the server would have none: rotate first. Returns the key's
+/// algorithm.
+pub async fn retire_key(
+    store: &dyn KeyStore,
+    clock: &dyn Clock,
+    policy: &KeyPolicy,
+    kid: &str,
+) -> Result<String, RetireError> {
+    let classified = classify(&store.list_keys().await?, clock.now(), policy.retention);
+    let Some((record, status)) = classified.iter().find(|(k, _)| k.kid == kid) else {
+        return Err(RetireError::NotFound(kid.to_string()));
+    };
+    if *status == KeyStatus::Active {
+        return Err(RetireError::Signing(kid.to_string()));
+    }
+    if !store.delete_key(kid).await? {
+        return Err(RetireError::NotFound(kid.to_string()));
+    }
+    Ok(record.alg.clone())
+}
+
 /// Loads the key ring as of now, deleting keys past retention.
 pub async fn load_key_ring(
     store: &dyn KeyStore,
@@ -368,5 +407,41 @@ mod tests {
             1,
             "expired key deleted"
         );
+    }
+
+    #[tokio::test]
+    async fn the_signing_key_is_not_retired_others_are_at_once() {
+        let store = MemoryStore::new();
+        let clock = FixedClock::new(1_000);
+        let policy = KeyPolicy {
+            algorithms: vec![SigningAlg::Es256],
+            ..KeyPolicy::default()
+        };
+        let first = ensure_signing_keys(&store, &clock, &policy).await.unwrap();
+        let first = first[0].kid.clone();
+        let refused = retire_key(&store, &clock, &policy, &first).await;
+        assert!(
+            matches!(refused, Err(RetireError::Signing(_))),
+            "{refused:?}"
+        );
+        assert!(matches!(
+            retire_key(&store, &clock, &policy, "nope").await,
+            Err(RetireError::NotFound(_))
+        ));
+        // After a compromise: a new key signs at once, and the old one is retired.
+        let new = rotate_keys(&store, &clock, &policy, &[SigningAlg::Es256], Some(0))
+            .await
+            .unwrap();
+        let alg = retire_key(&store, &clock, &policy, &first).await.unwrap();
+        assert_eq!(alg, "ES256");
+        let left: Vec<String> = store
+            .list_keys()
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|k| k.kid)
+            .collect();
+        assert_eq!(left, [new[0].kid.clone()]);
+        load_key_ring(&store, &clock, &policy).await.unwrap();
     }
 }

@@ -50,9 +50,22 @@ pub async fn keys(config: &Config, command: KeysCommand) -> anyhow::Result<()> {
             force,
         } => rotate(config, &store, &algorithms, activate_in, force).await,
         KeysCommand::Reencrypt { from_key_file } => reencrypt(config, &store, from_key_file).await,
+        KeysCommand::Retire { kid } => retire(config, &store, &kid).await,
     };
     store.close().await;
     outcome
+}
+
+/// `tessera keys retire KID`: the key leaves the published set at once.
+async fn retire(config: &Config, store: &SqlStore, kid: &str) -> anyhow::Result<()> {
+    let alg =
+        tessera_core::tokens::manager::retire_key(store, &SystemClock, &config.keys, kid).await?;
+    audit(config, "key.retire", kid)?;
+    println!(
+        "retired {alg} key {kid}: running servers stop publishing it within {} s",
+        config.key_refresh_interval.as_secs()
+    );
+    Ok(())
 }
 
 /// `tessera keys reencrypt`: every key under the configured key-encryption key.

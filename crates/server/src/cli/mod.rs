@@ -133,6 +133,13 @@ pub enum KeysCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Retire a key at once: it leaves JWKS, so nothing it signed verifies any more (after a
+    /// compromise). The key that signs now is refused: rotate first (`--activate-in 0
+    /// --force` makes the new key sign at once).
+    Retire {
+        /// The key's id (`tessera keys list`).
+        kid: String,
+    },
     /// Store every private key under the configured key-encryption key (or in clear when none
     /// is configured), opening those sealed under the previous one with `--from-key-file`.
     Reencrypt {

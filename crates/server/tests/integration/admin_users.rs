@@ -167,5 +167,35 @@ async fn users_and_keys_are_managed_through_the_api() {
             .any(|k| k["kid"] == kid.as_str()),
         "published now"
     );
+    // Retiring: the key that signs now is refused (rotate first); another leaves JWKS at once.
+    let active = before["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["status"] == "active")
+        .unwrap()["kid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = format!("/admin/v1/keys/{active}");
+    let (status, _, body) = call(&server, Method::DELETE, &path, token, None, None).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("key_signs_now"))
+    );
+    let path = format!("/admin/v1/keys/{kid}");
+    let (status, _, _) = call(&server, Method::DELETE, &path, token, None, None).await;
+    assert_eq!(status, 204);
+    let jwks = server.get_json(tessera_core::protocol::paths::JWKS).await;
+    assert!(
+        !jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|k| k["kid"] == kid.as_str()),
+        "retired at once"
+    );
+    let (status, _, _) = call(&server, Method::DELETE, &path, token, None, None).await;
+    assert_eq!(status, 404);
     server.stop().await;
 }

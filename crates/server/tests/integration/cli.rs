@@ -167,6 +167,23 @@ fn keys_and_clients_listing() {
         "",
     ));
     assert!(forced.contains("created ES256 key"), "{forced}");
+    // Retiring a key takes it out at once; an unknown id is refused.
+    let kid = forced
+        .split("created ES256 key ")
+        .nth(1)
+        .and_then(|rest| rest.split(':').next())
+        .unwrap()
+        .to_string();
+    let retired = stdout(&run_cli(&config, &["keys", "retire", &kid], ""));
+    assert!(
+        retired.contains(&format!("retired ES256 key {kid}")),
+        "{retired}"
+    );
+    let listed = stdout(&run_cli(&config, &["keys", "list"], ""));
+    assert!(!listed.contains(&kid), "{listed}");
+    let unknown = run_cli(&config, &["keys", "retire", &kid], "");
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no signing key"));
     let bad = run_cli(&config, &["keys", "rotate", "--alg", "HS256"], "");
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("unsupported signing algorithm"));

@@ -1,13 +1,14 @@
-//! `/admin/v1/keys`: the signing keys, and rotation as `tessera keys rotate` does it.
+//! `/admin/v1/keys`: the signing keys, rotation and retirement as `tessera keys rotate` and
+//! `tessera keys retire` do them.
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use tessera_core::tokens::SigningAlg;
 use tessera_core::tokens::keyring::{KeyStatus, classify};
-use tessera_core::tokens::manager::rotate_keys;
+use tessera_core::tokens::manager::{RetireError, retire_key, rotate_keys};
 use utoipa::ToSchema;
 
 use super::{AdminError, Problem, Reader, Writer, json_body};
@@ -155,4 +156,45 @@ pub async fn rotate(
         .filter(|k| created.iter().any(|c| c.kid == k.kid))
         .collect();
     Ok((StatusCode::CREATED, Json(KeyList { items })))
+}
+
+/// Retires a key at once: it leaves the published key set, so nothing it signed verifies any
+/// more (after a compromise). The key that signs now is refused: rotate first.
+#[utoipa::path(delete, operation_id = "retire_key", path = "/admin/v1/keys/{kid}", tag = "keys",
+    params(("kid" = String, Path, description = "The key's id")),
+    security(("oauth2" = ["tessera.admin.write"])),
+    responses((status = 204, description = "Retired"), (status = 404, description = "No such key", body = AdminError),
+        (status = 409, description = "The key signs now; rotate first", body = AdminError)))]
+pub async fn retire(
+    writer: Writer,
+    State(state): State<AppState>,
+    Path(kid): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    let config = &state.config;
+    match retire_key(
+        state.store.as_ref(),
+        state.clock.as_ref(),
+        &config.keys,
+        &kid,
+    )
+    .await
+    {
+        Ok(_) => {}
+        Err(RetireError::NotFound(_)) => return Err(AdminError::not_found("no such key")),
+        Err(e @ RetireError::Signing(_)) => {
+            return Err(AdminError::new(
+                StatusCode::CONFLICT,
+                "key_signs_now",
+                e.to_string(),
+            ));
+        }
+        Err(RetireError::Store(e)) => return Err(AdminError::internal(e)),
+    }
+    writer.changed(&state, "key.retire", &kid);
+    state
+        .keys
+        .refresh(state.store.as_ref(), state.clock.as_ref(), &config.keys)
+        .await
+        .map_err(AdminError::internal)?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -439,5 +439,6 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/v1/keys", get(keys::list))
         .route("/admin/v1/keys/rotate", post(keys::rotate))
+        .route("/admin/v1/keys/{kid}", delete(keys::retire))
         .route("/admin/v1/registration/tokens", post(registration::create))
 }

@@ -17,7 +17,7 @@ use crate::http::AppState;
         clients::rotate_secret,
         users::list, users::get, users::create, users::set_claims, users::set_password,
         users::disable, users::enable, users::delete, users::factors,
-        keys::list, keys::rotate,
+        keys::list, keys::rotate, keys::retire,
         registration::create,
         sessions::list, sessions::end, sessions::grants, sessions::revoke,
     ),
