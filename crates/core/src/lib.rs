@@ -21,6 +21,7 @@ pub mod password_policy;
 pub mod password_reset;
 pub mod passwords;
 pub mod protocol;
+pub mod resources;
 pub mod secret;
 pub mod sessions;
 pub mod store;

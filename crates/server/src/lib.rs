@@ -16,6 +16,7 @@ pub mod mail;
 pub mod metrics;
 pub mod outbound;
 pub mod provision;
+pub mod resources;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

@@ -220,8 +220,8 @@ fn spawn_background(
     (tasks, failed)
 }
 
-/// Reloads the signing keys and the clients every `key_refresh_interval`, so that what another
-/// instance or the CLI changed is seen here.
+/// Reloads the signing keys, the clients and the resources every `key_refresh_interval`, so
+/// that what another instance or the CLI changed is seen here.
 fn spawn_refresh(state: &AppState) -> JoinHandle<()> {
     let (store, clock, config, keys, clients) = (
         state.store.clone(),
@@ -230,6 +230,7 @@ fn spawn_refresh(state: &AppState) -> JoinHandle<()> {
         state.keys.clone(),
         state.clients.clone(),
     );
+    let resources = state.resources.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(config.key_refresh_interval);
         tick.tick().await;
@@ -259,6 +260,9 @@ fn spawn_refresh(state: &AppState) -> JoinHandle<()> {
             if let Err(e) = clients.refresh().await {
                 tracing::warn!(error = %e, "cannot refresh the clients; keeping the current ones");
             }
+            if let Err(e) = resources.reload(store.as_ref()).await {
+                tracing::warn!(error = %e, "cannot refresh the resources; keeping the current ones");
+            }
         }
     })
 }
@@ -278,6 +282,7 @@ fn spawn_change_listener(
         state.keys.clone(),
         state.clients.clone(),
     );
+    let resources = state.resources.clone();
     tokio::spawn(async move {
         let mut attempt = first;
         let mut listener = loop {
@@ -295,17 +300,20 @@ fn spawn_change_listener(
             };
         };
         loop {
-            let (reload_clients, reload_keys) = match listener.next().await {
+            let (reload_clients, reload_keys, reload_resources) = match listener.next().await {
                 Ok(tessera_store_sql::Change::Topic(topic)) => {
-                    (topic == "clients", topic == "keys")
+                    (topic == "clients", topic == "keys", topic == "resources")
                 }
-                Ok(tessera_store_sql::Change::Reconnected) => (true, true),
+                Ok(tessera_store_sql::Change::Reconnected) => (true, true, true),
                 Err(e) => {
                     tracing::warn!(error = %e, "lost the change notices; retrying");
                     tokio::time::sleep(Duration::from_secs(1)).await;
-                    (true, true)
+                    (true, true, true)
                 }
             };
+            if reload_resources && let Err(e) = resources.reload(store.as_ref()).await {
+                tracing::warn!(error = %e, "cannot reload the resources after a change");
+            }
             if reload_clients && let Err(e) = clients.refresh().await {
                 tracing::warn!(error = %e, "cannot reload the clients after a change");
             }

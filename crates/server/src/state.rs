@@ -6,7 +6,6 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use anyhow::Context as _;
-use axum::body::Bytes;
 use tessera_core::events::Events;
 use tessera_core::protocol::paths;
 use tessera_core::store::Store;
@@ -59,7 +58,11 @@ impl AppState {
         let clients = ClientCache::load(store.clone())
             .await
             .context("cannot read the registered clients")?;
-        let discovery_json = Bytes::from(serde_json::to_vec(&http::discovery::metadata(&config))?);
+        let resources = Arc::new(
+            crate::resources::LiveResources::load(config.clone(), store.as_ref())
+                .await
+                .context("cannot read the resources made through the admin API")?,
+        );
         let endpoint_urls = client_authentication_endpoints(&config);
         let started_at = clock.now();
         let metrics = if config.operations.metrics {
@@ -76,7 +79,7 @@ impl AppState {
             clock,
             monotonic: clocks.monotonic.clone(),
             keys,
-            discovery_json,
+            resources,
             readiness: Arc::new(Readiness::default()),
             endpoint_urls,
             pages: http::ui::pages::Pages::load(config.ui_templates.as_deref(), &config.issuer)?,

@@ -1,5 +1,5 @@
 //! Change notices between instances on one PostgreSQL database: a write to what instances keep
-//! in memory (clients, signing keys) announces its topic on one channel (`NOTIFY`), and every
+//! in memory (clients, signing keys, resources) announces its topic on one channel (`NOTIFY`), and every
 //! instance listening (`LISTEN`) reloads it at once instead of at its next periodic refresh.
 //! SQLite has one instance per file: nothing is announced there.
 
@@ -16,7 +16,7 @@ const CHANNEL: &str = "tessera_changes";
 /// What changed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Change {
-    /// A topic's data changed: `clients` or `keys`.
+    /// A topic's data changed: `clients`, `keys` or `resources`.
     Topic(String),
     /// The listening connection was lost and made again: anything may have changed meanwhile.
     Reconnected,

@@ -127,6 +127,38 @@ impl ResourceStore for SqlStore {
             .await?;
         Ok(found.unwrap_or_default())
     }
+
+    // The admin API's resources are the row with id 2, replaced only while it holds what the
+    // writer read (the same JSON text: serialisation is deterministic).
+    async fn load_managed_resources(&self) -> StoreResult<Resources> {
+        let q = Query::new("SELECT data FROM resources WHERE id = 2");
+        let found = self
+            .fetch_optional(q, |row| from_json(&row.text("data")?, "managed resources"))
+            .await?;
+        Ok(found.unwrap_or_default())
+    }
+
+    async fn replace_managed_resources(
+        &self,
+        expected: &Resources,
+        new: &Resources,
+    ) -> StoreResult<bool> {
+        let update = Query::new("UPDATE resources SET data = $1 WHERE id = 2 AND data = $2")
+            .text(to_json(new)?)
+            .text(to_json(expected)?);
+        let mut replaced = self.execute(update).await? == 1;
+        if !replaced && expected == &Resources::default() {
+            let insert = Query::new(
+                "INSERT INTO resources (id, data) VALUES (2, $1) ON CONFLICT (id) DO NOTHING",
+            )
+            .text(to_json(new)?);
+            replaced = self.execute(insert).await? == 1;
+        }
+        if replaced {
+            self.announce("resources").await;
+        }
+        Ok(replaced)
+    }
 }
 
 fn key_from_row(row: &dyn Fields) -> StoreResult<KeyRecord> {

@@ -79,6 +79,16 @@ pub trait ResourceStore: Send + Sync {
     async fn save_resources(&self, resources: &Resources) -> StoreResult<()>;
     /// The resources; empty when never saved.
     async fn load_resources(&self) -> StoreResult<Resources>;
+    /// The resources made through the admin API, kept apart from the configuration's (which
+    /// every start rewrites); empty when none were made.
+    async fn load_managed_resources(&self) -> StoreResult<Resources>;
+    /// Replaces the managed resources with `new` if they are still `expected`
+    /// (compare-and-set); false when another change came first.
+    async fn replace_managed_resources(
+        &self,
+        expected: &Resources,
+        new: &Resources,
+    ) -> StoreResult<bool>;
 }
 
 /// Grants stored under the digest of their handle, with atomic single use. Callers store and

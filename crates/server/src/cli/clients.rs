@@ -65,10 +65,13 @@ fn report(changed: &Changed, what: &str) {
 /// `tessera clients ...`
 pub async fn clients(config: &Config, command: ClientsCommand) -> anyhow::Result<()> {
     let store = open(config).await?;
+    // The resources in force: the configuration's and those made through the admin API.
+    let managed = tessera_core::store::ResourceStore::load_managed_resources(&store).await?;
+    let resources = tessera_core::resources::merged(&config.resources, &managed);
     let manager = ClientManager {
         store: &store,
         offer: ServerOffer {
-            resources: &config.resources,
+            resources: &resources,
             acr_levels: &config.acr_levels,
             signing_algs: &config.keys.algorithms,
         },

@@ -320,7 +320,7 @@ pub async fn users(config: &Config, command: UsersCommand) -> anyhow::Result<()>
 }
 
 /// Logs and audits a change the CLI made, as the admin API's are.
-fn audit(config: &Config, action: &'static str, target: &str) -> anyhow::Result<()> {
+pub(super) fn audit(config: &Config, action: &'static str, target: &str) -> anyhow::Result<()> {
     let events = crate::state::events(config, std::sync::Arc::new(SystemClock), false)?;
     events.emit(tessera_core::events::Event::AdminChanged {
         actor: "cli",

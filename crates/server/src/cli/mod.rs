@@ -6,6 +6,7 @@ mod commands;
 mod factors;
 mod format;
 mod grants;
+mod resources;
 mod sessions;
 
 use std::path::PathBuf;
@@ -64,6 +65,65 @@ pub enum Command {
     /// List what a user allowed applications, and revoke it.
     #[command(subcommand)]
     Grants(GrantsCommand),
+    /// List, make and remove API scopes, APIs and identity resources.
+    #[command(subcommand)]
+    Resources(ResourcesCommand),
+}
+
+/// A kind of resource.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ResourceKind {
+    /// An API scope.
+    ApiScope,
+    /// An API (the audience of access tokens).
+    ApiResource,
+    /// A scope that releases user claims.
+    IdentityResource,
+}
+
+impl ResourceKind {
+    /// Its name on the command line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::ApiScope => "api-scope",
+            Self::ApiResource => "api-resource",
+            Self::IdentityResource => "identity-resource",
+        }
+    }
+
+    /// The audit action of `verb` (`create`, `remove`) on it.
+    pub fn action(self, verb: &str) -> &'static str {
+        match (self, verb) {
+            (Self::ApiScope, "create") => "api_scope.create",
+            (Self::ApiScope, _) => "api_scope.remove",
+            (Self::ApiResource, "create") => "api_resource.create",
+            (Self::ApiResource, _) => "api_resource.remove",
+            (Self::IdentityResource, "create") => "identity_resource.create",
+            (Self::IdentityResource, _) => "identity_resource.remove",
+        }
+    }
+}
+
+/// `tessera resources ...`
+#[derive(Debug, Subcommand)]
+pub enum ResourcesCommand {
+    /// The scopes, APIs and identity resources in force, with where each comes from.
+    List,
+    /// Make one from a JSON file in the admin API's names (`-`: standard input); an API gets
+    /// a generated secret for /introspect, printed once.
+    Add {
+        /// What to make.
+        kind: ResourceKind,
+        /// The JSON file.
+        file: PathBuf,
+    },
+    /// Remove one made by the admin API or the CLI (a scope still used is kept).
+    Remove {
+        /// What to remove.
+        kind: ResourceKind,
+        /// Its name.
+        name: String,
+    },
 }
 
 /// `tessera grants ...`
@@ -315,6 +375,7 @@ pub fn main() -> ExitCode {
             Command::Users(cmd) => commands::users(&config, cmd).await,
             Command::Sessions(cmd) => sessions::sessions(&config, cmd).await,
             Command::Grants(cmd) => grants::grants(&config, cmd).await,
+            Command::Resources(cmd) => resources::resources(&config, cmd).await,
         }
     });
     match result {

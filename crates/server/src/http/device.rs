@@ -52,8 +52,8 @@ async fn authorize(
 ) -> Result<Response, ApiError> {
     let scope = posted.form.one("scope")?;
     let resources = posted.form.all("resource").to_vec();
-    let ring = state.keys.current();
-    let ctx = state.token_context(&ring, Some(&posted.context));
+    let (ring, live) = (state.keys.current(), state.resources.current());
+    let ctx = state.token_context((&ring, &live), Some(&posted.context));
     let settings = state.config.device_flow;
     let started = device::start(&ctx, client, (scope, &resources), settings).await?;
     let base = state.config.issuer.trim_end_matches('/');

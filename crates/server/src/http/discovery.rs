@@ -1,18 +1,18 @@
 //! `/.well-known/openid-configuration` (OIDC Discovery 1.0 §4) and
-//! `/.well-known/oauth-authorization-server` (RFC 8414 §3): one document, computed at start.
+//! `/.well-known/oauth-authorization-server` (RFC 8414 §3): one document, computed at start and
+//! whenever the resources change.
 
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use tessera_core::model::OFFLINE_ACCESS;
+use tessera_core::model::{OFFLINE_ACCESS, Resources};
 use tessera_core::protocol::discovery::ProviderMetadata;
 
 use super::AppState;
 use crate::config::Config;
 
-/// Builds the metadata from the validated configuration.
-pub fn metadata(config: &Config) -> ProviderMetadata {
-    let r = &config.resources;
+/// Builds the metadata from the validated configuration and the resources in force.
+pub fn metadata(config: &Config, r: &Resources) -> ProviderMetadata {
     let mut scopes: Vec<String> = r
         .identity_resources
         .iter()
@@ -44,6 +44,6 @@ pub async fn provider_metadata(State(state): State<AppState>) -> impl IntoRespon
             (header::CACHE_CONTROL, "public, max-age=300"),
             (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
         ],
-        state.discovery_json.clone(),
+        state.resources.discovery_json(),
     )
 }

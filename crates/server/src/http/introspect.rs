@@ -27,7 +27,8 @@ pub async fn post_introspect(
     form.one("token_type_hint")?;
     let presented = PresentedCredentials::extract(authorization(&posted.headers)?, form)?;
     let client;
-    let caller = match authenticate_api(&state.config.resources.api_resources, &presented) {
+    let resources = state.resources.current();
+    let caller = match authenticate_api(&resources.api_resources, &presented) {
         Some(api) => Caller::Api(api?),
         None => {
             client = (state.authenticate_presented(&presented, &posted.context)).await?;

@@ -26,7 +26,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use tessera_core::protocol::OrServerError as _;
 
-use axum::body::Bytes;
 use axum::http::{HeaderName, HeaderValue, Request, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Router, middleware};
@@ -76,7 +75,7 @@ pub struct AppInner {
     /// Signing keys and the JWKS document.
     pub keys: Arc<KeyCache>,
     /// The discovery document, serialised once.
-    pub discovery_json: Bytes,
+    pub resources: Arc<crate::resources::LiveResources>,
     /// Readiness flags.
     pub readiness: Arc<Readiness>,
     /// Absolute URLs of the endpoints that authenticate clients.
@@ -245,17 +244,17 @@ impl AppState {
         .map(|_| ())
     }
 
-    /// What grants need, with the key ring in force, for the HTTP request `http` if there is
-    /// one.
+    /// What grants need, with the key ring and resources in force, for the HTTP request `http`
+    /// if there is one.
     pub fn token_context<'a>(
         &'a self,
-        ring: &'a KeyRing,
+        (ring, resources): (&'a KeyRing, &'a tessera_core::model::Resources),
         http: Option<&'a RequestContext>,
     ) -> TokenContext<'a> {
         TokenContext {
             issuer: &self.config.issuer,
             now: self.clock.now(),
-            resources: &self.config.resources,
+            resources,
             ring,
             alg: self.default_alg(),
             grants: self.store.as_ref(),

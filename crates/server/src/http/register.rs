@@ -109,11 +109,15 @@ fn bearer(headers: &HeaderMap) -> Presented<'_> {
         .map_or(Presented::Malformed, Presented::Token)
 }
 
-fn manager(state: &AppState) -> ClientManager<'_> {
+/// The client service, checking against `resources` (those in force).
+fn manager<'a>(
+    state: &'a AppState,
+    resources: &'a tessera_core::model::Resources,
+) -> ClientManager<'a> {
     ClientManager {
         store: state.clients.as_ref(),
         offer: ServerOffer {
-            resources: &state.config.resources,
+            resources,
             acr_levels: &state.config.acr_levels,
             signing_algs: &state.config.keys.algorithms,
         },
@@ -235,7 +239,10 @@ pub async fn post_register(
         Ok(m) => m,
         Err(r) => return refusal(&r),
     };
-    let changed = match manager(&state).create(metadata).await {
+    let changed = match manager(&state, &state.resources.current())
+        .create(metadata)
+        .await
+    {
         Ok(c) => c,
         Err(e) => return manage_refusal(e),
     };
@@ -298,7 +305,10 @@ pub async fn post_register(
 
 /// Removes a client whose registration could not be completed.
 async fn take_back(state: &AppState, client_id: &str) {
-    if let Err(e) = manager(state).remove(client_id, None).await {
+    if let Err(e) = manager(state, &state.resources.current())
+        .remove(client_id, None)
+        .await
+    {
         tracing::error!(client_id, error = %e, "cannot remove a client whose registration failed");
     }
 }
@@ -353,7 +363,10 @@ pub async fn get_registration(
         Ok(found) => found,
         Err(response) => return response,
     };
-    match manager(&state).get(&client_id).await {
+    match manager(&state, &state.resources.current())
+        .get(&client_id)
+        .await
+    {
         Ok(client) => {
             let changed = Changed {
                 client,
@@ -401,7 +414,8 @@ pub async fn put_registration(
             "client_id must be sent, and be this client's",
         );
     }
-    let manager = manager(&state);
+    let resources = state.resources.current();
+    let manager = manager(&state, &resources);
     let current = match manager.get(&client_id).await {
         Ok(c) => c,
         Err(ManageError::NotFound(_)) => {
@@ -465,7 +479,10 @@ pub async fn delete_registration(
         Ok(found) => found,
         Err(response) => return response,
     };
-    match manager(&state).remove(&client_id, None).await {
+    match manager(&state, &state.resources.current())
+        .remove(&client_id, None)
+        .await
+    {
         Ok(()) => {}
         // §2.3: a client that no longer exists: 401, and its token revoked.
         Err(ManageError::NotFound(_)) => {

@@ -38,11 +38,11 @@ async fn exchange(
     client: &Client,
 ) -> Result<Response, ApiError> {
     let request = TokenRequest::parse(&posted.form)?;
-    let ring = state.keys.current();
+    let (ring, resources) = (state.keys.current(), state.resources.current());
     let nonces = state.dpop_nonces();
     let ctx = TokenContext {
         dpop_nonces: &nonces,
-        ..state.token_context(&ring, Some(&posted.context))
+        ..state.token_context((&ring, &resources), Some(&posted.context))
     };
     let response = grants::exchange(&ctx, state.store.as_ref(), client, &request).await?;
     // RFC 6749 §5.1: JSON with `Cache-Control: no-store` and `Pragma: no-cache`.

@@ -82,7 +82,8 @@ async fn answer(
     };
     let ring = state.keys.current();
     let lookup = state.token_lookup(&ring);
-    let info = match userinfo(token, presented, &lookup, &state.config.resources).await {
+    let resources = state.resources.current();
+    let info = match userinfo(token, presented, &lookup, &resources).await {
         Ok(info) => info,
         Err(e) => return refused(e),
     };

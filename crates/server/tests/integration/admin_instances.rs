@@ -1,6 +1,6 @@
-//! Instances that agree: a change made through the admin API at one instance is in effect at
-//! another on the same PostgreSQL database within a second (LISTEN/NOTIFY), although their
-//! periodic refresh is set to five minutes.
+//! Instances that agree: a change made through the admin API at one instance (a client, a
+//! scope, a key) is in effect at another on the same PostgreSQL database within a second
+//! (LISTEN/NOTIFY), although their periodic refresh is set to five minutes.
 
 use std::time::{Duration, Instant};
 
@@ -133,6 +133,39 @@ async fn an_admin_change_at_one_instance_is_in_effect_at_another_within_a_second
     assert!(
         took.is_some(),
         "instance B still issues tokens to a client disabled at A"
+    );
+
+    // A scope made at A is offered by B within a second.
+    let (status, _, made) = admin(
+        &http,
+        &a.base,
+        &token,
+        Method::POST,
+        "/admin/v1/api-scopes",
+        Some(json!({"name": "stock.read"})),
+        None,
+    )
+    .await;
+    assert_eq!(status, 201, "{made}");
+    let discovery = format!("{}/.well-known/openid-configuration", b.base);
+    let took = within(Duration::from_secs(1), || async {
+        let doc: Value = http
+            .get(&discovery)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        doc["scopes_supported"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("stock.read"))
+    })
+    .await;
+    assert!(
+        took.is_some(),
+        "instance B does not offer the scope made at A"
     );
 
     // A key rotated at A is published by B within a second.

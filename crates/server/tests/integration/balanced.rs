@@ -1,6 +1,6 @@
 //! Three instances on one PostgreSQL database behind a real load balancer (Debian's HAProxy,
-//! round robin per request, `X-Forwarded-For` added): admin changes, sign-ins, the sign-in and
-//! introspection limits and key rotation hold across them. The instances trust the balancer's
+//! round robin per request, `X-Forwarded-For` added): admin changes (clients, resources),
+//! sign-ins, the sign-in and introspection limits and key rotation hold across them. The instances trust the balancer's
 //! address only, so each browser is counted by its own address, not the balancer's.
 //!
 //! The instances' clocks are set to one instant and stand still, as the shared limits compare
@@ -318,6 +318,32 @@ async fn three_instances_behind_a_balancer_agree() {
         assert!(
             refused,
             "instance {} still serves a removed client",
+            instance.base
+        );
+    }
+
+    // A scope made through the balancer is offered by every instance within a second.
+    let scope = d
+        .http
+        .post(d.url("/admin/v1/api-scopes"))
+        .bearer_auth(&token)
+        .json(&json!({"name": "stock.read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scope.status(), 201);
+    for instance in &d.instances {
+        let offered = within(Duration::from_secs(1), || async {
+            let doc = instance.get_json("/.well-known/openid-configuration").await;
+            doc["scopes_supported"]
+                .as_array()
+                .unwrap()
+                .contains(&json!("stock.read"))
+        })
+        .await;
+        assert!(
+            offered,
+            "instance {} does not offer the new scope",
             instance.base
         );
     }

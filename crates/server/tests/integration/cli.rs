@@ -416,3 +416,71 @@ async fn users_factors_lists_without_secrets_and_removes() {
     );
     assert_eq!(again.status.code(), Some(1));
 }
+
+#[test]
+fn resources_are_made_listed_and_removed() {
+    let (dir, config) = setup();
+    let file = |name: &str, json: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, json).unwrap();
+        path.display().to_string()
+    };
+    let scope = file(
+        "scope.json",
+        r#"{"name": "stock.read", "display_name": "Read stock"}"#,
+    );
+    let made = stdout(&run_cli(
+        &config,
+        &["resources", "add", "api-scope", &scope],
+        "",
+    ));
+    assert!(made.contains("made api-scope stock.read"), "{made}");
+    let made = stdout(&run_cli(
+        &config,
+        &["resources", "add", "api-resource", "-"],
+        r#"{"name": "urn:stock", "scopes": ["stock.read"]}"#,
+    ));
+    assert!(made.contains("shown once"), "{made}");
+    let listed = stdout(&run_cli(&config, &["resources", "list"], ""));
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("stock.read") && l.contains("managed")),
+        "{listed}"
+    );
+    assert!(
+        listed
+            .lines()
+            .any(|l| l.contains("api1.read") && l.contains("config")),
+        "{listed}"
+    );
+    let refused = |args: &[&str], stdin: &str, why: &str| {
+        let out = run_cli(&config, args, stdin);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        assert!(stderr.contains(why), "{args:?}: {stderr}");
+    };
+    refused(
+        &["resources", "remove", "api-scope", "stock.read"],
+        "",
+        "API `urn:stock`",
+    );
+    refused(
+        &["resources", "remove", "api-scope", "api1.read"],
+        "",
+        "configuration file",
+    );
+    refused(
+        &["resources", "add", "api-scope", "-"],
+        r#"{"name": "two words"}"#,
+        "name: ",
+    );
+    refused(&["resources", "add", "api-scope", "-"], "not json", "JSON");
+    for (kind, name) in [("api-resource", "urn:stock"), ("api-scope", "stock.read")] {
+        let removed = stdout(&run_cli(&config, &["resources", "remove", kind, name], ""));
+        assert!(
+            removed.contains(&format!("removed {kind} {name}")),
+            "{removed}"
+        );
+    }
+}

@@ -6,6 +6,7 @@ mod account;
 mod admin;
 mod admin_instances;
 mod admin_openapi;
+mod admin_resources;
 mod admin_security;
 mod admin_sessions;
 mod admin_users;

@@ -231,6 +231,40 @@ pub async fn resources_roundtrip(store: Arc<dyn Store>) {
     let emptied = Resources::default();
     store.save_resources(&emptied).await.unwrap();
     assert_eq!(store.load_resources().await.unwrap(), emptied);
+
+    // The managed resources are apart from those, and changed by compare-and-set: of two
+    // writers from the same state, one wins.
+    assert_eq!(store.load_managed_resources().await.unwrap(), emptied);
+    assert!(
+        store
+            .replace_managed_resources(&emptied, &resources)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .replace_managed_resources(&emptied, &emptied)
+            .await
+            .unwrap(),
+        "a stale writer loses"
+    );
+    assert_eq!(store.load_managed_resources().await.unwrap(), resources);
+    assert_eq!(store.load_resources().await.unwrap(), emptied);
+    let (a, b) = tokio::join!(
+        store.replace_managed_resources(&resources, &emptied),
+        store.replace_managed_resources(&resources, &emptied),
+    );
+    assert_eq!(
+        [a.unwrap(), b.unwrap()].iter().filter(|won| **won).count(),
+        1
+    );
+    assert!(
+        store
+            .replace_managed_resources(&emptied, &resources)
+            .await
+            .unwrap(),
+        "emptied, then made again"
+    );
 }
 
 /// Keys: insert, list by activation, private bytes intact, conflict, delete.

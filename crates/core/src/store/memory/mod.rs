@@ -22,6 +22,7 @@ use crate::secret::Secret;
 struct Inner {
     clients: BTreeMap<String, (Client, Source)>,
     resources: Option<Resources>,
+    managed_resources: Resources,
     grants: HashMap<String, Grant>,
     keys: Vec<KeyRecord>,
     users: BTreeMap<String, User>,
@@ -109,6 +110,23 @@ impl ResourceStore for MemoryStore {
 
     async fn load_resources(&self) -> StoreResult<Resources> {
         Ok(self.lock()?.resources.clone().unwrap_or_default())
+    }
+
+    async fn load_managed_resources(&self) -> StoreResult<Resources> {
+        Ok(self.lock()?.managed_resources.clone())
+    }
+
+    async fn replace_managed_resources(
+        &self,
+        expected: &Resources,
+        new: &Resources,
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        if &inner.managed_resources != expected {
+            return Ok(false);
+        }
+        inner.managed_resources = new.clone();
+        Ok(true)
     }
 }
 

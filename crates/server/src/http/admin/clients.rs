@@ -51,11 +51,15 @@ pub struct ClientCreated {
     pub client_secret: Option<String>,
 }
 
-fn manager(state: &AppState) -> ClientManager<'_> {
+/// The client service, checking against `resources` (those in force).
+fn manager<'a>(
+    state: &'a AppState,
+    resources: &'a tessera_core::model::Resources,
+) -> ClientManager<'a> {
     ClientManager {
         store: state.clients.as_ref(),
         offer: ServerOffer {
-            resources: &state.config.resources,
+            resources,
             acr_levels: &state.config.acr_levels,
             signing_algs: &state.config.keys.algorithms,
         },
@@ -165,7 +169,10 @@ pub async fn list(
     State(state): State<AppState>,
     Query(page): Query<Page>,
 ) -> Result<Json<ClientList>, AdminError> {
-    let mut all = manager(&state).list().await.map_err(refused)?;
+    let mut all = manager(&state, &state.resources.current())
+        .list()
+        .await
+        .map_err(refused)?;
     // Pages are cut by byte order, whatever the database's collation sorted by.
     all.sort_by(|a, b| a.client.client_id.cmp(&b.client.client_id));
     let (items, next) = page.of(all, |c| c.client.client_id.as_str());
@@ -185,7 +192,10 @@ pub async fn get(
     State(state): State<AppState>,
     Path(client_id): Path<String>,
 ) -> Result<Response, AdminError> {
-    let client = manager(&state).get(&client_id).await.map_err(refused)?;
+    let client = manager(&state, &state.resources.current())
+        .get(&client_id)
+        .await
+        .map_err(refused)?;
     let view = view(&client);
     Ok(([etag(&view.version)], Json(view)).into_response())
 }
@@ -201,7 +211,7 @@ pub async fn create(
     body: Bytes,
 ) -> Result<Response, AdminError> {
     let raw: RawClient = json_body(&body)?;
-    let changed = manager(&state)
+    let changed = manager(&state, &state.resources.current())
         .create(metadata_of(&raw))
         .await
         .map_err(refused)?;
@@ -238,7 +248,7 @@ pub async fn replace(
             }],
         ));
     }
-    let changed = manager(&state)
+    let changed = manager(&state, &state.resources.current())
         .update(metadata_of(&raw), version.as_deref())
         .await
         .map_err(refused)?;
@@ -258,7 +268,7 @@ pub async fn remove(
     headers: HeaderMap,
 ) -> Result<StatusCode, AdminError> {
     let version = super::if_match(&headers);
-    manager(&state)
+    manager(&state, &state.resources.current())
         .remove(&client_id, version.as_deref())
         .await
         .map_err(refused)?;
@@ -278,7 +288,7 @@ pub async fn rotate_secret(
     headers: HeaderMap,
 ) -> Result<Response, AdminError> {
     let version = super::if_match(&headers);
-    let changed = manager(&state)
+    let changed = manager(&state, &state.resources.current())
         .rotate_secret(&client_id, version.as_deref())
         .await
         .map_err(refused)?;

@@ -15,6 +15,7 @@ pub mod clients;
 pub mod keys;
 pub mod openapi;
 pub mod registration;
+pub mod resources;
 pub mod sessions;
 pub mod users;
 
@@ -441,4 +442,23 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/v1/keys/rotate", post(keys::rotate))
         .route("/admin/v1/keys/{kid}", delete(keys::retire))
         .route("/admin/v1/registration/tokens", post(registration::create))
+        .route("/admin/v1/resources", get(resources::list))
+        .route("/admin/v1/api-scopes", post(resources::create_scope))
+        .route(
+            "/admin/v1/api-scopes/{name}",
+            put(resources::replace_scope).delete(resources::remove_scope),
+        )
+        .route("/admin/v1/api-resources", post(resources::create_api))
+        .route(
+            "/admin/v1/api-resources/{name}",
+            put(resources::replace_api).delete(resources::remove_api),
+        )
+        .route(
+            "/admin/v1/identity-resources",
+            post(resources::create_identity),
+        )
+        .route(
+            "/admin/v1/identity-resources/{name}",
+            put(resources::replace_identity).delete(resources::remove_identity),
+        )
 }

@@ -6,12 +6,12 @@ use axum::extract::State;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme};
 
-use super::{clients, keys, registration, sessions, users};
+use super::{clients, keys, registration, resources, sessions, users};
 use crate::http::AppState;
 
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "Tessera admin API", description = "Clients, users and signing keys of a Tessera server. Callers use access tokens for `urn:tessera:admin` (client_credentials with `tessera.admin.read` or `tessera.admin.write`)."),
+    info(title = "Tessera admin API", description = "Clients, users, signing keys and resources of a Tessera server. Callers use access tokens for `urn:tessera:admin` (client_credentials with `tessera.admin.read` or `tessera.admin.write`)."),
     paths(
         clients::list, clients::get, clients::create, clients::replace, clients::remove,
         clients::rotate_secret,
@@ -20,9 +20,13 @@ use crate::http::AppState;
         keys::list, keys::rotate, keys::retire,
         registration::create,
         sessions::list, sessions::end, sessions::grants, sessions::revoke,
+        resources::list, resources::create_scope, resources::replace_scope,
+        resources::remove_scope, resources::create_api, resources::replace_api,
+        resources::remove_api, resources::create_identity, resources::replace_identity,
+        resources::remove_identity,
     ),
     components(schemas(super::AdminError, super::Problem)),
-    tags((name = "clients"), (name = "users"), (name = "keys"), (name = "registration")),
+    tags((name = "clients"), (name = "users"), (name = "keys"), (name = "registration"), (name = "resources")),
 )]
 struct AdminApi;
 

@@ -23,7 +23,7 @@ struct ScopeView {
 }
 
 fn scope_views(state: &AppState, scopes: &[String]) -> Vec<ScopeView> {
-    let r = &state.config.resources;
+    let r = &state.resources.current();
     scopes
         .iter()
         .map(|name| {
@@ -59,7 +59,7 @@ fn client_display(client: &Client) -> String {
 
 /// The claims named beyond the scopes, shown on the page and covered by remembered consent.
 fn named_claims(state: &AppState, request: &AuthorizationRequest) -> Vec<String> {
-    tessera_core::authorize::flow::named_claims(&state.config.resources, request)
+    tessera_core::authorize::flow::named_claims(&state.resources.current(), request)
 }
 
 /// `GET /consent?interaction=...`

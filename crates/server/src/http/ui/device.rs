@@ -144,7 +144,7 @@ pub async fn device_submit(State(state): State<AppState>, posted: PageForm) -> P
     let ring = state.keys.current();
     let mut batch = WriteBatch::new(state.clock.now());
     match admit_request(
-        &state.flow_context(&ring),
+        &state.flow_context((&ring, &state.resources.current())),
         &client,
         interaction.request.clone(),
     ) {

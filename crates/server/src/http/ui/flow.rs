@@ -60,7 +60,11 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Res
         }
     };
     let ring = state.keys.current();
-    let request = match admit_request(&state.flow_context(&ring), &client, request.clone()) {
+    let request = match admit_request(
+        &state.flow_context((&ring, &state.resources.current())),
+        &client,
+        request.clone(),
+    ) {
         Ok(admitted) => admitted,
         Err(e) => return Ok(state.redirect_error(&request, &e)),
     };
@@ -111,7 +115,7 @@ pub async fn proceed(
     let device = (interaction.flow == Flow::Device).then(|| interaction.clone());
     let ring = state.keys.current();
     let next = tessera_core::authorize::flow::proceed(
-        &state.flow_context(&ring),
+        &state.flow_context((&ring, &state.resources.current())),
         client,
         (interaction, session),
         &mut batch,
@@ -216,10 +220,13 @@ impl AppState {
         load_session(self.store.as_ref(), cookie, now, lifetimes).await
     }
 
-    /// What the authorization flow needs, with the key ring in force.
-    pub fn flow_context<'a>(&'a self, ring: &'a KeyRing) -> FlowContext<'a> {
+    /// What the authorization flow needs, with the key ring and resources in force.
+    pub fn flow_context<'a>(
+        &'a self,
+        live: (&'a KeyRing, &'a tessera_core::model::Resources),
+    ) -> FlowContext<'a> {
         FlowContext {
-            tokens: self.token_context(ring, None),
+            tokens: self.token_context(live, None),
             users: self.store.as_ref(),
             factors: self.store.as_ref(),
             acr_levels: &self.config.acr_levels,

@@ -212,7 +212,8 @@ async fn continue_sign_in(
     interaction.methods.push(method);
     if !method.is_second_factor() {
         let ring = state.keys.current();
-        let ctx = state.flow_context(&ring);
+        let resources = state.resources.current();
+        let ctx = state.flow_context((&ring, &resources));
         if let Some(next) = ask_second_factor(&ctx, &interaction, &mut batch).await? {
             state.commit(&batch).await?;
             tracing::info!(method = ?method, "first factor accepted; asking for a second");
