@@ -1,8 +1,9 @@
 //! Clients' key sets by reference (RFC 7591 §2 `jwks_uri`): fetched through the hardened
 //! outbound client (public addresses, https, no redirects, bounded size and time; SEC-56),
 //! kept for five minutes, fetched again when an assertion is signed with a key not in the kept
-//! set (a client's rotation, OIDC Core §10.1.1), but at most every few seconds per URL so that
-//! a caller cannot make the server fetch on every request.
+//! set (a client's rotation, OIDC Core §10.1.1), but at most twice in a few seconds per URL
+//! (a client that rotates just after a read is served at once) so that a caller cannot make
+//! the server fetch on every request.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,12 +18,14 @@ use crate::outbound::{Outbound, OutboundPolicy};
 
 /// How long a fetched set is used.
 const KEEP: Duration = Duration::from_secs(300);
-/// A set is fetched again at most this often, even when asked for a fresh one.
+/// A set is fetched again at most this often, even when asked for a fresh one; but once right
+/// after a read (a client that rotated its key just after it).
 const MIN_REFETCH: Duration = Duration::from_secs(5);
 /// Sets kept at most; beyond it the oldest is dropped.
 const MAX_SETS: usize = 1_000;
 
-type Kept = (Arc<Vec<ClientJwk>>, std::time::Instant);
+/// A set, when it was read, and whether that read was the early one a period allows.
+type Kept = (Arc<Vec<ClientJwk>>, std::time::Instant, bool);
 
 /// The fetcher and its memory.
 pub struct RemoteClientKeys {
@@ -83,9 +86,11 @@ impl RemoteKeys for RemoteClientKeys {
             .map_err(|_| "the key memory is poisoned".to_string())?
             .get(uri)
             .cloned();
-        if let Some((keys, at)) = &kept {
+        let mut early = false;
+        if let Some((keys, at, was_early)) = &kept {
             let age = now.saturating_duration_since(*at);
-            if (!fresh && age < KEEP) || age < MIN_REFETCH {
+            early = age < MIN_REFETCH;
+            if (!fresh && age < KEEP) || (early && *was_early) {
                 return Ok(keys.as_ref().clone());
             }
         }
@@ -94,7 +99,7 @@ impl RemoteKeys for RemoteClientKeys {
             // A set kept before still serves while the client's server is unreachable.
             Err(why) => {
                 tracing::warn!(%why, "cannot read a client's jwks_uri");
-                return kept.map(|(keys, _)| keys.as_ref().clone()).ok_or(why);
+                return kept.map(|(keys, ..)| keys.as_ref().clone()).ok_or(why);
             }
         };
         let mut memory = self
@@ -104,13 +109,13 @@ impl RemoteKeys for RemoteClientKeys {
         if memory.len() >= MAX_SETS && !memory.contains_key(uri) {
             let oldest = memory
                 .iter()
-                .min_by_key(|(_, (_, at))| *at)
+                .min_by_key(|(_, (_, at, _))| *at)
                 .map(|(k, _)| k.clone());
             if let Some(oldest) = oldest {
                 memory.remove(&oldest);
             }
         }
-        memory.insert(uri.to_string(), (keys.clone(), now));
+        memory.insert(uri.to_string(), (keys.clone(), now, early));
         Ok(keys.as_ref().clone())
     }
 }

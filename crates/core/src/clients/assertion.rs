@@ -250,9 +250,13 @@ pub fn check_assertion<'j>(
         _ => false,
     };
     if !verified {
-        return Err(refuse(
-            "signature does not verify with the client's registered keys",
-        ));
+        let known = |kid: &String| client.jwks.iter().any(|k| k.kid.as_ref() == Some(kid));
+        return Err(refuse(match &header.kid {
+            Some(kid) if method == TokenEndpointAuthMethod::PrivateKeyJwt && !known(kid) => {
+                "the assertion's kid names none of the client's registered keys"
+            }
+            _ => "signature does not verify with the client's registered keys",
+        }));
     }
     check_claims(claims, audience)?;
     let jti = string(claims, "jti")?;
