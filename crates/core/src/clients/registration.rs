@@ -115,6 +115,9 @@ pub struct RegistrationRequest {
     pub backchannel_logout_session_required: Option<bool>,
     /// RFC 7591 §2.3: not accepted (no trusted statement issuers are configured).
     pub software_statement: Option<String>,
+    /// OIDC Registration §2: where a third party may start a sign-in; checked (https), not
+    /// used, as sign-ins started by third parties are not offered.
+    pub initiate_login_uri: Option<String>,
 }
 
 /// A refused registration: the RFC 7591 §3.2.2 error code and every problem.
@@ -227,6 +230,12 @@ impl RegistrationRequest {
             }
         }
         let scopes = self.scopes(policy, &mut p);
+        // OIDC Registration §2: "The URI MUST use the https scheme".
+        if let Some(uri) = &self.initiate_login_uri
+            && url::Url::parse(uri).map_or(true, |u| u.scheme() != "https" || u.host().is_none())
+        {
+            p.push(problem("initiate_login_uri", "must be an https URL"));
+        }
         if self.subject_type.as_deref().is_some_and(|t| t != "public")
             || self.sector_identifier_uri.is_some()
         {

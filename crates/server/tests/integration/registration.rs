@@ -287,6 +287,11 @@ async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_i
             "subject_type",
         ),
         (
+            json!({"redirect_uris": ["https://rp.example/cb"], "initiate_login_uri": "http://rp.example/login"}),
+            "invalid_client_metadata",
+            "initiate_login_uri",
+        ),
+        (
             json!({"redirect_uris": ["https://rp.example/cb"], "software_statement": "e30.e30."}),
             "invalid_software_statement",
             "software_statement",
