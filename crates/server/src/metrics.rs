@@ -6,11 +6,13 @@
 //! registered clients' up to [`MAX_CLIENT_LABELS`] of them (then `_other`). No token, user,
 //! session or address is ever a label.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use metrics::{SharedString, counter, describe_counter, describe_gauge, describe_histogram, gauge};
+use metrics::{
+    Counter, SharedString, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tessera_core::events::{Event, SessionEnd, Subscriber};
 
@@ -131,27 +133,41 @@ pub fn outbound(kind: &'static str, delivered: bool) {
 }
 
 /// Client ids as label values, bounded: the first [`MAX_CLIENT_LABELS`] seen keep their own,
-/// every later one is `_other`.
+/// every later one is `_other`. Each client's token counter per grant type is kept with it, as
+/// the registry's lookup builds and hashes the labels on every call.
 #[derive(Debug, Default)]
-pub struct ClientLabels(Mutex<HashSet<Arc<str>>>);
+pub struct ClientLabels(RwLock<HashMap<Arc<str>, HashMap<&'static str, Counter>>>);
 
 impl ClientLabels {
-    /// The label for `client_id`.
-    pub fn label(&self, client_id: &str) -> SharedString {
-        let Ok(mut seen) = self.0.lock() else {
-            return SharedString::const_str("_other");
+    /// The counter of tokens issued to `client_id` by `grant_type`.
+    pub fn tokens_issued(&self, grant_type: &'static str, client_id: &str) -> Counter {
+        if let Ok(seen) = self.0.read()
+            && let Some(counter) = seen.get(client_id).and_then(|c| c.get(grant_type))
+        {
+            return counter.clone();
+        }
+        let Ok(mut seen) = self.0.write() else {
+            return Counter::noop();
         };
-        if let Some(known) = seen.get(client_id) {
-            return SharedString::from(known.clone());
-        }
-        if seen.len() >= MAX_CLIENT_LABELS {
-            return SharedString::const_str("_other");
-        }
-        let id: Arc<str> = Arc::from(client_id);
-        seen.insert(id.clone());
-        SharedString::from(id)
+        let known = seen.contains_key(client_id);
+        let id: Arc<str> = if known || seen.len() < MAX_CLIENT_LABELS {
+            Arc::from(client_id)
+        } else {
+            Arc::from(OTHER)
+        };
+        let counter = counter!(
+            "tessera_tokens_issued_total",
+            "grant_type" => grant_type,
+            "client_id" => SharedString::from(id.clone())
+        );
+        let entry = seen.entry(id).or_default();
+        entry.insert(grant_type, counter.clone());
+        counter
     }
 }
+
+/// The label of every client past [`MAX_CLIENT_LABELS`].
+const OTHER: &str = "_other";
 
 /// Counts domain events.
 #[derive(Debug, Default)]
@@ -165,12 +181,9 @@ impl Subscriber for MetricsSubscriber {
             Event::TokensIssued {
                 grant_type,
                 client_id,
-            } => counter!(
-                "tessera_tokens_issued_total",
-                "grant_type" => grant_type.name(),
-                "client_id" => self.clients.label(client_id)
-            )
-            .increment(1),
+            } => (self.clients)
+                .tokens_issued(grant_type.name(), client_id)
+                .increment(1),
             Event::RefreshRotated { .. } => {
                 counter!("tessera_refresh_tokens_rotated_total").increment(1);
             }

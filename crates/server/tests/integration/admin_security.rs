@@ -99,6 +99,7 @@ async fn sec67_cve56_no_read_of_the_admin_api_or_a_registration_holds_a_secret_a
         format!("/admin/v1/users/{subject}"),
         format!("/admin/v1/users/{subject}/factors"),
         "/admin/v1/keys".into(),
+        "/admin/v1/resources".into(),
         "/admin/openapi.json".into(),
     ] {
         let (status, _, body) = call(&server, Method::GET, &path, token, None, None).await;

@@ -121,6 +121,26 @@ async fn users_and_keys_are_managed_through_the_api() {
     )
     .await;
     assert_eq!((status, body), (200, json!([])));
+    let (status, _, body) = call(
+        &server,
+        Method::GET,
+        &format!("{path}/links"),
+        token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!((status, body), (200, json!([])));
+    let (status, _, _) = call(
+        &server,
+        Method::GET,
+        "/admin/v1/users/nobody/links",
+        token,
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, 404);
     let (status, _, _) = call(&server, Method::DELETE, &path, token, None, None).await;
     assert_eq!(status, 204);
     let (status, _, _) = call(&server, Method::GET, &path, token, None, None).await;

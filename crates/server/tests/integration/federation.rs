@@ -54,8 +54,9 @@ claims = {{ name = "Mallory", email = "shared@example.com", email_verified = fal
 /// The downstream: `rp`, a local user with the shared address, and the upstream as `corp`
 /// (OIDC, linking by verified address on) and `plain` (OAuth 2.0).
 fn downstream_config(up: u16, link: bool) -> String {
+    let operators = crate::admin::OPERATORS;
     format!(
-        r#"{RP}
+        r#"{RP}{operators}
 [[users]]
 username = "alice"
 password = "alice-password"
@@ -268,6 +269,25 @@ async fn sec59_cve33_cve35_linking_by_address_needs_a_verified_address_and_the_l
     let page = login_page(&down, &again, "").await;
     let landing = through_upstream(&again, &page, "corp", &up, ("ursula", "ursula-password")).await;
     assert_eq!(tokens_of(&down, &landing).await["sub"], alice_sub);
+
+    // The admin API lists alice's links.
+    let token = crate::admin::admin_token(&down, "auditor", "tessera.admin.read").await;
+    let links: Value = down
+        .http
+        .get(down.url(&format!(
+            "/admin/v1/users/{}/links",
+            alice_sub.as_str().unwrap()
+        )))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(links[0]["provider"], "corp", "{links}");
+    assert_eq!(links[0]["email"], "shared@example.com");
+    assert!(links[0]["last_used_at"].is_i64(), "{links}");
 
     // The CLI lists alice's links and removes one; check-config names the redirect URIs.
     let dir = down.dir.as_ref().unwrap().path();

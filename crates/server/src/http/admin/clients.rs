@@ -138,13 +138,7 @@ pub fn refused(e: ManageError) -> AdminError {
         ),
         ManageError::Invalid(problems) => AdminError::invalid(
             "invalid_client_metadata",
-            problems
-                .into_iter()
-                .map(|p| Problem {
-                    field: p.field,
-                    message: p.message,
-                })
-                .collect(),
+            problems.into_iter().map(Problem::from).collect(),
         ),
         e @ (ManageError::Store(_) | ManageError::Random) => AdminError::internal(e),
     }

@@ -84,6 +84,24 @@ pub struct Problem {
     pub message: String,
 }
 
+impl From<tessera_core::clients::metadata::MetadataProblem> for Problem {
+    fn from(p: tessera_core::clients::metadata::MetadataProblem) -> Self {
+        Problem {
+            field: p.field,
+            message: p.message,
+        }
+    }
+}
+
+impl From<tessera_core::users::UserProblem> for Problem {
+    fn from(p: tessera_core::users::UserProblem) -> Self {
+        Problem {
+            field: p.field,
+            message: p.message,
+        }
+    }
+}
+
 impl AdminError {
     /// An error with `status` and `error`.
     pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
@@ -428,6 +446,7 @@ pub fn routes() -> Router<AppState> {
         .route("/admin/v1/users/{subject}/disable", post(users::disable))
         .route("/admin/v1/users/{subject}/enable", post(users::enable))
         .route("/admin/v1/users/{subject}/factors", get(users::factors))
+        .route("/admin/v1/users/{subject}/links", get(users::links))
         .route("/admin/v1/users/{subject}/sessions", get(sessions::list))
         .route(
             "/admin/v1/users/{subject}/sessions/{sid}",

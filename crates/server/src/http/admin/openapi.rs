@@ -16,7 +16,7 @@ use crate::http::AppState;
         clients::list, clients::get, clients::create, clients::replace, clients::remove,
         clients::rotate_secret,
         users::list, users::get, users::create, users::set_claims, users::set_password,
-        users::disable, users::enable, users::delete, users::factors,
+        users::disable, users::enable, users::delete, users::factors, users::links,
         keys::list, keys::rotate, keys::retire,
         registration::create,
         sessions::list, sessions::end, sessions::grants, sessions::revoke,

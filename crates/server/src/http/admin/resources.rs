@@ -159,13 +159,7 @@ fn refused(e: ResourceError) -> AdminError {
         ),
         ResourceError::Invalid(problems) => AdminError::invalid(
             "invalid_resource",
-            problems
-                .into_iter()
-                .map(|p| Problem {
-                    field: p.field,
-                    message: p.message,
-                })
-                .collect(),
+            problems.into_iter().map(Problem::from).collect(),
         ),
         e @ (ResourceError::Store(_) | ResourceError::Random) => AdminError::internal(e),
     }

@@ -91,6 +91,21 @@ pub struct FactorView {
     pub last_used_at: Option<i64>,
 }
 
+/// A link to an account at an external identity provider.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LinkView {
+    /// The provider's configured name (the `idp` claim).
+    pub provider: String,
+    /// The account's subject at the provider.
+    pub upstream_subject: String,
+    /// The provider's e-mail address for it when it was linked.
+    pub email: Option<String>,
+    /// Seconds since the epoch.
+    pub created_at: i64,
+    /// Seconds since the epoch.
+    pub last_used_at: Option<i64>,
+}
+
 fn view(u: User) -> UserView {
     UserView {
         subject: u.subject,
@@ -108,13 +123,7 @@ fn refused(e: UserError) -> AdminError {
         UserError::NotFound => AdminError::not_found("no such user"),
         UserError::Invalid(problems) => AdminError::invalid(
             "invalid_user",
-            problems
-                .into_iter()
-                .map(|p| Problem {
-                    field: p.field,
-                    message: p.message,
-                })
-                .collect(),
+            problems.into_iter().map(Problem::from).collect(),
         ),
         e @ UserError::Exists(_) => {
             AdminError::new(StatusCode::CONFLICT, "conflict", e.to_string())
@@ -408,6 +417,40 @@ pub async fn factors(
                 label: f.label,
                 created_at: f.created_at,
                 last_used_at: f.last_used_at,
+            })
+            .collect(),
+    ))
+}
+
+/// A user's links to accounts at external identity providers.
+#[utoipa::path(get, operation_id = "list_links", path = "/admin/v1/users/{subject}/links", tag = "users",
+    params(("subject" = String, Path, description = "The user's subject")),
+    security(("oauth2" = ["tessera.admin.read"])),
+    responses((status = 200, description = "OK", body = Vec<LinkView>), (status = 404, description = "Not found", body = AdminError)))]
+pub async fn links(
+    _: Reader,
+    State(state): State<AppState>,
+    Path(subject): Path<String>,
+) -> Result<Json<Vec<LinkView>>, AdminError> {
+    let store = state.store.as_ref();
+    store
+        .find_user_by_subject(&subject)
+        .await
+        .map_err(AdminError::internal)?
+        .ok_or_else(|| AdminError::not_found("no such user"))?;
+    let links = store
+        .list_links(&subject)
+        .await
+        .map_err(AdminError::internal)?;
+    Ok(Json(
+        links
+            .into_iter()
+            .map(|l| LinkView {
+                provider: l.provider,
+                upstream_subject: l.upstream_subject,
+                email: l.email,
+                created_at: l.created_at,
+                last_used_at: l.last_used_at,
             })
             .collect(),
     ))
