@@ -428,7 +428,9 @@ mod tests {
             retire_key(&store, &clock, &policy, "nope").await,
             Err(RetireError::NotFound(_))
         ));
-        // After a compromise: a new key signs at once, and the old one is retired.
+        // After a compromise: a new key signs at once (a second later: of two keys activated
+        // in the same second, the order of their ids decides), and the old one is retired.
+        clock.advance(1);
         let new = rotate_keys(&store, &clock, &policy, &[SigningAlg::Es256], Some(0))
             .await
             .unwrap();
