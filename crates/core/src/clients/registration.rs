@@ -230,11 +230,17 @@ impl RegistrationRequest {
             }
         }
         let scopes = self.scopes(policy, &mut p);
-        // OIDC Registration §2: "The URI MUST use the https scheme".
-        if let Some(uri) = &self.initiate_login_uri
-            && url::Url::parse(uri).map_or(true, |u| u.scheme() != "https" || u.host().is_none())
-        {
-            p.push(problem("initiate_login_uri", "must be an https URL"));
+        // OIDC Registration §2: "The URI MUST use the https scheme"; http on a loopback host
+        // is accepted for development, as for redirect URIs (SECURITY-STATUS D5).
+        if let Some(uri) = &self.initiate_login_uri {
+            let secure = url::Url::parse(uri).is_ok_and(|u| match (u.scheme(), u.host_str()) {
+                ("https", Some(_)) => true,
+                ("http", Some(host)) => crate::protocol::redirect::is_loopback_host(host),
+                _ => false,
+            });
+            if !secure {
+                p.push(problem("initiate_login_uri", "must be an https URL"));
+            }
         }
         if self.subject_type.as_deref().is_some_and(|t| t != "public")
             || self.sector_identifier_uri.is_some()
@@ -476,6 +482,33 @@ mod tests {
             redirect_uris: vec!["https://rp.example/cb".into()],
             token_endpoint_auth_method: Some(method.into()),
             ..RegistrationRequest::default()
+        }
+    }
+
+    /// OIDC Registration §2: https, or http on a loopback host (development, as for redirect
+    /// URIs); the value is checked, not used.
+    #[test]
+    fn initiate_login_uri_is_https_or_loopback() {
+        let policy = RegistrationPolicy::default();
+        let with = |uri: &str| RegistrationRequest {
+            initiate_login_uri: Some(uri.into()),
+            ..request("client_secret_basic")
+        };
+        for fine in [
+            "https://rp.example/start",
+            "http://localhost:39002/start",
+            "http://127.0.0.1/s",
+        ] {
+            assert!(with(fine).to_metadata("c", &policy).is_ok(), "{fine}");
+        }
+        for bad in [
+            "http://rp.example/start",
+            "javascript:alert(1)",
+            "/start",
+            "https://",
+        ] {
+            let refused = with(bad).to_metadata("c", &policy).unwrap_err();
+            assert_eq!(refused.problems[0].field, "initiate_login_uri", "{bad}");
         }
     }
 
