@@ -388,6 +388,17 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// 404 unless a user has `subject`.
+async fn existing(state: &AppState, subject: &str) -> Result<(), AdminError> {
+    state
+        .store
+        .find_user_by_subject(subject)
+        .await
+        .map_err(AdminError::internal)?
+        .map(|_| ())
+        .ok_or_else(|| AdminError::not_found("no such user"))
+}
+
 /// A user's second factors, without their secrets.
 #[utoipa::path(get, operation_id = "list_factors", path = "/admin/v1/users/{subject}/factors", tag = "users",
     params(("subject" = String, Path, description = "The user's subject")),
@@ -399,11 +410,7 @@ pub async fn factors(
     Path(subject): Path<String>,
 ) -> Result<Json<Vec<FactorView>>, AdminError> {
     let store = state.store.as_ref();
-    store
-        .find_user_by_subject(&subject)
-        .await
-        .map_err(AdminError::internal)?
-        .ok_or_else(|| AdminError::not_found("no such user"))?;
+    existing(&state, &subject).await?;
     let factors = store
         .list_factors(&subject)
         .await
@@ -433,11 +440,7 @@ pub async fn links(
     Path(subject): Path<String>,
 ) -> Result<Json<Vec<LinkView>>, AdminError> {
     let store = state.store.as_ref();
-    store
-        .find_user_by_subject(&subject)
-        .await
-        .map_err(AdminError::internal)?
-        .ok_or_else(|| AdminError::not_found("no such user"))?;
+    existing(&state, &subject).await?;
     let links = store
         .list_links(&subject)
         .await
