@@ -20,6 +20,7 @@ pub mod model;
 pub mod password_policy;
 pub mod password_reset;
 pub mod passwords;
+pub mod profile;
 pub mod protocol;
 pub mod resources;
 pub mod secret;

@@ -33,7 +33,40 @@ pub async fn provision_clients_and_resources(
             tracing::info!(client_id = %client.client_id, "removed client no longer in the configuration");
         }
     }
-    Ok(())
+    check_stored_clients(store, config).await
+}
+
+/// Clients made through the admin API, the CLI or registration were checked against the
+/// profile in force when they were made; a profile declared since may refuse them. The server
+/// does not start until each is changed or removed, and names every violation.
+async fn check_stored_clients(store: &dyn Store, config: &Config) -> anyhow::Result<()> {
+    let Some(profile) = config.profile else {
+        return Ok(());
+    };
+    let mut violations = Vec::new();
+    for (client, source) in store.list_clients().await? {
+        if source == Source::Config {
+            continue;
+        }
+        for v in tessera_core::profile::client_violations(profile, &client) {
+            violations.push(format!(
+                "client {} ({}): {}: {}",
+                client.client_id,
+                source.as_str(),
+                v.field,
+                v.message
+            ));
+        }
+    }
+    if violations.is_empty() {
+        return Ok(());
+    }
+    anyhow::bail!(
+        "stored clients break profile = \"{}\" ({} violation(s)); change or remove them (tessera clients):\n  {}",
+        profile.name(),
+        violations.len(),
+        violations.join("\n  ")
+    )
 }
 
 /// Argon2id off the async threads.

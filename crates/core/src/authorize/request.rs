@@ -83,6 +83,9 @@ pub struct AuthorizationRequest {
     /// The thumbprint of the DPoP key the code is to be bound to (RFC 9449 §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// The request was pushed first (RFC 9126).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub pushed: bool,
 }
 
 /// Where an error goes.
@@ -106,6 +109,7 @@ pub enum AuthorizeError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::authorize::pushed::{RequestPolicy, Resolver};
     use crate::authorize::steps::parse_authorization_request;
     use crate::model::Client;
     use crate::model::{Source, TokenEndpointAuthMethod};
@@ -152,7 +156,17 @@ mod tests {
     }
 
     async fn parse(query: &str) -> Result<(Client, AuthorizationRequest), AuthorizeError> {
-        parse_authorization_request(&store().await, &Form::parse(query.as_bytes()).unwrap()).await
+        let store = store().await;
+        let policy = RequestPolicy::default();
+        let resolver = Resolver {
+            grants: &store,
+            issuer: "https://op.example",
+            now: 1_000,
+            remote_keys: None,
+            policy: &policy,
+        };
+        let form = Form::parse(query.as_bytes()).unwrap();
+        parse_authorization_request(&store, &resolver, &form).await
     }
 
     fn good(extra: &str) -> String {
@@ -205,6 +219,10 @@ mod tests {
             // openid requests must name the redirect_uri; so must clients with several.
             good("").replace("redirect_uri=https%3A%2F%2Fapp.example%2Fcb&", ""),
             "client_id=two&response_type=code&scope=profile".to_string(),
+            // The request's resolution comes before its redirect URI is trusted.
+            good("&request=eyJ"),
+            good("&request_uri=https%3A%2F%2Fx"),
+            good("&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3Anope"),
         ] {
             assert!(
                 matches!(parse(&q).await, Err(AuthorizeError::Page(_))),
@@ -249,11 +267,6 @@ mod tests {
             ),
             (good("&prompt=none+login"), "invalid_request"),
             (good("&max_age=-1"), "invalid_request"),
-            (good("&request=eyJ"), "request_not_supported"),
-            (
-                good("&request_uri=https%3A%2F%2Fx"),
-                "request_uri_not_supported",
-            ),
             (good("&nonce=again"), "invalid_request"),
             (good("&claims=%5B%5D"), "invalid_request"),
         ];

@@ -1,6 +1,6 @@
 //! An authorization request checked as a list of named steps, in the order the specs require:
-//! first the client, then the request's resolution (where `request` and `request_uri` plug
-//! in), then the redirect URI (errors until here are shown on a page, never redirected:
+//! first the client, then the request's resolution (a pushed request or a request object:
+//! `authorize::pushed`), then the redirect URI (errors until here are shown on a page, never redirected:
 //! RFC 6749 §4.1.2.1, SEC-03), then everything else (errors go back to the client).
 //!
 //! Each step is a function over [`Checking`]; other front doors (pushed, device and
@@ -10,6 +10,7 @@ use std::borrow::Cow;
 
 use super::acr::AcrRequest;
 use super::claims::{ClaimsRequest, parse_claims_parameter};
+use super::pushed::{Resolver, resolve_request};
 use super::request::{AuthorizationRequest, AuthorizeError, Prompt, ResponseMode};
 use super::response_type::ResponseType;
 use crate::grants::scopes::parse_scope;
@@ -46,7 +47,6 @@ pub const AUTHORIZATION_STEPS: &[(&str, Step)] = &[
     ("state", read_state),
     ("response_mode", check_response_mode),
     ("repeated_state", refuse_repeated_state),
-    ("request_object", refuse_request_objects),
     ("response_type", check_response_type),
     ("scope", check_scopes),
     ("pkce", check_pkce),
@@ -58,13 +58,25 @@ pub const AUTHORIZATION_STEPS: &[(&str, Step)] = &[
     ("hints_and_resources", read_hints_and_resources),
 ];
 
-/// Checks an authorization request (query or form parameters) against the client registry.
+/// Checks an authorization request (query or form parameters) against the client registry,
+/// its parameters resolved first (a pushed request or a request object, `authorize::pushed`).
 pub async fn parse_authorization_request(
     clients: &dyn ClientStore,
+    resolver: &Resolver<'_>,
     params: &Form,
 ) -> Result<(Client, AuthorizationRequest), AuthorizeError> {
     let client = find_client(clients, params).await?;
-    let params = resolve_request(&client, params)?;
+    let resolved = resolve_request(resolver, &client, params).await?;
+    let mut request = check_request(client, resolved.params)?;
+    request.1.pushed = resolved.pushed;
+    Ok(request)
+}
+
+/// Runs the steps after the resolution on `params`, the parameters of `client`'s request.
+pub fn check_request(
+    client: Client,
+    params: Cow<'_, Form>,
+) -> Result<(Client, AuthorizationRequest), AuthorizeError> {
     let mut checking = Checking {
         request: AuthorizationRequest {
             client_id: client.client_id.clone(),
@@ -126,17 +138,6 @@ pub async fn find_client(
         .map_err(|e| AuthorizeError::Page(e.into()))?
         .filter(|c| c.enabled)
         .ok_or_else(|| page("unknown client"))
-}
-
-/// The request's resolution: the parameters the other steps read. A request object or a
-/// pushed request (RFC 9101, RFC 9126) would be resolved here, with the client known and
-/// before its redirect URI is trusted; today the parameters are the request's own, and the
-/// `request_object` step refuses both.
-pub fn resolve_request<'p>(
-    _client: &Client,
-    params: &'p Form,
-) -> Result<Cow<'p, Form>, AuthorizeError> {
-    Ok(Cow::Borrowed(params))
 }
 
 /// The redirect URI: required when several are registered (RFC 6749 §3.1.2.3) and always for
@@ -219,17 +220,6 @@ pub fn refuse_repeated_state(c: &mut Checking<'_>) -> Result<(), AuthorizeError>
         return Err(c.fail(OAuthError::InvalidRequest(
             "the state parameter is repeated".into(),
         )));
-    }
-    Ok(())
-}
-
-/// Request objects are not offered (OIDC Core §6).
-pub fn refuse_request_objects(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
-    if c.params.has("request") {
-        return Err(c.fail(OAuthError::RequestNotSupported));
-    }
-    if c.params.has("request_uri") {
-        return Err(c.fail(OAuthError::RequestUriNotSupported));
     }
     Ok(())
 }
@@ -484,7 +474,6 @@ mod tests {
                 "state",
                 "response_mode",
                 "repeated_state",
-                "request_object",
                 "response_type",
                 "scope",
                 "pkce",

@@ -118,6 +118,16 @@ pub struct RegistrationRequest {
     /// OIDC Registration §2: where a third party may start a sign-in; checked (https), not
     /// used, as sign-ins started by third parties are not offered.
     pub initiate_login_uri: Option<String>,
+    /// RFC 9126 §6: authorization requests must be pushed first.
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// RFC 9101 §10.5: authorization requests must be signed request objects.
+    #[serde(default)]
+    pub require_signed_request_object: bool,
+    /// DPoP §5.2: every access token is bound to a DPoP key (RFC 9449
+    /// `dpop_bound_access_tokens`).
+    #[serde(default)]
+    pub dpop_bound_access_tokens: bool,
 }
 
 /// A refused registration: the RFC 7591 §3.2.2 error code and every problem.
@@ -293,6 +303,9 @@ impl RegistrationRequest {
                 require_pkce: policy.require_pkce || method == TokenEndpointAuthMethod::None,
                 refresh_token_sliding_lifetime: sliding.min(absolute),
                 refresh_token_absolute_lifetime: absolute,
+                require_dpop: self.dpop_bound_access_tokens,
+                require_pushed_authorization_requests: self.require_pushed_authorization_requests,
+                require_signed_request_object: self.require_signed_request_object,
                 ..ClientSettings::default()
             },
             application_type,
@@ -455,6 +468,22 @@ pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value
     }
     if let Some(alg) = client.userinfo_signed_response_alg {
         v["userinfo_signed_response_alg"] = json!(alg.name());
+    }
+    let s = &client.settings;
+    for (name, set) in [
+        (
+            "require_pushed_authorization_requests",
+            s.require_pushed_authorization_requests,
+        ),
+        (
+            "require_signed_request_object",
+            s.require_signed_request_object,
+        ),
+        ("dpop_bound_access_tokens", s.require_dpop),
+    ] {
+        if set {
+            v[name] = json!(true);
+        }
     }
     if !client.secret_digests.is_empty() {
         // RFC 7591 §3.2.1: 0, the secret does not expire.

@@ -120,6 +120,14 @@ pub struct ClientSettings {
     /// `dpop_bound_access_tokens`).
     #[serde(default)]
     pub require_dpop: bool,
+    /// Authorization requests must be pushed first (RFC 9126 §6
+    /// `require_pushed_authorization_requests`).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Authorization requests must come as a signed request object, by value or pushed
+    /// (RFC 9101 §10.5 `require_signed_request_object`).
+    #[serde(default)]
+    pub require_signed_request_object: bool,
 }
 
 impl Default for ClientSettings {
@@ -137,6 +145,8 @@ impl Default for ClientSettings {
             require_mfa: false,
             minimum_acr: None,
             require_dpop: false,
+            require_pushed_authorization_requests: false,
+            require_signed_request_object: false,
         }
     }
 }

@@ -56,11 +56,17 @@ pub enum GrantKind {
     RegistrationAccessToken,
     /// An initial access token (RFC 7591 §3): lets one client register, once.
     InitialAccessToken,
+    /// A pushed authorization request (RFC 9126 §2): the parameters a client pushed, found by
+    /// its `request_uri`, bound to that client and used once.
+    PushedRequest,
+    /// A request object's `jti` (RFC 9101 §6.3, RFC 7519 §4.1.7), remembered until the object
+    /// expires so that it is used once.
+    RequestObjectJti,
 }
 
 impl GrantKind {
     /// Every kind.
-    pub const ALL: [GrantKind; 20] = [
+    pub const ALL: [GrantKind; 22] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ReferenceToken,
@@ -81,6 +87,8 @@ impl GrantKind {
         Self::DpopProofJti,
         Self::RegistrationAccessToken,
         Self::InitialAccessToken,
+        Self::PushedRequest,
+        Self::RequestObjectJti,
     ];
 
     /// The name stored in the `kind` column.
@@ -106,6 +114,8 @@ impl GrantKind {
             Self::DpopProofJti => "dpop_proof_jti",
             Self::RegistrationAccessToken => "registration_access_token",
             Self::InitialAccessToken => "initial_access_token",
+            Self::PushedRequest => "pushed_request",
+            Self::RequestObjectJti => "request_object_jti",
         }
     }
 }
@@ -201,6 +211,8 @@ mod tests {
                 "dpop_proof_jti",
                 "registration_access_token",
                 "initial_access_token",
+                "pushed_request",
+                "request_object_jti",
             ]
         );
         for kind in GrantKind::ALL {

@@ -67,6 +67,14 @@ pub struct ProviderMetadata {
     pub introspection_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 8628 §4.
     pub device_authorization_endpoint: String,
+    /// RFC 9126 §5.
+    pub pushed_authorization_request_endpoint: String,
+    /// RFC 9126 §5: authorization requests are accepted only pushed.
+    pub require_pushed_authorization_requests: bool,
+    /// OIDC Discovery §3, RFC 9101 §4: what request objects may be signed with.
+    pub request_object_signing_alg_values_supported: Vec<&'static str>,
+    /// RFC 9101 §10.5: every request must be a signed request object.
+    pub require_signed_request_object: bool,
     /// RFC 7591 §3, OIDC Discovery §3 `registration_endpoint`.
     pub registration_endpoint: String,
     /// RFC 9449 §5.1: the algorithms DPoP proofs may be signed with.
@@ -105,10 +113,11 @@ pub struct ProviderMetadata {
     pub acr_values_supported: Vec<String>,
     /// Discovery §3: defaults to false, stated for clarity.
     pub claims_parameter_supported: bool,
-    /// Discovery §3: defaults to false, stated for clarity.
+    /// Discovery §3: request objects by value (RFC 9101).
     pub request_parameter_supported: bool,
     /// Discovery §3: defaults to TRUE, so it must be stated: by-reference request objects are an
-    /// SSRF surface and are not offered.
+    /// SSRF surface and are not fetched (the `request_uri`s of pushed requests are always
+    /// accepted, RFC 9126 §5).
     pub request_uri_parameter_supported: bool,
 }
 
@@ -161,6 +170,11 @@ impl ProviderMetadata {
                 .map(|a| a.name())
                 .collect(),
             device_authorization_endpoint: endpoint(paths::DEVICE_AUTHORIZATION),
+            pushed_authorization_request_endpoint: endpoint(paths::PAR),
+            require_pushed_authorization_requests: false,
+            request_object_signing_alg_values_supported:
+                crate::authorize::request_object::REQUEST_OBJECT_ALGS.to_vec(),
+            require_signed_request_object: false,
             registration_endpoint: endpoint(paths::REGISTER),
             dpop_signing_alg_values_supported: crate::dpop::DPOP_ALGS.to_vec(),
             revocation_endpoint: endpoint(paths::REVOKE),
@@ -191,7 +205,7 @@ impl ProviderMetadata {
             claims_supported: claims,
             acr_values_supported: Vec::new(),
             claims_parameter_supported: true,
-            request_parameter_supported: false,
+            request_parameter_supported: true,
             request_uri_parameter_supported: false,
         }
     }

@@ -48,6 +48,25 @@ impl Form {
         Ok(form)
     }
 
+    /// A form of the given parameters, in order; empty values are left out, as in a body.
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Form {
+        let mut form = Form::default();
+        for (name, value) in pairs {
+            if !name.is_empty() && !value.is_empty() {
+                form.params.entry(name).or_default().push(value);
+            }
+        }
+        form
+    }
+
+    /// Every (name, value) pair, owned.
+    pub fn into_pairs(self) -> Vec<(String, String)> {
+        self.params
+            .into_iter()
+            .flat_map(|(name, values)| values.into_iter().map(move |v| (name.clone(), v)))
+            .collect()
+    }
+
     /// The single value of `name`. RFC 6749 §3.1: a parameter included more than once is an
     /// `invalid_request`.
     pub fn one(&self, name: &str) -> Result<Option<&str>, OAuthError> {

@@ -26,6 +26,8 @@ pub mod paths {
     pub const AUTHORIZE: &str = "/authorize";
     /// Token endpoint (RFC 6749 §3.2).
     pub const TOKEN: &str = "/token";
+    /// Pushed authorization request endpoint (RFC 9126 §2).
+    pub const PAR: &str = "/par";
     /// Introspection endpoint (RFC 7662 §2).
     pub const INTROSPECT: &str = "/introspect";
     /// Revocation endpoint (RFC 7009 §2).

@@ -74,6 +74,7 @@ pub async fn clients(config: &Config, command: ClientsCommand) -> anyhow::Result
             resources: &resources,
             acr_levels: &config.acr_levels,
             signing_algs: &config.keys.algorithms,
+            profile: config.profile,
         },
     };
     // Changes are logged and audited as the admin API's are, with the CLI as their author.

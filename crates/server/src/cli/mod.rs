@@ -1,6 +1,7 @@
 //! The `tessera` command line.
 
 mod banner;
+mod check;
 mod clients;
 mod commands;
 mod factors;
@@ -324,30 +325,7 @@ pub fn main() -> ExitCode {
         }
     };
     if let Command::CheckConfig = cli.command {
-        println!(
-            "configuration is valid: issuer {}, {} client(s), {} user(s), database {}",
-            config.issuer,
-            config.clients.len(),
-            config.users.len(),
-            config.database_url_redacted()
-        );
-        // The redirect URI each upstream provider must have registered for us (a contract).
-        let base = config.issuer.trim_end_matches('/');
-        for p in &config.identity_providers {
-            println!(
-                "identity provider {}: register the redirect URI {base}/federation/{}/callback{}",
-                p.name,
-                p.name,
-                if p.enabled { "" } else { " (disabled)" }
-            );
-            if let Some(key) = &p.client_key {
-                let jwks = serde_json::json!({ "keys": [key.public_jwk()] });
-                println!(
-                    "identity provider {}: register this public key for private_key_jwt: {jwks}",
-                    p.name
-                );
-            }
-        }
+        check::report(&config);
         return ExitCode::SUCCESS;
     }
     let _telemetry = crate::telemetry::init(

@@ -38,6 +38,8 @@ fn client(
         require_mfa: false,
         minimum_acr: None,
         require_dpop: false,
+        require_pushed_authorization_requests: false,
+        require_signed_request_object: false,
         jwks: None,
         jwks_uri: None,
         enabled: true,

@@ -129,6 +129,13 @@ pub struct RawClient {
     /// a public client's refresh tokens, are all bound to its key.
     #[serde(default)]
     pub require_dpop: bool,
+    /// Authorization requests must be pushed to `/par` first (RFC 9126 §6).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// Authorization requests must be a request object signed with one of the client's keys
+    /// (RFC 9101 §10.5).
+    #[serde(default)]
+    pub require_signed_request_object: bool,
     /// Public keys for `private_key_jwt`: `{ keys = [ { kty = "EC", crv = "P-256", ... } ] }`.
     pub jwks: Option<RawJwks>,
     /// Or where the client publishes them (read through the outbound client when it

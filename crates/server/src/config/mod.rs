@@ -35,6 +35,12 @@ pub struct RawConfig {
     /// Address and port to listen on.
     #[serde(default = "default_listen")]
     pub listen: String,
+    /// The security profile every client is checked against: `rfc9700` or `fapi2`.
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// Authorization requests: pushed (RFC 9126) and signed (RFC 9101).
+    #[serde(default)]
+    pub authorize: validate::profile::RawAuthorize,
     /// `sqlite://FILE` or `postgres://...`.
     #[serde(default = "default_database_url")]
     pub database_url: Secret<String>,
@@ -143,6 +149,8 @@ impl Default for RawConfig {
             passwords: RawPasswords::default(),
             introspection: RawIntrospection::default(),
             client_authentication: RawClientAuthentication::default(),
+            profile: None,
+            authorize: Default::default(),
             device_flow: RawDeviceFlow::default(),
             dpop: RawDpop::default(),
             acr_levels: None,
@@ -557,6 +565,10 @@ pub struct Config {
     pub operations: OperationsSettings,
     /// Dynamic client registration's policy.
     pub registration: tessera_core::clients::registration::RegistrationPolicy,
+    /// The declared security profile, if any.
+    pub profile: Option<tessera_core::profile::Profile>,
+    /// How authorization requests are resolved: pushed and signed requests.
+    pub requests: tessera_core::authorize::pushed::RequestPolicy,
     /// Started with `--dev`.
     pub dev: bool,
 }

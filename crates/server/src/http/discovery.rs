@@ -33,6 +33,14 @@ pub fn metadata(config: &Config, r: &Resources) -> ProviderMetadata {
     let mut metadata =
         ProviderMetadata::new(&config.issuer, &config.keys.algorithms, scopes, claims);
     metadata.acr_values_supported = config.acr_levels.values().map(str::to_string).collect();
+    let requests = &config.requests;
+    metadata.require_pushed_authorization_requests = requests.require_pushed;
+    metadata.require_signed_request_object = requests.require_signed;
+    metadata.request_object_signing_alg_values_supported = requests.request_object_algs.clone();
+    if config.profile == Some(tessera_core::profile::Profile::Fapi2) {
+        // FAPI 2.0 SP §5.3.2.2: the code flow only.
+        metadata.response_types_supported = vec!["code"];
+    }
     metadata
 }
 

@@ -13,6 +13,7 @@ pub mod health;
 pub mod introspect;
 pub mod jwks;
 pub mod metrics;
+pub mod par;
 pub mod register;
 pub mod revoke;
 pub mod scan_limit;
@@ -493,6 +494,7 @@ fn routes() -> Router<AppState> {
             paths::DEVICE,
             get(ui::device::device_page).post(ui::device::device_submit),
         )
+        .route(paths::PAR, post(par::post_par))
         .route(paths::INTROSPECT, post(introspect::post_introspect))
         .route(paths::REGISTER, post(register::post_register))
         .route(

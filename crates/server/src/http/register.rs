@@ -120,6 +120,7 @@ fn manager<'a>(
             resources,
             acr_levels: &state.config.acr_levels,
             signing_algs: &state.config.keys.algorithms,
+            profile: state.config.profile,
         },
     }
 }

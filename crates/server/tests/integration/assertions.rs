@@ -15,6 +15,15 @@ const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-be
 pub(crate) struct ClientKey {
     pub(crate) jwk: Value,
     encoding: EncodingKey,
+    /// The private key as PKCS#8 PEM, for clients in other languages.
+    pub(crate) pem: String,
+}
+
+impl ClientKey {
+    /// The private key, for signing with `jsonwebtoken`.
+    pub(crate) fn encoding(&self) -> &EncodingKey {
+        &self.encoding
+    }
 }
 
 pub(crate) fn client_key(alg: SigningAlg, kid: &str) -> ClientKey {
@@ -31,7 +40,7 @@ pub(crate) fn client_key(alg: SigningAlg, kid: &str) -> ClientKey {
         SigningAlg::Rs256 | SigningAlg::Ps256 => EncodingKey::from_rsa_pem(pem.as_bytes()).unwrap(),
         SigningAlg::EdDsa => EncodingKey::from_ed_pem(pem.as_bytes()).unwrap(),
     };
-    ClientKey { jwk, encoding }
+    ClientKey { jwk, encoding, pem }
 }
 
 pub(crate) fn inline_jwks(keys: &[&ClientKey]) -> String {

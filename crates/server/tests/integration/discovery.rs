@@ -188,9 +188,17 @@ async fn openid_configuration_is_complete_and_honest() {
     }
     // RFC 7591 §3: implemented, answering (without an initial access token, 401).
     assert_eq!(doc["registration_endpoint"], format!("{issuer}/register"));
-    assert!(
-        doc.get("pushed_authorization_request_endpoint").is_none(),
-        "PAR advertised but not implemented"
+    // RFC 9126 §5, RFC 9101 §10.5: PAR and request objects, neither required by default.
+    assert_eq!(
+        doc["pushed_authorization_request_endpoint"],
+        format!("{issuer}/par")
+    );
+    assert_eq!(doc["require_pushed_authorization_requests"], false);
+    assert_eq!(doc["request_parameter_supported"], true);
+    assert_eq!(doc["require_signed_request_object"], false);
+    assert_eq!(
+        doc["request_object_signing_alg_values_supported"],
+        serde_json::json!(["RS256", "PS256", "ES256", "EdDSA"])
     );
 }
 

@@ -474,3 +474,43 @@ async fn a_step_up_never_revives_an_ended_session() {
         Some("login_required")
     );
 }
+
+#[tokio::test]
+async fn cve43_acr_values_pushed_with_par_are_the_requests_and_front_channel_copies_are_not() {
+    let server = TestServer::start(CONFIG).await;
+    let browser = Browser::new(&server.base);
+    after_password(&server, &browser, "rp", "", ("alice", "alice-password")).await;
+    let account = open_account(&browser, &server, ("alice", "alice-password")).await;
+    let enrolled = enrol_app(&browser, &server, &account).await;
+    server.clock.advance(60);
+    // The pushed request asks for level 2; the front channel's copy says 1 and is not read.
+    let cb = "https://rp.example/cb";
+    let (status, body, _) = crate::tokens::post_form(
+        &server,
+        "/par",
+        Some(("rp", "rp-secret")),
+        &[
+            ("client_id", "rp"),
+            ("redirect_uri", cb),
+            ("response_type", "code"),
+            ("scope", "openid"),
+            ("state", "pushed"),
+            ("acr_values", "2"),
+            ("code_challenge", crate::signin::CHALLENGE),
+            ("code_challenge_method", "S256"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 201, "{body}");
+    let uri: String =
+        url::form_urlencoded::byte_serialize(body["request_uri"].as_str().unwrap().as_bytes())
+            .collect();
+    let url = server.url(&format!(
+        "/authorize?client_id=rp&request_uri={uri}&acr_values=1"
+    ));
+    let factor = browser.open(&url).await;
+    assert!(factor.is_factor(), "the step-up was asked for: {factor:?}");
+    let landing = give_code(&browser, &factor, &code(&server, &enrolled.app, 0)).await;
+    assert_eq!(landing.param("state").as_deref(), Some("pushed"));
+    assert_eq!(id_token(&server, "rp", &landing).await["acr"], "2");
+}

@@ -538,16 +538,26 @@ async fn a_code_is_bound_to_its_client() {
 }
 
 #[tokio::test]
-async fn request_objects_are_not_supported() {
+async fn unsigned_and_remote_request_objects_are_refused_on_our_page() {
     let server = TestServer::start(PEOPLE).await;
     let browser = Browser::new(&server.base);
     let url = authorize_url(&server, "other", OTHER_CB, "&scope=openid&state=r");
+    // SEC-38: `alg: none` is refused everywhere; the object's redirect URI is not trusted, so
+    // the error is shown here.
     let request = browser
         .open(&format!("{url}&request=eyJhbGciOiJub25lIn0.e30."))
         .await;
-    assert_eq!(redirected_error(&request), "request_not_supported");
+    let Landing::Page { status, html, .. } = &request else {
+        panic!("redirected: {request:?}");
+    };
+    assert_eq!(status.as_u16(), 400);
+    assert!(html.contains("invalid_request_object"), "{html}");
+    // SEC-42: request objects by reference are not fetched.
     let by_ref = browser
         .open(&format!("{url}&request_uri=https%3A%2F%2Fevil.example%2Fr"))
         .await;
-    assert_eq!(redirected_error(&by_ref), "request_uri_not_supported");
+    let Landing::Page { html, .. } = &by_ref else {
+        panic!("redirected: {by_ref:?}");
+    };
+    assert!(html.contains("request_uri_not_supported"), "{html}");
 }

@@ -25,12 +25,17 @@ pub fn free_port() -> u16 {
         .expect("a free port")
 }
 
-/// Configuration text for a test server on `port` with `database_url`, plus `extra` TOML.
+/// Configuration text for a test server on `port` with `database_url`, plus `extra` TOML,
+/// which begins inside `[keys]`; its `profile = ...` line, a top-level key, goes to the top.
 pub fn config_text(port: u16, database_url: &str, extra: &str) -> String {
+    let (root, extra): (Vec<&str>, Vec<&str>) =
+        extra.lines().partition(|l| l.starts_with("profile = "));
+    let (root, extra) = (root.join("\n"), extra.join("\n"));
     format!(
         r#"issuer = "http://127.0.0.1:{port}"
 listen = "127.0.0.1:{port}"
 database_url = "{database_url}"
+{root}
 
 [keys]
 refresh_interval = 1

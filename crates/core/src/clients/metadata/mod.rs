@@ -10,6 +10,7 @@ use crate::model::{
     ApplicationType, Client, ClientLogout, ClientSettings, MAX_BROWSER_REFRESH_ABSOLUTE,
     OFFLINE_ACCESS, Resources, TokenEndpointAuthMethod,
 };
+use crate::profile::client_violations;
 use crate::protocol::grant_type::GrantType;
 use crate::protocol::origin::registrable_origin;
 use crate::protocol::redirect::check_registrable_redirect_uri;
@@ -111,6 +112,8 @@ pub struct ServerOffer<'a> {
     pub acr_levels: &'a AcrLevels,
     /// The algorithms the server signs with, which `id_token_signed_response_alg` may name.
     pub signing_algs: &'a [SigningAlg],
+    /// The security profile every client must conform to, if one is declared.
+    pub profile: Option<crate::profile::Profile>,
 }
 
 /// One thing wrong with a registration.
@@ -178,7 +181,7 @@ pub fn validate_client_metadata(
     if !p.0.is_empty() {
         return Err(p.0);
     }
-    Ok(Client {
+    let client = Client {
         client_id: m.client_id.clone(),
         client_name: m.client_name.clone(),
         secret_digests,
@@ -205,7 +208,15 @@ pub fn validate_client_metadata(
         },
         allowed_cors_origins,
         token_exchange: m.token_exchange.clone(),
-    })
+    };
+    // The profile's rules apply to the client as it would be registered.
+    match offer
+        .profile
+        .map(|profile| client_violations(profile, &client))
+    {
+        Some(violations) if !violations.is_empty() => Err(violations),
+        _ => Ok(client),
+    }
 }
 
 /// RFC 6749 §2.2 / Appendix A.1: client_id = *VSCHAR (printable ASCII).

@@ -8,6 +8,7 @@ fn offer_with<'a>(resources: &'a Resources, levels: &'a AcrLevels) -> ServerOffe
         resources,
         acr_levels: levels,
         signing_algs: &[SigningAlg::Rs256],
+        profile: None,
     }
 }
 

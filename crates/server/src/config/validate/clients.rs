@@ -5,6 +5,7 @@ use tessera_core::authorize::acr::AcrLevels;
 use tessera_core::clients::assertion::SharedSecrets;
 use tessera_core::clients::{ClientMetadata, ServerOffer, validate_client_metadata};
 use tessera_core::model::{Client, ClientSettings, Resources, TokenEndpointAuthMethod};
+use tessera_core::profile::Profile;
 use tessera_core::tokens::SigningAlg;
 
 use super::Problems;
@@ -35,8 +36,7 @@ pub(super) fn short_secrets(raw: &RawConfig) -> Vec<String> {
 /// checked here: keys that exist only to explain a refusal, and ids repeated in the list.
 pub(super) fn check_clients(
     config: &RawConfig,
-    resources: &Resources,
-    acr_levels: &AcrLevels,
+    (resources, acr_levels, profile): (&Resources, &AcrLevels, Option<Profile>),
     p: &mut Problems,
 ) -> Vec<Client> {
     // Names that do not parse are reported under keys.algorithms; a client naming one gets
@@ -51,6 +51,7 @@ pub(super) fn check_clients(
         resources,
         acr_levels,
         signing_algs: &signing_algs,
+        profile,
     };
     let mut clients = Vec::new();
     for (i, c) in config.clients.iter().enumerate() {
@@ -127,6 +128,8 @@ pub(crate) fn metadata_of(c: &RawClient) -> ClientMetadata {
             require_mfa: c.require_mfa,
             minimum_acr: c.minimum_acr.clone(),
             require_dpop: c.require_dpop,
+            require_pushed_authorization_requests: c.require_pushed_authorization_requests,
+            require_signed_request_object: c.require_signed_request_object,
         },
         application_type: c.application_type,
         id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),

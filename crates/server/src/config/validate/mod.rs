@@ -4,6 +4,7 @@
 pub(crate) mod clients;
 mod interactive;
 pub(crate) mod operations;
+pub(crate) mod profile;
 pub(crate) mod providers;
 pub(crate) mod smtp;
 
@@ -43,10 +44,12 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     let http = check_http(&raw, &mut p);
     let log_format = check_log_format(&raw, &mut p);
     let resources = check_resources(&raw, &mut p);
+    let profile = profile::check_profile(&raw, &mut p);
+    let requests = profile::check_authorize(&raw, profile, &mut p);
     let acr_levels = interactive::check_acr_levels(&raw, &mut p);
     let max_assertion_lifetime = interactive::check_assertion_lifetime(&raw, &mut p);
     let device_flow = interactive::check_device_flow(&raw, &mut p);
-    let clients = check_clients(&raw, &resources, &acr_levels, &mut p);
+    let clients = check_clients(&raw, (&resources, &acr_levels, profile), &mut p);
     let short_secrets = short_secrets(&raw);
     let client_jwt_secrets = client_jwt_secrets(&raw, &clients);
     let keys = check_keys(&raw, &mut p);
@@ -95,6 +98,8 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         smtp,
         operations,
         registration,
+        profile,
+        requests,
         dev,
     })
 }

@@ -62,6 +62,7 @@ fn manager<'a>(
             resources,
             acr_levels: &state.config.acr_levels,
             signing_algs: &state.config.keys.algorithms,
+            profile: state.config.profile,
         },
     }
 }
@@ -90,6 +91,8 @@ pub fn registration(c: &Client) -> Value {
         "require_mfa": s.require_mfa,
         "minimum_acr": s.minimum_acr,
         "require_dpop": s.require_dpop,
+        "require_pushed_authorization_requests": s.require_pushed_authorization_requests,
+        "require_signed_request_object": s.require_signed_request_object,
         "enabled": c.enabled,
         "always_include_user_claims_in_id_token": c.always_include_user_claims_in_id_token,
         "frontchannel_logout_uri": c.logout.frontchannel_logout_uri,

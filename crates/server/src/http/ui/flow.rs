@@ -35,7 +35,8 @@ pub async fn authorize(State(state): State<AppState>, request: BrowserRequest) -
 }
 
 async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Response, PageError> {
-    let (client, request) = match parse_authorization_request(state.clients.as_ref(), form).await {
+    let parsed = parse_authorization_request(state.clients.as_ref(), &state.resolver(), form).await;
+    let (client, request) = match parsed {
         Ok(parsed) => parsed,
         Err(AuthorizeError::Page(e)) => return Err(e.into()),
         Err(AuthorizeError::Redirect {
