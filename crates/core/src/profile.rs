@@ -88,6 +88,26 @@ const FAPI2_RULES: &[&str] = &[
     "ID token and UserInfo algorithms, and the algorithms of the client's keys: PS256, ES256 or EdDSA (FAPI 2.0 SP §5.4.1)",
 ];
 
+/// The profile's rule a checked authorization request breaks, if any: under `fapi2`, a JWT
+/// response (JARM) signed with JARM's default RS256, for a client that registered no
+/// `authorization_signed_response_alg` (FAPI 2.0 SP §5.4.1).
+pub fn request_violation(
+    profile: Option<Profile>,
+    request: &crate::authorize::AuthorizationRequest,
+) -> Option<crate::protocol::OAuthError> {
+    let alg = request.response_alg?;
+    (profile == Some(Profile::Fapi2) && !FAPI2_ALGS.contains(&alg)).then(|| {
+        crate::protocol::OAuthError::InvalidRequest(
+            format!(
+                "JWT responses would be signed with {}: register authorization_signed_response_alg as one of {} (profile fapi2)",
+                alg.name(),
+                FAPI2_ALG_NAMES.join(", ")
+            )
+            .into(),
+        )
+    })
+}
+
 /// Every rule of `profile` that `client` breaks, each naming its field and the fix.
 pub fn client_violations(profile: Profile, client: &Client) -> Vec<MetadataProblem> {
     let mut problems = Vec::new();
@@ -158,11 +178,22 @@ fn fapi2_violations(client: &Client, add: &mut impl FnMut(&str, String)) {
             ),
         );
     }
-    if let Some(alg) = client.userinfo_signed_response_alg.filter(|a| !alg_ok(*a)) {
-        add(
+    for (field, alg) in [
+        (
             "userinfo_signed_response_alg",
-            format!("is {}; use {}", alg.name(), FAPI2_ALG_NAMES.join(", ")),
-        );
+            client.userinfo_signed_response_alg,
+        ),
+        (
+            "authorization_signed_response_alg",
+            client.authorization_signed_response_alg,
+        ),
+    ] {
+        if let Some(alg) = alg.filter(|a| !alg_ok(*a)) {
+            add(
+                field,
+                format!("is {}; use {}", alg.name(), FAPI2_ALG_NAMES.join(", ")),
+            );
+        }
     }
     for (i, key) in client.jwks.iter().enumerate() {
         if let Some(alg) = key.alg.as_deref().filter(|a| !FAPI2_ALG_NAMES.contains(a)) {

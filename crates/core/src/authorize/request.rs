@@ -20,6 +20,38 @@ pub enum ResponseMode {
     Fragment,
     /// An auto-submitting HTML form POSTed to the redirect URI.
     FormPost,
+    /// JARM §2.3.1 `query.jwt`: one parameter, `response`, a JWT of the parameters, in the query.
+    QueryJwt,
+    /// JARM §2.3.2 `fragment.jwt`.
+    FragmentJwt,
+    /// JARM §2.3.3 `form_post.jwt`.
+    FormPostJwt,
+}
+
+impl ResponseMode {
+    /// How the parameters travel: query, fragment or form post.
+    pub fn delivery(self) -> ResponseMode {
+        match self {
+            Self::Query | Self::QueryJwt => Self::Query,
+            Self::Fragment | Self::FragmentJwt => Self::Fragment,
+            Self::FormPost | Self::FormPostJwt => Self::FormPost,
+        }
+    }
+
+    /// The parameters travel as one signed JWT (JARM).
+    pub fn is_jwt(self) -> bool {
+        self != self.delivery()
+    }
+
+    /// The JWT form of this mode (JARM §2.3.4: `jwt` is the response type's default mode,
+    /// as a JWT).
+    pub fn jwt(self) -> ResponseMode {
+        match self.delivery() {
+            Self::Query => Self::QueryJwt,
+            Self::Fragment => Self::FragmentJwt,
+            _ => Self::FormPostJwt,
+        }
+    }
 }
 
 /// OIDC Core §3.1.2.1 `prompt` values.
@@ -83,9 +115,22 @@ pub struct AuthorizationRequest {
     /// The thumbprint of the DPoP key the code is to be bound to (RFC 9449 §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// For a JWT response mode (JARM), the algorithm of the client's responses.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_alg: Option<crate::tokens::SigningAlg>,
     /// The request was pushed first (RFC 9126).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pushed: bool,
+}
+
+impl AuthorizationRequest {
+    /// How its response is signed, for a JWT response mode.
+    pub fn response_signing(&self) -> Option<ResponseSigning> {
+        self.response_alg.map(|alg| ResponseSigning {
+            client_id: self.client_id.clone(),
+            alg,
+        })
+    }
 }
 
 /// Where an error goes.
@@ -103,7 +148,18 @@ pub enum AuthorizeError {
         response_mode: ResponseMode,
         /// The request's state, echoed.
         state: Option<String>,
+        /// For a JWT response mode: whom the response is for and how it is signed.
+        signing: Option<Box<ResponseSigning>>,
     },
+}
+
+/// A JWT authorization response's audience and algorithm (JARM §4.1: `aud` is the client).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseSigning {
+    /// The client, the JWT's `aud`.
+    pub client_id: String,
+    /// The client's `authorization_signed_response_alg`.
+    pub alg: crate::tokens::SigningAlg,
 }
 
 #[cfg(test)]

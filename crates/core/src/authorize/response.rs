@@ -2,7 +2,7 @@
 
 use url::form_urlencoded;
 
-use super::request::ResponseMode;
+use super::request::{ResponseMode, ResponseSigning};
 use crate::protocol::OAuthError;
 
 /// An authorization response on its way to the client's redirect URI.
@@ -14,6 +14,8 @@ pub struct AuthorizationResponse {
     pub response_mode: ResponseMode,
     /// The parameters, in order.
     pub params: Vec<(&'static str, String)>,
+    /// For a JWT response mode (JARM): whom the JWT is for and how it is signed.
+    pub signing: Option<ResponseSigning>,
 }
 
 impl std::fmt::Debug for AuthorizationResponse {
@@ -61,6 +63,7 @@ impl AuthorizationResponse {
             redirect_uri,
             response_mode,
             params,
+            signing: None,
         }
     }
 
@@ -82,7 +85,16 @@ impl AuthorizationResponse {
             redirect_uri,
             response_mode,
             params,
+            signing: None,
         }
+    }
+}
+
+impl AuthorizationResponse {
+    /// The response signed for `signing` when its mode is a JWT mode (JARM).
+    pub fn signed_with(mut self, signing: Option<ResponseSigning>) -> Self {
+        self.signing = signing.filter(|_| self.response_mode.is_jwt());
+        self
     }
 }
 
@@ -93,9 +105,9 @@ pub fn response_location(response: &AuthorizationResponse) -> String {
         .extend_pairs(response.params.iter().map(|(k, v)| (*k, v.as_str())))
         .finish();
     let uri = &response.redirect_uri;
-    match response.response_mode {
+    match response.response_mode.delivery() {
         ResponseMode::Fragment => format!("{uri}#{encoded}"),
-        ResponseMode::Query | ResponseMode::FormPost => {
+        _ => {
             let separator = match uri.split_once('?') {
                 None => '?',
                 Some((_, "")) => '\0',

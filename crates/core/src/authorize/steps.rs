@@ -110,6 +110,7 @@ impl Checking<'_> {
             redirect_uri: self.request.redirect_uri.clone(),
             response_mode: self.request.response_mode,
             state: self.request.state.clone(),
+            signing: self.request.response_signing().map(Box::new),
         }
     }
 
@@ -199,18 +200,30 @@ pub fn check_response_mode(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
         Some("query") => ResponseMode::Query,
         Some("fragment") => ResponseMode::Fragment,
         Some("form_post") => ResponseMode::FormPost,
+        // JARM §2.3: the same modes with the parameters in a signed JWT.
+        Some("jwt") => default_mode.jwt(),
+        Some("query.jwt") => ResponseMode::QueryJwt,
+        Some("fragment.jwt") => ResponseMode::FragmentJwt,
+        Some("form_post.jwt") => ResponseMode::FormPostJwt,
         Some(_) => {
             return Err(c.fail(OAuthError::InvalidRequest(
                 "unsupported response_mode".into(),
             )));
         }
     };
-    if mode == ResponseMode::Query && default_mode != ResponseMode::Query {
+    // JARM §2.3.1: query.jwt only where the response carries no token either.
+    if mode.delivery() == ResponseMode::Query && default_mode != ResponseMode::Query {
         return Err(c.fail(OAuthError::InvalidRequest(
             "tokens are never returned in the query: use fragment or form_post".into(),
         )));
     }
     c.request.response_mode = mode;
+    // JARM §3: RS256 unless the client registered another algorithm.
+    c.request.response_alg = mode.is_jwt().then(|| {
+        c.client
+            .authorization_signed_response_alg
+            .unwrap_or(crate::tokens::SigningAlg::Rs256)
+    });
     Ok(())
 }
 

@@ -95,6 +95,8 @@ pub struct RegistrationRequest {
     pub id_token_signed_response_alg: Option<String>,
     /// OIDC Registration §2: UserInfo responses signed (OIDC Core §5.3.2).
     pub userinfo_signed_response_alg: Option<String>,
+    /// JARM §3: JWT authorization responses signed with this algorithm.
+    pub authorization_signed_response_alg: Option<String>,
     /// OIDC Registration §2.
     #[serde(default)]
     pub default_acr_values: Vec<String>,
@@ -311,6 +313,7 @@ impl RegistrationRequest {
             application_type,
             id_token_signed_response_alg: self.id_token_signed_response_alg.clone(),
             userinfo_signed_response_alg: self.userinfo_signed_response_alg.clone(),
+            authorization_signed_response_alg: self.authorization_signed_response_alg.clone(),
             default_acr_values: self.default_acr_values.clone(),
             jwks,
             jwks_uri: self.jwks_uri.clone(),
@@ -468,6 +471,9 @@ pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value
     }
     if let Some(alg) = client.userinfo_signed_response_alg {
         v["userinfo_signed_response_alg"] = json!(alg.name());
+    }
+    if let Some(alg) = client.authorization_signed_response_alg {
+        v["authorization_signed_response_alg"] = json!(alg.name());
     }
     let s = &client.settings;
     for (name, set) in [

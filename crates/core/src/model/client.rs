@@ -190,6 +190,10 @@ pub struct Client {
     /// `userinfo_signed_response_alg`); `None`: plain JSON (OIDC Core §5.3.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_signed_response_alg: Option<crate::tokens::SigningAlg>,
+    /// The algorithm its JWT authorization responses are signed with (JARM §3
+    /// `authorization_signed_response_alg`); `None`: RS256, JARM's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_signed_response_alg: Option<crate::tokens::SigningAlg>,
     /// `acr` values asked for when a request names none (OIDC Registration §2
     /// `default_acr_values`); with them, identity tokens always carry `acr`.
     #[serde(default)]
@@ -303,6 +307,7 @@ impl Default for Client {
             application_type: ApplicationType::Web,
             id_token_signed_response_alg: default_id_token_alg(),
             userinfo_signed_response_alg: None,
+            authorization_signed_response_alg: None,
             default_acr_values: vec![],
             jwks: vec![],
             jwks_uri: None,

@@ -91,6 +91,8 @@ pub struct ProviderMetadata {
     pub response_types_supported: Vec<&'static str>,
     /// Discovery §3 (OAuth 2.0 Multiple Response Types, Form Post Response Mode).
     pub response_modes_supported: Vec<&'static str>,
+    /// JARM §4: the algorithms authorization responses may be signed with.
+    pub authorization_signing_alg_values_supported: Vec<&'static str>,
     /// RFC 8414 §2 (RFC 7636).
     pub code_challenge_methods_supported: Vec<&'static str>,
     /// RFC 9207 §3: every authorization response carries `iss`.
@@ -194,7 +196,19 @@ impl ProviderMetadata {
                 "code token",
                 "code id_token token",
             ],
-            response_modes_supported: vec!["query", "fragment", "form_post"],
+            response_modes_supported: vec![
+                "query",
+                "fragment",
+                "form_post",
+                "jwt",
+                "query.jwt",
+                "fragment.jwt",
+                "form_post.jwt",
+            ],
+            authorization_signing_alg_values_supported: signing_algs
+                .iter()
+                .map(|a| a.name())
+                .collect(),
             code_challenge_methods_supported: vec!["S256"],
             authorization_response_iss_parameter_supported: true,
             prompt_values_supported: vec!["none", "login", "consent", "select_account"],

@@ -325,6 +325,7 @@ mod tests {
                 claims: Default::default(),
                 idp_hint: None,
                 dpop_jkt: None,
+                response_alg: None,
                 pushed: false,
             },
             handle_digest(browser),

@@ -34,6 +34,7 @@ fn client(
         application_type: Default::default(),
         id_token_signed_response_alg: None,
         userinfo_signed_response_alg: None,
+        authorization_signed_response_alg: None,
         default_acr_values: vec![],
         require_mfa: false,
         minimum_acr: None,

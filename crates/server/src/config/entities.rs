@@ -114,6 +114,9 @@ pub struct RawClient {
     /// UserInfo responses are a JWT signed with this algorithm (OIDC Registration §2, OIDC Core
     /// §5.3.2); unset: plain JSON.
     pub userinfo_signed_response_alg: Option<String>,
+    /// Responses in the JWT response modes (JARM: `response_mode=jwt`) are signed with this
+    /// algorithm (default RS256).
+    pub authorization_signed_response_alg: Option<String>,
     /// `acr` values asked for when a request names none (OIDC Registration §2); identity
     /// tokens then always carry `acr`.
     #[serde(default)]

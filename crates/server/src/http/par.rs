@@ -71,6 +71,9 @@ pub async fn post_par(
             OAuthError::InvalidRequest("the redirect_uri parameter is missing".into()).into(),
         );
     }
+    if let Some(e) = tessera_core::profile::request_violation(state.config.profile, &request) {
+        return Err(e.into());
+    }
     let (ring, live) = (state.keys.current(), state.resources.current());
     admit_request(&state.flow_context((&ring, &live)), &client, request)?;
     let resolved = tessera_core::authorize::pushed::Resolved {

@@ -92,7 +92,15 @@ async fn openid_configuration_is_complete_and_honest() {
     assert_eq!(strings(&doc["code_challenge_methods_supported"]), ["S256"]);
     assert_eq!(
         strings(&doc["response_modes_supported"]),
-        ["query", "fragment", "form_post"]
+        [
+            "query",
+            "fragment",
+            "form_post",
+            "jwt",
+            "query.jwt",
+            "fragment.jwt",
+            "form_post.jwt"
+        ]
     );
     assert_eq!(doc["authorization_response_iss_parameter_supported"], true);
     assert_eq!(doc["claims_parameter_supported"], true);

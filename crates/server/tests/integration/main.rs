@@ -35,6 +35,7 @@ mod flows;
 mod harness;
 mod hostile_input;
 mod hostile_sweep;
+mod jarm;
 mod keys;
 mod keys_at_rest;
 mod keys_rotation;

@@ -17,7 +17,7 @@ use crate::support::{TestServer, run_cli, sqlite_url, tessera, write_file};
 const CB: &str = "https://bank-app.example/cb";
 
 /// A client that conforms to FAPI 2.0.
-fn bank(key: &ClientKey) -> String {
+pub(crate) fn bank(key: &ClientKey) -> String {
     format!(
         r#"
 [[clients]]
@@ -44,7 +44,7 @@ claims = { name = "Alice Smith" }
 "#;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn fapi2_openid_client_pushes_a_signed_request_and_binds_its_tokens() {
+async fn fapi2_openid_client_pushes_a_signed_request_binds_its_tokens_and_reads_jwt_responses() {
     let key = client_key(SigningAlg::Es256, "bank-key-1");
     let config = format!("profile = \"fapi2\"\n{}{ALICE}", bank(&key));
     let server = TestServer::start(&config).await;
@@ -79,6 +79,31 @@ async fn fapi2_openid_client_pushes_a_signed_request_and_binds_its_tokens() {
     assert_eq!(r["tokens"]["token_type"], json!("dpop"));
     assert_eq!(r["tokens"]["access_token_bound"], json!(true));
     assert_eq!(r["tokens"]["id_token_alg"], json!("ES256"));
+    assert_eq!(r["tokens"]["nonce_ok"], json!(true));
+    assert_eq!(r["userinfo"]["name"], json!("Alice Smith"));
+
+    // FAPI 2.0 Message Signing: the response as a JWT (JARM), which openid-client verifies.
+    let jarm = format!(
+        "profile = \"fapi2\"\n{}{ALICE}",
+        bank(&key).replace(
+            "require_dpop = true",
+            "require_dpop = true\nauthorization_signed_response_alg = \"ES256\""
+        )
+    );
+    let server2 = TestServer::start(&jarm).await;
+    let r = run_node_program(
+        &server2,
+        "fapi.mjs",
+        &[
+            ("CLIENT_ID", "bank"),
+            ("REDIRECT_URI", CB),
+            ("CLIENT_KEY_PEM", &key.pem),
+            ("CLIENT_KEY_KID", kid),
+            ("JARM", "1"),
+        ],
+    )
+    .await;
+    assert_eq!(r["callback_params"], json!(["response"]));
     assert_eq!(r["tokens"]["nonce_ok"], json!(true));
     assert_eq!(r["userinfo"]["name"], json!("Alice Smith"));
 

@@ -46,6 +46,8 @@ pub struct ClientMetadata {
     pub id_token_signed_response_alg: Option<String>,
     /// OIDC Registration §2 `userinfo_signed_response_alg`, by name; `None`: plain JSON.
     pub userinfo_signed_response_alg: Option<String>,
+    /// JARM §3 `authorization_signed_response_alg`, by name; `None`: RS256.
+    pub authorization_signed_response_alg: Option<String>,
     /// OIDC Registration §2 `default_acr_values`.
     pub default_acr_values: Vec<String>,
     /// The keys of RFC 7591 §2 `jwks` (`{"keys": [...]}`), as JSON. `None` when no key set was
@@ -88,6 +90,7 @@ impl Default for ClientMetadata {
             application_type: ApplicationType::Web,
             id_token_signed_response_alg: None,
             userinfo_signed_response_alg: None,
+            authorization_signed_response_alg: None,
             default_acr_values: vec![],
             jwks: None,
             jwks_uri: None,
@@ -172,6 +175,12 @@ pub fn validate_client_metadata(
         algs,
         &mut p,
     );
+    let authorization_alg = signing_alg(
+        m.authorization_signed_response_alg.as_deref(),
+        AUTHORIZATION_ALG,
+        algs,
+        &mut p,
+    );
     check_acr_values(m, offer.acr_levels, &mut p);
     check_refresh_lifetimes(m, &mut p);
     check_browser_app(m, method, &mut p);
@@ -195,6 +204,7 @@ pub fn validate_client_metadata(
         application_type: m.application_type,
         id_token_signed_response_alg: id_token_alg.unwrap_or(SigningAlg::Rs256),
         userinfo_signed_response_alg: userinfo_alg,
+        authorization_signed_response_alg: authorization_alg,
         default_acr_values: m.default_acr_values.clone(),
         jwks,
         jwks_uri: m.jwks_uri.clone(),
@@ -499,7 +509,9 @@ fn digest_secrets(secrets: &[Secret<String>], p: &mut Problems) -> Vec<String> {
 }
 
 mod tokens;
-use tokens::{ID_TOKEN_ALG, USERINFO_ALG, check_keys, check_token_exchange, signing_alg};
+use tokens::{
+    AUTHORIZATION_ALG, ID_TOKEN_ALG, USERINFO_ALG, check_keys, check_token_exchange, signing_alg,
+};
 
 #[cfg(test)]
 mod tests;

@@ -106,6 +106,7 @@ pub(super) fn check_keys(
 
 pub(super) const ID_TOKEN_ALG: &str = "id_token_signed_response_alg";
 pub(super) const USERINFO_ALG: &str = "userinfo_signed_response_alg";
+pub(super) const AUTHORIZATION_ALG: &str = "authorization_signed_response_alg";
 
 /// OIDC Registration §2 `id_token_signed_response_alg` (RS256 when unset) and
 /// `userinfo_signed_response_alg` (plain JSON when unset): an algorithm the server signs with

@@ -134,6 +134,7 @@ pub(crate) fn metadata_of(c: &RawClient) -> ClientMetadata {
         application_type: c.application_type,
         id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),
         userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
+        authorization_signed_response_alg: c.authorization_signed_response_alg.clone(),
         default_acr_values: c.default_acr_values.clone(),
         jwks: c.jwks.as_ref().map(|j| j.keys.clone()),
         jwks_uri: c.jwks_uri.clone(),

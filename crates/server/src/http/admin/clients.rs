@@ -87,6 +87,7 @@ pub fn registration(c: &Client) -> Value {
         "application_type": c.application_type,
         "id_token_signed_response_alg": c.id_token_signed_response_alg.name(),
         "userinfo_signed_response_alg": c.userinfo_signed_response_alg.map(|a| a.name()),
+        "authorization_signed_response_alg": c.authorization_signed_response_alg.map(|a| a.name()),
         "default_acr_values": c.default_acr_values,
         "require_mfa": s.require_mfa,
         "minimum_acr": s.minimum_acr,

@@ -44,6 +44,7 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Res
             redirect_uri,
             response_mode,
             state: client_state,
+            signing,
         }) => {
             tracing::info!(
                 client_id = form.one("client_id").ok().flatten().unwrap_or("-"),
@@ -51,15 +52,25 @@ async fn start(state: &AppState, headers: &HeaderMap, form: &Form) -> Result<Res
                 reason = %error.description(),
                 "authorization request refused"
             );
-            return Ok(state.respond(AuthorizationResponse::error(
-                redirect_uri,
-                response_mode,
-                &error,
-                client_state,
-                &state.config.issuer,
-            )));
+            return Ok(state.respond(
+                AuthorizationResponse::error(
+                    redirect_uri,
+                    response_mode,
+                    &error,
+                    client_state,
+                    &state.config.issuer,
+                )
+                .signed_with(signing.map(|s| *s)),
+            ));
         }
     };
+    if let Some(e) = tessera_core::profile::request_violation(state.config.profile, &request) {
+        // Answered unsigned: signing it is what the profile refuses.
+        let mut plain = request.clone();
+        plain.response_mode = plain.response_mode.delivery();
+        plain.response_alg = None;
+        return Ok(state.redirect_error(&plain, &e));
+    }
     let ring = state.keys.current();
     let request = match admit_request(
         &state.flow_context((&ring, &state.resources.current())),
@@ -157,13 +168,16 @@ pub fn answer(state: &AppState, request: &AuthorizationRequest, next: Next) -> R
             "an approval outside the device flow",
         )),
         Next::Respond(issued) => {
-            let response = state.respond(AuthorizationResponse::success(
-                request.redirect_uri.clone(),
-                request.response_mode,
-                issued.params,
-                request.state.clone(),
-                &state.config.issuer,
-            ));
+            let response = state.respond(
+                AuthorizationResponse::success(
+                    request.redirect_uri.clone(),
+                    request.response_mode,
+                    issued.params,
+                    request.state.clone(),
+                    &state.config.issuer,
+                )
+                .signed_with(request.response_signing()),
+            );
             let cookie =
                 (state.cookies).set_browser_state(&issued.browser_state, issued.session_lifetime);
             with_cookies(response, cookie)
@@ -243,6 +257,10 @@ impl AppState {
     /// Sends an authorization response to the client: a redirect, or for form_post an
     /// auto-submitting form (OAuth 2.0 Form Post Response Mode §2).
     pub fn respond(&self, response: AuthorizationResponse) -> Response {
+        let response = match super::jarm::sign_response(self, response) {
+            Ok(response) => response,
+            Err(e) => return self.error_page(&e),
+        };
         match response.response_mode {
             tessera_core::authorize::ResponseMode::FormPost => self.pages.render(
                 StatusCode::OK,
@@ -264,12 +282,15 @@ impl AppState {
             reason = %error.description(),
             "authorization request refused"
         );
-        self.respond(AuthorizationResponse::error(
-            request.redirect_uri.clone(),
-            request.response_mode,
-            error,
-            request.state.clone(),
-            &self.config.issuer,
-        ))
+        self.respond(
+            AuthorizationResponse::error(
+                request.redirect_uri.clone(),
+                request.response_mode,
+                error,
+                request.state.clone(),
+                &self.config.issuer,
+            )
+            .signed_with(request.response_signing()),
+        )
     }
 }

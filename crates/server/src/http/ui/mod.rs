@@ -11,6 +11,7 @@ pub mod federation;
 pub mod federation_link;
 pub mod flow;
 pub mod interaction;
+pub mod jarm;
 pub mod login;
 pub mod logout;
 pub mod pages;

@@ -13,8 +13,12 @@
 //   - redeems the code with PKCE and DPoP, checks the ID token (signature, iss, aud, nonce, and
 //     the RFC 9207 iss of the response), and reads userinfo with the DPoP-bound token.
 //
+// With JARM=1 (FAPI 2.0 Message Signing) the response comes as a signed JWT (response_mode=jwt,
+// useJwtResponseMode), which openid-client verifies for the client's
+// authorization_signed_response_alg (ES256).
+//
 // Environment: ISSUER, CLIENT_ID, REDIRECT_URI, CLIENT_KEY_PEM (PKCS#8), CLIENT_KEY_KID,
-// SCOPE (default "openid profile"), FLOW_TIMEOUT_MS. Tokens are never printed.
+// SCOPE (default "openid profile"), JARM, FLOW_TIMEOUT_MS. Tokens are never printed.
 
 import * as client from 'openid-client'
 import * as jose from 'jose'
@@ -32,7 +36,10 @@ async function main() {
   const result = {}
 
   progress.step = 'discovery'
-  const config = await client.discovery(issuer, clientId, undefined, client.PrivateKeyJwt(key), discoveryOptions(issuer))
+  const jarm = process.env.JARM === '1'
+  const metadata = jarm ? { authorization_signed_response_alg: 'ES256' } : undefined
+  const config = await client.discovery(issuer, clientId, metadata, client.PrivateKeyJwt(key), discoveryOptions(issuer))
+  if (jarm) client.useJwtResponseMode(config)
   const as = config.serverMetadata()
   result.discovery = {
     require_pushed_authorization_requests: as.require_pushed_authorization_requests,
@@ -54,6 +61,7 @@ async function main() {
       code_challenge_method: 'S256',
       state,
       nonce,
+      ...(jarm ? { response_mode: 'jwt' } : {}),
     },
     key,
   )
