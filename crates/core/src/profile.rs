@@ -6,7 +6,8 @@
 //!   for every code flow (§2.1.1) and no implicit grant (§2.1.2).
 //! - `fapi2`: the FAPI 2.0 Security Profile (§5.3.2): besides the above, pushed requests only,
 //!   the code flow (with refresh tokens and client credentials) only, confidential clients
-//!   authenticated with `private_key_jwt`, sender-constrained tokens (DPoP), and the
+//!   authenticated with `private_key_jwt` or mutual TLS, sender-constrained tokens (DPoP or
+//!   mutual TLS), and the
 //!   profile's algorithms (PS256, ES256, EdDSA) for everything signed.
 
 use crate::clients::metadata::MetadataProblem;
@@ -83,8 +84,8 @@ const RFC9700_RULES: &[&str] = &[
 const FAPI2_RULES: &[&str] = &[
     "require_pkce is true for every client of the authorization code flow (RFC 9700 §2.1.1)",
     "grant types: authorization_code, refresh_token and client_credentials only (FAPI 2.0 SP §5.3.2.1)",
-    "confidential clients only, authenticated with private_key_jwt; no client secrets (FAPI 2.0 SP §5.3.2.1)",
-    "sender-constrained tokens: require_dpop is true (FAPI 2.0 SP §5.3.2.1)",
+    "confidential clients only, authenticated with private_key_jwt, tls_client_auth or self_signed_tls_client_auth; no client secrets (FAPI 2.0 SP §5.3.2.1)",
+    "sender-constrained tokens: require_dpop or tls_client_certificate_bound_access_tokens is true (FAPI 2.0 SP §5.3.2.1)",
     "ID token and UserInfo algorithms, and the algorithms of the client's keys: PS256, ES256 or EdDSA (FAPI 2.0 SP §5.4.1)",
 ];
 
@@ -152,19 +153,21 @@ fn fapi2_violations(client: &Client, add: &mut impl FnMut(&str, String)) {
             );
         }
     }
-    if client.token_endpoint_auth_method != TokenEndpointAuthMethod::PrivateKeyJwt {
+    let method = client.token_endpoint_auth_method;
+    if method != TokenEndpointAuthMethod::PrivateKeyJwt && !method.is_mtls() {
         add(
             "token_endpoint_auth_method",
             format!(
-                "is `{}`; FAPI 2.0 clients are confidential and authenticate with private_key_jwt",
-                client.token_endpoint_auth_method.as_str()
+                "is `{}`; FAPI 2.0 clients are confidential and authenticate with private_key_jwt or mutual TLS",
+                method.as_str()
             ),
         );
     }
-    if !client.settings.require_dpop {
+    let settings = &client.settings;
+    if !settings.require_dpop && !settings.tls_client_certificate_bound_access_tokens {
         add(
             "require_dpop",
-            "must be true: FAPI 2.0 access tokens are sender-constrained".into(),
+            "must be true, or tls_client_certificate_bound_access_tokens: FAPI 2.0 access tokens are sender-constrained".into(),
         );
     }
     let alg_ok = |alg: SigningAlg| FAPI2_ALGS.contains(&alg);

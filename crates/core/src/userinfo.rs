@@ -95,6 +95,8 @@ pub struct Presentation<'a> {
     pub scheme: crate::protocol::token::TokenType,
     /// The proof, checked against the request and the token (`ath`).
     pub proof: Option<&'a crate::dpop::Proof>,
+    /// The thumbprint of the TLS client certificate the request came with (RFC 8705 §3).
+    pub certificate: Option<&'a str>,
 }
 
 /// The userinfo response for an access `token` (OIDC Core §5.3.2): `sub` and the released
@@ -116,6 +118,7 @@ pub async fn userinfo(
         presented.scheme,
         presented.proof,
     )?;
+    crate::dpop::check_certificate_binding(live.claims.cnf.as_ref(), presented.certificate)?;
     let scopes: Vec<String> = live
         .claims
         .scope

@@ -109,6 +109,7 @@ pub fn client_assertion(data: &[u8]) {
         now: NOW,
         shared_secrets: &f.shared_secrets,
         remote_keys: None,
+        certificate: None,
     };
     let Ok((jws, client_id)) = read_assertion(fixture::assertion_type(), &text, None) else {
         assert!(

@@ -14,6 +14,7 @@ pub mod http;
 pub mod keycache;
 pub mod mail;
 pub mod metrics;
+pub mod mtls;
 pub mod outbound;
 pub mod provision;
 pub mod resources;

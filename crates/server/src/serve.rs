@@ -44,6 +44,8 @@ pub struct RunningServer {
     pub local_addr: SocketAddr,
     /// The admin listener's bound address, when `[admin] listen` gives it one.
     pub admin_addr: Option<SocketAddr>,
+    /// The TLS listener's bound address, when `[tls] listen` sets one.
+    pub tls_addr: Option<SocketAddr>,
     /// The application state, for tests and the dev banner.
     pub state: AppState,
     sql: Arc<SqlStore>,
@@ -51,6 +53,8 @@ pub struct RunningServer {
     server: JoinHandle<()>,
     /// The admin listener's server, when it has its own address.
     admin_server: Option<JoinHandle<()>>,
+    /// The TLS listener's server.
+    tls_server: Option<JoinHandle<()>>,
     background: Vec<JoinHandle<()>>,
     /// Held while serving: one server per SQLite file.
     _file_lock: Option<std::fs::File>,
@@ -111,6 +115,13 @@ pub async fn start(config: Config, clocks: Clocks) -> anyhow::Result<RunningServ
             return Err(e);
         }
     };
+    let (tls_addr, tls_server) = match bind_tls(&state, &stop).await {
+        Ok(tls) => tls,
+        Err(e) => {
+            let _ = stop.send(true);
+            return Err(e);
+        }
+    };
     let (mut background, failed) = spawn_background(&state, pending_passwords);
     // Listening before the server counts as started: no notice sent after that is missed.
     let listener = match sql.change_listener().await {
@@ -123,12 +134,14 @@ pub async fn start(config: Config, clocks: Clocks) -> anyhow::Result<RunningServ
     Ok(RunningServer {
         local_addr,
         admin_addr,
+        tls_addr,
         state,
         sql,
         stop,
         server,
         background,
         admin_server,
+        tls_server,
         _file_lock: file_lock,
         failed,
     })
@@ -149,6 +162,7 @@ async fn bind(
         http::router(state.clone()),
         config.http.clone(),
         stopped,
+        None,
     ));
     if !config.dev {
         for owner in &config.short_secrets {
@@ -182,8 +196,35 @@ async fn bind_admin(
         http::admin_router(state.clone()),
         state.config.http.clone(),
         stop.subscribe(),
+        None,
     ));
     tracing::info!(%local_addr, "the admin API and /metrics are listening");
+    Ok((Some(local_addr), Some(server)))
+}
+
+/// Binds `[tls] listen`, if set, and serves the application over TLS on it (mutual TLS, RFC
+/// 8705) until `stop` is sent.
+async fn bind_tls(
+    state: &AppState,
+    stop: &watch::Sender<bool>,
+) -> anyhow::Result<(Option<SocketAddr>, Option<JoinHandle<()>>)> {
+    let Some(listener_settings) = &state.config.tls.listener else {
+        return Ok((None, None));
+    };
+    let tls = crate::mtls::server_config(listener_settings)?;
+    let addr = listener_settings.listen;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (tls.listen)"))?;
+    let local_addr = listener.local_addr()?;
+    let server = tokio::spawn(crate::connections::serve(
+        listener,
+        http::router(state.clone()),
+        state.config.http.clone(),
+        stop.subscribe(),
+        Some(tls),
+    ));
+    tracing::info!(%local_addr, "the TLS listener (mutual TLS) is listening");
     Ok((Some(local_addr), Some(server)))
 }
 
@@ -367,7 +408,9 @@ impl RunningServer {
         let _ = self.stop.send(true);
         let grace = http.shutdown_grace;
         // The main and the admin listener drain together, within one grace period.
-        let servers = std::iter::once(self.server).chain(self.admin_server);
+        let servers = std::iter::once(self.server)
+            .chain(self.admin_server)
+            .chain(self.tls_server);
         let mut servers: Vec<JoinHandle<()>> = servers.collect();
         let drained = tokio::time::timeout(grace, async {
             for server in &mut servers {

@@ -97,6 +97,7 @@ impl AppState {
                 .then(|| tessera_core::dpop::LocalReplay::new(started_at)),
             user_code_guesses: http::ui::device::guess_limit(),
             registration_limit: http::register::open_limit(config.registration.open_per_address),
+            mtls_anchors: crate::mtls::trust_anchors(&config.tls.client_cas),
             client_keys: crate::client_keys::RemoteClientKeys::new(
                 config.outbound.clone(),
                 clocks.monotonic.clone(),

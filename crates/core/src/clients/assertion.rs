@@ -65,6 +65,8 @@ pub struct AssertionAudience<'a> {
     /// Where the keys of clients registered with a `jwks_uri` are read; `None`: such clients
     /// cannot authenticate here.
     pub remote_keys: Option<&'a dyn RemoteKeys>,
+    /// The TLS client certificate of the request, if it came over mutual TLS (RFC 8705).
+    pub certificate: Option<&'a dyn super::mtls::PresentedCertificate>,
 }
 
 impl std::fmt::Debug for dyn RemoteKeys + '_ {

@@ -92,6 +92,27 @@ pub async fn authenticate_client(
         Some(c) if c.enabled => c,
         _ => return Err(refused(presented, "unknown or disabled client")),
     };
+    // RFC 8705 §2: an mTLS client sends its client_id alone; its certificate authenticates it.
+    let registered = client.token_endpoint_auth_method;
+    if registered.is_mtls() && method == TokenEndpointAuthMethod::None {
+        return match audience.certificate {
+            None => Err(refused(
+                presented,
+                format!(
+                    "the client authenticates with mutual TLS ({}): send the request over a TLS \
+                     connection with its certificate",
+                    registered.as_str()
+                ),
+            )),
+            Some(certificate) => match certificate.authenticates(&client) {
+                Ok(()) => Ok(client),
+                Err(why) => Err(refused(
+                    presented,
+                    format!("the client certificate does not authenticate the client: {why}"),
+                )),
+            },
+        };
+    }
     if !client.accepts_auth_method(method) {
         let registered = client.token_endpoint_auth_method;
         return Err(refused(
@@ -159,6 +180,7 @@ mod tests {
             now: 0,
             shared_secrets: secrets,
             remote_keys: None,
+            certificate: None,
         }
     }
 

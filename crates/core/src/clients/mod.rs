@@ -8,9 +8,11 @@ pub mod credentials;
 pub mod jwk;
 pub mod manage;
 pub mod metadata;
+pub mod mtls;
 pub mod registration;
 
 pub use assertion::{AssertionAudience, RemoteKeys};
 pub use authenticate::{authenticate_api, authenticate_client, secret_digest};
 pub use credentials::PresentedCredentials;
 pub use metadata::{ClientMetadata, MetadataProblem, ServerOffer, validate_client_metadata};
+pub use mtls::PresentedCertificate;

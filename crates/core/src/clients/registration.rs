@@ -126,6 +126,19 @@ pub struct RegistrationRequest {
     /// RFC 9101 §10.5: authorization requests must be signed request objects.
     #[serde(default)]
     pub require_signed_request_object: bool,
+    /// RFC 8705 §2.1.2 `tls_client_auth_subject_dn`.
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_dns`.
+    pub tls_client_auth_san_dns: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_uri`.
+    pub tls_client_auth_san_uri: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_ip`.
+    pub tls_client_auth_san_ip: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_email`.
+    pub tls_client_auth_san_email: Option<String>,
+    /// RFC 8705 §3.4: access tokens bound to the client's certificate.
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// DPoP §5.2: every access token is bound to a DPoP key (RFC 9449
     /// `dpop_bound_access_tokens`).
     #[serde(default)]
@@ -306,6 +319,8 @@ impl RegistrationRequest {
                 refresh_token_sliding_lifetime: sliding.min(absolute),
                 refresh_token_absolute_lifetime: absolute,
                 require_dpop: self.dpop_bound_access_tokens,
+                tls_client_certificate_bound_access_tokens: self
+                    .tls_client_certificate_bound_access_tokens,
                 require_pushed_authorization_requests: self.require_pushed_authorization_requests,
                 require_signed_request_object: self.require_signed_request_object,
                 ..ClientSettings::default()
@@ -317,6 +332,11 @@ impl RegistrationRequest {
             default_acr_values: self.default_acr_values.clone(),
             jwks,
             jwks_uri: self.jwks_uri.clone(),
+            tls_client_auth_subject_dn: self.tls_client_auth_subject_dn.clone(),
+            tls_client_auth_san_dns: self.tls_client_auth_san_dns.clone(),
+            tls_client_auth_san_uri: self.tls_client_auth_san_uri.clone(),
+            tls_client_auth_san_ip: self.tls_client_auth_san_ip.clone(),
+            tls_client_auth_san_email: self.tls_client_auth_san_email.clone(),
             enabled: true,
             always_include_user_claims_in_id_token: false,
             frontchannel_logout_uri: self.frontchannel_logout_uri.clone(),
@@ -472,6 +492,9 @@ pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value
     if let Some(alg) = client.userinfo_signed_response_alg {
         v["userinfo_signed_response_alg"] = json!(alg.name());
     }
+    if let Some(m) = &client.tls_client_auth {
+        v[m.metadata_name()] = json!(m.value());
+    }
     if let Some(alg) = client.authorization_signed_response_alg {
         v["authorization_signed_response_alg"] = json!(alg.name());
     }
@@ -486,6 +509,10 @@ pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value
             s.require_signed_request_object,
         ),
         ("dpop_bound_access_tokens", s.require_dpop),
+        (
+            "tls_client_certificate_bound_access_tokens",
+            s.tls_client_certificate_bound_access_tokens,
+        ),
     ] {
         if set {
             v[name] = json!(true);

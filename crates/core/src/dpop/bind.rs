@@ -146,7 +146,7 @@ pub fn check_resource_request(
     scheme: TokenType,
     proof: Option<&Proof>,
 ) -> Result<(), OAuthError> {
-    match (cnf, scheme) {
+    match (cnf.and_then(|c| c.jkt.as_deref()), scheme) {
         (None, TokenType::Bearer) => Ok(()),
         (Some(_), TokenType::Bearer) => Err(OAuthError::InvalidToken(
             "the access token is bound to a DPoP key: send it with the DPoP scheme and a proof"
@@ -155,8 +155,8 @@ pub fn check_resource_request(
         (None, TokenType::DPoP) => Err(OAuthError::InvalidToken(
             "the access token is not bound to a DPoP key: send it with the Bearer scheme".into(),
         )),
-        (Some(cnf), TokenType::DPoP) => {
-            proof_of_key(&cnf.jkt, proof, "access token")
+        (Some(jkt), TokenType::DPoP) => {
+            proof_of_key(jkt, proof, "access token")
                 .map_err(|why| OAuthError::InvalidToken(why.into()))?;
             let ath = base64url(&sha256(token.as_bytes()));
             if proof.and_then(|p| p.ath.as_deref()) != Some(ath.as_str()) {
@@ -166,5 +166,28 @@ pub fn check_resource_request(
             }
             Ok(())
         }
+    }
+}
+
+/// RFC 8705 §3: at a protected resource, a token bound to a TLS client certificate is accepted
+/// only over a mutual-TLS connection with that certificate (`presented` is its thumbprint);
+/// `invalid_token` otherwise (SEC-68).
+pub fn check_certificate_binding(
+    cnf: Option<&Confirmation>,
+    presented: Option<&str>,
+) -> Result<(), OAuthError> {
+    let Some(bound) = cnf.and_then(|c| c.x5t_s256.as_deref()) else {
+        return Ok(());
+    };
+    match presented {
+        Some(p) if constant_time_eq(p.as_bytes(), bound.as_bytes()) => Ok(()),
+        Some(_) => Err(OAuthError::InvalidToken(
+            "the access token is bound to another TLS client certificate".into(),
+        )),
+        None => Err(OAuthError::InvalidToken(
+            "the access token is bound to a TLS client certificate: send it over mutual TLS \
+             with that certificate"
+                .into(),
+        )),
     }
 }

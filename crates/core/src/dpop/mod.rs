@@ -175,7 +175,9 @@ fn normalized_htu(url: &str) -> Option<String> {
 
 mod bind;
 mod replay;
-pub use bind::{Replay, UsedProof, check_request_proof, check_resource_request};
+pub use bind::{
+    Replay, UsedProof, check_certificate_binding, check_request_proof, check_resource_request,
+};
 pub(crate) use bind::{check_bound, token_request_proof};
 pub use replay::{FirstUse, LocalReplay};
 

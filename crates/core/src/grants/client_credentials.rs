@@ -41,7 +41,7 @@ pub(crate) async fn exchange(
             family: None,
             sign_in: None,
             userinfo_claims: vec![],
-            jkt: ctx.dpop.map(|p| p.jkt.clone()),
+            cnf: ctx.confirmation(),
             act: None,
             not_after: None,
         },

@@ -64,7 +64,7 @@ pub async fn issue_front_channel(
                 sign_in: Some(signed_in.sign_in.clone()),
                 userinfo_claims: request.claims.userinfo.clone(),
                 // A front-channel token carries no proof of possession.
-                jkt: None,
+                cnf: None,
                 act: None,
                 not_after: None,
             },

@@ -63,9 +63,21 @@ pub struct TokenContext<'a> {
     /// The request's checked DPoP proof, once [`exchange`] checked it: the key the tokens are
     /// bound to.
     pub dpop: Option<&'a crate::dpop::Proof>,
+    /// The thumbprint of the TLS client certificate the tokens are bound to (RFC 8705 §3),
+    /// once [`exchange`] decided it.
+    pub certificate: Option<&'a str>,
 }
 
 impl TokenContext<'_> {
+    /// The confirmation of the access tokens issued now: the DPoP key and the certificate the
+    /// request binds them to.
+    pub fn confirmation(&self) -> Option<crate::tokens::access_token::Confirmation> {
+        crate::tokens::access_token::Confirmation::of(
+            self.dpop.map(|p| p.jkt.clone()),
+            self.certificate.map(str::to_string),
+        )
+    }
+
     /// The algorithm of an access token for `audiences`: the first of their APIs that names one
     /// (`[[api_resources]] signing_alg`), else the server's default.
     pub fn access_token_alg(&self, audiences: &[String]) -> crate::tokens::SigningAlg {
@@ -79,6 +91,26 @@ impl TokenContext<'_> {
                     .and_then(|r| r.signing_alg)
             })
             .unwrap_or(self.alg)
+    }
+}
+
+/// RFC 8705 §3: the certificate a client registered for bound tokens
+/// (`tls_client_certificate_bound_access_tokens`) presented with this request, whose thumbprint
+/// its access tokens carry; such a client's token request without one is refused.
+fn bound_certificate(
+    ctx: &TokenContext<'_>,
+    client: &Client,
+) -> Result<Option<String>, OAuthError> {
+    if !client.settings.tls_client_certificate_bound_access_tokens {
+        return Ok(None);
+    }
+    match ctx.http.and_then(|h| h.client_certificate.as_deref()) {
+        Some(der) => Ok(Some(crate::clients::mtls::certificate_thumbprint(der))),
+        None => Err(OAuthError::InvalidRequest(
+            "this client's tokens are bound to its TLS certificate: send the request over \
+             mutual TLS"
+                .into(),
+        )),
     }
 }
 
@@ -96,8 +128,10 @@ pub async fn exchange(
     // RFC 9449 §5: a proof, when sent, is checked before the grant, so that a proof the
     // server refuses (a nonce to add) costs the client no code or refresh token.
     let proof = crate::dpop::token_request_proof(ctx, client).await?;
+    let certificate = bound_certificate(ctx, client)?;
     let ctx = &TokenContext {
         dpop: proof.as_ref(),
+        certificate: certificate.as_deref(),
         ..*ctx
     };
     let response = match request {
@@ -230,7 +264,7 @@ pub(crate) fn prepare_user_tokens(
             family: tokens.family.clone(),
             sign_in: Some(sign_in.clone()),
             userinfo_claims: tokens.claims.userinfo.clone(),
-            jkt: ctx.dpop.map(|p| p.jkt.clone()),
+            cnf: ctx.confirmation(),
             act: None,
             not_after: None,
         },

@@ -103,7 +103,7 @@ pub(crate) async fn exchange(
             family: subject.family.clone(),
             sign_in: Some(subject.sign_in.clone().unwrap_or_default()),
             userinfo_claims: vec![],
-            jkt: ctx.dpop.map(|p| p.jkt.clone()),
+            cnf: ctx.confirmation(),
             act: act.clone(),
             not_after: Some(not_after),
         },

@@ -28,6 +28,12 @@ pub enum TokenEndpointAuthMethod {
     PrivateKeyJwt,
     /// A public client: no authentication (must use PKCE).
     None,
+    /// Mutual TLS with a certificate from a trusted CA, matched by its subject or a subject
+    /// alternative name (RFC 8705 §2.1).
+    TlsClientAuth,
+    /// Mutual TLS with a self-signed certificate whose key is one of the client's registered
+    /// keys (RFC 8705 §2.2).
+    SelfSignedTlsClientAuth,
 }
 
 impl TokenEndpointAuthMethod {
@@ -39,21 +45,30 @@ impl TokenEndpointAuthMethod {
             Self::ClientSecretJwt => "client_secret_jwt",
             Self::PrivateKeyJwt => "private_key_jwt",
             Self::None => "none",
+            Self::TlsClientAuth => "tls_client_auth",
+            Self::SelfSignedTlsClientAuth => "self_signed_tls_client_auth",
         }
     }
 
     /// Every method, in the order of [`TokenEndpointAuthMethod::as_str`].
-    pub const ALL: [TokenEndpointAuthMethod; 5] = [
+    pub const ALL: [TokenEndpointAuthMethod; 7] = [
         Self::ClientSecretBasic,
         Self::ClientSecretPost,
         Self::ClientSecretJwt,
         Self::PrivateKeyJwt,
         Self::None,
+        Self::TlsClientAuth,
+        Self::SelfSignedTlsClientAuth,
     ];
 
     /// The method registered under `name`.
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|m| m.as_str() == name)
+    }
+
+    /// Whether the client proves itself with a TLS client certificate (RFC 8705 §2).
+    pub fn is_mtls(self) -> bool {
+        matches!(self, Self::TlsClientAuth | Self::SelfSignedTlsClientAuth)
     }
 
     /// Whether the method proves possession of a shared secret.
@@ -62,6 +77,47 @@ impl TokenEndpointAuthMethod {
             self,
             Self::ClientSecretBasic | Self::ClientSecretPost | Self::ClientSecretJwt
         )
+    }
+}
+
+/// What a `tls_client_auth` client's certificate must name: exactly one of RFC 8705 §2.1.2's
+/// metadata values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateMatch {
+    /// `tls_client_auth_subject_dn`: the subject distinguished name (RFC 4514 string).
+    SubjectDn(String),
+    /// `tls_client_auth_san_dns`: a dNSName subject alternative name.
+    SanDns(String),
+    /// `tls_client_auth_san_uri`: a uniformResourceIdentifier SAN.
+    SanUri(String),
+    /// `tls_client_auth_san_ip`: an iPAddress SAN (IPv4 or IPv6 text).
+    SanIp(String),
+    /// `tls_client_auth_san_email`: an rfc822Name SAN.
+    SanEmail(String),
+}
+
+impl CertificateMatch {
+    /// The registered metadata name (RFC 8705 §2.1.2).
+    pub fn metadata_name(&self) -> &'static str {
+        match self {
+            Self::SubjectDn(_) => "tls_client_auth_subject_dn",
+            Self::SanDns(_) => "tls_client_auth_san_dns",
+            Self::SanUri(_) => "tls_client_auth_san_uri",
+            Self::SanIp(_) => "tls_client_auth_san_ip",
+            Self::SanEmail(_) => "tls_client_auth_san_email",
+        }
+    }
+
+    /// The value to match.
+    pub fn value(&self) -> &str {
+        match self {
+            Self::SubjectDn(v)
+            | Self::SanDns(v)
+            | Self::SanUri(v)
+            | Self::SanIp(v)
+            | Self::SanEmail(v) => v,
+        }
     }
 }
 
@@ -128,6 +184,10 @@ pub struct ClientSettings {
     /// (RFC 9101 §10.5 `require_signed_request_object`).
     #[serde(default)]
     pub require_signed_request_object: bool,
+    /// Every access token is bound to the client's TLS certificate (RFC 8705 §3.4
+    /// `tls_client_certificate_bound_access_tokens`): token requests must come over mutual TLS.
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
 }
 
 impl Default for ClientSettings {
@@ -147,6 +207,7 @@ impl Default for ClientSettings {
             require_dpop: false,
             require_pushed_authorization_requests: false,
             require_signed_request_object: false,
+            tls_client_certificate_bound_access_tokens: false,
         }
     }
 }
@@ -204,6 +265,9 @@ pub struct Client {
     /// Where the client publishes its public keys instead (RFC 7591 §2 `jwks_uri`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// What a `tls_client_auth` client's certificate must name (RFC 8705 §2.1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls_client_auth: Option<CertificateMatch>,
     /// A disabled client gets no tokens.
     pub enabled: bool,
     /// The user's claims of the granted scopes also go into identity tokens, not only into
@@ -311,6 +375,7 @@ impl Default for Client {
             default_acr_values: vec![],
             jwks: vec![],
             jwks_uri: None,
+            tls_client_auth: None,
             enabled: true,
             always_include_user_claims_in_id_token: false,
             logout: ClientLogout::default(),

@@ -69,6 +69,12 @@ pub struct ProviderMetadata {
     pub device_authorization_endpoint: String,
     /// RFC 9126 §5.
     pub pushed_authorization_request_endpoint: String,
+    /// RFC 8705 §3.3: access tokens can be bound to clients' TLS certificates.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tls_client_certificate_bound_access_tokens: bool,
+    /// RFC 8705 §5: where clients reach the endpoints over mutual TLS.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mtls_endpoint_aliases: Option<serde_json::Value>,
     /// RFC 9126 §5: authorization requests are accepted only pushed.
     pub require_pushed_authorization_requests: bool,
     /// OIDC Discovery §3, RFC 9101 §4: what request objects may be signed with.
@@ -124,6 +130,30 @@ pub struct ProviderMetadata {
 }
 
 impl ProviderMetadata {
+    /// Mutual TLS is offered (RFC 8705): its client authentication methods, bound tokens, and
+    /// the endpoints at `mtls_base` when clients reach them at another address (§5).
+    pub fn offer_mtls(&mut self, mtls_base: Option<&str>) {
+        for methods in [
+            &mut self.token_endpoint_auth_methods_supported,
+            &mut self.introspection_endpoint_auth_methods_supported,
+            &mut self.revocation_endpoint_auth_methods_supported,
+        ] {
+            methods.extend(["tls_client_auth", "self_signed_tls_client_auth"]);
+        }
+        self.tls_client_certificate_bound_access_tokens = true;
+        self.mtls_endpoint_aliases = mtls_base.map(|base| {
+            let at = |path: &str| format!("{}{path}", base.trim_end_matches('/'));
+            serde_json::json!({
+                "token_endpoint": at(paths::TOKEN),
+                "userinfo_endpoint": at(paths::USERINFO),
+                "introspection_endpoint": at(paths::INTROSPECT),
+                "revocation_endpoint": at(paths::REVOKE),
+                "pushed_authorization_request_endpoint": at(paths::PAR),
+                "device_authorization_endpoint": at(paths::DEVICE_AUTHORIZATION),
+            })
+        });
+    }
+
     /// Builds the metadata for `issuer` (already validated: absolute, no query or fragment).
     pub fn new(
         issuer: &str,
@@ -173,6 +203,8 @@ impl ProviderMetadata {
                 .collect(),
             device_authorization_endpoint: endpoint(paths::DEVICE_AUTHORIZATION),
             pushed_authorization_request_endpoint: endpoint(paths::PAR),
+            tls_client_certificate_bound_access_tokens: false,
+            mtls_endpoint_aliases: None,
             require_pushed_authorization_requests: false,
             request_object_signing_alg_values_supported:
                 crate::authorize::request_object::REQUEST_OBJECT_ALGS.to_vec(),

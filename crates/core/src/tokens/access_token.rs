@@ -76,11 +76,32 @@ pub struct AccessTokenClaims {
     pub act: Option<Value>,
 }
 
-/// The confirmation claim of a sender-constrained token (RFC 7800 §3.1).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The confirmation claim of a sender-constrained token (RFC 7800 §3.1): a DPoP key, a TLS
+/// client certificate, or both.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confirmation {
     /// The RFC 7638 thumbprint of the DPoP key (RFC 9449 §6.1).
-    pub jkt: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jkt: Option<String>,
+    /// The SHA-256 thumbprint of the client's TLS certificate (RFC 8705 §3.1).
+    #[serde(rename = "x5t#S256", default, skip_serializing_if = "Option::is_none")]
+    pub x5t_s256: Option<String>,
+}
+
+impl Confirmation {
+    /// The confirmation of a token bound to `jkt` and/or `x5t_s256`; `None` when neither.
+    pub fn of(jkt: Option<String>, x5t_s256: Option<String>) -> Option<Confirmation> {
+        (jkt.is_some() || x5t_s256.is_some()).then_some(Confirmation { jkt, x5t_s256 })
+    }
+
+    /// The token type a client uses it with (RFC 9449 §5: DPoP for a key-bound token; RFC
+    /// 8705 §3: a certificate-bound token stays a Bearer token).
+    pub fn token_type(cnf: Option<&Confirmation>) -> TokenType {
+        match cnf.and_then(|c| c.jkt.as_ref()) {
+            Some(_) => TokenType::DPoP,
+            None => TokenType::Bearer,
+        }
+    }
 }
 
 impl AccessTokenClaims {
@@ -183,8 +204,8 @@ pub struct AccessTokenRequest<'a> {
     pub sign_in: Option<SignIn>,
     /// Claims asked for by name for userinfo, kept with the token's record.
     pub userinfo_claims: Vec<String>,
-    /// The thumbprint of the DPoP key the token is bound to (RFC 9449 §5), if any.
-    pub jkt: Option<String>,
+    /// The DPoP key (RFC 9449 §5) and TLS certificate (RFC 8705 §3) the token is bound to.
+    pub cnf: Option<Confirmation>,
     /// Who acts for the subject (RFC 8693 §4.1).
     pub act: Option<Value>,
     /// The token expires by then at the latest (an exchanged token outlives no token it came
@@ -269,7 +290,7 @@ pub fn prepare_access_token(
         amr: sign_in.amr,
         idp: for_user.then_some(sign_in.idp),
         sid: sign_in.sid.clone(),
-        cnf: request.jkt.clone().map(|jkt| Confirmation { jkt }),
+        cnf: request.cnf.clone(),
         act: request.act.clone(),
     };
     let data = RecordData {
@@ -305,11 +326,7 @@ pub fn prepare_access_token(
         token,
         expires_in: lifetime,
         scope,
-        token_type: if claims.cnf.is_some() {
-            TokenType::DPoP
-        } else {
-            TokenType::Bearer
-        },
+        token_type: Confirmation::token_type(claims.cnf.as_ref()),
     };
     Ok((issued, record))
 }

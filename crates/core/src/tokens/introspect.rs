@@ -1,7 +1,7 @@
 //! Token introspection (RFC 7662): is this one of our live access tokens, and may this caller
 //! learn about it?
 
-use crate::protocol::token::TokenType;
+use crate::tokens::access_token::Confirmation;
 use serde_json::{Value, json};
 
 use super::KeyRing;
@@ -273,7 +273,7 @@ fn access_token_response(c: AccessTokenClaims) -> Value {
     let mut response = json!({
         "active": true,
         // RFC 9449 §6.2: a bound token is a DPoP token, and says which key it is bound to.
-        "token_type": if c.cnf.is_some() { TokenType::DPoP } else { TokenType::Bearer }.as_str(),
+        "token_type": Confirmation::token_type(c.cnf.as_ref()).as_str(),
         "iss": c.iss,
         "sub": c.sub,
         "aud": c.aud,
@@ -296,8 +296,9 @@ fn access_token_response(c: AccessTokenClaims) -> Value {
         if !c.amr.is_empty() {
             obj.insert("amr".into(), c.amr.into());
         }
+        // RFC 9449 §6.2, RFC 8705 §3.2: the key and certificate it is bound to.
         if let Some(cnf) = c.cnf {
-            obj.insert("cnf".into(), json!({ "jkt": cnf.jkt }));
+            obj.insert("cnf".into(), json!(cnf));
         }
         // RFC 8693 §4.1: the chain of actors of an exchanged token.
         if let Some(act) = c.act {

@@ -144,6 +144,22 @@ pub struct RawClient {
     /// Or where the client publishes them (read through the outbound client when it
     /// authenticates).
     pub jwks_uri: Option<String>,
+    /// With `token_endpoint_auth_method = "tls_client_auth"`: exactly one of these five names
+    /// what the client's certificate (from a CA in `[tls] client_ca_file`) carries (RFC 8705
+    /// §2.1.2): its subject DN, or a DNS, URI, IP or e-mail subject alternative name.
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// A dNSName SAN.
+    pub tls_client_auth_san_dns: Option<String>,
+    /// A URI SAN.
+    pub tls_client_auth_san_uri: Option<String>,
+    /// An IP address SAN.
+    pub tls_client_auth_san_ip: Option<String>,
+    /// An e-mail SAN.
+    pub tls_client_auth_san_email: Option<String>,
+    /// Every access token is bound to the client's TLS certificate (RFC 8705 §3): token
+    /// requests must come over mutual TLS.
+    #[serde(default)]
+    pub tls_client_certificate_bound_access_tokens: bool,
     /// A disabled client gets no tokens.
     #[serde(default = "yes")]
     pub enabled: bool,

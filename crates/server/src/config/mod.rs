@@ -41,6 +41,9 @@ pub struct RawConfig {
     /// Authorization requests: pushed (RFC 9126) and signed (RFC 9101).
     #[serde(default)]
     pub authorize: validate::profile::RawAuthorize,
+    /// The TLS listener and client certificates (RFC 8705, RFC 9440).
+    #[serde(default)]
+    pub tls: validate::tls::RawTls,
     /// `sqlite://FILE` or `postgres://...`.
     #[serde(default = "default_database_url")]
     pub database_url: Secret<String>,
@@ -151,6 +154,7 @@ impl Default for RawConfig {
             client_authentication: RawClientAuthentication::default(),
             profile: None,
             authorize: Default::default(),
+            tls: Default::default(),
             device_flow: RawDeviceFlow::default(),
             dpop: RawDpop::default(),
             acr_levels: None,
@@ -569,6 +573,8 @@ pub struct Config {
     pub profile: Option<tessera_core::profile::Profile>,
     /// How authorization requests are resolved: pushed and signed requests.
     pub requests: tessera_core::authorize::pushed::RequestPolicy,
+    /// The TLS listener and client certificates.
+    pub tls: validate::tls::TlsSettings,
     /// Started with `--dev`.
     pub dev: bool,
 }

@@ -37,6 +37,9 @@ pub fn metadata(config: &Config, r: &Resources) -> ProviderMetadata {
     metadata.require_pushed_authorization_requests = requests.require_pushed;
     metadata.require_signed_request_object = requests.require_signed;
     metadata.request_object_signing_alg_values_supported = requests.request_object_algs.clone();
+    if config.tls.offers_mtls() {
+        metadata.offer_mtls(config.tls.public_url.as_deref());
+    }
     if config.profile == Some(tessera_core::profile::Profile::Fapi2) {
         // FAPI 2.0 SP §5.3.2.2: the code flow only.
         metadata.response_types_supported = vec!["code"];

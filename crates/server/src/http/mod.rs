@@ -119,6 +119,8 @@ pub struct AppInner {
     pub pending_passwords: Arc<crate::provision::PendingSubjects>,
     /// Clients' key sets by reference (`jwks_uri`).
     pub client_keys: crate::client_keys::RemoteClientKeys,
+    /// The CAs of `tls_client_auth` clients' certificates (RFC 8705 §2.1).
+    pub mtls_anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
     /// Checks the access tokens of admin API callers.
     pub admin_tokens: Arc<tessera_validation::TokenValidator>,
     /// The metrics exposition; `None` when `[metrics]` is off.
@@ -149,6 +151,7 @@ impl AppState {
     pub fn assertion_audience<'a>(
         &'a self,
         request: &'a RequestContext,
+        certificate: Option<&'a crate::mtls::CheckedCertificate<'a>>,
     ) -> tessera_core::clients::AssertionAudience<'a> {
         tessera_core::clients::AssertionAudience {
             issuer: &self.config.issuer,
@@ -158,6 +161,7 @@ impl AppState {
             now: self.clock.now(),
             shared_secrets: &self.config.client_jwt_secrets,
             remote_keys: Some(&self.client_keys),
+            certificate: certificate.map(|c| c as &dyn tessera_core::clients::PresentedCertificate),
         }
     }
 
@@ -171,11 +175,20 @@ impl AppState {
         if let Some(id) = presented.claimed_client_id() {
             tracing::Span::current().record("client_id", id);
         }
+        let certificate =
+            request
+                .client_certificate
+                .clone()
+                .map(|der| crate::mtls::CheckedCertificate {
+                    der,
+                    anchors: &self.mtls_anchors,
+                    now: self.clock.now(),
+                });
         let authenticated = authenticate_client(
             self.clients.as_ref(),
             self.store.as_ref(),
             presented,
-            &self.assertion_audience(request),
+            &self.assertion_audience(request, certificate.as_ref()),
         )
         .await;
         if let Err(e @ OAuthError::InvalidClient { .. }) = &authenticated {
@@ -266,6 +279,7 @@ impl AppState {
             dpop_nonces: &[],
             dpop_replay: self.dpop_replay.as_ref(),
             dpop: None,
+            certificate: None,
         }
     }
 

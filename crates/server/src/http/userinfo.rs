@@ -76,9 +76,14 @@ async fn answer(
             }
         }
     };
+    let certificate = request
+        .client_certificate
+        .as_deref()
+        .map(tessera_core::clients::mtls::certificate_thumbprint);
     let presented = Presentation {
         scheme,
         proof: proof.as_ref(),
+        certificate: certificate.as_deref(),
     };
     let ring = state.keys.current();
     let lookup = state.token_lookup(&ring);

@@ -42,6 +42,7 @@ mod keys_rotation;
 mod log_scan;
 mod metrics;
 mod mfa;
+mod mtls;
 mod otel;
 mod outbound;
 mod par;

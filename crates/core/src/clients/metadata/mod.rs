@@ -55,6 +55,16 @@ pub struct ClientMetadata {
     pub jwks: Option<Vec<serde_json::Value>>,
     /// RFC 7591 §2 `jwks_uri`: the keys by reference, read when the client authenticates.
     pub jwks_uri: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_subject_dn`.
+    pub tls_client_auth_subject_dn: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_dns`.
+    pub tls_client_auth_san_dns: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_uri`.
+    pub tls_client_auth_san_uri: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_ip`.
+    pub tls_client_auth_san_ip: Option<String>,
+    /// RFC 8705 §2.1.2 `tls_client_auth_san_email`.
+    pub tls_client_auth_san_email: Option<String>,
     /// A disabled client gets no tokens.
     pub enabled: bool,
     /// The user's claims of the granted scopes also go into identity tokens.
@@ -94,6 +104,11 @@ impl Default for ClientMetadata {
             default_acr_values: vec![],
             jwks: None,
             jwks_uri: None,
+            tls_client_auth_subject_dn: None,
+            tls_client_auth_san_dns: None,
+            tls_client_auth_san_uri: None,
+            tls_client_auth_san_ip: None,
+            tls_client_auth_san_email: None,
             enabled: true,
             always_include_user_claims_in_id_token: false,
             frontchannel_logout_uri: None,
@@ -161,6 +176,7 @@ pub fn validate_client_metadata(
     check_scopes(m, offer.resources, &mut p);
     check_token_lifetimes(m, &mut p);
     let jwks = check_keys(m, method, &mut p);
+    let tls_client_auth = check_certificate_match(m, method, &mut p);
     check_native_app(m, &mut p);
     let algs = offer.signing_algs;
     let id_token_alg = signing_alg(
@@ -208,6 +224,7 @@ pub fn validate_client_metadata(
         default_acr_values: m.default_acr_values.clone(),
         jwks,
         jwks_uri: m.jwks_uri.clone(),
+        tls_client_auth,
         enabled: m.enabled,
         always_include_user_claims_in_id_token: m.always_include_user_claims_in_id_token,
         logout: ClientLogout {
@@ -268,10 +285,19 @@ fn check_auth_method(m: &ClientMetadata, p: &mut Problems) -> TokenEndpointAuthM
                 "client_secret_jwt secrets must be at least 32 characters (HS256 keys)",
             )
         }
-        TokenEndpointAuthMethod::PrivateKeyJwt if has_secrets => p.add(
-            field,
-            "is `private_key_jwt`, so `secrets` are never used; remove them",
-        ),
+        m @ (TokenEndpointAuthMethod::PrivateKeyJwt
+        | TokenEndpointAuthMethod::TlsClientAuth
+        | TokenEndpointAuthMethod::SelfSignedTlsClientAuth)
+            if has_secrets =>
+        {
+            p.add(
+                field,
+                format!(
+                    "is `{}`, so `secrets` are never used; remove them",
+                    m.as_str()
+                ),
+            )
+        }
         _ => {}
     }
     method
@@ -510,7 +536,8 @@ fn digest_secrets(secrets: &[Secret<String>], p: &mut Problems) -> Vec<String> {
 
 mod tokens;
 use tokens::{
-    AUTHORIZATION_ALG, ID_TOKEN_ALG, USERINFO_ALG, check_keys, check_token_exchange, signing_alg,
+    AUTHORIZATION_ALG, ID_TOKEN_ALG, USERINFO_ALG, check_certificate_match, check_keys,
+    check_token_exchange, signing_alg,
 };
 
 #[cfg(test)]

@@ -2,7 +2,7 @@
 
 use super::{ClientMetadata, Problems, has_grant};
 use crate::clients::jwk::ClientJwk;
-use crate::model::{Resources, TokenEndpointAuthMethod};
+use crate::model::{CertificateMatch, Resources, TokenEndpointAuthMethod};
 use crate::protocol::grant_type::GrantType;
 use crate::tokens::SigningAlg;
 
@@ -70,7 +70,12 @@ pub(super) fn check_keys(
             Err(why) => p.add(format!("jwks.keys[{j}]"), why),
         }
     }
-    let private_key_jwt = method == TokenEndpointAuthMethod::PrivateKeyJwt;
+    // Keys verify assertions (private_key_jwt), self-signed certificates (RFC 8705 §2.2) and
+    // request objects (RFC 9101).
+    let needs_keys = matches!(
+        method,
+        TokenEndpointAuthMethod::PrivateKeyJwt | TokenEndpointAuthMethod::SelfSignedTlsClientAuth
+    );
     if let Some(uri) = &m.jwks_uri {
         // RFC 7591 §2: jwks and jwks_uri MUST NOT both be present.
         if m.jwks.is_some() {
@@ -89,19 +94,73 @@ pub(super) fn check_keys(
         // objects later), whatever its authentication method.
         return jwks;
     }
-    if private_key_jwt && keys.is_empty() {
+    if needs_keys && keys.is_empty() {
         p.add(
             "jwks",
-            "private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
+            format!(
+                "{} needs the client's public keys: jwks = {{ keys = [ ... ] }}",
+                method.as_str()
+            ),
         );
     }
-    if !private_key_jwt && m.jwks.is_some() {
+    if method.uses_secret() && m.jwks.is_some() {
         p.add(
             "jwks",
-            "is only used with token_endpoint_auth_method = \"private_key_jwt\"",
+            "a client that authenticates with a secret signs nothing with keys; remove jwks",
         );
     }
     jwks
+}
+
+/// RFC 8705 §2.1.2: a `tls_client_auth` client names exactly one thing its certificate must
+/// carry; other clients name none.
+pub(super) fn check_certificate_match(
+    m: &ClientMetadata,
+    method: TokenEndpointAuthMethod,
+    p: &mut Problems,
+) -> Option<CertificateMatch> {
+    let given: Vec<CertificateMatch> = [
+        m.tls_client_auth_subject_dn
+            .clone()
+            .map(CertificateMatch::SubjectDn),
+        m.tls_client_auth_san_dns
+            .clone()
+            .map(CertificateMatch::SanDns),
+        m.tls_client_auth_san_uri
+            .clone()
+            .map(CertificateMatch::SanUri),
+        m.tls_client_auth_san_ip
+            .clone()
+            .map(CertificateMatch::SanIp),
+        m.tls_client_auth_san_email
+            .clone()
+            .map(CertificateMatch::SanEmail),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let names = "tls_client_auth_subject_dn, tls_client_auth_san_dns, tls_client_auth_san_uri, \
+                 tls_client_auth_san_ip or tls_client_auth_san_email";
+    match (method, given.as_slice()) {
+        (TokenEndpointAuthMethod::TlsClientAuth, [one]) if !one.value().trim().is_empty() => {
+            Some(one.clone())
+        }
+        (TokenEndpointAuthMethod::TlsClientAuth, _) => {
+            p.add(
+                "token_endpoint_auth_method",
+                format!("tls_client_auth needs exactly one of {names} (RFC 8705 §2.1.2)"),
+            );
+            None
+        }
+        (_, []) => None,
+        (_, [first, ..]) => {
+            p.add(
+                first.metadata_name(),
+                "is only used with token_endpoint_auth_method = \"tls_client_auth\"",
+            );
+            None
+        }
+    }
 }
 
 pub(super) const ID_TOKEN_ALG: &str = "id_token_signed_response_alg";

@@ -100,6 +100,7 @@ impl World {
             dpop_nonces: &[],
             dpop_replay: None,
             dpop: None,
+            certificate: None,
         }
     }
 

@@ -7,6 +7,7 @@ pub(crate) mod operations;
 pub(crate) mod profile;
 pub(crate) mod providers;
 pub(crate) mod smtp;
+pub(crate) mod tls;
 
 use clients::{check_clients, client_jwt_secrets, short_secrets};
 
@@ -46,6 +47,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     let resources = check_resources(&raw, &mut p);
     let profile = profile::check_profile(&raw, &mut p);
     let requests = profile::check_authorize(&raw, profile, &mut p);
+    let tls = tls::check_tls(&raw, &issuer, &mut p);
     let acr_levels = interactive::check_acr_levels(&raw, &mut p);
     let max_assertion_lifetime = interactive::check_assertion_lifetime(&raw, &mut p);
     let device_flow = interactive::check_device_flow(&raw, &mut p);
@@ -100,6 +102,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         registration,
         profile,
         requests,
+        tls,
         dev,
     })
 }

@@ -94,6 +94,7 @@ pub fn registration(c: &Client) -> Value {
         "require_dpop": s.require_dpop,
         "require_pushed_authorization_requests": s.require_pushed_authorization_requests,
         "require_signed_request_object": s.require_signed_request_object,
+        "tls_client_certificate_bound_access_tokens": s.tls_client_certificate_bound_access_tokens,
         "enabled": c.enabled,
         "always_include_user_claims_in_id_token": c.always_include_user_claims_in_id_token,
         "frontchannel_logout_uri": c.logout.frontchannel_logout_uri,
@@ -111,6 +112,9 @@ pub fn registration(c: &Client) -> Value {
     }
     if let Some(uri) = &c.jwks_uri {
         v["jwks_uri"] = json!(uri);
+    }
+    if let Some(m) = &c.tls_client_auth {
+        v[m.metadata_name()] = json!(m.value());
     }
     // Unset options are left out, as they would be in the file.
     if let Value::Object(map) = &mut v {
