@@ -14,6 +14,9 @@
 #
 # Load balancer: Debian's haproxy is installed when missing, for three instances behind it.
 #
+# TLS-terminating proxy: Debian's nginx-light is installed when missing, for mutual TLS behind a
+# proxy.
+#
 # Mail: the password reset tests mail to an SMTP sink on Python's aiosmtpd, installed from PyPI
 # (pinned) into a virtual environment by scripts/smtp-sink.sh.
 #
@@ -33,6 +36,8 @@ source scripts/node-clients.sh
 source scripts/smtp-sink.sh
 # shellcheck source=scripts/haproxy.sh
 source scripts/haproxy.sh
+# shellcheck source=scripts/nginx.sh
+source scripts/nginx.sh
 
 if [ -z "${TESSERA_TEST_CHROMEDRIVER:-}" ]; then
     ensure_chromium
@@ -50,6 +55,9 @@ if [ -z "${TESSERA_TEST_PYTHON:-}" ]; then
 fi
 if [ -z "${TESSERA_TEST_HAPROXY:-}" ]; then
     ensure_haproxy
+fi
+if [ -z "${TESSERA_TEST_NGINX:-}" ]; then
+    ensure_nginx
 fi
 
 if [ -z "${TESSERA_TEST_DATABASE_URL:-}" ]; then

@@ -45,6 +45,7 @@ mod validator;
 pub use claims::Claims;
 pub use jsonwebtoken::jwk::JwkSet;
 pub use layer::{
-    Guard, GuardLayer, Guarded, HasScope, RequireScopeLayer, TokenValidationLayer, ValidToken,
+    ClientCertificate, Guard, GuardLayer, Guarded, HasScope, RequireScopeLayer,
+    TokenValidationLayer, ValidToken,
 };
 pub use validator::{KeySource, TokenValidator, ValidationConfig, ValidationError};

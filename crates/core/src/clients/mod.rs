@@ -9,6 +9,7 @@ pub mod jwk;
 pub mod manage;
 pub mod metadata;
 pub mod mtls;
+pub mod registered;
 pub mod registration;
 
 pub use assertion::{AssertionAudience, RemoteKeys};

@@ -81,10 +81,16 @@ pub(crate) struct Setup {
     pub(crate) rogue: Pem,
     pub(crate) selfie: Pem,
     pub(crate) other_self: Pem,
+    pub(crate) server_files: (std::path::PathBuf, std::path::PathBuf),
     _dir: tempfile::TempDir,
 }
 
 async fn setup() -> Setup {
+    setup_with("Client-Cert").await
+}
+
+/// A server with a TLS listener and `header` trusted from 127.0.0.1.
+async fn setup_with(header: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let authority = ca("Test clients CA");
     let server_params = {
@@ -119,7 +125,7 @@ listen = "127.0.0.1:{tls_port}"
 certificate_file = "{}"
 private_key_file = "{}"
 client_ca_file = "{}"
-client_certificate_header = "Client-Cert"
+client_certificate_header = "{header}"
 
 [http]
 trusted_proxies = ["127.0.0.1"]
@@ -182,6 +188,7 @@ claims = {{ name = "Alice Smith" }}
         ca_file.display(),
         jwk(&selfie_jwk),
     );
+    let server_files = (cert_file.clone(), key_file.clone());
     Setup {
         server: TestServer::start(&config).await,
         tls_base: format!("https://127.0.0.1:{tls_port}"),
@@ -190,6 +197,7 @@ claims = {{ name = "Alice Smith" }}
         rogue,
         selfie,
         other_self,
+        server_files,
         _dir: dir,
     }
 }
@@ -331,6 +339,42 @@ async fn sec68_cve58_certificates_wrong_in_one_way_each_are_refused() {
     // The plain listener has no certificate: mTLS clients cannot authenticate there.
     let answer = token(&s.server.http, &s.server.base, &machine("pki")).await;
     assert_eq!(refused(answer), (401, "invalid_client".into()));
+
+    // CVE-58: a certificate from an unknown CA whose CRL distribution point and issuer URL name
+    // a canary: the canary is never contacted.
+    let canary = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let canary_url = format!("http://{}/crl", canary.local_addr().unwrap());
+    let contacted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = contacted.clone();
+    tokio::spawn(async move {
+        while canary.accept().await.is_ok() {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }
+    });
+    let rogue_ca = ca("Rogue CA with a CRL");
+    let mut params = CertificateParams::new(vec!["client.bank.example".to_string()]).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "pki-client");
+    params.crl_distribution_points = vec![rcgen::CrlDistributionPoint {
+        uris: vec![canary_url],
+    }];
+    let key = KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &rogue_ca).unwrap();
+    let with_crl = Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+        der: cert.der().to_vec(),
+    };
+    let answer = token(
+        &tls_client(&s, Some(&with_crl)),
+        &s.tls_base,
+        &machine("pki"),
+    )
+    .await;
+    assert_eq!(refused(answer), (401, "invalid_client".into()));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(contacted.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
@@ -459,4 +503,98 @@ async fn sec68_a_bound_token_works_only_with_its_certificate() {
         assert_eq!(status, 401, "{why}");
         assert!(challenge.contains("invalid_token"), "{why}: {challenge}");
     }
+}
+
+#[tokio::test]
+async fn sec68_the_validation_crate_accepts_a_bound_token_only_with_its_certificate() {
+    use tower::ServiceExt as _;
+    let s = setup().await;
+    let (status, body) = token(&tls_client(&s, Some(&s.pki)), &s.tls_base, &machine("pki")).await;
+    assert_eq!(status, 200, "{body}");
+    let access = body["access_token"].as_str().unwrap().to_string();
+    let validator = tessera_validation::TokenValidator::new(
+        tessera_validation::ValidationConfig::new(&s.server.base, "urn:api1"),
+    )
+    .unwrap();
+    let app = protected_api::router(std::sync::Arc::new(validator));
+    // The API's TLS layer puts the connection's certificate into the request's extensions.
+    let call = |certificate: Option<&[u8]>| {
+        let mut request = axum::http::Request::builder()
+            .uri("/api/protected")
+            .header("authorization", format!("Bearer {access}"))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        if let Some(der) = certificate {
+            request
+                .extensions_mut()
+                .insert(tessera_validation::ClientCertificate(der.to_vec()));
+        }
+        let app = app.clone();
+        async move { app.oneshot(request).await.unwrap().status().as_u16() }
+    };
+    assert_eq!(call(Some(&s.pki.der)).await, 200);
+    assert_eq!(call(None).await, 401, "without the certificate");
+    assert_eq!(
+        call(Some(&s.selfie.der)).await,
+        401,
+        "with another certificate"
+    );
+}
+
+#[tokio::test]
+async fn behind_nginx_a_proxied_certificate_authenticates_and_binds() {
+    let nginx = crate::relying_parties::required_env("TESSERA_TEST_NGINX");
+    let s = setup_with("X-SSL-Client-Cert").await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let upstream = s.server.running.local_addr;
+    let (cert, key) = &s.server_files;
+    let d = dir.path().display();
+    // nginx terminates TLS, asks for a certificate from any issuer, and passes it URL-encoded.
+    let config = format!(
+        "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
+         events {{ worker_connections 64; }}\n\
+         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
+           fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+           server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {};\n    ssl_certificate_key {};\n\
+             ssl_verify_client optional_no_ca;\n\
+             location / {{\n      proxy_pass http://{upstream};\n\
+               proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;\n    }}\n  }}\n}}\n",
+        cert.display(),
+        key.display(),
+    );
+    let conf = write_file(dir.path(), "nginx.conf", &config);
+    let mut child = std::process::Command::new(nginx)
+        .arg("-p")
+        .arg(dir.path())
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        .arg("-c")
+        .arg(&conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let base = format!("https://127.0.0.1:{port}");
+    crate::support::eventually("nginx to listen", || {
+        let http = tls_client(&s, None);
+        let url = format!("{base}/healthz");
+        async move { http.get(url).send().await.is_ok_and(|r| r.status() == 200) }
+    })
+    .await;
+    let (status, body) = token(&tls_client(&s, Some(&s.pki)), &base, &machine("pki")).await;
+    let (status_without, _) = token(&tls_client(&s, None), &base, &machine("pki")).await;
+    let (status_rogue, _) = token(&tls_client(&s, Some(&s.rogue)), &base, &machine("pki")).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        jwt_claims(body["access_token"].as_str().unwrap())["cnf"]["x5t#S256"],
+        json!(thumbprint(&s.pki.der))
+    );
+    assert_eq!(status_without, 401, "no certificate through the proxy");
+    assert_eq!(
+        status_rogue, 401,
+        "a certificate from an unknown CA through the proxy"
+    );
 }

@@ -290,7 +290,7 @@ refresh_token_absolute_lifetime = 2592000
         "clients[5].jwks: private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
         "clients[6].jwks.keys[0]: holds the private member `d`: register public keys only",
         "clients[6].jwks.keys[1]: a JWK must be a JSON object",
-        "clients[7].jwks: is only used with token_endpoint_auth_method = \"private_key_jwt\"",
+        "clients[7].jwks: a client that authenticates with a secret signs nothing with keys; remove jwks",
         "clients[8].secrets: a native app cannot keep a secret (RFC 8252 §8.4); register it as a public client",
         "clients[8].require_pkce: native apps always use PKCE (RFC 8252 §8.1)",
         "clients[9].id_token_signed_response_alg: unsupported signing algorithm `HS256` (supported: ES256, RS256, PS256, ES384, EdDSA)",
