@@ -368,6 +368,7 @@ mod tests {
     async fn made_checked_replaced_at_their_version_and_removed_when_unused() {
         let store = MemoryStore::new();
         let configured = Resources {
+            authorization_details_types: vec![],
             api_scopes: vec![scope("orders.read")],
             identity_resources: IdentityResource::builtin(),
             ..Resources::default()

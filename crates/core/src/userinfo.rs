@@ -173,6 +173,7 @@ mod tests {
             updated_at: 0,
         };
         let resources = Resources {
+            authorization_details_types: vec![],
             identity_resources: IdentityResource::builtin(),
             ..Resources::default()
         };

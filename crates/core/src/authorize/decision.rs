@@ -114,9 +114,12 @@ pub fn decide(
             }
         },
     }
-    // §3.1.2.1: prompt=consent asks even clients that skip consent otherwise.
+    // §3.1.2.1: prompt=consent asks even clients that skip consent otherwise. RFC 9396: the
+    // authorization details of a request (a payment, an account) are the user's to allow
+    // each time; remembered consent covers scopes and claims only.
     let wants_consent = !consent.fresh
         && (request.prompt.contains(&Prompt::Consent)
+            || !request.authorization_details.is_empty()
             || (client.settings.require_consent && !consent.covered));
     match (wants_consent, prompt_none) {
         (true, true) => Decision::Fail(OAuthError::ConsentRequired(
@@ -155,6 +158,7 @@ mod tests {
             idp_hint: None,
             dpop_jkt: None,
             response_alg: None,
+            authorization_details: vec![],
             pushed: false,
         }
     }

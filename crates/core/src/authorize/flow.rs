@@ -81,6 +81,11 @@ pub fn admit_request(
 ) -> Result<AuthorizationRequest, OAuthError> {
     let t = &ctx.tokens;
     user_audiences(t.issuer, t.resources, &request.scopes, &request.resources)?;
+    crate::authorize::details::check_authorization_details(
+        &request.authorization_details,
+        client,
+        &t.resources.authorization_details_types,
+    )?;
     for names in [&mut request.claims.userinfo, &mut request.claims.id_token] {
         *names = grantable_claims(names, &client.allowed_scopes, t.resources);
     }
@@ -448,6 +453,7 @@ fn code_data(
         },
         acr_in_id_token: request.acr.requested,
         dpop_jkt: request.dpop_jkt.clone(),
+        authorization_details: request.authorization_details.clone(),
     })
 }
 

@@ -3,6 +3,7 @@
 pub mod acr;
 pub mod claims;
 pub mod decision;
+pub mod details;
 pub mod flow;
 pub mod parked;
 pub mod pushed;

@@ -115,6 +115,9 @@ pub struct AuthorizationRequest {
     /// The thumbprint of the DPoP key the code is to be bound to (RFC 9449 §10).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// Rich authorization requests (RFC 9396 §2), checked against their types' schemas.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<serde_json::Value>,
     /// For a JWT response mode (JARM), the algorithm of the client's responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_alg: Option<crate::tokens::SigningAlg>,

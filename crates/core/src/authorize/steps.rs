@@ -429,6 +429,11 @@ pub fn read_hints_and_resources(c: &mut Checking<'_>) -> Result<(), AuthorizeErr
     c.request.id_token_hint = c.text("id_token_hint")?;
     c.request.ui_locales = c.text("ui_locales")?;
     c.request.resources = c.params.all("resource").to_vec();
+    // RFC 9396 §2: their form here; their types and schemas in `admit_request`.
+    if let Some(text) = c.one("authorization_details")? {
+        c.request.authorization_details =
+            super::details::parse_authorization_details(text).map_err(|e| c.fail(e))?;
+    }
     Ok(())
 }
 

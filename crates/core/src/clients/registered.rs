@@ -61,6 +61,9 @@ pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value
     if let Some(alg) = client.userinfo_signed_response_alg {
         v["userinfo_signed_response_alg"] = json!(alg.name());
     }
+    if !client.authorization_details_types.is_empty() {
+        v["authorization_details_types"] = json!(client.authorization_details_types);
+    }
     if let Some(m) = &client.tls_client_auth {
         v[m.metadata_name()] = json!(m.value());
     }

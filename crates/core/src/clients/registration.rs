@@ -125,6 +125,9 @@ pub struct RegistrationRequest {
     /// RFC 9101 §10.5: authorization requests must be signed request objects.
     #[serde(default)]
     pub require_signed_request_object: bool,
+    /// RFC 9396 §10: the `authorization_details` types the client asks for.
+    #[serde(default)]
+    pub authorization_details_types: Vec<String>,
     /// RFC 8705 §2.1.2 `tls_client_auth_subject_dn`.
     pub tls_client_auth_subject_dn: Option<String>,
     /// RFC 8705 §2.1.2 `tls_client_auth_san_dns`.
@@ -331,6 +334,7 @@ impl RegistrationRequest {
             default_acr_values: self.default_acr_values.clone(),
             jwks,
             jwks_uri: self.jwks_uri.clone(),
+            authorization_details_types: self.authorization_details_types.clone(),
             tls_client_auth_subject_dn: self.tls_client_auth_subject_dn.clone(),
             tls_client_auth_san_dns: self.tls_client_auth_san_dns.clone(),
             tls_client_auth_san_uri: self.tls_client_auth_san_uri.clone(),

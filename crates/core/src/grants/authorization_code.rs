@@ -60,6 +60,9 @@ pub struct CodeData {
     /// code is redeemed only with a proof of that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dpop_jkt: Option<String>,
+    /// The granted authorization details (RFC 9396).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<serde_json::Value>,
 }
 
 fn yes() -> bool {
@@ -150,6 +153,14 @@ fn issue(
     // RFC 9449 §10: a code bound with `dpop_jkt` needs a proof of that key. Its holder without
     // the key cannot burn it for the client that has the key.
     crate::dpop::check_bound(data.dpop_jkt.as_deref(), ctx.dpop, "code")?;
+    // RFC 9396 §6.1: the token may carry fewer details than granted, never others.
+    let details = match request.authorization_details.as_deref() {
+        None => data.authorization_details.clone(),
+        Some(text) => crate::authorize::details::narrow(
+            crate::authorize::details::parse_authorization_details(text)?,
+            &data.authorization_details,
+        )?,
+    };
     let prepared = prepare_user_tokens(
         ctx,
         client,
@@ -162,6 +173,7 @@ fn issue(
             sign_in: data.sign_in.clone(),
             acr_in_id_token: data.acr_in_id_token,
             nonce: data.nonce.as_deref(),
+            authorization_details: details,
         },
     )?;
     let mut records: Vec<Grant> = prepared.record.into_iter().collect();

@@ -28,6 +28,15 @@ pub(crate) async fn exchange(
         request.scope.as_deref(),
         &request.resources,
     )?;
+    // RFC 9396 §6: details asked for directly, checked as at the authorization endpoint.
+    let authorization_details = match request.authorization_details.as_deref() {
+        Some(text) => crate::authorize::details::read_authorization_details(
+            text,
+            client,
+            &ctx.resources.authorization_details_types,
+        )?,
+        None => vec![],
+    };
     let access_alg = ctx.access_token_alg(&access.audiences);
     let issued = issue_access_token(
         AccessTokenRequest {
@@ -44,6 +53,7 @@ pub(crate) async fn exchange(
             cnf: ctx.confirmation(),
             act: None,
             not_after: None,
+            authorization_details,
         },
         ctx.ring,
         access_alg,

@@ -120,6 +120,7 @@ fn issue(
             sign_in: approval.sign_in.clone(),
             acr_in_id_token: approval.acr_in_id_token,
             nonce: None,
+            authorization_details: vec![],
         },
     )?;
     let mut records: Vec<Grant> = prepared.record.into_iter().collect();
@@ -136,6 +137,7 @@ fn issue(
             claims,
             // Bound by `refresh_grant` when the client is public and sent a proof.
             jkt: None,
+            authorization_details: vec![],
         };
         let (handle, record) = refresh_grant(ctx, client, &user.subject, &family, &refresh)?;
         records.push(record);

@@ -67,6 +67,7 @@ pub async fn issue_front_channel(
                 cnf: None,
                 act: None,
                 not_after: None,
+                authorization_details: vec![],
             },
             ctx.ring,
             access_alg,

@@ -184,6 +184,7 @@ pub(crate) fn bearer_response(
         refresh_token,
         id_token,
         issued_token_type: None,
+        authorization_details: access.authorization_details,
     }
 }
 
@@ -216,6 +217,8 @@ pub(crate) struct UserTokens<'a> {
     /// `acr` was asked for, so the identity token carries it (OIDC Core §2, §5.5.1.1).
     pub(crate) acr_in_id_token: bool,
     pub(crate) nonce: Option<&'a str>,
+    /// RFC 9396: what the access token authorizes besides its scopes.
+    pub(crate) authorization_details: Vec<serde_json::Value>,
 }
 
 /// A user's access and identity tokens, made but not yet stored.
@@ -267,6 +270,7 @@ pub(crate) fn prepare_user_tokens(
             cnf: ctx.confirmation(),
             act: None,
             not_after: None,
+            authorization_details: tokens.authorization_details,
         },
         ctx.ring,
         access_alg,

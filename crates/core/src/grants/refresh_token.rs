@@ -45,6 +45,9 @@ pub struct RefreshData {
     /// redeemed only with a proof of that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<String>,
+    /// The authorization details granted with the code (RFC 9396).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<serde_json::Value>,
 }
 
 impl RefreshData {
@@ -65,6 +68,7 @@ impl RefreshData {
             ),
             claims: data.claims.clone(),
             jkt: None,
+            authorization_details: data.authorization_details.clone(),
         }
     }
 }
@@ -269,6 +273,7 @@ fn issue(
             sign_in: data.sign_in.clone(),
             acr_in_id_token: data.acr_in_id_token,
             nonce: None,
+            authorization_details: data.authorization_details.clone(),
         },
     )?;
     // Stored in the transaction that consumes the old token (CVE-22).

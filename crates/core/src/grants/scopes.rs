@@ -260,6 +260,7 @@ mod tests {
             signing_alg: None,
         };
         let resources = Resources {
+            authorization_details_types: vec![],
             api_scopes: vec![
                 scope("a.read"),
                 scope("a.write"),

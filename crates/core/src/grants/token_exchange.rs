@@ -106,6 +106,7 @@ pub(crate) async fn exchange(
             cnf: ctx.confirmation(),
             act: act.clone(),
             not_after: Some(not_after),
+            authorization_details: vec![],
         },
         ctx.ring,
         access_alg,

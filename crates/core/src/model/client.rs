@@ -265,6 +265,9 @@ pub struct Client {
     /// Where the client publishes its public keys instead (RFC 7591 §2 `jwks_uri`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// The `authorization_details` types it may ask for (RFC 9396 §10).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details_types: Vec<String>,
     /// What a `tls_client_auth` client's certificate must name (RFC 8705 §2.1.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tls_client_auth: Option<CertificateMatch>,
@@ -376,6 +379,7 @@ impl Default for Client {
             jwks: vec![],
             jwks_uri: None,
             tls_client_auth: None,
+            authorization_details_types: vec![],
             enabled: true,
             always_include_user_claims_in_id_token: false,
             logout: ClientLogout::default(),

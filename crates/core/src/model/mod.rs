@@ -141,6 +141,22 @@ pub struct Resources {
     pub api_resources: Vec<ApiResource>,
     /// Identity resources, built-in ones included.
     pub identity_resources: Vec<IdentityResource>,
+    /// The kinds of `authorization_details` clients may ask for (RFC 9396 §2).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details_types: Vec<AuthorizationDetailsType>,
+}
+
+/// A kind of rich authorization request (RFC 9396 §2: an object's `type`), with the JSON
+/// schema its objects must meet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthorizationDetailsType {
+    /// The `type` value.
+    pub name: String,
+    /// What the consent page says it is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The JSON schema (draft 2020-12 unless it names another) of its objects.
+    pub schema: serde_json::Value,
 }
 
 /// Claims the server puts in identity tokens (OIDC Core §2, §3.1.3.6), besides `sub`.

@@ -69,6 +69,9 @@ pub struct ProviderMetadata {
     pub device_authorization_endpoint: String,
     /// RFC 9126 §5.
     pub pushed_authorization_request_endpoint: String,
+    /// RFC 9396 §10: the `authorization_details` types clients may ask for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details_types_supported: Vec<String>,
     /// RFC 8705 §3.3: access tokens can be bound to clients' TLS certificates.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tls_client_certificate_bound_access_tokens: bool,
@@ -203,6 +206,7 @@ impl ProviderMetadata {
                 .collect(),
             device_authorization_endpoint: endpoint(paths::DEVICE_AUTHORIZATION),
             pushed_authorization_request_endpoint: endpoint(paths::PAR),
+            authorization_details_types_supported: Vec::new(),
             tls_client_certificate_bound_access_tokens: false,
             mtls_endpoint_aliases: None,
             require_pushed_authorization_requests: false,

@@ -59,6 +59,8 @@ pub struct CodeRequest {
     pub code_verifier: Option<String>,
     /// Resource indicators narrowing the audiences.
     pub resources: Vec<String>,
+    /// RFC 9396 §6.1: a narrower `authorization_details` (JSON), within the granted ones.
+    pub authorization_details: Option<String>,
 }
 
 /// RFC 6749 §6, RFC 8707 §2.2.
@@ -79,6 +81,8 @@ pub struct ClientCredentialsRequest {
     pub scope: Option<String>,
     /// Resource indicators.
     pub resources: Vec<String>,
+    /// RFC 9396 §6: `authorization_details` asked for directly (JSON).
+    pub authorization_details: Option<String>,
 }
 
 impl TokenRequest {
@@ -101,6 +105,7 @@ impl TokenRequest {
                 redirect_uri: owned("redirect_uri")?,
                 code_verifier: owned("code_verifier")?,
                 resources,
+                authorization_details: owned("authorization_details")?,
             }),
             GrantType::RefreshToken => Self::RefreshToken(RefreshRequest {
                 refresh_token: form.required("refresh_token")?.to_owned(),
@@ -110,6 +115,7 @@ impl TokenRequest {
             GrantType::ClientCredentials => Self::ClientCredentials(ClientCredentialsRequest {
                 scope: owned("scope")?,
                 resources,
+                authorization_details: owned("authorization_details")?,
             }),
             GrantType::DeviceCode => Self::DeviceCode(DeviceCodeRequest {
                 device_code: form.required("device_code")?.to_owned(),
@@ -198,6 +204,9 @@ pub struct TokenResponse {
     /// An identity token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+    /// RFC 9396 §7: the authorization details the access token carries.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub authorization_details: Vec<serde_json::Value>,
     /// RFC 8693 §2.2.1: the kind of token issued by a token exchange.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub issued_token_type: Option<&'static str>,
@@ -233,6 +242,7 @@ mod tests {
                 redirect_uri: None,
                 code_verifier: Some("v".into()),
                 resources: vec!["r1".into(), "r2".into()],
+                authorization_details: None,
             })
         );
         assert_eq!(

@@ -74,6 +74,9 @@ pub struct AccessTokenClaims {
     /// a token exchange.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub act: Option<Value>,
+    /// RFC 9396 §9.1: what the token authorizes besides its scopes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_details: Option<Vec<Value>>,
 }
 
 /// The confirmation claim of a sender-constrained token (RFC 7800 §3.1): a DPoP key, a TLS
@@ -211,6 +214,8 @@ pub struct AccessTokenRequest<'a> {
     /// The token expires by then at the latest (an exchanged token outlives no token it came
     /// from).
     pub not_after: Option<UnixTime>,
+    /// RFC 9396 §9.1: the authorization details the token carries.
+    pub authorization_details: Vec<Value>,
 }
 
 /// An issued access token. Its `Debug` leaves the token out.
@@ -224,6 +229,8 @@ pub struct IssuedAccessToken {
     pub scope: String,
     /// `Bearer`, or `DPoP` for a token bound to a key (RFC 9449 §5).
     pub token_type: TokenType,
+    /// RFC 9396 §7: its authorization details, for the token response.
+    pub authorization_details: Vec<Value>,
 }
 
 impl std::fmt::Debug for IssuedAccessToken {
@@ -292,6 +299,8 @@ pub fn prepare_access_token(
         sid: sign_in.sid.clone(),
         cnf: request.cnf.clone(),
         act: request.act.clone(),
+        authorization_details: (!request.authorization_details.is_empty())
+            .then(|| request.authorization_details.clone()),
     };
     let data = RecordData {
         userinfo_claims: request.userinfo_claims.clone(),
@@ -327,6 +336,7 @@ pub fn prepare_access_token(
         expires_in: lifetime,
         scope,
         token_type: Confirmation::token_type(claims.cnf.as_ref()),
+        authorization_details: request.authorization_details.clone(),
     };
     Ok((issued, record))
 }

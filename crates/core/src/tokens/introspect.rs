@@ -304,6 +304,10 @@ fn access_token_response(c: AccessTokenClaims) -> Value {
         if let Some(act) = c.act {
             obj.insert("act".into(), act);
         }
+        // RFC 9396 §9.2: what the token authorizes besides its scopes.
+        if let Some(details) = c.authorization_details {
+            obj.insert("authorization_details".into(), details.into());
+        }
     }
     response
 }

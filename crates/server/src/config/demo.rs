@@ -43,6 +43,7 @@ fn client(
         require_signed_request_object: false,
         jwks: None,
         jwks_uri: None,
+        authorization_details_types: vec![],
         tls_client_auth_subject_dn: None,
         tls_client_auth_san_dns: None,
         tls_client_auth_san_uri: None,

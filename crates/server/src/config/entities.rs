@@ -144,6 +144,10 @@ pub struct RawClient {
     /// Or where the client publishes them (read through the outbound client when it
     /// authenticates).
     pub jwks_uri: Option<String>,
+    /// The `authorization_details` types (`[[authorization_details_types]]`) the client may ask
+    /// for (RFC 9396).
+    #[serde(default)]
+    pub authorization_details_types: Vec<String>,
     /// With `token_endpoint_auth_method = "tls_client_auth"`: exactly one of these five names
     /// what the client's certificate (from a CA in `[tls] client_ca_file`) carries (RFC 8705
     /// §2.1.2): its subject DN, or a DNS, URI, IP or e-mail subject alternative name.

@@ -98,6 +98,9 @@ pub struct RawConfig {
     /// Identity resources beyond the built-in ones.
     #[serde(default)]
     pub identity_resources: Vec<RawIdentityResource>,
+    /// The kinds of rich authorization requests (RFC 9396) clients may ask for.
+    #[serde(default)]
+    pub authorization_details_types: Vec<validate::profile::RawAuthorizationDetailsType>,
     /// Clients.
     #[serde(default)]
     pub clients: Vec<RawClient>,
@@ -163,6 +166,7 @@ impl Default for RawConfig {
             api_scopes: vec![],
             api_resources: vec![],
             identity_resources: vec![],
+            authorization_details_types: vec![],
             clients: vec![],
             users: vec![],
             identity_providers: vec![],

@@ -33,6 +33,11 @@ pub fn metadata(config: &Config, r: &Resources) -> ProviderMetadata {
     let mut metadata =
         ProviderMetadata::new(&config.issuer, &config.keys.algorithms, scopes, claims);
     metadata.acr_values_supported = config.acr_levels.values().map(str::to_string).collect();
+    metadata.authorization_details_types_supported = r
+        .authorization_details_types
+        .iter()
+        .map(|t| t.name.clone())
+        .collect();
     let requests = &config.requests;
     metadata.require_pushed_authorization_requests = requests.require_pushed;
     metadata.require_signed_request_object = requests.require_signed;

@@ -53,6 +53,7 @@ mod postgres;
 mod profile;
 mod provisioning;
 mod proxies;
+mod rar;
 mod registration;
 mod relying_parties;
 mod revocation;

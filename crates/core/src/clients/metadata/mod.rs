@@ -55,6 +55,8 @@ pub struct ClientMetadata {
     pub jwks: Option<Vec<serde_json::Value>>,
     /// RFC 7591 §2 `jwks_uri`: the keys by reference, read when the client authenticates.
     pub jwks_uri: Option<String>,
+    /// RFC 9396 §10 `authorization_details_types`.
+    pub authorization_details_types: Vec<String>,
     /// RFC 8705 §2.1.2 `tls_client_auth_subject_dn`.
     pub tls_client_auth_subject_dn: Option<String>,
     /// RFC 8705 §2.1.2 `tls_client_auth_san_dns`.
@@ -104,6 +106,7 @@ impl Default for ClientMetadata {
             default_acr_values: vec![],
             jwks: None,
             jwks_uri: None,
+            authorization_details_types: vec![],
             tls_client_auth_subject_dn: None,
             tls_client_auth_san_dns: None,
             tls_client_auth_san_uri: None,
@@ -174,6 +177,19 @@ pub fn validate_client_metadata(
     check_redirect_uris(m, &mut p);
     check_logout_uris(m, &mut p);
     check_scopes(m, offer.resources, &mut p);
+    for (i, name) in m.authorization_details_types.iter().enumerate() {
+        if !offer
+            .resources
+            .authorization_details_types
+            .iter()
+            .any(|t| &t.name == name)
+        {
+            p.add(
+                format!("authorization_details_types[{i}]"),
+                format!("unknown type `{name}`; declare it under [[authorization_details_types]]"),
+            );
+        }
+    }
     check_token_lifetimes(m, &mut p);
     let jwks = check_keys(m, method, &mut p);
     let tls_client_auth = check_certificate_match(m, method, &mut p);
@@ -225,6 +241,7 @@ pub fn validate_client_metadata(
         jwks,
         jwks_uri: m.jwks_uri.clone(),
         tls_client_auth,
+        authorization_details_types: m.authorization_details_types.clone(),
         enabled: m.enabled,
         always_include_user_claims_in_id_token: m.always_include_user_claims_in_id_token,
         logout: ClientLogout {

@@ -137,6 +137,7 @@ impl World {
             },
             acr_in_id_token: false,
             dpop_jkt,
+            authorization_details: vec![],
         };
         issue_code(&self.ctx(), &self.web, "alice-sub", &data)
             .await

@@ -213,6 +213,7 @@ pub async fn clients_compare_and_set(store: Arc<dyn Store>) {
 pub async fn resources_roundtrip(store: Arc<dyn Store>) {
     assert_eq!(store.load_resources().await.unwrap(), Resources::default());
     let resources = Resources {
+        authorization_details_types: vec![],
         api_scopes: vec![ApiScope {
             name: "api1.read".into(),
             display_name: Some("Read".into()),

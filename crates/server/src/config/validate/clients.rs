@@ -140,6 +140,7 @@ pub(crate) fn metadata_of(c: &RawClient) -> ClientMetadata {
         default_acr_values: c.default_acr_values.clone(),
         jwks: c.jwks.as_ref().map(|j| j.keys.clone()),
         jwks_uri: c.jwks_uri.clone(),
+        authorization_details_types: c.authorization_details_types.clone(),
         tls_client_auth_subject_dn: c.tls_client_auth_subject_dn.clone(),
         tls_client_auth_san_dns: c.tls_client_auth_san_dns.clone(),
         tls_client_auth_san_uri: c.tls_client_auth_san_uri.clone(),

@@ -290,6 +290,7 @@ fn check_resources(raw: &RawConfig, p: &mut Problems) -> Resources {
         api_scopes,
         api_resources,
         identity_resources,
+        authorization_details_types: profile::check_detail_types(raw, p),
     }
 }
 

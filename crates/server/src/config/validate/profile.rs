@@ -24,6 +24,69 @@ pub struct RawAuthorize {
     pub request_object_max_lifetime: Option<i64>,
 }
 
+/// `[[authorization_details_types]]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuthorizationDetailsType {
+    /// The `type` value (RFC 9396 §2).
+    pub name: String,
+    /// What the consent page says it is.
+    pub description: Option<String>,
+    /// The JSON schema its objects meet, inline.
+    pub schema: Option<serde_json::Value>,
+    /// Or in a JSON file.
+    pub schema_file: Option<std::path::PathBuf>,
+}
+
+/// `[[authorization_details_types]]`: unique names, and a schema that compiles.
+pub(super) fn check_detail_types(
+    raw: &RawConfig,
+    p: &mut Problems,
+) -> Vec<tessera_core::model::AuthorizationDetailsType> {
+    let mut types = Vec::new();
+    for (i, t) in raw.authorization_details_types.iter().enumerate() {
+        let key = format!("authorization_details_types[{i}]");
+        if t.name.is_empty()
+            || types
+                .iter()
+                .any(|o: &tessera_core::model::AuthorizationDetailsType| o.name == t.name)
+        {
+            p.add(format!("{key}.name"), "must be a name of its own");
+        }
+        let schema = match (&t.schema, &t.schema_file) {
+            (Some(schema), None) => Some(schema.clone()),
+            (None, Some(path)) => std::fs::read(path)
+                .map_err(|e| e.to_string())
+                .and_then(|bytes| serde_json::from_slice(&bytes).map_err(|e| e.to_string()))
+                .map_err(|e| {
+                    p.add(
+                        format!("{key}.schema_file"),
+                        format!("cannot read {}: {e}", path.display()),
+                    )
+                })
+                .ok(),
+            _ => {
+                p.add(&key, "give schema or schema_file (one of them)");
+                None
+            }
+        };
+        let Some(schema) = schema else { continue };
+        if let Err(e) = tessera_core::authorize::details::check_schema(&schema) {
+            p.add(
+                format!("{key}.schema"),
+                format!("is not a JSON schema: {e}"),
+            );
+            continue;
+        }
+        types.push(tessera_core::model::AuthorizationDetailsType {
+            name: t.name.clone(),
+            description: t.description.clone(),
+            schema,
+        });
+    }
+    types
+}
+
 /// `profile`: a name this version knows.
 pub(super) fn check_profile(raw: &RawConfig, p: &mut Problems) -> Option<Profile> {
     let name = raw.profile.as_deref()?;

@@ -102,6 +102,7 @@ pub fn registration(c: &Client) -> Value {
         "backchannel_logout_uri": c.logout.backchannel_logout_uri,
         "backchannel_logout_session_required": c.logout.backchannel_logout_session_required,
         "allowed_cors_origins": c.allowed_cors_origins,
+        "authorization_details_types": c.authorization_details_types,
         "token_exchange": c.token_exchange,
     });
     if c.auth_method_pinned {

@@ -57,6 +57,28 @@ fn client_display(client: &Client) -> String {
         .unwrap_or_else(|| client.client_id.clone())
 }
 
+/// RFC 9396 §7: the authorization details asked for, shown to the user: each type's
+/// description and the object itself.
+fn detail_views(state: &AppState, details: &[serde_json::Value]) -> Vec<minijinja::Value> {
+    let resources = state.resources.current();
+    details
+        .iter()
+        .map(|d| {
+            let name = d.get("type").and_then(|t| t.as_str()).unwrap_or_default();
+            let description = resources
+                .authorization_details_types
+                .iter()
+                .find(|t| t.name == name)
+                .and_then(|t| t.description.clone());
+            minijinja::context! {
+                name,
+                description,
+                json => serde_json::to_string_pretty(d).unwrap_or_default(),
+            }
+        })
+        .collect()
+}
+
 /// The claims named beyond the scopes, shown on the page and covered by remembered consent.
 fn named_claims(state: &AppState, request: &AuthorizationRequest) -> Vec<String> {
     tessera_core::authorize::flow::named_claims(&state.resources.current(), request)
@@ -80,6 +102,7 @@ pub async fn consent_page(
             username,
             scopes => scope_views(&state, &page.interaction.request.scopes),
             claims => named_claims(&state, &page.interaction.request),
+            details => detail_views(&state, &page.interaction.request.authorization_details),
             // RFC 8628 §5.4: the user compares it with the code on the device.
             user_code => page.interaction.device.as_ref().map(|d| d.user_code.as_str()),
             requested_from => page.interaction.device.as_ref().and_then(|d| d.requested_from.as_deref()),
