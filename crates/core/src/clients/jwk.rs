@@ -27,7 +27,7 @@ pub struct ClientJwk {
     /// Algorithm the key is restricted to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alg: Option<String>,
-    /// `sig` or absent.
+    /// `sig`, `enc` (a key to encrypt to, never one to verify with) or absent.
     #[serde(default, rename = "use", skip_serializing_if = "Option::is_none")]
     pub use_: Option<String>,
     /// EC / OKP curve.
@@ -91,11 +91,16 @@ impl ClientJwk {
 
     /// Checks the key's members for its type.
     pub fn check(&self) -> Result<(), String> {
-        if self.use_.as_deref().is_some_and(|u| u != "sig") {
-            return Err("`use` must be `sig`".into());
+        if self
+            .use_
+            .as_deref()
+            .is_some_and(|u| u != "sig" && u != "enc")
+        {
+            return Err("`use` must be `sig` or `enc`".into());
         }
         if let Some(alg) = &self.alg
             && !self.fits(alg)
+            && !crate::tokens::jwe::encrypts_with(self, alg)
         {
             return Err(format!("`alg` {alg} does not fit this key"));
         }
@@ -137,7 +142,10 @@ impl ClientJwk {
             "EdDSA" => self.kty == "OKP" && self.crv.as_deref() == Some("Ed25519"),
             _ => false,
         };
-        family && self.alg.as_deref().is_none_or(|a| a == alg)
+        // A key for encryption never verifies a signature (RFC 7517 §4.2).
+        family
+            && self.alg.as_deref().is_none_or(|a| a == alg)
+            && self.use_.as_deref().is_none_or(|u| u == "sig")
     }
 
     /// The RFC 7638 thumbprint: SHA-256 over the required members in lexicographic order

@@ -61,6 +61,15 @@ pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value
     if let Some(alg) = client.userinfo_signed_response_alg {
         v["userinfo_signed_response_alg"] = json!(alg.name());
     }
+    for (what, e) in [
+        ("id_token", &client.id_token_encryption),
+        ("userinfo", &client.userinfo_encryption),
+    ] {
+        if let Some(e) = e {
+            v[format!("{what}_encrypted_response_alg")] = json!(e.alg);
+            v[format!("{what}_encrypted_response_enc")] = json!(e.enc);
+        }
+    }
     if !client.authorization_details_types.is_empty() {
         v["authorization_details_types"] = json!(client.authorization_details_types);
     }

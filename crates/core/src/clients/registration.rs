@@ -96,6 +96,14 @@ pub struct RegistrationRequest {
     pub userinfo_signed_response_alg: Option<String>,
     /// JARM §3: JWT authorization responses signed with this algorithm.
     pub authorization_signed_response_alg: Option<String>,
+    /// OIDC Registration §2: identity tokens encrypted with this key management algorithm.
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// OIDC Registration §2: and this content encryption.
+    pub id_token_encrypted_response_enc: Option<String>,
+    /// OIDC Registration §2: UserInfo responses encrypted with this algorithm.
+    pub userinfo_encrypted_response_alg: Option<String>,
+    /// OIDC Registration §2: and this content encryption.
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// OIDC Registration §2.
     #[serde(default)]
     pub default_acr_values: Vec<String>,
@@ -331,6 +339,14 @@ impl RegistrationRequest {
             id_token_signed_response_alg: self.id_token_signed_response_alg.clone(),
             userinfo_signed_response_alg: self.userinfo_signed_response_alg.clone(),
             authorization_signed_response_alg: self.authorization_signed_response_alg.clone(),
+            id_token_encrypted_response: (
+                self.id_token_encrypted_response_alg.clone(),
+                self.id_token_encrypted_response_enc.clone(),
+            ),
+            userinfo_encrypted_response: (
+                self.userinfo_encrypted_response_alg.clone(),
+                self.userinfo_encrypted_response_enc.clone(),
+            ),
             default_acr_values: self.default_acr_values.clone(),
             jwks,
             jwks_uri: self.jwks_uri.clone(),

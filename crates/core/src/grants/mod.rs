@@ -315,6 +315,28 @@ pub(crate) struct UserIdToken<'a> {
     pub(crate) user_claims: serde_json::Map<String, serde_json::Value>,
 }
 
+/// `content` encrypted to the client's key when it registered `encryption` (OIDC Core §10.2:
+/// signed first, then encrypted, `cty` `JWT` for a nested token); as it is otherwise.
+pub fn encrypt_for(
+    client: &Client,
+    encryption: Option<&crate::model::Encryption>,
+    content: &str,
+    cty: Option<&str>,
+) -> Result<String, OAuthError> {
+    let Some(e) = encryption else {
+        return Ok(content.to_string());
+    };
+    let key = client
+        .jwks
+        .iter()
+        .find(|k| crate::tokens::jwe::encrypts_with(k, &e.alg))
+        .ok_or_else(|| {
+            OAuthError::internal("encrypting for a client", "it has no key for its algorithm")
+        })?;
+    crate::tokens::jwe::encrypt_compact(content.as_bytes(), key, (&e.alg, &e.enc), cty)
+        .or_server_error("encrypting for a client")
+}
+
 /// Signs a user's identity token with the client's `id_token_signed_response_alg` (OIDC
 /// Registration §2; RS256 by default).
 pub(crate) fn sign_user_id_token(
@@ -348,4 +370,12 @@ pub(crate) fn sign_user_id_token(
         key,
     )
     .or_server_error("signing a token")
+    .and_then(|signed| {
+        encrypt_for(
+            client,
+            client.id_token_encryption.as_ref(),
+            &signed,
+            Some("JWT"),
+        )
+    })
 }

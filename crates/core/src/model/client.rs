@@ -80,6 +80,15 @@ impl TokenEndpointAuthMethod {
     }
 }
 
+/// A JWE's algorithms (RFC 7516 §4.1.1-§4.1.2): key management and content encryption.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Encryption {
+    /// `alg`: `RSA-OAEP-256` or `ECDH-ES`.
+    pub alg: String,
+    /// `enc`: `A256GCM`.
+    pub enc: String,
+}
+
 /// What a `tls_client_auth` client's certificate must name: exactly one of RFC 8705 §2.1.2's
 /// metadata values.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -255,6 +264,14 @@ pub struct Client {
     /// `authorization_signed_response_alg`); `None`: RS256, JARM's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub authorization_signed_response_alg: Option<crate::tokens::SigningAlg>,
+    /// Its identity tokens are encrypted to its key (OIDC Registration §2
+    /// `id_token_encrypted_response_alg` / `_enc`): signed, then encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token_encryption: Option<Encryption>,
+    /// Its UserInfo responses are encrypted to its key (`userinfo_encrypted_response_alg` /
+    /// `_enc`), after signing if it registered a signing algorithm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub userinfo_encryption: Option<Encryption>,
     /// `acr` values asked for when a request names none (OIDC Registration §2
     /// `default_acr_values`); with them, identity tokens always carry `acr`.
     #[serde(default)]
@@ -375,6 +392,8 @@ impl Default for Client {
             id_token_signed_response_alg: default_id_token_alg(),
             userinfo_signed_response_alg: None,
             authorization_signed_response_alg: None,
+            id_token_encryption: None,
+            userinfo_encryption: None,
             default_acr_values: vec![],
             jwks: vec![],
             jwks_uri: None,

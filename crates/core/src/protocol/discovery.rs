@@ -115,6 +115,14 @@ pub struct ProviderMetadata {
     pub subject_types_supported: Vec<&'static str>,
     /// Discovery §3 REQUIRED; RS256 must be listed.
     pub id_token_signing_alg_values_supported: Vec<&'static str>,
+    /// Discovery §3: the JWE algorithms of encrypted identity tokens (OIDC Core §10.2).
+    pub id_token_encryption_alg_values_supported: Vec<&'static str>,
+    /// Discovery §3.
+    pub id_token_encryption_enc_values_supported: Vec<&'static str>,
+    /// Discovery §3: the JWE algorithms of encrypted UserInfo responses.
+    pub userinfo_encryption_alg_values_supported: Vec<&'static str>,
+    /// Discovery §3.
+    pub userinfo_encryption_enc_values_supported: Vec<&'static str>,
     /// Discovery §3: what a client's `userinfo_signed_response_alg` may name (OIDC Core §5.3.2).
     pub userinfo_signing_alg_values_supported: Vec<&'static str>,
     /// Discovery §3 RECOMMENDED.
@@ -252,6 +260,10 @@ impl ProviderMetadata {
             subject_types_supported: vec!["public"],
             id_token_signing_alg_values_supported: signing_algs.iter().map(|a| a.name()).collect(),
             userinfo_signing_alg_values_supported: signing_algs.iter().map(|a| a.name()).collect(),
+            id_token_encryption_alg_values_supported: crate::tokens::jwe::JWE_ALGS.to_vec(),
+            id_token_encryption_enc_values_supported: crate::tokens::jwe::JWE_ENCS.to_vec(),
+            userinfo_encryption_alg_values_supported: crate::tokens::jwe::JWE_ALGS.to_vec(),
+            userinfo_encryption_enc_values_supported: crate::tokens::jwe::JWE_ENCS.to_vec(),
             claims_supported: claims,
             acr_values_supported: Vec::new(),
             claims_parameter_supported: true,

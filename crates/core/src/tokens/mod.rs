@@ -4,6 +4,7 @@ pub mod access_token;
 pub mod hash;
 pub mod id_token;
 pub mod introspect;
+pub mod jwe;
 pub mod jws;
 pub mod keyring;
 pub mod keys;

@@ -117,6 +117,15 @@ pub struct RawClient {
     /// Responses in the JWT response modes (JARM: `response_mode=jwt`) are signed with this
     /// algorithm (default RS256).
     pub authorization_signed_response_alg: Option<String>,
+    /// Identity tokens are encrypted to a key of `jwks` (`use = "enc"`): `RSA-OAEP-256` or
+    /// `ECDH-ES` (OIDC Core §10.2), with `id_token_encrypted_response_enc = "A256GCM"`.
+    pub id_token_encrypted_response_alg: Option<String>,
+    /// `A256GCM`.
+    pub id_token_encrypted_response_enc: Option<String>,
+    /// UserInfo responses are encrypted the same way.
+    pub userinfo_encrypted_response_alg: Option<String>,
+    /// `A256GCM`.
+    pub userinfo_encrypted_response_enc: Option<String>,
     /// `acr` values asked for when a request names none (OIDC Registration §2); identity
     /// tokens then always carry `acr`.
     #[serde(default)]

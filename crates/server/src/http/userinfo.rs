@@ -104,12 +104,30 @@ async fn answer(
         (header::CACHE_CONTROL, "no-store"),
         (header::PRAGMA, "no-cache"),
     ];
-    let mut response = match client.and_then(|c| c.userinfo_signed_response_alg) {
-        None => (no_store, Json(info.claims)).into_response(),
-        Some(alg) => match signed(state, &ring, alg, info) {
-            Ok(jwt) => (no_store, [(header::CONTENT_TYPE, "application/jwt")], jwt).into_response(),
-            Err(e) => return refused(e),
-        },
+    let signing = client.as_ref().and_then(|c| c.userinfo_signed_response_alg);
+    let encryption = client.as_ref().and_then(|c| c.userinfo_encryption.clone());
+    let mut response = match (signing, client.as_ref().zip(encryption)) {
+        (None, None) => (no_store, Json(info.claims)).into_response(),
+        // OIDC Core §5.3.2: signed, encrypted, or signed then encrypted; a JWT either way.
+        (alg, encrypt) => {
+            let body = match alg {
+                Some(alg) => signed(state, &ring, alg, info),
+                None => serde_json::to_string(&info.claims)
+                    .or_server_error("encoding a UserInfo response"),
+            };
+            let body = body.and_then(|body| match &encrypt {
+                Some((client, e)) => {
+                    tessera_core::grants::encrypt_for(client, Some(e), &body, alg.map(|_| "JWT"))
+                }
+                None => Ok(body),
+            });
+            match body {
+                Ok(jwt) => {
+                    (no_store, [(header::CONTENT_TYPE, "application/jwt")], jwt).into_response()
+                }
+                Err(e) => return refused(e),
+            }
+        }
     };
     if scheme == TokenType::DPoP {
         with_dpop_nonce(&mut response, &nonces);

@@ -36,6 +36,7 @@ mod harness;
 mod hostile_input;
 mod hostile_sweep;
 mod jarm;
+mod jwe;
 mod keys;
 mod keys_at_rest;
 mod keys_rotation;

@@ -48,6 +48,10 @@ pub struct ClientMetadata {
     pub userinfo_signed_response_alg: Option<String>,
     /// JARM §3 `authorization_signed_response_alg`, by name; `None`: RS256.
     pub authorization_signed_response_alg: Option<String>,
+    /// OIDC Registration §2 `id_token_encrypted_response_alg` and `_enc`.
+    pub id_token_encrypted_response: (Option<String>, Option<String>),
+    /// OIDC Registration §2 `userinfo_encrypted_response_alg` and `_enc`.
+    pub userinfo_encrypted_response: (Option<String>, Option<String>),
     /// OIDC Registration §2 `default_acr_values`.
     pub default_acr_values: Vec<String>,
     /// The keys of RFC 7591 §2 `jwks` (`{"keys": [...]}`), as JSON. `None` when no key set was
@@ -103,6 +107,8 @@ impl Default for ClientMetadata {
             id_token_signed_response_alg: None,
             userinfo_signed_response_alg: None,
             authorization_signed_response_alg: None,
+            id_token_encrypted_response: (None, None),
+            userinfo_encrypted_response: (None, None),
             default_acr_values: vec![],
             jwks: None,
             jwks_uri: None,
@@ -193,6 +199,10 @@ pub fn validate_client_metadata(
     check_token_lifetimes(m, &mut p);
     let jwks = check_keys(m, method, &mut p);
     let tls_client_auth = check_certificate_match(m, method, &mut p);
+    let id_token_encryption =
+        check_encryption(m, &m.id_token_encrypted_response, "id_token", &jwks, &mut p);
+    let userinfo_encryption =
+        check_encryption(m, &m.userinfo_encrypted_response, "userinfo", &jwks, &mut p);
     check_native_app(m, &mut p);
     let algs = offer.signing_algs;
     let id_token_alg = signing_alg(
@@ -237,6 +247,8 @@ pub fn validate_client_metadata(
         id_token_signed_response_alg: id_token_alg.unwrap_or(SigningAlg::Rs256),
         userinfo_signed_response_alg: userinfo_alg,
         authorization_signed_response_alg: authorization_alg,
+        id_token_encryption,
+        userinfo_encryption,
         default_acr_values: m.default_acr_values.clone(),
         jwks,
         jwks_uri: m.jwks_uri.clone(),
@@ -261,6 +273,69 @@ pub fn validate_client_metadata(
         Some(violations) if !violations.is_empty() => Err(violations),
         _ => Ok(client),
     }
+}
+
+/// OIDC Registration §2 `{what}_encrypted_response_alg` and `_enc`: a supported pair, and a
+/// key of the client's (by value) to encrypt to. `_enc` defaults to A128CBC-HS256 there, which
+/// is not offered: it must be named.
+fn check_encryption(
+    m: &ClientMetadata,
+    (alg, enc): &(Option<String>, Option<String>),
+    what: &str,
+    jwks: &[crate::clients::jwk::ClientJwk],
+    p: &mut Problems,
+) -> Option<crate::model::Encryption> {
+    use crate::tokens::jwe::{JWE_ALGS, JWE_ENCS, encrypts_with};
+    let alg_key = format!("{what}_encrypted_response_alg");
+    let enc_key = format!("{what}_encrypted_response_enc");
+    let (alg, enc) = match (alg, enc) {
+        (None, None) => return None,
+        (None, Some(_)) => {
+            p.add(enc_key, format!("is only used with {alg_key}"));
+            return None;
+        }
+        (Some(alg), enc) => (alg, enc.as_deref()),
+    };
+    let mut fine = true;
+    if !JWE_ALGS.contains(&alg.as_str()) {
+        p.add(
+            &alg_key,
+            format!("`{alg}` is not supported; use {}", JWE_ALGS.join(" or ")),
+        );
+        fine = false;
+    }
+    match enc {
+        Some(enc) if JWE_ENCS.contains(&enc) => {}
+        Some(enc) => {
+            p.add(&enc_key, format!("`{enc}` is not supported; use A256GCM"));
+            fine = false;
+        }
+        None => {
+            p.add(
+                &enc_key,
+                "is required: its default, A128CBC-HS256, is not offered; use A256GCM",
+            );
+            fine = false;
+        }
+    }
+    if fine && m.jwks_uri.is_some() {
+        p.add(
+            &alg_key,
+            "needs the encryption key by value (jwks), not jwks_uri",
+        );
+        fine = false;
+    }
+    if fine && !jwks.iter().any(|k| encrypts_with(k, alg)) {
+        p.add(
+            &alg_key,
+            format!("needs a key in jwks to encrypt to with {alg} (use \"enc\")"),
+        );
+        fine = false;
+    }
+    fine.then(|| crate::model::Encryption {
+        alg: alg.clone(),
+        enc: enc.unwrap_or_default().to_string(),
+    })
 }
 
 /// RFC 6749 §2.2 / Appendix A.1: client_id = *VSCHAR (printable ASCII).

@@ -94,7 +94,6 @@ fn each_problem_names_its_field_relative_to_the_registration() {
              `urn:ietf:params:oauth:grant-type:token-exchange` (RFC 8693 §2.1)",
             "allowed_scopes[1]: unknown scope `payroll`; declare it under api_scopes or \
              identity_resources",
-            "jwks: a client that authenticates with a secret signs nothing with keys; remove jwks",
         ]
     );
 }

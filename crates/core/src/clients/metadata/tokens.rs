@@ -103,12 +103,8 @@ pub(super) fn check_keys(
             ),
         );
     }
-    if method.uses_secret() && m.jwks.is_some() {
-        p.add(
-            "jwks",
-            "a client that authenticates with a secret signs nothing with keys; remove jwks",
-        );
-    }
+    // Any client may register keys besides: they verify its request objects (RFC 9101) and
+    // are what its tokens are encrypted to (`use` `enc`), whatever its authentication.
     jwks
 }
 

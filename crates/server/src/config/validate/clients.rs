@@ -137,6 +137,14 @@ pub(crate) fn metadata_of(c: &RawClient) -> ClientMetadata {
         id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),
         userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),
         authorization_signed_response_alg: c.authorization_signed_response_alg.clone(),
+        id_token_encrypted_response: (
+            c.id_token_encrypted_response_alg.clone(),
+            c.id_token_encrypted_response_enc.clone(),
+        ),
+        userinfo_encrypted_response: (
+            c.userinfo_encrypted_response_alg.clone(),
+            c.userinfo_encrypted_response_enc.clone(),
+        ),
         default_acr_values: c.default_acr_values.clone(),
         jwks: c.jwks.as_ref().map(|j| j.keys.clone()),
         jwks_uri: c.jwks_uri.clone(),
@@ -291,7 +299,6 @@ refresh_token_absolute_lifetime = 2592000
         "clients[5].jwks: private_key_jwt needs the client's public keys: jwks = { keys = [ ... ] }",
         "clients[6].jwks.keys[0]: holds the private member `d`: register public keys only",
         "clients[6].jwks.keys[1]: a JWK must be a JSON object",
-        "clients[7].jwks: a client that authenticates with a secret signs nothing with keys; remove jwks",
         "clients[8].secrets: a native app cannot keep a secret (RFC 8252 §8.4); register it as a public client",
         "clients[8].require_pkce: native apps always use PKCE (RFC 8252 §8.1)",
         "clients[9].id_token_signed_response_alg: unsupported signing algorithm `HS256` (supported: ES256, RS256, PS256, ES384, EdDSA)",

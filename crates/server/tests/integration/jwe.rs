@@ -1,0 +1,220 @@
+//! Encrypted identity tokens and UserInfo responses (OIDC Core §10.2, RFC 7516): Tessera
+//! encrypts to keys a client registered (`RSA-OAEP-256`, `ECDH-ES`; `A256GCM`), and panva's
+//! jose, which we did not write, decrypts them with the client's private keys; registrations
+//! asking for what is not offered are refused, naming why.
+
+use std::io::{BufRead as _, BufReader, Write as _};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+
+use serde_json::{Value, json};
+
+use crate::browser::Browser;
+use crate::relying_parties::required_env;
+use crate::signin::{VERIFIER, jwt_claims, redeem};
+use crate::support::TestServer;
+
+/// The Node.js decrypter.
+struct Jose {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Jose {
+    fn start() -> Jose {
+        let mut child = Command::new(required_env("TESSERA_TEST_NODE"))
+            .arg("decrypt.mjs")
+            .current_dir(required_env("TESSERA_TEST_OPENID_CLIENT_DIR"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        Jose {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn ask(&mut self, input: Value) -> Value {
+        writeln!(self.stdin, "{input}").unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        serde_json::from_str(&line).unwrap()
+    }
+}
+
+impl Drop for Jose {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn toml_jwk(jwk: &Value) -> String {
+    let fields: Vec<String> = jwk
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| format!("{k} = {v}"))
+        .collect();
+    format!("{{ {} }}", fields.join(", "))
+}
+
+fn client(id: &str, key: &Value, extra: &str) -> String {
+    format!(
+        r#"
+[[clients]]
+client_id = "{id}"
+secrets = ["{id}-secret-{id}-secret-{id}-secret"]
+grant_types = ["authorization_code"]
+redirect_uris = ["https://{id}.example/cb"]
+allowed_scopes = ["openid", "profile"]
+require_consent = false
+token_endpoint_auth_method = "client_secret_basic"
+{extra}
+jwks = {{ keys = [ {} ] }}
+"#,
+        toml_jwk(key)
+    )
+}
+
+#[tokio::test]
+async fn identity_tokens_and_userinfo_are_encrypted_to_the_clients_key() {
+    let mut jose = Jose::start();
+    let keys = jose.ask(json!({"generate": ["ECDH-ES", "RSA-OAEP-256"]}));
+    let (ec, rsa) = (&keys["ECDH-ES"], &keys["RSA-OAEP-256"]);
+    let config = format!(
+        "{}{}\n[[users]]\nusername = \"alice\"\npassword = \"alice-password\"\nclaims = {{ name = \"Alice Smith\" }}\n",
+        client(
+            "sealed-ec",
+            &ec["public"],
+            "id_token_encrypted_response_alg = \"ECDH-ES\"\nid_token_encrypted_response_enc = \"A256GCM\"\nuserinfo_encrypted_response_alg = \"ECDH-ES\"\nuserinfo_encrypted_response_enc = \"A256GCM\"",
+        ),
+        client(
+            "sealed-rsa",
+            &rsa["public"],
+            "id_token_encrypted_response_alg = \"RSA-OAEP-256\"\nid_token_encrypted_response_enc = \"A256GCM\"\nuserinfo_signed_response_alg = \"RS256\"\nuserinfo_encrypted_response_alg = \"RSA-OAEP-256\"\nuserinfo_encrypted_response_enc = \"A256GCM\"",
+        ),
+    );
+    let server = TestServer::start(&config).await;
+    let discovery = server.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        discovery["id_token_encryption_alg_values_supported"],
+        json!(["RSA-OAEP-256", "ECDH-ES"])
+    );
+    assert_eq!(
+        discovery["userinfo_encryption_enc_values_supported"],
+        json!(["A256GCM"])
+    );
+    let browser = Browser::new(&server.base);
+    for (id, key, alg) in [
+        ("sealed-ec", ec, "ECDH-ES"),
+        ("sealed-rsa", rsa, "RSA-OAEP-256"),
+    ] {
+        let cb = format!("https://{id}.example/cb");
+        let url = crate::signin::authorize_url(&server, id, &cb, "&scope=openid+profile&nonce=n1");
+        let code = browser
+            .authorize(&url, "alice", "alice-password")
+            .await
+            .param("code")
+            .unwrap();
+        let secret = format!("{id}-secret-{id}-secret-{id}-secret");
+        let (status, tokens) = redeem(&server, (id, &secret), &cb, &code, Some(VERIFIER)).await;
+        assert_eq!(status, 200, "{tokens}");
+        let id_token = tokens["id_token"].as_str().unwrap();
+        assert_eq!(id_token.split('.').count(), 5, "{id}: a JWE");
+        let opened = jose.ask(json!({"jwe": id_token, "jwk": key["private"]}));
+        assert_eq!(opened["header"]["alg"], alg, "{opened}");
+        assert_eq!(opened["header"]["enc"], "A256GCM");
+        assert_eq!(
+            opened["header"]["cty"], "JWT",
+            "a nested JWT (OIDC Core §10.2)"
+        );
+        let inner = opened["plaintext"].as_str().unwrap();
+        let claims = jwt_claims(inner);
+        assert_eq!(
+            (claims["aud"].as_str(), claims["nonce"].as_str()),
+            (Some(id), Some("n1"))
+        );
+
+        let userinfo = server
+            .http
+            .get(server.url("/userinfo"))
+            .bearer_auth(tokens["access_token"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(userinfo.headers()["content-type"], "application/jwt");
+        let body = userinfo.text().await.unwrap();
+        let opened = jose.ask(json!({"jwe": body, "jwk": key["private"]}));
+        let plaintext = opened["plaintext"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{opened}"));
+        let claims: Value = match id {
+            // Signed, then encrypted: a nested JWT.
+            "sealed-rsa" => {
+                assert_eq!(opened["header"]["cty"], "JWT");
+                jwt_claims(plaintext)
+            }
+            // Encrypted only: the JSON claims themselves.
+            _ => serde_json::from_str(plaintext).unwrap(),
+        };
+        assert_eq!(claims["name"], "Alice Smith", "{id}");
+    }
+    // The client's other key opens nothing.
+    let cb = "https://sealed-ec.example/cb";
+    let url = crate::signin::authorize_url(&server, "sealed-ec", cb, "&scope=openid");
+    let code = browser
+        .authorize(&url, "alice", "alice-password")
+        .await
+        .param("code")
+        .unwrap();
+    let (_, tokens) = redeem(
+        &server,
+        (
+            "sealed-ec",
+            "sealed-ec-secret-sealed-ec-secret-sealed-ec-secret",
+        ),
+        cb,
+        &code,
+        Some(VERIFIER),
+    )
+    .await;
+    let wrong = jose.ask(json!({"jwe": tokens["id_token"], "jwk": rsa["private"]}));
+    assert!(wrong["error"].is_string(), "{wrong}");
+}
+
+#[test]
+fn encryption_that_is_not_offered_is_refused_at_registration() {
+    let ec = json!({"kty": "EC", "crv": "P-256", "use": "enc",
+        "x": "weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ",
+        "y": "e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck"});
+    let cases = [
+        (
+            "id_token_encrypted_response_alg = \"ECDH-ES\"",
+            "clients[0].id_token_encrypted_response_enc: is required: its default, A128CBC-HS256, is not offered",
+        ),
+        (
+            "id_token_encrypted_response_alg = \"RSA1_5\"\nid_token_encrypted_response_enc = \"A256GCM\"",
+            "clients[0].id_token_encrypted_response_alg: `RSA1_5` is not supported",
+        ),
+        (
+            "userinfo_encrypted_response_alg = \"RSA-OAEP-256\"\nuserinfo_encrypted_response_enc = \"A256GCM\"",
+            "clients[0].userinfo_encrypted_response_alg: needs a key in jwks to encrypt to with RSA-OAEP-256",
+        ),
+        (
+            "userinfo_encrypted_response_enc = \"A256GCM\"",
+            "clients[0].userinfo_encrypted_response_enc: is only used with userinfo_encrypted_response_alg",
+        ),
+    ];
+    for (extra, expected) in cases {
+        let config = client("sealed", &ec, extra);
+        let error = tessera_server::config::load_str(&config, false)
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(expected), "{extra}: {error}");
+    }
+}
