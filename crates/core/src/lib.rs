@@ -5,6 +5,7 @@
 //! the store crates implement the traits.
 
 pub mod authorize;
+pub mod ciba;
 pub mod clients;
 pub mod clock;
 pub mod crypto;

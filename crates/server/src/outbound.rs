@@ -232,6 +232,26 @@ impl Outbound {
         read_capped(request.send().await.map_err(classify)?).await
     }
 
+    /// POSTs `body` of `content_type` to `url`, with a bearer token when given.
+    pub async fn post_body(
+        &self,
+        url: &str,
+        (content_type, body): (&str, String),
+        bearer: Option<&str>,
+    ) -> Result<Fetched, OutboundError> {
+        let url = self.policy.check_url(url)?;
+        let mut request = self
+            .http
+            .post(url)
+            .header(reqwest::header::CACHE_CONTROL, "no-store")
+            .header(reqwest::header::CONTENT_TYPE, content_type)
+            .body(body);
+        if let Some(token) = bearer {
+            request = request.bearer_auth(token);
+        }
+        read_capped(request.send().await.map_err(classify)?).await
+    }
+
     /// GETs `url` as JSON, with a bearer token when given (RFC 6750 §2.1).
     pub async fn get_json(
         &self,

@@ -351,6 +351,8 @@ impl RegistrationRequest {
             jwks,
             jwks_uri: self.jwks_uri.clone(),
             authorization_details_types: self.authorization_details_types.clone(),
+            backchannel_token_delivery_mode: None,
+            backchannel_client_notification_endpoint: None,
             tls_client_auth_subject_dn: self.tls_client_auth_subject_dn.clone(),
             tls_client_auth_san_dns: self.tls_client_auth_san_dns.clone(),
             tls_client_auth_san_uri: self.tls_client_auth_san_uri.clone(),

@@ -10,45 +10,100 @@ use super::{
 use crate::authorize::ClaimsRequest;
 use crate::crypto::handle_digest;
 use crate::device::{Approval, Decision, DeviceData, Pace};
-use crate::model::{Client, Grant, GrantKind, User};
+use crate::model::{Client, Grant, User};
 use crate::protocol::OAuthError;
 use crate::protocol::token::{DeviceCodeRequest, TokenResponse};
-use crate::store::UserStore;
+use crate::store::{GrantPayload, UserStore};
 
-/// Answers a device's poll. The checks, in order: the code is a device code of this client
-/// (`invalid_grant`), it has not expired (`expired_token`), then the decision: none yet
-/// (`authorization_pending`, or `slow_down` for a poll that came too soon), refused
-/// (`access_denied`), or approved: the tokens, once. A device code presented again after its
-/// tokens were issued is a replay, and they are revoked (as for a code, RFC 9700 §4.1).
+/// A grant whose user decides elsewhere while its client polls: a device authorization (RFC
+/// 8628) or a backchannel authentication request (CIBA Core).
+pub(crate) trait Decided: GrantPayload {
+    /// What the client's handle is called in refusals.
+    const WHAT: &'static str;
+    /// The refusal of a handle whose tokens were issued already.
+    const USED: &'static str;
+    /// The user's decision so far.
+    fn decision(&self) -> &Decision;
+    /// Seconds between polls.
+    fn interval(&self) -> u64;
+    /// The scopes asked for.
+    fn scopes(&self) -> &[String];
+}
+
+impl Decided for DeviceData {
+    const WHAT: &'static str = "device code";
+    const USED: &'static str = "the device code was used already";
+    fn decision(&self) -> &Decision {
+        &self.decision
+    }
+    fn interval(&self) -> u64 {
+        self.interval
+    }
+    fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+}
+
+impl Decided for crate::ciba::CibaData {
+    const WHAT: &'static str = "auth_req_id";
+    const USED: &'static str = "the auth_req_id was used already";
+    fn decision(&self) -> &Decision {
+        &self.decision
+    }
+    fn interval(&self) -> u64 {
+        self.interval
+    }
+    fn scopes(&self) -> &[String] {
+        &self.scopes
+    }
+}
+
+/// Answers a device's poll (RFC 8628 §3.4-§3.5).
 pub(crate) async fn exchange(
     ctx: &TokenContext<'_>,
     users: &dyn UserStore,
     client: &Client,
     request: &DeviceCodeRequest,
 ) -> Result<TokenResponse, OAuthError> {
-    let digest = handle_digest(&request.device_code);
+    exchange_decided::<DeviceData>(ctx, users, client, &request.device_code).await
+}
+
+/// Answers a poll for a decided grant. The checks, in order: the handle is one of `T`'s kind
+/// of this client (`invalid_grant`), it has not expired (`expired_token`), then the decision:
+/// none yet (`authorization_pending`, or `slow_down` for a poll that came too soon; RFC 8628
+/// §3.5, CIBA Core §11), refused (`access_denied`), or approved: the tokens, once. A handle
+/// presented again after its tokens were issued is a replay, and they are revoked (as for a
+/// code, RFC 9700 §4.1).
+pub(crate) async fn exchange_decided<T: Decided>(
+    ctx: &TokenContext<'_>,
+    users: &dyn UserStore,
+    client: &Client,
+    handle: &str,
+) -> Result<TokenResponse, OAuthError> {
+    let what = T::WHAT;
+    let digest = handle_digest(handle);
     let grant = ctx
         .grants
         .find_grant(&digest)
         .await?
-        .filter(|g| g.kind == GrantKind::DeviceCode)
-        .ok_or_else(|| invalid_grant("the device code is not known"))?;
-    // RFC 8628 §3.4 with RFC 6749 §5.2: the device code is bound to its client.
+        .filter(|g| g.kind == T::KIND)
+        .ok_or_else(|| OAuthError::InvalidGrant(format!("the {what} is not known").into()))?;
+    // RFC 8628 §3.4 with RFC 6749 §5.2, CIBA Core §11: bound to its client.
     if grant.client_id != client.client_id {
-        return Err(invalid_grant(
-            "the device code was issued to another client",
+        return Err(OAuthError::InvalidGrant(
+            format!("the {what} was issued to another client").into(),
         ));
     }
     if grant.consumed_at.is_none() {
         if grant.expires_at <= ctx.now {
             return Err(OAuthError::ExpiredToken(
-                "the device code has expired; start the sign-in again".into(),
+                format!("the {what} has expired; start again").into(),
             ));
         }
-        let data: DeviceData = grant.payload()?;
-        match data.decision {
+        let data: T = grant.payload()?;
+        match data.decision() {
             Decision::Pending => {
-                return Err(match ctx.polls.poll(&digest, data.interval) {
+                return Err(match ctx.polls.poll(&digest, data.interval()) {
                     Pace::OnTime => {
                         OAuthError::AuthorizationPending("the user has not decided yet".into())
                     }
@@ -59,7 +114,7 @@ pub(crate) async fn exchange(
             }
             Decision::Denied => {
                 return Err(OAuthError::AccessDenied(
-                    "the user refused the device".into(),
+                    "the user refused the request".into(),
                 ));
             }
             Decision::Approved(_) => {}
@@ -68,45 +123,44 @@ pub(crate) async fn exchange(
     redeem_single_use(
         ctx,
         Presented {
-            handle: &request.device_code,
-            kind: GrantKind::DeviceCode,
-            refusal: "the device code was used already",
+            handle,
+            kind: T::KIND,
+            refusal: T::USED,
         },
-        async |grant| check(users, client, grant).await,
-        |grant, (approval, user)| issue(ctx, client, grant, &approval, &user),
+        async |grant| check::<T>(users, client, grant).await,
+        |grant, (approval, user)| issue::<T>(ctx, client, grant, &approval, &user),
     )
     .await
 }
 
-/// The checks of an approved device code at redemption.
-async fn check(
+/// The checks of an approved grant at redemption.
+async fn check<T: Decided>(
     users: &dyn UserStore,
     client: &Client,
     grant: &Grant,
 ) -> Result<(Approval, User), OAuthError> {
     if grant.client_id != client.client_id {
-        return Err(invalid_grant(
-            "the device code was issued to another client",
-        ));
+        return Err(invalid_grant("the grant was issued to another client"));
     }
-    let data: DeviceData = grant.payload()?;
-    let Decision::Approved(approval) = data.decision else {
-        return Err(invalid_grant("the device code is not approved"));
+    let data: T = grant.payload()?;
+    let Decision::Approved(approval) = data.decision() else {
+        return Err(invalid_grant("the grant is not approved"));
     };
     // SEC-26: a user disabled or deleted since the approval gets nothing.
     let user = ensure_user_active(users, &approval.subject).await?;
-    Ok((*approval, user))
+    Ok(((**approval).clone(), user))
 }
 
 /// The tokens of an approval, and their records.
-fn issue(
+fn issue<T: Decided>(
     ctx: &TokenContext<'_>,
     client: &Client,
     grant: &Grant,
     approval: &Approval,
     user: &User,
 ) -> Result<Redeemed<TokenResponse>, OAuthError> {
-    let data: DeviceData = grant.payload()?;
+    let data: T = grant.payload()?;
+    let scopes = data.scopes().to_vec();
     let claims = ClaimsRequest::default();
     let prepared = prepare_user_tokens(
         ctx,
@@ -114,7 +168,7 @@ fn issue(
         UserTokens {
             user,
             claims: &claims,
-            scopes: data.scopes.clone(),
+            scopes: scopes.clone(),
             audiences: approval.audiences.clone(),
             family: grant.family.clone(),
             sign_in: approval.sign_in.clone(),
@@ -124,10 +178,10 @@ fn issue(
         },
     )?;
     let mut records: Vec<Grant> = prepared.record.into_iter().collect();
-    let refresh_token = if wants_refresh_token(client, &data.scopes) {
+    let refresh_token = if wants_refresh_token(client, &scopes) {
         let family = grant.family.clone().unwrap_or_default();
         let refresh = RefreshData {
-            scopes: data.scopes.clone(),
+            scopes,
             audiences: approval.audiences.clone(),
             sign_in: approval.sign_in.clone(),
             acr_in_id_token: approval.acr_in_id_token,

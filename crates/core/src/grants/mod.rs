@@ -141,6 +141,15 @@ pub async fn exchange(
         TokenRequest::RefreshToken(r) => refresh_token::exchange(ctx, users, client, r).await,
         TokenRequest::ClientCredentials(r) => client_credentials::exchange(ctx, client, r).await,
         TokenRequest::DeviceCode(r) => device_code::exchange(ctx, users, client, r).await,
+        TokenRequest::Ciba(r) => {
+            device_code::exchange_decided::<crate::ciba::CibaData>(
+                ctx,
+                users,
+                client,
+                &r.auth_req_id,
+            )
+            .await
+        }
         TokenRequest::TokenExchange(r) => token_exchange::exchange(ctx, users, client, r).await,
     }?;
     let client_id = client.client_id.as_str();

@@ -282,6 +282,12 @@ pub struct Client {
     /// Where the client publishes its public keys instead (RFC 7591 §2 `jwks_uri`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jwks_uri: Option<String>,
+    /// CIBA Core §4 `backchannel_token_delivery_mode` (poll unless registered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_token_delivery_mode: Option<crate::ciba::DeliveryMode>,
+    /// CIBA Core §4 `backchannel_client_notification_endpoint`: ping mode calls it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backchannel_client_notification_endpoint: Option<String>,
     /// The `authorization_details` types it may ask for (RFC 9396 §10).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization_details_types: Vec<String>,
@@ -399,6 +405,8 @@ impl Default for Client {
             jwks_uri: None,
             tls_client_auth: None,
             authorization_details_types: vec![],
+            backchannel_token_delivery_mode: None,
+            backchannel_client_notification_endpoint: None,
             enabled: true,
             always_include_user_claims_in_id_token: false,
             logout: ClientLogout::default(),

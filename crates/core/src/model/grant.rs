@@ -62,11 +62,15 @@ pub enum GrantKind {
     /// A request object's `jti` (RFC 9101 §6.3, RFC 7519 §4.1.7), remembered until the object
     /// expires so that it is used once.
     RequestObjectJti,
+    /// A backchannel authentication request (CIBA Core §7): found by its `auth_req_id`, or by
+    /// its approval handle (the lookup digest); pending until the user decides, then redeemed
+    /// once.
+    CibaRequest,
 }
 
 impl GrantKind {
     /// Every kind.
-    pub const ALL: [GrantKind; 22] = [
+    pub const ALL: [GrantKind; 23] = [
         Self::AuthorizationCode,
         Self::RefreshToken,
         Self::ReferenceToken,
@@ -89,6 +93,7 @@ impl GrantKind {
         Self::InitialAccessToken,
         Self::PushedRequest,
         Self::RequestObjectJti,
+        Self::CibaRequest,
     ];
 
     /// The name stored in the `kind` column.
@@ -116,6 +121,7 @@ impl GrantKind {
             Self::InitialAccessToken => "initial_access_token",
             Self::PushedRequest => "pushed_request",
             Self::RequestObjectJti => "request_object_jti",
+            Self::CibaRequest => "ciba_request",
         }
     }
 }
@@ -213,6 +219,7 @@ mod tests {
                 "initial_access_token",
                 "pushed_request",
                 "request_object_jti",
+                "ciba_request",
             ]
         );
         for kind in GrantKind::ALL {

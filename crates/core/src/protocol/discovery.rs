@@ -69,6 +69,12 @@ pub struct ProviderMetadata {
     pub device_authorization_endpoint: String,
     /// RFC 9126 §5.
     pub pushed_authorization_request_endpoint: String,
+    /// CIBA Core §4.
+    pub backchannel_authentication_endpoint: String,
+    /// CIBA Core §4: poll and ping (not push).
+    pub backchannel_token_delivery_modes_supported: Vec<&'static str>,
+    /// CIBA Core §4: `user_code` is not offered.
+    pub backchannel_user_code_parameter_supported: bool,
     /// RFC 9396 §10: the `authorization_details` types clients may ask for.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub authorization_details_types_supported: Vec<String>,
@@ -214,6 +220,9 @@ impl ProviderMetadata {
                 .collect(),
             device_authorization_endpoint: endpoint(paths::DEVICE_AUTHORIZATION),
             pushed_authorization_request_endpoint: endpoint(paths::PAR),
+            backchannel_authentication_endpoint: endpoint(paths::BC_AUTHORIZE),
+            backchannel_token_delivery_modes_supported: vec!["poll", "ping"],
+            backchannel_user_code_parameter_supported: false,
             authorization_details_types_supported: Vec::new(),
             tls_client_certificate_bound_access_tokens: false,
             mtls_endpoint_aliases: None,

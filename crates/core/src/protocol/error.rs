@@ -83,6 +83,12 @@ pub enum OAuthError {
     /// RFC 8628 §3.5: the device code expired.
     #[error("expired_token: {0}")]
     ExpiredToken(Cow<'static, str>),
+    /// CIBA Core §13: the hint names no user who can sign in.
+    #[error("unknown_user_id: {0}")]
+    UnknownUserId(Cow<'static, str>),
+    /// CIBA Core §13: the binding message is too long or not plain text.
+    #[error("invalid_binding_message: {0}")]
+    InvalidBindingMessage(Cow<'static, str>),
     /// RFC 9449 §5: the DPoP proof is missing, malformed or does not match the request.
     #[error("invalid_dpop_proof: {0}")]
     InvalidDpopProof(Cow<'static, str>),
@@ -206,6 +212,8 @@ impl OAuthError {
             Self::AuthorizationPending(_) => "authorization_pending",
             Self::SlowDown(_) => "slow_down",
             Self::ExpiredToken(_) => "expired_token",
+            Self::UnknownUserId(_) => "unknown_user_id",
+            Self::InvalidBindingMessage(_) => "invalid_binding_message",
             Self::InvalidDpopProof(_) => "invalid_dpop_proof",
             Self::UseDpopNonce { .. } => "use_dpop_nonce",
             Self::InvalidRedirectUri(_) => "invalid_redirect_uri",
@@ -240,6 +248,8 @@ impl OAuthError {
             | Self::AuthorizationPending(d)
             | Self::SlowDown(d)
             | Self::ExpiredToken(d)
+            | Self::UnknownUserId(d)
+            | Self::InvalidBindingMessage(d)
             | Self::InvalidDpopProof(d)
             | Self::InvalidRedirectUri(d)
             | Self::InvalidClientMetadata(d)
@@ -303,6 +313,8 @@ impl OAuthError {
             Self::AuthorizationPending("x".into()),
             Self::SlowDown("x".into()),
             Self::ExpiredToken("x".into()),
+            Self::UnknownUserId("x".into()),
+            Self::InvalidBindingMessage("x".into()),
             Self::InvalidDpopProof("x".into()),
             Self::UseDpopNonce {
                 description: "x".into(),

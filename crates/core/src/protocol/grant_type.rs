@@ -20,17 +20,20 @@ pub enum GrantType {
     DeviceCode,
     /// RFC 8693 §2: a service trades a token it was sent for one to another API.
     TokenExchange,
+    /// OpenID CIBA Core §10.1: a client redeems the user's decision on a backchannel request.
+    Ciba,
 }
 
 impl GrantType {
     /// Every grant type served, in the order discovery lists them.
-    pub const ALL: [GrantType; 6] = [
+    pub const ALL: [GrantType; 7] = [
         Self::AuthorizationCode,
         Self::Implicit,
         Self::RefreshToken,
         Self::ClientCredentials,
         Self::DeviceCode,
         Self::TokenExchange,
+        Self::Ciba,
     ];
 
     /// Its registered name, the value of `grant_type` (RFC 6749 §4, IANA "OAuth Grant Types").
@@ -42,6 +45,7 @@ impl GrantType {
             Self::ClientCredentials => "client_credentials",
             Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
             Self::TokenExchange => "urn:ietf:params:oauth:grant-type:token-exchange",
+            Self::Ciba => "urn:openid:params:grant-type:ciba",
         }
     }
 
@@ -86,6 +90,7 @@ mod tests {
                 "client_credentials",
                 "urn:ietf:params:oauth:grant-type:device_code",
                 "urn:ietf:params:oauth:grant-type:token-exchange",
+                "urn:openid:params:grant-type:ciba",
             ]
         );
     }

@@ -26,6 +26,10 @@ pub mod paths {
     pub const AUTHORIZE: &str = "/authorize";
     /// Token endpoint (RFC 6749 §3.2).
     pub const TOKEN: &str = "/token";
+    /// Backchannel authentication endpoint (OpenID CIBA Core §7).
+    pub const BC_AUTHORIZE: &str = "/bc-authorize";
+    /// Where a user approves a backchannel authentication request.
+    pub const CIBA_APPROVE: &str = "/ciba/approve";
     /// Pushed authorization request endpoint (RFC 9126 §2).
     pub const PAR: &str = "/par";
     /// Introspection endpoint (RFC 7662 §2).

@@ -18,6 +18,8 @@ pub enum TokenRequest {
     ClientCredentials(ClientCredentialsRequest),
     /// RFC 8628 §3.4.
     DeviceCode(DeviceCodeRequest),
+    /// CIBA Core §10.1.
+    Ciba(CibaTokenRequest),
     /// RFC 8693 §2.1.
     TokenExchange(TokenExchangeRequest),
 }
@@ -74,6 +76,13 @@ pub struct RefreshRequest {
     pub resources: Vec<String>,
 }
 
+/// CIBA Core §10.1: the request's `auth_req_id`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CibaTokenRequest {
+    /// As presented.
+    pub auth_req_id: String,
+}
+
 /// RFC 6749 §4.4.2, RFC 8707 §2.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClientCredentialsRequest {
@@ -120,6 +129,9 @@ impl TokenRequest {
             GrantType::DeviceCode => Self::DeviceCode(DeviceCodeRequest {
                 device_code: form.required("device_code")?.to_owned(),
             }),
+            GrantType::Ciba => Self::Ciba(CibaTokenRequest {
+                auth_req_id: form.required("auth_req_id")?.to_owned(),
+            }),
             GrantType::TokenExchange => Self::TokenExchange(TokenExchangeRequest {
                 subject_token: form.required("subject_token")?.to_owned(),
                 subject_token_type: form.required("subject_token_type")?.to_owned(),
@@ -159,6 +171,7 @@ impl TokenRequest {
             Self::RefreshToken(_) => GrantType::RefreshToken,
             Self::ClientCredentials(_) => GrantType::ClientCredentials,
             Self::DeviceCode(_) => GrantType::DeviceCode,
+            Self::Ciba(_) => GrantType::Ciba,
             Self::TokenExchange(_) => GrantType::TokenExchange,
         }
     }

@@ -48,6 +48,8 @@ fn client(
         jwks: None,
         jwks_uri: None,
         authorization_details_types: vec![],
+        backchannel_token_delivery_mode: None,
+        backchannel_client_notification_endpoint: None,
         tls_client_auth_subject_dn: None,
         tls_client_auth_san_dns: None,
         tls_client_auth_san_uri: None,

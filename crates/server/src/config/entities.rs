@@ -153,6 +153,11 @@ pub struct RawClient {
     /// Or where the client publishes them (read through the outbound client when it
     /// authenticates).
     pub jwks_uri: Option<String>,
+    /// With the grant type `urn:openid:params:grant-type:ciba`: `poll` (default) or `ping`
+    /// (CIBA Core §4).
+    pub backchannel_token_delivery_mode: Option<String>,
+    /// Ping mode: where Tessera tells the client a request was decided (https).
+    pub backchannel_client_notification_endpoint: Option<String>,
     /// The `authorization_details` types (`[[authorization_details_types]]`) the client may ask
     /// for (RFC 9396).
     #[serde(default)]

@@ -83,6 +83,9 @@ pub struct RawConfig {
     /// Sender-constrained tokens (RFC 9449).
     #[serde(default)]
     pub dpop: RawDpop,
+    /// Client-initiated backchannel authentication (OpenID CIBA Core 1.0).
+    #[serde(default)]
+    pub ciba: validate::interactive::RawCiba,
     /// Authentication context classes (`acr`) offered, weakest first.
     #[serde(default)]
     pub acr_levels: Option<Vec<RawAcrLevel>>,
@@ -160,6 +163,7 @@ impl Default for RawConfig {
             tls: Default::default(),
             device_flow: RawDeviceFlow::default(),
             dpop: RawDpop::default(),
+            ciba: Default::default(),
             acr_levels: None,
             ui: RawUi::default(),
             outbound: RawOutbound::default(),
@@ -579,6 +583,8 @@ pub struct Config {
     pub requests: tessera_core::authorize::pushed::RequestPolicy,
     /// The TLS listener and client certificates.
     pub tls: validate::tls::TlsSettings,
+    /// CIBA.
+    pub ciba: validate::interactive::CibaConfig,
     /// Started with `--dev`.
     pub dev: bool,
 }

@@ -84,6 +84,9 @@ pub fn status_of(e: &OAuthError) -> StatusCode {
         | OAuthError::AuthorizationPending(_)
         | OAuthError::SlowDown(_)
         | OAuthError::ExpiredToken(_)
+        // CIBA Core §13.
+        | OAuthError::UnknownUserId(_)
+        | OAuthError::InvalidBindingMessage(_)
         // RFC 9449 §5, §8: at the authorization server.
         | OAuthError::InvalidDpopProof(_)
         | OAuthError::UseDpopNonce { .. }

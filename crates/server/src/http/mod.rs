@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per endpoint, the error mapping, and the middleware stack.
 
 pub mod admin;
+pub mod ciba;
 pub mod context;
 pub mod cors;
 pub mod device;
@@ -119,6 +120,8 @@ pub struct AppInner {
     pub pending_passwords: Arc<crate::provision::PendingSubjects>,
     /// Clients' key sets by reference (`jwks_uri`).
     pub client_keys: crate::client_keys::RemoteClientKeys,
+    /// Where CIBA's device channel and ping callbacks go (the hardened client).
+    pub ciba_http: crate::outbound::Outbound,
     /// The CAs of `tls_client_auth` clients' certificates (RFC 8705 §2.1).
     pub mtls_anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
     /// Checks the access tokens of admin API callers.
@@ -509,6 +512,11 @@ fn routes() -> Router<AppState> {
             get(ui::device::device_page).post(ui::device::device_submit),
         )
         .route(paths::PAR, post(par::post_par))
+        .route(paths::BC_AUTHORIZE, post(ciba::post_bc_authorize))
+        .route(
+            paths::CIBA_APPROVE,
+            get(ciba::approval_page).post(ciba::approval_submit),
+        )
         .route(paths::INTROSPECT, post(introspect::post_introspect))
         .route(paths::REGISTER, post(register::post_register))
         .route(

@@ -84,7 +84,8 @@ async fn openid_configuration_is_complete_and_honest() {
             "refresh_token",
             "client_credentials",
             "urn:ietf:params:oauth:grant-type:device_code",
-            "urn:ietf:params:oauth:grant-type:token-exchange"
+            "urn:ietf:params:oauth:grant-type:token-exchange",
+            "urn:openid:params:grant-type:ciba"
         ]
     );
     // Sign-in: RFC 7636 S256 only, the response modes, RFC 9207 iss, the prompt values.

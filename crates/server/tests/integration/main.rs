@@ -14,6 +14,7 @@ mod assertions;
 mod audit;
 mod balanced;
 mod browser;
+mod ciba;
 mod cli;
 mod cli_clients;
 mod client_jwks_uri;

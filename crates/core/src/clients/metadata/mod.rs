@@ -61,6 +61,10 @@ pub struct ClientMetadata {
     pub jwks_uri: Option<String>,
     /// RFC 9396 §10 `authorization_details_types`.
     pub authorization_details_types: Vec<String>,
+    /// CIBA Core §4 `backchannel_token_delivery_mode`: `poll` or `ping`.
+    pub backchannel_token_delivery_mode: Option<String>,
+    /// CIBA Core §4 `backchannel_client_notification_endpoint`.
+    pub backchannel_client_notification_endpoint: Option<String>,
     /// RFC 8705 §2.1.2 `tls_client_auth_subject_dn`.
     pub tls_client_auth_subject_dn: Option<String>,
     /// RFC 8705 §2.1.2 `tls_client_auth_san_dns`.
@@ -113,6 +117,8 @@ impl Default for ClientMetadata {
             jwks: None,
             jwks_uri: None,
             authorization_details_types: vec![],
+            backchannel_token_delivery_mode: None,
+            backchannel_client_notification_endpoint: None,
             tls_client_auth_subject_dn: None,
             tls_client_auth_san_dns: None,
             tls_client_auth_san_uri: None,
@@ -199,6 +205,7 @@ pub fn validate_client_metadata(
     check_token_lifetimes(m, &mut p);
     let jwks = check_keys(m, method, &mut p);
     let tls_client_auth = check_certificate_match(m, method, &mut p);
+    let ciba_mode = check_ciba(m, method, &mut p);
     let id_token_encryption =
         check_encryption(m, &m.id_token_encrypted_response, "id_token", &jwks, &mut p);
     let userinfo_encryption =
@@ -254,6 +261,10 @@ pub fn validate_client_metadata(
         jwks_uri: m.jwks_uri.clone(),
         tls_client_auth,
         authorization_details_types: m.authorization_details_types.clone(),
+        backchannel_token_delivery_mode: ciba_mode,
+        backchannel_client_notification_endpoint: m
+            .backchannel_client_notification_endpoint
+            .clone(),
         enabled: m.enabled,
         always_include_user_claims_in_id_token: m.always_include_user_claims_in_id_token,
         logout: ClientLogout {
@@ -336,6 +347,72 @@ fn check_encryption(
         alg: alg.clone(),
         enc: enc.unwrap_or_default().to_string(),
     })
+}
+
+/// CIBA Core §4: a confidential client of the grant, in poll or ping mode; ping needs an
+/// https notification endpoint (http on a loopback host, as redirect URIs may).
+fn check_ciba(
+    m: &ClientMetadata,
+    method: TokenEndpointAuthMethod,
+    p: &mut Problems,
+) -> Option<crate::ciba::DeliveryMode> {
+    use crate::ciba::DeliveryMode;
+    let uses = m.grant_types.iter().any(|g| g == GrantType::Ciba.name());
+    let field = "backchannel_token_delivery_mode";
+    let mode = match m.backchannel_token_delivery_mode.as_deref() {
+        None | Some("poll") => DeliveryMode::Poll,
+        Some("ping") => DeliveryMode::Ping,
+        Some(other) => {
+            p.add(field, format!("`{other}` is not offered; use poll or ping"));
+            return None;
+        }
+    };
+    if !uses {
+        if m.backchannel_token_delivery_mode.is_some() {
+            p.add(
+                field,
+                format!(
+                    "is only used with the grant type {}",
+                    GrantType::Ciba.name()
+                ),
+            );
+        }
+        return None;
+    }
+    if method == TokenEndpointAuthMethod::None {
+        p.add(
+            "grant_types",
+            "CIBA is for confidential clients: register a way to authenticate",
+        );
+    }
+    let endpoint = m.backchannel_client_notification_endpoint.as_deref();
+    match (mode, endpoint) {
+        (DeliveryMode::Ping, None) => p.add(
+            "backchannel_client_notification_endpoint",
+            "is required in ping mode",
+        ),
+        (DeliveryMode::Ping, Some(uri)) => {
+            let fine = url::Url::parse(uri).ok().is_some_and(|u| {
+                u.fragment().is_none()
+                    && (u.scheme() == "https"
+                        || (u.scheme() == "http"
+                            && u.host_str()
+                                .is_some_and(crate::protocol::redirect::is_loopback_host)))
+            });
+            if !fine {
+                p.add(
+                    "backchannel_client_notification_endpoint",
+                    "must be an https URL without a fragment",
+                );
+            }
+        }
+        (DeliveryMode::Poll, Some(_)) => p.add(
+            "backchannel_client_notification_endpoint",
+            "is only used in ping mode",
+        ),
+        (DeliveryMode::Poll, None) => {}
+    }
+    Some(mode)
 }
 
 /// RFC 6749 §2.2 / Appendix A.1: client_id = *VSCHAR (printable ASCII).

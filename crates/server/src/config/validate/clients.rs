@@ -149,6 +149,10 @@ pub(crate) fn metadata_of(c: &RawClient) -> ClientMetadata {
         jwks: c.jwks.as_ref().map(|j| j.keys.clone()),
         jwks_uri: c.jwks_uri.clone(),
         authorization_details_types: c.authorization_details_types.clone(),
+        backchannel_token_delivery_mode: c.backchannel_token_delivery_mode.clone(),
+        backchannel_client_notification_endpoint: c
+            .backchannel_client_notification_endpoint
+            .clone(),
         tls_client_auth_subject_dn: c.tls_client_auth_subject_dn.clone(),
         tls_client_auth_san_dns: c.tls_client_auth_san_dns.clone(),
         tls_client_auth_san_uri: c.tls_client_auth_san_uri.clone(),
@@ -278,7 +282,7 @@ refresh_token_absolute_lifetime = 2592000
         "clients[0].grant_types: is empty; e.g. [\"client_credentials\"]",
         "clients[1].allow_plain_pkce: PKCE `plain` is not supported (RFC 9700 §2.1.1): clients use S256",
         "clients[1].grant_types[0]: the resource owner password grant is not offered (RFC 9700 §2.4)",
-        "clients[1].grant_types[1]: unknown grant type `nope`; known: authorization_code, implicit, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:token-exchange",
+        "clients[1].grant_types[1]: unknown grant type `nope`; known: authorization_code, implicit, refresh_token, client_credentials, urn:ietf:params:oauth:grant-type:device_code, urn:ietf:params:oauth:grant-type:token-exchange, urn:openid:params:grant-type:ciba",
         "clients[1].grant_types[3]: `authorization_code` is listed twice",
         "clients[1].redirect_uris: is empty, but the client signs users in",
         "clients[2].client_id: duplicate client_id `web`",

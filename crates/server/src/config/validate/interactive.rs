@@ -1,5 +1,6 @@
 //! Checks of the settings of interactive sign-in: sessions, throttling, theme.
 
+use serde::Deserialize;
 use std::time::Duration;
 
 use tessera_core::authorize::acr::{AcrLevel, AcrLevels};
@@ -185,5 +186,67 @@ pub(super) fn check_device_flow(raw: &RawConfig, p: &mut Problems) -> DeviceSett
     DeviceSettings {
         code_lifetime: d.code_lifetime,
         polling_interval: d.polling_interval,
+    }
+}
+
+/// `[ciba]`
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawCiba {
+    /// Seconds a backchannel authentication request lives (CIBA Core §7.3 `expires_in`).
+    pub request_lifetime: u64,
+    /// Seconds between a client's polls (§7.3 `interval`).
+    pub polling_interval: u64,
+    /// Where each request is sent, as a JWT Tessera signs, so that the user's device asks them
+    /// (the authentication-device channel); unset: requests are decided through the admin API.
+    pub device_channel: Option<String>,
+}
+
+impl Default for RawCiba {
+    fn default() -> Self {
+        let d = tessera_core::ciba::CibaSettings::default();
+        RawCiba {
+            request_lifetime: d.request_lifetime,
+            polling_interval: d.polling_interval,
+            device_channel: None,
+        }
+    }
+}
+
+/// CIBA, validated.
+#[derive(Debug, Clone, Default)]
+pub struct CibaConfig {
+    /// Lifetimes.
+    pub settings: tessera_core::ciba::CibaSettings,
+    /// The authentication-device channel.
+    pub device_channel: Option<String>,
+}
+
+pub(super) fn check_ciba(
+    raw: &RawConfig,
+    outbound: &OutboundPolicy,
+    p: &mut Problems,
+) -> CibaConfig {
+    let c = &raw.ciba;
+    if !(60..=600).contains(&c.request_lifetime) {
+        p.add(
+            "ciba.request_lifetime",
+            "must be between 60 and 600 seconds",
+        );
+    }
+    if !(1..=60).contains(&c.polling_interval) {
+        p.add("ciba.polling_interval", "must be between 1 and 60 seconds");
+    }
+    if let Some(url) = &c.device_channel
+        && let Err(e) = outbound.check_url(url)
+    {
+        p.add("ciba.device_channel", e);
+    }
+    CibaConfig {
+        settings: tessera_core::ciba::CibaSettings {
+            request_lifetime: c.request_lifetime,
+            polling_interval: c.polling_interval,
+        },
+        device_channel: c.device_channel.clone(),
     }
 }

@@ -2,7 +2,7 @@
 //! is about, all at once, so one run shows everything to fix.
 
 pub(crate) mod clients;
-mod interactive;
+pub(crate) mod interactive;
 pub(crate) mod operations;
 pub(crate) mod profile;
 pub(crate) mod providers;
@@ -62,6 +62,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
     interactive::check_passwords(&raw, &mut p);
     let ui_templates = interactive::check_ui(&raw, &mut p);
     let outbound = interactive::check_outbound(&raw, dev, &mut p);
+    let ciba = interactive::check_ciba(&raw, &outbound, &mut p);
     let smtp = smtp::check_smtp(&raw, &mut p);
     let operations = operations::check_operations(&raw, listen, dev, &mut p);
     let registration = operations::check_registration(&raw, &resources, &mut p);
@@ -103,6 +104,7 @@ pub(super) fn validate(raw: RawConfig, dev: bool) -> Result<Config, ConfigError>
         profile,
         requests,
         tls,
+        ciba,
         dev,
     })
 }

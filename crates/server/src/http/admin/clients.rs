@@ -107,6 +107,8 @@ pub fn registration(c: &Client) -> Value {
         "backchannel_logout_session_required": c.logout.backchannel_logout_session_required,
         "allowed_cors_origins": c.allowed_cors_origins,
         "authorization_details_types": c.authorization_details_types,
+        "backchannel_token_delivery_mode": c.backchannel_token_delivery_mode,
+        "backchannel_client_notification_endpoint": c.backchannel_client_notification_endpoint,
         "token_exchange": c.token_exchange,
     });
     if c.auth_method_pinned {

@@ -11,6 +11,7 @@
 //! without, 412 when the item changed meanwhile). Items declared in the configuration file are
 //! read-only here (409, naming the file). Every change is an audited event.
 
+pub mod ciba;
 pub mod clients;
 pub mod keys;
 pub mod openapi;
@@ -459,6 +460,7 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/admin/v1/keys", get(keys::list))
         .route("/admin/v1/keys/rotate", post(keys::rotate))
+        .route("/admin/v1/ciba/{approval}", post(ciba::decide))
         .route("/admin/v1/keys/{kid}", delete(keys::retire))
         .route("/admin/v1/registration/tokens", post(registration::create))
         .route("/admin/v1/resources", get(resources::list))

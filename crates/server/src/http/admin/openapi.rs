@@ -6,7 +6,7 @@ use axum::extract::State;
 use utoipa::OpenApi;
 use utoipa::openapi::security::{ClientCredentials, Flow, OAuth2, Scopes, SecurityScheme};
 
-use super::{clients, keys, registration, resources, sessions, users};
+use super::{ciba, clients, keys, registration, resources, sessions, users};
 use crate::http::AppState;
 
 #[derive(OpenApi)]
@@ -24,9 +24,10 @@ use crate::http::AppState;
         resources::remove_scope, resources::create_api, resources::replace_api,
         resources::remove_api, resources::create_identity, resources::replace_identity,
         resources::remove_identity,
+        ciba::decide,
     ),
-    components(schemas(super::AdminError, super::Problem)),
-    tags((name = "clients"), (name = "users"), (name = "keys"), (name = "registration"), (name = "resources")),
+    components(schemas(super::AdminError, super::Problem, crate::http::ciba::AdminDecision)),
+    tags((name = "clients"), (name = "users"), (name = "keys"), (name = "registration"), (name = "resources"), (name = "ciba")),
 )]
 struct AdminApi;
 

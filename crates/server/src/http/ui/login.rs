@@ -333,7 +333,7 @@ async fn end_replaced_session(state: &AppState, old: &Session) -> Result<(), OAu
 /// The active user with this username and password, or `None`. Unknown and disabled users
 /// cost one hash verification like everyone else; hashing runs on the password threads
 /// ([`crate::hashing`]), so a login flood cannot starve the token endpoint.
-async fn check_password(
+pub(crate) async fn check_password(
     state: &AppState,
     username: &str,
     password: &str,

@@ -19,6 +19,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "device.html",
         include_str!("../../../templates/device.html"),
     ),
+    ("ciba.html", include_str!("../../../templates/ciba.html")),
     (
         "factor.html",
         include_str!("../../../templates/factor.html"),
