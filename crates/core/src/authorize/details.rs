@@ -96,8 +96,13 @@ pub fn check_schema(schema: &Value) -> Result<(), String> {
 }
 
 /// RFC 9396 §6.1: the details asked for at the token endpoint must be within those granted:
-/// each is contained in a granted one of its type.
-pub fn narrow(requested: Vec<Value>, granted: &[Value]) -> Result<Vec<Value>, OAuthError> {
+/// each is of the client's types and meets its schema, and is contained in a granted one.
+pub fn narrow(
+    requested: Vec<Value>,
+    granted: &[Value],
+    (client, types): (&Client, &[AuthorizationDetailsType]),
+) -> Result<Vec<Value>, OAuthError> {
+    check_authorization_details(&requested, client, types)?;
     for (i, detail) in requested.iter().enumerate() {
         if !granted.iter().any(|g| contained(detail, g)) {
             return Err(invalid(format!(
@@ -108,13 +113,16 @@ pub fn narrow(requested: Vec<Value>, granted: &[Value]) -> Result<Vec<Value>, OA
     Ok(requested)
 }
 
-/// `inner` asks for nothing `outer` does not: objects by their members, arrays element by
-/// element (each in some element of the other), anything else by equality.
+/// `inner` asks for nothing `outer` does not. Objects have the same members (leaving a member
+/// out may mean "any" to an API: no narrowing by omission), each contained; arrays may hold
+/// fewer elements, each contained in one of the other's; anything else is equal.
 pub fn contained(inner: &Value, outer: &Value) -> bool {
     match (inner, outer) {
-        (Value::Object(i), Value::Object(o)) => i
-            .iter()
-            .all(|(k, v)| o.get(k).is_some_and(|ov| contained(v, ov))),
+        (Value::Object(i), Value::Object(o)) => {
+            i.len() == o.len()
+                && i.iter()
+                    .all(|(k, v)| o.get(k).is_some_and(|ov| contained(v, ov)))
+        }
         (Value::Array(i), Value::Array(o)) => i.iter().all(|v| o.iter().any(|ov| contained(v, ov))),
         (i, o) => i == o,
     }
@@ -178,14 +186,19 @@ mod tests {
 
     #[test]
     fn narrowing_keeps_within_what_was_granted() {
-        let granted = vec![
-            json!({"type": "payment_initiation", "actions": ["initiate", "status"], "locations": ["https://a.example"]}),
-        ];
-        let fewer = vec![json!({"type": "payment_initiation", "actions": ["status"]})];
-        assert!(narrow(fewer, &granted).is_ok());
-        let more = vec![json!({"type": "payment_initiation", "actions": ["cancel"]})];
-        assert!(narrow(more, &granted).is_err());
+        let detail = |actions: &[&str]| {
+            json!({"type": "payment_initiation", "actions": actions,
+                "instructedAmount": {"currency": "EUR", "amount": "1.00"}})
+        };
+        let granted = vec![detail(&["initiate", "status"])];
+        let (c, types) = (client(), [payment()]);
+        assert!(narrow(vec![detail(&["status"])], &granted, (&c, &types)).is_ok());
+        assert!(narrow(vec![detail(&["cancel"])], &granted, (&c, &types)).is_err());
+        // Leaving a member out is not narrowing: it may mean "any".
+        let without_amount = json!({"type": "payment_initiation", "actions": ["status"]});
+        assert!(narrow(vec![without_amount], &granted, (&c, &types)).is_err());
+        assert!(narrow(vec![json!({})], &granted, (&c, &types)).is_err());
         let other = vec![json!({"type": "account_information"})];
-        assert!(narrow(other, &granted).is_err());
+        assert!(narrow(other, &granted, (&c, &types)).is_err());
     }
 }

@@ -241,23 +241,26 @@ async fn take_pushed<'p>(
         // Request objects by reference are an SSRF surface and are not fetched (SEC-42).
         return Err(page(OAuthError::RequestUriNotSupported));
     };
-    let taken = resolver
+    let digest = handle_digest(handle);
+    // Another client's attempt neither uses it nor spends it.
+    let found = resolver
         .grants
-        .consume_grant(
-            &handle_digest(handle),
-            GrantKind::PushedRequest,
-            resolver.now,
-        )
+        .find_grant(&digest)
         .await
         .map_err(|e| page(e.into()))?;
-    let Some(grant) = taken else {
+    if found.is_some_and(|g| g.client_id != client.client_id) {
+        return Err(invalid_uri("the request_uri was pushed by another client"));
+    }
+    let taken = resolver
+        .grants
+        .consume_grant(&digest, GrantKind::PushedRequest, resolver.now)
+        .await
+        .map_err(|e| page(e.into()))?;
+    let Some(grant) = taken.filter(|g| g.client_id == client.client_id) else {
         return Err(invalid_uri(
             "the request_uri is unknown, expired or used already",
         ));
     };
-    if grant.client_id != client.client_id {
-        return Err(invalid_uri("the request_uri was pushed by another client"));
-    }
     let pushed: PushedRequest = grant.payload().map_err(page)?;
     Ok(Resolved {
         params: Cow::Owned(Form::from_pairs(pushed.params)),

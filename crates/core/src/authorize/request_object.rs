@@ -215,7 +215,7 @@ fn check_claims(
         )));
     }
     let nbf = numeric(claims, "nbf")?;
-    if check.require_nbf && nbf.is_none_or(|nbf| exp - nbf > check.max_lifetime) {
+    if check.require_nbf && nbf.is_none_or(|nbf| exp.saturating_sub(nbf) > check.max_lifetime) {
         return Err(refuse(format!(
             "`nbf` is required, and `exp` at most {} seconds after it",
             check.max_lifetime

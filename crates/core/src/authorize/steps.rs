@@ -321,9 +321,13 @@ pub fn check_pkce(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
 /// `dpop_jkt` (RFC 9449 §10) is the RFC 7638 thumbprint (SHA-256, base64url) of the key the
 /// code is bound to; it goes with a code only.
 pub fn check_dpop(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
-    if c.client.settings.require_dpop && c.request.response_type != ResponseType::CODE {
+    let settings = &c.client.settings;
+    let bound = settings.require_dpop || settings.tls_client_certificate_bound_access_tokens;
+    if bound && c.request.response_type != ResponseType::CODE {
         return Err(c.fail(OAuthError::UnauthorizedClient(
-            "this client binds its tokens with DPoP: it may use response_type=code only".into(),
+            "this client's tokens are sender-constrained (DPoP or mutual TLS): it may use \
+             response_type=code only"
+                .into(),
         )));
     }
     let Some(jkt) = c.one("dpop_jkt")? else {

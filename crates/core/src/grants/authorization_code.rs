@@ -159,6 +159,7 @@ fn issue(
         Some(text) => crate::authorize::details::narrow(
             crate::authorize::details::parse_authorization_details(text)?,
             &data.authorization_details,
+            (client, &ctx.resources.authorization_details_types),
         )?,
     };
     let prepared = prepare_user_tokens(

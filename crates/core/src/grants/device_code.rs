@@ -191,6 +191,7 @@ fn issue<T: Decided>(
             claims,
             // Bound by `refresh_grant` when the client is public and sent a proof.
             jkt: None,
+            x5t: None,
             authorization_details: vec![],
         };
         let (handle, record) = refresh_grant(ctx, client, &user.subject, &family, &refresh)?;

@@ -335,10 +335,14 @@ pub fn encrypt_for(
     let Some(e) = encryption else {
         return Ok(content.to_string());
     };
+    // A key marked for encryption first; a key without `use` only when there is none.
+    let fits = |k: &&crate::clients::jwk::ClientJwk| crate::tokens::jwe::encrypts_with(k, &e.alg);
     let key = client
         .jwks
         .iter()
-        .find(|k| crate::tokens::jwe::encrypts_with(k, &e.alg))
+        .filter(fits)
+        .find(|k| k.use_.as_deref() == Some("enc"))
+        .or_else(|| client.jwks.iter().find(fits))
         .ok_or_else(|| {
             OAuthError::internal("encrypting for a client", "it has no key for its algorithm")
         })?;

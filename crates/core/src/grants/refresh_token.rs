@@ -45,6 +45,10 @@ pub struct RefreshData {
     /// redeemed only with a proof of that key.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub jkt: Option<String>,
+    /// The TLS certificate a public client's refresh token is bound to (RFC 8705 §4): it is
+    /// redeemed only over mutual TLS with that certificate.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub x5t: Option<String>,
     /// The authorization details granted with the code (RFC 9396).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authorization_details: Vec<serde_json::Value>,
@@ -68,6 +72,7 @@ impl RefreshData {
             ),
             claims: data.claims.clone(),
             jkt: None,
+            x5t: None,
             authorization_details: data.authorization_details.clone(),
         }
     }
@@ -102,6 +107,12 @@ pub(crate) fn refresh_grant(
         jkt: match (client.is_public(), ctx.dpop) {
             (true, Some(proof)) => Some(proof.jkt.clone()),
             (true, None) => data.jkt.clone(),
+            (false, _) => None,
+        },
+        // RFC 8705 §4: likewise for the certificate of a public client's mutual TLS.
+        x5t: match (client.is_public(), ctx.certificate) {
+            (true, Some(thumbprint)) => Some(thumbprint.to_string()),
+            (true, None) => data.x5t.clone(),
             (false, _) => None,
         },
         ..data.clone()
@@ -259,6 +270,17 @@ fn issue(
     // RFC 9449 §5: checked here, not among the checks that burn the token: a thief without
     // the key can neither use it nor end the family it belongs to.
     check_bound(data.jkt.as_deref(), ctx.dpop, "refresh token")?;
+    if let Some(bound) = data.x5t.as_deref()
+        && ctx
+            .certificate
+            .is_none_or(|c| !crate::crypto::constant_time_eq(c.as_bytes(), bound.as_bytes()))
+    {
+        return Err(OAuthError::InvalidGrant(
+            "the refresh token is bound to a TLS client certificate: send the request over \
+             mutual TLS with it"
+                .into(),
+        ));
+    }
     let (refresh_token, next) = refresh_grant(ctx, client, &user.subject, &family, &data)?;
     // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.
     let prepared = prepare_user_tokens(

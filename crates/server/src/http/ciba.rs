@@ -222,6 +222,18 @@ pub async fn approval_submit(
     else {
         return Err(OAuthError::InvalidRequest("the user can no longer sign in".into()).into());
     };
+    // A password alone does not approve what needs more: a user with a second factor, a
+    // client that requires one or a level, or a request that asks for a level is approved in
+    // the deployment's app (the admin API), which authenticates the user as it needs.
+    let client = state.clients.find_client(&pending.grant.client_id).await?;
+    let needs_more = !state.store.list_factors(&user.subject).await?.is_empty()
+        || pending.data.acr_values.is_some()
+        || client.is_some_and(|c| c.settings.require_mfa || c.settings.minimum_acr.is_some());
+    if needs_more {
+        let message = "This request needs more than your password: approve it in your app.";
+        let status = StatusCode::FORBIDDEN;
+        return Ok(page(&state, &pending, &handle, (Some(message), None), status).await);
+    }
     let password = form.one("password")?.unwrap_or_default();
     let now_ms = state.clock.now_millis();
     let attempt = match state
@@ -334,7 +346,17 @@ pub async fn admin_decide(
             "no pending backchannel request with this approval handle".to_string(),
         )
     };
-    let pending = pending(state, approval).await.map_err(|_| not_found())?;
+    let now = state.clock.now();
+    let pending = match ciba::pending_by_approval(state.store.as_ref(), approval, now).await {
+        Ok(Some(pending)) => pending,
+        Ok(None) => return Err(not_found()),
+        Err(e) => {
+            return Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                e.description().to_string(),
+            ));
+        }
+    };
     let reached = decision.approve.then(|| Reached {
         at: state.clock.now(),
         amr: if decision.amr.is_empty() {
@@ -344,8 +366,13 @@ pub async fn admin_decide(
         },
         acr: decision.acr,
     });
-    decide(state, &pending, reached)
-        .await
-        .map_err(|_| not_found())?;
-    Ok(StatusCode::NO_CONTENT)
+    match decide(state, &pending, reached).await {
+        Ok(()) => Ok(StatusCode::NO_CONTENT),
+        // Another decision won the compare-and-set.
+        Err(OAuthError::InvalidRequest(why)) => Err((StatusCode::CONFLICT, why.to_string())),
+        Err(e) => Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            e.description().to_string(),
+        )),
+    }
 }

@@ -56,6 +56,16 @@ pub async fn post_par(
     let client = state.authenticate(&posted).await?;
     let resolver = state.resolver();
     let resolved = resolve_pushed(&resolver, &client, &posted.form).await?;
+    // RFC 9126 §2.3 with RFC 9101 §10.5: an unsigned push of a client (or server) that
+    // requires signed request objects is refused here, with 400 invalid_request.
+    let require_signed =
+        resolver.policy.require_signed || client.settings.require_signed_request_object;
+    if require_signed && !resolved.signed {
+        return Err(OAuthError::InvalidRequest(
+            "this client must push its authorization requests as a signed request object".into(),
+        )
+        .into());
+    }
     let mut params = match resolved.signed {
         // RFC 9126 §3: with a request object, the object's claims are the request.
         true => resolved.params.clone().into_owned(),

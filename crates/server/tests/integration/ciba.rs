@@ -500,6 +500,40 @@ async fn ciba_requests_wrong_in_one_way_each_are_refused() {
         (403, Some("access_denied"))
     );
 
+    // A request that asks for a level is not approved with a password alone.
+    let (_, ack) = bc_authorize(
+        &server,
+        POLL,
+        &[
+            ("scope", "openid"),
+            ("login_hint", "alice"),
+            ("acr_values", "2"),
+        ],
+    )
+    .await;
+    assert!(ack["auth_req_id"].is_string(), "{ack}");
+    let (_, jwt) = wait_for(&received, "/channel", 2).await.remove(1);
+    let approval = jwt_claims(&jwt)["approval"].as_str().unwrap().to_string();
+    let refused = server
+        .http
+        .post(server.url("/ciba/approve"))
+        .form(&[
+            ("request", approval.as_str()),
+            ("password", "alice-password"),
+            ("action", "approve"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("needs more than your password")
+    );
+
     // Expired: expired_token.
     let (_, ack) = bc_authorize(
         &server,

@@ -45,6 +45,7 @@ mod log_scan;
 mod metrics;
 mod mfa;
 mod mtls;
+mod mtls_refresh;
 mod otel;
 mod outbound;
 mod par;

@@ -85,7 +85,7 @@ pub(crate) struct Setup {
     _dir: tempfile::TempDir,
 }
 
-async fn setup() -> Setup {
+pub(crate) async fn setup() -> Setup {
     setup_with("Client-Cert").await
 }
 
@@ -178,6 +178,14 @@ token_endpoint_auth_method = "tls_client_auth"
 tls_client_auth_san_dns = "client.bank.example"
 tls_client_certificate_bound_access_tokens = true
 
+[[clients]]
+client_id = "pki-spa"
+grant_types = ["authorization_code", "refresh_token"]
+redirect_uris = ["https://pki-spa.example/cb"]
+allowed_scopes = ["openid", "offline_access"]
+require_consent = false
+tls_client_certificate_bound_access_tokens = true
+
 [[users]]
 username = "alice"
 password = "alice-password"
@@ -213,7 +221,11 @@ pub(crate) fn tls_client(s: &Setup, identity: Option<&Pem>) -> reqwest::Client {
     builder.build().unwrap()
 }
 
-async fn token(http: &reqwest::Client, base: &str, form: &[(&str, &str)]) -> (u16, Value) {
+pub(crate) async fn token(
+    http: &reqwest::Client,
+    base: &str,
+    form: &[(&str, &str)],
+) -> (u16, Value) {
     let response = http
         .post(format!("{base}/token"))
         .form(form)

@@ -140,12 +140,7 @@ async fn authorization_details_are_consented_carried_into_tokens_and_narrowed() 
     // Consent is asked again for the same details: remembered consent covers scopes only.
     let code = code_for(&server, &browser, &granted).await;
     // §6.1: narrowed at the token endpoint...
-    let (status, tokens) = redeem(
-        &server,
-        &code,
-        Some(&json!([{"type": "payment_initiation", "actions": ["status"]}])),
-    )
-    .await;
+    let (status, tokens) = redeem(&server, &code, Some(&json!([payment(&["status"])]))).await;
     assert_eq!(status, 200, "{tokens}");
     assert_eq!(
         tokens["authorization_details"][0]["actions"],
@@ -154,6 +149,14 @@ async fn authorization_details_are_consented_carried_into_tokens_and_narrowed() 
     // ...never widened: the code is not burned by the attempt.
     let code = code_for(&server, &browser, &granted).await;
     let (status, body) = redeem(&server, &code, Some(&json!([payment(&["cancel"])]))).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("invalid_authorization_details")),
+        "{body}"
+    );
+    // Leaving a member out is no narrowing: it may mean "any" to the API.
+    let bare = json!([{"type": "payment_initiation", "actions": ["status"]}]);
+    let (status, body) = redeem(&server, &code, Some(&bare)).await;
     assert_eq!(
         (status, body["error"].as_str()),
         (400, Some("invalid_authorization_details")),

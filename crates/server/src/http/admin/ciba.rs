@@ -16,7 +16,8 @@ use crate::http::ciba::{AdminDecision, admin_decide};
     request_body = AdminDecision,
     security(("oauth2" = ["tessera.admin.write"])),
     responses((status = 204, description = "Decided"),
-        (status = 404, description = "No pending request with this handle", body = AdminError)))]
+        (status = 404, description = "No pending request with this handle", body = AdminError),
+        (status = 409, description = "Decided at the same time by another call", body = AdminError)))]
 pub async fn decide(
     writer: Writer,
     State(state): State<AppState>,
@@ -27,7 +28,11 @@ pub async fn decide(
     let approve = decision.approve;
     let status = admin_decide(&state, &approval, decision)
         .await
-        .map_err(|(_, why)| AdminError::not_found(why))?;
+        .map_err(|(status, why)| match status {
+            StatusCode::NOT_FOUND => AdminError::not_found(why),
+            StatusCode::CONFLICT => AdminError::new(status, "decided", why),
+            _ => AdminError::new(status, "server_error", why),
+        })?;
     writer.changed(
         &state,
         if approve { "ciba.approve" } else { "ciba.deny" },
