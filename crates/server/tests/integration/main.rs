@@ -45,7 +45,7 @@ mod log_scan;
 mod metrics;
 mod mfa;
 mod mtls;
-mod mtls_refresh;
+mod mtls_proxy;
 mod otel;
 mod outbound;
 mod par;

@@ -90,7 +90,7 @@ pub(crate) async fn setup() -> Setup {
 }
 
 /// A server with a TLS listener and `header` trusted from 127.0.0.1.
-async fn setup_with(header: &str) -> Setup {
+pub(crate) async fn setup_with(header: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let authority = ca("Test clients CA");
     let server_params = {
@@ -236,7 +236,7 @@ pub(crate) async fn token(
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
-fn machine(client_id: &str) -> Vec<(&str, &str)> {
+pub(crate) fn machine(client_id: &str) -> Vec<(&str, &str)> {
     vec![
         ("grant_type", "client_credentials"),
         ("client_id", client_id),
@@ -244,7 +244,7 @@ fn machine(client_id: &str) -> Vec<(&str, &str)> {
     ]
 }
 
-fn thumbprint(der: &[u8]) -> String {
+pub(crate) fn thumbprint(der: &[u8]) -> String {
     tessera_core::crypto::base64url(&tessera_core::crypto::sha256(der))
 }
 
@@ -550,63 +550,5 @@ async fn sec68_the_validation_crate_accepts_a_bound_token_only_with_its_certific
         call(Some(&s.selfie.der)).await,
         401,
         "with another certificate"
-    );
-}
-
-#[tokio::test]
-async fn behind_nginx_a_proxied_certificate_authenticates_and_binds() {
-    let nginx = crate::relying_parties::required_env("TESSERA_TEST_NGINX");
-    let s = setup_with("X-SSL-Client-Cert").await;
-    let dir = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let upstream = s.server.running.local_addr;
-    let (cert, key) = &s.server_files;
-    let d = dir.path().display();
-    // nginx terminates TLS, asks for a certificate from any issuer, and passes it URL-encoded.
-    let config = format!(
-        "worker_processes 1;\ndaemon off;\npid {d}/nginx.pid;\nerror_log {d}/error.log;\n\
-         events {{ worker_connections 64; }}\n\
-         http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n  proxy_temp_path {d}/proxy;\n\
-           fastcgi_temp_path {d}/fastcgi;\n  uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
-           server {{\n    listen 127.0.0.1:{port} ssl;\n    ssl_certificate {};\n    ssl_certificate_key {};\n\
-             ssl_verify_client optional_no_ca;\n\
-             location / {{\n      proxy_pass http://{upstream};\n\
-               proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;\n    }}\n  }}\n}}\n",
-        cert.display(),
-        key.display(),
-    );
-    let conf = write_file(dir.path(), "nginx.conf", &config);
-    let mut child = std::process::Command::new(nginx)
-        .arg("-p")
-        .arg(dir.path())
-        .arg("-e")
-        .arg(dir.path().join("error.log"))
-        .arg("-c")
-        .arg(&conf)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let base = format!("https://127.0.0.1:{port}");
-    crate::support::eventually("nginx to listen", || {
-        let http = tls_client(&s, None);
-        let url = format!("{base}/healthz");
-        async move { http.get(url).send().await.is_ok_and(|r| r.status() == 200) }
-    })
-    .await;
-    let (status, body) = token(&tls_client(&s, Some(&s.pki)), &base, &machine("pki")).await;
-    let (status_without, _) = token(&tls_client(&s, None), &base, &machine("pki")).await;
-    let (status_rogue, _) = token(&tls_client(&s, Some(&s.rogue)), &base, &machine("pki")).await;
-    let _ = child.kill();
-    let _ = child.wait();
-    assert_eq!(status, 200, "{body}");
-    assert_eq!(
-        jwt_claims(body["access_token"].as_str().unwrap())["cnf"]["x5t#S256"],
-        json!(thumbprint(&s.pki.der))
-    );
-    assert_eq!(status_without, 401, "no certificate through the proxy");
-    assert_eq!(
-        status_rogue, 401,
-        "a certificate from an unknown CA through the proxy"
     );
 }

@@ -250,3 +250,32 @@ pub(super) fn check_ciba(
         device_channel: c.device_channel.clone(),
     }
 }
+
+/// `[device_flow]`
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDeviceFlow {
+    /// Seconds a device code and its user code live (RFC 8628 §3.2 `expires_in`).
+    pub code_lifetime: u64,
+    /// Seconds a device waits between polls (RFC 8628 §3.2 `interval`).
+    pub polling_interval: u64,
+}
+
+impl Default for RawDeviceFlow {
+    fn default() -> Self {
+        let d = tessera_core::device::DeviceSettings::default();
+        Self {
+            code_lifetime: d.code_lifetime,
+            polling_interval: d.polling_interval,
+        }
+    }
+}
+
+/// `[dpop]`
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RawDpop {
+    /// Every DPoP proof must carry a nonce the server gave out (RFC 9449 §8), so that a
+    /// proof made ahead of time is refused; clients retry once with the nonce they are sent.
+    pub require_nonce: bool,
+}
