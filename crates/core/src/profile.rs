@@ -69,7 +69,7 @@ impl Profile {
             Profile::Fapi2 => &[
                 "every authorization request is pushed first (RFC 9126); others get invalid_request",
                 "request_uri lifetime between 5 and 600 seconds; authorization codes live 60 seconds",
-                "request objects, ID tokens, UserInfo and access tokens signed with PS256, ES256 or EdDSA only",
+                "client assertions, request objects, ID tokens, UserInfo and access tokens signed with PS256, ES256 or EdDSA only",
                 "clients created or changed through the admin API or registration are checked as at start",
             ],
         }

@@ -110,6 +110,7 @@ pub fn client_assertion(data: &[u8]) {
         shared_secrets: &f.shared_secrets,
         remote_keys: None,
         certificate: None,
+        algs: tessera_core::clients::jwk::ASSERTION_ALGS,
     };
     let Ok((jws, client_id)) = read_assertion(fixture::assertion_type(), &text, None) else {
         assert!(

@@ -67,6 +67,9 @@ pub struct AssertionAudience<'a> {
     pub remote_keys: Option<&'a dyn RemoteKeys>,
     /// The TLS client certificate of the request, if it came over mutual TLS (RFC 8705).
     pub certificate: Option<&'a dyn super::mtls::PresentedCertificate>,
+    /// The algorithms `private_key_jwt` assertions may be signed with ([`ASSERTION_ALGS`], or
+    /// fewer under a security profile: FAPI 2.0 SP §5.4.1).
+    pub algs: &'a [&'a str],
 }
 
 impl std::fmt::Debug for dyn RemoteKeys + '_ {
@@ -141,6 +144,13 @@ pub async fn verify_client_assertion(
     audience: &AssertionAudience<'_>,
 ) -> Result<Client, OAuthError> {
     let (jws, client_id) = read_assertion(assertion_type, assertion, client_id_param)?;
+    if hmac_alg(&jws.header.alg).is_none() && !audience.algs.contains(&jws.header.alg.as_str()) {
+        return Err(refuse(&format!(
+            "algorithm {} is not accepted here; use one of {}",
+            jws.header.alg,
+            audience.algs.join(", ")
+        )));
+    }
     let client = clients
         .find_client(&client_id)
         .await?

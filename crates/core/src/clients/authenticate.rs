@@ -181,6 +181,7 @@ mod tests {
             shared_secrets: secrets,
             remote_keys: None,
             certificate: None,
+            algs: crate::clients::jwk::ASSERTION_ALGS,
         }
     }
 

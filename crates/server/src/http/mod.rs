@@ -165,6 +165,12 @@ impl AppState {
             shared_secrets: &self.config.client_jwt_secrets,
             remote_keys: Some(&self.client_keys),
             certificate: certificate.map(|c| c as &dyn tessera_core::clients::PresentedCertificate),
+            algs: match self.config.profile {
+                Some(tessera_core::profile::Profile::Fapi2) => {
+                    tessera_core::profile::FAPI2_ALG_NAMES
+                }
+                _ => tessera_core::clients::jwk::ASSERTION_ALGS,
+            },
         }
     }
 

@@ -305,3 +305,59 @@ allowed_scopes = ["openid"]
     let out = run_cli(&strict, &["check-config"], "");
     assert!(out.status.success());
 }
+
+#[tokio::test]
+async fn fapi2_accepts_client_assertions_in_its_algorithms_only() {
+    use jsonwebtoken::{Algorithm, Header, encode};
+    use tessera_core::Clock as _;
+    let rsa = client_key(SigningAlg::Rs256, "rsa-1");
+    let config = format!(
+        "profile = \"fapi2\"\n{}",
+        bank(&rsa).replace("client_id = \"bank\"", "client_id = \"bank-rsa\"")
+    );
+    let server = TestServer::start(&config).await;
+    let params = request_params("bank-rsa", "s");
+    let push = |alg: Algorithm| {
+        let now = server.clock.now();
+        let claims = serde_json::json!({
+            "iss": "bank-rsa", "sub": "bank-rsa", "aud": server.base,
+            "iat": now, "exp": now + 60,
+            "jti": tessera_core::crypto::random_handle().unwrap(),
+        });
+        let assertion = encode(&Header::new(alg), &claims, rsa.encoding()).unwrap();
+        let mut form: Vec<(String, String)> = as_form(&params)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        form.push((
+            "client_assertion_type".into(),
+            "urn:ietf:params:oauth:client-assertion-type:jwt-bearer".into(),
+        ));
+        form.push(("client_assertion".into(), assertion));
+        let http = server.http.clone();
+        let url = server.url("/par");
+        async move {
+            let r = http.post(url).form(&form).send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<serde_json::Value>().await.unwrap(),
+            )
+        }
+    };
+    // FAPI 2.0 SP §5.4.1: PS256, not RS256.
+    let (status, body) = push(Algorithm::RS256).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("invalid_client")),
+        "{body}"
+    );
+    assert!(
+        body["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("RS256"),
+        "{body}"
+    );
+    let (status, body) = push(Algorithm::PS256).await;
+    assert_eq!(status, 201, "{body}");
+}
