@@ -40,7 +40,7 @@ impl FromRequestParts<AppState> for Context {
 
 /// The client's TLS certificate (RFC 8705): the handshake's, on our own TLS listener, where no
 /// header counts; otherwise the `[tls] client_certificate_header` of a TLS-terminating proxy
-/// in `[http] trusted_proxies` (RFC 9440), and only of one (SEC-68, CVE-59).
+/// in `[tls] client_certificate_proxies` (RFC 9440), and only of one (SEC-68, CVE-59).
 fn client_certificate(
     parts: &Parts,
     peer: Option<std::net::IpAddr>,
@@ -51,7 +51,7 @@ fn client_certificate(
     }
     let header = state.config.tls.header?;
     let peer = peer?;
-    let trusted = &state.config.http.trusted_proxies;
+    let trusted = &state.config.tls.proxies;
     if !trusted.iter().any(|net| net.contains(&peer)) {
         return None;
     }

@@ -126,9 +126,7 @@ certificate_file = "{}"
 private_key_file = "{}"
 client_ca_file = "{}"
 client_certificate_header = "{header}"
-
-[http]
-trusted_proxies = ["127.0.0.1"]
+client_certificate_proxies = ["127.0.0.1"]
 
 [[api_scopes]]
 name = "api1.read"

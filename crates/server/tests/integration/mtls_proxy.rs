@@ -114,3 +114,24 @@ async fn behind_nginx_a_proxied_certificate_authenticates_and_binds() {
         "a certificate from an unknown CA through the proxy"
     );
 }
+
+#[test]
+fn a_certificate_header_needs_proxies_of_its_own() {
+    // The address proxies of [http] trusted_proxies do not make the header trusted.
+    let config = "[http]\ntrusted_proxies = [\"10.0.0.1\"]\n[tls]\nclient_certificate_header = \"Client-Cert\"\n";
+    let error = tessera_server::config::load_str(config, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("tls.client_certificate_header: is read only from tls.client_certificate_proxies, which lists none"),
+        "{error}"
+    );
+    let config = "[tls]\nclient_certificate_header = \"Client-Cert\"\nclient_certificate_proxies = [\"proxy\"]\n";
+    let error = tessera_server::config::load_str(config, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("tls.client_certificate_proxies[0]: `proxy` is not an address"),
+        "{error}"
+    );
+}

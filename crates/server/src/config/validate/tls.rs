@@ -27,10 +27,14 @@ pub struct RawTls {
     /// The TLS listener's public base URL, for `mtls_endpoint_aliases` (RFC 8705 §5); default
     /// `https://` and the issuer's host with the listener's port.
     pub public_url: Option<String>,
-    /// The header a TLS-terminating proxy in `[http] trusted_proxies` passes the client's
+    /// The header a TLS-terminating proxy of `client_certificate_proxies` passes the client's
     /// certificate in: `Client-Cert` (RFC 9440) or `X-SSL-Client-Cert` (URL-encoded PEM, as
     /// nginx's `$ssl_client_escaped_cert`). Unset: no header is ever read.
     pub client_certificate_header: Option<String>,
+    /// The proxies (addresses or CIDR networks) whose certificate header is read: a list of
+    /// its own, apart from `[http] trusted_proxies`, since a proxy trusted for the client's
+    /// address may not be one that overwrites the certificate header.
+    pub client_certificate_proxies: Vec<String>,
 }
 
 /// The header a trusted proxy passes a client certificate in.
@@ -74,6 +78,8 @@ pub struct TlsSettings {
     pub public_url: Option<String>,
     /// The header trusted proxies pass certificates in.
     pub header: Option<CertificateHeader>,
+    /// The proxies it is read from.
+    pub proxies: Vec<ipnet::IpNet>,
 }
 
 impl TlsSettings {
@@ -155,10 +161,23 @@ pub(super) fn check_tls(raw: &RawConfig, issuer: &str, p: &mut Problems) -> TlsS
             }
         }
     });
-    if header.is_some() && raw.http.trusted_proxies.is_empty() {
+    let mut proxies = Vec::new();
+    for (i, entry) in t.client_certificate_proxies.iter().enumerate() {
+        let net = entry
+            .parse::<ipnet::IpNet>()
+            .or_else(|_| entry.parse::<std::net::IpAddr>().map(ipnet::IpNet::from));
+        match net {
+            Ok(net) => proxies.push(net),
+            Err(_) => p.add(
+                format!("tls.client_certificate_proxies[{i}]"),
+                format!("`{entry}` is not an address or a network in CIDR form"),
+            ),
+        }
+    }
+    if header.is_some() && t.client_certificate_proxies.is_empty() {
         p.add(
             "tls.client_certificate_header",
-            "is read only from [http] trusted_proxies, which lists none",
+            "is read only from tls.client_certificate_proxies, which lists none",
         );
     }
     let public_url = match (&t.public_url, &listener) {
@@ -179,5 +198,6 @@ pub(super) fn check_tls(raw: &RawConfig, issuer: &str, p: &mut Problems) -> TlsS
         client_cas,
         public_url,
         header,
+        proxies,
     }
 }
