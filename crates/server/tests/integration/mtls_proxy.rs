@@ -101,7 +101,11 @@ async fn behind_nginx_a_proxied_certificate_authenticates_and_binds() {
     let (status, body) = token(&tls_client(&s, Some(&s.pki)), &base, &machine("pki")).await;
     let (status_without, _) = token(&tls_client(&s, None), &base, &machine("pki")).await;
     let (status_rogue, _) = token(&tls_client(&s, Some(&s.rogue)), &base, &machine("pki")).await;
-    let _ = child.kill();
+    // SIGTERM, not SIGKILL: the master stops its workers before it exits.
+    let pid = child.id().to_string();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status();
     let _ = child.wait();
     assert_eq!(status, 200, "{body}");
     assert_eq!(
