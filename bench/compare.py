@@ -39,6 +39,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import clients  # noqa: E402  (bench/clients.py: devices)
+import fapi  # noqa: E402  (bench/fapi.py: PAR and mutual TLS)
 import methods  # noqa: E402  (bench/methods.py: sign-ins by method)
 import observe  # noqa: E402  (bench/observe.py: the cost of metrics)
 import signin  # noqa: E402  (bench/signin.py: CPU readers and the sign-in driver)
@@ -168,9 +169,9 @@ max_failures_per_account = 1000000
     return Server("tessera", [binary, "--config", config, "serve"], port)
 
 
-def peer():
+def peer(extra_env):
     port = signin.free_port()
-    env = dict(os.environ, PORT=str(port), NODE_ENV="production")
+    env = dict(os.environ, PORT=str(port), NODE_ENV="production", **extra_env)
     return Server("oidc-provider", ["node", "server.mjs"], port, env=env,
                   cwd=os.path.join(HERE, "peer"))
 
@@ -288,53 +289,21 @@ def password_ceiling():
     return float(re.search(r"\(([\d.]+) per core\)", out).group(1))
 
 
-def peer_sign_in(port):
-    """One full sign-in at oidc-provider through its development login and consent pages
-    (which check no password), then the code for tokens."""
-    import json
-    c = signin.Client(port)
-
-    def path(location):
-        return signin.local(location) if location.startswith("http") else location
-
-    query = urllib.parse.urlencode({
-        "client_id": "app", "redirect_uri": signin.REDIRECT, "response_type": "code",
-        # oidc-provider grants offline_access only with prompt=consent (OIDC Core §11).
-        "scope": "openid profile offline_access", "prompt": "consent", "state": "s",
-        "nonce": "n", "code_challenge": signin.CHALLENGE, "code_challenge_method": "S256"})
-    status, location, _ = c.request("GET", "/auth?" + query)
-    for _ in range(10):
-        if location and location.startswith(signin.REDIRECT):
-            break
-        status, next_location, page = c.request("GET", path(location))
-        if status in (302, 303):
-            location = next_location
-            continue
-        action = re.search(rb'<form[^>]*action="([^"]+)"', page).group(1).decode()
-        fields = {k.decode(): v.decode() for k, v in
-                  re.findall(rb'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)}
-        if b'name="login"' in page:
-            fields.update(login="alice", password="alice-password")
-        status, location, _ = c.request("POST", path(action), fields)
-    code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
-    status, _, body = c.request("POST", "/token", {
-        "grant_type": "authorization_code", "code": code, "redirect_uri": signin.REDIRECT,
-        "code_verifier": signin.VERIFIER}, {"Authorization": signin.BASIC})
-    assert status == 200, body
-    c.conn.close()
-    return json.loads(body)
-
-
 def interactive_rows(servers, seconds, workers):
-    """Full sign-ins and refreshes with our driver: {row label: {name: figures}}."""
+    """Full sign-ins (the second kind with the request pushed first) and refreshes with our
+    driver. servers: {name: (server, sign-in function, push function)} → {row label: {name:
+    figures}}."""
     import json
     rows = {}
-    for name, (server, sign_in) in servers.items():
+    for name, (server, sign_in, pushed) in servers.items():
         port = server.port
         sign_in(port)  # warm-up
+        sign_in(port, pushed)
         measured = []
         signin.measure("full sign-in", server.proc.pid, workers, seconds,
                        lambda state, s=sign_in, p=port: s(p), measured)
+        signin.measure(fapi.PAR_SIGN_IN_ROW, server.proc.pid, workers, seconds,
+                       lambda state, s=sign_in, p=port, q=pushed: s(p, q), measured)
 
         def refresh(state, s=sign_in, p=port):
             if "client" not in state:
@@ -448,7 +417,11 @@ def main():
     ensure_tools(not args.no_build)
     lines = []
     with tempfile.TemporaryDirectory() as tmp:
-        t_es, t_rs, p = tessera(tmp, "ES256"), tessera(tmp, "RS256"), peer()
+        pki, tls_ports = fapi.certificates(tmp), (signin.free_port(), signin.free_port())
+        t_es, t_rs = tessera(tmp, "ES256"), tessera(tmp, "RS256")
+        p = peer(fapi.peer_env(pki, tls_ports[1]))
+        # Mutual TLS on a server of its own, so that the other rows are measured as before.
+        t_tls = tessera(tmp, "ES256", fapi.tessera_extra(pki, tls_ports[0]), "-tls")
         # The cost of metrics: two fresh servers alike but for [metrics], not t_es, whose
         # store the earlier rows fill.
         t_on = tessera(tmp, "ES256", "", "-metrics")
@@ -467,6 +440,12 @@ def main():
             rows.update(clients.dpop_rows({"tessera": (t_es, cc, auth),
                                            "oidc-provider": (p, cc, auth)},
                                           rows, seconds, connections, tmp, wrk))
+            print("pushed authorization requests and mutual TLS…", file=sys.stderr)
+            rows.update(fapi.par_rows({"tessera": (t_es, "/par"), "oidc-provider": (p, "/request")},
+                                      seconds, connections, tmp, wrk))
+            rows.update(fapi.mtls_rows({"tessera": (t_tls, f"127.0.0.1:{tls_ports[0]}"),
+                                        "oidc-provider": (p, f"127.0.0.1:{tls_ports[1]}")},
+                                       pki, seconds, connections, tmp, wrk, basic))
             print("metrics on and off…", file=sys.stderr)
             _, pairs = observe.overhead_rows(t_on, t_off, cases["client_credentials ES256"][1:],
                                              seconds, connections, tmp, wrk)
@@ -478,10 +457,12 @@ def main():
                 print("memory run…", file=sys.stderr)
             memory = None if args.quick else memory_run(t_es, 1_000_000, cc_rate, tmp)
             print("sign-ins and refreshes…", file=sys.stderr)
-            rows.update(interactive_rows({"tessera": (t_es, signin.sign_in),
-                                          "oidc-provider": (p, peer_sign_in)}, seconds, 4))
+            rows.update(interactive_rows(
+                {"tessera": (t_es, signin.sign_in, lambda c: fapi.pushed_query(c, "/par")),
+                 "oidc-provider": (p, signin.peer_sign_in, lambda c: fapi.pushed_query(
+                     c, "/request", {"prompt": "consent"}))}, seconds, 4))
             for name, (server, sign_in) in {"tessera": (t_es, signin.sign_in),
-                                            "oidc-provider": (p, peer_sign_in)}.items():
+                                            "oidc-provider": (p, signin.peer_sign_in)}.items():
                 key = "refresh (wrk, 8 chains)"
                 rows.setdefault(key, {})[name] = wrk_refresh(server, sign_in, seconds, 8, tmp)
                 print(f"  {name:14} {key}: {rows[key][name]['rps']:,.0f}/s", file=sys.stderr)
@@ -489,7 +470,7 @@ def main():
                      "oidc-provider": peak_rss_kib(p.proc.pid)}
             scrape = observe.scrape_cost(t_es)
         finally:
-            for s in (t_es, t_rs, t_on, t_off, p):
+            for s in (t_es, t_rs, t_on, t_off, t_tls, p):
                 s.stop()
         print("sign-ins by method…", file=sys.stderr)
         by_method = methods.run(os.path.join(ROOT, "target", "release", "tessera"), tmp,
@@ -523,6 +504,7 @@ def main():
                  f"speed ecdsap256`) against {unbound_us:.0f} µs for the whole unbound request, "
                  f"so a proof's signature check caps the bound rate at "
                  f"{unbound_us / (unbound_us + verify_us):.0%} of it.")
+    lines += fapi.report(rows, connections)
     lines += observe.report(pairs, scrape)
     lines.append(f"Device polling (RFC 8628 §3.5: a pending device code polled as fast as the "
                  f"connections go, every answer `slow_down` or `authorization_pending`): "

@@ -90,10 +90,12 @@ def field(html, name):
     return re.search(rf'name="{name}" value="([^"]*)"'.encode(), html).group(1).decode()
 
 
-def sign_in(port):
-    """One full sign-in in a new browser; returns the token response."""
+def sign_in(port, pushed=None):
+    """One full sign-in in a new browser; returns the token response. With `pushed` (a
+    function of the connection), the request is pushed first and /authorize gets the query it
+    returns (RFC 9126)."""
     c = Client(port)
-    query = urllib.parse.urlencode({
+    query = pushed(c) if pushed else urllib.parse.urlencode({
         "client_id": "app", "redirect_uri": REDIRECT, "response_type": "code",
         "scope": "openid profile offline_access", "state": "s", "nonce": "n",
         "code_challenge": CHALLENGE, "code_challenge_method": "S256",
@@ -110,6 +112,44 @@ def sign_in(port):
             "action": "allow"}
     status, location, _ = c.request("POST", "/consent", form)
     assert status == 303 and location.startswith(REDIRECT), (status, location)
+    code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
+    status, _, body = c.request("POST", "/token", {
+        "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,
+        "code_verifier": VERIFIER}, {"Authorization": BASIC})
+    assert status == 200, body
+    c.conn.close()
+    return json.loads(body)
+
+
+def peer_sign_in(port, pushed=None):
+    """One full sign-in at oidc-provider through its development login and consent pages
+    (which check no password), then the code for tokens; with `pushed`, as sign_in."""
+    c = Client(port)
+
+    def path(location):
+        return local(location) if location.startswith("http") else location
+
+    query = urllib.parse.urlencode({
+        "client_id": "app", "redirect_uri": REDIRECT, "response_type": "code",
+        # oidc-provider grants offline_access only with prompt=consent (OIDC Core §11).
+        "scope": "openid profile offline_access", "prompt": "consent", "state": "s",
+        "nonce": "n", "code_challenge": CHALLENGE, "code_challenge_method": "S256"})
+    if pushed:
+        query = pushed(c)
+    status, location, _ = c.request("GET", "/auth?" + query)
+    for _ in range(10):
+        if location and location.startswith(REDIRECT):
+            break
+        status, next_location, page = c.request("GET", path(location))
+        if status in (302, 303):
+            location = next_location
+            continue
+        action = re.search(rb'<form[^>]*action="([^"]+)"', page).group(1).decode()
+        fields = {k.decode(): v.decode() for k, v in
+                  re.findall(rb'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)}
+        if b'name="login"' in page:
+            fields.update(login="alice", password="alice-password")
+        status, location, _ = c.request("POST", path(action), fields)
     code = urllib.parse.parse_qs(urllib.parse.urlsplit(location).query)["code"][0]
     status, _, body = c.request("POST", "/token", {
         "grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT,

@@ -2,10 +2,14 @@
 // side of the benchmark: one confidential client, client_credentials with resource indicators
 // (urn:api1: ES256 JWT access tokens, urn:api2: RS256 JWT access tokens, no resource: opaque),
 // introspection, the code flow with refresh tokens for the sign-in figures, and a public device
-// client (RFC 8628) for the polling figures.
+// client (RFC 8628) for the polling figures; pushed authorization requests (on by default); and,
+// with TLS_PORT, a TLS listener that asks for client certificates, for a client that
+// authenticates with its certificate (tls_client_auth) and gets tokens bound to it (RFC 8705).
 //
-// Usage: PORT=... NODE_ENV=production node server.mjs
+// Usage: PORT=... [TLS_PORT=... TLS_CERT=... TLS_KEY=... TLS_CA=...] NODE_ENV=production node server.mjs
 import { generateKeyPairSync } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer } from "node:https";
 import Provider, { errors } from "oidc-provider";
 
 const port = Number(process.env.PORT);
@@ -33,6 +37,16 @@ const provider = new Provider(issuer, {
       scope: "api1.read api2.read",
     },
     {
+      client_id: "machine-mtls",
+      grant_types: ["client_credentials"],
+      redirect_uris: [],
+      response_types: [],
+      scope: "api1.read",
+      token_endpoint_auth_method: "tls_client_auth",
+      tls_client_auth_subject_dn: "CN=machine-mtls",
+      tls_client_certificate_bound_access_tokens: true,
+    },
+    {
       client_id: "app",
       client_secret: "app-secret",
       grant_types: ["authorization_code", "refresh_token"],
@@ -55,6 +69,7 @@ const provider = new Provider(issuer, {
       jwk("ec", { namedCurve: "P-256" }, "es", "ES256"),
     ],
   },
+  clientAuthMethods: ["client_secret_basic", "client_secret_post", "none", "tls_client_auth"],
   scopes: ["openid", "profile", "offline_access", "api1.read", "api2.read"],
   claims: { openid: ["sub"], profile: ["name"] },
   findAccount: async (ctx, id) => ({
@@ -70,6 +85,17 @@ const provider = new Provider(issuer, {
     deviceFlow: { enabled: true },
     dPoP: { enabled: true },
     introspection: { enabled: true },
+    mTLS: {
+      enabled: true,
+      certificateBoundAccessTokens: true,
+      tlsClientAuth: true,
+      // The certificate of the TLS connection, checked by Node against TLS_CA.
+      getCertificate: (ctx) => ctx.socket.getPeerX509Certificate?.(),
+      certificateAuthorized: (ctx) => ctx.socket.authorized === true,
+      certificateSubjectMatches: (ctx, property, expected) =>
+        property === "tls_client_auth_subject_dn" &&
+        ctx.socket.getPeerX509Certificate()?.subject === expected,
+    },
     devInteractions: { enabled: true },
     resourceIndicators: {
       enabled: true,
@@ -90,3 +116,13 @@ const provider = new Provider(issuer, {
 });
 provider.proxy = false;
 provider.listen(port, "127.0.0.1");
+if (process.env.TLS_PORT) {
+  const options = {
+    cert: readFileSync(process.env.TLS_CERT),
+    key: readFileSync(process.env.TLS_KEY),
+    ca: readFileSync(process.env.TLS_CA),
+    requestCert: true,
+    rejectUnauthorized: false,
+  };
+  createServer(options, provider.callback()).listen(Number(process.env.TLS_PORT), "127.0.0.1");
+}
