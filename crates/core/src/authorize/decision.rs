@@ -158,6 +158,7 @@ mod tests {
             idp_hint: None,
             dpop_jkt: None,
             response_alg: None,
+            response_encryption: None,
             authorization_details: vec![],
             pushed: false,
         }

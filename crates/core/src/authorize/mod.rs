@@ -15,7 +15,9 @@ pub mod steps;
 
 pub use claims::{ClaimsRequest, parse_claims_parameter};
 pub use decision::{Consent, Decision, SignedIn, decide};
-pub use request::{AuthorizationRequest, AuthorizeError, Prompt, ResponseMode, ResponseSigning};
+pub use request::{
+    AuthorizationRequest, AuthorizeError, Prompt, ResponseEncryption, ResponseMode, ResponseSigning,
+};
 pub use response::{AuthorizationResponse, response_location};
 pub use response_type::ResponseType;
 pub use steps::parse_authorization_request;

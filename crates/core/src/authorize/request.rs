@@ -121,6 +121,10 @@ pub struct AuthorizationRequest {
     /// For a JWT response mode (JARM), the algorithm of the client's responses.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub response_alg: Option<crate::tokens::SigningAlg>,
+    /// For a JWT response mode, how the signed response is encrypted, if the client asked
+    /// for that (JARM §3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_encryption: Option<ResponseEncryption>,
     /// The request was pushed first (RFC 9126).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub pushed: bool,
@@ -132,6 +136,7 @@ impl AuthorizationRequest {
         self.response_alg.map(|alg| ResponseSigning {
             client_id: self.client_id.clone(),
             alg,
+            encryption: self.response_encryption.clone(),
         })
     }
 }
@@ -163,6 +168,20 @@ pub struct ResponseSigning {
     pub client_id: String,
     /// The client's `authorization_signed_response_alg`.
     pub alg: crate::tokens::SigningAlg,
+    /// The signed response is then encrypted (JARM §2.3, §3).
+    pub encryption: Option<ResponseEncryption>,
+}
+
+/// How a JWT authorization response is encrypted: the client's
+/// `authorization_encrypted_response_alg` / `_enc` and the key of its `jwks` chosen when the
+/// request was checked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResponseEncryption {
+    /// `alg` and `enc`.
+    #[serde(flatten)]
+    pub encryption: crate::model::Encryption,
+    /// The client's public key.
+    pub key: crate::clients::jwk::ClientJwk,
 }
 
 #[cfg(test)]

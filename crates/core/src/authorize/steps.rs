@@ -224,6 +224,21 @@ pub fn check_response_mode(c: &mut Checking<'_>) -> Result<(), AuthorizeError> {
             .authorization_signed_response_alg
             .unwrap_or(crate::tokens::SigningAlg::Rs256)
     });
+    // JARM §3: signed, then encrypted to the client's key when it registered an algorithm.
+    if let Some(encryption) = c
+        .client
+        .authorization_encryption
+        .as_ref()
+        .filter(|_| mode.is_jwt())
+    {
+        let encrypt = crate::grants::encryption_key(&c.client, encryption).map(|key| {
+            crate::authorize::ResponseEncryption {
+                encryption: encryption.clone(),
+                key: key.clone(),
+            }
+        });
+        c.request.response_encryption = Some(encrypt.map_err(|e| c.fail(e))?);
+    }
     Ok(())
 }
 

@@ -64,6 +64,7 @@ pub fn registered_metadata(client: &Client, issued_at: i64) -> Map<String, Value
     for (what, e) in [
         ("id_token", &client.id_token_encryption),
         ("userinfo", &client.userinfo_encryption),
+        ("authorization", &client.authorization_encryption),
     ] {
         if let Some(e) = e {
             v[format!("{what}_encrypted_response_alg")] = json!(e.alg);

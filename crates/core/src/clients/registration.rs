@@ -104,6 +104,10 @@ pub struct RegistrationRequest {
     pub userinfo_encrypted_response_alg: Option<String>,
     /// OIDC Registration §2: and this content encryption.
     pub userinfo_encrypted_response_enc: Option<String>,
+    /// JARM §3: JWT authorization responses encrypted with this algorithm.
+    pub authorization_encrypted_response_alg: Option<String>,
+    /// JARM §3: and this content encryption.
+    pub authorization_encrypted_response_enc: Option<String>,
     /// OIDC Registration §2.
     #[serde(default)]
     pub default_acr_values: Vec<String>,
@@ -346,6 +350,10 @@ impl RegistrationRequest {
             userinfo_encrypted_response: (
                 self.userinfo_encrypted_response_alg.clone(),
                 self.userinfo_encrypted_response_enc.clone(),
+            ),
+            authorization_encrypted_response: (
+                self.authorization_encrypted_response_alg.clone(),
+                self.authorization_encrypted_response_enc.clone(),
             ),
             default_acr_values: self.default_acr_values.clone(),
             jwks,

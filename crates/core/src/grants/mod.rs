@@ -335,9 +335,20 @@ pub fn encrypt_for(
     let Some(e) = encryption else {
         return Ok(content.to_string());
     };
-    // A key marked for encryption first; a key without `use` only when there is none.
-    let fits = |k: &&crate::clients::jwk::ClientJwk| crate::tokens::jwe::encrypts_with(k, &e.alg);
-    let key = client
+    let key = encryption_key(client, e)?;
+    crate::tokens::jwe::encrypt_compact(content.as_bytes(), key, (&e.alg, &e.enc), cty)
+        .or_server_error("encrypting for a client")
+}
+
+/// The client's key that `encryption` encrypts to: a key marked for encryption first; a key
+/// without `use` only when there is none.
+pub fn encryption_key<'c>(
+    client: &'c Client,
+    encryption: &crate::model::Encryption,
+) -> Result<&'c crate::clients::jwk::ClientJwk, OAuthError> {
+    let fits =
+        |k: &&crate::clients::jwk::ClientJwk| crate::tokens::jwe::encrypts_with(k, &encryption.alg);
+    client
         .jwks
         .iter()
         .filter(fits)
@@ -345,9 +356,7 @@ pub fn encrypt_for(
         .or_else(|| client.jwks.iter().find(fits))
         .ok_or_else(|| {
             OAuthError::internal("encrypting for a client", "it has no key for its algorithm")
-        })?;
-    crate::tokens::jwe::encrypt_compact(content.as_bytes(), key, (&e.alg, &e.enc), cty)
-        .or_server_error("encrypting for a client")
+        })
 }
 
 /// Signs a user's identity token with the client's `id_token_signed_response_alg` (OIDC

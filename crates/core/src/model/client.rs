@@ -272,6 +272,10 @@ pub struct Client {
     /// `_enc`), after signing if it registered a signing algorithm.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub userinfo_encryption: Option<Encryption>,
+    /// Its JWT authorization responses are encrypted to its key (JARM §3
+    /// `authorization_encrypted_response_alg` / `_enc`): signed, then encrypted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub authorization_encryption: Option<Encryption>,
     /// `acr` values asked for when a request names none (OIDC Registration §2
     /// `default_acr_values`); with them, identity tokens always carry `acr`.
     #[serde(default)]
@@ -400,6 +404,7 @@ impl Default for Client {
             authorization_signed_response_alg: None,
             id_token_encryption: None,
             userinfo_encryption: None,
+            authorization_encryption: None,
             default_acr_values: vec![],
             jwks: vec![],
             jwks_uri: None,

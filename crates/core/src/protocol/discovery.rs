@@ -129,6 +129,10 @@ pub struct ProviderMetadata {
     pub userinfo_encryption_alg_values_supported: Vec<&'static str>,
     /// Discovery §3.
     pub userinfo_encryption_enc_values_supported: Vec<&'static str>,
+    /// JARM §5: the JWE algorithms of encrypted JWT authorization responses.
+    pub authorization_encryption_alg_values_supported: Vec<&'static str>,
+    /// JARM §5.
+    pub authorization_encryption_enc_values_supported: Vec<&'static str>,
     /// Discovery §3: what a client's `userinfo_signed_response_alg` may name (OIDC Core §5.3.2).
     pub userinfo_signing_alg_values_supported: Vec<&'static str>,
     /// Discovery §3 RECOMMENDED.
@@ -273,6 +277,8 @@ impl ProviderMetadata {
             id_token_encryption_enc_values_supported: crate::tokens::jwe::JWE_ENCS.to_vec(),
             userinfo_encryption_alg_values_supported: crate::tokens::jwe::JWE_ALGS.to_vec(),
             userinfo_encryption_enc_values_supported: crate::tokens::jwe::JWE_ENCS.to_vec(),
+            authorization_encryption_alg_values_supported: crate::tokens::jwe::JWE_ALGS.to_vec(),
+            authorization_encryption_enc_values_supported: crate::tokens::jwe::JWE_ENCS.to_vec(),
             claims_supported: claims,
             acr_values_supported: Vec::new(),
             claims_parameter_supported: true,

@@ -39,6 +39,8 @@ fn client(
         id_token_encrypted_response_enc: None,
         userinfo_encrypted_response_alg: None,
         userinfo_encrypted_response_enc: None,
+        authorization_encrypted_response_alg: None,
+        authorization_encrypted_response_enc: None,
         default_acr_values: vec![],
         require_mfa: false,
         minimum_acr: None,

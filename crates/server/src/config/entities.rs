@@ -126,6 +126,10 @@ pub struct RawClient {
     pub userinfo_encrypted_response_alg: Option<String>,
     /// `A256GCM`.
     pub userinfo_encrypted_response_enc: Option<String>,
+    /// Responses in the JWT response modes are encrypted the same way, after signing (JARM §3).
+    pub authorization_encrypted_response_alg: Option<String>,
+    /// `A256GCM`.
+    pub authorization_encrypted_response_enc: Option<String>,
     /// `acr` values asked for when a request names none (OIDC Registration §2); identity
     /// tokens then always carry `acr`.
     #[serde(default)]

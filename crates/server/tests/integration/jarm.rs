@@ -15,7 +15,11 @@ use crate::support::TestServer;
 const OTHER_CB: &str = "https://other.example/cb";
 
 /// The claims of a JWT response, verified with the server's JWKS for `client_id`.
-async fn verified(server: &TestServer, jwt: &str, client_id: &str) -> (Algorithm, Value) {
+pub(crate) async fn verified(
+    server: &TestServer,
+    jwt: &str,
+    client_id: &str,
+) -> (Algorithm, Value) {
     let set: JwkSet =
         serde_json::from_value(server.get_json("/.well-known/jwks.json").await).unwrap();
     let header = decode_header(jwt).unwrap();
@@ -33,7 +37,7 @@ async fn verified(server: &TestServer, jwt: &str, client_id: &str) -> (Algorithm
 }
 
 /// The only parameter of a JWT response in the query or fragment.
-fn response_param(landing: &Landing) -> String {
+pub(crate) fn response_param(landing: &Landing) -> String {
     let url = landing.client();
     let pairs: Vec<(String, String)> = url
         .query_pairs()

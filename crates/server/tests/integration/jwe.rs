@@ -187,6 +187,85 @@ async fn identity_tokens_and_userinfo_are_encrypted_to_the_clients_key() {
     assert!(wrong["error"].is_string(), "{wrong}");
 }
 
+/// JARM §2.3: a client that registered `authorization_encrypted_response_alg` gets its JWT
+/// responses signed, then encrypted to its key; errors too.
+#[tokio::test]
+async fn jwt_authorization_responses_are_encrypted_to_the_clients_key() {
+    let mut jose = Jose::start();
+    let keys = jose.ask(json!({"generate": ["ECDH-ES", "RSA-OAEP-256"]}));
+    let (ec, rsa) = (&keys["ECDH-ES"], &keys["RSA-OAEP-256"]);
+    let config = format!(
+        "{}\n[[users]]\nusername = \"alice\"\npassword = \"alice-password\"\n",
+        client(
+            "sealed-jarm",
+            &ec["public"],
+            "authorization_encrypted_response_alg = \"ECDH-ES\"\nauthorization_encrypted_response_enc = \"A256GCM\"",
+        ),
+    );
+    let server = TestServer::start(&config).await;
+    let discovery = server.get_json("/.well-known/openid-configuration").await;
+    assert_eq!(
+        discovery["authorization_encryption_alg_values_supported"],
+        json!(["RSA-OAEP-256", "ECDH-ES"])
+    );
+    assert_eq!(
+        discovery["authorization_encryption_enc_values_supported"],
+        json!(["A256GCM"])
+    );
+    let browser = Browser::new(&server.base);
+    let cb = "https://sealed-jarm.example/cb";
+    let url = crate::signin::authorize_url(
+        &server,
+        "sealed-jarm",
+        cb,
+        "&scope=openid&state=st&response_mode=jwt",
+    );
+    let landing = browser.authorize(&url, "alice", "alice-password").await;
+    let response = crate::jarm::response_param(&landing);
+    assert_eq!(response.split('.').count(), 5, "a JWE: {response}");
+    let opened = jose.ask(json!({"jwe": response, "jwk": ec["private"]}));
+    assert_eq!(
+        (&opened["header"]["alg"], &opened["header"]["enc"]),
+        (&json!("ECDH-ES"), &json!("A256GCM")),
+        "{opened}"
+    );
+    assert_eq!(opened["header"]["cty"], "JWT", "signed, then encrypted");
+    let inner = opened["plaintext"].as_str().unwrap();
+    let (_, claims) = crate::jarm::verified(&server, inner, "sealed-jarm").await;
+    assert_eq!(claims["state"], "st");
+    let secret = "sealed-jarm-secret-sealed-jarm-secret-sealed-jarm-secret";
+    let (status, tokens) = redeem(
+        &server,
+        ("sealed-jarm", secret),
+        cb,
+        claims["code"].as_str().unwrap(),
+        Some(VERIFIER),
+    )
+    .await;
+    assert_eq!(status, 200, "{tokens}");
+    // Another key opens nothing.
+    let wrong = jose.ask(json!({"jwe": response, "jwk": rsa["private"]}));
+    assert!(wrong["error"].is_string(), "{wrong}");
+
+    // An error, once the redirect URI is verified, is encrypted the same way.
+    let bad = browser
+        .open(&url.replace("scope=openid", "scope=openid+admin"))
+        .await;
+    let response = crate::jarm::response_param(&bad);
+    let opened = jose.ask(json!({"jwe": response, "jwk": ec["private"]}));
+    let (_, claims) = crate::jarm::verified(
+        &server,
+        opened["plaintext"].as_str().unwrap(),
+        "sealed-jarm",
+    )
+    .await;
+    assert_eq!(claims["error"], "invalid_scope");
+    assert_eq!(claims["state"], "st");
+    // Without a JWT response mode, the response is as ever.
+    let plain = browser.open(&url.replace("&response_mode=jwt", "")).await;
+    assert!(plain.param("code").is_some());
+}
+
 #[test]
 fn encryption_that_is_not_offered_is_refused_at_registration() {
     let ec = json!({"kty": "EC", "crv": "P-256", "use": "enc",
@@ -204,6 +283,10 @@ fn encryption_that_is_not_offered_is_refused_at_registration() {
         (
             "userinfo_encrypted_response_alg = \"RSA-OAEP-256\"\nuserinfo_encrypted_response_enc = \"A256GCM\"",
             "clients[0].userinfo_encrypted_response_alg: needs a key in jwks to encrypt to with RSA-OAEP-256",
+        ),
+        (
+            "authorization_encrypted_response_alg = \"ECDH-ES\"",
+            "clients[0].authorization_encrypted_response_enc: is required",
         ),
         (
             "userinfo_encrypted_response_enc = \"A256GCM\"",

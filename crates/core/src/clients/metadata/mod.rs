@@ -52,6 +52,8 @@ pub struct ClientMetadata {
     pub id_token_encrypted_response: (Option<String>, Option<String>),
     /// OIDC Registration §2 `userinfo_encrypted_response_alg` and `_enc`.
     pub userinfo_encrypted_response: (Option<String>, Option<String>),
+    /// JARM §3 `authorization_encrypted_response_alg` and `_enc`.
+    pub authorization_encrypted_response: (Option<String>, Option<String>),
     /// OIDC Registration §2 `default_acr_values`.
     pub default_acr_values: Vec<String>,
     /// The keys of RFC 7591 §2 `jwks` (`{"keys": [...]}`), as JSON. `None` when no key set was
@@ -113,6 +115,7 @@ impl Default for ClientMetadata {
             authorization_signed_response_alg: None,
             id_token_encrypted_response: (None, None),
             userinfo_encrypted_response: (None, None),
+            authorization_encrypted_response: (None, None),
             default_acr_values: vec![],
             jwks: None,
             jwks_uri: None,
@@ -210,6 +213,13 @@ pub fn validate_client_metadata(
         check_encryption(m, &m.id_token_encrypted_response, "id_token", &jwks, &mut p);
     let userinfo_encryption =
         check_encryption(m, &m.userinfo_encrypted_response, "userinfo", &jwks, &mut p);
+    let authorization_encryption = check_encryption(
+        m,
+        &m.authorization_encrypted_response,
+        "authorization",
+        &jwks,
+        &mut p,
+    );
     check_native_app(m, &mut p);
     let algs = offer.signing_algs;
     let id_token_alg = signing_alg(
@@ -256,6 +266,7 @@ pub fn validate_client_metadata(
         authorization_signed_response_alg: authorization_alg,
         id_token_encryption,
         userinfo_encryption,
+        authorization_encryption,
         default_acr_values: m.default_acr_values.clone(),
         jwks,
         jwks_uri: m.jwks_uri.clone(),

@@ -145,6 +145,10 @@ pub(crate) fn metadata_of(c: &RawClient) -> ClientMetadata {
             c.userinfo_encrypted_response_alg.clone(),
             c.userinfo_encrypted_response_enc.clone(),
         ),
+        authorization_encrypted_response: (
+            c.authorization_encrypted_response_alg.clone(),
+            c.authorization_encrypted_response_enc.clone(),
+        ),
         default_acr_values: c.default_acr_values.clone(),
         jwks: c.jwks.as_ref().map(|j| j.keys.clone()),
         jwks_uri: c.jwks_uri.clone(),

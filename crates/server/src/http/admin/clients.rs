@@ -92,6 +92,8 @@ pub fn registration(c: &Client) -> Value {
         "id_token_encrypted_response_enc": c.id_token_encryption.as_ref().map(|e| &e.enc),
         "userinfo_encrypted_response_alg": c.userinfo_encryption.as_ref().map(|e| &e.alg),
         "userinfo_encrypted_response_enc": c.userinfo_encryption.as_ref().map(|e| &e.enc),
+        "authorization_encrypted_response_alg": c.authorization_encryption.as_ref().map(|e| &e.alg),
+        "authorization_encrypted_response_enc": c.authorization_encryption.as_ref().map(|e| &e.enc),
         "default_acr_values": c.default_acr_values,
         "require_mfa": s.require_mfa,
         "minimum_acr": s.minimum_acr,

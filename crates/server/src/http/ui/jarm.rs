@@ -1,7 +1,9 @@
 //! JWT Secured Authorization Response Mode (JARM, OpenID Foundation, §2.1, §4.1): a response in
 //! a `*.jwt` mode carries one parameter, `response`, a JWT signed with our key for the client's
 //! `authorization_signed_response_alg` that holds the response's parameters (a code and
-//! `state`, or an error) with `iss`, `aud` (the client) and `exp`.
+//! `state`, or an error) with `iss`, `aud` (the client) and `exp`; for a client that registered
+//! `authorization_encrypted_response_alg`, that JWT is then encrypted to its key as a nested
+//! JWT (JARM §2.3, RFC 7519 §5.2 `cty: JWT`).
 
 use serde_json::{Map, Value, json};
 use tessera_core::authorize::AuthorizationResponse;
@@ -36,8 +38,17 @@ pub fn sign_response(
     claims.insert("iss".into(), json!(state.config.issuer));
     claims.insert("aud".into(), json!(signing.client_id));
     claims.insert("exp".into(), json!(state.clock.now() + RESPONSE_LIFETIME));
-    let jwt = sign_compact(key, "JWT", &claims)
+    let mut jwt = sign_compact(key, "JWT", &claims)
         .or_server_error("signing a JWT authorization response")?;
+    if let Some(e) = &signing.encryption {
+        jwt = tessera_core::tokens::jwe::encrypt_compact(
+            jwt.as_bytes(),
+            &e.key,
+            (&e.encryption.alg, &e.encryption.enc),
+            Some("JWT"),
+        )
+        .or_server_error("encrypting a JWT authorization response")?;
+    }
     response.params = vec![("response", jwt)];
     response.response_mode = response.response_mode.delivery();
     Ok(response)
