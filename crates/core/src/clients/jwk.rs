@@ -225,6 +225,12 @@ mod tests {
                 b"msg",
                 &sig
             ));
+            // The same key marked for encryption verifies nothing (RFC 7517 §4.2).
+            let mut enc = serde_json::to_value(key.public_jwk()).unwrap();
+            enc["use"] = json!("enc");
+            enc.as_object_mut().unwrap().remove("alg");
+            let enc = ClientJwk::from_json(&enc).unwrap();
+            assert!(!enc.verify(name, b"msg", &sig), "{name}: an enc key");
         }
     }
 

@@ -300,14 +300,10 @@ impl RegistrationRequest {
         let jwks = match &self.jwks {
             None => None,
             Some(set) => match set.get("keys").and_then(Value::as_array) {
-                // OIDC Registration §2: the set may hold encryption keys beside the signing
-                // ones; nothing is encrypted to clients, so only the signing keys are kept.
-                Some(keys) => Some(
-                    keys.iter()
-                        .filter(|k| k.get("use").and_then(Value::as_str) != Some("enc"))
-                        .cloned()
-                        .collect(),
-                ),
+                // OIDC Registration §2: the set may hold encryption keys (`use: enc`) beside
+                // the signing ones; they are kept for encrypted responses and never verify a
+                // signature.
+                Some(keys) => Some(keys.clone()),
                 None => {
                     p.push(problem("jwks", "must be a JWK Set: {\"keys\": [...]}"));
                     None

@@ -266,6 +266,55 @@ async fn jwt_authorization_responses_are_encrypted_to_the_clients_key() {
     assert!(plain.param("code").is_some());
 }
 
+/// OIDC Registration §2: a client registering itself may send its encryption key beside its
+/// signing keys and ask for encrypted responses; both are kept.
+#[tokio::test]
+async fn a_registered_client_may_ask_for_encryption_to_its_key() {
+    let mut jose = Jose::start();
+    let keys = jose.ask(json!({"generate": ["ECDH-ES"]}));
+    let key = &keys["ECDH-ES"];
+    let server = TestServer::start(&format!(
+        "{}{}",
+        crate::signin::PEOPLE,
+        crate::admin::OPERATORS
+    ))
+    .await;
+    let token = crate::registration::initial_token(&server).await;
+    let body = json!({
+        "redirect_uris": ["https://sealed.example/cb"],
+        "jwks": {"keys": [key["public"]]},
+        "id_token_encrypted_response_alg": "ECDH-ES",
+        "id_token_encrypted_response_enc": "A256GCM",
+        "authorization_encrypted_response_alg": "ECDH-ES",
+        "authorization_encrypted_response_enc": "A256GCM",
+    });
+    let (status, registered) =
+        crate::registration::register(&server, Some(&token), &body.to_string()).await;
+    assert_eq!(status, 201, "{registered}");
+    for field in [
+        "id_token_encrypted_response_alg",
+        "authorization_encrypted_response_alg",
+    ] {
+        assert_eq!(registered[field], "ECDH-ES", "{field}: {registered}");
+    }
+    assert_eq!(registered["jwks"]["keys"][0]["use"], "enc", "{registered}");
+    // Asking for encryption without a key to encrypt to is refused, naming why.
+    let token = crate::registration::initial_token(&server).await;
+    let mut keyless = body.clone();
+    keyless.as_object_mut().unwrap().remove("jwks");
+    let (status, refused) =
+        crate::registration::register(&server, Some(&token), &keyless.to_string()).await;
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"], "invalid_client_metadata");
+    assert!(
+        refused["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("id_token_encrypted_response_alg"),
+        "{refused}"
+    );
+}
+
 #[test]
 fn encryption_that_is_not_offered_is_refused_at_registration() {
     let ec = json!({"kty": "EC", "crv": "P-256", "use": "enc",

@@ -20,7 +20,7 @@ use crate::signin::PEOPLE;
 use crate::support::{TestServer, oidc_http};
 
 /// An initial access token from the admin API.
-async fn initial_token(server: &TestServer) -> String {
+pub(crate) async fn initial_token(server: &TestServer) -> String {
     let admin = admin_token(server, "ops", "tessera.admin.write").await;
     let (status, _, body) = call(
         server,
@@ -36,7 +36,7 @@ async fn initial_token(server: &TestServer) -> String {
 }
 
 /// POSTs `body` to `/register` with `token`; the status and JSON answer.
-async fn register(server: &TestServer, token: Option<&str>, body: &str) -> (u16, Value) {
+pub(crate) async fn register(server: &TestServer, token: Option<&str>, body: &str) -> (u16, Value) {
     let mut request = server
         .http
         .post(server.url("/register"))
@@ -349,7 +349,8 @@ async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_i
         "{listed}"
     );
     // The initial access token was not spent by the refusals. A key set with an encryption
-    // key beside the signing key (OIDC Registration §2) keeps the signing key only.
+    // key beside the signing key (OIDC Registration §2) keeps both, each with its use (an
+    // encryption key never verifies a signature: `clients/jwk.rs`).
     let (key, _) =
         tessera_core::tokens::SigningKey::generate(tessera_core::tokens::SigningAlg::Es256)
             .unwrap();
@@ -362,11 +363,13 @@ async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_i
         "jwks": {"keys": [sig, enc]}});
     let (status, answer) = register(&server, Some(&token), &ok.to_string()).await;
     assert_eq!(status, 201, "{answer}");
-    assert_eq!(
-        answer["jwks"]["keys"].as_array().unwrap().len(),
-        1,
-        "{answer}"
-    );
+    let uses: Vec<&Value> = answer["jwks"]["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| &k["use"])
+        .collect();
+    assert_eq!(uses, [&json!("sig"), &json!("enc")], "{answer}");
     server.stop().await;
 }
 
