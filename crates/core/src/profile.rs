@@ -7,8 +7,8 @@
 //! - `fapi2`: the FAPI 2.0 Security Profile (§5.3.2): besides the above, pushed requests only,
 //!   the code flow (with refresh tokens and client credentials) only, confidential clients
 //!   authenticated with `private_key_jwt` or mutual TLS, sender-constrained tokens (DPoP or
-//!   mutual TLS), and the
-//!   profile's algorithms (PS256, ES256, EdDSA) for everything signed.
+//!   mutual TLS), the profile's algorithms (PS256, ES256, EdDSA) for everything signed, and
+//!   refresh tokens that do not rotate unless a client asks.
 
 use crate::clients::metadata::MetadataProblem;
 use crate::model::{Client, TokenEndpointAuthMethod};
@@ -71,6 +71,7 @@ impl Profile {
                 "request_uri lifetime between 5 and 600 seconds; authorization codes live 60 seconds",
                 "client assertions, request objects, ID tokens, UserInfo and access tokens signed with PS256, ES256 or EdDSA only",
                 "clients created or changed through the admin API or registration are checked as at start",
+                "refresh tokens do not rotate unless a client sets refresh_token_rotation = true (FAPI 2.0 SP §5.3.2.1)",
             ],
         }
     }

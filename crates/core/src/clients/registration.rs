@@ -335,6 +335,8 @@ impl RegistrationRequest {
                 require_signed_request_object: self.require_signed_request_object,
                 ..ClientSettings::default()
             },
+            // As the profile has it: registration has no metadata for it.
+            refresh_token_rotation: None,
             application_type,
             id_token_signed_response_alg: self.id_token_signed_response_alg.clone(),
             userinfo_signed_response_alg: self.userinfo_signed_response_alg.clone(),

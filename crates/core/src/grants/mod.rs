@@ -153,7 +153,7 @@ pub async fn exchange(
         TokenRequest::TokenExchange(r) => token_exchange::exchange(ctx, users, client, r).await,
     }?;
     let client_id = client.client_id.as_str();
-    if grant_type == GrantType::RefreshToken {
+    if grant_type == GrantType::RefreshToken && client.settings.refresh_token_rotation {
         ctx.events.emit(Event::RefreshRotated { client_id });
     }
     ctx.events.emit(Event::TokensIssued {

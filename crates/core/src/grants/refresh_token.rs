@@ -1,12 +1,14 @@
 //! The refresh token grant (RFC 6749 §6) with rotation: every use returns a new refresh token
 //! and consumes the old one; presenting a consumed one revokes the whole family
 //! (RFC 9700 §4.14.2, SECURITY-STATUS.md SEC-20/22). There is no grace period (SEC-21).
+//! A client registered without rotation (FAPI 2.0 SP §5.3.2.1; confidential or
+//! sender-constrained) keeps one refresh token until its family's absolute end.
 
 use crate::protocol::OrServerError as _;
 use serde::{Deserialize, Serialize};
 
 use super::scopes::{parse_scope, token_audiences};
-use super::single_use::{Presented, Redeemed, redeem_single_use};
+use super::single_use::{Presented, Redeemed, redeem_reusable, redeem_single_use};
 use super::{
     TokenContext, UserTokens, bearer_response, ensure_user_active, invalid_grant,
     prepare_user_tokens,
@@ -97,9 +99,15 @@ pub(crate) fn refresh_grant(
     data: &RefreshData,
 ) -> Result<(String, Grant), OAuthError> {
     let handle = random_handle().or_server_error("drawing random bytes")?;
-    let sliding = ctx.now.saturating_add(crate::clock::seconds(
-        client.settings.refresh_token_sliding_lifetime,
-    ));
+    // Without rotation the one token lives to the family's end: a sliding end would never
+    // move.
+    let sliding = if client.settings.refresh_token_rotation {
+        ctx.now.saturating_add(crate::clock::seconds(
+            client.settings.refresh_token_sliding_lifetime,
+        ))
+    } else {
+        data.absolute_expires_at
+    };
     // RFC 9449 §5: a public client's refresh token is bound to the key of the request's proof
     // (a confidential client's is bound by its authentication already); one bound before
     // stays bound, the proof having matched.
@@ -237,26 +245,30 @@ pub(crate) async fn exchange(
     client: &Client,
     request: &RefreshRequest,
 ) -> Result<TokenResponse, OAuthError> {
-    redeem_single_use(
-        ctx,
-        Presented {
-            handle: &request.refresh_token,
-            kind: RefreshData::KIND,
-            refusal: "the refresh token is invalid, expired or already used",
-        },
-        async |grant| check(ctx, users, client, request, grant).await,
-        |_, checked| issue(ctx, client, request, checked),
-    )
-    .await
+    let presented = Presented {
+        handle: &request.refresh_token,
+        kind: RefreshData::KIND,
+        refusal: "the refresh token is invalid, expired or already used",
+    };
+    let check = async |grant: &Grant| check(ctx, users, client, request, grant).await;
+    let rotate = client.settings.refresh_token_rotation;
+    let issue = |_: &Grant, checked| issue(ctx, client, request, checked, rotate);
+    if rotate {
+        redeem_single_use(ctx, presented, check, issue).await
+    } else {
+        redeem_reusable(ctx, presented, check, issue).await
+    }
 }
 
-/// The tokens of a checked refresh: a successor in the same family, which keeps the original
-/// grant (its scopes and absolute end), and the access and identity tokens.
+/// The tokens of a checked refresh: the access and identity tokens and, when the client's
+/// refresh tokens rotate, a successor in the same family, which keeps the original grant (its
+/// scopes and absolute end).
 fn issue(
     ctx: &TokenContext<'_>,
     client: &Client,
     request: &RefreshRequest,
     checked: Checked,
+    rotate: bool,
 ) -> Result<Redeemed<TokenResponse>, OAuthError> {
     let Checked {
         user,
@@ -281,7 +293,9 @@ fn issue(
                 .into(),
         ));
     }
-    let (refresh_token, next) = refresh_grant(ctx, client, &user.subject, &family, &data)?;
+    let successor = rotate
+        .then(|| refresh_grant(ctx, client, &user.subject, &family, &data))
+        .transpose()?;
     // OIDC Core §12.2: a refreshed identity token keeps auth_time and carries no nonce.
     let prepared = prepare_user_tokens(
         ctx,
@@ -298,10 +312,12 @@ fn issue(
             authorization_details: data.authorization_details.clone(),
         },
     )?;
-    // Stored in the transaction that consumes the old token (CVE-22).
-    let records: Vec<Grant> = std::iter::once(next).chain(prepared.record).collect();
+    // Stored in the transaction that consumes the old token (CVE-22). Without rotation the
+    // response carries no refresh token: the client keeps the one it has (RFC 6749 §6).
+    let (refresh_token, next) = successor.unzip();
+    let records: Vec<Grant> = next.into_iter().chain(prepared.record).collect();
     Ok(Redeemed {
-        response: bearer_response(prepared.access, Some(refresh_token), prepared.id_token),
+        response: bearer_response(prepared.access, refresh_token, prepared.id_token),
         records,
     })
 }

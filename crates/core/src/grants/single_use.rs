@@ -75,6 +75,40 @@ pub(crate) async fn redeem_single_use<C, R>(
     Ok(response)
 }
 
+/// Redeems a handle that stays usable (a refresh token that does not rotate): the same rules
+/// as [`redeem_single_use`] (a handle not live, or failing a check, is burned, and burning a
+/// consumed one revokes its family), but a redemption stores the new records without
+/// consuming the handle.
+pub(crate) async fn redeem_reusable<C, R>(
+    ctx: &TokenContext<'_>,
+    presented: Presented<'_>,
+    check: impl AsyncFnOnce(&Grant) -> Result<C, OAuthError>,
+    issue: impl FnOnce(&Grant, C) -> Result<Redeemed<R>, OAuthError>,
+) -> Result<R, OAuthError> {
+    let Presented {
+        handle,
+        kind,
+        refusal,
+    } = presented;
+    let digest = handle_digest(handle);
+    let Some(grant) = find_live_grant(ctx, &digest, kind).await? else {
+        burn(ctx, &digest, kind).await?;
+        return Err(invalid_grant(refusal));
+    };
+    let checked = match check(&grant).await {
+        Ok(checked) => checked,
+        Err(failed) => {
+            burn(ctx, &digest, kind).await?;
+            return Err(failed);
+        }
+    };
+    let Redeemed { response, records } = issue(&grant, checked)?;
+    for record in &records {
+        ctx.grants.insert_grant(record).await?;
+    }
+    Ok(response)
+}
+
 /// The grant under `digest` if it is live: of `kind`, not consumed, not expired.
 async fn find_live_grant(
     ctx: &TokenContext<'_>,

@@ -197,6 +197,15 @@ pub struct ClientSettings {
     /// `tls_client_certificate_bound_access_tokens`): token requests must come over mutual TLS.
     #[serde(default)]
     pub tls_client_certificate_bound_access_tokens: bool,
+    /// Each refresh consumes the refresh token and returns a new one (RFC 9700 §4.14.2);
+    /// `false`: the same refresh token is used until its family's absolute end (FAPI 2.0 SP
+    /// §5.3.2.1, the `fapi2` profile's default).
+    #[serde(default = "rotation_default")]
+    pub refresh_token_rotation: bool,
+}
+
+fn rotation_default() -> bool {
+    true
 }
 
 impl Default for ClientSettings {
@@ -217,6 +226,7 @@ impl Default for ClientSettings {
             require_pushed_authorization_requests: false,
             require_signed_request_object: false,
             tls_client_certificate_bound_access_tokens: false,
+            refresh_token_rotation: true,
         }
     }
 }

@@ -47,6 +47,7 @@ fn client(
         require_dpop: false,
         require_pushed_authorization_requests: false,
         require_signed_request_object: false,
+        refresh_token_rotation: None,
         jwks: None,
         jwks_uri: None,
         authorization_details_types: vec![],

@@ -152,6 +152,10 @@ pub struct RawClient {
     /// (RFC 9101 §10.5).
     #[serde(default)]
     pub require_signed_request_object: bool,
+    /// Each refresh returns a new refresh token and consumes the one used (RFC 9700 §4.14.2);
+    /// `false`: one refresh token serves until the family's absolute lifetime ends. Unset: true,
+    /// but false under `profile = "fapi2"` (FAPI 2.0 SP §5.3.2.1).
+    pub refresh_token_rotation: Option<bool>,
     /// Public keys for `private_key_jwt`: `{ keys = [ { kty = "EC", crv = "P-256", ... } ] }`.
     pub jwks: Option<RawJwks>,
     /// Or where the client publishes them (read through the outbound client when it

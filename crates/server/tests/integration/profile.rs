@@ -23,9 +23,9 @@ pub(crate) fn bank(key: &ClientKey) -> String {
 [[clients]]
 client_id = "bank"
 client_name = "Bank app"
-grant_types = ["authorization_code"]
+grant_types = ["authorization_code", "refresh_token"]
 redirect_uris = ["{CB}"]
-allowed_scopes = ["openid", "profile"]
+allowed_scopes = ["openid", "profile", "offline_access"]
 require_consent = false
 token_endpoint_auth_method = "private_key_jwt"
 require_dpop = true
@@ -57,6 +57,7 @@ async fn fapi2_openid_client_pushes_a_signed_request_binds_its_tokens_and_reads_
             ("REDIRECT_URI", CB),
             ("CLIENT_KEY_PEM", &key.pem),
             ("CLIENT_KEY_KID", kid),
+            ("SCOPE", "openid profile offline_access"),
         ],
     )
     .await;
@@ -81,6 +82,10 @@ async fn fapi2_openid_client_pushes_a_signed_request_binds_its_tokens_and_reads_
     assert_eq!(r["tokens"]["id_token_alg"], json!("ES256"));
     assert_eq!(r["tokens"]["nonce_ok"], json!(true));
     assert_eq!(r["userinfo"]["name"], json!("Alice Smith"));
+    // FAPI 2.0 SP §5.3.2.1: the one refresh token serves both refreshes, and no new one comes.
+    let fresh =
+        json!({"new_refresh_token": false, "access_token_bound": true, "sub": r["tokens"]["sub"]});
+    assert_eq!(r["refreshed"], json!([fresh, fresh]), "{r}");
 
     // FAPI 2.0 Message Signing: the response as a JWT (JARM), which openid-client verifies.
     let jarm = format!(

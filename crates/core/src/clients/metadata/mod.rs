@@ -40,6 +40,9 @@ pub struct ClientMetadata {
     pub allowed_scopes: Vec<String>,
     /// How its requests are checked and its tokens made.
     pub settings: ClientSettings,
+    /// Whether its refresh tokens rotate; `None`: as the profile has it (see
+    /// [`ClientSettings::refresh_token_rotation`]).
+    pub refresh_token_rotation: Option<bool>,
     /// OIDC Registration §2 `application_type`.
     pub application_type: ApplicationType,
     /// OIDC Registration §2 `id_token_signed_response_alg`, by name; `None`: RS256.
@@ -109,6 +112,7 @@ impl Default for ClientMetadata {
             post_logout_redirect_uris: vec![],
             allowed_scopes: vec![],
             settings: ClientSettings::default(),
+            refresh_token_rotation: None,
             application_type: ApplicationType::Web,
             id_token_signed_response_alg: None,
             userinfo_signed_response_alg: None,
@@ -242,6 +246,7 @@ pub fn validate_client_metadata(
     );
     check_acr_values(m, offer.acr_levels, &mut p);
     check_refresh_lifetimes(m, &mut p);
+    let rotate = refresh_rotation(m, method, offer.profile, &mut p);
     check_browser_app(m, method, &mut p);
     check_token_exchange(m, method, offer.resources, &mut p);
     let allowed_cors_origins = check_cors_origins(m, &mut p);
@@ -257,7 +262,10 @@ pub fn validate_client_metadata(
         redirect_uris: m.redirect_uris.clone(),
         post_logout_redirect_uris: m.post_logout_redirect_uris.clone(),
         allowed_scopes: m.allowed_scopes.clone(),
-        settings: m.settings.clone(),
+        settings: ClientSettings {
+            refresh_token_rotation: rotate,
+            ..m.settings.clone()
+        },
         token_endpoint_auth_method: method,
         auth_method_pinned: m.token_endpoint_auth_method.is_some(),
         application_type: m.application_type,
@@ -454,22 +462,6 @@ fn check_scopes(m: &ClientMetadata, resources: &Resources, p: &mut Problems) {
     }
 }
 
-/// Access and identity tokens live between a second and a year: a zero lifetime would issue
-/// tokens already expired, and signing keys stay published as long as the longest lifetime.
-fn check_token_lifetimes(m: &ClientMetadata, p: &mut Problems) {
-    for (field, value) in [
-        ("access_token_lifetime", m.settings.access_token_lifetime),
-        (
-            "identity_token_lifetime",
-            m.settings.identity_token_lifetime,
-        ),
-    ] {
-        if value == 0 || value > 31_536_000 {
-            p.add(field, "must be between 1 second and 1 year");
-        }
-    }
-}
-
 /// RFC 8252 §8.4, §8.1: a native app cannot keep a secret and always uses PKCE.
 fn check_native_app(m: &ClientMetadata, p: &mut Problems) {
     if m.application_type != ApplicationType::Native {
@@ -522,18 +514,6 @@ fn check_acr_values(m: &ClientMetadata, levels: &AcrLevels, p: &mut Problems) {
                 ),
             );
         }
-    }
-}
-
-/// A refresh token's sliding lifetime ends within its family's absolute lifetime, or sliding
-/// would never apply.
-fn check_refresh_lifetimes(m: &ClientMetadata, p: &mut Problems) {
-    let sliding = m.settings.refresh_token_sliding_lifetime;
-    if sliding == 0 || sliding > m.settings.refresh_token_absolute_lifetime {
-        p.add(
-            "refresh_token_sliding_lifetime",
-            "must be at least 1 second and at most refresh_token_absolute_lifetime",
-        );
     }
 }
 
@@ -590,7 +570,8 @@ mod tokens;
 use extensions::{check_ciba, check_encryption};
 use tokens::{
     AUTHORIZATION_ALG, ID_TOKEN_ALG, USERINFO_ALG, check_certificate_match, check_keys,
-    check_token_exchange, signing_alg,
+    check_refresh_lifetimes, check_token_exchange, check_token_lifetimes, refresh_rotation,
+    signing_alg,
 };
 
 #[cfg(test)]

@@ -207,3 +207,54 @@ fn token_exchange_needs_a_confidential_client_the_grant_and_known_audiences() {
         )]
     );
 }
+
+/// Refresh rotation: on unless a client turns it off, off by default under `fapi2` (FAPI 2.0
+/// SP §5.3.2.1), and never off for a public client whose tokens are not sender-constrained
+/// (RFC 9700 §4.14.2).
+#[test]
+fn refresh_rotation_follows_the_registration_the_profile_and_rfc_9700() {
+    use TokenEndpointAuthMethod::{ClientSecretBasic, None as Public};
+    let rotates = |m: &ClientMetadata, method, profile| {
+        let mut p = Problems(vec![]);
+        let rotate = refresh_rotation(m, method, profile, &mut p);
+        if p.0.is_empty() {
+            Ok(rotate)
+        } else {
+            Err(p.0[0].field.clone())
+        }
+    };
+    let fapi = Some(crate::profile::Profile::Fapi2);
+    let with = |rotation| ClientMetadata {
+        refresh_token_rotation: rotation,
+        ..web_app()
+    };
+    assert_eq!(rotates(&with(None), ClientSecretBasic, None), Ok(true));
+    assert_eq!(rotates(&with(None), ClientSecretBasic, fapi), Ok(false));
+    assert_eq!(
+        rotates(&with(Some(true)), ClientSecretBasic, fapi),
+        Ok(true)
+    );
+    assert_eq!(
+        rotates(&with(Some(false)), ClientSecretBasic, None),
+        Ok(false)
+    );
+    // A public client: rotated, unless its tokens are bound to a DPoP key or a certificate.
+    assert_eq!(
+        rotates(&with(Some(false)), Public, None),
+        Err("refresh_token_rotation".into())
+    );
+    assert_eq!(rotates(&with(None), Public, fapi), Ok(true));
+    let bound = ClientMetadata {
+        settings: ClientSettings {
+            require_dpop: true,
+            ..ClientSettings::default()
+        },
+        ..with(Some(false))
+    };
+    assert_eq!(rotates(&bound, Public, None), Ok(false));
+    // Through the whole check: the client gets what was decided.
+    let (resources, levels) = (resources(), AcrLevels::default());
+    let client =
+        validate_client_metadata(&with(Some(false)), &offer_with(&resources, &levels)).unwrap();
+    assert!(!client.settings.refresh_token_rotation);
+}

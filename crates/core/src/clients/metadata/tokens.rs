@@ -1,4 +1,5 @@
-//! The client's keys, the algorithms its tokens are signed with, and what it may exchange.
+//! The client's keys, the algorithms its tokens are signed with, their lifetimes, whether its
+//! refresh tokens rotate, and what it may exchange.
 
 use super::{ClientMetadata, Problems, has_grant};
 use crate::clients::jwk::ClientJwk;
@@ -187,5 +188,59 @@ pub(super) fn signing_alg(
             p.add(field, e.to_string());
             None
         }
+    }
+}
+
+/// Access and identity tokens live between a second and a year: a zero lifetime would issue
+/// tokens already expired, and signing keys stay published as long as the longest lifetime.
+pub(super) fn check_token_lifetimes(m: &ClientMetadata, p: &mut Problems) {
+    for (field, value) in [
+        ("access_token_lifetime", m.settings.access_token_lifetime),
+        (
+            "identity_token_lifetime",
+            m.settings.identity_token_lifetime,
+        ),
+    ] {
+        if value == 0 || value > 31_536_000 {
+            p.add(field, "must be between 1 second and 1 year");
+        }
+    }
+}
+
+/// A refresh token's sliding lifetime ends within its family's absolute lifetime, or sliding
+/// would never apply.
+pub(super) fn check_refresh_lifetimes(m: &ClientMetadata, p: &mut Problems) {
+    let sliding = m.settings.refresh_token_sliding_lifetime;
+    if sliding == 0 || sliding > m.settings.refresh_token_absolute_lifetime {
+        p.add(
+            "refresh_token_sliding_lifetime",
+            "must be at least 1 second and at most refresh_token_absolute_lifetime",
+        );
+    }
+}
+
+/// Whether the client's refresh tokens rotate: as registered, or by the profile's default
+/// (FAPI 2.0 SP §5.3.2.1: no rotation but in extraordinary circumstances; rotation otherwise).
+/// A public client's refresh tokens are rotated unless they are sender-constrained
+/// (RFC 9700 §4.14.2).
+pub(super) fn refresh_rotation(
+    m: &ClientMetadata,
+    method: TokenEndpointAuthMethod,
+    profile: Option<crate::profile::Profile>,
+    p: &mut Problems,
+) -> bool {
+    let constrained =
+        m.settings.require_dpop || m.settings.tls_client_certificate_bound_access_tokens;
+    let public = method == TokenEndpointAuthMethod::None;
+    match m.refresh_token_rotation {
+        Some(false) if public && !constrained => {
+            p.add(
+                "refresh_token_rotation",
+                "must be true for a public client whose tokens are not bound by DPoP or mutual TLS (RFC 9700 §4.14.2)",
+            );
+            true
+        }
+        Some(rotate) => rotate,
+        None => profile != Some(crate::profile::Profile::Fapi2) || (public && !constrained),
     }
 }

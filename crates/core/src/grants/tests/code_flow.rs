@@ -448,6 +448,61 @@ async fn client_binding_user_state_and_lifetimes() {
     );
 }
 
+/// FAPI 2.0 SP §5.3.2.1: a client whose refresh tokens do not rotate uses one until its
+/// family's absolute end; every refresh answers without a new one. A failed check still burns
+/// it, and a burned one revokes the family when presented again.
+#[tokio::test]
+async fn a_refresh_token_without_rotation_serves_until_the_absolute_end() {
+    let mut w = world().await;
+    w.web.settings.refresh_token_rotation = false;
+    let token = first_refresh_token(&w).await;
+    let mut access = vec![];
+    // Past the sliding lifetime (3600 s) without a rotation, within the absolute one (7200 s).
+    for _ in 0..3 {
+        w.clock.advance(1_900);
+        let t = super::token(
+            &w.ctx(),
+            &w.store,
+            &w.web,
+            &format!("grant_type=refresh_token&refresh_token={token}"),
+        )
+        .await
+        .unwrap();
+        assert!(t.refresh_token.is_none(), "the client keeps its token");
+        assert!(t.id_token.is_some());
+        access.push(t.access_token);
+    }
+    w.clock.advance(1_900);
+    assert!(
+        refresh(&w, &w.web, &token, None).await.is_err(),
+        "past the absolute lifetime"
+    );
+    // Another client presenting it burns it; the client's next use is a replay that ends the
+    // family.
+    let token = first_refresh_token(&w).await;
+    let stolen = refresh(&w, &w.other, &token, None).await.unwrap_err();
+    assert_eq!(stolen.code(), "invalid_grant");
+    assert_eq!(
+        refresh(&w, &w.web, &token, None).await.unwrap_err().code(),
+        "invalid_grant"
+    );
+    assert!(
+        w.recorded
+            .seen()
+            .iter()
+            .any(|e| e.starts_with("ReplayDetected")),
+        "{:?}",
+        w.recorded.seen()
+    );
+    assert!(
+        !w.recorded
+            .seen()
+            .iter()
+            .any(|e| e.starts_with("RefreshRotated")),
+        "nothing rotated"
+    );
+}
+
 /// SEC-21: concurrent refreshes with one token, exactly one winner.
 #[tokio::test]
 async fn concurrent_refreshes_have_one_winner() {

@@ -132,7 +132,9 @@ pub(crate) fn metadata_of(c: &RawClient) -> ClientMetadata {
             require_signed_request_object: c.require_signed_request_object,
             tls_client_certificate_bound_access_tokens: c
                 .tls_client_certificate_bound_access_tokens,
+            ..ClientSettings::default()
         },
+        refresh_token_rotation: c.refresh_token_rotation,
         application_type: c.application_type,
         id_token_signed_response_alg: c.id_token_signed_response_alg.clone(),
         userinfo_signed_response_alg: c.userinfo_signed_response_alg.clone(),

@@ -88,18 +88,13 @@ pub fn registration(c: &Client) -> Value {
         "id_token_signed_response_alg": c.id_token_signed_response_alg.name(),
         "userinfo_signed_response_alg": c.userinfo_signed_response_alg.map(|a| a.name()),
         "authorization_signed_response_alg": c.authorization_signed_response_alg.map(|a| a.name()),
-        "id_token_encrypted_response_alg": c.id_token_encryption.as_ref().map(|e| &e.alg),
-        "id_token_encrypted_response_enc": c.id_token_encryption.as_ref().map(|e| &e.enc),
-        "userinfo_encrypted_response_alg": c.userinfo_encryption.as_ref().map(|e| &e.alg),
-        "userinfo_encrypted_response_enc": c.userinfo_encryption.as_ref().map(|e| &e.enc),
-        "authorization_encrypted_response_alg": c.authorization_encryption.as_ref().map(|e| &e.alg),
-        "authorization_encrypted_response_enc": c.authorization_encryption.as_ref().map(|e| &e.enc),
         "default_acr_values": c.default_acr_values,
         "require_mfa": s.require_mfa,
         "minimum_acr": s.minimum_acr,
         "require_dpop": s.require_dpop,
         "require_pushed_authorization_requests": s.require_pushed_authorization_requests,
         "require_signed_request_object": s.require_signed_request_object,
+        "refresh_token_rotation": s.refresh_token_rotation,
         "tls_client_certificate_bound_access_tokens": s.tls_client_certificate_bound_access_tokens,
         "enabled": c.enabled,
         "always_include_user_claims_in_id_token": c.always_include_user_claims_in_id_token,
@@ -124,6 +119,16 @@ pub fn registration(c: &Client) -> Value {
     }
     if let Some(m) = &c.tls_client_auth {
         v[m.metadata_name()] = json!(m.value());
+    }
+    for (what, e) in [
+        ("id_token", &c.id_token_encryption),
+        ("userinfo", &c.userinfo_encryption),
+        ("authorization", &c.authorization_encryption),
+    ] {
+        if let Some(e) = e {
+            v[format!("{what}_encrypted_response_alg")] = json!(e.alg);
+            v[format!("{what}_encrypted_response_enc")] = json!(e.enc);
+        }
     }
     // Unset options are left out, as they would be in the file.
     if let Value::Object(map) = &mut v {

@@ -11,7 +11,9 @@
 //   - signs the authorization request as a request object (buildAuthorizationUrlWithJAR) and
 //     pushes it (buildAuthorizationUrlWithPAR) with a DPoP proof, which binds the code;
 //   - redeems the code with PKCE and DPoP, checks the ID token (signature, iss, aud, nonce, and
-//     the RFC 9207 iss of the response), and reads userinfo with the DPoP-bound token.
+//     the RFC 9207 iss of the response), and reads userinfo with the DPoP-bound token;
+//   - with a refresh token (SCOPE with offline_access), refreshes twice with it and DPoP, and
+//     reports whether a new refresh token came back (FAPI 2.0 servers do not rotate them).
 //
 // With JARM=1 (FAPI 2.0 Message Signing) the response comes as a signed JWT (response_mode=jwt,
 // useJwtResponseMode), which openid-client verifies for the client's
@@ -96,6 +98,20 @@ async function main() {
 
   progress.step = 'userinfo'
   result.userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub, { DPoP })
+  if (tokens.refresh_token) {
+    progress.step = 'refresh_token_grant'
+    const refreshed = []
+    for (let i = 0; i < 2; i++) {
+      const again = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP })
+      const bound = JSON.parse(Buffer.from(again.access_token.split('.')[1], 'base64url').toString())
+      refreshed.push({
+        new_refresh_token: typeof again.refresh_token === 'string',
+        access_token_bound: typeof bound.cnf?.jkt === 'string',
+        sub: again.claims()?.sub,
+      })
+    }
+    result.refreshed = refreshed
+  }
   return result
 }
 
