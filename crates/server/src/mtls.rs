@@ -119,15 +119,53 @@ impl ClientCertVerifier for AnyClientCertificate {
     }
 }
 
-/// The CAs of `tls_client_auth` certificates, as webpki trust anchors.
-pub fn trust_anchors(cas: &[Vec<u8>]) -> Vec<TrustAnchor<'static>> {
-    cas.iter()
-        .filter_map(|der| {
-            webpki::anchor_from_trusted_cert(&CertificateDer::from(der.as_slice()))
-                .ok()
-                .map(|a| a.to_owned())
-        })
-        .collect()
+/// How long a certificate found to chain to a CA is taken as chaining without a new check, in
+/// seconds (never past its own `notAfter`).
+const CHAIN_REMEMBERED: i64 = 60;
+
+/// At most this many certificates are remembered; past it the memory starts again.
+const CHAINS_REMEMBERED: usize = 4096;
+
+/// The CAs of `tls_client_auth` certificates (webpki trust anchors), and the certificates
+/// lately found to chain to one. A client that keeps its connection (or its proxy's) open sends
+/// the same certificate with every request: its chain's signatures are checked once a minute
+/// rather than once a request. The CAs are fixed for the process's life, so a certificate's
+/// verdict changes only with time.
+pub struct ClientCas {
+    anchors: Vec<TrustAnchor<'static>>,
+    /// Certificate thumbprint → until when it is taken as chaining.
+    chained: std::sync::Mutex<std::collections::HashMap<String, i64>>,
+}
+
+impl ClientCas {
+    /// The CAs of `[tls] client_ca_file` (DER).
+    pub fn new(cas: &[Vec<u8>]) -> ClientCas {
+        let anchors = cas
+            .iter()
+            .filter_map(|der| {
+                webpki::anchor_from_trusted_cert(&CertificateDer::from(der.as_slice()))
+                    .ok()
+                    .map(|a| a.to_owned())
+            })
+            .collect();
+        ClientCas {
+            anchors,
+            chained: Default::default(),
+        }
+    }
+
+    fn remembered(&self, thumbprint: &str, now: i64) -> bool {
+        let chained = self.chained.lock().unwrap_or_else(|e| e.into_inner());
+        chained.get(thumbprint).is_some_and(|until| now <= *until)
+    }
+
+    fn remember(&self, thumbprint: String, until: i64) {
+        let mut chained = self.chained.lock().unwrap_or_else(|e| e.into_inner());
+        if chained.len() >= CHAINS_REMEMBERED {
+            chained.clear();
+        }
+        chained.insert(thumbprint, until);
+    }
 }
 
 /// A certificate a request presented, checked against clients' registrations.
@@ -135,7 +173,7 @@ pub struct CheckedCertificate<'a> {
     /// DER.
     pub der: Vec<u8>,
     /// The CAs of `tls_client_auth` certificates.
-    pub anchors: &'a [TrustAnchor<'static>],
+    pub cas: &'a ClientCas,
     /// The time certificates are valid at.
     pub now: i64,
 }
@@ -150,7 +188,7 @@ impl PresentedCertificate for CheckedCertificate<'_> {
             .map_err(|_| "the certificate cannot be read".to_string())?;
         match client.token_endpoint_auth_method {
             TokenEndpointAuthMethod::TlsClientAuth => {
-                self.chains_to_a_trusted_ca()?;
+                self.chains_to_a_trusted_ca(&cert)?;
                 let wanted = client
                     .tls_client_auth
                     .as_ref()
@@ -179,9 +217,13 @@ impl PresentedCertificate for CheckedCertificate<'_> {
 impl CheckedCertificate<'_> {
     /// RFC 8705 §2.1: a chain from the certificate to a configured CA, valid now, for client
     /// authentication. Nothing is fetched to check it (no CRL, OCSP or AIA: CVE-58).
-    fn chains_to_a_trusted_ca(&self) -> Result<(), String> {
-        if self.anchors.is_empty() {
+    fn chains_to_a_trusted_ca(&self, parsed: &X509Certificate<'_>) -> Result<(), String> {
+        if self.cas.anchors.is_empty() {
             return Err("no CA for tls_client_auth is configured (tls.client_ca_file)".into());
+        }
+        let thumbprint = self.thumbprint();
+        if self.cas.remembered(&thumbprint, self.now) {
+            return Ok(());
         }
         let der = CertificateDer::from(self.der.as_slice());
         let cert = webpki::EndEntityCert::try_from(&der)
@@ -193,15 +235,20 @@ impl CheckedCertificate<'_> {
             rustls::crypto::aws_lc_rs::default_provider()
                 .signature_verification_algorithms
                 .all,
-            self.anchors,
+            &self.cas.anchors,
             &[],
             now,
             webpki::KeyUsage::client_auth(),
             None,
             None,
         )
-        .map(|_| ())
-        .map_err(|e| format!("it does not chain to a trusted CA ({e})"))
+        .map_err(|e| format!("it does not chain to a trusted CA ({e})"))?;
+        let not_after = parsed.validity().not_after.timestamp();
+        self.cas.remember(
+            thumbprint,
+            self.now.saturating_add(CHAIN_REMEMBERED).min(not_after),
+        );
+        Ok(())
     }
 }
 
@@ -332,5 +379,67 @@ pub fn certificate_from_header(
                 .ok()
                 .map(|c| c.to_vec())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rcgen::{
+        BasicConstraints, CertificateParams, CertifiedIssuer, DnType, ExtendedKeyUsagePurpose,
+        IsCa, KeyPair,
+    };
+
+    /// A CA, a client certificate it issued that ends on 2030-03-17, and that end (Unix time).
+    fn issued() -> (Vec<u8>, Vec<u8>, i64) {
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        params.distinguished_name.push(DnType::CommonName, "CA");
+        let ca = CertifiedIssuer::self_signed(params, KeyPair::generate().unwrap()).unwrap();
+        let mut params = CertificateParams::new(vec!["client.example".to_string()]).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "client");
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+        params.not_before = rcgen::date_time_ymd(2030, 3, 1);
+        params.not_after = rcgen::date_time_ymd(2030, 3, 17);
+        let leaf = params
+            .signed_by(&KeyPair::generate().unwrap(), &ca)
+            .unwrap();
+        let (_, parsed) = X509Certificate::from_der(leaf.der()).unwrap();
+        let not_after = parsed.validity().not_after.timestamp();
+        (ca.der().to_vec(), leaf.der().to_vec(), not_after)
+    }
+
+    fn chains(cas: &ClientCas, der: &[u8], now: i64) -> Result<(), String> {
+        let (_, parsed) = X509Certificate::from_der(der).unwrap();
+        CheckedCertificate {
+            der: der.to_vec(),
+            cas,
+            now,
+        }
+        .chains_to_a_trusted_ca(&parsed)
+    }
+
+    /// A chain once verified is taken for a minute, never past the certificate's notAfter:
+    /// a remembered certificate that expires is refused at once.
+    #[test]
+    fn a_remembered_chain_still_expires_with_its_certificate() {
+        let (ca, leaf, not_after) = issued();
+        let cas = ClientCas::new(&[ca]);
+        assert_eq!(chains(&cas, &leaf, not_after - 10), Ok(()));
+        assert!(cas.remembered(&certificate_thumbprint_of(&leaf), not_after - 1));
+        let late = chains(&cas, &leaf, not_after + 1).unwrap_err();
+        assert!(late.contains("does not chain"), "{late}");
+        // Another CA's certificate is never taken from the memory of this one.
+        let (_, stranger, _) = issued();
+        assert!(chains(&cas, &stranger, not_after - 10).is_err());
+        // The memory is bounded.
+        for i in 0..CHAINS_REMEMBERED + 1 {
+            cas.remember(format!("t{i}"), not_after);
+        }
+        assert!(cas.chained.lock().unwrap().len() <= CHAINS_REMEMBERED);
+    }
+
+    fn certificate_thumbprint_of(der: &[u8]) -> String {
+        tessera_core::clients::mtls::certificate_thumbprint(der)
     }
 }

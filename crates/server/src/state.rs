@@ -97,7 +97,7 @@ impl AppState {
                 .then(|| tessera_core::dpop::LocalReplay::new(started_at)),
             user_code_guesses: http::ui::device::guess_limit(),
             registration_limit: http::register::open_limit(config.registration.open_per_address),
-            mtls_anchors: crate::mtls::trust_anchors(&config.tls.client_cas),
+            mtls_cas: crate::mtls::ClientCas::new(&config.tls.client_cas),
             ciba_http: crate::outbound::Outbound::new(config.outbound.clone())?,
             client_keys: crate::client_keys::RemoteClientKeys::new(
                 config.outbound.clone(),

@@ -123,7 +123,7 @@ pub struct AppInner {
     /// Where CIBA's device channel and ping callbacks go (the hardened client).
     pub ciba_http: crate::outbound::Outbound,
     /// The CAs of `tls_client_auth` clients' certificates (RFC 8705 §2.1).
-    pub mtls_anchors: Vec<rustls_pki_types::TrustAnchor<'static>>,
+    pub mtls_cas: crate::mtls::ClientCas,
     /// Checks the access tokens of admin API callers.
     pub admin_tokens: Arc<tessera_validation::TokenValidator>,
     /// The metrics exposition; `None` when `[metrics]` is off.
@@ -190,7 +190,7 @@ impl AppState {
                 .clone()
                 .map(|der| crate::mtls::CheckedCertificate {
                     der,
-                    anchors: &self.mtls_anchors,
+                    cas: &self.mtls_cas,
                     now: self.clock.now(),
                 });
         let authenticated = authenticate_client(
