@@ -202,9 +202,12 @@ impl PresentedCertificate for CheckedCertificate<'_> {
             }
             TokenEndpointAuthMethod::SelfSignedTlsClientAuth => {
                 let thumbprint = key_thumbprint(&cert)?;
+                // A key registered for encryption proves nothing of a TLS handshake's
+                // signature (RFC 7517 §4.2).
                 client
                     .jwks
                     .iter()
+                    .filter(|k| k.use_.as_deref() != Some("enc"))
                     .any(|k| k.thumbprint() == thumbprint)
                     .then_some(())
                     .ok_or_else(|| "its key is none of the client's registered keys".into())
@@ -432,11 +435,48 @@ mod tests {
         // Another CA's certificate is never taken from the memory of this one.
         let (_, stranger, _) = issued();
         assert!(chains(&cas, &stranger, not_after - 10).is_err());
+        // What is remembered is taken without a check, until its end: a verdict written by
+        // hand for the stranger's certificate lets it through, then no longer.
+        cas.remember(certificate_thumbprint_of(&stranger), not_after - 5);
+        assert_eq!(chains(&cas, &stranger, not_after - 6), Ok(()));
+        assert!(chains(&cas, &stranger, not_after - 4).is_err());
         // The memory is bounded.
         for i in 0..CHAINS_REMEMBERED + 1 {
             cas.remember(format!("t{i}"), not_after);
         }
         assert!(cas.chained.lock().unwrap().len() <= CHAINS_REMEMBERED);
+    }
+
+    /// RFC 8705 §2.2: a self-signed certificate's key must be a registered signing key; the
+    /// same key registered for encryption (`use: enc`) authenticates nothing.
+    #[test]
+    fn a_self_signed_certificate_matches_signing_keys_only() {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.distinguished_name.push(DnType::CommonName, "selfie");
+        let der = params.self_signed(&key).unwrap().der().to_vec();
+        let point = key.public_key_raw();
+        let jwk = |usage: &str| {
+            ClientJwk::from_json(&json!({
+                "kty": "EC", "crv": "P-256", "use": usage,
+                "x": base64url(&point[1..33]), "y": base64url(&point[33..]),
+            }))
+            .unwrap()
+        };
+        let cas = ClientCas::new(&[]);
+        let presented = CheckedCertificate {
+            der,
+            cas: &cas,
+            now: 0,
+        };
+        let client = |usage| {
+            Client::builder("selfie")
+                .auth_method(TokenEndpointAuthMethod::SelfSignedTlsClientAuth)
+                .jwks(vec![jwk(usage)])
+                .build()
+        };
+        assert_eq!(presented.authenticates(&client("sig")), Ok(()));
+        assert!(presented.authenticates(&client("enc")).is_err());
     }
 
     fn certificate_thumbprint_of(der: &[u8]) -> String {

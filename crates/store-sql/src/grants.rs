@@ -176,6 +176,33 @@ impl GrantStore for SqlStore {
             .await
     }
 
+    async fn renew_grant(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+        expires_at: UnixTime,
+        next: &[Grant],
+    ) -> StoreResult<bool> {
+        // One transaction: the inserts follow only when the UPDATE found the grant live.
+        const RENEW: &str = concat!(
+            "UPDATE grants SET expires_at = $1
+             WHERE handle_digest = $2 AND kind = $3 AND consumed_at IS NULL AND expires_at > $4
+             RETURNING ",
+            grant_columns!()
+        );
+        let renew = Query::new(RENEW)
+            .int(expires_at)
+            .text(handle_digest)
+            .text(kind.as_str())
+            .int(now);
+        let inserts = next.iter().map(insert).collect::<StoreResult<Vec<_>>>()?;
+        Ok(self
+            .write_then(renew, grant_from_row, inserts)
+            .await?
+            .is_some())
+    }
+
     async fn update_grant_data(
         &self,
         handle_digest: &str,

@@ -25,6 +25,37 @@ fn secret_matches(presented: &str, digests: &[String]) -> bool {
 /// A refusal the caller may read: it names what was wrong with the request (the method, an
 /// unknown client, a secret that does not match), which a caller could learn anyway by trying;
 /// never a secret or what a registered secret or key looks like.
+/// RFC 8705 §2: whether `certificate` authenticates `client`. A `self_signed_tls_client_auth`
+/// client's keys may be given by reference (§2.2, RFC 7591 `jwks_uri`): the kept set first,
+/// then, if the certificate's key is not in it, the set read again once (the client may have
+/// rotated; the reader bounds how often).
+async fn certificate_authenticates(
+    certificate: &dyn super::mtls::PresentedCertificate,
+    client: &Client,
+    audience: &AssertionAudience<'_>,
+) -> Result<(), String> {
+    let by_reference = client.token_endpoint_auth_method
+        == TokenEndpointAuthMethod::SelfSignedTlsClientAuth
+        && client.jwks.is_empty();
+    let (Some(uri), Some(remote), true) = (&client.jwks_uri, audience.remote_keys, by_reference)
+    else {
+        return certificate.authenticates(client);
+    };
+    let mut with_keys = client.clone();
+    let mut verdict = Err(String::new());
+    for fresh in [false, true] {
+        with_keys.jwks = remote
+            .keys(uri, fresh)
+            .await
+            .map_err(|why| format!("the client's jwks_uri could not be read: {why}"))?;
+        verdict = certificate.authenticates(&with_keys);
+        if verdict.is_ok() {
+            break;
+        }
+    }
+    verdict
+}
+
 fn refused(presented: &PresentedCredentials, why: impl Into<String>) -> OAuthError {
     OAuthError::InvalidClient {
         description: why.into().into(),
@@ -104,13 +135,15 @@ pub async fn authenticate_client(
                     registered.as_str()
                 ),
             )),
-            Some(certificate) => match certificate.authenticates(&client) {
-                Ok(()) => Ok(client),
-                Err(why) => Err(refused(
-                    presented,
-                    format!("the client certificate does not authenticate the client: {why}"),
-                )),
-            },
+            Some(certificate) => {
+                match certificate_authenticates(certificate, &client, audience).await {
+                    Ok(()) => Ok(client),
+                    Err(why) => Err(refused(
+                        presented,
+                        format!("the client certificate does not authenticate the client: {why}"),
+                    )),
+                }
+            }
         };
     }
     if !client.accepts_auth_method(method) {

@@ -301,9 +301,18 @@ impl RegistrationRequest {
             None => None,
             Some(set) => match set.get("keys").and_then(Value::as_array) {
                 // OIDC Registration §2: the set may hold encryption keys (`use: enc`) beside
-                // the signing ones; they are kept for encrypted responses and never verify a
-                // signature.
-                Some(keys) => Some(keys.clone()),
+                // the signing ones. Those we can encrypt to are kept for encrypted responses
+                // (they never verify a signature); others (another algorithm, curve or size)
+                // are left out rather than refusing the registration.
+                Some(keys) => Some(
+                    keys.iter()
+                        .filter(|k| {
+                            k.get("use").and_then(Value::as_str) != Some("enc")
+                                || crate::clients::jwk::ClientJwk::from_json(k).is_ok()
+                        })
+                        .cloned()
+                        .collect(),
+                ),
                 None => {
                     p.push(problem("jwks", "must be a JWK Set: {\"keys\": [...]}"));
                     None

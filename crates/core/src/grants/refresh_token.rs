@@ -99,15 +99,7 @@ pub(crate) fn refresh_grant(
     data: &RefreshData,
 ) -> Result<(String, Grant), OAuthError> {
     let handle = random_handle().or_server_error("drawing random bytes")?;
-    // Without rotation the one token lives to the family's end: a sliding end would never
-    // move.
-    let sliding = if client.settings.refresh_token_rotation {
-        ctx.now.saturating_add(crate::clock::seconds(
-            client.settings.refresh_token_sliding_lifetime,
-        ))
-    } else {
-        data.absolute_expires_at
-    };
+    let sliding = sliding_end(ctx, client, data);
     // RFC 9449 §5: a public client's refresh token is bound to the key of the request's proof
     // (a confidential client's is bound by its authentication already); one bound before
     // stays bound, the proof having matched.
@@ -138,6 +130,16 @@ pub(crate) fn refresh_grant(
         )?
     };
     Ok((handle, grant))
+}
+
+/// Where a refresh token used now ends: after the client's sliding lifetime, never past its
+/// family's absolute end. A token that does not rotate has its end moved there at each use.
+fn sliding_end(ctx: &TokenContext<'_>, client: &Client, data: &RefreshData) -> i64 {
+    ctx.now
+        .saturating_add(crate::clock::seconds(
+            client.settings.refresh_token_sliding_lifetime,
+        ))
+        .min(data.absolute_expires_at)
 }
 
 /// The audiences for a refresh that may have narrowed the scope: the original audiences that a
@@ -256,7 +258,8 @@ pub(crate) async fn exchange(
     if rotate {
         redeem_single_use(ctx, presented, check, issue).await
     } else {
-        redeem_reusable(ctx, presented, check, issue).await
+        let until = |checked: &Checked| sliding_end(ctx, client, &checked.data);
+        redeem_reusable(ctx, presented, check, until, issue).await
     }
 }
 

@@ -1,5 +1,6 @@
-//! Redeeming a single-use handle (an authorization code, a refresh token): every rule about
-//! single use lives here, so that the grants that redeem one cannot differ on any of them.
+//! Redeeming a single-use handle (an authorization code, a refresh token), or a reusable one
+//! (a refresh token that does not rotate): every rule about their use lives here, so that the
+//! grants that redeem one cannot differ on any of them.
 
 use super::{TokenContext, invalid_grant};
 use crate::crypto::handle_digest;
@@ -77,12 +78,14 @@ pub(crate) async fn redeem_single_use<C, R>(
 
 /// Redeems a handle that stays usable (a refresh token that does not rotate): the same rules
 /// as [`redeem_single_use`] (a handle not live, or failing a check, is burned, and burning a
-/// consumed one revokes its family), but a redemption stores the new records without
-/// consuming the handle.
+/// consumed one revokes its family), but one transaction moves the handle's end to
+/// `until(checked)` and stores the records, if it is still live then: what a revocation or a
+/// replay ended meanwhile issues nothing (CVE-22).
 pub(crate) async fn redeem_reusable<C, R>(
     ctx: &TokenContext<'_>,
     presented: Presented<'_>,
     check: impl AsyncFnOnce(&Grant) -> Result<C, OAuthError>,
+    until: impl FnOnce(&C) -> crate::clock::UnixTime,
     issue: impl FnOnce(&Grant, C) -> Result<Redeemed<R>, OAuthError>,
 ) -> Result<R, OAuthError> {
     let Presented {
@@ -102,9 +105,16 @@ pub(crate) async fn redeem_reusable<C, R>(
             return Err(failed);
         }
     };
+    let expires_at = until(&checked);
     let Redeemed { response, records } = issue(&grant, checked)?;
-    for record in &records {
-        ctx.grants.insert_grant(record).await?;
+    if !ctx
+        .grants
+        .renew_grant(&digest, kind, ctx.now, expires_at, &records)
+        .await?
+    {
+        // Ended since it was found live: revoked, or burned by a failed attempt.
+        burn(ctx, &digest, kind).await?;
+        return Err(invalid_grant(refusal));
     }
     Ok(response)
 }

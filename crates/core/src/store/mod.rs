@@ -128,6 +128,18 @@ pub trait GrantStore: Send + Sync {
         now: UnixTime,
         next: &[Grant],
     ) -> StoreResult<Option<Grant>>;
+    /// Moves the end of the live grant `handle_digest` of `kind` to `expires_at` and inserts
+    /// every grant of `next`, in one transaction, if it is live at `now` (not consumed, not
+    /// expired): a refresh token that does not rotate stays, and what it issued exists exactly
+    /// when it was still live (CVE-22). False when it was not live, and then nothing changes.
+    async fn renew_grant(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+        expires_at: UnixTime,
+        next: &[Grant],
+    ) -> StoreResult<bool>;
     /// Replaces the data of the grant `handle_digest` of `kind` with `data` and counts its
     /// version up, in one step, if its version is still `expected_version` and it has been
     /// neither consumed nor expired at `now` (compare-and-set: of two instances deciding a

@@ -135,3 +135,55 @@ allowed_scopes = ["api1.read"]
     assert_eq!(both.status(), 400, "RFC 7591 §2: not both");
     server.stop().await;
 }
+
+/// RFC 8705 §2.2: a `self_signed_tls_client_auth` client may publish its keys at a
+/// `jwks_uri`; its certificate's key is looked for there, kept, and never read per request.
+#[tokio::test]
+async fn a_self_signed_certificate_is_checked_against_keys_by_reference() {
+    let keys = KeyServer::default();
+    let uri = serve(keys.clone()).await;
+    let s = crate::mtls::setup_extra(
+        "Client-Cert",
+        &format!(
+            r#"
+[outbound]
+allow_http = true
+allowed_networks = ["127.0.0.0/8"]
+
+[[clients]]
+client_id = "selfie-uri"
+grant_types = ["client_credentials"]
+allowed_scopes = ["api1.read"]
+token_endpoint_auth_method = "self_signed_tls_client_auth"
+tls_client_certificate_bound_access_tokens = true
+jwks_uri = "{uri}"
+"#
+        ),
+    )
+    .await;
+    *keys.set.lock().unwrap() = json!({"keys": [s.selfie_jwk]});
+    let form = crate::mtls::machine("selfie-uri");
+    let selfie = crate::mtls::tls_client(&s, Some(&s.selfie));
+    for _ in 0..3 {
+        let (status, body) = crate::mtls::token(&selfie, &s.tls_base, &form).await;
+        assert_eq!(status, 200, "{body}");
+        let access = body["access_token"].as_str().unwrap();
+        assert_eq!(
+            crate::signin::jwt_claims(access)["cnf"]["x5t#S256"],
+            json!(crate::mtls::thumbprint(&s.selfie.der))
+        );
+    }
+    assert_eq!(keys.fetches.load(Ordering::SeqCst), 1, "kept");
+    // A certificate of the same name with another key is not the client's.
+    let other = crate::mtls::tls_client(&s, Some(&s.other_self));
+    let (status, body) = crate::mtls::token(&other, &s.tls_base, &form).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"], "invalid_client");
+    // A key not in the kept set has the set read again once (the client may have rotated).
+    assert_eq!(keys.fetches.load(Ordering::SeqCst), 2);
+    // Once it has rotated to the other key, the other certificate is the client's.
+    *keys.set.lock().unwrap() = json!({"keys": [s.other_self_jwk]});
+    s.server.monotonic.advance(Duration::from_secs(6));
+    let (status, body) = crate::mtls::token(&other, &s.tls_base, &form).await;
+    assert_eq!(status, 200, "{body}");
+}

@@ -81,6 +81,9 @@ pub(crate) struct Setup {
     pub(crate) rogue: Pem,
     pub(crate) selfie: Pem,
     pub(crate) other_self: Pem,
+    /// The public keys of `selfie` (as registered) and of `other_self`.
+    pub(crate) selfie_jwk: Value,
+    pub(crate) other_self_jwk: Value,
     pub(crate) server_files: (std::path::PathBuf, std::path::PathBuf),
     _dir: tempfile::TempDir,
 }
@@ -91,6 +94,11 @@ pub(crate) async fn setup() -> Setup {
 
 /// A server with a TLS listener and `header` trusted from 127.0.0.1.
 pub(crate) async fn setup_with(header: &str) -> Setup {
+    setup_extra(header, "").await
+}
+
+/// As [`setup_with`], with `extra` at the end of the configuration.
+pub(crate) async fn setup_extra(header: &str, extra: &str) -> Setup {
     let dir = tempfile::tempdir().unwrap();
     let authority = ca("Test clients CA");
     let server_params = {
@@ -107,7 +115,7 @@ pub(crate) async fn setup_with(header: &str) -> Setup {
     let pki = client_cert(&authority, "pki-client", "client.bank.example");
     let rogue = client_cert(&ca("Rogue CA"), "pki-client", "client.bank.example");
     let (selfie, selfie_jwk) = self_signed("selfie");
-    let (other_self, _) = self_signed("selfie");
+    let (other_self, other_self_jwk) = self_signed("selfie");
     let tls_port = free_port();
     let jwk = |v: &Value| {
         let fields: Vec<String> = v
@@ -188,6 +196,7 @@ tls_client_certificate_bound_access_tokens = true
 username = "alice"
 password = "alice-password"
 claims = {{ name = "Alice Smith" }}
+{extra}
 "#,
         cert_file.display(),
         key_file.display(),
@@ -203,6 +212,8 @@ claims = {{ name = "Alice Smith" }}
         rogue,
         selfie,
         other_self,
+        selfie_jwk,
+        other_self_jwk,
         server_files,
         _dir: dir,
     }

@@ -348,9 +348,10 @@ async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_i
             .all(|c| c["source"] == "config"),
         "{listed}"
     );
-    // The initial access token was not spent by the refusals. A key set with an encryption
-    // key beside the signing key (OIDC Registration §2) keeps both, each with its use (an
-    // encryption key never verifies a signature: `clients/jwk.rs`).
+    // The initial access token was not spent by the refusals. A key set with encryption keys
+    // beside the signing key (OIDC Registration §2) keeps the signing key and the encryption
+    // key we can encrypt to, each with its use (an encryption key never verifies a signature:
+    // `clients/jwk.rs`); one for an algorithm we do not offer is left out, not refused.
     let (key, _) =
         tessera_core::tokens::SigningKey::generate(tessera_core::tokens::SigningAlg::Es256)
             .unwrap();
@@ -359,8 +360,11 @@ async fn registrations_outside_the_policy_or_malformed_are_refused_and_nothing_i
     enc["use"] = json!("enc");
     enc["kid"] = json!("enc-key");
     enc.as_object_mut().unwrap().remove("alg");
+    let mut unusable = enc.clone();
+    unusable["kid"] = json!("enc-key-kw");
+    unusable["alg"] = json!("ECDH-ES+A128KW");
     let ok = json!({"redirect_uris": ["https://rp.example/cb"], "token_endpoint_auth_method": "private_key_jwt",
-        "jwks": {"keys": [sig, enc]}});
+        "jwks": {"keys": [sig, enc, unusable]}});
     let (status, answer) = register(&server, Some(&token), &ok.to_string()).await;
     assert_eq!(status, 201, "{answer}");
     let uses: Vec<&Value> = answer["jwks"]["keys"]

@@ -258,3 +258,41 @@ fn refresh_rotation_follows_the_registration_the_profile_and_rfc_9700() {
         validate_client_metadata(&with(Some(false)), &offer_with(&resources, &levels)).unwrap();
     assert!(!client.settings.refresh_token_rotation);
 }
+
+/// RFC 7517 §4.2: keys that are all for encryption cannot authenticate a client that signs
+/// (`private_key_jwt`) or proves its certificate's key (`self_signed_tls_client_auth`).
+#[test]
+fn encryption_keys_alone_do_not_authenticate() {
+    let enc = serde_json::json!({"kty": "EC", "crv": "P-256", "use": "enc",
+        "x": "weNJy2HscCSM6AEDTDg04biOvhFhyyWvOHQfeF_PxMQ",
+        "y": "e8lnCO-AlStT-NJVX-crhB7QRYhiix03illJOVAOyck"});
+    for method in [
+        TokenEndpointAuthMethod::PrivateKeyJwt,
+        TokenEndpointAuthMethod::SelfSignedTlsClientAuth,
+    ] {
+        let m = ClientMetadata {
+            secrets: vec![],
+            token_endpoint_auth_method: Some(method),
+            jwks: Some(vec![enc.clone()]),
+            ..web_app()
+        };
+        let found = problems(&m);
+        assert!(
+            found
+                .iter()
+                .any(|p| p.starts_with("jwks: ") && p.contains("needs a signing key")),
+            "{method:?}: {found:?}"
+        );
+        let mut sig = enc.clone();
+        sig["use"] = serde_json::json!("sig");
+        let both = ClientMetadata {
+            jwks: Some(vec![sig, enc.clone()]),
+            ..m
+        };
+        assert!(
+            !problems(&both).iter().any(|p| p.starts_with("jwks")),
+            "{method:?}: {:?}",
+            problems(&both)
+        );
+    }
+}

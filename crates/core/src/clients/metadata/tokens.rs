@@ -95,11 +95,21 @@ pub(super) fn check_keys(
         // objects later), whatever its authentication method.
         return jwks;
     }
+    // An encryption key (`use` `enc`) never verifies a signature (RFC 7517 §4.2).
+    let signing = |k: &ClientJwk| k.use_.as_deref() != Some("enc");
     if needs_keys && keys.is_empty() {
         p.add(
             "jwks",
             format!(
                 "{} needs the client's public keys: jwks = {{ keys = [ ... ] }}",
+                method.as_str()
+            ),
+        );
+    } else if needs_keys && jwks.len() == keys.len() && !jwks.iter().any(signing) {
+        p.add(
+            "jwks",
+            format!(
+                "{} needs a signing key; every key registered is for encryption (use = \"enc\")",
                 method.as_str()
             ),
         );

@@ -51,6 +51,18 @@ impl GrantStore for FailingCommit<'_> {
             "injected failure before commit".into(),
         ))
     }
+    async fn renew_grant(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+        expires_at: UnixTime,
+        next: &[Grant],
+    ) -> StoreResult<bool> {
+        self.0
+            .renew_grant(handle_digest, kind, now, expires_at, next)
+            .await
+    }
     async fn update_grant_data(
         &self,
         handle_digest: &str,

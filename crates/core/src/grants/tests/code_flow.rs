@@ -457,7 +457,8 @@ async fn a_refresh_token_without_rotation_serves_until_the_absolute_end() {
     w.web.settings.refresh_token_rotation = false;
     let token = first_refresh_token(&w).await;
     let mut access = vec![];
-    // Past the sliding lifetime (3600 s) without a rotation, within the absolute one (7200 s).
+    // Past the first sliding end (3600 s), each use within the sliding lifetime of the last,
+    // to the absolute end (7200 s).
     for _ in 0..3 {
         w.clock.advance(1_900);
         let t = super::token(
@@ -477,6 +478,10 @@ async fn a_refresh_token_without_rotation_serves_until_the_absolute_end() {
         refresh(&w, &w.web, &token, None).await.is_err(),
         "past the absolute lifetime"
     );
+    // Each use moves its end a sliding lifetime on; unused for longer, it ends.
+    let idle = first_refresh_token(&w).await;
+    w.clock.advance(3_601);
+    assert!(refresh(&w, &w.web, &idle, None).await.is_err(), "idle");
     // Another client presenting it burns it; the client's next use is a replay that ends the
     // family.
     let token = first_refresh_token(&w).await;

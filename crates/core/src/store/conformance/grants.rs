@@ -187,6 +187,71 @@ pub async fn rotation_consumes_and_inserts_together(store: Arc<dyn Store>) {
     one_of_concurrent_rotations_wins(store, "r1").await;
 }
 
+/// A renewal (a refresh token that does not rotate) moves a live grant's end and inserts what
+/// it issued together; a grant consumed, of another kind or expired is left alone and nothing
+/// is inserted; a record that cannot be inserted undoes the renewal.
+pub async fn renewal_moves_the_end_and_inserts_together(store: Arc<dyn Store>) {
+    store
+        .insert_grant(&grant("n0", GrantKind::RefreshToken, Some("g"), 9_000))
+        .await
+        .unwrap();
+    store
+        .insert_grant(&grant("held", GrantKind::ReferenceToken, Some("g"), 9_000))
+        .await
+        .unwrap();
+    let clash = [grant("held", GrantKind::ReferenceToken, Some("g"), 9_000)];
+    assert!(matches!(
+        store
+            .renew_grant("n0", GrantKind::RefreshToken, 2_000, 5_000, &clash)
+            .await,
+        Err(StoreError::Conflict(_))
+    ));
+    assert_eq!(
+        store.find_grant("n0").await.unwrap().unwrap().expires_at,
+        9_000
+    );
+    let issued = [grant("b1", GrantKind::ReferenceToken, Some("g"), 9_000)];
+    assert!(
+        store
+            .renew_grant("n0", GrantKind::RefreshToken, 2_000, 12_000, &issued)
+            .await
+            .unwrap()
+    );
+    let renewed = store.find_grant("n0").await.unwrap().unwrap();
+    assert_eq!((renewed.expires_at, renewed.consumed_at), (12_000, None));
+    assert!(store.find_grant("b1").await.unwrap().is_some());
+    // Of another kind, expired, or consumed: nothing changes and nothing is inserted.
+    let late = [grant("b2", GrantKind::ReferenceToken, Some("g"), 9_000)];
+    for (kind, now) in [
+        (GrantKind::AuthorizationCode, 2_001),
+        (GrantKind::RefreshToken, 12_000),
+    ] {
+        assert!(
+            !store
+                .renew_grant("n0", kind, now, 20_000, &late)
+                .await
+                .unwrap(),
+            "{kind} at {now}"
+        );
+    }
+    store
+        .consume_grant("n0", GrantKind::RefreshToken, 2_002)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        !store
+            .renew_grant("n0", GrantKind::RefreshToken, 2_003, 20_000, &late)
+            .await
+            .unwrap()
+    );
+    assert!(store.find_grant("b2").await.unwrap().is_none());
+    assert_eq!(
+        store.find_grant("n0").await.unwrap().unwrap().expires_at,
+        12_000
+    );
+}
+
 /// 16 concurrent rotations of the live refresh token `digest`, each with its own successor:
 /// one winner, and only its successor exists.
 async fn one_of_concurrent_rotations_wins(store: Arc<dyn Store>, digest: &'static str) {

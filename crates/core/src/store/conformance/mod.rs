@@ -38,6 +38,7 @@ macro_rules! store_conformance_tests {
             grant_consume_respects_kind_and_expiry,
             concurrent_consume_has_one_winner,
             rotation_consumes_and_inserts_together,
+            renewal_moves_the_end_and_inserts_together,
             grant_families_and_purge,
             keys_roundtrip,
             users_roundtrip,

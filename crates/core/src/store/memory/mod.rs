@@ -248,6 +248,35 @@ impl GrantStore for MemoryStore {
         Ok(Some(consumed))
     }
 
+    async fn renew_grant(
+        &self,
+        handle_digest: &str,
+        kind: GrantKind,
+        now: UnixTime,
+        expires_at: UnixTime,
+        next: &[Grant],
+    ) -> StoreResult<bool> {
+        let mut inner = self.lock()?;
+        match inner.grants.get(handle_digest) {
+            Some(g) if live_of(g, kind, now) => {}
+            _ => return Ok(false),
+        }
+        let mut digests = std::collections::HashSet::new();
+        if next
+            .iter()
+            .any(|n| inner.grant_conflicts(n) || !digests.insert(&n.handle_digest))
+        {
+            return Err(StoreError::Conflict("grant exists".into()));
+        }
+        if let Some(grant) = inner.grants.get_mut(handle_digest) {
+            grant.expires_at = expires_at;
+        }
+        for n in next {
+            inner.grants.insert(n.handle_digest.clone(), n.clone());
+        }
+        Ok(true)
+    }
+
     async fn update_grant_data(
         &self,
         handle_digest: &str,
