@@ -45,23 +45,8 @@ pub(crate) async fn redeem_single_use<C, R>(
     check: impl AsyncFnOnce(&Grant) -> Result<C, OAuthError>,
     issue: impl FnOnce(&Grant, C) -> Result<Redeemed<R>, OAuthError>,
 ) -> Result<R, OAuthError> {
-    let Presented {
-        handle,
-        kind,
-        refusal,
-    } = presented;
-    let digest = handle_digest(handle);
-    let Some(grant) = find_live_grant(ctx, &digest, kind).await? else {
-        burn(ctx, &digest, kind).await?;
-        return Err(invalid_grant(refusal));
-    };
-    let checked = match check(&grant).await {
-        Ok(checked) => checked,
-        Err(failed) => {
-            burn(ctx, &digest, kind).await?;
-            return Err(failed);
-        }
-    };
+    let Presented { kind, refusal, .. } = presented;
+    let (digest, grant, checked) = live_and_checked(ctx, &presented, check).await?;
     let Redeemed { response, records } = issue(&grant, checked)?;
     if ctx
         .grants
@@ -88,23 +73,8 @@ pub(crate) async fn redeem_reusable<C, R>(
     until: impl FnOnce(&C) -> crate::clock::UnixTime,
     issue: impl FnOnce(&Grant, C) -> Result<Redeemed<R>, OAuthError>,
 ) -> Result<R, OAuthError> {
-    let Presented {
-        handle,
-        kind,
-        refusal,
-    } = presented;
-    let digest = handle_digest(handle);
-    let Some(grant) = find_live_grant(ctx, &digest, kind).await? else {
-        burn(ctx, &digest, kind).await?;
-        return Err(invalid_grant(refusal));
-    };
-    let checked = match check(&grant).await {
-        Ok(checked) => checked,
-        Err(failed) => {
-            burn(ctx, &digest, kind).await?;
-            return Err(failed);
-        }
-    };
+    let Presented { kind, refusal, .. } = presented;
+    let (digest, grant, checked) = live_and_checked(ctx, &presented, check).await?;
     let expires_at = until(&checked);
     let Redeemed { response, records } = issue(&grant, checked)?;
     if !ctx
@@ -117,6 +87,28 @@ pub(crate) async fn redeem_reusable<C, R>(
         return Err(invalid_grant(refusal));
     }
     Ok(response)
+}
+
+/// Steps 1 and 2 of a redemption: the presented handle's digest, its live grant and what
+/// `check` made of it. A handle that is not live, or fails a check, is burned.
+async fn live_and_checked<C>(
+    ctx: &TokenContext<'_>,
+    presented: &Presented<'_>,
+    check: impl AsyncFnOnce(&Grant) -> Result<C, OAuthError>,
+) -> Result<(String, Grant, C), OAuthError> {
+    let (kind, refusal) = (presented.kind, presented.refusal);
+    let digest = handle_digest(presented.handle);
+    let Some(grant) = find_live_grant(ctx, &digest, kind).await? else {
+        burn(ctx, &digest, kind).await?;
+        return Err(invalid_grant(refusal));
+    };
+    match check(&grant).await {
+        Ok(checked) => Ok((digest, grant, checked)),
+        Err(failed) => {
+            burn(ctx, &digest, kind).await?;
+            Err(failed)
+        }
+    }
 }
 
 /// The grant under `digest` if it is live: of `kind`, not consumed, not expired.

@@ -77,15 +77,10 @@ async fn probe(
 /// reset it before its answer is read. Returns the final status and how long it took.
 #[allow(clippy::disallowed_methods)] // reports how long answers took
 async fn announced_body(url: &str, length: usize) -> (u16, Duration) {
-    let url = url::Url::parse(url).unwrap();
-    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
-    let path = url.path().to_string();
+    let (addr, path) = addr_and_path(url);
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let mut stream = TcpStream::connect(&addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
+        let mut stream = connect(&addr);
         write!(
             stream,
             "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {length}\r\nExpect: 100-continue\r\n\r\n"
@@ -109,6 +104,25 @@ async fn announced_body(url: &str, length: usize) -> (u16, Duration) {
     })
     .await
     .unwrap()
+}
+
+/// The `host:port` and path of `url`.
+fn addr_and_path(url: &str) -> (String, String) {
+    let url = url::Url::parse(url).unwrap();
+    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
+    (addr, url.path().to_string())
+}
+
+/// A connection to `addr` whose reads and writes give up after 30 s.
+fn connect(addr: &str) -> TcpStream {
+    let stream = TcpStream::connect(addr).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
+        .set_write_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    stream
 }
 
 /// Reads one response head from `stream` and returns its status code.
@@ -136,18 +150,10 @@ fn read_status_or_closed(stream: &mut TcpStream) -> Result<u16, String> {
 /// close on the unread rest of a body it refused). A read that times out fails the test.
 #[allow(clippy::disallowed_methods)] // reports how long answers took
 async fn body_at_once(url: &str, length: usize, chunked: bool) -> (u16, Duration) {
-    let url = url::Url::parse(url).unwrap();
-    let addr = format!("{}:{}", url.host_str().unwrap(), url.port().unwrap());
-    let path = url.path().to_string();
+    let (addr, path) = addr_and_path(url);
     tokio::task::spawn_blocking(move || {
         let started = Instant::now();
-        let mut stream = TcpStream::connect(&addr).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
-        stream
-            .set_write_timeout(Some(Duration::from_secs(30)))
-            .unwrap();
+        let mut stream = connect(&addr);
         let framing = if chunked {
             "Transfer-Encoding: chunked".to_string()
         } else {
